@@ -1,0 +1,29 @@
+# Fresh-machine entry points. Each target creates .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint venv clean
+
+$(BIN)/planner: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(BIN)/planner
+
+venv: $(BIN)/planner
+
+## Set up, then assess the bundled sample cluster and print its rollout plan.
+demo: venv
+	$(BIN)/planner scan -f sample_clusters/shop -R
+
+## Set up, then run the test suite (CI runs this after ruff and mypy).
+test: venv
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check planner tui tests bench sample_clusters
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Click commands: parse options, call :mod:`planner.service`, render. No domain logic here."""

@@ -1,0 +1,162 @@
+"""Options and plumbing every command shares: input selection, output format, error handling."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from planner.errors import (
+    ApplyError,
+    ClusterError,
+    InputError,
+    MetricsError,
+    PlannerError,
+    ReadOnlyError,
+)
+from planner.exit_codes import ExitCode
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_EXIT_FOR: tuple[tuple[type[PlannerError], ExitCode], ...] = (
+    (ReadOnlyError, ExitCode.READ_ONLY),
+    (InputError, ExitCode.INPUT_ERROR),
+    (ClusterError, ExitCode.CLUSTER_ERROR),
+    (MetricsError, ExitCode.METRICS_ERROR),
+    (ApplyError, ExitCode.APPLY_ERROR),
+)
+
+
+def exit_code_for(err: PlannerError) -> ExitCode:
+    """The exit code for one error class (most specific first)."""
+    for cls, code in _EXIT_FOR:
+        if isinstance(err, cls):
+            return code
+    return ExitCode.INTERNAL
+
+
+def one_line(text: str) -> str:
+    """Collapse a message to one line and strip terminal control characters: error messages can
+    carry names from a cluster or bytes from a file."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text.replace("\n", " "))
+    return " ".join(cleaned.split())
+
+
+def fail(message: str, code: ExitCode) -> None:
+    """Print ``planner: error: MESSAGE`` on stderr and exit with ``code``."""
+    click.echo(f"planner: error: {one_line(message)}", err=True)
+    sys.exit(int(code))
+
+
+def handle_errors(func: F) -> F:
+    """Turn planner errors into one stderr line and a documented exit code; never a traceback
+    (set PLANNER_DEBUG=1 to see one for an internal error)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PlannerError as err:
+            fail(str(err), exit_code_for(err))
+        except KeyboardInterrupt:
+            click.echo("planner: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            # `planner ... | head` closing the pipe is not an error worth a message.
+            sys.stderr.close()
+            sys.exit(int(ExitCode.OK))
+        except Exception as err:  # last resort: one line, not a traceback
+            if os.environ.get("PLANNER_DEBUG"):
+                raise
+            fail(f"internal error: {type(err).__name__}: {err} (set PLANNER_DEBUG=1 for a "
+                 "traceback and report it)", ExitCode.INTERNAL)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def input_options(func: F) -> F:
+    """kubectl's input flags: -f/--filename (repeatable, ``-`` for stdin), -R, -n, --strict,
+    and --kubeconfig/--context/-A for a live cluster."""
+    decorators = [
+        click.option("-f", "--filename", "filenames", multiple=True, metavar="PATH",
+                     help="Manifest file or directory ('-' reads stdin). Repeatable."),
+        click.option("-R", "--recursive", is_flag=True,
+                     help="Descend into subdirectories of -f directories."),
+        click.option("-n", "--namespace", default=None, metavar="NS",
+                     help="Namespace for objects without one (manifests; default 'default') "
+                          "or the only namespace to scan (cluster)."),
+        click.option("-A", "--all-namespaces", is_flag=True,
+                     help="Scan every namespace of the cluster (the default for live scans)."),
+        click.option("--strict", is_flag=True,
+                     help="Stop at the first invalid document instead of skipping it."),
+        click.option("--kubeconfig", default=None, metavar="FILE",
+                     help="Kubeconfig for a live scan (default: $KUBECONFIG or ~/.kube/config)."),
+        click.option("--context", default=None, metavar="NAME",
+                     help="Kubeconfig context for a live scan."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def input_spec(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
+               all_namespaces: bool, strict: bool, kubeconfig: str | None,
+               context: str | None) -> Any:
+    """Choose the input from the flags: manifests when -f is given, else the live cluster."""
+    from planner.service import ClusterInput, ManifestInput
+
+    if filenames:
+        if kubeconfig or context:
+            raise click.UsageError("use either -f (manifests) or --kubeconfig/--context")
+        return ManifestInput(tuple(filenames), recursive, strict, namespace or "default")
+    return ClusterInput(kubeconfig, context, None if all_namespaces else namespace)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total or None)
+
+        yield update
+
+
+def run_scan(spec: Any) -> Any:
+    """Scan with a progress bar, print the diagnostics on stderr, return the ScanResult."""
+    from planner.service import scan
+
+    stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
+    with progress_bar("scanning") as progress:
+        result = scan(spec, progress=progress, stdin=stdin)
+    for diagnostic in result.diagnostics:
+        click.echo(f"planner: {one_line(str(diagnostic))}", err=True)
+    return result
+
+
+def output_option(*choices: str, default: str = "table") -> Callable[[F], F]:
+    """``-o/--output`` with the given formats."""
+    return click.option("-o", "--output", type=click.Choice(list(choices)), default=default,
+                        show_default=True, help="Output format.")
+
+
+def stdout_console() -> Any:
+    """A Rich console for stdout (markup off: cluster strings are data)."""
+    from rich.console import Console
+
+    return Console(markup=False, highlight=False, emoji=False)

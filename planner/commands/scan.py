@@ -1,0 +1,48 @@
+"""``planner scan``: read manifests or a cluster and show the inventory."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from planner.commands.common import (
+    handle_errors,
+    input_options,
+    input_spec,
+    output_option,
+    run_scan,
+    stdout_console,
+)
+from planner.exit_codes import ExitCode
+
+
+@click.command()
+@input_options
+@output_option("table", "json", "yaml")
+@handle_errors
+def scan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
+         all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
+         output: str) -> None:
+    """Read manifests (-f) or a live cluster into an inventory.
+
+    \b
+    Examples:
+      planner scan -f sample_clusters/shop -R
+      kubectl get -A -o yaml deploy,svc,ns | planner scan -f - -o json
+    """
+    spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
+                      context)
+    result = run_scan(spec)
+    if output == "table":
+        from planner.sinks.inventory_table import render_inventory
+
+        render_inventory(stdout_console(), result)
+    else:
+        from planner.sinks.inventory_json import inventory_document
+        from planner.sinks.wire import dump_json, dump_yaml
+
+        data = inventory_document(result.inventory)
+        sys.stdout.write(dump_json(data) if output == "json" else dump_yaml(data))
+    if result.invalid:
+        sys.exit(int(ExitCode.INVALID_INPUT))

@@ -1,0 +1,251 @@
+"""The service call graph: who calls whom, with the evidence for every edge.
+
+Nodes are workloads, Services, and callers that live outside the manifests (ingress controllers,
+the API server, kubelet, Prometheus, the internet). Edges always point from a caller (a workload
+or a special caller) to a Service port. Allowed-traffic hints (NetworkPolicy, AuthorizationPolicy,
+VirtualService, DestinationRule) are kept apart from calls: they say traffic *may* flow.
+
+``build_graph`` lives in :mod:`planner.domain.graph_builder`; this module is the model and the
+derived views every later step reads (fit, plan, report, TUI).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+
+import networkx as nx
+
+
+class NodeKind(StrEnum):
+    """What a graph node stands for."""
+
+    WORKLOAD = "workload"
+    SERVICE = "service"
+    EXTERNAL = "external"
+
+
+#: Ids of callers outside the manifests. Ingress controllers get ``ingress:<class>``.
+APISERVER = "external:apiserver"
+KUBELET = "external:kubelet"
+PROMETHEUS = "external:prometheus"
+INTERNET = "external:internet"
+INGRESS_PREFIX = "ingress:"
+
+
+class Origin(StrEnum):
+    """Where an edge is known from."""
+
+    INFERRED = "inferred"
+    OBSERVED = "observed"
+    BOTH = "both"
+
+
+@dataclass(frozen=True, order=True)
+class Evidence:
+    """One reason to believe in an edge.
+
+    ``kind``: env, configmap, args, command, volume, ingress, httproute, nodeport, loadbalancer,
+    webhook, apiservice, scrape, probe, networkpolicy, authorizationpolicy, virtualservice,
+    destinationrule, telemetry. ``source`` names the exact place
+    (``Deployment shop/cart env PRODUCT_ADDR``, ``ConfigMap shop/app-config key db.url``);
+    ``text`` is the matched text; ``confidence`` is 0..1.
+    """
+
+    kind: str
+    source: str
+    text: str
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class ObservedStats:
+    """What telemetry saw on an edge over the window."""
+
+    requests: float = 0.0
+    connections: float = 0.0
+    mtls_share: float | None = None  # 0..1 of requests+connections that were mutual TLS
+
+
+@dataclass(frozen=True)
+class Node:
+    """A graph node. ``id`` is ``Kind/namespace/name`` for objects (``ObjectRef.key``) or one of
+    the ``external:``/``ingress:`` ids. ``meshed`` says whether the caller is in the mesh *now*
+    (label, annotations and pods), with ``mesh_reason`` in words."""
+
+    id: str
+    kind: NodeKind
+    namespace: str = ""
+    name: str = ""
+    meshed: bool = False
+    mesh_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A call from ``caller`` (node id) to ``callee`` (a Service node id) on a Service port.
+
+    ``target_ports`` are the container ports the Service port maps to (numbers, resolved through
+    named targetPorts where the selected pods declare them): PeerAuthentication ``portLevelMtls``
+    keys need them. ``hint`` is True for allowed-traffic hints, which are not calls.
+    """
+
+    caller: str
+    callee: str
+    port: int | None = None
+    target_ports: tuple[int, ...] = ()
+    protocol: str = "tcp"
+    evidence: tuple[Evidence, ...] = ()
+    origin: Origin = Origin.INFERRED
+    observed: ObservedStats | None = None
+    hint: bool = False
+
+    @property
+    def key(self) -> str:
+        """``caller -> callee:port``, the form ``--explain`` takes."""
+        port = f":{self.port}" if self.port is not None else ""
+        return f"{self.caller} -> {self.callee}{port}"
+
+
+@dataclass(frozen=True)
+class CoverageGap:
+    """A place the graph may be blind: a workload with no edges, or addresses hidden in a
+    Secret."""
+
+    workload: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CallGraph:
+    """Nodes, call edges, hint edges and coverage gaps, all sorted. Views are cached."""
+
+    nodes: tuple[Node, ...] = ()
+    edges: tuple[Edge, ...] = ()
+    hints: tuple[Edge, ...] = ()
+    coverage: tuple[CoverageGap, ...] = ()
+    #: Service node id -> workload node ids it selects (a Service is served by these).
+    backends: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @cached_property
+    def node_index(self) -> dict[str, Node]:
+        """Nodes by id."""
+        return {n.id: n for n in self.nodes}
+
+    @cached_property
+    def inbound(self) -> dict[str, tuple[Edge, ...]]:
+        """Call edges by callee Service id."""
+        grouped: dict[str, list[Edge]] = defaultdict(list)
+        for e in self.edges:
+            grouped[e.callee].append(e)
+        return {k: tuple(v) for k, v in grouped.items()}
+
+    @cached_property
+    def outbound(self) -> dict[str, tuple[Edge, ...]]:
+        """Call edges by caller id."""
+        grouped: dict[str, list[Edge]] = defaultdict(list)
+        for e in self.edges:
+            grouped[e.caller].append(e)
+        return {k: tuple(v) for k, v in grouped.items()}
+
+    def namespace_of(self, node_id: str) -> str:
+        """The namespace of a node; ``""`` for callers outside the cluster's namespaces."""
+        node = self.node_index.get(node_id)
+        return node.namespace if node else ""
+
+    def edges_into_namespace(self, namespace: str) -> tuple[Edge, ...]:
+        """Call edges whose callee Service is in ``namespace``."""
+        return tuple(e for e in self.edges if self.namespace_of(e.callee) == namespace)
+
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """The call graph as a networkx multigraph; Services point to their backends with
+        ``kind="serves"`` edges so reachability follows calls through Services."""
+        g = nx.MultiDiGraph()
+        for n in self.nodes:
+            g.add_node(n.id, kind=n.kind.value, namespace=n.namespace, meshed=n.meshed)
+        for e in self.edges:
+            g.add_edge(e.caller, e.callee, key=e.port, kind="calls", protocol=e.protocol)
+        for svc, workloads in self.backends.items():
+            for w in workloads:
+                g.add_edge(svc, w, kind="serves")
+        return g
+
+    @cached_property
+    def namespace_graph(self) -> nx.DiGraph:
+        """The quotient graph over namespaces: an edge ``a -> b`` with ``count`` = number of
+        call edges from a caller in ``a`` to a Service in ``b``. Callers outside the namespaces
+        (ingress, API server...) are nodes of their own id."""
+        g = nx.DiGraph()
+        for n in self.nodes:
+            if n.kind is not NodeKind.EXTERNAL and n.namespace:
+                g.add_node(n.namespace)
+        for e in self.edges:
+            src = self.namespace_of(e.caller) or e.caller
+            dst = self.namespace_of(e.callee)
+            if not dst:
+                continue
+            if g.has_edge(src, dst):
+                g[src][dst]["count"] += 1
+            else:
+                g.add_edge(src, dst, count=1)
+        return g
+
+    def strongly_connected_namespaces(self) -> list[tuple[str, ...]]:
+        """Groups of namespaces that call each other in a cycle (size > 1), sorted."""
+        comps = [tuple(sorted(c)) for c in nx.strongly_connected_components(self.namespace_graph)
+                 if len(c) > 1]
+        return sorted(comps)
+
+    def entry_points(self) -> tuple[Edge, ...]:
+        """Edges from callers outside the cluster (ingress, internet, API server)."""
+        return tuple(e for e in self.edges if e.caller not in self.node_index
+                     or self.node_index[e.caller].kind is NodeKind.EXTERNAL)
+
+    def inbound_callers(self, namespace: str) -> dict[str, tuple[str, ...]]:
+        """Callers of Services in ``namespace`` from other namespaces or outside, grouped as
+        ``meshed`` and ``not_meshed`` (caller ids, sorted)."""
+        meshed: set[str] = set()
+        not_meshed: set[str] = set()
+        for e in self.edges_into_namespace(namespace):
+            node = self.node_index.get(e.caller)
+            if node is not None and node.namespace == namespace and node.meshed:
+                continue
+            (meshed if node is not None and node.meshed else not_meshed).add(e.caller)
+        return {"meshed": tuple(sorted(meshed)), "not_meshed": tuple(sorted(not_meshed))}
+
+    def dependents(self, namespace: str) -> set[str]:
+        """Workload ids that transitively depend on a Service in ``namespace`` (blast radius)."""
+        reverse: dict[str, set[str]] = defaultdict(set)
+        workload_ns = {n.id: n.namespace for n in self.nodes if n.kind is NodeKind.WORKLOAD}
+        served_by: dict[str, set[str]] = defaultdict(set)
+        for svc, workloads in self.backends.items():
+            for w in workloads:
+                served_by[w].add(svc)
+        for e in self.edges:
+            reverse[e.callee].add(e.caller)
+        frontier = [n.id for n in self.nodes
+                    if n.kind is NodeKind.SERVICE and n.namespace == namespace]
+        seen: set[str] = set()
+        while frontier:
+            current = frontier.pop()
+            for caller in reverse.get(current, ()):
+                if caller in seen:
+                    continue
+                seen.add(caller)
+                frontier.extend(served_by.get(caller, ()))
+        return {w for w in seen if w in workload_ns}
+
+    def edge(self, key: str) -> Edge | None:
+        """Look an edge up by its ``key`` (``caller -> callee:port``)."""
+        for e in self.edges:
+            if e.key == key:
+                return e
+        return None
+
+
+def merge_evidence(evidence: Iterable[Evidence]) -> tuple[Evidence, ...]:
+    """Deduplicated, sorted evidence."""
+    return tuple(sorted(set(evidence)))

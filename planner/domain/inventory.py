@@ -1,0 +1,375 @@
+"""The inventory: every object of a cluster that the later steps need, typed.
+
+The inventory is built by :func:`planner.domain.inventory_builder.build_inventory` from raw
+documents (manifests or a live scan). It keeps intended enrollment (namespace labels, pod-template
+annotations) and actual enrollment (what the Pods show) apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from planner.domain.diagnostics import Diagnostic, Source
+
+#: Workload kinds the planner understands, in the order they are reported.
+WORKLOAD_KINDS = (
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+    "Pod",
+    "Rollout",
+)
+
+#: Istio API groups; any served version is accepted.
+ISTIO_GROUPS = frozenset(
+    {"security.istio.io", "networking.istio.io", "telemetry.istio.io", "extensions.istio.io"}
+)
+
+SIDECAR_INJECT_ANNOTATION = "sidecar.istio.io/inject"
+SIDECAR_INJECT_LABEL = "sidecar.istio.io/inject"
+REWRITE_PROBES_ANNOTATION = "sidecar.istio.io/rewriteAppHTTPProbers"
+SIDECAR_STATUS_ANNOTATION = "sidecar.istio.io/status"
+AMBIENT_REDIRECTION_ANNOTATION = "ambient.istio.io/redirection"
+PROXY_CONTAINER = "istio-proxy"
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """A Kubernetes object's identity. ``namespace`` is ``""`` for cluster-scoped kinds."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        if self.namespace:
+            return f"{self.kind} {self.namespace}/{self.name}"
+        return f"{self.kind} {self.name}"
+
+    @property
+    def key(self) -> str:
+        """A compact, stable key: ``Kind/namespace/name`` (``Kind/name`` when cluster-scoped)."""
+        if self.namespace:
+            return f"{self.kind}/{self.namespace}/{self.name}"
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """A namespace and its mesh labels. ``declared`` is False when only objects in it were seen."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    declared: bool = True
+    source: Source | None = None
+
+    @property
+    def injection(self) -> str | None:
+        """The ``istio-injection`` label value (``enabled``/``disabled``), if any."""
+        return self.labels.get("istio-injection")
+
+    @property
+    def revision(self) -> str | None:
+        """The ``istio.io/rev`` label value, if any."""
+        return self.labels.get("istio.io/rev")
+
+    @property
+    def dataplane_mode(self) -> str | None:
+        """The ``istio.io/dataplane-mode`` label value (``ambient``/``none``), if any."""
+        return self.labels.get("istio.io/dataplane-mode")
+
+    @property
+    def use_waypoint(self) -> str | None:
+        """The ``istio.io/use-waypoint`` label value, if any."""
+        return self.labels.get("istio.io/use-waypoint")
+
+    @property
+    def enrollment(self) -> str:
+        """Intended enrollment from labels: ``sidecar``, ``ambient`` or ``none``.
+
+        Istio's injector gives ``istio-injection`` precedence over ``istio.io/rev``; an explicit
+        ``disabled`` wins over a revision label.
+        """
+        if self.injection == "disabled":
+            return "none"
+        if self.injection == "enabled" or self.revision:
+            return "sidecar"
+        if self.dataplane_mode == "ambient":
+            return "ambient"
+        return "none"
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    """A port a container declares."""
+
+    container_port: int
+    name: str = ""
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One ``env`` entry: a literal value or a reference (Secret refs keep only the name)."""
+
+    name: str
+    value: str | None = None
+    config_map: str | None = None
+    config_map_key: str | None = None
+    secret: str | None = None
+    field_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class EnvFrom:
+    """One ``envFrom`` entry: every key of a ConfigMap or Secret, with an optional prefix."""
+
+    kind: str  # "ConfigMap" or "Secret"
+    name: str
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A kubelet probe. ``handler`` is ``http``, ``tcp``, ``grpc`` or ``exec``."""
+
+    kind: str  # liveness, readiness, startup
+    handler: str
+    port: int | str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    """A mounted volume; ``config_map``/``secret`` name the object behind it, if any."""
+
+    volume: str
+    mount_path: str
+    config_map: str | None = None
+    secret: str | None = None
+
+
+@dataclass(frozen=True)
+class Container:
+    """A container or init container of a pod template."""
+
+    name: str
+    image: str = ""
+    ports: tuple[ContainerPort, ...] = ()
+    env: tuple[EnvVar, ...] = ()
+    env_from: tuple[EnvFrom, ...] = ()
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    probes: tuple[Probe, ...] = ()
+    run_as_user: int | None = None
+    mounts: tuple[VolumeMount, ...] = ()
+
+
+@dataclass(frozen=True)
+class PodState:
+    """What the running Pods of a workload show (only known from exports of a live cluster)."""
+
+    pods: int = 0
+    sidecar_injected: int = 0
+    ambient_redirected: int = 0
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A workload: a controller with a pod template, or a bare Pod."""
+
+    ref: ObjectRef
+    replicas: int = 1
+    labels: Mapping[str, str] = field(default_factory=dict)
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    service_account: str = "default"
+    host_network: bool = False
+    containers: tuple[Container, ...] = ()
+    init_containers: tuple[Container, ...] = ()
+    run_as_user: int | None = None
+    observed: PodState | None = None
+    source: Source | None = None
+
+    @property
+    def namespace(self) -> str:
+        """The workload's namespace."""
+        return self.ref.namespace
+
+    @property
+    def name(self) -> str:
+        """The workload's name."""
+        return self.ref.name
+
+    @property
+    def inject_opt(self) -> str | None:
+        """The pod-level injection override (label wins over annotation, as in Istio)."""
+        return self.pod_labels.get(SIDECAR_INJECT_LABEL) or self.pod_annotations.get(
+            SIDECAR_INJECT_ANNOTATION
+        )
+
+    @property
+    def is_batch(self) -> bool:
+        """True for Jobs and CronJobs, whose sidecars historically kept them from completing."""
+        return self.ref.kind in ("Job", "CronJob")
+
+    @property
+    def all_containers(self) -> tuple[Container, ...]:
+        """Init containers first, then containers."""
+        return self.init_containers + self.containers
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """A Service port. ``target_port`` is a number or a container port name."""
+
+    port: int
+    name: str = ""
+    target_port: int | str | None = None
+    protocol: str = "TCP"
+    app_protocol: str | None = None
+    node_port: int | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    """A Service and the workloads its selector picks."""
+
+    ref: ObjectRef
+    type: str = "ClusterIP"
+    headless: bool = False
+    selector: Mapping[str, str] = field(default_factory=dict)
+    ports: tuple[ServicePort, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    external_name: str | None = None
+    selects: tuple[ObjectRef, ...] = ()
+    source: Source | None = None
+
+    @property
+    def namespace(self) -> str:
+        """The Service's namespace."""
+        return self.ref.namespace
+
+    @property
+    def name(self) -> str:
+        """The Service's name."""
+        return self.ref.name
+
+
+@dataclass(frozen=True)
+class ConfigMap:
+    """A ConfigMap's string data (values may hold service addresses)."""
+
+    ref: ObjectRef
+    data: Mapping[str, str] = field(default_factory=dict)
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class BackendRef:
+    """A reference to a Service port from a route, ingress, webhook or APIService."""
+
+    namespace: str
+    service: str
+    port: int | str | None = None
+    weight: int | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """An Ingress, a Gateway API route, or a similar entry object, with its backends."""
+
+    ref: ObjectRef
+    api_version: str
+    class_name: str | None = None
+    backends: tuple[BackendRef, ...] = ()
+    parents: tuple[ObjectRef, ...] = ()
+    spec: Mapping[str, object] = field(default_factory=dict)
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class ApiServerCallee:
+    """A webhook configuration or APIService: services the API server itself calls."""
+
+    ref: ObjectRef
+    backends: tuple[BackendRef, ...] = ()
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class PolicyObject:
+    """An object kept with its raw spec: Istio resources, NetworkPolicies, monitors."""
+
+    ref: ObjectRef
+    api_version: str
+    spec: Mapping[str, object] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    created: str = ""
+    source: Source | None = None
+
+    @property
+    def group(self) -> str:
+        """The API group (``""`` for the core group)."""
+        return self.api_version.rpartition("/")[0]
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything a scan found, sorted by identity. Build it with ``build_inventory``."""
+
+    namespaces: tuple[Namespace, ...] = ()
+    workloads: tuple[Workload, ...] = ()
+    services: tuple[Service, ...] = ()
+    config_maps: tuple[ConfigMap, ...] = ()
+    secrets: tuple[ObjectRef, ...] = ()
+    routes: tuple[Route, ...] = ()
+    gateways: tuple[PolicyObject, ...] = ()
+    network_policies: tuple[PolicyObject, ...] = ()
+    api_server_callees: tuple[ApiServerCallee, ...] = ()
+    istio: tuple[PolicyObject, ...] = ()
+    monitors: tuple[PolicyObject, ...] = ()
+    nodes: tuple[str, ...] = ()
+    crds: tuple[str, ...] = ()
+    other: Mapping[str, int] = field(default_factory=dict)
+    folded: Mapping[str, int] = field(default_factory=dict)
+    default_namespace: str = "default"
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @cached_property
+    def namespace_index(self) -> dict[str, Namespace]:
+        """Namespaces by name."""
+        return {ns.name: ns for ns in self.namespaces}
+
+    @cached_property
+    def workload_index(self) -> dict[ObjectRef, Workload]:
+        """Workloads by reference."""
+        return {w.ref: w for w in self.workloads}
+
+    @cached_property
+    def service_index(self) -> dict[tuple[str, str], Service]:
+        """Services by ``(namespace, name)``."""
+        return {(s.namespace, s.name): s for s in self.services}
+
+    @cached_property
+    def config_map_index(self) -> dict[tuple[str, str], ConfigMap]:
+        """ConfigMaps by ``(namespace, name)``."""
+        return {(c.ref.namespace, c.ref.name): c for c in self.config_maps}
+
+    def istio_of_kind(self, kind: str) -> tuple[PolicyObject, ...]:
+        """Istio objects of one kind (e.g. ``PeerAuthentication``), sorted."""
+        return tuple(o for o in self.istio if o.ref.kind == kind)
+
+    def pods_total(self) -> int:
+        """Pods the cluster runs: the sum of replicas (a CronJob or Job counts its parallelism)."""
+        return sum(w.replicas for w in self.workloads)

@@ -1,0 +1,806 @@
+"""Turn raw Kubernetes documents into an :class:`~planner.domain.inventory.Inventory`.
+
+Pure: it takes parsed mappings and returns data. Exports of a live cluster carry controller
+children (ReplicaSets, Pods, Endpoints); they are folded into their owners so a Deployment with
+its ReplicaSet and three Pods is one workload with three running pods.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from planner.domain.diagnostics import Diagnostic, Severity, Source
+from planner.domain.inventory import (
+    AMBIENT_REDIRECTION_ANNOTATION,
+    ISTIO_GROUPS,
+    PROXY_CONTAINER,
+    SIDECAR_STATUS_ANNOTATION,
+    ApiServerCallee,
+    BackendRef,
+    ConfigMap,
+    Container,
+    ContainerPort,
+    EnvFrom,
+    EnvVar,
+    Inventory,
+    Namespace,
+    ObjectRef,
+    PodState,
+    PolicyObject,
+    Probe,
+    Route,
+    Service,
+    ServicePort,
+    VolumeMount,
+    Workload,
+)
+
+#: Kinds that have no namespace (kubectl learns this from discovery; these are the built-ins
+#: and the cluster-scoped CRDs a mesh assessment meets).
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "StorageClass",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "APIService",
+        "PriorityClass",
+        "IngressClass",
+        "GatewayClass",
+        "RuntimeClass",
+        "CSIDriver",
+        "CSINode",
+        "VolumeAttachment",
+        "ComponentStatus",
+        "CertificateSigningRequest",
+        "ClusterIssuer",
+        "PodSecurityPolicy",
+    }
+)
+
+#: Controller-made children folded into their owner (or dropped as status noise), with a count.
+_NOISE_KINDS = frozenset({"Endpoints", "EndpointSlice", "Event", "ControllerRevision", "Lease"})
+
+_MONITOR_GROUPS = frozenset({"monitoring.coreos.com"})
+_GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+_ROUTE_KINDS = frozenset({"HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute"})
+
+
+class RawObject(Protocol):
+    """Anything with a parsed body and where it came from (e.g. a ``RawDocument``)."""
+
+    @property
+    def source(self) -> Source: ...
+
+    @property
+    def body(self) -> Mapping[str, Any]: ...
+
+
+class InvalidObject(ValueError):
+    """A document has a field of the wrong type; the message names the field."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Typed field access: each helper raises InvalidObject naming the path, so a bad document is
+# reported once and skipped instead of crashing a later step.
+
+
+def _map(value: Any, path: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidObject(f"{path} must be a mapping, got {_type_name(value)}")
+    return value
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidObject(f"{path} must be a list, got {_type_name(value)}")
+    return value
+
+
+def _int(value: Any, path: str, default: int | None = None) -> int | None:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidObject(f"{path} must be an integer, got {_type_name(value)} {value!r}")
+    return value
+
+
+def _str(value: Any, path: str, default: str = "") -> str:
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise InvalidObject(f"{path} must be a string, got {_type_name(value)}")
+    return value
+
+
+def _int_or_str(value: Any, path: str) -> int | str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidObject(f"{path} must be a number or a name, got {_type_name(value)}")
+    return value
+
+
+def _str_map(value: Any, path: str) -> dict[str, str]:
+    """Labels/annotations/ConfigMap data: keys and values are strings (numbers are stringified,
+    as an API server would reject them but hand-written YAML often has them)."""
+    result: dict[str, str] = {}
+    for key, item in _map(value, path).items():
+        if isinstance(item, (dict, list)):
+            raise InvalidObject(f"{path}.{key} must be a string, got {_type_name(item)}")
+        result[str(key)] = "" if item is None else str(item)
+    return result
+
+
+def _type_name(value: Any) -> str:
+    return {
+        str: "string",
+        int: "integer",
+        float: "number",
+        bool: "boolean",
+        list: "list",
+        dict: "mapping",
+    }.get(type(value), type(value).__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pod templates
+
+
+def _container(raw: Any, path: str) -> Container:
+    c = _map(raw, path)
+    ports = tuple(
+        ContainerPort(
+            container_port=_int(_map(p, f"{path}.ports[{i}]").get("containerPort"),
+                                f"{path}.ports[{i}].containerPort", 0) or 0,
+            name=_str(p.get("name"), f"{path}.ports[{i}].name"),
+            protocol=_str(p.get("protocol"), f"{path}.ports[{i}].protocol", "TCP"),
+        )
+        for i, p in enumerate(_list(c.get("ports"), f"{path}.ports"))
+    )
+    env = tuple(_env_var(e, f"{path}.env[{i}]") for i, e in enumerate(_list(c.get("env"),
+                                                                          f"{path}.env")))
+    env_from: list[EnvFrom] = []
+    for i, e in enumerate(_list(c.get("envFrom"), f"{path}.envFrom")):
+        entry = _map(e, f"{path}.envFrom[{i}]")
+        prefix = _str(entry.get("prefix"), f"{path}.envFrom[{i}].prefix")
+        for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+            if key in entry:
+                name = _str(_map(entry[key], f"{path}.envFrom[{i}].{key}").get("name"),
+                            f"{path}.envFrom[{i}].{key}.name")
+                env_from.append(EnvFrom(kind=kind, name=name, prefix=prefix))
+    probes = tuple(
+        p
+        for kind in ("liveness", "readiness", "startup")
+        if (p := _probe(c.get(f"{kind}Probe"), kind, f"{path}.{kind}Probe")) is not None
+    )
+    security = _map(c.get("securityContext"), f"{path}.securityContext")
+    return Container(
+        name=_str(c.get("name"), f"{path}.name"),
+        image=_str(c.get("image"), f"{path}.image"),
+        ports=ports,
+        env=env,
+        env_from=tuple(env_from),
+        command=tuple(_str(a, f"{path}.command") for a in _list(c.get("command"),
+                                                                 f"{path}.command")),
+        args=tuple(_scalar_str(a) for a in _list(c.get("args"), f"{path}.args")),
+        probes=probes,
+        run_as_user=_int(security.get("runAsUser"), f"{path}.securityContext.runAsUser"),
+        mounts=tuple(
+            VolumeMount(
+                volume=_str(_map(m, f"{path}.volumeMounts[{i}]").get("name"),
+                            f"{path}.volumeMounts[{i}].name"),
+                mount_path=_str(m.get("mountPath"), f"{path}.volumeMounts[{i}].mountPath"),
+            )
+            for i, m in enumerate(_list(c.get("volumeMounts"), f"{path}.volumeMounts"))
+        ),
+    )
+
+
+def _scalar_str(value: Any) -> str:
+    # Args such as ``- 8080`` are numbers in YAML; kubectl would reject them, but their text is
+    # what the container would see, so keep it rather than drop a possible address.
+    return value if isinstance(value, str) else str(value)
+
+
+def _env_var(raw: Any, path: str) -> EnvVar:
+    e = _map(raw, path)
+    name = _str(e.get("name"), f"{path}.name")
+    value_from = _map(e.get("valueFrom"), f"{path}.valueFrom")
+    if "configMapKeyRef" in value_from:
+        ref = _map(value_from["configMapKeyRef"], f"{path}.valueFrom.configMapKeyRef")
+        return EnvVar(name=name, config_map=_str(ref.get("name"), f"{path}.configMapKeyRef.name"),
+                      config_map_key=_str(ref.get("key"), f"{path}.configMapKeyRef.key"))
+    if "secretKeyRef" in value_from:
+        ref = _map(value_from["secretKeyRef"], f"{path}.valueFrom.secretKeyRef")
+        return EnvVar(name=name, secret=_str(ref.get("name"), f"{path}.secretKeyRef.name"))
+    if "fieldRef" in value_from:
+        ref = _map(value_from["fieldRef"], f"{path}.valueFrom.fieldRef")
+        return EnvVar(name=name, field_ref=_str(ref.get("fieldPath"), f"{path}.fieldRef"))
+    value = e.get("value")
+    if isinstance(value, (dict, list)):
+        raise InvalidObject(f"{path}.value must be a string, got {_type_name(value)}")
+    return EnvVar(name=name, value=None if value is None else _scalar_str(value))
+
+
+def _probe(raw: Any, kind: str, path: str) -> Probe | None:
+    if raw is None:
+        return None
+    p = _map(raw, path)
+    for handler, key in (("http", "httpGet"), ("tcp", "tcpSocket"), ("grpc", "grpc")):
+        if key in p:
+            spec = _map(p[key], f"{path}.{key}")
+            return Probe(kind=kind, handler=handler,
+                         port=_int_or_str(spec.get("port"), f"{path}.{key}.port"),
+                         path=_str(spec.get("path"), f"{path}.{key}.path") or None)
+    return Probe(kind=kind, handler="exec")
+
+
+@dataclass
+class _PodSpec:
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    service_account: str
+    host_network: bool
+    containers: tuple[Container, ...]
+    init_containers: tuple[Container, ...]
+    run_as_user: int | None
+
+
+def _pod_spec(template: Mapping[str, Any], path: str) -> _PodSpec:
+    meta = _map(template.get("metadata"), f"{path}.metadata")
+    spec = _map(template.get("spec"), f"{path}.spec")
+    volumes: dict[str, tuple[str | None, str | None]] = {}
+    for i, v in enumerate(_list(spec.get("volumes"), f"{path}.spec.volumes")):
+        vol = _map(v, f"{path}.spec.volumes[{i}]")
+        cm = _map(vol.get("configMap"), f"{path}.spec.volumes[{i}].configMap").get("name")
+        secret = _map(vol.get("secret"), f"{path}.spec.volumes[{i}].secret").get("secretName")
+        volumes[_str(vol.get("name"), f"{path}.spec.volumes[{i}].name")] = (
+            _str(cm, "configMap.name") or None,
+            _str(secret, "secret.secretName") or None,
+        )
+
+    def containers(key: str) -> tuple[Container, ...]:
+        result = []
+        for i, raw in enumerate(_list(spec.get(key), f"{path}.spec.{key}")):
+            c = _container(raw, f"{path}.spec.{key}[{i}]")
+            mounts = tuple(
+                VolumeMount(m.volume, m.mount_path, *volumes.get(m.volume, (None, None)))
+                for m in c.mounts
+            )
+            result.append(replace(c, mounts=mounts))
+        return tuple(result)
+
+    security = _map(spec.get("securityContext"), f"{path}.spec.securityContext")
+    return _PodSpec(
+        labels=_str_map(meta.get("labels"), f"{path}.metadata.labels"),
+        annotations=_str_map(meta.get("annotations"), f"{path}.metadata.annotations"),
+        service_account=_str(spec.get("serviceAccountName") or spec.get("serviceAccount"),
+                             f"{path}.spec.serviceAccountName", "default"),
+        host_network=bool(spec.get("hostNetwork", False)),
+        containers=containers("containers"),
+        init_containers=containers("initContainers"),
+        run_as_user=_int(security.get("runAsUser"), f"{path}.spec.securityContext.runAsUser"),
+    )
+
+
+def _template_path(kind: str) -> tuple[tuple[str, ...], str]:
+    """Where the pod template sits in each workload kind."""
+    if kind == "Pod":
+        return (), ""
+    if kind == "CronJob":
+        return ("spec", "jobTemplate", "spec", "template"), "spec.jobTemplate.spec.template"
+    return ("spec", "template"), "spec.template"
+
+
+def _dig(body: Mapping[str, Any], keys: tuple[str, ...], path: str) -> Mapping[str, Any]:
+    node: Mapping[str, Any] = body
+    walked = []
+    for key in keys:
+        walked.append(key)
+        node = _map(node.get(key), ".".join(walked))
+    return node
+
+
+def _replicas(kind: str, body: Mapping[str, Any]) -> int:
+    spec = _map(body.get("spec"), "spec")
+    if kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController", "Rollout"):
+        return _int(spec.get("replicas"), "spec.replicas", 1) or 0
+    if kind == "Job":
+        return _int(spec.get("parallelism"), "spec.parallelism", 1) or 0
+    if kind == "CronJob":
+        job = _dig(body, ("spec", "jobTemplate", "spec"), "spec.jobTemplate.spec")
+        return _int(job.get("parallelism"), "spec.jobTemplate.spec.parallelism", 1) or 0
+    # A DaemonSet runs one pod per node; the caller multiplies by the node count.
+    return 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The builder
+
+
+@dataclass
+class _Entry:
+    ref: ObjectRef
+    api_version: str
+    body: Mapping[str, Any]
+    source: Source
+
+
+@dataclass
+class _State:
+    default_namespace: str
+    entries: dict[ObjectRef, _Entry] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def warn(self, source: Source, message: str, severity: Severity = Severity.WARNING) -> None:
+        self.diagnostics.append(Diagnostic(source, severity, message))
+
+
+def build_inventory(
+    documents: Iterable[RawObject], default_namespace: str = "default"
+) -> Inventory:
+    """Build the inventory. Objects without ``metadata.namespace`` land in ``default_namespace``,
+    as ``kubectl apply`` would place them. Duplicates: the last wins, with a warning. A document
+    with a field of the wrong type is skipped with an error diagnostic (see ``invalid_count``)."""
+    state = _State(default_namespace)
+    for doc in documents:
+        _collect(state, doc)
+    return _assemble(state)
+
+
+def invalid_count(inventory: Inventory) -> int:
+    """How many documents the builder skipped as invalid."""
+    return sum(1 for d in inventory.diagnostics if d.severity is Severity.ERROR)
+
+
+def _collect(state: _State, doc: RawObject) -> None:
+    body = doc.body
+    meta = body.get("metadata")
+    kind = body.get("kind")
+    api_version = body.get("apiVersion")
+    if not isinstance(meta, Mapping) or not isinstance(kind, str) or not isinstance(
+        api_version, str
+    ):
+        state.warn(doc.source, "not a Kubernetes object (needs apiVersion, kind and metadata)",
+                   Severity.ERROR)
+        return
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        state.warn(doc.source, f"{kind} without metadata.name", Severity.ERROR)
+        return
+    namespace = meta.get("namespace")
+    if kind in CLUSTER_SCOPED_KINDS:
+        namespace = ""
+    elif namespace is None or namespace == "":
+        namespace = state.default_namespace
+    elif not isinstance(namespace, str):
+        state.warn(doc.source, f"{kind} {name}: metadata.namespace must be a string",
+                   Severity.ERROR)
+        return
+    ref = ObjectRef(kind, namespace, name)
+    previous = state.entries.get(ref)
+    if previous is not None:
+        state.warn(doc.source, f"duplicate {ref}: this definition replaces the one at "
+                               f"{previous.source} (the last one wins, as with kubectl apply)")
+    state.entries[ref] = _Entry(ref, api_version, body, doc.source)
+
+
+_Builder = Callable[["_Assembly", _Entry], None]
+
+
+@dataclass
+class _Assembly:
+    state: _State
+    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    workloads: dict[ObjectRef, Workload] = field(default_factory=dict)
+    services: list[Service] = field(default_factory=list)
+    config_maps: list[ConfigMap] = field(default_factory=list)
+    secrets: list[ObjectRef] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    gateways: list[PolicyObject] = field(default_factory=list)
+    network_policies: list[PolicyObject] = field(default_factory=list)
+    api_callees: list[ApiServerCallee] = field(default_factory=list)
+    istio: list[PolicyObject] = field(default_factory=list)
+    monitors: list[PolicyObject] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+    crds: list[str] = field(default_factory=list)
+    other: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    folded: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    pods: list[_Entry] = field(default_factory=list)
+    replica_sets: list[_Entry] = field(default_factory=list)
+    jobs: list[_Entry] = field(default_factory=list)
+
+
+def _assemble(state: _State) -> Inventory:
+    asm = _Assembly(state)
+    for entry in state.entries.values():
+        try:
+            _dispatch(asm, entry)
+        except InvalidObject as err:
+            state.warn(entry.source, f"{entry.ref}: {err}", Severity.ERROR)
+    _fold_children(asm)
+    _add_implied_namespaces(asm)
+    services = _link_services(asm)
+    return Inventory(
+        namespaces=tuple(sorted(asm.namespaces.values(), key=lambda n: n.name)),
+        workloads=tuple(sorted(asm.workloads.values(), key=lambda w: w.ref)),
+        services=tuple(sorted(services, key=lambda s: s.ref)),
+        config_maps=tuple(sorted(asm.config_maps, key=lambda c: c.ref)),
+        secrets=tuple(sorted(asm.secrets)),
+        routes=tuple(sorted(asm.routes, key=lambda r: r.ref)),
+        gateways=tuple(sorted(asm.gateways, key=lambda g: g.ref)),
+        network_policies=tuple(sorted(asm.network_policies, key=lambda p: p.ref)),
+        api_server_callees=tuple(sorted(asm.api_callees, key=lambda a: a.ref)),
+        istio=tuple(sorted(asm.istio, key=lambda p: p.ref)),
+        monitors=tuple(sorted(asm.monitors, key=lambda p: p.ref)),
+        nodes=tuple(sorted(asm.nodes)),
+        crds=tuple(sorted(asm.crds)),
+        other=dict(sorted(asm.other.items())),
+        folded=dict(sorted(asm.folded.items())),
+        default_namespace=state.default_namespace,
+        diagnostics=tuple(sorted(state.diagnostics)),
+    )
+
+
+def _meta(entry: _Entry) -> Mapping[str, Any]:
+    return _map(entry.body.get("metadata"), "metadata")
+
+
+def _dispatch(asm: _Assembly, entry: _Entry) -> None:
+    kind = entry.ref.kind
+    group = entry.api_version.rpartition("/")[0]
+    if kind == "Pod":
+        asm.pods.append(entry)
+    elif kind == "ReplicaSet":
+        asm.replica_sets.append(entry)
+    elif kind == "Job":
+        asm.jobs.append(entry)
+    elif kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicationController", "CronJob",
+                  "Rollout"):
+        asm.workloads[entry.ref] = _workload(entry)
+    elif group in ISTIO_GROUPS:
+        asm.istio.append(_policy(entry))
+    elif kind in _NOISE_KINDS:
+        asm.folded[kind] += 1
+    elif (builder := _BUILDERS.get(kind)) is not None:
+        builder(asm, entry)
+    elif group == _GATEWAY_API_GROUP and kind in _ROUTE_KINDS:
+        asm.routes.append(_gateway_route(entry))
+    elif group in _MONITOR_GROUPS and kind in ("ServiceMonitor", "PodMonitor"):
+        asm.monitors.append(_policy(entry))
+    else:
+        asm.other[kind] += 1
+
+
+def _workload(entry: _Entry, observed: PodState | None = None) -> Workload:
+    kind = entry.ref.kind
+    keys, path = _template_path(kind)
+    template = _dig(entry.body, keys, path) if keys else entry.body
+    pod = _pod_spec(template, path or "pod")
+    meta = _meta(entry)
+    return Workload(
+        ref=entry.ref,
+        replicas=_replicas(kind, entry.body),
+        labels=_str_map(meta.get("labels"), "metadata.labels"),
+        pod_labels=pod.labels,
+        pod_annotations=pod.annotations,
+        service_account=pod.service_account,
+        host_network=pod.host_network,
+        containers=pod.containers,
+        init_containers=pod.init_containers,
+        run_as_user=pod.run_as_user,
+        observed=observed,
+        source=entry.source,
+    )
+
+
+def _policy(entry: _Entry) -> PolicyObject:
+    meta = _meta(entry)
+    return PolicyObject(
+        ref=entry.ref,
+        api_version=entry.api_version,
+        spec=_map(entry.body.get("spec"), "spec"),
+        labels=_str_map(meta.get("labels"), "metadata.labels"),
+        annotations=_str_map(meta.get("annotations"), "metadata.annotations"),
+        created=_str(meta.get("creationTimestamp"), "metadata.creationTimestamp")
+        if isinstance(meta.get("creationTimestamp"), str) else "",
+        source=entry.source,
+    )
+
+
+def _namespace(asm: _Assembly, entry: _Entry) -> None:
+    meta = _meta(entry)
+    name = entry.ref.name
+    asm.namespaces[name] = Namespace(
+        name=name,
+        labels=_str_map(meta.get("labels"), "metadata.labels"),
+        annotations=_str_map(meta.get("annotations"), "metadata.annotations"),
+        source=entry.source,
+    )
+
+
+def _service(asm: _Assembly, entry: _Entry) -> None:
+    meta = _meta(entry)
+    spec = _map(entry.body.get("spec"), "spec")
+    ports = []
+    for i, raw in enumerate(_list(spec.get("ports"), "spec.ports")):
+        p = _map(raw, f"spec.ports[{i}]")
+        port = _int(p.get("port"), f"spec.ports[{i}].port")
+        if port is None:
+            raise InvalidObject(f"spec.ports[{i}].port is required")
+        ports.append(ServicePort(
+            port=port,
+            name=_str(p.get("name"), f"spec.ports[{i}].name"),
+            target_port=_int_or_str(p.get("targetPort"), f"spec.ports[{i}].targetPort"),
+            protocol=_str(p.get("protocol"), f"spec.ports[{i}].protocol", "TCP"),
+            app_protocol=_str(p.get("appProtocol"), f"spec.ports[{i}].appProtocol") or None,
+            node_port=_int(p.get("nodePort"), f"spec.ports[{i}].nodePort"),
+        ))
+    asm.services.append(Service(
+        ref=entry.ref,
+        type=_str(spec.get("type"), "spec.type", "ClusterIP"),
+        headless=spec.get("clusterIP") == "None",
+        selector=_str_map(spec.get("selector"), "spec.selector"),
+        ports=tuple(ports),
+        labels=_str_map(meta.get("labels"), "metadata.labels"),
+        annotations=_str_map(meta.get("annotations"), "metadata.annotations"),
+        external_name=_str(spec.get("externalName"), "spec.externalName") or None,
+        source=entry.source,
+    ))
+
+
+def _config_map(asm: _Assembly, entry: _Entry) -> None:
+    asm.config_maps.append(ConfigMap(
+        ref=entry.ref, data=_str_map(entry.body.get("data"), "data"), source=entry.source
+    ))
+
+
+def _secret(asm: _Assembly, entry: _Entry) -> None:
+    # Secret data is never read: only the name is kept, to say where addresses may hide.
+    asm.secrets.append(entry.ref)
+
+
+def _ingress(asm: _Assembly, entry: _Entry) -> None:
+    spec = _map(entry.body.get("spec"), "spec")
+    ns = entry.ref.namespace
+    backends: list[BackendRef] = []
+
+    def add(raw: Any, path: str, http_path: str | None = None) -> None:
+        b = _map(raw, path)
+        if "service" in b:  # networking.k8s.io/v1
+            svc = _map(b["service"], f"{path}.service")
+            port = _map(svc.get("port"), f"{path}.service.port")
+            number = _int(port.get("number"), f"{path}.service.port.number")
+            backends.append(BackendRef(ns, _str(svc.get("name"), f"{path}.service.name"),
+                                       number if number is not None else
+                                       _str(port.get("name"), f"{path}.service.port.name") or None,
+                                       path=http_path))
+        elif "serviceName" in b:  # extensions/v1beta1
+            backends.append(BackendRef(ns, _str(b.get("serviceName"), f"{path}.serviceName"),
+                                       _int_or_str(b.get("servicePort"), f"{path}.servicePort"),
+                                       path=http_path))
+
+    default = spec.get("defaultBackend") or spec.get("backend")
+    if default is not None:
+        add(default, "spec.defaultBackend")
+    for i, rule in enumerate(_list(spec.get("rules"), "spec.rules")):
+        http = _map(_map(rule, f"spec.rules[{i}]").get("http"), f"spec.rules[{i}].http")
+        for j, p in enumerate(_list(http.get("paths"), f"spec.rules[{i}].http.paths")):
+            pm = _map(p, f"spec.rules[{i}].http.paths[{j}]")
+            add(pm.get("backend"), f"spec.rules[{i}].http.paths[{j}].backend",
+                _str(pm.get("path"), "path") or None)
+    meta = _meta(entry)
+    annotations = _str_map(meta.get("annotations"), "metadata.annotations")
+    class_name = _str(spec.get("ingressClassName"), "spec.ingressClassName") or annotations.get(
+        "kubernetes.io/ingress.class")
+    asm.routes.append(Route(ref=entry.ref, api_version=entry.api_version, class_name=class_name,
+                            backends=tuple(backends), spec=spec, source=entry.source))
+
+
+def _gateway_route(entry: _Entry) -> Route:
+    spec = _map(entry.body.get("spec"), "spec")
+    ns = entry.ref.namespace
+    parents = tuple(
+        ObjectRef(_str(p.get("kind"), "kind", "Gateway"),
+                  _str(p.get("namespace"), "namespace", ns), _str(p.get("name"), "name"))
+        for i, p in enumerate(_list(spec.get("parentRefs"), "spec.parentRefs"))
+        if isinstance(p, Mapping)
+    )
+    backends = []
+    for i, rule in enumerate(_list(spec.get("rules"), "spec.rules")):
+        for j, b in enumerate(_list(_map(rule, f"spec.rules[{i}]").get("backendRefs"),
+                                    f"spec.rules[{i}].backendRefs")):
+            bm = _map(b, f"spec.rules[{i}].backendRefs[{j}]")
+            if _str(bm.get("kind"), "kind", "Service") != "Service":
+                continue
+            backends.append(BackendRef(
+                _str(bm.get("namespace"), "namespace", ns), _str(bm.get("name"), "name"),
+                _int(bm.get("port"), f"spec.rules[{i}].backendRefs[{j}].port"),
+                weight=_int(bm.get("weight"), f"spec.rules[{i}].backendRefs[{j}].weight"),
+            ))
+    return Route(ref=entry.ref, api_version=entry.api_version, backends=tuple(backends),
+                 parents=parents, spec=spec, source=entry.source)
+
+
+def _webhooks(asm: _Assembly, entry: _Entry) -> None:
+    backends = []
+    for i, hook in enumerate(_list(entry.body.get("webhooks"), "webhooks")):
+        client = _map(_map(hook, f"webhooks[{i}]").get("clientConfig"),
+                      f"webhooks[{i}].clientConfig")
+        svc = client.get("service")
+        if svc is not None:
+            s = _map(svc, f"webhooks[{i}].clientConfig.service")
+            backends.append(BackendRef(
+                _str(s.get("namespace"), "namespace"), _str(s.get("name"), "name"),
+                _int(s.get("port"), f"webhooks[{i}].clientConfig.service.port", 443),
+                path=_str(s.get("path"), "path") or None,
+            ))
+    asm.api_callees.append(ApiServerCallee(entry.ref, tuple(backends), entry.source))
+
+
+def _api_service(asm: _Assembly, entry: _Entry) -> None:
+    spec = _map(entry.body.get("spec"), "spec")
+    svc = spec.get("service")
+    backends: tuple[BackendRef, ...] = ()
+    if svc is not None:
+        s = _map(svc, "spec.service")
+        backends = (BackendRef(_str(s.get("namespace"), "namespace"), _str(s.get("name"), "name"),
+                               _int(s.get("port"), "spec.service.port", 443)),)
+    asm.api_callees.append(ApiServerCallee(entry.ref, backends, entry.source))
+
+
+def _crd(asm: _Assembly, entry: _Entry) -> None:
+    asm.crds.append(entry.ref.name)
+
+
+def _node(asm: _Assembly, entry: _Entry) -> None:
+    asm.nodes.append(entry.ref.name)
+
+
+def _network_policy(asm: _Assembly, entry: _Entry) -> None:
+    asm.network_policies.append(_policy(entry))
+
+
+def _gateway(asm: _Assembly, entry: _Entry) -> None:
+    if entry.api_version.startswith(_GATEWAY_API_GROUP):
+        asm.gateways.append(_policy(entry))
+    else:
+        asm.other[entry.ref.kind] += 1
+
+
+_BUILDERS: dict[str, _Builder] = {
+    "Namespace": _namespace,
+    "Service": _service,
+    "ConfigMap": _config_map,
+    "Secret": _secret,
+    "Ingress": _ingress,
+    "ValidatingWebhookConfiguration": _webhooks,
+    "MutatingWebhookConfiguration": _webhooks,
+    "APIService": _api_service,
+    "CustomResourceDefinition": _crd,
+    "Node": _node,
+    "NetworkPolicy": _network_policy,
+    "Gateway": _gateway,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Folding controller children into their owners
+
+
+def _controller_owner(entry: _Entry) -> tuple[str, str] | None:
+    for owner in _list(_meta(entry).get("ownerReferences"), "metadata.ownerReferences"):
+        if isinstance(owner, Mapping) and owner.get("controller", True):
+            kind, name = owner.get("kind"), owner.get("name")
+            if isinstance(kind, str) and isinstance(name, str):
+                return kind, name
+    return None
+
+
+def _fold_children(asm: _Assembly) -> None:
+    """ReplicaSets and Jobs with a present owner fold into it; Pods count toward their top owner.
+
+    A child whose owner is absent from the input stands as a workload of its own (an export
+    filtered by kind, or a bare ReplicaSet).
+    """
+    top: dict[ObjectRef, ObjectRef] = {}
+    for children in (asm.replica_sets, asm.jobs):
+        for entry in children:
+            owner = _controller_owner(entry)
+            owner_ref = (ObjectRef(owner[0], entry.ref.namespace, owner[1])
+                         if owner else None)
+            if owner_ref is not None and owner_ref in asm.workloads:
+                top[entry.ref] = owner_ref
+                asm.folded[entry.ref.kind] += 1
+            else:
+                try:
+                    asm.workloads[entry.ref] = _workload(entry)
+                except InvalidObject as err:
+                    asm.state.warn(entry.source, f"{entry.ref}: {err}", Severity.ERROR)
+
+    states: dict[ObjectRef, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for entry in asm.pods:
+        owner = _controller_owner(entry)
+        target: ObjectRef | None = None
+        if owner is not None:
+            ref = ObjectRef(owner[0], entry.ref.namespace, owner[1])
+            target = top.get(ref, ref if ref in asm.workloads else None)
+        if target is None:
+            try:
+                asm.workloads[entry.ref] = _workload(entry, _pod_state([entry]))
+            except InvalidObject as err:
+                asm.state.warn(entry.source, f"{entry.ref}: {err}", Severity.ERROR)
+            continue
+        asm.folded["Pod"] += 1
+        counts = states[target]
+        injected, ambient = _pod_flags(entry)
+        counts[0] += 1
+        counts[1] += injected
+        counts[2] += ambient
+    for ref, (pods, injected, ambient) in states.items():
+        w = asm.workloads[ref]
+        asm.workloads[ref] = replace(w, observed=PodState(pods, injected, ambient))
+
+
+def _pod_flags(entry: _Entry) -> tuple[int, int]:
+    meta = _meta(entry)
+    annotations = meta.get("annotations") or {}
+    spec = entry.body.get("spec") or {}
+    names = {
+        c.get("name")
+        for key in ("containers", "initContainers")
+        for c in (spec.get(key) or [])
+        if isinstance(c, Mapping)
+    }
+    injected = PROXY_CONTAINER in names or SIDECAR_STATUS_ANNOTATION in annotations
+    ambient = annotations.get(AMBIENT_REDIRECTION_ANNOTATION) == "enabled"
+    return int(injected), int(ambient)
+
+
+def _pod_state(entries: list[_Entry]) -> PodState:
+    flags = [_pod_flags(e) for e in entries]
+    return PodState(len(entries), sum(f[0] for f in flags), sum(f[1] for f in flags))
+
+
+def _add_implied_namespaces(asm: _Assembly) -> None:
+    seen = {
+        ref.namespace
+        for ref in asm.state.entries
+        if ref.namespace
+    }
+    for name in seen - asm.namespaces.keys():
+        asm.namespaces[name] = Namespace(name=name, declared=False)
+
+
+def _link_services(asm: _Assembly) -> list[Service]:
+    """Resolve each Service's selector against pod labels, through an index of label pairs so
+    large clusters are not matched services x workloads."""
+    by_pair: dict[tuple[str, str, str], set[ObjectRef]] = defaultdict(set)
+    for ref, w in asm.workloads.items():
+        for key, value in w.pod_labels.items():
+            by_pair[(ref.namespace, key, value)].add(ref)
+    linked = []
+    for svc in asm.services:
+        selects: tuple[ObjectRef, ...] = ()
+        if svc.selector:
+            sets = [by_pair.get((svc.namespace, k, v), set()) for k, v in svc.selector.items()]
+            sets.sort(key=len)
+            matched = set(sets[0]).intersection(*sets[1:]) if sets else set()
+            selects = tuple(sorted(matched))
+        linked.append(replace(svc, selects=selects))
+    return linked

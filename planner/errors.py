@@ -1,0 +1,37 @@
+"""The planner's error tree. Every failure a user can cause is one of these.
+
+    PlannerError                 base; the CLI prints ``str(err)`` as one line
+    ├── InputError               a manifest, profile or export file is unusable
+    ├── ClusterError             the Kubernetes API could not be read
+    ├── MetricsError             Prometheus or a traffic export could not be read
+    └── ApplyError               a plan step could not be applied or rolled back
+        └── ReadOnlyError        a mutating action without ``--write``
+
+The CLI maps each class to one code of :class:`planner.exit_codes.ExitCode`.
+"""
+
+from __future__ import annotations
+
+
+class PlannerError(Exception):
+    """Base of all errors the planner reports to users as one line."""
+
+
+class InputError(PlannerError):
+    """A file or document given to the planner cannot be used."""
+
+
+class ClusterError(PlannerError):
+    """The Kubernetes API server could not be reached or read."""
+
+
+class MetricsError(PlannerError):
+    """Observed-traffic data (Prometheus or an export) could not be read."""
+
+
+class ApplyError(PlannerError):
+    """A plan step could not be applied, verified or rolled back."""
+
+
+class ReadOnlyError(ApplyError):
+    """A mutating action was asked for without ``--write``."""

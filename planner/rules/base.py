@@ -1,0 +1,84 @@
+"""The rule contract shared by fit factors, blockers and plan findings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from planner.domain.graph import CallGraph
+from planner.domain.inventory import Inventory
+
+
+class Level(StrEnum):
+    """Finding severity, lowest first. ``--fail-on`` compares against this order."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Position in the order INFO < WARNING < ERROR < CRITICAL."""
+        return list(Level).index(self)
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What a rule is, for docs (``planner rules list``) and reports."""
+
+    code: str
+    title: str
+    category: str  # "fit", "blocker" or "plan"
+    severity: Level
+    why: str
+    fix: str
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One result of a rule.
+
+    For blockers: ``subject`` is the object at risk (``Kind/ns/name``), ``objects`` every object
+    involved, ``namespace`` the namespace whose STRICT step it endangers.
+    For fit factors: ``value`` is what was measured, ``threshold`` the rule's threshold, and
+    ``weight`` the signed score contribution.
+    """
+
+    code: str
+    subject: str
+    message: str
+    severity: Level = Level.WARNING
+    namespace: str = ""
+    objects: tuple[str, ...] = ()
+    fix: str = ""
+    value: str = ""
+    threshold: str = ""
+    weight: float = 0.0
+    #: Exception data a blocker can offer: caller id, callee workload id and container ports
+    #: that a workload-scoped ``portLevelMtls: PERMISSIVE`` would open.
+    exception: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """Everything a rule may read. ``profile`` holds answers the manifests cannot give
+    (fit rules); ``root_namespace`` is Istio's root namespace."""
+
+    inventory: Inventory
+    graph: CallGraph
+    profile: Any = None
+    root_namespace: str = "istio-system"
+
+
+Check = Callable[[RuleContext], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule: its description and its check."""
+
+    info: RuleInfo
+    check: Check

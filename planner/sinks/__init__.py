@@ -1,0 +1,1 @@
+"""Writers: turn domain results into bytes (JSON, YAML, Markdown, HTML, GitOps folders)."""
