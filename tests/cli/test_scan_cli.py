@@ -1,0 +1,181 @@
+"""`planner scan` as a user meets it: formats, exit codes, one-line errors, determinism."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from planner.cli import cli
+from planner.exit_codes import ExitCode
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOP = ROOT / "sample_clusters" / "shop"
+TINY = ROOT / "sample_clusters" / "tiny"
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "planner", *args], capture_output=True,
+                          text=True, input=input, cwd=ROOT)
+
+
+def test_version_and_help() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and "planner, version" in result.output
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0 and "scan" in result.output
+
+
+def test_summary_of_the_shop_sample() -> None:
+    result = CliRunner().invoke(cli, ["scan", "-f", str(SHOP), "-R"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for expected in ("Namespaces", "storefront", "sidecar", "Deployment", "StatefulSet",
+                     "CronJob", "DaemonSet", "Istio resources", "PeerAuthentication"):
+        assert expected in out
+
+
+def test_json_and_yaml_outputs_are_the_same_document() -> None:
+    as_json = CliRunner().invoke(cli, ["scan", "-f", str(SHOP), "-R", "-o", "json"])
+    as_yaml = CliRunner().invoke(cli, ["scan", "-f", str(SHOP), "-R", "-o", "yaml"])
+    assert as_json.exit_code == 0 and as_yaml.exit_code == 0
+    doc = json.loads(as_json.stdout)
+    assert next(iter(doc)) == "schemaVersion"
+    assert doc == yaml.safe_load(as_yaml.stdout)
+    assert {n["name"] for n in doc["namespaces"]} >= {"storefront", "catalog", "orders", "data"}
+
+
+def test_shuffled_documents_give_byte_identical_json(tmp_path: Path) -> None:
+    docs = [d for p in sorted(SHOP.rglob("*.yaml")) for d in yaml.safe_load_all(p.read_text())
+            if d]
+    outputs = []
+    for seed in (1, 2):
+        random.Random(seed).shuffle(docs)
+        path = tmp_path / "all.yaml"
+        path.write_text(yaml.safe_dump_all(docs))
+        result = CliRunner().invoke(cli, ["scan", "-f", str(path), "-o", "json"])
+        assert result.exit_code == 0
+        outputs.append(json.loads(result.stdout))
+    # Document positions differ by construction; nothing else may.
+    assert _without_sources(outputs[0]) == _without_sources(outputs[1])
+
+
+def _without_sources(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_sources(v) for k, v in value.items() if k != "source"}
+    if isinstance(value, list):
+        return [_without_sources(v) for v in value]
+    return value
+
+
+def test_stdin_like_kubectl() -> None:
+    text = (TINY / "app.yaml").read_text()
+    result = run("scan", "-f", "-", "-o", "json", input=text)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert [n["name"] for n in doc["namespaces"]] == ["tiny"]
+
+
+def test_namespace_flag_places_objects_without_one(tmp_path: Path) -> None:
+    path = tmp_path / "svc.yaml"
+    path.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80}]}\n")
+    result = CliRunner().invoke(cli, ["scan", "-f", str(path), "-n", "team-a", "-o", "json"])
+    assert json.loads(result.stdout)["services"][0]["namespace"] == "team-a"
+
+
+def test_invalid_document_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: ok}\nspec: {ports: [{port: 80}]}\n"
+                    "---\napiVersion: v1\nkind: Service\nmetadata: {name: bad}\n"
+                    "spec: {ports: [{port: '80'}]}\n")
+    result = run("scan", "-f", str(path), "-o", "json")
+    assert result.returncode == ExitCode.INVALID_INPUT
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and "mixed.yaml" in errors[0] and "document 2" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert [s["name"] for s in json.loads(result.stdout)["services"]] == ["ok"]
+    strict = run("scan", "-f", str(path), "--strict")
+    assert strict.returncode == ExitCode.INPUT_ERROR and strict.stdout == ""
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n")
+    result = run("scan", "-f", str(path))
+    assert result.returncode in (ExitCode.INVALID_INPUT, ExitCode.INPUT_ERROR)
+    line = result.stderr.strip().splitlines()[0]
+    assert "broken.yaml" in line and "line" in line and "Traceback" not in result.stderr
+
+
+def test_missing_path_and_empty_input() -> None:
+    missing = run("scan", "-f", "does-not-exist.yaml")
+    assert missing.returncode == ExitCode.INPUT_ERROR
+    assert missing.stderr.count("\n") == 1 and "does-not-exist.yaml" in missing.stderr
+    empty = run("scan", "-f", "-", input="")
+    assert empty.returncode == ExitCode.INPUT_ERROR and "no Kubernetes objects" in empty.stderr
+
+
+def test_hostile_names_do_not_become_markup(tmp_path: Path) -> None:
+    path = tmp_path / "ns.yaml"
+    path.write_text('apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "[bold red]x"\n'
+                    '  labels: {istio-injection: "[/]\\u001b[31m"}\n')
+    result = run("scan", "-f", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "[bold red]x" in result.stdout
+    assert "\x1b[31m" not in result.stdout
+
+
+def test_no_progress_output_when_stderr_is_not_a_terminal() -> None:
+    result = run("scan", "-f", str(SHOP), "-R", "-o", "json")
+    assert result.returncode == 0
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("case,namespaces,deployments,services,extra", [
+    ("bookinfo", {"default"}, 6, 10, ()),
+    ("online-boutique", {"default"}, 12, 12, ()),
+    ("sock-shop", {"sock-shop"}, 14, 14, ()),
+    ("robot-shop", {"robot-shop"}, 14, 12, ("-n", "robot-shop")),
+    ("otel-demo", {"otel-demo"}, 24, 26, ("-n", "otel-demo")),
+])
+def test_corpus_counts_match_source_md(case: str, namespaces: set[str], deployments: int,
+                                       services: int, extra: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, ["scan", "-f", str(CORPUS / case), "-R", "-o", "json",
+                                      *extra])
+    doc = json.loads(result.stdout)
+    kinds = [w["kind"] for w in doc["workloads"]]
+    assert kinds.count("Deployment") == deployments
+    assert len(doc["services"]) == services
+    assert {n["name"] for n in doc["namespaces"]} == namespaces
+
+
+def test_corpus_multi_namespace_dedupes_redefinitions() -> None:
+    case = CORPUS / "sock-shop-multi-namespace"
+    result = CliRunner().invoke(cli, ["scan", "-f", str(case), "-R", "-o", "json"])
+    doc = json.loads(result.stdout)
+    kinds = [w["kind"] for w in doc["workloads"]]
+    # SOURCE.md: 24 Deployments of which 21 distinct, 3 DaemonSets, 1 Job, 24 Services.
+    assert (kinds.count("Deployment"), kinds.count("DaemonSet"), kinds.count("Job")) == (21, 3, 1)
+    assert len(doc["services"]) == 24
+    assert {n["name"] for n in doc["namespaces"]} == {"sock-shop", "jaeger", "loadtest",
+                                                       "monitoring", "kube-system"}
+    duplicates = [d for d in doc["diagnostics"] if "duplicate Deployment" in d["message"]]
+    assert len(duplicates) == 3
+
+
+def test_corpus_kiali_travels_per_folder_namespaces() -> None:
+    case = CORPUS / "kiali-travels"
+    services = 0
+    for ns in ("travel-agency", "travel-portal", "travel-control"):
+        result = CliRunner().invoke(cli, ["scan", "-f", str(case / ns), "-n", ns, "-o", "json"])
+        doc = json.loads(result.stdout)
+        assert {n["name"] for n in doc["namespaces"]} == {ns}
+        services += len(doc["services"])
+    assert services == 11
