@@ -1,0 +1,574 @@
+"""Read a live cluster through the Kubernetes API: the objects the planner needs, read-only.
+
+Contract of :func:`scan_cluster`:
+
+* Discovery first (``/apis`` plus one ``/apis/<group>/<version>`` per group of interest) to see
+  which kinds the cluster serves; a kind that is not served (Istio, Gateway API or Argo CRDs not
+  installed) goes to ``kinds_absent`` and is not an error.
+* Then exactly one paginated list per kind (``limit``/``continue``) across all namespaces, or in
+  the one namespace asked for (its Namespace object is then read with one ``get``). Never one
+  call per namespace, never a watch.
+* Secrets are never requested, not even their names (:data:`SCAN_KINDS` has no Secret and
+  :func:`_collection_path` refuses it).
+* 403 on a kind: the scan goes on without it, with a warning naming the missing permission and
+  the kind in ``kinds_forbidden``. 410 on a continue token: the list restarts from scratch; if it
+  keeps expiring, one unpaginated list (client-go's pager does the same). 429 and 5xx: retried
+  with exponential backoff honouring ``Retry-After``, at most ``max_retry_s`` of waiting per
+  scan. Anything else raises :class:`~planner.errors.ClusterError` with one line that names the
+  API server URL and never a credential.
+
+The ``kubernetes`` package is imported inside functions only, so ``planner --help`` and the
+offline commands never load it. Responses are parsed as raw JSON: the client's generated models
+are slow and reject objects that lack fields the OpenAPI schema calls required.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+from planner.domain.diagnostics import Diagnostic, Severity, Source
+from planner.errors import ClusterError
+from planner.sources.manifests import LoadResult, RawDocument
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient, Configuration
+
+Progress = Callable[[str, int], None]
+"""Called after each page with the kind (``plural.group``) and the objects of it read so far."""
+
+_USER_AGENT: Final = "meshplan"
+_MAX_RESTARTS: Final = 2  # paginated restarts after 410 Expired before one unpaginated list
+_FIRST_BACKOFF_S: Final = 0.25
+_MAX_BACKOFF_S: Final = 8.0
+_MAX_RETRIES: Final = 10  # per request, as client-go; Retry-After: 0 must not loop forever
+_RETRIED_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+_NEVER_LISTED: Final = frozenset({"secrets"})
+_IN_CLUSTER: Final = "in-cluster"
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """One kind the scanner lists, with the versions it understands, best first."""
+
+    group: str  # "" for the core group
+    plural: str
+    kind: str
+    versions: tuple[str, ...]
+    namespaced: bool = True
+
+    @property
+    def qualified(self) -> str:
+        """``plural.group`` (``plural`` for the core group): the name RBAC and kubectl use."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+_ISTIO_NETWORKING: Final = ("v1", "v1beta1", "v1alpha3")
+_ISTIO_SECURITY: Final = ("v1", "v1beta1")
+
+SCAN_KINDS: Final[tuple[KindSpec, ...]] = (
+    KindSpec("", "namespaces", "Namespace", ("v1",), namespaced=False),
+    KindSpec("", "pods", "Pod", ("v1",)),
+    KindSpec("", "services", "Service", ("v1",)),
+    # ConfigMap values hold service addresses the call graph needs; Secrets are never read.
+    KindSpec("", "configmaps", "ConfigMap", ("v1",)),
+    KindSpec("", "serviceaccounts", "ServiceAccount", ("v1",)),
+    # The node count sizes the ambient (ztunnel per node) and DaemonSet costs.
+    KindSpec("", "nodes", "Node", ("v1",), namespaced=False),
+    KindSpec("apps", "deployments", "Deployment", ("v1",)),
+    KindSpec("apps", "statefulsets", "StatefulSet", ("v1",)),
+    KindSpec("apps", "daemonsets", "DaemonSet", ("v1",)),
+    # ReplicaSets link a Pod to its Deployment through ownerReferences.
+    KindSpec("apps", "replicasets", "ReplicaSet", ("v1",)),
+    KindSpec("batch", "jobs", "Job", ("v1",)),
+    KindSpec("batch", "cronjobs", "CronJob", ("v1",)),
+    KindSpec("networking.k8s.io", "ingresses", "Ingress", ("v1",)),
+    KindSpec("networking.k8s.io", "networkpolicies", "NetworkPolicy", ("v1",)),
+    # Webhooks and aggregated APIs are called by kube-apiserver, which has no sidecar: STRICT
+    # on the Service behind them breaks the control plane.
+    KindSpec("admissionregistration.k8s.io", "validatingwebhookconfigurations",
+             "ValidatingWebhookConfiguration", ("v1",), namespaced=False),
+    KindSpec("admissionregistration.k8s.io", "mutatingwebhookconfigurations",
+             "MutatingWebhookConfiguration", ("v1",), namespaced=False),
+    KindSpec("apiregistration.k8s.io", "apiservices", "APIService", ("v1",), namespaced=False),
+    KindSpec("gateway.networking.k8s.io", "gateways", "Gateway", ("v1", "v1beta1")),
+    KindSpec("gateway.networking.k8s.io", "httproutes", "HTTPRoute", ("v1", "v1beta1")),
+    KindSpec("argoproj.io", "rollouts", "Rollout", ("v1alpha1",)),
+    KindSpec("security.istio.io", "peerauthentications", "PeerAuthentication", _ISTIO_SECURITY),
+    KindSpec("security.istio.io", "authorizationpolicies", "AuthorizationPolicy",
+             _ISTIO_SECURITY),
+    KindSpec("networking.istio.io", "destinationrules", "DestinationRule", _ISTIO_NETWORKING),
+    KindSpec("networking.istio.io", "virtualservices", "VirtualService", _ISTIO_NETWORKING),
+    KindSpec("networking.istio.io", "sidecars", "Sidecar", _ISTIO_NETWORKING),
+    KindSpec("networking.istio.io", "gateways", "Gateway", _ISTIO_NETWORKING),
+    KindSpec("networking.istio.io", "serviceentries", "ServiceEntry", _ISTIO_NETWORKING),
+    # Prometheus Operator monitors say who scrapes which port.
+    KindSpec("monitoring.coreos.com", "servicemonitors", "ServiceMonitor", ("v1",)),
+    KindSpec("monitoring.coreos.com", "podmonitors", "PodMonitor", ("v1",)),
+)
+"""Every kind a scan lists, in scan order; ``docs/rbac.yaml`` grants exactly these."""
+
+
+@dataclass(frozen=True)
+class KubeTarget:
+    """Which cluster to read: a kubeconfig (None: ``$KUBECONFIG`` or ``~/.kube/config``, else
+    the in-cluster service account), a context (None: the current one) and a namespace (None:
+    all namespaces)."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+
+
+@dataclass
+class ScanStats:
+    """What the scan cost and which kinds it could not read. Kinds are ``plural.group``."""
+
+    api_calls: int
+    kinds_listed: list[str] = field(default_factory=list)
+    kinds_absent: list[str] = field(default_factory=list)
+    kinds_forbidden: list[str] = field(default_factory=list)
+
+
+def scan_cluster(
+    target: KubeTarget,
+    *,
+    progress: Progress | None = None,
+    page_size: int = 500,
+    timeout_s: float = 30.0,
+    max_retry_s: float = 60.0,
+) -> tuple[LoadResult, ScanStats]:
+    """Read every kind of :data:`SCAN_KINDS` the cluster serves (see the module contract).
+
+    Each object becomes a :class:`RawDocument` with ``apiVersion`` and ``kind`` set and
+    ``Source("cluster:<context>", doc=n)``, ``n`` counting objects from 1 in scan order. An item
+    that is not an object or has no name is skipped with a WARNING diagnostic and counted in
+    ``invalid`` (a live scan keeps going where a manifest load would stop in strict mode).
+
+    Raises :class:`~planner.errors.ClusterError` when the configuration cannot be loaded, the
+    API server cannot be reached or rejects the credentials, or keeps failing beyond
+    ``max_retry_s``.
+    """
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    api_client, context = _connect(target)
+    with api_client:
+        api = _Api(api_client, timeout_s, max_retry_s)
+        scanner = _Scanner(api, context, target.namespace, page_size, progress)
+        return scanner.run()
+
+
+# --- configuration ------------------------------------------------------------------------
+
+
+def _kubeconfig_paths(explicit: str | None) -> list[str]:
+    if explicit is not None:
+        return [explicit]
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        return [p for p in env.split(os.pathsep) if p]
+    return [os.path.expanduser("~/.kube/config")]
+
+
+def _connect(target: KubeTarget) -> tuple[ApiClient, str]:
+    """A fresh ApiClient for ``target`` (global client state is never touched) and the name of
+    the context, for sources and messages."""
+    from kubernetes import client
+    from kubernetes import config as kube_config
+    from kubernetes.config.config_exception import ConfigException
+
+    # The loaders have no annotations; Any keeps mypy --strict quiet about untyped calls.
+    config: Any = kube_config
+    configuration = client.Configuration()
+    paths = _kubeconfig_paths(target.kubeconfig)
+    found = [p for p in paths if os.path.exists(p)]
+    try:
+        if found or target.kubeconfig is not None:
+            if not found:
+                raise ClusterError(f"kubeconfig {target.kubeconfig} does not exist")
+            config_file = os.pathsep.join(found)
+            context = target.context or _current_context(config_file)
+            # persist_config=False: refreshed exec/OIDC tokens must never be written back
+            # into the user's kubeconfig by a read-only tool.
+            config.load_kube_config(config_file=config_file, context=target.context,
+                                    client_configuration=configuration,
+                                    persist_config=False)
+        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+            if target.context is not None:
+                raise ClusterError(f"no kubeconfig found for context {target.context!r} "
+                                   f"(looked at {', '.join(paths)})")
+            config.load_incluster_config(client_configuration=configuration)
+            context = _IN_CLUSTER
+        else:
+            raise ClusterError(f"no kubeconfig found (looked at {', '.join(paths)}) and not "
+                               "running inside a cluster; pass --kubeconfig")
+    except ConfigException as exc:
+        raise ClusterError(f"cannot load the Kubernetes configuration: "
+                           f"{_first_line(str(exc))}") from None
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        # A kubeconfig that is not YAML or lacks keys makes the loader raise plain errors.
+        raise ClusterError(f"cannot load the Kubernetes configuration from "
+                           f"{', '.join(found) or 'the cluster'}: {type(exc).__name__}: "
+                           f"{_first_line(str(exc))}") from None
+    # Our own loop retries and reports; urllib3's silent retries would hide an unreachable
+    # server behind several timeouts.
+    configuration.retries = False
+    api_client = client.ApiClient(configuration)
+    api_client.user_agent = _USER_AGENT
+    return api_client, context
+
+
+def _current_context(config_file: str) -> str:
+    from kubernetes import config as kube_config
+
+    config: Any = kube_config
+    _, active = config.list_kube_config_contexts(config_file)
+    return str((active or {}).get("name") or "default")
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    return line[:limit]
+
+
+def _public_url(host: str) -> str:
+    """The server URL without any user:password part, for messages."""
+    parts = urlsplit(host)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
+
+
+# --- HTTP ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Response:
+    status: int
+    body: Any  # parsed JSON, or None when the body is not JSON
+    reason: str
+
+
+class _Api:
+    """GET with retries over one ApiClient; counts calls and spends one retry budget."""
+
+    def __init__(self, api_client: ApiClient, timeout_s: float, max_retry_s: float) -> None:
+        self.client = api_client
+        self.configuration: Configuration = api_client.configuration
+        self.url = _public_url(str(self.configuration.host))
+        self.timeout_s = timeout_s
+        self.retry_budget_s = max_retry_s
+        self.calls = 0
+
+    def get(self, path: str, query: dict[str, str], what: str) -> _Response:
+        """GET ``path``; 429/5xx are retried here, other statuses are returned. ``what`` says
+        what the call was for, in messages ("list pods")."""
+        attempt = 0
+        while True:
+            response, retry_after = self._once(path, query)
+            if response.status not in _RETRIED_STATUSES:
+                if response.status == 401:
+                    raise ClusterError(
+                        f"API server {self.url} rejected the credentials (401 Unauthorized) "
+                        f"while trying to {what}; log in again or check the kubeconfig user")
+                return response
+            delay = retry_after if retry_after is not None else min(
+                _FIRST_BACKOFF_S * 2**attempt, _MAX_BACKOFF_S)
+            if delay > self.retry_budget_s or attempt >= _MAX_RETRIES:
+                raise ClusterError(
+                    f"API server {self.url} answered {response.status} {response.reason} to "
+                    f"{what} {attempt + 1} time(s); gave up retrying")
+            self.retry_budget_s -= delay
+            time.sleep(delay)
+            attempt += 1
+
+    def _once(self, path: str, query: dict[str, str]) -> tuple[_Response, float | None]:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        method, url, headers, _, _ = self.client.param_serialize(
+            "GET", path, query_params=list(query.items()),
+            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+        self.calls += 1
+        dropped_once = False
+        while True:
+            try:
+                raw: Any = self.client.call_api(method, url, header_params=headers,
+                                           _request_timeout=(self.timeout_s, self.timeout_s))
+                data = raw.read()
+                break
+            except urllib3.exceptions.ProtocolError as exc:
+                # A pooled keep-alive connection the server closed: reconnect once.
+                if dropped_once:
+                    raise ClusterError(self._unreachable(exc)) from None
+                dropped_once = True
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise ClusterError(self._unreachable(exc)) from None
+            except ApiException as exc:  # the client wraps TLS failures as status 0
+                raise ClusterError(f"cannot reach API server {self.url}: "
+                                   f"{_first_line(str(exc.reason))}") from None
+        try:
+            body = json.loads(data) if data else None
+        except ValueError:
+            body = None
+        retry_after: float | None = None
+        header = raw.getheader("Retry-After")
+        if header is not None:
+            try:
+                retry_after = max(0.0, float(header))
+            except ValueError:
+                retry_after = None
+        return _Response(raw.status, body, str(raw.reason or "")), retry_after
+
+    def _unreachable(self, exc: BaseException) -> str:
+        import urllib3
+
+        chain: list[BaseException] = []
+        seen: BaseException | None = exc
+        while seen is not None and seen not in chain:
+            chain.append(seen)
+            seen = seen.__cause__ or seen.__context__
+
+        def has(*types: type[BaseException]) -> bool:
+            return any(isinstance(e, types) for e in chain)
+
+        errors = urllib3.exceptions
+        # Order matters: urllib3's NewConnectionError subclasses ConnectTimeoutError, so a
+        # refused connection also "is" a timeout.
+        if has(ConnectionRefusedError):
+            reason = "connection refused"
+        elif has(errors.NameResolutionError):
+            reason = "host name does not resolve"
+        elif has(TimeoutError, errors.ReadTimeoutError) or any(
+                isinstance(e, errors.ConnectTimeoutError)
+                and not isinstance(e, errors.NewConnectionError) for e in chain):
+            reason = f"no answer within {self.timeout_s:g}s"
+        elif has(errors.ProtocolError):
+            reason = "connection closed by the server"
+        elif has(OSError):
+            os_error = next(e for e in chain if isinstance(e, OSError))
+            reason = os_error.strerror or type(os_error).__name__
+        else:
+            reason = "connection failed"
+        return f"cannot reach API server {self.url}: {reason}"
+
+
+# --- the scan -----------------------------------------------------------------------------
+
+
+class _Forbidden(Exception):
+    """403 on a list or get."""
+
+
+class _Gone(Exception):
+    """404 on a list: the kind disappeared after discovery (a CRD was just deleted)."""
+
+
+def _collection_path(spec: KindSpec, version: str, namespace: str | None) -> str:
+    if spec.plural in _NEVER_LISTED and not spec.group:
+        raise AssertionError("the planner never lists Secrets")
+    prefix = f"/apis/{spec.group}/{version}" if spec.group else f"/api/{version}"
+    if namespace is not None and spec.namespaced:
+        return f"{prefix}/namespaces/{namespace}/{spec.plural}"
+    return f"{prefix}/{spec.plural}"
+
+
+def _api_version(spec: KindSpec, version: str) -> str:
+    return f"{spec.group}/{version}" if spec.group else version
+
+
+class _Scanner:
+    """One scan: discovery, then one list per kind, turning items into RawDocuments."""
+
+    def __init__(self, api: _Api, context: str, namespace: str | None, page_size: int,
+                 progress: Progress | None) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.page_size = page_size
+        self.progress = progress
+        self.source_file = f"cluster:{context}"
+        self.result = LoadResult()
+        self.stats = ScanStats(api_calls=0)
+        self.counter = 0
+
+    def run(self) -> tuple[LoadResult, ScanStats]:
+        versions = self._discover()
+        for spec in SCAN_KINDS:
+            version = versions.get(spec.qualified)
+            if version is None:
+                self.stats.kinds_absent.append(spec.qualified)
+                continue
+            try:
+                if spec.plural == "namespaces" and self.namespace is not None:
+                    items = [self._get_namespace(version)]
+                    if self.progress is not None:
+                        self.progress(spec.qualified, 1)
+                else:
+                    items = self._list(spec, version)
+            except _Forbidden:
+                self._forbidden(spec)
+                continue
+            except _Gone:
+                self.stats.kinds_absent.append(spec.qualified)
+                continue
+            self.stats.kinds_listed.append(spec.qualified)
+            self._add(spec, version, items)
+        self.stats.api_calls = self.api.calls
+        return self.result, self.stats
+
+    # discovery
+
+    def _discover(self) -> dict[str, str]:
+        """Map each served kind of SCAN_KINDS (``plural.group``) to the version to list."""
+        chosen = {spec.qualified: spec.versions[0] for spec in SCAN_KINDS if not spec.group}
+        groups = {spec.group for spec in SCAN_KINDS if spec.group}
+        response = self.api.get("/apis", {}, "discover API groups")
+        served = self._served_versions(response)
+        for group in sorted(groups):
+            wanted = [s for s in SCAN_KINDS if s.group == group]
+            for version in self._candidate_versions(group, served.get(group)):
+                missing = [s for s in wanted if s.qualified not in chosen
+                           and version in s.versions]
+                if not missing:
+                    continue
+                for plural in self._resources(group, version):
+                    for spec in missing:
+                        if spec.plural == plural:
+                            chosen[spec.qualified] = version
+        return chosen
+
+    def _served_versions(self, response: _Response) -> dict[str, tuple[str, list[str]]]:
+        """group -> (preferred version, served versions) from an APIGroupList."""
+        if response.status == 403:
+            raise ClusterError(f"API server {self.api.url} forbids API discovery (GET /apis); "
+                               "the scan needs it")
+        if response.status != 200 or not isinstance(response.body, dict):
+            raise ClusterError(f"API server {self.api.url} answered {response.status} "
+                               f"{response.reason} to API discovery (GET /apis)")
+        served: dict[str, tuple[str, list[str]]] = {}
+        for group in response.body.get("groups") or []:
+            if not isinstance(group, dict) or not isinstance(group.get("name"), str):
+                continue
+            versions = [str(v.get("version")) for v in group.get("versions") or []
+                        if isinstance(v, dict) and v.get("version")]
+            preferred = (group.get("preferredVersion") or {}).get("version")
+            served[group["name"]] = (str(preferred or (versions or [""])[0]), versions)
+        return served
+
+    def _candidate_versions(self, group: str,
+                            served: tuple[str, list[str]] | None) -> Iterator[str]:
+        """Versions of ``group`` worth asking about: the server's preferred one first (it is
+        the storage-friendly one), then ours in order. None if the group is not served."""
+        if served is None:
+            return
+        preferred, versions = served
+        known = {v for s in SCAN_KINDS if s.group == group for v in s.versions}
+        ordered = [preferred] + [v for s in SCAN_KINDS if s.group == group
+                                 for v in s.versions if v != preferred]
+        seen: set[str] = set()
+        for version in ordered:
+            if version in known and version in versions and version not in seen:
+                seen.add(version)
+                yield version
+
+    def _resources(self, group: str, version: str) -> list[str]:
+        response = self.api.get(f"/apis/{group}/{version}", {},
+                                f"discover resources of {group}/{version}")
+        if response.status in (403, 404) or not isinstance(response.body, dict):
+            # A group version that cannot be read is treated as not serving our kinds.
+            return []
+        if response.status != 200:
+            raise ClusterError(f"API server {self.api.url} answered {response.status} "
+                               f"{response.reason} to discovery of {group}/{version}")
+        return [str(r.get("name")) for r in response.body.get("resources") or []
+                if isinstance(r, dict)]
+
+    # reading
+
+    def _get_namespace(self, version: str) -> Any:
+        assert self.namespace is not None
+        response = self.api.get(f"/api/{version}/namespaces/{self.namespace}", {},
+                                f"get namespace {self.namespace}")
+        if response.status == 403:
+            raise _Forbidden
+        if response.status == 404:
+            raise ClusterError(f'namespace "{self.namespace}" not found on API server '
+                               f"{self.api.url}")
+        if response.status != 200:
+            raise ClusterError(f"API server {self.api.url} answered {response.status} "
+                               f"{response.reason} to get namespace {self.namespace}")
+        return response.body
+
+    def _list(self, spec: KindSpec, version: str) -> list[Any]:
+        path = _collection_path(spec, version, self.namespace)
+        what = f"list {spec.qualified}"
+        items: list[Any] = []
+        token: str | None = None
+        restarts = 0
+        paginate = True
+        while True:
+            query = {"limit": str(self.page_size)} if paginate else {}
+            if token:
+                query["continue"] = token
+            response = self.api.get(path, query, what)
+            if response.status == 410 and token:
+                # The continue token expired (etcd compaction): start the list again.
+                restarts += 1
+                paginate = restarts <= _MAX_RESTARTS
+                items, token = [], None
+                continue
+            if response.status == 403:
+                raise _Forbidden
+            if response.status == 404:
+                raise _Gone
+            body = response.body
+            if response.status != 200 or not isinstance(body, dict) \
+                    or not isinstance(body.get("items") or [], list):
+                raise ClusterError(f"API server {self.api.url} answered {response.status} "
+                                   f"{response.reason} to {what}")
+            items.extend(body.get("items") or [])
+            if self.progress is not None:
+                self.progress(spec.qualified, len(items))
+            metadata = body.get("metadata")
+            token = metadata.get("continue") if isinstance(metadata, dict) else None
+            if not token or not paginate:
+                return items
+
+    def _forbidden(self, spec: KindSpec) -> None:
+        self.stats.kinds_forbidden.append(spec.qualified)
+        if spec.plural == "namespaces" and self.namespace is not None:
+            permission = f"get namespaces ({self.namespace})"
+        else:
+            scope = f" in namespace {self.namespace}" if self.namespace and spec.namespaced \
+                else ""
+            permission = f"list {spec.qualified}{scope}"
+        self.result.diagnostics.append(Diagnostic(
+            Source(self.source_file, 0), Severity.WARNING,
+            f"forbidden: missing permission {permission}; {spec.kind} objects were not "
+            "scanned (see docs/rbac.yaml)"))
+
+    def _add(self, spec: KindSpec, version: str, items: list[Any]) -> None:
+        api_version = _api_version(spec, version)
+        for position, item in enumerate(items, start=1):
+            self.counter += 1
+            source = Source(self.source_file, self.counter)
+            meta = item.get("metadata") if isinstance(item, dict) else None
+            name = meta.get("name") if isinstance(meta, dict) else None
+            if not isinstance(name, str) or not name:
+                problem = "is not an object" if not isinstance(item, dict) else \
+                    "has no metadata.name"
+                # An ERROR like any skipped document, so `invalid` and diagnostics agree.
+                self.result.diagnostics.append(Diagnostic(
+                    source, Severity.ERROR,
+                    f"{spec.kind} item {position} of the {spec.qualified} list {problem}; "
+                    "skipped"))
+                self.result.invalid += 1
+                continue
+            # List items carry no apiVersion/kind; the list says what they are.
+            body = {"apiVersion": api_version, "kind": spec.kind, **item}
+            body["apiVersion"], body["kind"] = api_version, spec.kind
+            self.result.documents.append(RawDocument(source, body))
