@@ -33,6 +33,8 @@ APISERVER = "external:apiserver"
 KUBELET = "external:kubelet"
 PROMETHEUS = "external:prometheus"
 INTERNET = "external:internet"
+#: The caller of a hint that names no client (a VirtualService, an open NetworkPolicy rule).
+ANY_CALLER = "external:any"
 INGRESS_PREFIX = "ingress:"
 
 
@@ -156,9 +158,16 @@ class CallGraph:
         node = self.node_index.get(node_id)
         return node.namespace if node else ""
 
+    @cached_property
+    def _edges_by_callee_namespace(self) -> dict[str, tuple[Edge, ...]]:
+        grouped: dict[str, list[Edge]] = defaultdict(list)
+        for e in self.edges:
+            grouped[self.namespace_of(e.callee)].append(e)
+        return {k: tuple(v) for k, v in grouped.items()}
+
     def edges_into_namespace(self, namespace: str) -> tuple[Edge, ...]:
         """Call edges whose callee Service is in ``namespace``."""
-        return tuple(e for e in self.edges if self.namespace_of(e.callee) == namespace)
+        return self._edges_by_callee_namespace.get(namespace, ())
 
     def to_networkx(self) -> nx.MultiDiGraph:
         """The call graph as a networkx multigraph; Services point to their backends with
@@ -205,8 +214,9 @@ class CallGraph:
                      or self.node_index[e.caller].kind is NodeKind.EXTERNAL)
 
     def inbound_callers(self, namespace: str) -> dict[str, tuple[str, ...]]:
-        """Callers of Services in ``namespace`` from other namespaces or outside, grouped as
-        ``meshed`` and ``not_meshed`` (caller ids, sorted)."""
+        """Callers of Services in ``namespace`` that STRICT there affects, grouped as ``meshed``
+        and ``not_meshed`` (caller ids, sorted): every caller from another namespace or outside,
+        and callers inside the namespace that are not meshed."""
         meshed: set[str] = set()
         not_meshed: set[str] = set()
         for e in self.edges_into_namespace(namespace):
@@ -216,18 +226,34 @@ class CallGraph:
             (meshed if node is not None and node.meshed else not_meshed).add(e.caller)
         return {"meshed": tuple(sorted(meshed)), "not_meshed": tuple(sorted(not_meshed))}
 
-    def dependents(self, namespace: str) -> set[str]:
-        """Workload ids that transitively depend on a Service in ``namespace`` (blast radius)."""
+    @cached_property
+    def _callers_of(self) -> dict[str, set[str]]:
         reverse: dict[str, set[str]] = defaultdict(set)
-        workload_ns = {n.id: n.namespace for n in self.nodes if n.kind is NodeKind.WORKLOAD}
+        for e in self.edges:
+            reverse[e.callee].add(e.caller)
+        return reverse
+
+    @cached_property
+    def _served_by(self) -> dict[str, set[str]]:
         served_by: dict[str, set[str]] = defaultdict(set)
         for svc, workloads in self.backends.items():
             for w in workloads:
                 served_by[w].add(svc)
-        for e in self.edges:
-            reverse[e.callee].add(e.caller)
-        frontier = [n.id for n in self.nodes
-                    if n.kind is NodeKind.SERVICE and n.namespace == namespace]
+        return served_by
+
+    @cached_property
+    def _services_by_namespace(self) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = defaultdict(list)
+        for n in self.nodes:
+            if n.kind is NodeKind.SERVICE:
+                grouped[n.namespace].append(n.id)
+        return grouped
+
+    def dependents(self, namespace: str) -> set[str]:
+        """Workload ids that transitively depend on a Service in ``namespace`` (blast radius)."""
+        reverse = self._callers_of
+        served_by = self._served_by
+        frontier = list(self._services_by_namespace.get(namespace, ()))
         seen: set[str] = set()
         while frontier:
             current = frontier.pop()
@@ -236,7 +262,8 @@ class CallGraph:
                     continue
                 seen.add(caller)
                 frontier.extend(served_by.get(caller, ()))
-        return {w for w in seen if w in workload_ns}
+        index = self.node_index
+        return {w for w in seen if w in index and index[w].kind is NodeKind.WORKLOAD}
 
     def edge(self, key: str) -> Edge | None:
         """Look an edge up by its ``key`` (``caller -> callee:port``)."""

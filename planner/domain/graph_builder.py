@@ -1,0 +1,773 @@
+"""Build the call graph from an inventory: manifests alone, every edge with its evidence.
+
+How an edge is found (``docs/graph.md`` has the full story):
+
+* **Calls from workloads**: env values (after Kubernetes ``$(VAR)`` expansion), ``envFrom``
+  ConfigMaps, ``configMapKeyRef`` values, mounted ConfigMaps, command and args are cut into
+  addresses by :mod:`planner.domain.addresses`; each host is looked up in an index of Service
+  names built once (name -> namespace -> Service), so the cost is linear in the strings read.
+* **Entry edges**: Ingress and Gateway-API route backends (from ``ingress:<class>``), Istio
+  VirtualServices bound to a gateway, NodePort/LoadBalancer Services (from the internet).
+* **Platform callers**: webhooks and APIServices (API server), probes (kubelet), scraping
+  (Prometheus).
+* **Hints**: NetworkPolicy, AuthorizationPolicy, VirtualService (mesh) and DestinationRule say
+  traffic *may* flow; they are kept in ``CallGraph.hints``, never mixed with calls.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from planner.domain.addresses import Address, expand_vars, find_addresses
+from planner.domain.graph import (
+    ANY_CALLER,
+    APISERVER,
+    INGRESS_PREFIX,
+    INTERNET,
+    KUBELET,
+    PROMETHEUS,
+    CallGraph,
+    CoverageGap,
+    Edge,
+    Evidence,
+    Node,
+    NodeKind,
+    merge_evidence,
+)
+from planner.domain.inventory import (
+    ConfigMap,
+    Container,
+    Inventory,
+    Namespace,
+    ObjectRef,
+    PolicyObject,
+    Service,
+    ServicePort,
+    Workload,
+)
+
+#: Confidence of each way of finding an edge (documented in docs/graph.md).
+CONF_DECLARED = 1.0  # an object names the backend: Ingress, route, webhook, NodePort
+CONF_EXPLICIT = 0.9  # an address with a scheme or port that matches a Service port
+CONF_QUALIFIED = 0.8  # a ``svc.ns[.svc...]`` name without port or scheme
+CONF_NAMED = 0.7  # a bare Service name in a variable whose name says it holds an address
+CONF_SCRAPE = 0.7  # scrape annotations and monitors
+CONF_PORT_MISMATCH = 0.5  # the Service exists but the port given is none of its ports
+CONF_HINT = 0.5  # allowed-traffic hints
+CONF_PROBE = 0.3  # kubelet probes reach pods, not Services: a weak, informative edge
+
+#: Variable (or inner ``key=``) names whose bare values are taken as host names. Names of the
+#: form ``*_NAME`` are identities (``OTEL_SERVICE_NAME=cart``), never addresses.
+_ADDRESS_KEY = re.compile(
+    r"host|addr|url|uri|endpoint|server|service|svc|broker|bootstrap|upstream|backend|target|"
+    r"peer|dsn|connect|remote|proxy", re.IGNORECASE)
+_NAME_KEY = re.compile(r"name$", re.IGNORECASE)
+
+_SCHEME_PROTOCOLS: Mapping[str, str] = {
+    "http": "http", "https": "http", "ws": "http", "wss": "http", "grpc": "grpc",
+    "grpcs": "grpc", "dns": "grpc", "h2c": "grpc", "postgres": "postgres",
+    "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "mongodb": "mongo",
+    "mongodb+srv": "mongo", "redis": "redis", "rediss": "redis", "smtp": "smtp",
+}  # fmt: skip
+_PORT_PROTOCOLS: Mapping[int, str] = {
+    3306: "mysql", 5432: "postgres", 27017: "mongo", 6379: "redis", 25: "smtp", 587: "smtp",
+}  # fmt: skip
+_NAME_PROTOCOLS = (
+    ("grpc", "grpc"), ("http", "http"), ("mysql", "mysql"), ("postgres", "postgres"),
+    ("mongo", "mongo"), ("redis", "redis"), ("smtp", "smtp"),
+)  # fmt: skip
+
+#: Workload names and ``app`` labels that identify an in-cluster Prometheus server.
+_PROMETHEUS_NAMES = frozenset({"prometheus", "prometheus-server", "prometheus-deployment",
+                               "prometheus-k8s", "prometheus-prometheus"})
+_APP_LABELS = ("app.kubernetes.io/name", "app", "k8s-app", "name")
+_SYSTEM_NAMESPACES = frozenset({"kube-system"})
+
+
+def build_graph(inventory: Inventory, *, cluster_domain: str = "cluster.local") -> CallGraph:
+    """The call graph of ``inventory``. Deterministic: the same inventory gives the same graph
+    whatever the order its objects were read in. ``cluster_domain`` is the DNS suffix of the
+    cluster (``svc.<domain>`` names resolve to Services)."""
+    builder = _Builder(inventory, cluster_domain)
+    builder.workload_calls()
+    builder.entry_edges()
+    builder.apiserver_edges()
+    builder.probe_edges()
+    builder.scrape_edges()
+    builder.hint_edges()
+    return builder.finish()
+
+
+@dataclass
+class _EdgeAcc:
+    """Evidence and protocol guesses gathered for one (caller, callee, port)."""
+
+    evidence: list[Evidence] = field(default_factory=list)
+    protocols: list[str] = field(default_factory=list)
+    target_ports: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _Text:
+    """One string a workload carries, with where it came from."""
+
+    kind: str  # evidence kind: env, configmap, volume, command, args
+    source: str
+    value: str
+    key: str | None  # the variable or ConfigMap key; decides whether bare names count
+    bare_ok: bool
+
+
+class _Builder:
+    def __init__(self, inventory: Inventory, cluster_domain: str) -> None:
+        self.inv = inventory
+        self.suffixes = (f".svc.{cluster_domain.strip('.')}", ".svc")
+        # The one index of Service names: every host token is a dictionary lookup.
+        self.by_name: dict[str, dict[str, Service]] = defaultdict(dict)
+        for svc in inventory.services:
+            self.by_name[svc.name][svc.namespace] = svc
+        self.served_by: dict[ObjectRef, list[Service]] = defaultdict(list)
+        for svc in inventory.services:
+            for ref in svc.selects:
+                self.served_by[ref].append(svc)
+        self.calls: dict[tuple[str, str, int | None], _EdgeAcc] = defaultdict(_EdgeAcc)
+        self.hints: dict[tuple[str, str, int | None], _EdgeAcc] = defaultdict(_EdgeAcc)
+        self.externals: dict[str, str] = {}  # id -> mesh reason
+
+    # -----------------------------------------------------------------------------------------
+    # Resolution helpers
+
+    def resolve_host(self, host: str, namespace: str) -> Service | None:
+        """The Service a DNS name reaches from ``namespace``: ``svc``, ``svc.ns``,
+        ``svc.ns.svc[.<domain>]`` and ``pod.svc.ns.svc[.<domain>]`` (headless pod names)."""
+        name = host
+        qualified = False
+        for suffix in self.suffixes:
+            if name.endswith(suffix):
+                name = name[: -len(suffix)]
+                qualified = True
+                break
+        parts = name.split(".")
+        if len(parts) == 1:
+            ns = namespace
+        elif len(parts) == 2 or (qualified and len(parts) == 3):
+            name, ns = parts[-2], parts[-1]
+        else:
+            return None
+        by_ns = self.by_name.get(name)
+        return by_ns.get(ns) if by_ns else None
+
+    def target_ports(self, svc: Service, port: ServicePort) -> tuple[int, ...]:
+        """Container port numbers behind a Service port (named targetPorts through the pods)."""
+        target = port.target_port if port.target_port is not None else port.port
+        if isinstance(target, int):
+            return (target,)
+        numbers: set[int] = set()
+        for ref in svc.selects:
+            workload = self.inv.workload_index.get(ref)
+            for container in workload.all_containers if workload else ():
+                numbers.update(p.container_port for p in container.ports if p.name == target)
+        return tuple(sorted(numbers))
+
+    def service_port(self, svc: Service, wanted: int | str | None) -> ServicePort | None:
+        """The Service port a backend reference names (by number or port name)."""
+        for port in svc.ports:
+            if wanted == port.port or (isinstance(wanted, str) and wanted == port.name):
+                return port
+        if wanted is None and len(svc.ports) == 1:
+            return svc.ports[0]
+        return None
+
+    def add(self, table: dict[tuple[str, str, int | None], _EdgeAcc], caller: str,
+            svc: Service, port: ServicePort | None, evidence: Evidence,
+            protocol: str | None = None, extra_targets: Iterable[int] = ()) -> None:
+        acc = table[(caller, svc.ref.key, port.port if port else None)]
+        acc.evidence.append(evidence)
+        if protocol:
+            acc.protocols.append(protocol)
+        if port is not None:
+            acc.target_ports.update(self.target_ports(svc, port))
+        acc.target_ports.update(extra_targets)
+
+    def external(self, node_id: str, reason: str) -> str:
+        self.externals.setdefault(node_id, reason)
+        return node_id
+
+    # -----------------------------------------------------------------------------------------
+    # Calls from workloads
+
+    def workload_calls(self) -> None:
+        for workload in self.inv.workloads:
+            for text in self.texts(workload):
+                for address in find_addresses(text.value):
+                    self.add_address(workload, text, address)
+
+    def texts(self, workload: Workload) -> list[_Text]:
+        """Every string of ``workload`` that may hold an address, with ``$(VAR)`` expanded."""
+        owner = str(workload.ref)
+        texts: list[_Text] = []
+        seen_mounts: set[str] = set()
+        for container in workload.all_containers:
+            where = owner if container in workload.containers else (
+                f"{owner} initContainer {container.name}")
+            texts.extend(self.container_texts(workload, container, where))
+            for mount in container.mounts:
+                if mount.config_map and mount.config_map not in seen_mounts:
+                    seen_mounts.add(mount.config_map)
+                    cm = self.config_map(workload.namespace, mount.config_map)
+                    for key, value in sorted(cm.data.items()) if cm else ():
+                        # File content: a bare word there is too weak to count.
+                        texts.append(_Text("volume", f"{cm.ref} key {key}" if cm else "",
+                                           value, key, False))
+        return texts
+
+    def config_map(self, namespace: str, name: str) -> ConfigMap | None:
+        return self.inv.config_map_index.get((namespace, name))
+
+    def container_texts(self, workload: Workload, container: Container,
+                        where: str) -> list[_Text]:
+        texts: list[_Text] = []
+        env: dict[str, str] = {}
+        for ref in container.env_from:
+            cm = self.config_map(workload.namespace, ref.name) if ref.kind == "ConfigMap" else None
+            for key, value in sorted(cm.data.items()) if cm else ():
+                env[ref.prefix + key] = value
+                texts.append(_Text("configmap", f"{cm.ref} key {key}" if cm else "", value,
+                                   key, True))
+        for var in container.env:
+            if var.value is not None:
+                value = expand_vars(var.value, env)
+                texts.append(_Text("env", f"{where} env {var.name}", value, var.name, True))
+            elif var.config_map and var.config_map_key:
+                cm = self.config_map(workload.namespace, var.config_map)
+                found = cm.data.get(var.config_map_key) if cm else None
+                if found is None or cm is None:
+                    continue
+                value = found
+                texts.append(_Text("configmap", f"{cm.ref} key {var.config_map_key}", value,
+                                   var.name, True))
+            else:
+                continue
+            env[var.name] = value
+        for kind, words in (("command", container.command), ("args", container.args)):
+            if words:
+                value = " ".join(expand_vars(w, env) for w in words)
+                texts.append(_Text(kind, f"{where} {kind}", value, None, True))
+        return texts
+
+    def add_address(self, workload: Workload, text: _Text, address: Address) -> None:
+        svc = self.resolve_host(address.host, workload.namespace)
+        if svc is None or workload.ref in svc.selects:
+            return  # not a Service, or the workload naming itself (CURRENT_SERVICE=cars)
+        port, exact = self.port_for(svc, address)
+        if not address.explicit and not self.bare_name_counts(text, address, exact):
+            return
+        if address.explicit or address.next_port is not None:
+            confidence = CONF_EXPLICIT if exact else CONF_PORT_MISMATCH
+        elif "." in address.host:
+            confidence = CONF_QUALIFIED
+        else:
+            confidence = CONF_NAMED
+        protocol = _SCHEME_PROTOCOLS.get(address.scheme or "")
+        self.add(self.calls, workload.ref.key, svc, port,
+                 Evidence(text.kind, text.source, address.text, confidence), protocol)
+
+    def bare_name_counts(self, text: _Text, address: Address, exact: bool) -> bool:
+        """A bare word equal to a Service name is a call only where the context says it is an
+        address: a variable named like one, or ``host PORT`` in a command line."""
+        if address.next_port is not None and exact:
+            return True
+        if "." in address.host:
+            return True  # ``svc.ns`` and longer forms resolved to a Service: no word is that
+        if not text.bare_ok:
+            return False
+        key = address.key or text.key
+        if key is None:
+            return False
+        key = key.lstrip("-")
+        return bool(_ADDRESS_KEY.search(key)) and not _NAME_KEY.search(key)
+
+    def port_for(self, svc: Service, address: Address) -> tuple[ServicePort | None, bool]:
+        """The Service port an address reaches and whether it matched exactly. A number equal
+        to a targetPort maps back to its Service port; no port at all takes the scheme's
+        default or the Service's only port."""
+        wanted = address.port if address.port is not None else address.next_port
+        if wanted is not None:
+            for port in svc.ports:
+                if port.port == wanted:
+                    return port, True
+            for port in svc.ports:
+                if wanted in self.target_ports(svc, port):
+                    return port, True
+            return None, False
+        default = address.effective_port
+        for port in svc.ports:
+            if port.port == default:
+                return port, True
+        if len(svc.ports) == 1:
+            return svc.ports[0], True
+        return None, True
+
+    # -----------------------------------------------------------------------------------------
+    # Entry edges
+
+    def entry_edges(self) -> None:
+        gateway_class = {g.ref: str(g.spec.get("gatewayClassName") or g.ref.name)
+                         for g in self.inv.gateways}
+        for route in self.inv.routes:
+            if route.ref.kind == "Ingress":
+                kind, controller = "ingress", route.class_name or "default"
+            else:
+                kind = route.ref.kind.lower()
+                classes = sorted({gateway_class.get(ObjectRef("Gateway", p.namespace, p.name),
+                                                    p.name) for p in route.parents})
+                controller = classes[0] if classes else "gateway"
+            caller = self.external(INGRESS_PREFIX + controller,
+                                   self.ingress_reason(controller))
+            for backend in route.backends:
+                svc = self.inv.service_index.get((backend.namespace, backend.service))
+                if svc is None:
+                    continue
+                port = self.service_port(svc, backend.port)
+                path = f" path {backend.path}" if backend.path else ""
+                self.add(self.calls, caller, svc, port,
+                         Evidence(kind, f"{route.ref}{path}",
+                                  f"{backend.service}:{backend.port or ''}".rstrip(":"),
+                                  CONF_DECLARED), _protocol_of_port(port))
+        for svc in self.inv.services:
+            if svc.type not in ("NodePort", "LoadBalancer"):
+                continue
+            caller = self.external(INTERNET, "outside the cluster")
+            for port in svc.ports:
+                node_port = f" nodePort {port.node_port}" if port.node_port else ""
+                self.add(self.calls, caller, svc, port,
+                         Evidence(svc.type.lower(), f"{svc.ref} type {svc.type}",
+                                  f"port {port.port}{node_port}", CONF_DECLARED),
+                         _protocol_of_port(port))
+        for vs in self.inv.istio_of_kind("VirtualService"):
+            gateways = [str(g) for g in _list(vs.spec.get("gateways"))]
+            if any(g != "mesh" for g in gateways):
+                caller = self.external(INGRESS_PREFIX + "istio", self.ingress_reason("istio"))
+                self.virtual_service(vs, caller, self.calls, CONF_DECLARED)
+
+    def ingress_reason(self, controller: str) -> str:
+        for workload in self.inv.workloads:
+            names = {workload.name, *(workload.pod_labels.get(k, "") for k in _APP_LABELS)}
+            if any(controller in n and ("ingress" in n or "gateway" in n or "controller" in n)
+                   for n in names if n):
+                meshed, reason = self.mesh_state(workload)
+                if meshed:
+                    return f"meshed: its workload {workload.ref.key} is {reason}"
+        return "an ingress controller outside the mesh (or not in the input)"
+
+    def virtual_service(self, vs: PolicyObject, caller: str,
+                        table: dict[tuple[str, str, int | None], _EdgeAcc],
+                        confidence: float) -> None:
+        for section in ("http", "tcp", "tls", "grpc"):
+            for rule in _list(vs.spec.get(section)):
+                for route in _list(_map(rule).get("route")):
+                    dest = _map(_map(route).get("destination"))
+                    host = str(dest.get("host") or "")
+                    svc = self.resolve_host(host.lower(), vs.ref.namespace)
+                    if svc is None:
+                        continue
+                    number = _map(dest.get("port")).get("number")
+                    port = self.service_port(svc, number if isinstance(number, int) else None)
+                    text = f"{host}:{number}" if number else host
+                    self.add(table, caller, svc, port,
+                             Evidence("virtualservice", f"{vs.ref} {section}", text,
+                                      confidence),
+                             "http" if section in ("http", "grpc") else _protocol_of_port(port))
+
+    # -----------------------------------------------------------------------------------------
+    # The API server, kubelet and Prometheus
+
+    def apiserver_edges(self) -> None:
+        for callee in self.inv.api_server_callees:
+            kind = "apiservice" if callee.ref.kind == "APIService" else "webhook"
+            for backend in callee.backends:
+                svc = self.inv.service_index.get((backend.namespace, backend.service))
+                if svc is None:
+                    continue
+                caller = self.external(APISERVER, "the Kubernetes control plane, never meshed")
+                port = self.service_port(svc, backend.port)
+                path = f" path {backend.path}" if backend.path else ""
+                self.add(self.calls, caller, svc, port,
+                         Evidence(kind, str(callee.ref) + path,
+                                  f"{backend.service}.{backend.namespace}:{backend.port}",
+                                  CONF_DECLARED), "http")
+
+    def probe_edges(self) -> None:
+        for workload in self.inv.workloads:
+            services = self.served_by.get(workload.ref, [])
+            for container in workload.all_containers if services else ():
+                for probe in container.probes:
+                    number = _container_port(container, probe.port)
+                    if number is None:
+                        continue
+                    for svc in services:
+                        for port in svc.ports:
+                            if number not in self.target_ports(svc, port):
+                                continue
+                            caller = self.external(KUBELET, "runs on the node, never meshed")
+                            self.add(self.calls, caller, svc, port, Evidence(
+                                "probe", f"{workload.ref} container {container.name}",
+                                f"{probe.kind} {probe.handler} port {probe.port}", CONF_PROBE),
+                                "grpc" if probe.handler == "grpc" else
+                                "http" if probe.handler == "http" else "tcp")
+
+    def prometheus_caller(self) -> str:
+        """The in-cluster Prometheus server when the input has one (first by identity), else
+        ``external:prometheus``."""
+        for workload in self.inv.workloads:
+            labels = {workload.pod_labels.get(k) for k in _APP_LABELS}
+            if workload.name in _PROMETHEUS_NAMES or "prometheus" in labels:
+                return workload.ref.key
+        return self.external(PROMETHEUS, "a Prometheus server not in the input")
+
+    def scrape_edges(self) -> None:
+        caller: str | None = None
+
+        def scraper() -> str:
+            nonlocal caller
+            caller = caller or self.prometheus_caller()
+            return caller
+
+        for workload in self.inv.workloads:
+            annotations = workload.pod_annotations
+            if annotations.get("prometheus.io/scrape") != "true":
+                continue
+            number = _int(annotations.get("prometheus.io/port"))
+            for svc in self.served_by.get(workload.ref, []):
+                ports: list[ServicePort | None] = [
+                    p for p in svc.ports if number in self.target_ports(svc, p)]
+                evidence = Evidence("scrape", f"{workload.ref} annotation prometheus.io/scrape",
+                                    f"prometheus.io/port={number}" if number else "true",
+                                    CONF_SCRAPE)
+                for port in ports or [None]:
+                    self.add(self.calls, scraper(), svc, port, evidence, "http",
+                             (number,) if number and port is None else ())
+        for svc in self.inv.services:
+            if svc.annotations.get("prometheus.io/scrape") != "true":
+                continue
+            number = _int(svc.annotations.get("prometheus.io/port"))
+            service_port = next(
+                (p for p in svc.ports if number in (p.port, *self.target_ports(svc, p))), None,
+            ) if number else self.service_port(svc, None)
+            self.add(self.calls, scraper(), svc, service_port,
+                     Evidence("scrape", f"{svc.ref} annotation prometheus.io/scrape",
+                              f"prometheus.io/port={number}" if number else "true",
+                              CONF_SCRAPE), "http")
+        for monitor in self.inv.monitors:
+            self.monitor(monitor, scraper)
+
+    def monitor(self, monitor: PolicyObject, scraper: Callable[[], str]) -> None:
+        spec = monitor.spec
+        selector = _map(spec.get("selector"))
+        ns_selector = _map(spec.get("namespaceSelector"))
+        names = {str(n) for n in _list(ns_selector.get("matchNames"))}
+        any_ns = bool(ns_selector.get("any"))
+
+        def in_scope(namespace: str) -> bool:
+            return any_ns or namespace in names or (not names and namespace ==
+                                                    monitor.ref.namespace)
+
+        evidence_source = str(monitor.ref)
+        if monitor.ref.kind == "ServiceMonitor":
+            for svc in self.inv.services:
+                if not in_scope(svc.namespace) or not _selector_matches(selector, svc.labels):
+                    continue
+                for endpoint in _list(spec.get("endpoints")):
+                    ep = _map(endpoint)
+                    wanted = ep.get("port") or ep.get("targetPort")
+                    for port in svc.ports:
+                        if wanted in (port.name, port.port, port.target_port):
+                            self.add(self.calls, scraper(), svc, port, Evidence(
+                                "scrape", evidence_source, f"port {wanted}", CONF_SCRAPE),
+                                "http")
+            return
+        for workload in self.inv.workloads:
+            if not in_scope(workload.namespace) or not _selector_matches(
+                    selector, workload.pod_labels):
+                continue
+            for endpoint in _list(spec.get("podMetricsEndpoints")):
+                wanted = _map(endpoint).get("port")
+                numbers = {_container_port(c, wanted) for c in workload.all_containers} - {None}
+                for svc in self.served_by.get(workload.ref, []):
+                    for port in svc.ports:
+                        if numbers & set(self.target_ports(svc, port)):
+                            self.add(self.calls, scraper(), svc, port, Evidence(
+                                "scrape", evidence_source, f"port {wanted}", CONF_SCRAPE),
+                                "http")
+
+    # -----------------------------------------------------------------------------------------
+    # Allowed-traffic hints
+
+    def hint_edges(self) -> None:
+        for policy in self.inv.network_policies:
+            self.network_policy(policy)
+        for policy in self.inv.istio_of_kind("AuthorizationPolicy"):
+            self.authorization_policy(policy)
+        for vs in self.inv.istio_of_kind("VirtualService"):
+            gateways = [str(g) for g in _list(vs.spec.get("gateways"))]
+            if not gateways or "mesh" in gateways:
+                caller = self.external(ANY_CALLER, "any caller (a hint names no client)")
+                self.virtual_service(vs, caller, self.hints, CONF_HINT)
+        for rule in self.inv.istio_of_kind("DestinationRule"):
+            host = str(rule.spec.get("host") or "")
+            svc = self.resolve_host(host.lower(), rule.ref.namespace)
+            if svc is not None:
+                caller = self.external(ANY_CALLER, "any caller (a hint names no client)")
+                self.add(self.hints, caller, svc, None,
+                         Evidence("destinationrule", str(rule.ref), host, CONF_HINT))
+
+    def services_of(self, workloads: Iterable[Workload]) -> list[Service]:
+        found = {s.ref: s for w in workloads for s in self.served_by.get(w.ref, [])}
+        return [found[k] for k in sorted(found)]
+
+    def network_policy(self, policy: PolicyObject) -> None:
+        spec = policy.spec
+        ns = policy.ref.namespace
+        types = [str(t) for t in _list(spec.get("policyTypes"))] or ["Ingress"]
+        if "Ingress" not in types:
+            return
+        pod_selector = _map(spec.get("podSelector"))
+        targets = self.services_of(w for w in self.inv.workloads if w.namespace == ns
+                                   and _selector_matches(pod_selector, w.pod_labels))
+        for index, rule in enumerate(_list(spec.get("ingress"))):
+            rule_map = _map(rule)
+            peers = _list(rule_map.get("from"))
+            callers = self.policy_callers(ns, peers) if peers else [
+                self.external(ANY_CALLER, "any caller (a hint names no client)")]
+            wanted = [_map(p).get("port") for p in _list(rule_map.get("ports"))]
+            evidence = Evidence("networkpolicy", f"{policy.ref} ingress[{index}]",
+                                ", ".join(str(w) for w in wanted) or "all ports", CONF_HINT)
+            for svc in targets:
+                ports: list[ServicePort | None] = [
+                    p for p in svc.ports
+                    if any(w in (p.target_port, *self.target_ports(svc, p), p.name)
+                           for w in wanted)
+                ] if wanted else [None]
+                for caller in callers:
+                    for port in ports:
+                        if caller not in {w.key for w in svc.selects}:
+                            self.add(self.hints, caller, svc, port, evidence)
+
+    def policy_callers(self, ns: str, peers: Sequence[Any]) -> list[str]:
+        callers: set[str] = set()
+        for peer in peers:
+            peer_map = _map(peer)
+            if "podSelector" not in peer_map and "namespaceSelector" not in peer_map:
+                continue  # ipBlock: addresses outside the cluster, not a workload
+            pod_sel = _map(peer_map.get("podSelector"))
+            if "namespaceSelector" in peer_map:
+                ns_sel = _map(peer_map.get("namespaceSelector"))
+                namespaces = {n.name for n in self.inv.namespaces
+                              if _selector_matches(ns_sel, _ns_labels(n))}
+            else:
+                namespaces = {ns}
+            callers.update(w.ref.key for w in self.inv.workloads if w.namespace in namespaces
+                           and _selector_matches(pod_sel, w.pod_labels))
+        return sorted(callers)
+
+    def authorization_policy(self, policy: PolicyObject) -> None:
+        spec = policy.spec
+        if str(spec.get("action") or "ALLOW") != "ALLOW":
+            return
+        ns = policy.ref.namespace
+        selector = _map(_map(spec.get("selector")).get("matchLabels"))
+        targets = self.services_of(
+            w for w in self.inv.workloads if w.namespace == ns
+            and all(w.pod_labels.get(k) == v for k, v in selector.items()))
+        for index, rule in enumerate(_list(spec.get("rules"))):
+            callers: set[str] = set()
+            for source in _list(_map(rule).get("from")):
+                src = _map(_map(source).get("source"))
+                for principal in _list(src.get("principals")):
+                    parts = str(principal).split("/")
+                    if len(parts) >= 5 and parts[-4] == "ns" and parts[-2] == "sa":
+                        callers.update(w.ref.key for w in self.inv.workloads
+                                       if w.namespace == parts[-3]
+                                       and w.service_account == parts[-1])
+                for namespace in _list(src.get("namespaces")):
+                    callers.update(w.ref.key for w in self.inv.workloads
+                                   if w.namespace == str(namespace))
+            evidence = Evidence("authorizationpolicy", f"{policy.ref} rules[{index}]",
+                                "from principals/namespaces", CONF_HINT)
+            for svc in targets:
+                for caller in sorted(callers):
+                    if caller not in {w.key for w in svc.selects}:
+                        self.add(self.hints, caller, svc, None, evidence)
+
+    # -----------------------------------------------------------------------------------------
+    # Nodes, mesh state and coverage
+
+    def mesh_state(self, workload: Workload) -> tuple[bool, str]:
+        """Whether the workload's pods are in the mesh now, and why, in words."""
+        observed = workload.observed
+        if observed is not None and observed.pods > 0:
+            if observed.sidecar_injected > 0:
+                return True, f"{observed.sidecar_injected}/{observed.pods} pods run a sidecar"
+            if observed.ambient_redirected > 0:
+                return True, (f"{observed.ambient_redirected}/{observed.pods} pods are "
+                              "redirected by ambient")
+            return False, f"none of its {observed.pods} running pods is in the mesh"
+        if workload.host_network:
+            return False, "uses hostNetwork, which the mesh cannot capture"
+        if workload.namespace in _SYSTEM_NAMESPACES:
+            return False, f"runs in {workload.namespace}, which is never meshed"
+        namespace = self.inv.namespace_index.get(workload.namespace)
+        enrollment = namespace.enrollment if namespace else "none"
+        opt = workload.inject_opt
+        if enrollment == "sidecar":
+            if opt == "false":
+                return False, "opted out with sidecar.istio.io/inject=false"
+            return True, f"namespace {workload.namespace} has sidecar injection"
+        if enrollment == "ambient":
+            if workload.pod_labels.get("istio.io/dataplane-mode") == "none":
+                return False, "opted out of ambient with istio.io/dataplane-mode=none"
+            return True, f"namespace {workload.namespace} is in ambient mode"
+        if workload.pod_labels.get("sidecar.istio.io/inject") == "true":
+            return True, "pod label sidecar.istio.io/inject=true"
+        return False, f"namespace {workload.namespace} is not enrolled in the mesh"
+
+    def finish(self) -> CallGraph:
+        nodes: list[Node] = []
+        workload_mesh: dict[str, bool] = {}
+        for workload in self.inv.workloads:
+            meshed, reason = self.mesh_state(workload)
+            workload_mesh[workload.ref.key] = meshed
+            nodes.append(Node(workload.ref.key, NodeKind.WORKLOAD, workload.namespace,
+                              workload.name, meshed, reason))
+        backends: dict[str, tuple[str, ...]] = {}
+        for svc in self.inv.services:
+            served = tuple(ref.key for ref in svc.selects)
+            backends[svc.ref.key] = served
+            meshed_backends = sum(workload_mesh.get(w, False) for w in served)
+            meshed = bool(served) and meshed_backends == len(served)
+            nodes.append(Node(svc.ref.key, NodeKind.SERVICE, svc.namespace, svc.name, meshed,
+                              f"{meshed_backends}/{len(served)} backends meshed"))
+        for node_id, reason in self.externals.items():
+            meshed = reason.startswith("meshed")
+            nodes.append(Node(node_id, NodeKind.EXTERNAL, "", node_id, meshed, reason))
+        edges = _edges(self.calls, self.inv, hint=False)
+        hints = _edges(self.hints, self.inv, hint=True)
+        return CallGraph(
+            nodes=tuple(sorted(nodes, key=lambda n: n.id)),
+            edges=edges,
+            hints=hints,
+            coverage=self.coverage(edges),
+            backends=dict(sorted(backends.items())),
+        )
+
+    def coverage(self, edges: tuple[Edge, ...]) -> tuple[CoverageGap, ...]:
+        """Workloads the graph may be blind to. Kubelet and scrape edges do not count: every
+        pod gets them, they say nothing about the application's calls."""
+        app_edges = [e for e in edges if e.caller != KUBELET
+                     and not all(ev.kind == "scrape" for ev in e.evidence)]
+        callers = {e.caller for e in app_edges}
+        called = {e.callee for e in app_edges}
+        gaps: list[CoverageGap] = []
+        for workload in self.inv.workloads:
+            key = workload.ref.key
+            outbound = key in callers
+            inbound = any(s.ref.key in called for s in self.served_by.get(workload.ref, []))
+            secrets = _secret_names(workload)
+            if secrets and not outbound:
+                gaps.append(CoverageGap(key, "no address found; addresses may be in Secret "
+                                        + ", ".join(secrets)))
+            elif not outbound and not inbound:
+                gaps.append(CoverageGap(key, "no inferred inbound or outbound edge"))
+        return tuple(sorted(gaps, key=lambda g: (g.workload, g.reason)))
+
+
+def _edges(table: Mapping[tuple[str, str, int | None], _EdgeAcc], inventory: Inventory,
+           hint: bool) -> tuple[Edge, ...]:
+    services = {s.ref.key: s for s in inventory.services}
+    edges = []
+    for (caller, callee, port), acc in table.items():
+        svc = services[callee]
+        service_port = next((p for p in svc.ports if p.port == port), None)
+        # Scheme-given protocols beat port names: ``http://x:5432`` is what the client speaks.
+        protocol = (sorted(acc.protocols, key=_protocol_rank)[0] if acc.protocols
+                    else _protocol_of_port(service_port) or "tcp")
+        edges.append(Edge(caller, callee, port, tuple(sorted(acc.target_ports)), protocol,
+                          merge_evidence(acc.evidence), hint=hint))
+    return tuple(sorted(edges, key=lambda e: (e.caller, e.callee, -1 if e.port is None
+                                              else e.port)))
+
+
+def _protocol_rank(protocol: str) -> tuple[int, str]:
+    # Specific server-first protocols first, then grpc over http (gRPC runs on HTTP/2).
+    order = {"http": 2, "grpc": 1, "tcp": 3}
+    return order.get(protocol, 0), protocol
+
+
+def _protocol_of_port(port: ServicePort | None) -> str | None:
+    """Guess the protocol from appProtocol, Istio's port-name prefixes and well-known ports."""
+    if port is None:
+        return None
+    for hint in (port.app_protocol or "", port.name):
+        lowered = hint.lower()
+        for needle, protocol in _NAME_PROTOCOLS:
+            if lowered.startswith(needle) or lowered.startswith(f"tcp-{needle}") or (
+                    lowered.endswith(f"/{needle}")):
+                return protocol
+    return _PORT_PROTOCOLS.get(port.port)
+
+
+def _container_port(container: Container, port: object) -> int | None:
+    if isinstance(port, int):
+        return port
+    return next((p.container_port for p in container.ports if p.name == port), None)
+
+
+def _secret_names(workload: Workload) -> list[str]:
+    names: set[str] = set()
+    for container in workload.all_containers:
+        names.update(v.secret for v in container.env if v.secret)
+        names.update(e.name for e in container.env_from if e.kind == "Secret")
+        names.update(m.secret for m in container.mounts if m.secret)
+    return sorted(names)
+
+
+def _ns_labels(namespace: Namespace) -> Mapping[str, str]:
+    # The API server sets this label on every namespace; policies select on it.
+    return {"kubernetes.io/metadata.name": namespace.name, **namespace.labels}
+
+
+def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """A Kubernetes label selector (``matchLabels`` and ``matchExpressions``); empty selects
+    everything."""
+    for key, value in _map(selector.get("matchLabels")).items():
+        if labels.get(str(key)) != str(value):
+            return False
+    for expression in _list(selector.get("matchExpressions")):
+        expr = _map(expression)
+        key = str(expr.get("key"))
+        values = {str(v) for v in _list(expr.get("values"))}
+        operator = expr.get("operator")
+        present = key in labels
+        if (operator == "In" and labels.get(key) not in values) or (
+            operator == "NotIn" and present and labels[key] in values) or (
+            operator == "Exists" and not present) or (
+                operator == "DoesNotExist" and present):
+            return False
+    return True
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    # Raw specs of policies are only shape-checked here: a wrong shape means "nothing".
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None

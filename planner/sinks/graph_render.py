@@ -1,0 +1,133 @@
+"""Human and diagram renderings of the call graph: a Rich table, Graphviz DOT and Mermaid.
+
+Every name comes from a cluster and is untrusted: table cells are ``rich.text.Text`` (never
+markup), DOT strings are quoted with ``"`` and ``\\`` escaped, Mermaid labels are quoted with
+their special characters replaced by entity codes and node ids are generated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from planner.domain.graph import CallGraph, Edge
+
+#: Characters Mermaid treats as syntax inside a quoted label.
+_MERMAID_ESCAPES = {'"': "#quot;", "<": "#lt;", ">": "#gt;", "#": "#35;", "`": "#96;",
+                    "[": "#91;", "]": "#93;", "{": "#123;", "}": "#125;", "|": "#124;"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def evidence_summary(edge: Edge) -> str:
+    """``env CART_ADDR (+2 more)``: the strongest evidence and how many others back it."""
+    if not edge.evidence:
+        return ""
+    best = max(edge.evidence, key=lambda e: (e.confidence, e.kind, e.source))
+    more = f" (+{len(edge.evidence) - 1} more)" if len(edge.evidence) > 1 else ""
+    return f"{best.kind}: {best.source}{more}"
+
+
+def render_table(console: Console, graph: CallGraph, include_hints: bool = False) -> None:
+    """The call edges as a table, then a one-line count of hints and coverage gaps."""
+    table = Table(title=Text("Call graph"), show_lines=False)
+    for header in ("caller", "callee", "port", "protocol", "evidence"):
+        table.add_column(Text(header))
+    rows: Iterable[Edge] = (*graph.edges, *graph.hints) if include_hints else graph.edges
+    for edge in rows:
+        table.add_row(Text(edge.caller), Text(edge.callee + (" (hint)" if edge.hint else "")),
+                      Text("" if edge.port is None else str(edge.port)), Text(edge.protocol),
+                      Text(evidence_summary(edge)))
+    console.print(table)
+    console.print(Text(f"{len(graph.edges)} calls, {len(graph.hints)} allowed-traffic hints, "
+                       f"{len(graph.coverage)} coverage gaps"))
+    for gap in graph.coverage:
+        console.print(Text(f"  gap: {gap.workload}: {gap.reason}"))
+
+
+def render_namespace_table(console: Console, graph: CallGraph) -> None:
+    """Namespace-to-namespace call counts."""
+    table = Table(title=Text("Namespace graph"))
+    for header in ("from", "to", "calls"):
+        table.add_column(Text(header))
+    for a, b, data in sorted(graph.namespace_graph.edges(data=True),
+                             key=lambda t: (str(t[0]), str(t[1]))):
+        table.add_row(Text(str(a)), Text(str(b)), Text(str(data["count"])))
+    console.print(table)
+
+
+def render_explain(console: Console, edges: Sequence[Edge]) -> None:
+    """Every piece of evidence of each edge."""
+    for edge in edges:
+        kind = "hint" if edge.hint else "call"
+        console.print(Text(f"{edge.key}  ({kind}, protocol {edge.protocol}, target ports "
+                           f"{', '.join(map(str, edge.target_ports)) or '-'})"))
+        for ev in edge.evidence:
+            console.print(Text(f"  [{ev.confidence:.1f}] {ev.kind}: {ev.source}: {ev.text}"))
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + _CONTROL.sub(" ", text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_dot(graph: CallGraph) -> str:
+    """Graphviz DOT of the call graph; hints are dashed."""
+    lines = ["digraph calls {", "  rankdir=LR;"]
+    for node in graph.nodes:
+        shape = {"workload": "box", "service": "ellipse"}.get(node.kind.value, "diamond")
+        lines.append(f"  {_dot_quote(node.id)} [shape={shape}];")
+    for edge in (*graph.edges, *graph.hints):
+        label = f"{edge.port if edge.port is not None else '*'}/{edge.protocol}"
+        style = ", style=dashed" if edge.hint else ""
+        lines.append(f"  {_dot_quote(edge.caller)} -> {_dot_quote(edge.callee)} "
+                     f"[label={_dot_quote(label)}{style}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def namespaces_to_dot(graph: CallGraph) -> str:
+    """Graphviz DOT of the namespace graph, edges labelled with call counts."""
+    ng = graph.namespace_graph
+    lines = ["digraph namespaces {", "  rankdir=LR;"]
+    lines.extend(f"  {_dot_quote(str(n))};" for n in sorted(ng.nodes, key=str))
+    for a, b, data in sorted(ng.edges(data=True), key=lambda t: (str(t[0]), str(t[1]))):
+        lines.append(f"  {_dot_quote(str(a))} -> {_dot_quote(str(b))} "
+                     f"[label={_dot_quote(str(data['count']))}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_label(text: str) -> str:
+    cleaned = _CONTROL.sub(" ", text.replace("&", "#38;"))
+    return '"' + "".join(_MERMAID_ESCAPES.get(ch, ch) for ch in cleaned) + '"'
+
+
+def _mermaid(node_ids: Sequence[str], edges: Iterable[tuple[str, str, str, bool]]) -> str:
+    # Generated ids (n0, n1...) keep cluster names out of Mermaid syntax entirely.
+    ids = {name: f"n{i}" for i, name in enumerate(node_ids)}
+    lines = ["flowchart LR"]
+    lines.extend(f"  {ids[name]}[{_mermaid_label(name)}]" for name in node_ids)
+    for src, dst, label, dashed in edges:
+        arrow = "-.->" if dashed else "-->"
+        lines.append(f"  {ids[src]} {arrow}|{_mermaid_label(label)}| {ids[dst]}")
+    return "\n".join(lines) + "\n"
+
+
+def to_mermaid(graph: CallGraph) -> str:
+    """Mermaid flowchart of the call graph; hints are dotted."""
+    names = sorted({n.id for n in graph.nodes} | {e.caller for e in graph.edges}
+                   | {e.caller for e in graph.hints})
+    return _mermaid(names, (
+        (e.caller, e.callee, f"{e.port if e.port is not None else '*'}/{e.protocol}", e.hint)
+        for e in (*graph.edges, *graph.hints)))
+
+
+def namespaces_to_mermaid(graph: CallGraph) -> str:
+    """Mermaid flowchart of the namespace graph."""
+    ng = graph.namespace_graph
+    return _mermaid(sorted(str(n) for n in ng.nodes), (
+        (str(a), str(b), str(data["count"]), False)
+        for a, b, data in sorted(ng.edges(data=True), key=lambda t: (str(t[0]), str(t[1])))))
