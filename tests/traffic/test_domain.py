@@ -1,0 +1,96 @@
+"""The pure traffic domain: edge helpers, namespace status, the gate, the PromQL text."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from planner.domain.traffic import (
+    UNKNOWN,
+    ObservedEdge,
+    TrafficSnapshot,
+    namespace_mtls_status,
+    plaintext_callers,
+    plaintext_gate,
+    promql_plaintext_query,
+    promql_traffic_query,
+)
+
+
+def _e(src: str, dst_ns: str, total: float, mtls: float, protocol: str = "http",
+       unknown: float = 0.0) -> ObservedEdge:
+    return ObservedEdge("a", src, dst_ns, "svc", "svc", protocol, total, mtls, unknown)
+
+
+def _snap(*edges: ObservedEdge) -> TrafficSnapshot:
+    return TrafficSnapshot.build(edges, window="7d", source="test")
+
+
+def test_edge_helpers() -> None:
+    edge = _e("x", "b", 10, 4)
+    assert edge.plaintext == 6 and edge.mtls_share == pytest.approx(0.4)
+    assert _e("x", "b", 0, 0).mtls_share is None
+    assert not edge.unknown_caller and _e(UNKNOWN, "b", 1, 0).unknown_caller
+
+
+def test_build_merges_and_sorts() -> None:
+    snap = _snap(_e("z", "b", 1, 1), _e("x", "b", 2, 0), _e("x", "b", 3, 3))
+    assert [(e.source_workload, e.total, e.mtls) for e in snap.edges] == [
+        ("x", 5, 3), ("z", 1, 1)]
+    assert snap.has_data
+    assert not _snap().has_data
+
+
+def test_namespace_status() -> None:
+    snap = _snap(_e("x", "only", 5, 5), _e("x", "mixed", 5, 1), _e("y", "mixed", 2, 2, "tcp"),
+                 _e("x", "plain", 5, 0), _e("x", "idle", 0, 0),
+                 _e("x", "unverified", 5, 0, unknown=5))
+    got = {ns: s.status for ns, s in namespace_mtls_status(snap).items()}
+    assert got == {"only": "mtls-only", "mixed": "mixed", "plain": "plaintext-only",
+                   "idle": "no-data", "unverified": "unverified"}
+    mixed = namespace_mtls_status(snap)["mixed"]
+    assert (mixed.requests, mixed.requests_mtls, mixed.connections, mixed.connections_mtls) \
+        == (5, 1, 2, 2)
+
+
+def test_gate_and_callers() -> None:
+    snap = _snap(_e("x", "b", 10, 10), _e("y", "b", 10, 9), _e(UNKNOWN, "b", 5, 0))
+    gate = plaintext_gate(snap, "b")
+    assert gate.status == "fail" and gate.offenders == plaintext_callers(snap, "b")
+    assert [e.source_workload for e in gate.offenders] == [UNKNOWN, "y"]
+    assert plaintext_gate(_snap(_e("x", "b", 10, 10)), "b").status == "pass"
+    assert plaintext_gate(snap, "elsewhere").status == "unknown"
+    empty = TrafficSnapshot((), "7d", "prometheus x", has_data=False)
+    assert "no traffic data" in plaintext_gate(empty, "b").reason
+
+
+def test_promql() -> None:
+    assert promql_traffic_query("istio_requests_total", "7d") == (
+        "sum by (source_workload, source_workload_namespace, destination_service_name, "
+        "destination_service_namespace, destination_workload, connection_security_policy) "
+        '(increase(istio_requests_total{reporter="destination"}[7d]))')
+    assert promql_plaintext_query("shop", "7d", "tcp") == (
+        "sum by (source_workload, source_workload_namespace, destination_service_name, "
+        "destination_service_namespace, destination_workload) "
+        '(increase(istio_tcp_connections_opened_total{reporter="destination",'
+        'connection_security_policy!="mutual_tls",destination_service_namespace="shop"}[7d]))'
+        " > 0")
+    assert 'destination_service_namespace=~"a|b"' in promql_traffic_query(
+        "http", "1h30m", ["b", "a"])
+    for bad in ("7 days", "", "0d", "7d;drop"):
+        with pytest.raises(ValueError, match="invalid window"):
+            promql_plaintext_query(None, bad, "http")
+    with pytest.raises(ValueError, match="invalid namespace"):
+        promql_plaintext_query('x"}', "7d", "http")
+    with pytest.raises(ValueError, match="invalid metric"):
+        promql_plaintext_query(None, "7d", "istio requests")
+
+
+def test_domain_module_is_pure() -> None:
+    code = ("import sys, planner.domain.traffic; "
+            "bad = {'urllib.request', 'http.client', 'socket', 'rich', 'textual', 'kubernetes'}"
+            " & set(sys.modules); print(sorted(bad)); sys.exit(bool(bad))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

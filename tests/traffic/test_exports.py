@@ -1,0 +1,162 @@
+"""Offline traffic exports: one fixture per format, and one-line errors for bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from planner.domain.traffic import UNKNOWN, namespace_mtls_status, plaintext_gate
+from planner.errors import MetricsError
+from planner.sources.exports import (
+    detect_format,
+    load_prometheus_responses,
+    load_traffic_export,
+    window_from_seconds,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _f(name: str) -> str:
+    return str(FIXTURES / name)
+
+
+def _edges(path: str) -> dict[tuple[str, str, str, str, str], tuple[float, float, float]]:
+    snap = load_traffic_export(path)
+    return {(e.source_namespace, e.source_workload, e.destination_namespace,
+             e.destination_service, e.protocol): (e.total, e.mtls, e.tls_unknown)
+            for e in snap.edges}
+
+
+@pytest.mark.parametrize(("name", "fmt"), [
+    ("prometheus-combined.json", "prometheus"), ("prometheus-requests.json", "prometheus"),
+    ("kiali-graph.json", "kiali"), ("hubble-flows.jsonl", "hubble"),
+    ("linkerd-edges.json", "linkerd"), ("traffic.csv", "csv"),
+])
+def test_detect_format(name: str, fmt: str) -> None:
+    path = _f(name)
+    assert detect_format(path, Path(path).read_text()) == fmt
+
+
+def test_prometheus_combined() -> None:
+    snap = load_traffic_export(_f("prometheus-combined.json"))
+    assert snap.has_data and snap.source.startswith("prometheus export ")
+    assert _edges(_f("prometheus-combined.json")) == {
+        ("shop", "frontend", "shop", "catalog", "http"): (900, 600, 0),
+        (UNKNOWN, UNKNOWN, "shop", "catalog", "http"): (42, 0, 0),
+        ("shop", "cart", "data", "redis", "tcp"): (60, 60, 0),
+    }
+    assert plaintext_gate(snap, "shop").status == "fail"
+    assert plaintext_gate(snap, "data").status == "pass"
+
+
+def test_prometheus_two_files() -> None:
+    snap = load_prometheus_responses(_f("prometheus-requests.json"), _f("prometheus-tcp.json"))
+    assert {(e.destination_service, e.protocol, e.plaintext) for e in snap.edges} == {
+        ("gateway", "http", 0), ("ledger", "tcp", 24)}
+    assert namespace_mtls_status(snap)["payments"].status == "mixed"
+
+
+def test_kiali() -> None:
+    snap = load_traffic_export(_f("kiali-graph.json"))
+    assert snap.window == "10m"
+    edges = {(e.source_workload, e.destination_service): e for e in snap.edges}
+    # The service -> workload hop is not counted again.
+    assert set(edges) == {("frontend", "catalog"), (UNKNOWN, "catalog"), ("catalog-v1", "redis")}
+    frontend = edges[("frontend", "catalog")]
+    assert frontend.total == pytest.approx(1200) and frontend.mtls_share == pytest.approx(0.75)
+    assert frontend.destination_workload == "catalog-v1"
+    assert edges[(UNKNOWN, "catalog")].mtls == 0  # isMTLS omitted: 0 %
+    assert edges[("catalog-v1", "redis")].protocol == "tcp"
+
+
+def test_hubble() -> None:
+    snap = load_traffic_export(_f("hubble-flows.jsonl"))
+    assert snap.window == "5m"
+    assert _edges(_f("hubble-flows.jsonl")) == {
+        ("shop", "frontend", "shop", "catalog", "tcp"): (1, 0, 1),  # WireGuard is not mTLS
+        ("billing", "invoices", "data", "postgres", "tcp"): (1, 1, 0),  # SPIRE
+        (UNKNOWN, UNKNOWN, "shop", "catalog", "tcp"): (1, 0, 1),  # host, bare flow line
+    }
+    assert namespace_mtls_status(snap)["shop"].status == "unverified"
+    gate = plaintext_gate(snap, "shop")
+    assert gate.status == "unknown" and "cannot see" in gate.reason
+
+
+def test_linkerd() -> None:
+    snap = load_traffic_export(_f("linkerd-edges.json"))
+    edges = {(e.source_workload, e.destination_service): e for e in snap.edges}
+    assert edges[("frontend", "catalog")].mtls == 1
+    assert edges[("ingress-nginx", "frontend")].plaintext == 1
+    assert plaintext_gate(snap, "shop").status == "fail"
+
+
+def test_csv() -> None:
+    assert _edges(_f("traffic.csv")) == {
+        ("shop", "frontend", "shop", "catalog", "http"): (900, pytest.approx(600.03), 0),
+        (UNKNOWN, UNKNOWN, "shop", "catalog", "http"): (420, 0, 0),
+        ("shop", "checkout", "payments", "gateway", "http"): (600, 600, 0),
+        ("batch", "report-job", "billing", "invoices", "http"): (240, 0, 240),
+    }
+    snap = load_traffic_export(_f("traffic.csv"))
+    assert plaintext_gate(snap, "billing").status == "unknown"
+
+
+def test_window_from_seconds() -> None:
+    assert [window_from_seconds(s) for s in (604800, 3600, 600, 90, 0)] == [
+        "7d", "1h", "10m", "90s", "unknown"]
+
+
+@pytest.mark.parametrize(("name", "content", "fmt", "expected"), [
+    ("bad.csv", "source_namespace,source_workload\n", None, "bad.csv:1: expected header"),
+    ("bad.csv", "source_namespace,source_workload,destination_namespace,destination_service,"
+     "requests,mtls_share\na,b,c,d,10,0.5\na,b,c,d,lots,0.5\n", None,
+     "bad.csv:3: requests 'lots' is not a number"),
+    ("bad.csv", "source_namespace,source_workload,destination_namespace,destination_service,"
+     "requests,mtls_share\na,b,c,d,10,1.5\n", None, "bad.csv:2: mtls_share '1.5' is not in"),
+    ("bad.csv", "source_namespace,source_workload,destination_namespace,destination_service,"
+     "requests,mtls_share\na,b,c\n", None, "bad.csv:2: expected 6 columns, got 3"),
+    ("bad.csv", "source_namespace,source_workload,destination_namespace,destination_service,"
+     "requests,mtls_share\na,b,\"c,d,1,1\n", None, "bad.csv:2: bad CSV"),
+    ("flows.jsonl", '{"flow": {"source": {}}}\n{"flow": \n', "hubble",
+     "flows.jsonl:2: malformed JSON line"),
+    ("flows.jsonl", '{"flow": {"source": {}}}\n[1]\n', "hubble",
+     "flows.jsonl:2: expected a JSON object per line"),
+    ("prom.json", '{"status": "success", "data": {"resultType": "matrix", "result": []}}',
+     None, "expected data.resultType 'vector', got 'matrix'"),
+    ("prom.json", '{"status": "success", "data": {"resultType": "vector", "result": '
+     '[{"metric": {}, "value": [1, "3"]}]}}', None, "no connection_security_policy"),
+    ("prom.json", '{"status": "success", "data": {"resultType": "vector", "result": '
+     '[{"metric": {"connection_security_policy": "unknown", "reporter": "source"}, '
+     '"value": [1, "3"]}]}}', None, "reporter='source'"),
+    ("kiali.json", '{"elements": {"nodes": [], "edges": [{"data": {"source": "x"}}]}}', None,
+     "Kiali edge 1 has no data.source/target"),
+    ("kiali.json", '{"elements": {"nodes": [{"data": {"id": "a"}}, {"data": {"id": "b"}}], '
+     '"edges": [{"data": {"source": "a", "target": "b", "traffic": {"protocol": "http", '
+     '"rates": {"http": "1"}}}}]}}', None, "securityPolicy appender"),
+    ("linkerd.json", '[{"src": "a"}]', None, "linkerd edge 1 has no dst"),
+    ("x.json", '{"hello": 1}', None, "cannot tell the traffic format"),
+    ("x.json", "", None, "empty traffic export"),
+    ("x.json", "{}", "yaml", "unknown traffic format 'yaml'"),
+    ("x.json", "{oops", "kiali", "malformed JSON"),
+])
+def test_bad_files(tmp_path: Path, name: str, content: str, fmt: str | None,
+                   expected: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(MetricsError) as info:
+        load_traffic_export(str(path), fmt)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(str(path))
+    assert expected in message
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(MetricsError, match="cannot read traffic export"):
+        load_traffic_export(str(tmp_path / "missing.json"))
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(MetricsError, match="not UTF-8"):
+        load_traffic_export(str(binary))
