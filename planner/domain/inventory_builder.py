@@ -96,6 +96,10 @@ class InvalidObject(ValueError):
 
 
 def _map(value: Any, path: str) -> Mapping[str, Any]:
+    # Exact-type fast paths first: parsers produce dicts and lists, and an ABC isinstance check
+    # costs ~1 µs, which adds up to seconds over a 20,000-object cluster.
+    if type(value) is dict:
+        return value
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -104,6 +108,8 @@ def _map(value: Any, path: str) -> Mapping[str, Any]:
 
 
 def _list(value: Any, path: str) -> list[Any]:
+    if type(value) is list:
+        return value
     if value is None:
         return []
     if not isinstance(value, list):
@@ -120,6 +126,8 @@ def _int(value: Any, path: str, default: int | None = None) -> int | None:
 
 
 def _str(value: Any, path: str, default: str = "") -> str:
+    if type(value) is str:
+        return value
     if value is None:
         return default
     if not isinstance(value, str):
@@ -138,8 +146,11 @@ def _int_or_str(value: Any, path: str) -> int | str | None:
 def _str_map(value: Any, path: str) -> dict[str, str]:
     """Labels/annotations/ConfigMap data: keys and values are strings (numbers are stringified,
     as an API server would reject them but hand-written YAML often has them)."""
+    mapping = _map(value, path)
+    if all(type(item) is str for item in mapping.values()):
+        return dict(mapping)
     result: dict[str, str] = {}
-    for key, item in _map(value, path).items():
+    for key, item in mapping.items():
         if isinstance(item, (dict, list)):
             raise InvalidObject(f"{path}.{key} must be a string, got {_type_name(item)}")
         result[str(key)] = "" if item is None else str(item)
@@ -161,7 +172,11 @@ def _type_name(value: Any) -> str:
 # Pod templates
 
 
-def _container(raw: Any, path: str) -> Container:
+_Volumes = Mapping[str, tuple[str | None, str | None]]
+
+
+def _container(raw: Any, path: str, volumes: _Volumes) -> Container:
+    """One container; ``volumes`` maps pod volume names to their (ConfigMap, Secret)."""
     c = _map(raw, path)
     ports = tuple(
         ContainerPort(
@@ -200,15 +215,16 @@ def _container(raw: Any, path: str) -> Container:
         args=tuple(_scalar_str(a) for a in _list(c.get("args"), f"{path}.args")),
         probes=probes,
         run_as_user=_int(security.get("runAsUser"), f"{path}.securityContext.runAsUser"),
-        mounts=tuple(
-            VolumeMount(
-                volume=_str(_map(m, f"{path}.volumeMounts[{i}]").get("name"),
-                            f"{path}.volumeMounts[{i}].name"),
-                mount_path=_str(m.get("mountPath"), f"{path}.volumeMounts[{i}].mountPath"),
-            )
-            for i, m in enumerate(_list(c.get("volumeMounts"), f"{path}.volumeMounts"))
-        ),
+        mounts=tuple(_mount(m, f"{path}.volumeMounts[{i}]", volumes)
+                     for i, m in enumerate(_list(c.get("volumeMounts"), f"{path}.volumeMounts"))),
     )
+
+
+def _mount(raw: Any, path: str, volumes: _Volumes) -> VolumeMount:
+    m = _map(raw, path)
+    volume = _str(m.get("name"), f"{path}.name")
+    return VolumeMount(volume, _str(m.get("mountPath"), f"{path}.mountPath"),
+                       *volumes.get(volume, (None, None)))
 
 
 def _scalar_str(value: Any) -> str:
@@ -275,15 +291,8 @@ def _pod_spec(template: Mapping[str, Any], path: str) -> _PodSpec:
         )
 
     def containers(key: str) -> tuple[Container, ...]:
-        result = []
-        for i, raw in enumerate(_list(spec.get(key), f"{path}.spec.{key}")):
-            c = _container(raw, f"{path}.spec.{key}[{i}]")
-            mounts = tuple(
-                VolumeMount(m.volume, m.mount_path, *volumes.get(m.volume, (None, None)))
-                for m in c.mounts
-            )
-            result.append(replace(c, mounts=mounts))
-        return tuple(result)
+        return tuple(_container(raw, f"{path}.spec.{key}[{i}]", volumes)
+                     for i, raw in enumerate(_list(spec.get(key), f"{path}.spec.{key}")))
 
     security = _map(spec.get("securityContext"), f"{path}.spec.securityContext")
     return _PodSpec(
