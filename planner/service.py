@@ -17,7 +17,10 @@ from planner.domain.inventory_builder import build_inventory
 
 if TYPE_CHECKING:
     # networkx loads only for commands that build the graph; `planner scan` does not need it.
+    from planner.domain.fit import Assessment
     from planner.domain.graph import CallGraph
+    from planner.domain.plan import Plan
+    from planner.domain.traffic import GateResult, TrafficSnapshot
     from planner.rules.base import RuleContext
 
 #: ``progress(done, total)`` for file scans; ``progress(kind, objects)`` is adapted to it.
@@ -78,6 +81,13 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
 
         loaded = load_manifests(spec.paths, recursive=spec.recursive, strict=spec.strict,
                                 stdin=stdin, progress=progress)
+        if not loaded.documents and not loaded.invalid:
+            # Only skipped files (Helm templates, say): an empty inventory would read as
+            # "nothing to do", so stop and say why.
+            from planner.errors import InputError
+
+            why = f" ({loaded.diagnostics[0]})" if loaded.diagnostics else ""
+            raise InputError(f"no Kubernetes objects found in {spec.label}{why}")
         inventory = build_inventory(loaded.documents, default_namespace=spec.namespace)
         return _result(inventory, spec.label, loaded.diagnostics, loaded.invalid, spec.strict)
 
@@ -110,12 +120,16 @@ def _result(inventory: Inventory, label: str, load_diagnostics: list[Diagnostic]
 
 @dataclass(frozen=True)
 class Analysis:
-    """A scan with its call graph and the fit profile: what every later step reads."""
+    """A scan with its call graph and the fit profile: what every later step reads.
+
+    ``traffic`` is the observed-traffic snapshot once :func:`observe` merged it into ``graph``.
+    """
 
     scan: ScanResult
     graph: CallGraph
     profile: Any
     context: RuleContext
+    traffic: TrafficSnapshot | None = None
 
 
 def analyse(spec: InputSpec, *, profile_path: str | None = None,
@@ -133,3 +147,135 @@ def analyse(spec: InputSpec, *, profile_path: str | None = None,
     graph = build_graph(result.inventory, cluster_domain=cluster_domain)
     context = RuleContext(result.inventory, graph, profile, root_namespace)
     return Analysis(result, graph, profile, context)
+
+
+def build_plan(analysis: Analysis, *, granularity: str = "namespace",
+               dataplane: Mapping[str, str] | None = None) -> Plan:
+    """Run the STRICT blocker rules and order the PERMISSIVE -> STRICT rollout.
+
+    ``dataplane`` is the fit engine's recommendation (namespace -> ``ambient``|``sidecar``;
+    sidecar where missing). Raises ``ValueError`` for an unknown ``granularity``."""
+    from planner.domain.plan import build_plan_from
+    from planner.rules.blockers import BLOCKER_RULES
+
+    context = analysis.context
+    findings = [f for rule in BLOCKER_RULES for f in rule.check(context)]
+    return build_plan_from(context.inventory, context.graph, findings,
+                           root_namespace=context.root_namespace, granularity=granularity,
+                           dataplane=dataplane)
+
+
+def assess(analysis: Analysis) -> Assessment:
+    """The mesh-fit verdict, the data plane per namespace and the cost of each option."""
+    from planner.domain.fit import assess_fit
+    from planner.rules.fit import FIT_RULES, L7_RULES
+
+    return assess_fit(analysis.context, FIT_RULES, [r.info.code for r in L7_RULES])
+
+
+# --- applying plan steps ----------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from planner.apply.engine import ApplySession
+
+
+def open_apply_session(analysis: Analysis, plan: Plan, *, write: bool, journal_path: str,
+                       kube: ClusterInput | None = None, out_dir: str | None = None,
+                       prometheus: str | None = None) -> ApplySession:
+    """A session that previews, applies, verifies and rolls back ``plan``'s steps on the
+    cluster ``kube`` (server-side apply, field manager ``meshplan``) or, for manifest input,
+    as GitOps files under ``out_dir``; ``journal_path`` records every write (docs/apply.md).
+
+    ``write=False`` keeps it read-only: ``preview``, ``verify`` and ``status`` work, ``apply``
+    and ``rollback`` raise ``ReadOnlyError``. Raises ``ApplyError`` when there is no target and
+    ``ClusterError`` when the kubeconfig cannot be loaded. Close it (or use ``with``)."""
+    from planner.apply.engine import ApplySession
+    from planner.apply.writer import Writer
+    from planner.errors import ApplyError
+
+    writer: Writer
+    if kube is not None:
+        from planner.apply.kube_writer import KubeWriter
+        from planner.sources.kube_client import KubeTarget
+
+        writer = KubeWriter(KubeTarget(kube.kubeconfig, kube.context, kube.namespace))
+    elif out_dir is not None:
+        from planner.apply.gitops_writer import GitOpsWriter
+
+        writer = GitOpsWriter(out_dir)
+    else:
+        raise ApplyError("manifest input has no cluster to apply to: give --out DIR to write "
+                         "the step as GitOps files")
+    return ApplySession(plan, writer, write=write, journal_path=journal_path,
+                        prometheus=prometheus, source=analysis.scan.source_label)
+
+
+def check_writable(write: bool) -> None:
+    """Raise ``ReadOnlyError`` unless ``write``: lets front ends refuse before a slow scan."""
+    from planner.apply.engine import require_write
+
+    require_write(write)
+
+
+def observe(analysis: Analysis, *, prometheus: str | None = None, token_file: str | None = None,
+            ca_file: str | None = None, window: str = "7d", traffic_file: str | None = None,
+            traffic_format: str | None = None) -> Analysis:
+    """Read observed traffic (a Prometheus URL or an export file) and merge it into the graph.
+
+    The returned Analysis carries the snapshot in ``traffic`` and the merged graph in ``graph``;
+    ``context.graph`` stays the manifests' graph, so the blocker rules and the plan's steps still
+    come from the manifests and the telemetry only gates them. ``window`` applies to Prometheus
+    (an export says its own). The bearer token comes from ``token_file`` or
+    ``$PLANNER_PROMETHEUS_TOKEN``. Raises ``InputError`` unless exactly one source is given,
+    ``MetricsError`` when it cannot be read.
+    """
+    from dataclasses import replace
+
+    from planner.domain.observed import merge_observed
+    from planner.errors import InputError
+
+    if (prometheus is None) == (traffic_file is None):
+        raise InputError("observed traffic: give either a Prometheus URL or a traffic export "
+                         "file (not both)")
+    if prometheus is not None:
+        from planner.sources.prometheus import fetch_traffic, resolve_bearer_token
+
+        snapshot = fetch_traffic(prometheus, window=window,
+                                 bearer_token=resolve_bearer_token(token_file), ca_file=ca_file)
+    else:
+        from planner.sources.exports import load_traffic_export
+
+        assert traffic_file is not None  # one of the two, checked above
+        snapshot = load_traffic_export(traffic_file, traffic_format)
+    return replace(analysis, graph=merge_observed(analysis.graph, snapshot), traffic=snapshot)
+
+
+def gate_plan(analysis: Analysis, plan: Plan) -> tuple[Plan, dict[str, GateResult]]:
+    """Evaluate each STRICT step's plaintext gate on ``analysis.traffic`` and block on it.
+
+    Returns the plan with failing STRICT steps blocked by MP301 findings and the namespaces
+    that proved mTLS-only first, and the gate of every STRICT step by id. Without traffic the
+    plan comes back unchanged with no gates."""
+    from planner.domain.observed import block_on_gates, evaluate_gates
+
+    if analysis.traffic is None:
+        return plan, {}
+    gates = evaluate_gates(plan, analysis.traffic)
+    return block_on_gates(plan, gates, analysis.graph), gates
+
+
+def gate_for_step(analysis: Analysis, plan: Plan, step_id: str) -> GateResult:
+    """The plaintext gate of one step (for ``planner verify``).
+
+    ``unknown`` when the analysis has no traffic (no proof either way); ``pass`` for a step
+    with no plaintext precondition (only STRICT steps have one). Raises ``KeyError`` for a step
+    id the plan does not have."""
+    from planner.domain.observed import evaluate_gates
+    from planner.domain.traffic import GateResult
+
+    plan.step(step_id)
+    if analysis.traffic is None:
+        return GateResult("unknown", "no observed traffic given (a Prometheus URL or a traffic "
+                          "export): plaintext cannot be ruled out")
+    gate = evaluate_gates(plan, analysis.traffic).get(step_id)
+    return gate or GateResult("pass", f"step {step_id} has no plaintext precondition")

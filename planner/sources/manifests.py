@@ -1,0 +1,547 @@
+"""Kubernetes objects from files, directories, kustomizations and stdin, read as
+``kubectl apply -f`` reads them.
+
+Contract: :func:`load_manifests` turns each problem with a file or document into one
+:class:`~planner.domain.diagnostics.Diagnostic` and keeps going, so one bad file does not hide
+the rest of a repository; with ``strict=True`` the first error is raised instead. It raises only
+:class:`~planner.errors.InputError`: for that strict error, for a path that does not exist, and
+for input that holds no objects and no diagnostic explaining why. Nothing is printed. Duplicate
+objects and namespace defaulting are left to the inventory.
+
+Untrusted input is bounded: files over ``max_file_bytes`` are refused before they are read,
+YAML aliases may add at most :data:`MAX_ALIAS_NODES` nodes to a document (billion laughs),
+recursive aliases are refused, and libyaml caps nesting depth.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Final
+
+import yaml
+
+from planner.domain.diagnostics import Diagnostic, Severity, Source
+from planner.errors import InputError
+
+DEFAULT_MAX_FILE_BYTES: Final = 256 * 1024 * 1024
+"""Largest file, stdin or kustomize output read (256 MiB): far above any real manifest set,
+low enough that a stray disk image or log cannot exhaust memory."""
+
+MAX_ALIAS_NODES: Final = 100_000
+"""Most nodes that YAML aliases may add to one document when it is expanded. Real manifests
+reuse a few small blocks; a billion-laughs document asks for millions."""
+
+KUSTOMIZE_TIMEOUT_SECONDS: Final = 300
+"""How long ``kubectl kustomize`` may run; remote bases can hang on a dead network."""
+
+MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
+"""Files read from a directory, as kubectl matches them (case-sensitive); others are skipped."""
+
+KUSTOMIZATION_FILES: Final = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+"""A directory holding one of these is rendered with ``kubectl kustomize``, not listed."""
+
+STDIN: Final = "-"
+
+# libyaml is several times faster; the pure-Python parser gives the same documents.
+_YamlLoader: type[yaml.CSafeLoader] | type[yaml.SafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Errors the YAML constructor raises for well-formed but unusable values, e.g. the date
+# 2001-02-30 (ValueError) or an unhashable key in a set (TypeError).
+_CONSTRUCT_ERRORS: Final = (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError)
+
+_JSON_START: Final = re.compile(r"\s*[\[{]")
+_JSON_SPACE: Final = re.compile(r"[ \t\n\r]*")
+_DOCUMENT_START: Final = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+# Anchor candidates for the alias walk. Missing one would let a bomb through, so only an `&`
+# that cannot start an anchor is ruled out: one in a word, URL query or shell redirect
+# (`?a=1&b=2`, `a && b`, `2>&1`). Starting with a literal keeps the scan a substring search.
+_ANCHOR: Final = re.compile(r"&[^\s\[\]{},&]")
+_NOT_BEFORE_ANCHOR: Final = frozenset("=>&|/\\_.-")
+# Helm-only names inside a template action. Plain `{{ ... }}` is left alone: Grafana legends,
+# Prometheus rules and Alertmanager templates carry it inside ConfigMap data.
+_HELM_ACTION: Final = re.compile(
+    r"\{\{-?\s*[^{}\n]*?(?:\.Values\b|\.Release\.|\.Chart\.|\.Capabilities\.|\.Files\."
+    r"|\binclude\s+\"|\btpl\s)")
+# A template action at column 0 cannot sit inside a block scalar of a valid manifest.
+_TEMPLATE_LINE: Final = re.compile(r"^\{\{", re.MULTILINE)
+# klog's header (`E1125 18:07:08.049243 4975 run.go:72] `) says nothing to a user.
+_KLOG_HEADER: Final = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ [^\]]+\] ")
+# Expanded sizes grow exponentially in a bomb; capping keeps them machine-sized integers.
+_SIZE_CAP: Final = 1 << 62
+_TYPE_NAMES: Final[dict[type, str]] = {
+    list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+
+_HELM_HINT: Final = "looks like a Helm template; render it with `helm template` first (skipped)"
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """One Kubernetes object as parsed, with where it came from."""
+
+    source: Source
+    body: dict[str, Any]
+
+
+@dataclass
+class LoadResult:
+    """Everything read: the objects, the diagnostics, and how many documents or files were
+    skipped as invalid (each of those has one ``ERROR`` diagnostic)."""
+
+    documents: list[RawDocument] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    invalid: int = 0
+
+
+def load_manifests(paths: Sequence[str], *, recursive: bool = False, strict: bool = False,
+                   stdin: BinaryIO | None = None,
+                   progress: Callable[[int, int], None] | None = None,
+                   max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadResult:
+    """Read every Kubernetes object in ``paths`` (files, directories, or ``-`` for ``stdin``).
+
+    Directories give their ``.yaml``, ``.yml`` and ``.json`` files in name order, and their
+    subdirectories only when ``recursive``; a directory with a kustomization is rendered with
+    ``kubectl kustomize`` instead. ``List`` documents are expanded into their items.
+    ``progress(done, total)`` is called after each file, ``total`` being the files found.
+
+    Raises:
+        InputError: a path does not exist; nothing was found and nothing explains why; or, with
+            ``strict``, the first invalid file or document (same text as its diagnostic).
+    """
+    missing = [path for path in paths if path != STDIN and not os.path.exists(path)]
+    if missing:
+        raise InputError(f"path not found: {missing[0]}")
+    reader = _Reader(strict=strict, stdin=stdin, max_file_bytes=max_file_bytes)
+    units = _discover(paths, recursive, reader)
+    for done, unit in enumerate(units, start=1):
+        reader.read(unit)
+        if progress is not None:
+            progress(done, len(units))
+    result = reader.result
+    if not result.documents and not result.diagnostics:
+        raise InputError(f"no Kubernetes objects found in: {', '.join(paths)}")
+    return result
+
+
+class _Kind(enum.Enum):
+    FILE = enum.auto()
+    STDIN = enum.auto()
+    KUSTOMIZATION = enum.auto()
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One thing to read. ``listed``: found in a directory, so only a regular file is read
+    (a FIFO named ``x.yaml`` would block); a path the user named may be a pipe."""
+
+    path: str
+    kind: _Kind
+    listed: bool = False
+
+
+class _Invalid(Exception):
+    """A whole file cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """A document that cannot be used. ``line`` (1-based) is known for YAML syntax errors."""
+
+    doc: int
+    message: str
+    line: int = 0
+
+
+def _discover(paths: Sequence[str], recursive: bool, reader: _Reader) -> list[_Unit]:
+    """The files to read, in kubectl's order: each path in turn, directories walked
+    depth-first in name order. Real paths of directories are remembered so that a symlink
+    loop is entered once."""
+    units: list[_Unit] = []
+    visited: set[str] = set()
+    for path in paths:
+        if path == STDIN:
+            units.append(_Unit(path, _Kind.STDIN))
+            continue
+        # A stack of (path, is_directory), pushed in reverse so that pops come in name order.
+        pending = [(path, os.path.isdir(path))]
+        while pending:
+            current, is_dir = pending.pop()
+            if not is_dir:
+                units.append(_Unit(current, _Kind.FILE, listed=current != path))
+                continue
+            real = os.path.realpath(current)
+            if real in visited:
+                continue
+            visited.add(real)
+            try:
+                with os.scandir(current) as listing:
+                    entries = sorted((entry.name, _is_dir(entry)) for entry in listing)
+            except OSError as exc:
+                reader.error(Source(current, 0), f"cannot read directory: {_reason(exc)}")
+                continue
+            if any(name in KUSTOMIZATION_FILES for name, _ in entries):
+                units.append(_Unit(current, _Kind.KUSTOMIZATION))
+                continue
+            for name, entry_is_dir in reversed(entries):
+                wanted = recursive if entry_is_dir else name.endswith(MANIFEST_SUFFIXES)
+                if wanted:
+                    pending.append((os.path.join(current, name), entry_is_dir))
+    return units
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """Whether a directory entry leads to a directory; a broken link is a file (and fails to
+    read with a clear error)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+class _Reader:
+    """Reads units one by one into a :class:`LoadResult`."""
+
+    def __init__(self, *, strict: bool, stdin: BinaryIO | None, max_file_bytes: int) -> None:
+        self.result = LoadResult()
+        self._strict = strict
+        self._stdin = stdin
+        self._max_bytes = max_file_bytes
+
+    def error(self, source: Source, message: str) -> None:
+        """Record one invalid file or document; raise it at once when strict."""
+        if self._strict:
+            raise InputError(f"{source}: {message}")
+        self.result.diagnostics.append(Diagnostic(source, Severity.ERROR, message))
+        self.result.invalid += 1
+
+    def read(self, unit: _Unit) -> None:
+        """Add the objects of one unit, or its diagnostics."""
+        try:
+            text = _decode(self._bytes(unit))
+        except _Invalid as exc:
+            self.error(Source(unit.path, 0), str(exc))
+            return
+        if _is_json(unit, text):
+            self._add_json(unit.path, text)
+        else:
+            self._add_yaml(unit.path, text)
+
+    def _bytes(self, unit: _Unit) -> bytes:
+        if unit.kind is _Kind.STDIN:
+            return self._bounded_read(self._stdin or sys.stdin.buffer)
+        if unit.kind is _Kind.KUSTOMIZATION:
+            return self._kustomize(unit.path)
+        try:
+            info = os.stat(unit.path)
+            if unit.listed and not stat.S_ISREG(info.st_mode):
+                raise _Invalid("not a regular file")
+            if info.st_size > self._max_bytes:
+                raise _Invalid(
+                    f"file is {info.st_size} bytes, over the limit of {self._max_bytes} bytes")
+            with open(unit.path, "rb") as stream:
+                return self._bounded_read(stream)
+        except OSError as exc:
+            raise _Invalid(f"cannot read: {_reason(exc)}") from exc
+
+    def _bounded_read(self, stream: BinaryIO) -> bytes:
+        # Pipes have no size to stat: read one byte past the limit to notice the overflow.
+        data = stream.read(self._max_bytes + 1)
+        if len(data) > self._max_bytes:
+            raise _Invalid(f"input is over the limit of {self._max_bytes} bytes")
+        return data
+
+    def _kustomize(self, directory: str) -> bytes:
+        kubectl = shutil.which("kubectl")
+        if kubectl is None:
+            raise _Invalid("cannot render this kustomization: kubectl is not on PATH (install "
+                           "it, or render the directory with `kustomize build` first)")
+        try:
+            done = subprocess.run([kubectl, "kustomize", directory], capture_output=True,
+                                  timeout=KUSTOMIZE_TIMEOUT_SECONDS, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise _Invalid(
+                f"kubectl kustomize did not finish in {KUSTOMIZE_TIMEOUT_SECONDS} s") from exc
+        except OSError as exc:
+            raise _Invalid(f"cannot run kubectl kustomize: {_reason(exc)}") from exc
+        if done.returncode != 0:
+            lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            detail = _KLOG_HEADER.sub("", lines[0]) if lines else f"exit code {done.returncode}"
+            raise _Invalid(f"kubectl kustomize failed: {detail}")
+        if len(done.stdout) > self._max_bytes:
+            raise _Invalid(f"kustomize output is over the limit of {self._max_bytes} bytes")
+        return done.stdout
+
+    def _add_json(self, file: str, text: str) -> None:
+        # A stream of JSON values, as kubectl accepts; a syntax error ends the file.
+        decoder = json.JSONDecoder()
+        doc = 0
+        position = _skip_json_space(text, 0)
+        while position < len(text):
+            doc += 1
+            try:
+                body, position = decoder.raw_decode(text, position)
+            except json.JSONDecodeError as exc:
+                self.error(Source(file, doc), f"JSON syntax error at line {exc.lineno}: {exc.msg}")
+                return
+            except RecursionError:
+                self.error(Source(file, doc), "JSON is nested too deeply")
+                return
+            self._add_document(file, doc, body)
+            position = _skip_json_space(text, position)
+
+    def _add_yaml(self, file: str, text: str) -> None:
+        templated = "{{" in text
+        if templated and _HELM_ACTION.search(text):
+            self._warn_helm(file)
+            return
+        documents = _parse_yaml(text)
+        problems = [entry for entry in documents if isinstance(entry, _Problem)]
+        if problems and templated and _failed_on_template(text, problems):
+            self._warn_helm(file)
+            return
+        for entry in documents:
+            if isinstance(entry, _Problem):
+                self.error(Source(file, entry.doc), entry.message)
+            else:
+                self._add_document(file, *entry)
+
+    def _warn_helm(self, file: str) -> None:
+        self.result.diagnostics.append(Diagnostic(Source(file, 0), Severity.WARNING, _HELM_HINT))
+
+    def _add_document(self, file: str, doc: int, body: Any) -> None:
+        if body is None:
+            return
+        if isinstance(body, dict) and _is_list(body):
+            items = body["items"]
+            if not isinstance(items, list):
+                self.error(Source(file, doc), f"{body['kind']} has `items` that is not a list")
+                return
+            for index, item in enumerate(items, start=1):
+                self._add_object(Source(file, doc, index), item)
+        else:
+            self._add_object(Source(file, doc), body)
+
+    def _add_object(self, source: Source, body: Any) -> None:
+        problem = _object_problem(body)
+        if problem is None:
+            self.result.documents.append(RawDocument(source, body))
+        else:
+            self.error(source, problem)
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data:
+        raise _Invalid("binary file (contains NUL bytes), not a manifest")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise _Invalid(f"not UTF-8 text (invalid byte at line {line})") from exc
+
+
+def _is_json(unit: _Unit, text: str) -> bool:
+    """JSON by extension; stdin and other names are sniffed like kubectl does."""
+    if unit.kind is _Kind.FILE and unit.path.endswith((".yaml", ".yml")):
+        return False
+    if unit.kind is _Kind.FILE and unit.path.endswith(".json"):
+        return True
+    return unit.kind is not _Kind.KUSTOMIZATION and _JSON_START.match(text) is not None
+
+
+def _skip_json_space(text: str, position: int) -> int:
+    match = _JSON_SPACE.match(text, position)
+    return match.end() if match else position
+
+
+def _parse_yaml(text: str) -> list[tuple[int, Any] | _Problem]:
+    """The documents of a YAML stream in order, as (number from 1, body) or as the problem
+    that stops one from being used.
+
+    This is ``yaml.load_all`` unrolled (same cost): composing a node graph shares aliased
+    nodes, so alias expansion can be measured before anything is constructed. After a
+    problem, parsing resumes at the next ``---`` line, as kubectl splits documents first.
+    """
+    documents: list[tuple[int, Any] | _Problem] = []
+    check_aliases = _has_anchor(text)
+    start = first_line = doc = 0
+    while True:
+        # Where the problem that ended this pass is: its 0-based line in text, and whether
+        # the next document may begin on that very line (the parser ran into its `---`).
+        stop: tuple[int, bool] | None = None
+        loader = _YamlLoader(text[start:] if start else text)
+        try:
+            while loader.check_node():
+                node = loader.get_node()
+                doc += 1
+                if node is None:
+                    continue
+                if check_aliases and (refusal := _alias_problem(node)):
+                    documents.append(_Problem(doc, refusal))
+                    continue
+                try:
+                    documents.append((doc, loader.construct_document(node)))
+                except _CONSTRUCT_ERRORS as exc:
+                    # The constructor keeps half-built state; only a fresh loader is safe.
+                    documents.append(_construct_problem(doc, exc, first_line))
+                    stop = (first_line + node.start_mark.line, False)
+                    break
+        except yaml.YAMLError as exc:
+            doc += 1
+            line, at_line_start = _error_position(exc, text, start)
+            line += first_line
+            documents.append(_Problem(
+                doc, f"YAML syntax error at line {line + 1}: {_yaml_problem(exc)}", line + 1))
+            stop = (line, at_line_start)
+        except RecursionError:
+            # Only the pure-Python parser recurses; libyaml caps nesting itself.
+            doc += 1
+            documents.append(_Problem(doc, "YAML is nested too deeply"))
+            stop = (first_line, False)
+        finally:
+            loader.dispose()
+        if stop is None:
+            return documents
+        resumed = _next_document(text, start, first_line, *stop)
+        if resumed is None:
+            return documents
+        start, first_line = resumed
+
+
+def _error_position(exc: yaml.YAMLError, text: str, start: int) -> tuple[int, bool]:
+    """0-based line of a YAML error in ``text[start:]``, and whether it is at column 0."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return mark.line, mark.column == 0
+    # A ReaderError (a control character) knows only its character position.
+    position = getattr(exc, "position", 0)
+    return text.count("\n", start, start + position), False
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None)
+    return str(problem) if problem else str(exc).splitlines()[0]
+
+
+def _construct_problem(doc: int, exc: BaseException, first_line: int) -> _Problem:
+    if isinstance(exc, RecursionError):
+        return _Problem(doc, "YAML is nested too deeply")
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        line = first_line + exc.problem_mark.line + 1
+        return _Problem(doc, f"invalid YAML value at line {line}: {exc.problem}", line)
+    return _Problem(doc, f"invalid YAML value: {exc}")
+
+
+def _next_document(text: str, start: int, first_line: int, line: int,
+                   same_line: bool) -> tuple[int, int] | None:
+    """Offset and 0-based line of the first ``---`` after ``line`` (or on it, when
+    ``same_line``), or ``None`` when the stream holds no further document."""
+    position = start
+    for _ in range(line - first_line):
+        position = text.find("\n", position) + 1
+        if position == 0:  # libyaml may place an error at the end, past the last line break
+            return None
+    # Each pass must start past the previous one, or the same error would recur forever.
+    if not same_line or position <= start:
+        position = text.find("\n", position) + 1
+        if position == 0:  # the problem is on the last line
+            return None
+        line += 1
+    match = _DOCUMENT_START.search(text, position)
+    if match is None:
+        return None
+    return match.start(), line + text.count("\n", position, match.start())
+
+
+def _has_anchor(text: str) -> bool:
+    for match in _ANCHOR.finditer(text):
+        before = text[match.start() - 1] if match.start() else " "
+        if not (before.isalnum() or before in _NOT_BEFORE_ANCHOR):
+            return True
+    return False
+
+
+def _alias_problem(root: yaml.Node) -> str | None:
+    """Why a composed document must not be constructed: aliases that would expand it by more
+    than :data:`MAX_ALIAS_NODES` nodes, or an alias inside its own anchor.
+
+    Aliased nodes are shared in the graph, so sizes are memoised per node and the walk costs
+    one visit per distinct node however large the expansion. It is iterative: an attacker
+    controls the depth.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if children_done:
+            open_nodes.discard(key)
+            sizes[key] = min(_SIZE_CAP, 1 + sum(sizes[id(child)] for child in children))
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            return "recursive YAML alias (an anchor used inside itself)"
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children)
+    excess = sizes[id(root)] - len(sizes)
+    if excess > MAX_ALIAS_NODES:
+        return (f"YAML aliases would expand this document by {excess} nodes, over the limit of "
+                f"{MAX_ALIAS_NODES} (an alias bomb?)")
+    return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _failed_on_template(text: str, problems: list[_Problem]) -> bool:
+    """Whether a YAML error comes from template actions: one starts a line, or sits on the
+    line where parsing failed (``name: {{ .name }}-x`` is not YAML)."""
+    if _TEMPLATE_LINE.search(text):
+        return True
+    lines = text.splitlines()
+    return any(0 < problem.line <= len(lines) and "{{" in lines[problem.line - 1]
+               for problem in problems)
+
+
+def _is_list(body: dict[Any, Any]) -> bool:
+    kind = body.get("kind")
+    return isinstance(kind, str) and kind.endswith("List") and "items" in body
+
+
+def _object_problem(body: Any) -> str | None:
+    """What stops ``kubectl apply`` from taking ``body``, or ``None``."""
+    if not isinstance(body, dict):
+        kind = _TYPE_NAMES.get(type(body), type(body).__name__)
+        return f"document is not a mapping (a Kubernetes object) but {kind}"
+    for key in ("apiVersion", "kind"):
+        value = body.get(key)
+        if not isinstance(value, str) or not value:
+            return f"missing {key}" if value is None else f"{key} is not a non-empty string"
+    metadata = body.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if not isinstance(name, str) or not name:
+        hint = (" (generateName is not enough for kubectl apply)"
+                if isinstance(metadata, dict) and "generateName" in metadata else "")
+        return f"{body['kind']} has no metadata.name{hint}"
+    return None
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)

@@ -1,0 +1,478 @@
+"""The manifest loader against real files: what it reads, what it skips, and how it fails."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from planner.domain.diagnostics import Diagnostic, Severity, Source
+from planner.errors import InputError
+from planner.sources.manifests import MAX_ALIAS_NODES, LoadResult, load_manifests
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
+needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not on PATH")
+
+
+def manifest(name: str, kind: str = "ConfigMap", api: str = "v1") -> str:
+    return f"apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n"
+
+
+def write(path: Path, text: str | bytes) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def names(result: LoadResult) -> list[str]:
+    return [doc.body["metadata"]["name"] for doc in result.documents]
+
+
+def errors(result: LoadResult) -> list[Diagnostic]:
+    return [d for d in result.diagnostics if d.severity is Severity.ERROR]
+
+
+# --- what is read ---------------------------------------------------------------------------
+
+
+def test_multi_document_yaml_numbers_documents_and_skips_empty_ones(tmp_path: Path) -> None:
+    path = write(tmp_path / "app.yaml", "# leading comment\n---\n" + manifest("a") + "---\n---\n"
+                 + "# only a comment\n---\n" + manifest("b", "Service"))
+    result = load_manifests([path])
+    assert names(result) == ["a", "b"]
+    assert [doc.source for doc in result.documents] == [Source(path, 1), Source(path, 4)]
+    assert result.diagnostics == []
+    assert result.invalid == 0
+
+
+def test_json_object_and_json_list(tmp_path: Path) -> None:
+    single = write(tmp_path / "one.json", json.dumps(
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "one"}}))
+    listed = write(tmp_path / "list.json", json.dumps({
+        "apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
+        "items": [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": n}}
+                  for n in ("two", "three")]}, indent=4))
+    result = load_manifests([single, listed])
+    assert names(result) == ["one", "two", "three"]
+    assert [doc.source for doc in result.documents] == [
+        Source(single, 1), Source(listed, 1, 1), Source(listed, 1, 2)]
+
+
+def test_kubectl_get_all_namespaces_yaml_list(tmp_path: Path) -> None:
+    path = write(tmp_path / "dump.yaml", """\
+apiVersion: v1
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata:
+    name: web
+    namespace: shop
+    annotations:
+      deployment.kubernetes.io/revision: "3"
+  spec: {replicas: 2}
+- apiVersion: v1
+  kind: Service
+  metadata:
+    name: web
+    namespace: shop
+kind: List
+metadata:
+  resourceVersion: ""
+""")
+    result = load_manifests([path])
+    assert [(d.source.item, d.body["kind"]) for d in result.documents] == [
+        (1, "Deployment"), (2, "Service")]
+    assert result.diagnostics == []
+
+
+def test_typed_list_kind_is_expanded(tmp_path: Path) -> None:
+    path = write(tmp_path / "pods.yaml", "apiVersion: v1\nkind: ServiceList\nitems:\n- "
+                 + manifest("x", "Service").replace("\n", "\n  "))
+    assert names(load_manifests([path])) == ["x"]
+
+
+def test_directory_sorted_non_manifests_skipped_and_recursion_only_when_asked(
+        tmp_path: Path) -> None:
+    write(tmp_path / "b.yml", manifest("b"))
+    write(tmp_path / "a.yaml", manifest("a"))
+    write(tmp_path / "c.json", json.dumps(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}))
+    write(tmp_path / "README.md", "# not a manifest: {{ oops\n")
+    write(tmp_path / "notes.txt", b"\x00\xff binary")
+    write(tmp_path / "upper.YAML", manifest("upper"))
+    write(tmp_path / "sub" / "d.yaml", manifest("d"))
+    write(tmp_path / "sub" / "deeper" / "e.yaml", manifest("e"))
+
+    flat = load_manifests([str(tmp_path)])
+    assert names(flat) == ["a", "b", "c"]
+    assert flat.diagnostics == []
+    deep = load_manifests([str(tmp_path)], recursive=True)
+    assert names(deep) == ["a", "b", "c", "d", "e"]
+    assert deep.documents[3].source.file == os.path.join(str(tmp_path), "sub", "d.yaml")
+
+
+def test_explicit_file_with_any_extension_is_sniffed(tmp_path: Path) -> None:
+    as_json = write(tmp_path / "objects", json.dumps(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}))
+    as_yaml = write(tmp_path / "objects.txt", manifest("y"))
+    assert names(load_manifests([as_json, as_yaml])) == ["s", "y"]
+
+
+def test_json_stream_of_several_objects(tmp_path: Path) -> None:
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "n"}}
+    path = write(tmp_path / "stream.json", json.dumps(obj) + "\n" + json.dumps(obj))
+    assert [d.source.doc for d in load_manifests([path]).documents] == [1, 2]
+
+
+def test_stdin_yaml_and_json() -> None:
+    from_yaml = load_manifests(["-"], stdin=io.BytesIO(manifest("y").encode()))
+    assert names(from_yaml) == ["y"]
+    assert from_yaml.documents[0].source == Source("-", 1)
+    body = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}}]}
+    from_json = load_manifests(["-"], stdin=io.BytesIO(b"\n  " + json.dumps(body).encode()))
+    assert names(from_json) == ["j"]
+    assert from_json.documents[0].source == Source("-", 1, 1)
+
+
+def test_anchors_and_merge_keys_within_limits_load(tmp_path: Path) -> None:
+    path = write(tmp_path / "anchors.yaml", """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shared
+  labels: &labels {app: web, tier: front}
+  annotations:
+    <<: *labels
+    note: "echo a && b 2>&1 https://x/?a=1&b=2"
+""")
+    result = load_manifests([path])
+    assert result.documents[0].body["metadata"]["annotations"]["tier"] == "front"
+
+
+def test_progress_reports_each_file(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        write(tmp_path / f"{name}.yaml", manifest(name))
+    calls: list[tuple[int, int]] = []
+    load_manifests([str(tmp_path)], progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_symlink_loop_is_entered_once(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", manifest("a"))
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    (tmp_path / "self.yaml").symlink_to(tmp_path / "self.yaml")
+    result = load_manifests([str(tmp_path)], recursive=True)
+    assert names(result) == ["a"]
+    assert [d.source.file for d in errors(result)] == [str(tmp_path / "self.yaml")]
+
+
+# --- kustomize ------------------------------------------------------------------------------
+
+
+def kustomization(tmp_path: Path, resources: str = "[cm.yaml]") -> Path:
+    folder = tmp_path / "overlay"
+    write(folder / "kustomization.yaml", f"namePrefix: pre-\nresources: {resources}\n")
+    write(folder / "cm.yaml", manifest("settings"))
+    return folder
+
+
+@needs_kubectl
+def test_kustomization_is_rendered_with_kubectl(tmp_path: Path) -> None:
+    folder = kustomization(tmp_path)
+    write(tmp_path / "plain.yaml", manifest("plain"))
+    result = load_manifests([str(tmp_path)], recursive=True)
+    assert names(result) == ["pre-settings", "plain"]
+    assert result.documents[0].source == Source(str(folder), 1)
+
+
+@needs_kubectl
+def test_kustomize_failure_names_the_directory(tmp_path: Path) -> None:
+    folder = kustomization(tmp_path, "[missing.yaml]")
+    result = load_manifests([str(folder)])
+    [diagnostic] = result.diagnostics
+    assert diagnostic.source == Source(str(folder), 0)
+    assert diagnostic.message.startswith("kubectl kustomize failed: ")
+    assert "missing.yaml" in diagnostic.message
+    assert result.invalid == 1
+
+
+def test_kustomization_without_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = kustomization(tmp_path)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    [diagnostic] = load_manifests([str(folder)]).diagnostics
+    assert diagnostic.severity is Severity.ERROR
+    assert diagnostic.source.file == str(folder)
+    assert "kubectl is not on PATH" in diagnostic.message
+    with pytest.raises(InputError, match=f"^{re.escape(str(folder))}: cannot render "):
+        load_manifests([str(folder)], strict=True)
+
+
+# --- Helm and template-like text ------------------------------------------------------------
+
+HELM_VALUES = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: "{{ .Release.Name }}-web"
+spec:
+  replicas: "{{ .Values.replicas }}"
+"""
+
+HELM_CONTROL = """\
+{{- if .enabled }}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .name }}
+{{- end }}
+"""
+
+ALERTMANAGER = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: alert-templates
+data:
+  slack.tmpl: |
+    {{ define "slack.text" }}
+    {{- range .Alerts }}{{ .Labels.alertname }} {{ template "x" . }}{{ end }}
+    {{ end }}
+  rules.yaml: 'summary: "{{ $value }} errors on {{ $labels.instance }}"'
+"""
+
+
+@pytest.mark.parametrize("text", [HELM_VALUES, HELM_CONTROL], ids=["values", "control"])
+def test_helm_template_is_skipped_with_one_warning(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path / "templates" / "deploy.yaml", text)
+    result = load_manifests([path, write(tmp_path / "ok.yaml", manifest("ok"))])
+    assert names(result) == ["ok"]
+    [warning] = result.diagnostics
+    assert warning.severity is Severity.WARNING
+    assert warning.source == Source(path, 0)
+    assert "helm template" in warning.message
+    assert result.invalid == 0
+
+
+def test_go_templates_inside_configmap_data_load(tmp_path: Path) -> None:
+    result = load_manifests([write(tmp_path / "cm.yaml", ALERTMANAGER)])
+    assert names(result) == ["alert-templates"]
+    assert result.diagnostics == []
+
+
+def test_broken_yaml_with_embedded_templates_is_a_syntax_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "cm.yaml", ALERTMANAGER + "  bad: [unclosed\n")
+    [diagnostic] = load_manifests([path]).diagnostics
+    assert diagnostic.severity is Severity.ERROR
+    assert "YAML syntax error at line" in diagnostic.message
+
+
+@needs_corpus
+def test_otel_demo_with_grafana_legends_loads_cleanly() -> None:
+    result = load_manifests([str(CORPUS / "otel-demo" / "opentelemetry-demo.yaml")])
+    assert result.diagnostics == []
+    assert len(result.documents) > 50
+
+
+@needs_corpus
+@pytest.mark.parametrize("case", sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
+                         if CORPUS.is_dir() else [])
+def test_every_corpus_case_loads_without_errors(case: str) -> None:
+    result = load_manifests([str(CORPUS / case)], recursive=True)
+    assert errors(result) == []
+    assert result.invalid == 0
+    assert result.documents
+
+
+# --- bad input: one error each, the rest still loads ----------------------------------------
+
+# Nine levels of ten aliases each: a billion nodes once expanded, from a few hundred bytes.
+BOMB_LEVELS = ["&l0 [" + ", ".join(["x"] * 10) + "]"] + [
+    f"&l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 9)]
+BLOCK_BOMB = "".join(f"k{i}: {level}\n" for i, level in enumerate(BOMB_LEVELS))
+# JSON-style keys let an anchor follow `:` directly, which the anchor pre-check must not miss.
+FLOW_BOMB = "{" + ", ".join(f'"k{i}":{level}' for i, level in enumerate(BOMB_LEVELS)) + "}"
+
+BAD_FILES: dict[str, tuple[str, str | bytes, str]] = {
+    # id: (file name, content, expected fragment of the message)
+    "yaml-syntax": ("bad.yaml", "apiVersion: v1\nkind: ConfigMap\n  metadata: x\n  - y\n",
+                    "YAML syntax error at line 3"),
+    "json-syntax": ("bad.json", '{\n  "apiVersion": "v1",\n  "kind": \n}\n',
+                    "JSON syntax error at line 4"),
+    "not-a-mapping": ("list.yaml", "- a\n- b\n", "not a mapping (a Kubernetes object) but a list"),
+    "scalar-json": ("scalar.json", "[1, 2]", "not a mapping"),
+    "no-api-version": ("x.yaml", "kind: Service\nmetadata: {name: x}\n", "missing apiVersion"),
+    "kind-not-string": ("x.yaml", "apiVersion: v1\nkind: [a]\nmetadata: {name: x}\n",
+                        "kind is not a non-empty string"),
+    "no-name": ("x.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {generateName: x-}\n",
+                "Pod has no metadata.name (generateName"),
+    "no-metadata": ("x.yaml", "apiVersion: v1\nkind: Pod\n", "Pod has no metadata.name"),
+    "items-not-list": ("x.yaml", "apiVersion: v1\nkind: List\nitems: {a: 1}\n",
+                       "`items` that is not a list"),
+    "binary": ("x.yaml", b"apiVersion: v1\x00\x01\x02", "binary file"),
+    "not-utf8": ("x.yaml", b"apiVersion: v1\nkind: \xff\xfe\n", "not UTF-8 text (invalid byte "
+                 "at line 2)"),
+    "control-char": ("x.yaml", "apiVersion: v1\nkind: \x07\n", "YAML syntax error at line 2"),
+    "bad-date": ("x.yaml", manifest("x") + "data: {d: 2001-02-30}\n", "invalid YAML value"),
+    "unhashable-key": ("x.yaml", manifest("x") + "data: {[a]: b}\n", "invalid YAML value at line"),
+    "undefined-alias": ("x.yaml", manifest("x") + "data: *nothing\n",
+                        "YAML syntax error at line 5"),
+    "alias-bomb": ("bomb.yaml", BLOCK_BOMB, f"over the limit of {MAX_ALIAS_NODES}"),
+    "flow-alias-bomb": ("bomb.yaml", FLOW_BOMB, f"over the limit of {MAX_ALIAS_NODES}"),
+    "recursive-alias": ("loop.yaml", manifest("x") + "data: &d {self: *d}\n",
+                        "recursive YAML alias"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_input_gives_one_error_and_loading_continues(tmp_path: Path, case: str) -> None:
+    name, content, fragment = BAD_FILES[case]
+    bad = write(tmp_path / name, content)
+    good = write(tmp_path / "zz-good.yaml", manifest("good"))
+    result = load_manifests([bad, good])
+    assert names(result) == ["good"]
+    [diagnostic] = result.diagnostics
+    assert diagnostic.severity is Severity.ERROR
+    assert diagnostic.source.file == bad
+    assert bad in str(diagnostic)
+    assert fragment in diagnostic.message
+    assert result.invalid == 1
+
+    with pytest.raises(InputError) as raised:
+        load_manifests([bad, good], strict=True)
+    assert str(raised.value) == f"{diagnostic.source}: {diagnostic.message}"
+
+
+def test_a_bad_document_is_skipped_and_its_neighbours_load(tmp_path: Path) -> None:
+    path = write(tmp_path / "mixed.yaml", manifest("one") + "---\nkey: [unclosed\n---\n"
+                 + manifest("three") + "---\n" + "apiVersion: v1\nkind: Pod\n---\n"
+                 + manifest("five") + "data: {d: 2001-02-30}\n---\n" + manifest("six"))
+    result = load_manifests([path])
+    assert [(d.source.doc, d.body["metadata"]["name"]) for d in result.documents] == [
+        (1, "one"), (3, "three"), (6, "six")]
+    assert [(d.source.doc, d.message.split(":")[0]) for d in result.diagnostics] == [
+        (2, "YAML syntax error at line 7"), (4, "Pod has no metadata.name"),
+        (5, "invalid YAML value")]
+    assert result.invalid == 3
+
+
+def test_bad_item_of_a_list_names_the_item(tmp_path: Path) -> None:
+    path = write(tmp_path / "list.yaml", "apiVersion: v1\nkind: List\nitems:\n- "
+                 + manifest("ok").replace("\n", "\n  ") + "\n- {apiVersion: v1, kind: Pod}\n")
+    result = load_manifests([path])
+    assert names(result) == ["ok"]
+    assert [d.source for d in result.diagnostics] == [Source(path, 1, 2)]
+
+
+def test_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path) -> None:
+    path = write(tmp_path / "big.yaml", manifest("big") + "#" * 100 + "\n")
+    [diagnostic] = load_manifests([path], max_file_bytes=64).diagnostics
+    assert diagnostic.message.startswith("file is ")
+    assert "over the limit of 64 bytes" in diagnostic.message
+    stdin = io.BytesIO(manifest("big").encode())
+    [piped] = load_manifests(["-"], stdin=stdin, max_file_bytes=16).diagnostics
+    assert piped.source == Source("-", 0)
+
+
+def test_dangling_symlink_in_a_directory(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", manifest("a"))
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    result = load_manifests([str(tmp_path)])
+    assert names(result) == ["a"]
+    [diagnostic] = result.diagnostics
+    assert diagnostic.source == Source(str(tmp_path / "gone.yaml"), 0)
+    assert diagnostic.message == "cannot read: No such file or directory"
+
+
+def test_fifo_in_a_directory_is_not_opened(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.yaml")
+    write(tmp_path / "a.yaml", manifest("a"))
+    result = load_manifests([str(tmp_path)])
+    assert names(result) == ["a"]
+    assert [d.message for d in result.diagnostics] == ["not a regular file"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file_and_directory(tmp_path: Path) -> None:
+    secret = Path(write(tmp_path / "secret.yaml", manifest("s")))
+    locked = tmp_path / "locked"
+    write(locked / "x.yaml", manifest("x"))
+    write(tmp_path / "ok.yaml", manifest("ok"))
+    secret.chmod(0)
+    locked.chmod(0)
+    try:
+        result = load_manifests([str(tmp_path)], recursive=True)
+    finally:
+        locked.chmod(0o755)
+    assert names(result) == ["ok"]
+    assert sorted(d.message for d in result.diagnostics) == [
+        "cannot read directory: Permission denied", "cannot read: Permission denied"]
+
+
+def test_missing_path_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"^path not found: .*nope\.yaml$"):
+        load_manifests([write(tmp_path / "ok.yaml", manifest("ok")), str(tmp_path / "nope.yaml")])
+
+
+@pytest.mark.parametrize("content", ["", "# just a comment\n---\n", "\n\n"])
+def test_no_objects_at_all_is_an_input_error(tmp_path: Path, content: str) -> None:
+    path = write(tmp_path / "empty.yaml", content)
+    with pytest.raises(InputError, match=r"^no Kubernetes objects found in: "):
+        load_manifests([path])
+    with pytest.raises(InputError, match=r"^no Kubernetes objects found in: -$"):
+        load_manifests(["-"], stdin=io.BytesIO(content.encode()))
+
+
+def test_only_invalid_documents_return_their_diagnostics(tmp_path: Path) -> None:
+    result = load_manifests([write(tmp_path / "x.yaml", "- 1\n")])
+    assert result.documents == []
+    assert result.invalid == 1
+
+
+# --- property: arbitrary input never escapes as anything but InputError ---------------------
+
+# Fragments that reach deeper into the loader than random bytes do.
+YAMLISH = st.lists(st.sampled_from([
+    *"ab1:-{}[],&*!|>'\"#% \n\t?@`\\.",
+    "\n---\n", "apiVersion: v1\n", "kind: List\n", "items:\n", "metadata:\n  name: n\n",
+    "&a ", "*a ", "<<: ", "{{ .Values.x }}", "2001-02-30", "!!binary ", "!!set ", "\x00"]),
+    max_size=60).map("".join)
+
+
+@pytest.fixture(scope="module")
+def scratch() -> Iterator[Path]:
+    """One folder for all examples: hypothesis reruns the test body, not function fixtures."""
+    with tempfile.TemporaryDirectory() as folder:
+        yield Path(folder)
+
+
+@settings(max_examples=300, deadline=None)
+# An error that libyaml places past the last line break once sent resumption back to the start.
+@example(content=b"?,\n---\nbmetadata:\n  name: n\n:\\", suffix=".yaml", strict=False)
+@given(content=st.one_of(st.binary(max_size=400), YAMLISH.map(str.encode)),
+       suffix=st.sampled_from([".yaml", ".json", ".txt"]), strict=st.booleans())
+def test_arbitrary_bytes_give_diagnostics_or_input_error(
+        scratch: Path, content: bytes, suffix: str, strict: bool) -> None:
+    path = write(scratch / f"input{suffix}", content)
+    try:
+        result = load_manifests([path], strict=strict)
+    except InputError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert result.documents or result.diagnostics
+    assert result.invalid == len(errors(result))
