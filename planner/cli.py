@@ -13,6 +13,17 @@ from planner import __version__
 #: Subcommand name -> "module:attribute". One line per command; help order is this order.
 COMMANDS: dict[str, str] = {
     "scan": "planner.commands.scan:scan",
+    "plan": "planner.commands.plan:plan",
+    "report": "planner.commands.report:report",
+    "assess": "planner.commands.assess:assess",
+    "rules": "planner.commands.rules:rules",
+    "graph": "planner.commands.graph:graph",
+    "apply": "planner.commands.apply:apply",
+    "rollback": "planner.commands.apply:rollback",
+    "verify": "planner.commands.apply:verify",
+    "status": "planner.commands.apply:status",
+    "tui": "planner.commands.tui:tui",
+    "traffic": "planner.commands.traffic:traffic",
 }
 
 
@@ -40,6 +51,17 @@ class LazyGroup(click.Group):
 
 SUMMARIES: dict[str, str] = {
     "scan": "Read manifests or a cluster into an inventory.",
+    "plan": "Plan the PERMISSIVE -> STRICT mTLS rollout, with rollbacks.",
+    "report": "Inventory, graph, plan and blockers as one JSON document.",
+    "assess": "Mesh-fit verdict, data plane per namespace and its resource cost.",
+    "rules": "List every rule (fit factors, blockers, plan findings).",
+    "graph": "Show who calls whom, with the evidence for every edge.",
+    "apply": "Apply one plan step: dry run, diff, confirm, server-side apply (--write).",
+    "rollback": "Restore what one applied step changed (--write).",
+    "verify": "Check an applied step: live objects and the Prometheus gate.",
+    "status": "Each step's state: pending, applied, verified, failed, rolled back, drifted.",
+    "tui": "Explore assessment, graph and plan in the terminal; apply with --write.",
+    "traffic": "mTLS status per namespace from observed traffic; the STRICT gates.",
 }
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     # networkx loads only for commands that build the graph; `planner scan` does not need it.
     from planner.domain.fit import Assessment
     from planner.domain.graph import CallGraph
+    from planner.domain.observed import NamespaceTraffic
     from planner.domain.plan import Plan
     from planner.domain.traffic import GateResult, TrafficSnapshot
     from planner.rules.base import RuleContext
@@ -279,3 +280,13 @@ def gate_for_step(analysis: Analysis, plan: Plan, step_id: str) -> GateResult:
                           "export): plaintext cannot be ruled out")
     gate = evaluate_gates(plan, analysis.traffic).get(step_id)
     return gate or GateResult("pass", f"step {step_id} has no plaintext precondition")
+
+
+def namespace_report(analysis: Analysis) -> tuple[NamespaceTraffic, ...]:
+    """Per namespace: mTLS status, plaintext callers, the STRICT gate, and where the manifests
+    and the telemetry disagree. Empty when the analysis has no traffic (see :func:`observe`)."""
+    from planner.domain.observed import namespace_traffic
+
+    if analysis.traffic is None:
+        return ()
+    return namespace_traffic(analysis.graph, analysis.traffic)

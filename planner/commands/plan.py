@@ -1,0 +1,101 @@
+"""``planner plan``: the ordered PERMISSIVE -> STRICT rollout, as a table, JSON/YAML or a
+GitOps tree."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from planner.commands.common import (
+    TrafficOptions,
+    handle_errors,
+    input_options,
+    input_spec,
+    one_line,
+    output_option,
+    stdout_console,
+    traffic_options,
+)
+
+
+def plan_options(func: Any) -> Any:
+    """Options ``plan`` and ``report`` share: root namespace, granularity, data plane."""
+    decorators = [
+        click.option("--root-namespace", default="istio-system", show_default=True,
+                     metavar="NS", help="Istio's root namespace (meshConfig.rootNamespace)."),
+        click.option("--granularity", type=click.Choice(["namespace", "workload"]),
+                     default="namespace", show_default=True,
+                     help="Stage STRICT per namespace, or per workload inside namespaces."),
+        click.option("--dataplane", type=click.Choice(["sidecar", "recommended"]),
+                     default="sidecar", show_default=True,
+                     help="Enroll new namespaces with sidecars, or as the fit assessment "
+                          "recommends (ambient or sidecar per namespace)."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def make_plan(spec: Any, root_namespace: str, granularity: str, dataplane: str) -> Any:
+    """Analyse the input and build the plan (with the fit recommendation when asked);
+    diagnostics go to stderr. Returns ``(analysis, plan)``."""
+    from planner.service import analyse, assess, build_plan
+
+    stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
+    analysis = analyse(spec, stdin=stdin, root_namespace=root_namespace)
+    for diagnostic in analysis.scan.diagnostics:
+        click.echo(f"planner: {one_line(str(diagnostic))}", err=True)
+    modes = None
+    if dataplane == "recommended":
+        modes = {ns: choice[0] for ns, choice in assess(analysis).dataplane.items()}
+    return analysis, build_plan(analysis, granularity=granularity, dataplane=modes)
+
+
+@click.command()
+@input_options
+@output_option("table", "json", "yaml")
+@plan_options
+@traffic_options
+@click.option("--out", "out_dir", default=None, metavar="DIR",
+              help="Write GitOps-ready YAML: one numbered folder per step with a "
+                   "kustomization.yaml and rollback/.")
+@click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
+@handle_errors
+def plan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
+         all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
+         output: str, root_namespace: str, granularity: str, dataplane: str,
+         traffic: TrafficOptions, out_dir: str | None, force: bool) -> None:
+    """Plan the PERMISSIVE -> STRICT mTLS rollout, step by step, with rollbacks.
+
+    \b
+    Examples:
+      planner plan -f sample_clusters/shop -R
+      planner plan -f sample_clusters/shop -R -o yaml
+      planner plan -f sample_clusters/shop -R --out rollout/ --force
+      planner plan -f sample_clusters/shop -R --prometheus http://127.0.0.1:9090
+    """
+    spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
+                      context)
+    analysis, result = make_plan(spec, root_namespace, granularity, dataplane)
+    gates = None
+    if traffic.given:
+        from planner.service import gate_plan
+
+        result, gates = gate_plan(traffic.observe(analysis), result)
+    if out_dir is not None:
+        from planner.sinks.gitops import write_gitops
+
+        path = write_gitops(result, out_dir, force=force)
+        click.echo(f"planner: wrote {len(result.steps)} steps to {path}", err=True)
+    if output == "table":
+        from planner.sinks.plan_table import render_plan
+
+        render_plan(stdout_console(), result, gates)
+    else:
+        from planner.sinks.plan_json import plan_document
+        from planner.sinks.wire import dump_json, dump_yaml
+
+        data = plan_document(result, gates)
+        sys.stdout.write(dump_json(data) if output == "json" else dump_yaml(data))

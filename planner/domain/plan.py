@@ -1,0 +1,831 @@
+"""The PERMISSIVE -> STRICT rollout plan: ordered steps, each with its objects, rollback,
+preconditions, verification and blockers.
+
+Phases (MESH-NOTES §1, Istio's mtls-migration task):
+
+1. ``10-prereq``: what is installed and which existing policies count (read-only).
+2. ``20-mesh-permissive``: mesh-wide PERMISSIVE in the root namespace, made explicit.
+3. ``30-enroll-<ns>``: namespace labels (sidecar or ambient), callers before the Services
+   they call; a strongly connected group of namespaces is enrolled back to back.
+4. ``50-exception-<ns>-<workload>`` then ``40-strict-<ns>``: per namespace, the port exceptions
+   for callers that cannot join the mesh, then namespace-wide STRICT; namespaces in order of
+   blast radius (fewest dependents first), ties by name. A namespace with a caller no exception
+   can cover stays PERMISSIVE explicitly (``50-exception-<ns>``) with the reason.
+5. ``60-mesh-strict``: mesh-wide STRICT, last; namespace policies and exceptions stay.
+
+Rollback objects are the exact state before the step, tracked through the plan: the first
+change of an existing object restores it as the inventory had it, later changes restore what the
+previous step applied, and new objects are deleted.
+
+The membership helpers at the top (which namespaces the plan enrolls, which callers will be in
+the mesh afterwards) are shared with the blocker rules, so findings and plan agree.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import networkx as nx
+
+from planner.domain import policy
+from planner.domain.graph import INGRESS_PREFIX, KUBELET, CallGraph, Edge
+from planner.domain.inventory import Inventory, ObjectRef, Service, Workload
+from planner.rules.base import Finding
+
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+#: Kinds ``kubectl rollout restart`` accepts.
+RESTARTABLE = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
+PLAINTEXT_METRICS = ("istio_requests_total", "istio_tcp_connections_opened_total")
+MERGE_METRICS_ANNOTATION = "prometheus.istio.io/merge-metrics"
+#: pilot-agent's merged metrics port: served in plaintext, never subject to PeerAuthentication.
+AGENT_PORT = 15020
+_INGRESS_IMAGES = ("ingress-nginx", "nginx-ingress", "traefik", "haproxy-ingress", "contour",
+                   "kong", "ingress-controller")
+
+
+class Phase(StrEnum):
+    """Plan phases, in order."""
+
+    PREREQUISITES = "prerequisites"
+    MESH_PERMISSIVE = "mesh-permissive"
+    ENROLL = "enroll"
+    EXCEPTION = "exception"
+    STRICT = "strict"
+    MESH_STRICT = "mesh-strict"
+
+
+class Action(StrEnum):
+    """What a change does to the cluster."""
+
+    APPLY = "apply"
+    DELETE = "delete"
+    RESTART = "restart"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change: apply a manifest, delete an object (stub), or restart a workload (stub)."""
+
+    action: Action
+    object: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a step acts on: ``mesh``, a ``namespace`` or a ``workload``."""
+
+    scope: str
+    namespace: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One plan step. ``requires`` are step ids that must be done first; ``promql`` queries
+    must return no series (zero plaintext) before applying; ``forced_by`` names the callers
+    that made an exception necessary."""
+
+    id: str
+    phase: Phase
+    title: str
+    target: Target
+    why: str
+    apply: tuple[Change, ...] = ()
+    rollback: tuple[Change, ...] = ()
+    preconditions: tuple[str, ...] = ()
+    promql: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    verify: tuple[str, ...] = ()
+    blockers: tuple[Finding, ...] = ()
+    forced_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NamespaceFate:
+    """Where a namespace ends up: ``mode`` is sidecar, ambient or outside; ``final`` is STRICT,
+    PERMISSIVE or outside."""
+
+    name: str
+    mode: str
+    already: bool
+    final: str
+    reason: str
+    steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The ordered rollout."""
+
+    root_namespace: str
+    granularity: str
+    istio: Mapping[str, Any]
+    steps: tuple[Step, ...]
+    namespaces: tuple[NamespaceFate, ...]
+    blockers: tuple[Finding, ...]
+
+    def step(self, step_id: str) -> Step:
+        """The step with this id; KeyError when there is none."""
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Membership: which namespaces the plan enrolls and which callers end up in the mesh
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Namespace enrollment decided for the plan. ``modes`` maps every namespace to sidecar,
+    ambient or outside; ``reasons`` says why; ``already`` marks labels that enroll it now."""
+
+    modes: Mapping[str, str]
+    reasons: Mapping[str, str]
+    already: frozenset[str]
+
+    def enrolled(self, namespace: str) -> bool:
+        """True when the plan puts (or keeps) the namespace in the mesh."""
+        return self.modes.get(namespace, "outside") != "outside"
+
+
+def infrastructure_role(workload: Workload) -> str | None:
+    """``ingress controller`` or ``Prometheus`` for workloads that stay outside the mesh by
+    design (MESH-NOTES §7.2, §7.5), else None."""
+    images = " ".join(c.image.lower() for c in workload.containers)
+    names = {workload.name, workload.pod_labels.get("app", ""),
+             workload.pod_labels.get("app.kubernetes.io/name", "")}
+    if any(marker in images for marker in _INGRESS_IMAGES) or any(
+            "ingress" in n and "controller" in n for n in names):
+        return "ingress controller"
+    if any(c.image.lower().split("@")[0].split(":")[0].rsplit("/", 1)[-1] == "prometheus"
+           for c in workload.containers):
+        return "Prometheus"
+    return None
+
+
+def membership(inventory: Inventory, root_namespace: str,
+               dataplane: Mapping[str, str] | None = None) -> Membership:
+    """Decide each namespace's enrollment. Existing enrollment labels are kept; the data-plane
+    recommendation (namespace -> ambient|sidecar, default sidecar) applies to the rest."""
+    by_ns: dict[str, list[Workload]] = defaultdict(list)
+    for w in inventory.workloads:
+        by_ns[w.namespace].append(w)
+    modes: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    already: set[str] = set()
+    for ns in inventory.namespaces:
+        name = ns.name
+        workloads = by_ns.get(name, [])
+        if name == root_namespace:
+            modes[name], reasons[name] = "outside", "Istio's root namespace (control plane)"
+        elif name in SYSTEM_NAMESPACES:
+            modes[name], reasons[name] = "outside", "Kubernetes system namespace"
+        elif ns.injection == "disabled" or ns.dataplane_mode == "none":
+            modes[name], reasons[name] = "outside", "opted out by its namespace labels"
+        elif ns.enrollment != "none":
+            modes[name], reasons[name] = ns.enrollment, f"already labelled for {ns.enrollment}"
+            already.add(name)
+        elif not workloads:
+            modes[name], reasons[name] = "outside", "no workloads to enroll"
+        elif roles := sorted({f"{role} {w.name}" for w in workloads
+                              if (role := infrastructure_role(w)) is not None}):
+            modes[name] = "outside"
+            reasons[name] = ("holds " + policy.join_names(roles)
+                             + ", which stays outside the mesh")
+        else:
+            mode = (dataplane or {}).get(name, "sidecar")
+            modes[name] = mode if mode in ("sidecar", "ambient") else "sidecar"
+            reasons[name] = f"{modes[name]} per the data-plane recommendation"
+    return Membership(modes, reasons, frozenset(already))
+
+
+def parse_ref(node_id: str) -> ObjectRef | None:
+    """The ObjectRef of a ``Kind/namespace/name`` node id; None for other ids."""
+    parts = node_id.split("/", 2)
+    return ObjectRef(*parts) if len(parts) == 3 else None
+
+
+def caller_fate(inventory: Inventory, members: Membership, node_id: str) -> tuple[bool, str]:
+    """Whether a caller is in the mesh once the plan's enrollment is done, and why not."""
+    ref = parse_ref(node_id)
+    workload = inventory.workload_index.get(ref) if ref is not None else None
+    if workload is None:
+        if node_id.startswith(INGRESS_PREFIX):
+            return False, f"ingress controller {node_id.removeprefix(INGRESS_PREFIX)} " \
+                          "outside the mesh"
+        return False, f"{node_id} is outside the mesh"
+    mode = members.modes.get(workload.namespace, "outside")
+    if mode == "outside":
+        return False, (f"namespace {workload.namespace} stays outside the mesh "
+                       f"({members.reasons.get(workload.namespace, 'not enrolled')})")
+    if workload.host_network:
+        return False, "runs with hostNetwork; the mesh never captures its traffic"
+    if mode == "sidecar" and workload.inject_opt == "false":
+        what = "Job/CronJob" if workload.is_batch else "workload"
+        return False, f"{what} opted out with sidecar.istio.io/inject=false"
+    if mode == "ambient" and workload.pod_labels.get("istio.io/dataplane-mode") == "none":
+        return False, "opted out of ambient with istio.io/dataplane-mode=none"
+    return True, f"meshed ({mode})"
+
+
+def benign_plaintext(inventory: Inventory, members: Membership, edge: Edge,
+                     workload: Workload) -> bool:
+    """Plaintext calls STRICT does not refuse: kubelet probes rewritten to pilot-agent, and
+    scrapes served by metrics merging on :15020 (MESH-NOTES §7.1, §7.2)."""
+    sidecar = members.modes.get(workload.namespace) == "sidecar"
+    if edge.target_ports and all(p == AGENT_PORT for p in edge.target_ports):
+        return True
+    if edge.caller == KUBELET:
+        rewrite_off = workload.pod_annotations.get(
+            "sidecar.istio.io/rewriteAppHTTPProbers") == "false"
+        # Ambient SNATs probes to 169.254.7.127 and lets them through (MESH-NOTES §7.1).
+        return not (sidecar and rewrite_off)
+    if any(ev.kind == "scrape" for ev in edge.evidence) and all(
+            ev.kind == "scrape" for ev in edge.evidence):
+        merge_off = workload.pod_annotations.get(MERGE_METRICS_ANNOTATION) == "false"
+        return sidecar and not merge_off
+    return False
+
+
+def container_ports(inventory: Inventory, service: Service, port: int | None,
+                    workload: Workload) -> tuple[int, ...]:
+    """Container ports of ``workload`` behind ``service``'s port ``port`` (every port when
+    ``port`` is None), resolving named targetPorts through the containers' port names."""
+    numbers: set[int] = set()
+    by_name = {p.name: p.container_port for c in workload.containers for p in c.ports if p.name}
+    for sp in service.ports:
+        if port is not None and sp.port != port:
+            continue
+        target = sp.target_port if sp.target_port is not None else sp.port
+        if isinstance(target, int):
+            numbers.add(target)
+        elif target in by_name:
+            numbers.add(by_name[target])
+    return tuple(sorted(numbers))
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries and texts
+
+
+def plaintext_queries(namespace: str | None = None, exclude_namespaces: Sequence[str] = (),
+                      exclude_workloads: Sequence[str] = (), window: str = "7d") -> tuple[str, ...]:
+    """PromQL that must return no series before STRICT: destination-reported traffic that was not
+    mutual TLS (``connection_security_policy`` is only meaningful with reporter=destination)."""
+    matchers = ['reporter="destination"']
+    if namespace is not None:
+        matchers.append(f'destination_service_namespace="{namespace}"')
+    if exclude_namespaces:
+        matchers.append(f'destination_service_namespace!~"{"|".join(exclude_namespaces)}"')
+    matchers.append('connection_security_policy!="mutual_tls"')
+    if exclude_workloads:
+        matchers.append(f'destination_workload!~"{"|".join(exclude_workloads)}"')
+    selector = ", ".join(matchers)
+    return tuple(
+        f"sum by (source_workload, source_workload_namespace) "
+        f"(increase({metric}{{{selector}}}[{window}]))"
+        for metric in PLAINTEXT_METRICS
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan builder
+
+
+@dataclass
+class _Exception:
+    """Ports to open on one workload, and the callers that need them."""
+
+    workload: Workload
+    ports: set[int] = field(default_factory=set)
+    callers: set[str] = field(default_factory=set)
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class _Tracker:
+    """The cluster state as the plan leaves it after each step, for exact rollbacks."""
+
+    labels: dict[str, dict[str, str]]
+    objects: dict[tuple[str, str, str], dict[str, Any] | None] = field(default_factory=dict)
+
+    def set_labels(self, namespace: str, labels: Mapping[str, str]) -> tuple[Change, Change]:
+        previous = self.labels.get(namespace, {})
+        self.labels[namespace] = dict(labels)
+        return (Change(Action.APPLY, policy.namespace_object(namespace, labels)),
+                Change(Action.APPLY, policy.namespace_object(namespace, previous)))
+
+    def put(self, obj: dict[str, Any]) -> tuple[Change, Change]:
+        meta = obj["metadata"]
+        key = (obj["kind"], meta.get("namespace", ""), meta["name"])
+        previous = self.objects.get(key)
+        self.objects[key] = obj
+        undo = (Change(Action.APPLY, previous) if previous is not None else
+                Change(Action.DELETE, {"apiVersion": obj["apiVersion"], "kind": obj["kind"],
+                                       "metadata": {"name": meta["name"],
+                                                    "namespace": meta.get("namespace", "")}}))
+        return Change(Action.APPLY, obj), undo
+
+
+def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[Finding], *,
+                    root_namespace: str = "istio-system", granularity: str = "namespace",
+                    dataplane: Mapping[str, str] | None = None) -> Plan:
+    """Order the rollout. ``findings`` are the blocker findings; each is attached to the step it
+    endangers, and its ``exception`` (caller, workload, ports) becomes a port exception.
+
+    Raises ``ValueError`` for an unknown ``granularity`` (``namespace`` or ``workload``)."""
+    if granularity not in ("namespace", "workload"):
+        raise ValueError(f"granularity must be namespace or workload, not {granularity!r}")
+    return _Planner(inventory, graph, tuple(sorted(findings)), root_namespace, granularity,
+                    membership(inventory, root_namespace, dataplane)).build()
+
+
+class _Planner:
+    def __init__(self, inventory: Inventory, graph: CallGraph, findings: tuple[Finding, ...],
+                 root: str, granularity: str, members: Membership) -> None:
+        self.inv = inventory
+        self.graph = graph
+        self.findings = findings
+        self.root = root
+        self.granularity = granularity
+        self.members = members
+        self.policies = policy.effective_policies(inventory, root)
+        self.tracker = _Tracker({ns.name: dict(ns.labels) for ns in inventory.namespaces})
+        for p in inventory.istio_of_kind(policy.PEER_AUTHENTICATION):
+            self.tracker.objects[(p.ref.kind, p.ref.namespace, p.ref.name)] = \
+                policy.restore_object(p)
+        self.istio = self.istio_state()
+        # Derived graph views used per namespace: computed once, not once per namespace.
+        self.groups = {ns: group for group in graph.strongly_connected_namespaces()
+                       for ns in group}
+        self.blast: dict[str, int] = {}
+        self.steps: list[Step] = []
+        self.enroll_step: dict[str, str] = {}
+        self.fates: dict[str, NamespaceFate] = {}
+
+    # -- shared pieces ------------------------------------------------------------------------
+
+    def build(self) -> Plan:
+        self.prerequisites()
+        self.mesh_permissive()
+        self.enrollment()
+        self.strict()
+        self.mesh_strict()
+        steps = self.attach_findings()
+        fates = []
+        for ns in self.inv.namespaces:
+            fate = self.fates.get(ns.name) or NamespaceFate(
+                ns.name, "outside", False, "outside", self.members.reasons.get(ns.name, ""))
+            ids = tuple(s.id for s in steps if s.target.namespace == ns.name)
+            fates.append(NamespaceFate(fate.name, fate.mode, fate.already, fate.final,
+                                       fate.reason, ids))
+        return Plan(self.root, self.granularity, self.istio, tuple(steps),
+                    tuple(fates), self.findings)
+
+    def istio_state(self) -> dict[str, Any]:
+        crds = sorted(c for c in self.inv.crds if c.endswith(".istio.io"))
+        istiod = sorted(w.ref.key for w in self.inv.workloads if _is_istiod(w))
+        revisions = sorted({w.pod_labels.get("istio.io/rev", "default")
+                            for w in self.inv.workloads if _is_istiod(w)})
+        return {
+            "crds": crds,
+            "istiod": istiod,
+            "revisions": revisions,
+            "rootNamespace": self.root,
+            "rootNamespacePresent": self.root in self.inv.namespace_index,
+            "present": bool(crds or istiod or self.inv.istio),
+        }
+
+    def revision(self) -> str | None:
+        """The one istiod revision to label new sidecar namespaces with, when there is exactly
+        one and it is not the default (``istio-injection=enabled`` needs a default)."""
+        revisions = self.istio["revisions"]
+        return revisions[0] if len(revisions) == 1 and revisions[0] != "default" else None
+
+    # -- phase 1 and 2 ------------------------------------------------------------------------
+
+    def prerequisites(self) -> None:
+        state = self.istio
+        notes: list[str] = []
+        if state["present"]:
+            notes.append("Istio is installed: " + ", ".join(
+                [*(f"istiod {i}" for i in state["istiod"]),
+                 f"{len(state['crds'])} Istio CRDs" if state["crds"] else "Istio objects"]))
+        else:
+            notes.append("Istio is not installed: install istiod (and the CRDs) first")
+        if not state["rootNamespacePresent"]:
+            notes.append(f"root namespace {self.root} not found in the input")
+        mesh = self.policies.mesh_wide
+        notes.append(f"mesh-wide PeerAuthentication: {mesh.ref} mode {policy.mtls_mode(mesh)}"
+                     if mesh else "no mesh-wide PeerAuthentication (Istio defaults to PERMISSIVE)")
+        for p in sorted(self.policies.namespace_wide.values(), key=lambda p: p.ref):
+            notes.append(f"namespace-wide PeerAuthentication {p.ref} mode {policy.mtls_mode(p)}")
+        for ignored, winner in self.policies.shadowed:
+            notes.append(f"warning: {ignored.ref} is ignored by Istio: {winner.ref} is older "
+                         "and of the same scope (only the oldest counts)")
+        for p in self.policies.root_selector:
+            notes.append(f"warning: {p.ref} has a selector in the root namespace; Istio may "
+                         "ignore it or apply it to every namespace (istio/api PR #3604)")
+        for rule, mode in policy.tls_destination_rules(self.inv):
+            notes.append(f"DestinationRule {rule.ref.namespace}/{rule.ref.name} sets tls.mode "
+                         f"{mode}, which overrides auto mTLS")
+        self.steps.append(Step(
+            id="10-prereq", phase=Phase.PREREQUISITES,
+            title="Check Istio and the existing mTLS policy",
+            target=Target("mesh"),
+            why="Nothing may change before the control plane is present and the policies that "
+                "already count are known (only the oldest mesh-wide and namespace-wide "
+                "PeerAuthentication are used).",
+            preconditions=tuple(notes),
+            verify=("kubectl get crd peerauthentications.security.istio.io",
+                    f"kubectl get deploy -n {self.root} -l app=istiod",
+                    "kubectl get peerauthentication -A",
+                    "istioctl analyze -A"),
+        ))
+
+    def mesh_policy(self, mode: str) -> dict[str, Any]:
+        mesh = self.policies.mesh_wide
+        if mesh is not None:
+            current = self.tracker.objects.get((mesh.ref.kind, self.root, mesh.ref.name))
+            obj = dict(current or policy.restore_object(mesh))
+            obj["spec"] = {**dict(obj.get("spec") or {}), "mtls": {"mode": mode}}
+            return obj
+        return policy.peer_authentication(self.root, "default", mode=mode)
+
+    def mesh_permissive(self) -> None:
+        apply, undo = self.tracker.put(self.mesh_policy("PERMISSIVE"))
+        self.steps.append(Step(
+            id="20-mesh-permissive", phase=Phase.MESH_PERMISSIVE,
+            title=f"Make mesh-wide PERMISSIVE explicit in {self.root}",
+            target=Target("mesh", self.root),
+            why="Servers must accept plaintext and mTLS while clients move into the mesh; an "
+                "explicit policy makes the starting point visible and the last step a one-field "
+                "change.",
+            apply=(apply,), rollback=(undo,),
+            preconditions=("10-prereq done: Istio installed",),
+            requires=("10-prereq",),
+            verify=(f"kubectl get peerauthentication -n {self.root}",
+                    "istioctl x describe pod <any meshed pod> (Effective PeerAuthentication: "
+                    "PERMISSIVE)"),
+        ))
+
+    # -- phase 3: enrollment ------------------------------------------------------------------
+
+    def enrollment_order(self) -> list[list[str]]:
+        """Groups of namespaces to enroll, callers before callees; each strongly connected group
+        is one entry (members by name)."""
+        enrolled = sorted(n for n in self.members.modes if self.members.enrolled(n))
+        g = nx.DiGraph()
+        g.add_nodes_from(enrolled)
+        ns_graph = self.graph.namespace_graph
+        for a, b in ns_graph.edges:
+            if a != b and a in g and b in g:
+                g.add_edge(a, b)
+        cond = nx.condensation(g)
+        members = {c: sorted(cond.nodes[c]["members"]) for c in cond.nodes}
+        order = nx.lexicographical_topological_sort(cond, key=lambda c: members[c][0])
+        return [members[c] for c in order]
+
+    def enrollment(self) -> None:
+        workloads: dict[str, list[Workload]] = defaultdict(list)
+        for w in self.inv.workloads:
+            workloads[w.namespace].append(w)
+        for group in self.enrollment_order():
+            for ns in group:
+                self.enroll(ns, group, workloads.get(ns, []))
+
+    def enroll(self, ns: str, group: list[str], workloads: list[Workload]) -> None:
+        mode = self.members.modes[ns]
+        labels = dict(self.tracker.labels.get(ns, {}))
+        if mode == "ambient":
+            if labels.get("istio.io/dataplane-mode") != "ambient":
+                labels["istio.io/dataplane-mode"] = "ambient"
+        elif not (labels.get("istio-injection") == "enabled" or labels.get("istio.io/rev")):
+            rev = self.revision()
+            if rev:
+                labels["istio.io/rev"] = rev
+            else:
+                labels["istio-injection"] = "enabled"
+        apply_label, undo_label = self.tracker.set_labels(ns, labels)
+        apply: list[Change] = [apply_label]
+        undo: list[Change] = [undo_label]
+        existing = self.policies.namespace_wide.get(ns)
+        if existing is not None and policy.mtls_mode(existing) == "DISABLE":
+            # DISABLE -> PERMISSIVE -> STRICT, never straight across (concepts/security).
+            a, u = self.tracker.put(policy.with_mode(existing, "PERMISSIVE"))
+            apply.append(a)
+            undo.insert(0, u)
+        restarts = [w for w in sorted(workloads, key=lambda w: w.ref)
+                    if mode == "sidecar" and w.ref.kind in RESTARTABLE
+                    and caller_fate(self.inv, self.members, w.ref.key)[0]
+                    and not (w.observed and w.observed.pods
+                             and w.observed.sidecar_injected == w.observed.pods)]
+        for w in restarts:
+            stub = policy.object_stub(w.ref, policy.WORKLOAD_API[w.ref.kind])
+            apply.append(Change(Action.RESTART, stub))
+            undo.append(Change(Action.RESTART, stub))
+        callers = self.caller_namespaces(ns)
+        earlier = [self.enroll_step[c] for c in callers if c in self.enroll_step]
+        step_id = f"30-enroll-{ns}"
+        self.enroll_step[ns] = step_id
+        position = (f"Callers are enrolled before the Services they call; namespaces calling "
+                    f"{ns} ({policy.join_names(callers) or 'none'}) come first.")
+        if len(group) > 1:
+            position += (f" {ns} calls and is called by {policy.join_names(group)} in a cycle: "
+                         "they are enrolled together, before any of them goes STRICT.")
+        already = ns in self.members.already
+        how = ("no restart: ztunnel captures traffic as soon as the label is set" if
+               mode == "ambient" else f"rollout restart of {len(restarts)} workload(s) so their "
+               "pods get a sidecar")
+        self.steps.append(Step(
+            id=step_id, phase=Phase.ENROLL,
+            title=f"Enroll {ns} ({mode})" if not already else f"Confirm {ns} is enrolled ({mode})",
+            target=Target("namespace", ns),
+            why=f"{position} Mode {mode}: {how}.",
+            apply=tuple(apply), rollback=tuple(undo),
+            preconditions=("mesh-wide PERMISSIVE applied",
+                           *(f"{c} enrolled" for c in callers if c in self.enroll_step)),
+            requires=("20-mesh-permissive", *earlier),
+            verify=_enroll_checks(ns, mode),
+        ))
+        self.fates[ns] = NamespaceFate(ns, mode, already, "PERMISSIVE", self.members.reasons[ns])
+
+    def caller_namespaces(self, ns: str) -> list[str]:
+        g = self.graph.namespace_graph
+        if ns not in g:
+            return []
+        return sorted(p for p in g.predecessors(ns)
+                      if p != ns and self.members.enrolled(p))
+
+    # -- phase 4: exceptions and STRICT -------------------------------------------------------
+
+    def strict(self) -> None:
+        self.blast = {ns: len(self.graph.dependents(ns)) for ns in self.enroll_step}
+        order = sorted(self.enroll_step, key=lambda ns: (self.blast[ns], ns))
+        for ns in order:
+            self.strict_namespace(ns)
+
+    def exceptions_for(self, ns: str) -> tuple[dict[str, _Exception], list[str]]:
+        """Port exceptions needed before ``ns`` goes STRICT, and callers none can cover."""
+        needed: dict[str, _Exception] = {}
+        uncovered: list[str] = []
+        workloads = self.inv.workload_index
+        for edge in self.graph.edges_into_namespace(ns):
+            meshed, reason = caller_fate(self.inv, self.members, edge.caller)
+            if meshed:
+                continue
+            service_ref = parse_ref(edge.callee)
+            service = self.inv.service_index.get((ns, service_ref.name)) if service_ref else None
+            for backend in self.graph.backends.get(edge.callee, ()):
+                ref = parse_ref(backend)
+                workload = workloads.get(ref) if ref else None
+                if workload is None or not caller_fate(self.inv, self.members, backend)[0]:
+                    continue  # a server outside the mesh has no sidecar to enforce STRICT
+                if benign_plaintext(self.inv, self.members, edge, workload):
+                    continue
+                ports = edge.target_ports or (container_ports(self.inv, service, edge.port,
+                                                              workload) if service else ())
+                if not ports or not policy.selector_labels(workload):
+                    uncovered.append(f"{edge.caller} ({reason}) -> {backend}: no container "
+                                     "port or selector labels for a port exception")
+                    continue
+                entry = needed.setdefault(backend, _Exception(workload))
+                entry.ports.update(ports)
+                entry.callers.add(edge.caller)
+        for finding in self.findings:
+            data = finding.exception
+            if finding.namespace != ns or not data:
+                continue
+            caller, target = str(data.get("caller", "")), str(data.get("workload", ""))
+            ref = parse_ref(target)
+            workload = workloads.get(ref) if ref else None
+            if workload is None or caller_fate(self.inv, self.members, caller)[0] \
+                    or not caller_fate(self.inv, self.members, target)[0]:
+                continue
+            ports = tuple(sorted({int(p) for p in data.get("ports", ())}))
+            if not ports or not policy.selector_labels(workload):
+                uncovered.append(f"{caller} -> {target}: {finding.code} offers no usable port")
+                continue
+            entry = needed.setdefault(target, _Exception(workload))
+            entry.ports.update(ports)
+            entry.callers.add(caller)
+            entry.findings.append(finding)
+        return dict(sorted(needed.items())), sorted(set(uncovered))
+
+    def strict_namespace(self, ns: str) -> None:
+        exceptions, uncovered = self.exceptions_for(ns)
+        callers = self.caller_namespaces(ns)
+        group = self.groups.get(ns, ())
+        requires = sorted({self.enroll_step[c] for c in (ns, *callers, *group)
+                           if c in self.enroll_step})
+        blast = self.blast[ns]
+        if uncovered:
+            self.keep_permissive(ns, uncovered, requires)
+            return
+        names = _unique_names(exceptions)
+        exception_ids = []
+        for key, entry in exceptions.items():
+            step_id = f"50-exception-{ns}-{names[key]}"
+            exception_ids.append(step_id)
+            self.exception_step(ns, step_id, entry, requires)
+        position = (f"Blast radius {blast} dependent workload(s); namespaces go STRICT fewest "
+                    "dependents first, ties by name. Every caller is enrolled "
+                    f"({policy.join_names(callers) or 'no other namespace calls it'})"
+                    + (" or covered by an exception applied just before." if exceptions
+                       else "."))
+        if self.granularity == "workload":
+            self.workload_strict_steps(ns, exceptions, requires + exception_ids, position)
+        existing = self.policies.namespace_wide.get(ns)
+        obj = (policy.with_mode(existing, "STRICT") if existing is not None
+               else policy.peer_authentication(ns, "default", mode="STRICT"))
+        if existing is not None:
+            current = self.tracker.objects.get((existing.ref.kind, ns, existing.ref.name))
+            if current is not None:
+                obj = {**current, "spec": {**dict(current.get("spec") or {}),
+                                           "mtls": {"mode": "STRICT"}}}
+        apply, undo = self.tracker.put(obj)
+        excluded = [e.workload.name for e in exceptions.values()]
+        step_id = f"40-strict-{ns}"
+        self.steps.append(Step(
+            id=step_id, phase=Phase.STRICT,
+            title=f"STRICT mTLS for namespace {ns}",
+            target=Target("namespace", ns),
+            why=position + (f" Edits the existing {existing.ref} (the one Istio uses) instead "
+                            "of adding a policy Istio would ignore." if existing else ""),
+            apply=(apply,), rollback=(undo,),
+            preconditions=(f"no plaintext traffic into {ns} over 7 days (queries below return "
+                           "no series)", *(f"{c} enrolled" for c in callers)),
+            promql=plaintext_queries(ns, exclude_workloads=excluded),
+            requires=tuple(sorted({*requires, *exception_ids,
+                                   *(s.id for s in self.steps
+                                     if s.target.namespace == ns and s.phase is Phase.STRICT)})),
+            verify=_strict_checks(ns),
+        ))
+        fate = self.fates[ns]
+        self.fates[ns] = NamespaceFate(ns, fate.mode, fate.already, "STRICT", fate.reason)
+
+    def exception_step(self, ns: str, step_id: str, entry: _Exception,
+                       requires: list[str]) -> None:
+        w = entry.workload
+        mode = "STRICT" if self.granularity == "workload" else None
+        obj = policy.peer_authentication(
+            ns, f"meshplan-exception-{w.name}", mode=mode,
+            selector=policy.selector_labels(w),
+            port_modes={p: "PERMISSIVE" for p in entry.ports})
+        apply, undo = self.tracker.put(obj)
+        callers = sorted(entry.callers)
+        ports = ", ".join(str(p) for p in sorted(entry.ports))
+        self.steps.append(Step(
+            id=step_id, phase=Phase.EXCEPTION,
+            title=f"Port exception for {w.ref.kind} {ns}/{w.name} (ports {ports})",
+            target=Target("workload", ns, w.name),
+            why=(f"{policy.join_names(callers)} cannot join the mesh and call(s) {w.name} on "
+                 f"container port(s) {ports}; a workload policy keeps exactly those ports "
+                 f"PERMISSIVE. Applied before 40-strict-{ns} so the caller is never refused."),
+            apply=(apply,), rollback=(undo,),
+            preconditions=(f"the pods of {w.ref} carry the labels " + ", ".join(
+                               f"{k}={v}" for k, v in policy.selector_labels(w).items()),
+                           "no other workload PeerAuthentication selects these pods (Istio "
+                           "keeps only the oldest)"),
+            requires=tuple(requires),
+            verify=(f"istioctl x describe pod <pod of {w.name}> -n {ns}",
+                    f"the excepted callers still reach {w.name}: "
+                    + ", ".join(callers)),
+            forced_by=tuple(callers),
+            blockers=tuple(sorted(entry.findings)),
+        ))
+
+    def workload_strict_steps(self, ns: str, exceptions: Mapping[str, _Exception],
+                              requires: list[str], position: str) -> None:
+        served = {w for ws in self.graph.backends.values() for w in ws}
+        candidates = [w for w in self.inv.workloads if w.namespace == ns
+                      and w.ref.key in served and w.ref.key not in exceptions
+                      and caller_fate(self.inv, self.members, w.ref.key)[0]
+                      and policy.selector_labels(w)]
+        names = _unique_names({w.ref.key: w for w in candidates})
+        for w in sorted(candidates, key=lambda w: (names[w.ref.key], w.ref)):
+            obj = policy.peer_authentication(ns, f"meshplan-strict-{w.name}", mode="STRICT",
+                                             selector=policy.selector_labels(w))
+            apply, undo = self.tracker.put(obj)
+            self.steps.append(Step(
+                id=f"40-strict-{ns}-{names[w.ref.key]}", phase=Phase.STRICT,
+                title=f"STRICT mTLS for {w.ref.kind} {ns}/{w.name}",
+                target=Target("workload", ns, w.name),
+                why=position + " Staged per workload (--granularity workload).",
+                apply=(apply,), rollback=(undo,),
+                preconditions=(f"no plaintext traffic into {w.name} over 7 days",),
+                promql=tuple(q.replace(f'destination_service_namespace="{ns}"',
+                                       f'destination_service_namespace="{ns}", '
+                                       f'destination_workload="{w.name}"')
+                             for q in plaintext_queries(ns)),
+                requires=tuple(requires),
+                verify=(f"istioctl x describe pod <pod of {w.name}> -n {ns}",),
+            ))
+
+    def keep_permissive(self, ns: str, uncovered: list[str], requires: list[str]) -> None:
+        existing = self.policies.namespace_wide.get(ns)
+        obj = (policy.with_mode(existing, "PERMISSIVE") if existing is not None
+               else policy.peer_authentication(ns, "default", mode="PERMISSIVE"))
+        apply, undo = self.tracker.put(obj)
+        reason = "; ".join(uncovered)
+        self.steps.append(Step(
+            id=f"50-exception-{ns}", phase=Phase.EXCEPTION,
+            title=f"Keep namespace {ns} PERMISSIVE",
+            target=Target("namespace", ns),
+            why=(f"Some callers cannot join the mesh and no port exception can cover them: "
+                 f"{reason}. An explicit namespace policy keeps {ns} PERMISSIVE when the mesh "
+                 "goes STRICT. Plaintext then gets no authn checks: add an "
+                 "AuthorizationPolicy."),
+            apply=(apply,), rollback=(undo,),
+            requires=tuple(requires),
+            verify=(f"kubectl get peerauthentication -n {ns}",),
+            forced_by=tuple(sorted({u.split(" ", 1)[0] for u in uncovered})),
+        ))
+        fate = self.fates[ns]
+        self.fates[ns] = NamespaceFate(ns, fate.mode, fate.already, "PERMISSIVE",
+                                       f"{fate.reason}; kept PERMISSIVE: {reason}")
+
+    # -- phase 5 ------------------------------------------------------------------------------
+
+    def mesh_strict(self) -> None:
+        apply, undo = self.tracker.put(self.mesh_policy("STRICT"))
+        planned = sorted(self.enroll_step)
+        self.steps.append(Step(
+            id="60-mesh-strict", phase=Phase.MESH_STRICT,
+            title=f"Mesh-wide STRICT in {self.root}",
+            target=Target("mesh", self.root),
+            why="Last: every enrolled namespace has its own policy by now (STRICT, or PERMISSIVE "
+                "with its reason), and the port exceptions stay, so this only sets the default "
+                "for namespaces without a policy, including ones created later.",
+            apply=(apply,), rollback=(undo,),
+            preconditions=("every namespace step done",
+                           "no plaintext into namespaces without their own policy"),
+            promql=plaintext_queries(exclude_namespaces=planned),
+            requires=tuple(s.id for s in self.steps
+                           if s.phase in (Phase.STRICT, Phase.EXCEPTION)),
+            verify=(f"kubectl get peerauthentication -n {self.root} -o yaml",
+                    "a pod without a sidecar fails to call a meshed Service (curl exit 56, "
+                    "HTTP 000)"),
+        ))
+
+    def attach_findings(self) -> list[Step]:
+        """Attach each finding to the step it endangers: the namespace's STRICT (or keep
+        PERMISSIVE) step, else its enrollment, else the prerequisites."""
+        by_ns: dict[str, list[Finding]] = defaultdict(list)
+        for f in self.findings:
+            by_ns[f.namespace].append(f)
+        homes: dict[str, str] = {}
+        for s in self.steps:
+            ns = s.target.namespace
+            if s.target.scope != "namespace":
+                continue
+            if s.phase in (Phase.STRICT, Phase.EXCEPTION) or ns not in homes:
+                homes[ns] = s.id
+        placed: dict[str, list[Finding]] = defaultdict(list)
+        for ns, found in by_ns.items():
+            placed[homes.get(ns, "10-prereq")].extend(found)
+        result = []
+        for s in self.steps:
+            extra = placed.get(s.id, [])
+            if extra:
+                s = Step(**{**{f: getattr(s, f) for f in s.__dataclass_fields__},
+                            "blockers": tuple(sorted({*s.blockers, *extra}))})
+            result.append(s)
+        return result
+
+
+def _is_istiod(workload: Workload) -> bool:
+    return workload.name.startswith("istiod") or workload.pod_labels.get("app") == "istiod"
+
+
+def _unique_names(entries: Mapping[str, Any]) -> dict[str, str]:
+    """Step-id suffixes for workloads: the name, or ``name-kind`` when two kinds share it."""
+    refs = {key: parse_ref(key) for key in entries}
+    counts: dict[str, int] = defaultdict(int)
+    for ref in refs.values():
+        if ref is not None:
+            counts[ref.name] += 1
+    return {key: (ref.name if counts[ref.name] == 1 else f"{ref.name}-{ref.kind.lower()}")
+            for key, ref in refs.items() if ref is not None}
+
+
+def _enroll_checks(ns: str, mode: str) -> tuple[str, ...]:
+    if mode == "ambient":
+        return (f"istioctl ztunnel-config workloads --workload-namespace {ns} "
+                "(PROTOCOL HBONE for every pod)",)
+    return (f"kubectl rollout status -n {ns} deploy,sts,ds",
+            f"istioctl x check-inject -n {ns}",
+            f"every pod in {ns} runs an istio-proxy container")
+
+
+def _strict_checks(ns: str) -> tuple[str, ...]:
+    return (*plaintext_queries(ns, window="15m"),
+            f"istioctl x describe pod <pod> -n {ns} (Effective PeerAuthentication: STRICT)",
+            f"a pod without a sidecar calling a Service in {ns} fails (curl exit 56, HTTP 000)")
+

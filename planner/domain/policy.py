@@ -1,0 +1,246 @@
+"""Builders for the Kubernetes objects a rollout plan applies, and the reading of existing policy.
+
+Pure: every function takes inventory data and returns plain dicts ready for a sink to render as
+YAML. Generated Istio objects use the served storage version (``security.istio.io/v1``) and are
+validated against the CRD schema in the tests.
+
+Istio's precedence rules the planner has to respect (MESH-NOTES §1):
+
+* only one mesh-wide (root namespace, no selector) and one namespace-wide (no selector) policy
+  count; when there are several, the oldest by ``creationTimestamp`` wins and the newer ones are
+  ignored, so the plan edits the winning policy instead of adding a second one;
+* ``portLevelMtls`` keys are *container* ports and the CEL rule "portLevelMtls requires selector"
+  needs a non-empty ``selector.matchLabels``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from planner.domain.inventory import Inventory, ObjectRef, PolicyObject, Workload
+
+PEER_AUTHENTICATION_API = "security.istio.io/v1"
+PEER_AUTHENTICATION = "PeerAuthentication"
+DESTINATION_RULE = "DestinationRule"
+#: Label put on every object the planner generates, so they can be found and pruned.
+MANAGED_BY = {"app.kubernetes.io/managed-by": "meshplan"}
+
+#: Kubernetes label values are at most 63 characters; the CRD schema repeats that limit.
+_MAX_LABEL_VALUE = 63
+
+
+@dataclass(frozen=True)
+class EffectivePolicies:
+    """Which existing PeerAuthentications count, and which Istio ignores."""
+
+    mesh_wide: PolicyObject | None
+    namespace_wide: Mapping[str, PolicyObject]
+    #: Policies Istio ignores because an older one of the same scope exists, with the winner.
+    shadowed: tuple[tuple[PolicyObject, PolicyObject], ...]
+    #: Selector policies in the root namespace: istio/api PR #3604 says they are ignored, the
+    #: field comment says they match every namespace; either way they deserve a warning.
+    root_selector: tuple[PolicyObject, ...]
+    #: Workload-scoped policies by namespace (a second one on the same pods would be ignored).
+    workload: Mapping[str, tuple[PolicyObject, ...]]
+
+
+def has_selector(policy: PolicyObject) -> bool:
+    """True when the policy carries a non-empty ``selector.matchLabels`` (workload scope)."""
+    selector = policy.spec.get("selector")
+    if not isinstance(selector, Mapping):
+        return False
+    labels = selector.get("matchLabels")
+    return isinstance(labels, Mapping) and bool(labels)
+
+
+def mtls_mode(policy: PolicyObject) -> str:
+    """The policy's ``mtls.mode`` (``UNSET`` when absent, as Istio reads it)."""
+    mtls = policy.spec.get("mtls")
+    mode = mtls.get("mode") if isinstance(mtls, Mapping) else None
+    return mode if isinstance(mode, str) and mode else "UNSET"
+
+
+def _age_key(policy: PolicyObject) -> tuple[int, str, str]:
+    # Oldest first; a policy without a timestamp (plain manifests) sorts after dated ones and
+    # then by name, which keeps the choice stable when the real age is unknown.
+    return (0 if policy.created else 1, policy.created, policy.ref.name)
+
+
+def effective_policies(inventory: Inventory, root_namespace: str) -> EffectivePolicies:
+    """Resolve the existing PeerAuthentications the way Istio does."""
+    scoped: dict[str, list[PolicyObject]] = {}
+    workload: dict[str, list[PolicyObject]] = {}
+    root_selector: list[PolicyObject] = []
+    for policy in inventory.istio_of_kind(PEER_AUTHENTICATION):
+        ns = policy.ref.namespace
+        if has_selector(policy):
+            workload.setdefault(ns, []).append(policy)
+            if ns == root_namespace:
+                root_selector.append(policy)
+        else:
+            scoped.setdefault(ns, []).append(policy)
+    winners: dict[str, PolicyObject] = {}
+    shadowed: list[tuple[PolicyObject, PolicyObject]] = []
+    for ns, policies in sorted(scoped.items()):
+        ordered = sorted(policies, key=_age_key)
+        winners[ns] = ordered[0]
+        shadowed.extend((p, ordered[0]) for p in ordered[1:])
+    mesh = winners.pop(root_namespace, None)
+    return EffectivePolicies(
+        mesh_wide=mesh,
+        namespace_wide=winners,
+        shadowed=tuple(shadowed),
+        root_selector=tuple(root_selector),
+        workload={ns: tuple(sorted(p, key=_age_key)) for ns, p in sorted(workload.items())},
+    )
+
+
+def tls_destination_rules(inventory: Inventory) -> tuple[tuple[PolicyObject, str], ...]:
+    """DestinationRules whose ``tls`` settings replace auto mTLS, with the mode they set (the
+    first one found: traffic policy, then port-level settings, then subsets)."""
+    found = []
+    for rule in inventory.istio_of_kind(DESTINATION_RULE):
+        modes = destination_rule_tls_modes(rule.spec)
+        if modes:
+            found.append((rule, modes[0]))
+    return tuple(found)
+
+
+def destination_rule_tls_modes(spec: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every ``tls.mode`` a DestinationRule spec sets, in document order."""
+    policies: list[Any] = [spec.get("trafficPolicy")]
+    subsets = spec.get("subsets")
+    if isinstance(subsets, list):
+        policies.extend(s.get("trafficPolicy") for s in subsets if isinstance(s, Mapping))
+    modes: list[str] = []
+    for policy in policies:
+        if not isinstance(policy, Mapping):
+            continue
+        _collect_tls_mode(policy, modes)
+        port_settings = policy.get("portLevelSettings")
+        if isinstance(port_settings, list):
+            for setting in port_settings:
+                if isinstance(setting, Mapping):
+                    _collect_tls_mode(setting, modes)
+    return tuple(modes)
+
+
+def _collect_tls_mode(policy: Mapping[str, Any], modes: list[str]) -> None:
+    tls = policy.get("tls")
+    if isinstance(tls, Mapping) and isinstance(tls.get("mode"), str):
+        modes.append(str(tls["mode"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Object builders
+
+
+def peer_authentication(namespace: str, name: str, *, mode: str | None = None,
+                        selector: Mapping[str, str] | None = None,
+                        port_modes: Mapping[int, str] | None = None) -> dict[str, Any]:
+    """A PeerAuthentication. ``mode=None`` leaves ``mtls`` out so the policy inherits the
+    namespace mode (an exception only opens ports, it does not pin the rest).
+
+    Raises ``ValueError`` for ``port_modes`` without a selector: the CRD's CEL rule
+    "portLevelMtls requires selector" would reject it.
+    """
+    spec: dict[str, Any] = {}
+    if selector:
+        spec["selector"] = {"matchLabels": dict(sorted(selector.items()))}
+    if mode is not None:
+        spec["mtls"] = {"mode": mode}
+    if port_modes:
+        if not selector:
+            raise ValueError("portLevelMtls requires selector")
+        # JSON object keys are strings; Istio parses them as port numbers.
+        spec["portLevelMtls"] = {str(p): {"mode": m} for p, m in sorted(port_modes.items())}
+    return {
+        "apiVersion": PEER_AUTHENTICATION_API,
+        "kind": PEER_AUTHENTICATION,
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)},
+        "spec": spec,
+    }
+
+
+def with_mode(policy: PolicyObject, mode: str) -> dict[str, Any]:
+    """An existing policy with a new ``mtls.mode``, everything else kept (so editing the winning
+    policy changes exactly one field)."""
+    obj = restore_object(policy)
+    spec = dict(obj["spec"])
+    spec["mtls"] = {**dict(spec.get("mtls") or {}), "mode": mode}
+    obj["spec"] = spec
+    return obj
+
+
+def restore_object(policy: PolicyObject) -> dict[str, Any]:
+    """The exact previous state of an existing object, for rollback (status and server-set
+    metadata left out: they are not the user's to apply)."""
+    metadata: dict[str, Any] = {"name": policy.ref.name, "namespace": policy.ref.namespace}
+    if policy.labels:
+        metadata["labels"] = dict(sorted(policy.labels.items()))
+    if policy.annotations:
+        metadata["annotations"] = dict(sorted(policy.annotations.items()))
+    return {
+        "apiVersion": policy.api_version,
+        "kind": policy.ref.kind,
+        "metadata": metadata,
+        "spec": _plain(policy.spec),
+    }
+
+
+def namespace_object(name: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    """A Namespace carrying exactly ``labels``. Applied server-side by one field manager, the
+    labels it leaves out are removed, which is what makes the rollback exact."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": dict(sorted(labels.items()))},
+    }
+
+
+def object_stub(ref: ObjectRef, api_version: str) -> dict[str, Any]:
+    """Identity only: enough to delete or restart an object."""
+    metadata: dict[str, Any] = {"name": ref.name}
+    if ref.namespace:
+        metadata["namespace"] = ref.namespace
+    return {"apiVersion": api_version, "kind": ref.kind, "metadata": metadata}
+
+
+#: apiVersion of each workload kind, for restart stubs.
+WORKLOAD_API = {
+    "Deployment": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "ReplicationController": "v1",
+    "Job": "batch/v1",
+    "CronJob": "batch/v1",
+    "Pod": "v1",
+    "Rollout": "argoproj.io/v1alpha1",
+}
+
+
+def selector_labels(workload: Workload) -> dict[str, str]:
+    """Pod labels usable as ``matchLabels``: values the CRD schema accepts (<= 63 characters, no
+    wildcard). Empty when nothing usable is left, in which case no port exception is possible."""
+    return {k: v for k, v in sorted(workload.pod_labels.items())
+            if k and "*" not in k and len(v) <= _MAX_LABEL_VALUE and "*" not in v}
+
+
+def _plain(value: Any) -> Any:
+    """Mappings and sequences of a parsed spec as plain dicts and lists (sorted keys)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def join_names(names: Iterable[str]) -> str:
+    """Names for a sentence: ``a, b and c``."""
+    items = list(names)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

@@ -1,0 +1,147 @@
+"""What the blocker rules share: the plaintext calls STRICT would refuse, by kind of caller.
+
+A call is *at risk* when its callee namespace is enrolled by the plan, the serving workload will
+be in the mesh, the caller will not be (see :func:`planner.domain.plan.caller_fate`), and the
+traffic is not one STRICT lets through anyway (rewritten probes, merged metrics). Each rule of
+the caller family picks one kind of caller, so a call is reported exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from planner.domain.graph import APISERVER, INGRESS_PREFIX, INTERNET, KUBELET, PROMETHEUS, Edge
+from planner.domain.inventory import Workload
+from planner.domain.plan import (
+    Membership,
+    benign_plaintext,
+    caller_fate,
+    container_ports,
+    infrastructure_role,
+    membership,
+    parse_ref,
+)
+from planner.rules.base import Finding, RuleContext, RuleInfo
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RiskyCall:
+    """One plaintext call that STRICT on the callee's namespace would refuse."""
+
+    edge: Edge
+    kind: str
+    reason: str
+    workload: Workload
+    ports: tuple[int, ...]
+
+
+#: The last context seen and what was derived from it. Eight caller rules and several others
+#: ask the same questions of one context in a row; recomputing them per rule dominated the
+#: plan's run time on large clusters. Keyed by identity: contexts are immutable.
+_memo: dict[str, tuple[RuleContext, Any]] = {}
+
+
+def _cached(name: str, ctx: RuleContext, compute: Callable[[], T]) -> T:
+    hit = _memo.get(name)
+    if hit is not None and hit[0] is ctx:
+        return cast(T, hit[1])
+    value = compute()
+    _memo[name] = (ctx, value)
+    return value
+
+
+def members(ctx: RuleContext) -> Membership:
+    """The plan's enrollment for this context (sidecar where nothing says otherwise)."""
+    return _cached("members", ctx, lambda: membership(ctx.inventory, ctx.root_namespace))
+
+
+def caller_kind(ctx: RuleContext, edge: Edge) -> str:
+    """``ingress``, ``hostnetwork``, ``batch``, ``apiserver``, ``internet``, ``kubelet``,
+    ``scrape`` or ``outside`` (any other caller that stays out of the mesh)."""
+    caller = edge.caller
+    if caller == PROMETHEUS or (edge.evidence and all(ev.kind == "scrape" for ev in edge.evidence)):
+        return "scrape"
+    if caller.startswith(INGRESS_PREFIX):
+        return "ingress"
+    fixed = {APISERVER: "apiserver", INTERNET: "internet", KUBELET: "kubelet"}
+    if caller in fixed:
+        return fixed[caller]
+    ref = parse_ref(caller)
+    workload = ctx.inventory.workload_index.get(ref) if ref else None
+    if workload is None:
+        return "outside"
+    if infrastructure_role(workload) == "ingress controller":
+        return "ingress"
+    if workload.host_network:
+        return "hostnetwork"
+    if workload.is_batch and workload.inject_opt == "false":
+        return "batch"
+    return "outside"
+
+
+def risky_calls(ctx: RuleContext) -> tuple[RiskyCall, ...]:
+    """Every call STRICT would refuse, in graph order."""
+    return _cached("risky", ctx, lambda: tuple(_risky_calls(ctx)))
+
+
+def _risky_calls(ctx: RuleContext) -> Iterator[RiskyCall]:
+    m = members(ctx)
+    inv = ctx.inventory
+    for edge in ctx.graph.edges:
+        callee = parse_ref(edge.callee)
+        if callee is None or not m.enrolled(callee.namespace) or edge.caller == "external:any":
+            continue
+        meshed, reason = caller_fate(inv, m, edge.caller)
+        if meshed:
+            continue
+        service = inv.service_index.get((callee.namespace, callee.name))
+        for backend in ctx.graph.backends.get(edge.callee, ()):
+            ref = parse_ref(backend)
+            workload = inv.workload_index.get(ref) if ref else None
+            if workload is None or not caller_fate(inv, m, backend)[0]:
+                continue
+            if benign_plaintext(inv, m, edge, workload):
+                continue
+            ports = edge.target_ports or (
+                container_ports(inv, service, edge.port, workload) if service else ())
+            yield RiskyCall(edge, caller_kind(ctx, edge), reason, workload, ports)
+
+
+def caller_findings(ctx: RuleContext, info: RuleInfo, kind: str) -> list[Finding]:
+    """One finding per (caller, serving workload) of this kind of caller, with the port
+    exception that would let it through."""
+    grouped: dict[tuple[str, str], list[RiskyCall]] = {}
+    for call in risky_calls(ctx):
+        if call.kind == kind:
+            grouped.setdefault((call.edge.caller, call.workload.ref.key), []).append(call)
+    findings = []
+    for (caller, workload_key), calls in sorted(grouped.items()):
+        ports = sorted({p for c in calls for p in c.ports})
+        services = sorted({c.edge.callee for c in calls})
+        ns = calls[0].workload.namespace
+        port_text = ", ".join(map(str, ports)) or "unknown"
+        findings.append(Finding(
+            code=info.code,
+            subject=workload_key,
+            message=(f"{caller} ({calls[0].reason}) calls {', '.join(services)} in plaintext "
+                     f"(container port {port_text} of {workload_key}); STRICT on {ns} would "
+                     "refuse it"),
+            severity=info.severity,
+            namespace=ns,
+            objects=tuple(sorted({caller, workload_key, *services})),
+            fix=info.fix,
+            exception={"caller": caller, "workload": workload_key, "ports": ports},
+        ))
+    return findings
+
+
+def enrolled_workloads(ctx: RuleContext) -> tuple[tuple[Workload, str], ...]:
+    """Workloads that will be in the mesh, with their namespace's data-plane mode."""
+    m = members(ctx)
+    return _cached("enrolled", ctx, lambda: tuple(
+        (w, m.modes[w.namespace]) for w in ctx.inventory.workloads
+        if caller_fate(ctx.inventory, m, w.ref.key)[0]))

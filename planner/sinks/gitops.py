@@ -1,0 +1,128 @@
+"""GitOps output of a plan (``planner plan --out DIR``): one folder per step, in order.
+
+Layout::
+
+    DIR/
+      01-10-prereq/
+        kustomization.yaml      # lists the step's resources (none for read-only steps)
+        step.yaml               # id, why, preconditions, PromQL, requires, verify, restarts
+        rollback/
+          kustomization.yaml    # the exact previous objects to re-apply
+          delete.yaml           # objects the step created (kubectl delete -f), if any
+      02-20-mesh-permissive/
+        peerauthentication-istio-system-default.yaml
+        ...
+
+The tree is written into a temporary sibling directory and renamed into place, so ``DIR`` is
+never half-written; a non-empty ``DIR`` is replaced only with ``force``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from planner.domain.plan import Action, Change, Plan, Step
+from planner.errors import InputError
+from planner.sinks.wire import dump_yaml, dump_yaml_all, to_wire
+
+KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
+
+
+def write_gitops(plan: Plan, out: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Write the plan under ``out`` atomically and return the final path.
+
+    Raises ``InputError`` when ``out`` exists and is not an empty directory (without ``force``),
+    or when it cannot be written."""
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target} exists and is not a directory")
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise InputError(f"{target} is not empty; use --force to replace it")
+    parent = target.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+    except OSError as err:
+        raise InputError(f"cannot write {target}: {err.strerror or err}") from err
+    try:
+        for i, step in enumerate(plan.steps, start=1):
+            _write_step(staging / f"{i:02d}-{step.id}", step)
+        _swap_in(staging, target)
+    except OSError as err:
+        raise InputError(f"cannot write {target}: {err.strerror or err}") from err
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Rename the finished tree into place; an old tree is moved aside first and removed only
+    after the new one is in."""
+    old: Path | None = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(old)
+    try:
+        staging.rename(target)
+    except OSError:
+        if old is not None:
+            old.rename(target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _file_name(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    parts = [str(obj.get("kind", "object")).lower(), str(meta.get("namespace") or ""),
+             str(meta.get("name", ""))]
+    return "-".join(p for p in parts if p) + ".yaml"
+
+
+def _write_resources(folder: Path, objects: list[Mapping[str, Any]]) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for obj in objects:
+        name = _file_name(obj)
+        (folder / name).write_text(dump_yaml(to_wire(obj)), encoding="utf-8")
+        names.append(name)
+    _write_kustomization(folder, names)
+    return names
+
+
+def _write_kustomization(folder: Path, resources: list[str]) -> None:
+    doc = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization", "resources": resources}
+    (folder / "kustomization.yaml").write_text(dump_yaml(doc), encoding="utf-8")
+
+
+def _objects(changes: tuple[Change, ...], action: Action) -> list[Mapping[str, Any]]:
+    return [c.object for c in changes if c.action is action]
+
+
+def _write_step(folder: Path, step: Step) -> None:
+    _write_resources(folder, _objects(step.apply, Action.APPLY))
+    rollback = folder / "rollback"
+    _write_resources(rollback, _objects(step.rollback, Action.APPLY))
+    deletes = _objects(step.rollback, Action.DELETE)
+    if deletes:
+        (rollback / "delete.yaml").write_text(
+            "# kubectl delete -f delete.yaml: objects this step created\n"
+            + dump_yaml_all([to_wire(o) for o in deletes]), encoding="utf-8")
+    info = to_wire(step)
+    for key in ("apply", "rollback"):
+        info.pop(key)
+    info["restart"] = [_workload(c.object) for c in step.apply if c.action is Action.RESTART]
+    info["rollbackRestart"] = [_workload(c.object) for c in step.rollback
+                               if c.action is Action.RESTART]
+    (folder / "step.yaml").write_text(dump_yaml(info), encoding="utf-8")
+
+
+def _workload(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{obj.get('kind')}/{meta.get('namespace', '')}/{meta.get('name', '')}"

@@ -1,0 +1,40 @@
+"""The plan's wire format (``planner plan -o json|yaml``), versioned apart from the model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from planner.domain.plan import Plan
+from planner.domain.traffic import GateResult
+from planner.sinks.wire import document, to_wire
+
+SCHEMA_VERSION = "meshplan.io/plan/v1"
+
+
+def plan_body(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict[str, Any]:
+    """The plan as plain data (keys sorted, steps in plan order), without a schema version:
+    the report embeds it. With ``gates`` (observed traffic), each gated step gets a ``gate``
+    with its status, reason and offending edges."""
+    steps = []
+    for i, step in enumerate(plan.steps, start=1):
+        data = {**to_wire(step), "order": i}
+        gate = (gates or {}).get(step.id)
+        if gate is not None:
+            data["gate"] = {"status": gate.status, "reason": gate.reason,
+                            "offenders": [e.label() for e in gate.offenders]}
+        steps.append(data)
+    return {
+        "rootNamespace": plan.root_namespace,
+        "granularity": plan.granularity,
+        "istio": to_wire(plan.istio),
+        "namespaces": to_wire(plan.namespaces),
+        "steps": steps,
+        "blockers": to_wire(plan.blockers),
+    }
+
+
+def plan_document(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict[str, Any]:
+    """The plan as a top-level document, ``schemaVersion`` first (``gates``: see
+    :func:`plan_body`)."""
+    return document(SCHEMA_VERSION, plan_body(plan, gates))

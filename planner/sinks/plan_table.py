@@ -1,0 +1,62 @@
+"""The human view of ``planner plan`` (Rich). Cluster strings go in as ``Text``, never markup."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from planner.domain.plan import Action, Plan
+from planner.domain.traffic import GateResult
+
+_SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}
+_GATE_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
+
+
+def render_plan(console: Console, plan: Plan,
+                gates: Mapping[str, GateResult] | None = None) -> None:
+    """Print the steps in order, then where each namespace ends up. With ``gates`` (observed
+    traffic) a ``gate`` column shows each STRICT step's plaintext gate, and the reasons
+    follow the table."""
+    table = Table(title=f"Rollout plan (root namespace {plan.root_namespace})",
+                  title_justify="left")
+    table.add_column("#", justify="right")
+    # Step ids are what users type back (apply, --explain): never truncated.
+    table.add_column("step", no_wrap=True)
+    for column in ("what", "changes", "blockers"):
+        table.add_column(column)
+    if gates is not None:
+        table.add_column("gate")
+    for i, step in enumerate(plan.steps, start=1):
+        target = step.target.scope
+        if step.target.namespace:
+            target += f" {step.target.namespace}"
+        if step.target.name:
+            target += f"/{step.target.name}"
+        applies = sum(1 for c in step.apply if c.action is Action.APPLY)
+        restarts = sum(1 for c in step.apply if c.action is Action.RESTART)
+        changes = f"{applies} apply" + (f", {restarts} restart" if restarts else "")
+        blockers = Text()
+        for finding in step.blockers:
+            if blockers:
+                blockers.append(", ")
+            blockers.append(finding.code, style=_SEVERITY_STYLE.get(finding.severity.value, ""))
+        what = Text(step.title)
+        what.append(f"\n{target}", style="dim")
+        cells: list[Text | str] = [str(i), Text(step.id, style="bold"), what, changes, blockers]
+        if gates is not None:
+            gate = gates.get(step.id)
+            cells.append(Text(gate.status, style=_GATE_STYLE[gate.status]) if gate else "")
+        table.add_row(*cells)
+    console.print(table)
+    for step_id, gate in (gates or {}).items():
+        console.print(Text(f"gate {step_id}: {gate.status}: {gate.reason}"))
+
+    fates = Table(title="Namespaces", title_justify="left")
+    for column in ("namespace", "data plane", "ends", "why"):
+        fates.add_column(column)
+    for fate in plan.namespaces:
+        fates.add_row(Text(fate.name), fate.mode, fate.final, Text(fate.reason))
+    console.print(fates)

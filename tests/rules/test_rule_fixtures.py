@@ -1,0 +1,42 @@
+"""Every rule fires on its ``fail-*`` fixtures and stays quiet on its ``pass-*`` fixtures.
+
+Layout (Polaris-style): ``tests/rules/<CODE>/pass-<case>.yaml`` and ``fail-<case>.yaml``; an
+optional ``<same name>.profile.yaml`` beside a fixture supplies the fit profile.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from planner.rules.registry import ALL_RULES, rule
+from planner.service import ManifestInput, analyse
+
+HERE = Path(__file__).parent
+CASES = sorted(
+    (p.parent.name, p)
+    for p in HERE.glob("MP*/*.yaml")
+    if not p.name.endswith(".profile.yaml")
+)
+
+
+def test_every_rule_has_pass_and_fail_fixtures() -> None:
+    codes = {r.info.code for r in ALL_RULES}
+    for code in sorted(codes):
+        names = [p.name for c, p in CASES if c == code]
+        assert any(n.startswith("pass-") for n in names), f"{code} has no pass fixture"
+        assert any(n.startswith("fail-") for n in names), f"{code} has no fail fixture"
+
+
+@pytest.mark.parametrize(("code", "path"), CASES, ids=[f"{c}/{p.name}" for c, p in CASES])
+def test_rule_fixture(code: str, path: Path) -> None:
+    profile = path.with_name(path.stem + ".profile.yaml")
+    analysis = analyse(ManifestInput((str(path),), namespace="default"),
+                       profile_path=str(profile) if profile.exists() else None)
+    findings = rule(code).check(analysis.context)
+    if path.name.startswith("fail-"):
+        assert findings, f"{code} did not fire on {path.name}"
+        assert all(f.code == code for f in findings)
+    else:
+        assert not findings, f"{code} fired on {path.name}: {findings}"
