@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
@@ -63,6 +64,8 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except PlannerError as err:
             fail(str(err), exit_code_for(err))
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # Click prints these itself, with its own exit codes (2 for usage)
         except KeyboardInterrupt:
             click.echo("planner: interrupted", err=True)
             sys.exit(130)
@@ -160,3 +163,64 @@ def stdout_console() -> Any:
     from rich.console import Console
 
     return Console(markup=False, highlight=False, emoji=False)
+
+
+@dataclass(frozen=True)
+class TrafficOptions:
+    """The observed-traffic flags of one command line (see :func:`traffic_options`)."""
+
+    prometheus: str | None = None
+    token_file: str | None = None
+    ca_file: str | None = None
+    window: str = "7d"
+    traffic_file: str | None = None
+    traffic_format: str | None = None
+
+    @property
+    def given(self) -> bool:
+        """True when --prometheus or --traffic was given."""
+        return self.prometheus is not None or self.traffic_file is not None
+
+    def observe(self, analysis: Any) -> Any:
+        """``analysis`` with the traffic merged in (unchanged when none was given); raises
+        ``InputError`` for both --prometheus and --traffic."""
+        from planner.service import observe
+
+        if not self.given:
+            return analysis
+        return observe(analysis, prometheus=self.prometheus, token_file=self.token_file,
+                       ca_file=self.ca_file, window=self.window,
+                       traffic_file=self.traffic_file, traffic_format=self.traffic_format)
+
+
+def traffic_options(func: F) -> F:
+    """Observed-traffic inputs, passed to the command as one ``traffic: TrafficOptions``:
+    --prometheus URL (with --prometheus-token-file, --prometheus-ca, --window) or --traffic FILE
+    (with --traffic-format)."""
+    names = ("prometheus", "prometheus_token_file", "prometheus_ca", "window", "traffic_file",
+             "traffic_format")
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        traffic = TrafficOptions(*(kwargs.pop(name) for name in names))
+        return func(*args, traffic=traffic, **kwargs)
+
+    decorators = [
+        click.option("--prometheus", default=None, metavar="URL",
+                     help="Read observed traffic from Istio's metrics in this Prometheus."),
+        click.option("--prometheus-token-file", default=None, metavar="FILE",
+                     help="Bearer token for --prometheus (default: $PLANNER_PROMETHEUS_TOKEN)."),
+        click.option("--prometheus-ca", default=None, metavar="FILE",
+                     help="CA bundle that signed the --prometheus server certificate."),
+        click.option("--window", default="7d", show_default=True, metavar="DURATION",
+                     help="How far back --prometheus looks; long enough for weekly jobs."),
+        click.option("--traffic", "traffic_file", default=None, metavar="FILE",
+                     help="Read observed traffic from an export file (Prometheus JSON, Kiali "
+                          "graph, Hubble flows, Linkerd edges or CSV)."),
+        click.option("--traffic-format", default=None, metavar="FORMAT",
+                     help="Format of --traffic: prometheus, kiali, hubble, linkerd or csv "
+                          "(default: detected)."),
+    ]
+    for decorator in reversed(decorators):
+        wrapper = decorator(wrapper)
+    return wrapper  # type: ignore[return-value]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from planner.commands.common import (
+    TrafficOptions,
     handle_errors,
     input_options,
     input_spec,
@@ -15,6 +16,7 @@ from planner.commands.common import (
     output_option,
     progress_bar,
     stdout_console,
+    traffic_options,
 )
 from planner.errors import InputError
 from planner.exit_codes import ExitCode
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @input_options
+@traffic_options
 @output_option("table", "json", "dot", "mermaid")
 @click.option("--namespaces", "by_namespace", is_flag=True,
               help="Show the namespace-level graph (call counts between namespaces).")
@@ -38,8 +41,8 @@ if TYPE_CHECKING:
 @handle_errors
 def graph(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
           all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
-          output: str, by_namespace: bool, explain: str | None, show_hints: bool,
-          cluster_domain: str) -> None:
+          traffic: TrafficOptions, output: str, by_namespace: bool, explain: str | None,
+          show_hints: bool, cluster_domain: str) -> None:
     """Build the service call graph from manifests (-f) or a live cluster.
 
     \b
@@ -48,6 +51,7 @@ def graph(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
       planner graph -f sample_clusters/shop -R -o dot | dot -Tsvg > calls.svg
       planner graph -f sample_clusters/shop -R --namespaces -o mermaid
       planner graph -f sample_clusters/shop -R --explain 'storefront/web assets'
+      planner graph -f sample_clusters/shop -R --prometheus http://127.0.0.1:9090
     """
     from planner.service import analyse
 
@@ -58,6 +62,7 @@ def graph(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
         analysis = analyse(spec, progress=progress, stdin=stdin, cluster_domain=cluster_domain)
     for diagnostic in analysis.scan.diagnostics:
         click.echo(f"planner: {one_line(str(diagnostic))}", err=True)
+    analysis = traffic.observe(analysis)
     call_graph = analysis.graph
     if explain is not None:
         from planner.sinks.graph_render import render_explain
@@ -83,7 +88,8 @@ def graph(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
         if by_namespace:
             render_namespace_table(stdout_console(), call_graph)
         else:
-            render_table(stdout_console(), call_graph, include_hints=show_hints)
+            render_table(stdout_console(), call_graph, include_hints=show_hints,
+                         observed=traffic.given)
     if analysis.scan.invalid:
         sys.exit(int(ExitCode.INVALID_INPUT))
 

@@ -31,16 +31,24 @@ def evidence_summary(edge: Edge) -> str:
     return f"{best.kind}: {best.source}{more}"
 
 
-def render_table(console: Console, graph: CallGraph, include_hints: bool = False) -> None:
-    """The call edges as a table, then a one-line count of hints and coverage gaps."""
+def render_table(console: Console, graph: CallGraph, include_hints: bool = False,
+                 observed: bool = False) -> None:
+    """The call edges as a table, then a one-line count of hints and coverage gaps.
+    ``observed`` (traffic was merged) adds each edge's origin and mTLS share."""
     table = Table(title=Text("Call graph"), show_lines=False)
-    for header in ("caller", "callee", "port", "protocol", "evidence"):
+    headers = ("caller", "callee", "port", "protocol", "evidence")
+    for header in (*headers, "origin", "mTLS") if observed else headers:
         table.add_column(Text(header))
     rows: Iterable[Edge] = (*graph.edges, *graph.hints) if include_hints else graph.edges
     for edge in rows:
-        table.add_row(Text(edge.caller), Text(edge.callee + (" (hint)" if edge.hint else "")),
-                      Text("" if edge.port is None else str(edge.port)), Text(edge.protocol),
-                      Text(evidence_summary(edge)))
+        cells = [Text(edge.caller), Text(edge.callee + (" (hint)" if edge.hint else "")),
+                 Text("" if edge.port is None else str(edge.port)), Text(edge.protocol),
+                 Text(evidence_summary(edge))]
+        if observed:
+            share = edge.observed.mtls_share if edge.observed else None
+            cells += [Text(edge.origin.value),
+                      Text("-" if share is None else f"{share:.0%}")]
+        table.add_row(*cells)
     console.print(table)
     console.print(Text(f"{len(graph.edges)} calls, {len(graph.hints)} allowed-traffic hints, "
                        f"{len(graph.coverage)} coverage gaps"))

@@ -1,0 +1,425 @@
+"""What the mesh saw, laid over what the manifests say: merged edges, per-namespace mTLS status
+and the plaintext gate of every STRICT step.
+
+Pure functions over a :class:`~planner.domain.graph.CallGraph` and a
+:class:`~planner.domain.traffic.TrafficSnapshot` (``docs/traffic.md`` has the rules in words):
+
+* :func:`merge_observed` marks each call edge ``inferred``, ``observed`` or ``both`` and gives it
+  :class:`~planner.domain.graph.ObservedStats`;
+* :func:`namespace_traffic` says per namespace what arrived, how much was mutual TLS, who sent
+  plaintext, and where the static graph and the telemetry disagree;
+* :func:`evaluate_gates` and :func:`block_on_gates` turn the snapshot into a pass / fail /
+  unknown precondition for each STRICT step, block the failing ones with an MP301 finding and
+  move the namespaces that proved clean to the front.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Final
+
+from planner.domain.graph import (
+    KUBELET,
+    CallGraph,
+    Edge,
+    Evidence,
+    Node,
+    NodeKind,
+    ObservedStats,
+    Origin,
+    merge_evidence,
+)
+from planner.domain.plan import Phase, Plan, Step
+from planner.domain.traffic import (
+    TCP,
+    GateResult,
+    ObservedEdge,
+    Status,
+    TrafficSnapshot,
+    namespace_mtls_status,
+    plaintext_gate,
+)
+from planner.rules.base import Finding, Level, RuleInfo
+
+UNKNOWN_CALLER_PREFIX: Final = "external:unknown@"
+"""Node id prefix of a caller Istio could not name, followed by the namespace it called into:
+all we know of a sidecar-less caller is where it sent traffic."""
+
+OBSERVED_PREFIX: Final = "observed:"
+"""Node id prefix (``observed:<ns>/<workload>``) of a named caller with no workload in the
+input: the telemetry knows it, the manifests do not (a partial input, or a deleted workload)."""
+
+WORKLOAD_KINDS: Final[tuple[str, ...]] = (
+    "Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "ReplicaSet", "Pod")
+"""Kinds tried, in this order, for Istio's ``source_workload`` (the name of the pod's top
+owner; a CronJob's Jobs report the CronJob's name). The order decides ties when two kinds share
+a name; kinds not listed come after, by name."""
+
+TELEMETRY: Final = "telemetry"
+"""Evidence kind of an observation."""
+
+MP301: Final = RuleInfo(
+    code="MP301",
+    title="Plaintext traffic observed",
+    category="plan",
+    severity=Level.ERROR,
+    why=("Telemetry shows callers that sent plaintext into the namespace within the window; "
+         "STRICT would refuse every one of them. A caller Istio shows as 'unknown' has no "
+         "sidecar, so it cannot even be named from the metrics."),
+    fix=("Mesh the caller (inject it, or enroll its namespace), or cover it with a port "
+         "exception (portLevelMtls PERMISSIVE on the callee) before STRICT; find an 'unknown' "
+         "caller by source IP in access logs (downstream_remote_address) or Hubble."),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mapping observed rows to graph ids
+
+
+def caller_id(graph: CallGraph, edge: ObservedEdge) -> str:
+    """The graph node id of an observed caller.
+
+    ``unknown`` callers (no sidecar) become ``external:unknown@<destination namespace>``;
+    named callers the workload node of that namespace and name (kinds in
+    :data:`WORKLOAD_KINDS` order), else ``observed:<ns>/<name>``.
+    """
+    if edge.unknown_caller:
+        return UNKNOWN_CALLER_PREFIX + edge.destination_namespace
+    found = _workloads_by_name(graph).get((edge.source_namespace, edge.source_workload))
+    return found or f"{OBSERVED_PREFIX}{edge.source_namespace}/{edge.source_workload}"
+
+
+def service_id(edge: ObservedEdge) -> str:
+    """The Service node id an observed edge called (``Service/<ns>/<name>``)."""
+    return f"Service/{edge.destination_namespace}/{edge.destination_service}"
+
+
+def _workloads_by_name(graph: CallGraph) -> dict[tuple[str, str], str]:
+    """(namespace, name) -> workload node id, the first kind in WORKLOAD_KINDS order winning."""
+    rank = {kind: i for i, kind in enumerate(WORKLOAD_KINDS)}
+    candidates = sorted(
+        (rank.get(n.id.split("/", 1)[0], len(rank)), n.id, n.namespace, n.name)
+        for n in graph.nodes if n.kind is NodeKind.WORKLOAD)
+    found: dict[tuple[str, str], str] = {}
+    for _, node_id, namespace, name in candidates:
+        found.setdefault((namespace, name), node_id)
+    return found
+
+
+def _is_http(protocol: str) -> bool:
+    """Istio counts HTTP, HTTP/2 and gRPC in istio_requests_total and the rest as TCP."""
+    return protocol in ("http", "grpc")
+
+
+# ---------------------------------------------------------------------------------------------
+# Merging
+
+
+def merge_observed(graph: CallGraph, snapshot: TrafficSnapshot) -> CallGraph:
+    """``graph`` with the snapshot's edges merged in.
+
+    An observed (caller, Service) pair that the manifests predicted marks those edges ``both``
+    (every predicted port, preferring ports whose protocol family matches, since telemetry
+    carries no Service port) and adds ``telemetry`` evidence; one they did not predict becomes
+    an ``observed`` edge without a port. Edges that counted nothing in the window are not
+    observations and are skipped. Inferred edges never seen keep ``origin=inferred`` and
+    ``observed=None``. Callers and Services missing from the graph get nodes of their own.
+    """
+    where = f"{snapshot.source} window {snapshot.window}"
+    groups: dict[tuple[str, str], list[ObservedEdge]] = defaultdict(list)
+    for obs in snapshot.edges:
+        if obs.total > 0:
+            groups[(caller_id(graph, obs), service_id(obs))].append(obs)
+    index = graph.node_index
+    new_nodes: dict[str, Node] = {}
+    by_pair: dict[tuple[str, str], list[Edge]] = defaultdict(list)
+    for e in graph.edges:
+        by_pair[(e.caller, e.callee)].append(e)
+    updated: dict[int, Edge] = {}
+    added: list[Edge] = []
+    for (caller, callee), observations in sorted(groups.items()):
+        for node_id, node in ((caller, _caller_node(caller, observations[0])),
+                              (callee, _service_node(observations[0]))):
+            if node_id not in index:
+                new_nodes.setdefault(node_id, node)
+        stats = observed_stats(observations)
+        evidence = tuple(_evidence(obs, where) for obs in observations)
+        http = any(obs.protocol != TCP for obs in observations)
+        predicted = by_pair.get((caller, callee), [])
+        matching = [e for e in predicted if _is_http(e.protocol) == http] or predicted
+        for e in matching:
+            updated[id(e)] = replace(e, origin=Origin.BOTH, observed=stats,
+                                     evidence=merge_evidence((*e.evidence, *evidence)))
+        if not predicted:
+            added.append(Edge(caller, callee, None, (), "http" if http else TCP,
+                              merge_evidence(evidence), Origin.OBSERVED, stats))
+    edges = [updated.get(id(e), e) for e in graph.edges] + added
+    return CallGraph(
+        nodes=tuple(sorted((*graph.nodes, *new_nodes.values()), key=lambda n: n.id)),
+        edges=tuple(sorted(edges, key=lambda e: (e.caller, e.callee,
+                                                 -1 if e.port is None else e.port))),
+        hints=graph.hints, coverage=graph.coverage, backends=graph.backends)
+
+
+def observed_stats(observations: Iterable[ObservedEdge]) -> ObservedStats:
+    """Requests (HTTP), connections (TCP) and the mTLS share of the traffic whose security is
+    known (``tls_unknown`` left out); the share is None when none of it is known."""
+    requests = connections = mtls = unknown = 0.0
+    for obs in observations:
+        if obs.protocol == TCP:
+            connections += obs.total
+        else:
+            requests += obs.total
+        mtls += obs.mtls
+        unknown += obs.tls_unknown
+    known = requests + connections - unknown
+    share = min(max(mtls / known, 0.0), 1.0) if known > 0 else None
+    return ObservedStats(requests, connections, share)
+
+
+def _evidence(obs: ObservedEdge, where: str) -> Evidence:
+    unit = "connections" if obs.protocol == TCP else "requests"
+    text = f"{obs.protocol}: {obs.total:g} {unit}, {obs.mtls:g} mutual TLS"
+    if obs.tls_unknown:
+        text += f", {obs.tls_unknown:g} of unknown security"
+    return Evidence(TELEMETRY, where, f"{text} (to workload {obs.destination_workload})")
+
+
+def _caller_node(node_id: str, obs: ObservedEdge) -> Node:
+    if node_id.startswith(UNKNOWN_CALLER_PREFIX):
+        return Node(node_id, NodeKind.EXTERNAL, "", node_id, False,
+                    "a caller Istio could not name (no sidecar, so no metadata exchange); "
+                    "find it by source IP in access logs or Hubble")
+    # Istio only names callers whose sidecar exchanged metadata: the caller is meshed.
+    return Node(node_id, NodeKind.WORKLOAD, obs.source_namespace, obs.source_workload, True,
+                "seen in telemetry with a sidecar; no such workload in the input")
+
+
+def _service_node(obs: ObservedEdge) -> Node:
+    return Node(service_id(obs), NodeKind.SERVICE, obs.destination_namespace,
+                obs.destination_service, True,
+                "seen in telemetry (reported by its sidecar); no such Service in the input")
+
+
+# ---------------------------------------------------------------------------------------------
+# Per namespace
+
+
+@dataclass(frozen=True)
+class PlaintextCaller:
+    """A caller that sent plaintext to a Service in the window.
+
+    ``suspects`` (for an unnamed caller only) are the callers the manifests predict for that
+    Service that are outside the mesh: the likely owners of the plaintext, kubelet excepted.
+    """
+
+    caller: str
+    service: str
+    protocol: str
+    plaintext: float
+    total: float
+    suspects: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NamespaceTraffic:
+    """What arrived in one namespace over the window.
+
+    ``status`` is ``no-data`` both when the namespace has no series (``has_series`` False) and
+    when its series counted nothing. ``unpredicted`` are keys of observed edges the manifests
+    did not predict (the static graph is blind there); ``unobserved`` keys of inferred edges
+    the telemetry never saw (dead config, rare callers, or callers outside the mesh that show up
+    as ``unknown``). Kubelet probes are not listed: Istio rewrites them to pilot-agent, so they
+    are never in its metrics.
+    """
+
+    namespace: str
+    status: Status
+    has_series: bool
+    requests: float
+    requests_mtls: float
+    connections: float
+    connections_mtls: float
+    tls_unknown: float
+    gate: GateResult
+    plaintext_callers: tuple[PlaintextCaller, ...]
+    unpredicted: tuple[str, ...]
+    unobserved: tuple[str, ...]
+
+
+def namespace_traffic(graph: CallGraph, snapshot: TrafficSnapshot) -> tuple[NamespaceTraffic, ...]:
+    """One entry per namespace that has Services in ``graph`` or series in ``snapshot``, sorted.
+
+    ``graph`` is the merged graph (:func:`merge_observed`); a graph that was not merged shows
+    no ``unpredicted`` edges and every inferred edge as ``unobserved``.
+    """
+    status = namespace_mtls_status(snapshot)
+    namespaces = sorted({n.namespace for n in graph.nodes if n.kind is NodeKind.SERVICE
+                         and n.namespace} | set(status))
+    result = []
+    for ns in namespaces:
+        into = graph.edges_into_namespace(ns)
+        mtls = status.get(ns)
+        result.append(NamespaceTraffic(
+            namespace=ns,
+            status=mtls.status if mtls is not None else "no-data",
+            has_series=mtls is not None,
+            requests=mtls.requests if mtls else 0.0,
+            requests_mtls=mtls.requests_mtls if mtls else 0.0,
+            connections=mtls.connections if mtls else 0.0,
+            connections_mtls=mtls.connections_mtls if mtls else 0.0,
+            tls_unknown=mtls.tls_unknown if mtls else 0.0,
+            gate=plaintext_gate(snapshot, ns),
+            plaintext_callers=plaintext_callers_of(graph, snapshot, ns),
+            unpredicted=tuple(e.key for e in into if e.origin is Origin.OBSERVED),
+            unobserved=tuple(e.key for e in into
+                             if e.origin is Origin.INFERRED and e.caller != KUBELET),
+        ))
+    return tuple(result)
+
+
+def plaintext_callers_of(graph: CallGraph, snapshot: TrafficSnapshot,
+                         namespace: str) -> tuple[PlaintextCaller, ...]:
+    """Callers that sent plaintext into ``namespace``, biggest plaintext first, as graph ids."""
+    found = []
+    for obs in snapshot.edges:
+        if obs.destination_namespace != namespace or obs.plaintext <= 0:
+            continue
+        service = service_id(obs)
+        suspects: tuple[str, ...] = ()
+        if obs.unknown_caller:
+            index = graph.node_index
+            suspects = tuple(sorted({
+                e.caller for e in graph.inbound.get(service, ())
+                if e.origin is Origin.INFERRED and e.caller != KUBELET
+                and not (e.caller in index and index[e.caller].meshed)}))
+        found.append(PlaintextCaller(caller_id(graph, obs), service, obs.protocol,
+                                     obs.plaintext, obs.total, suspects))
+    return tuple(sorted(found, key=lambda c: (-c.plaintext, c.caller, c.service, c.protocol)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Gates on the plan
+
+
+def evaluate_gates(plan: Plan, snapshot: TrafficSnapshot) -> dict[str, GateResult]:
+    """The plaintext gate of every STRICT step, by step id.
+
+    A namespace STRICT step takes :func:`~planner.domain.traffic.plaintext_gate` of its
+    namespace; a per-workload STRICT step the same on the traffic to that workload only; the
+    mesh-wide step every namespace at once (:func:`mesh_gate`). Other steps have no gate.
+    """
+    gates: dict[str, GateResult] = {}
+    for step in plan.steps:
+        if step.phase is Phase.STRICT:
+            gates[step.id] = _step_gate(snapshot, step)
+        elif step.phase is Phase.MESH_STRICT:
+            enrolled = {f.name for f in plan.namespaces if f.mode != "outside"}
+            gates[step.id] = mesh_gate(snapshot, enrolled)
+    return gates
+
+
+def _step_gate(snapshot: TrafficSnapshot, step: Step) -> GateResult:
+    ns = step.target.namespace
+    if step.target.scope != "workload":
+        return plaintext_gate(snapshot, ns)
+    # Only the traffic to this workload decides its STRICT step; ``has_data`` stays the whole
+    # snapshot's, so an empty source still reads as "no data at all".
+    own = TrafficSnapshot(tuple(e for e in snapshot.edges
+                                if e.destination_workload == step.target.name),
+                          snapshot.window, snapshot.source, snapshot.has_data)
+    gate = plaintext_gate(own, ns)
+    return GateResult(gate.status, f"workload {step.target.name}: {gate.reason}",
+                      gate.offenders)
+
+
+def mesh_gate(snapshot: TrafficSnapshot, namespaces: Iterable[str]) -> GateResult:
+    """The gate of mesh-wide STRICT over ``namespaces`` and every namespace with series.
+
+    ``fail`` when any of them fails (offenders from all), else ``unknown`` when any is
+    unknown, else ``pass``.
+    """
+    if not snapshot.has_data:
+        return plaintext_gate(snapshot, "")  # "no traffic data at all", whatever the namespace
+    checked = sorted(set(namespaces) | set(snapshot.namespaces()))
+    gates = {ns: plaintext_gate(snapshot, ns) for ns in checked}
+    failing = [ns for ns, g in gates.items() if g.status == "fail"]
+    if failing:
+        offenders = sorted((e for ns in failing for e in gates[ns].offenders),
+                           key=lambda e: (-e.plaintext, e))
+        return GateResult("fail", f"plaintext observed into {', '.join(failing)} "
+                          f"({snapshot.source} over {snapshot.window})", offenders)
+    unknown = [ns for ns, g in gates.items() if g.status == "unknown"]
+    if unknown:
+        return GateResult("unknown", "no proof of mTLS-only traffic for "
+                          f"{', '.join(unknown)}: " + gates[unknown[0]].reason)
+    return GateResult("pass", f"all traffic into {', '.join(checked)} was mutual TLS "
+                      f"({snapshot.source} over {snapshot.window})")
+
+
+def block_on_gates(plan: Plan, gates: Mapping[str, GateResult], graph: CallGraph) -> Plan:
+    """The plan with each failing STRICT step blocked and the proven namespaces first.
+
+    A STRICT step whose gate fails gets one MP301 finding per plaintext caller (also added to
+    ``plan.blockers``); the finding names the port-exception step of the callee's workload
+    when there is one, since telemetry has no ports to tell whether it covers the caller.
+    Then the namespaces' exception and STRICT steps are regrouped so that namespaces whose
+    gates all pass go first, the others after them, each side in the plan's order; if that
+    would put a step before one it requires, the order is kept as is.
+    """
+    exceptions = {(s.target.namespace, s.target.name): s.id for s in plan.steps
+                  if s.phase is Phase.EXCEPTION and s.target.scope == "workload"}
+    steps = []
+    added: list[Finding] = []
+    for step in plan.steps:
+        gate = gates.get(step.id)
+        if step.phase is Phase.STRICT and gate is not None and gate.status == "fail":
+            findings = tuple(_finding(graph, step, obs, gate, exceptions.get(
+                (obs.destination_namespace, obs.destination_workload)))
+                for obs in gate.offenders)
+            added.extend(findings)
+            step = replace(step, blockers=tuple(sorted({*step.blockers, *findings})))
+        steps.append(step)
+    ordered = _ready_first(steps, gates)
+    return replace(plan, steps=tuple(ordered),
+                   blockers=tuple(sorted({*plan.blockers, *added})))
+
+
+def _finding(graph: CallGraph, step: Step, obs: ObservedEdge, gate: GateResult,
+             exception: str | None) -> Finding:
+    caller = caller_id(graph, obs)
+    unit = "connections" if obs.protocol == TCP else "requests"
+    who = f"{caller} (no sidecar)" if obs.unknown_caller else caller
+    # Telemetry has no port: a port exception may cover this caller, but only a person (or
+    # the step's PromQL, which leaves excepted workloads out) can tell.
+    note = (f"; {exception} opens ports on {obs.destination_workload}: confirm it covers "
+            "this caller" if exception else "")
+    return Finding(
+        code=MP301.code, subject=caller, severity=MP301.severity,
+        namespace=step.target.namespace, objects=tuple(sorted({caller, service_id(obs)})),
+        message=(f"{who} sent {obs.plaintext:g} plaintext {unit} of {obs.total:g} to "
+                 f"{service_id(obs)}; {step.id} would refuse them ({gate.reason}){note}"),
+        fix=MP301.fix)
+
+
+def _ready_first(steps: list[Step], gates: Mapping[str, GateResult]) -> list[Step]:
+    section = [i for i, s in enumerate(steps) if s.phase in (Phase.EXCEPTION, Phase.STRICT)]
+    if not section:
+        return steps
+    start, end = section[0], section[-1] + 1
+    groups: dict[str, list[Step]] = {}
+    for s in steps[start:end]:
+        groups.setdefault(s.target.namespace, []).append(s)
+    # sorted() is stable: within "ready" and "waiting" the plan's own order stays.
+    ordered_groups = sorted(groups.values(), key=lambda g: any(
+        gates[s.id].status != "pass" for s in g if s.id in gates))
+    ordered = [*steps[:start], *(s for g in ordered_groups for s in g), *steps[end:]]
+    ids = {s.id for s in steps}
+    seen: set[str] = set()
+    for s in ordered:
+        if not (set(s.requires) & ids) <= seen:
+            return steps
+        seen.add(s.id)
+    return ordered

@@ -1,0 +1,53 @@
+"""The observed-traffic wire format (``planner traffic -o json``), versioned apart from the model.
+
+Namespaces are sorted by name, their edge lists by key, plaintext callers biggest first; counts
+are what the source returned (Prometheus ``increase`` values are extrapolated, not integers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from planner.domain.graph import CallGraph
+from planner.domain.observed import NamespaceTraffic
+from planner.domain.traffic import GateResult, TrafficSnapshot
+from planner.sinks.wire import document, to_wire
+
+SCHEMA_VERSION = "meshplan.io/traffic/v1"
+
+
+def gate_body(gate: GateResult) -> dict[str, Any]:
+    """A gate as plain data: status, reason and the offending edges' labels."""
+    return {"status": gate.status, "reason": gate.reason,
+            "offenders": [e.label() for e in gate.offenders]}
+
+
+def namespace_body(entry: NamespaceTraffic) -> dict[str, Any]:
+    """One namespace: mTLS status, gate, plaintext callers and where graph and telemetry
+    disagree."""
+    return {
+        "namespace": entry.namespace,
+        "status": entry.status,
+        "hasSeries": entry.has_series,
+        "requests": {"total": entry.requests, "mtls": entry.requests_mtls},
+        "connections": {"total": entry.connections, "mtls": entry.connections_mtls},
+        "tlsUnknown": entry.tls_unknown,
+        "gate": gate_body(entry.gate),
+        "plaintextCallers": to_wire(entry.plaintext_callers),
+        "unpredicted": list(entry.unpredicted),
+        "unobserved": list(entry.unobserved),
+    }
+
+
+def traffic_document(snapshot: TrafficSnapshot, graph: CallGraph,
+                     namespaces: Sequence[NamespaceTraffic]) -> dict[str, Any]:
+    """The whole view: source, per-namespace status and every call edge with its origin."""
+    return document(SCHEMA_VERSION, {
+        "source": snapshot.source,
+        "window": snapshot.window,
+        "hasData": snapshot.has_data,
+        "namespaces": [namespace_body(n) for n in namespaces],
+        "edges": [{"key": e.key, "origin": e.origin.value, "protocol": e.protocol,
+                   "observed": to_wire(e.observed)} for e in graph.edges],
+    })

@@ -1,0 +1,160 @@
+"""``planner traffic``, ``planner plan`` and ``planner graph`` with observed traffic from a real
+Prometheus (the shop ground truth in shop_truth.py), an empty one, a Kiali and a CSV export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from planner.cli import cli
+from planner.exit_codes import ExitCode
+
+from .promserver import PromServer, require_prometheus, tolerance
+from .shop_truth import SHOP_TRUTH, write_csv, write_kiali
+
+pytestmark = pytest.mark.slow
+
+SHOP = str(Path(__file__).resolve().parents[2] / "sample_clusters" / "shop")
+TOL = tolerance(step_s=60, span_s=7200)
+
+
+@pytest.fixture(scope="module")
+def shop_prom() -> Iterator[str]:
+    """A real Prometheus holding SHOP_TRUTH as Istio metrics."""
+    require_prometheus()
+    with PromServer(list(SHOP_TRUTH)) as server:
+        yield server.url
+
+
+def invoke(*args: str) -> Any:
+    # Wide enough that Rich tables do not wrap the names the tests look for.
+    result = CliRunner(env={"COLUMNS": "300"}).invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def traffic_json(*source: str) -> dict[str, Any]:
+    out = invoke("traffic", "-f", SHOP, "-R", *source, "-o", "json").stdout
+    assert out.startswith('{\n  "schemaVersion": "meshplan.io/traffic/v1",')
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+def check_shop(doc: dict[str, Any]) -> None:
+    """The assertions every source of the shop ground truth must satisfy."""
+    ns = {n["namespace"]: n for n in doc["namespaces"]}
+    assert {k: (ns[k]["status"], ns[k]["gate"]["status"]) for k in
+            ("storefront", "catalog", "orders", "data", "payments") if k in ns} == {
+        "storefront": ("mtls-only", "pass"), "catalog": ("mtls-only", "pass"),
+        "orders": ("mixed", "fail"), "data": ("mixed", "fail"),
+        "payments": ("no-data", "unknown")}
+    assert ns["payments"]["hasSeries"] is False
+    [caller] = ns["orders"]["plaintextCallers"]
+    assert caller["caller"] == "external:unknown@orders"
+    assert caller["suspects"] == ["CronJob/orders/nightly-report"]
+    assert ns["catalog"]["unpredicted"] == [
+        "Deployment/orders/shipping -> Service/catalog/catalog"]
+    edges = {e["key"]: e for e in doc["edges"]}
+    assert edges["Deployment/storefront/web -> Service/storefront/bff:8080"]["origin"] == "both"
+    assert edges["Deployment/orders/shipping -> Service/catalog/catalog"]["origin"] == (
+        "observed")
+    assert edges["Deployment/orders/orders -> Service/payments/payments:8080"]["origin"] == (
+        "inferred")
+    assert edges["external:unknown@orders -> Service/orders/orders"]["observed"][
+        "mtls_share"] == 0.0
+
+
+def test_traffic_from_prometheus(shop_prom: str) -> None:
+    doc = traffic_json("--prometheus", shop_prom)
+    assert doc["source"] == f"prometheus {shop_prom}" and doc["window"] == "7d"
+    check_shop(doc)
+    edges = {e["key"]: e["observed"] for e in doc["edges"]}
+    pg = edges["Deployment/catalog/catalog -> Service/data/postgres:5432"]
+    assert pg["mtls_share"] == pytest.approx(0.75)
+    assert 40 <= pg["connections"] <= 40 * (1 + TOL)
+    ns = {n["namespace"]: n for n in doc["namespaces"]}
+    assert ns["orders"]["gate"]["offenders"] == [
+        "unknown/unknown -> orders/orders (http)"]
+
+
+def test_traffic_table(shop_prom: str) -> None:
+    out = invoke("traffic", "-f", SHOP, "-R", "--prometheus", shop_prom).stdout
+    for text in ("mTLS per namespace", "orders: mixed, gate fail", "external:unknown@orders",
+                 "nightly-report", "unpredicted", "never observed", "payments: no-data"):
+        assert text in out, text
+
+
+def test_plan_gates_from_prometheus(shop_prom: str) -> None:
+    out = invoke("plan", "-f", SHOP, "-R", "--prometheus", shop_prom, "-o", "json").stdout
+    steps = {s["id"]: s for s in json.loads(out)["steps"]}
+    gates = {k: s["gate"]["status"] for k, s in steps.items() if "gate" in s}
+    assert gates == {"40-strict-storefront": "pass", "40-strict-catalog": "pass",
+                     "40-strict-orders": "fail", "40-strict-data": "fail",
+                     "40-strict-payments": "unknown", "60-mesh-strict": "fail"}
+    mp301 = [b for b in steps["40-strict-orders"]["blockers"] if b["code"] == "MP301"]
+    assert [b["subject"] for b in mp301] == ["external:unknown@orders"]
+    assert "no series" in steps["40-strict-payments"]["gate"]["reason"]
+    # Proven namespaces go STRICT first.
+    order = [k for k in sorted(steps, key=lambda k: steps[k]["order"]) if k in gates]
+    assert order[:2] == ["40-strict-storefront", "40-strict-catalog"]
+    table = invoke("plan", "-f", SHOP, "-R", "--prometheus", shop_prom).stdout
+    assert "gate 40-strict-orders: fail" in table and "MP301" in table
+
+
+def test_graph_shows_origin_and_share(shop_prom: str) -> None:
+    out = invoke("graph", "-f", SHOP, "-R", "--prometheus", shop_prom, "-o", "json").stdout
+    edges = {e["key"]: e for e in json.loads(out)["edges"]}
+    edge = edges["Deployment/storefront/web -> Service/storefront/bff:8080"]
+    assert edge["origin"] == "both" and edge["observed"]["mtls_share"] == 1.0
+    assert "origin" in invoke("graph", "-f", SHOP, "-R", "--prometheus", shop_prom).stdout
+
+
+def test_empty_prometheus_every_gate_unknown(empty_prom_url: str) -> None:
+    doc = traffic_json("--prometheus", empty_prom_url)
+    assert doc["hasData"] is False
+    assert {n["gate"]["status"] for n in doc["namespaces"]} == {"unknown"}
+    assert {e["origin"] for e in doc["edges"]} == {"inferred"}
+    out = invoke("plan", "-f", SHOP, "-R", "--prometheus", empty_prom_url, "-o", "json").stdout
+    gates = [s["gate"] for s in json.loads(out)["steps"] if "gate" in s]
+    assert gates and {g["status"] for g in gates} == {"unknown"}
+
+
+def test_traffic_from_kiali_export(tmp_path: Path) -> None:
+    path = write_kiali(tmp_path / "kiali.json")
+    doc = traffic_json("--traffic", str(path))
+    assert doc["source"] == f"kiali export {path}"
+    check_shop(doc)
+    # Forcing the format gives the same answer, byte for byte (deterministic output).
+    forced = invoke("traffic", "-f", SHOP, "-R", "--traffic", str(path), "--traffic-format",
+                    "kiali", "-o", "json").stdout
+    assert forced == invoke("traffic", "-f", SHOP, "-R", "--traffic", str(path),
+                            "-o", "json").stdout
+
+
+def test_traffic_from_csv_export(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "traffic.csv")
+    doc = traffic_json("--traffic", str(path))
+    assert doc["window"] == "unknown"
+    check_shop(doc)
+    out = invoke("plan", "-f", SHOP, "-R", "--traffic", str(path), "-o", "json").stdout
+    steps = {s["id"]: s for s in json.loads(out)["steps"]}
+    assert steps["40-strict-orders"]["gate"]["status"] == "fail"
+    assert steps["40-strict-catalog"]["gate"]["status"] == "pass"
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["traffic", "-f", SHOP, "-R"])
+    assert result.exit_code == ExitCode.INPUT_ERROR and "--prometheus" in result.output
+    path = write_csv(tmp_path / "t.csv")
+    result = CliRunner().invoke(cli, ["traffic", "-f", SHOP, "-R", "--traffic", str(path),
+                                      "--prometheus", "http://127.0.0.1:9"])
+    assert result.exit_code == ExitCode.INPUT_ERROR and "not both" in result.output
+    result = CliRunner().invoke(cli, ["traffic", "-f", SHOP, "-R", "--traffic",
+                                      str(tmp_path / "missing.csv")])
+    assert result.exit_code == ExitCode.METRICS_ERROR
+    assert result.output.startswith("planner: error:")
