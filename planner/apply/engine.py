@@ -1,0 +1,423 @@
+"""Apply, verify and roll back plan steps, with a journal that survives any interruption.
+
+One :class:`ApplySession` per plan and target (a cluster or a GitOps folder, see
+:mod:`planner.apply.writer`). The flow of :meth:`ApplySession.apply`:
+
+1. read-only check (``--write``), then the step's preconditions: for STRICT steps the steps in
+   ``requires`` must be applied per the journal, and the Prometheus plaintext gate must pass
+   where a Prometheus URL is configured; ``force`` overrides both and the journal records it;
+2. a dry run of every write (``dryRun=All``): conflicts and validation errors surface before
+   anything changes;
+3. for each write: read the live object, save the intent (before-state and payload) in the
+   journal, write, save the result. A process killed anywhere in between leaves a journal that
+   ``resume`` (re-send the recorded payloads, all idempotent) and :meth:`ApplySession.rollback`
+   (restore every recorded before-state) both complete.
+
+Test-only hook: when ``PLANNER_TEST_CRASH_AFTER_WRITES=N`` is set, the process SIGKILLs itself
+right after its N-th successful write and before journaling it as done (the worst moment), so
+tests can prove crash recovery with a real killed process. Never set it elsewhere.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from planner.apply.journal_file import load_journal, save_journal
+from planner.apply.writer import Planned, Stamp, Writer, parse_key
+from planner.domain import journal as jr
+from planner.domain.journal import (
+    STEP_ANNOTATION,
+    Journal,
+    JournalError,
+    Record,
+    RecordPhase,
+    StepState,
+    WriteKind,
+)
+from planner.domain.plan import Phase, Plan, Step
+from planner.errors import ApplyError, MetricsError, PlannerError, ReadOnlyError
+
+if TYPE_CHECKING:
+    from planner.domain.traffic import GateResult
+
+CRASH_ENV: Final = "PLANNER_TEST_CRASH_AFTER_WRITES"
+DRY_RUN_REFUSED: Final = "dry run refused: "
+#: Traffic windows: 7 days before STRICT (weekly jobs count), 15 minutes to verify after it.
+GATE_WINDOW: Final = "7d"
+VERIFY_WINDOW: Final = "15m"
+_GATED_PHASES: Final = frozenset({Phase.STRICT, Phase.MESH_STRICT})
+_VERBS: Final = {WriteKind.APPLY: "server-side apply", WriteKind.LABEL: "label (merge patch)",
+                 WriteKind.RESTART: "restart (merge patch of restartedAt)",
+                 WriteKind.DELETE: "delete", WriteKind.FILE: "write file"}
+
+Progress = Callable[[str], None]
+
+
+class GateRefused(ApplyError):
+    """A precondition gate (Prometheus plaintext check) refused the step; exit GATE_FAILED."""
+
+
+@dataclass(frozen=True)
+class StepPreview:
+    """What applying a step would do: a unified diff (live -> dry-run result), one line per
+    change, and warnings (failed dry runs start with :data:`DRY_RUN_REFUSED`)."""
+
+    step_id: str
+    diff: str
+    changes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """The state a step is in after an operation, and what happened."""
+
+    step_id: str
+    state: str
+    messages: list[str] = field(default_factory=list)
+
+
+def plan_hash(plan: Plan) -> str:
+    """First 12 hex digits of the SHA-256 of the plan's JSON document."""
+    from planner.sinks.plan_json import plan_document
+    from planner.sinks.wire import dump_json
+
+    return hashlib.sha256(dump_json(plan_document(plan)).encode()).hexdigest()[:12]
+
+
+def require_write(write: bool) -> None:
+    """Raise ReadOnlyError unless the session may change the target."""
+    if not write:
+        raise ReadOnlyError("read-only: add --write to change the cluster")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def show_target(target: str) -> str:
+    """A record target for people: ``Kind namespace/name`` or the file path."""
+    if ":" not in target:
+        return target
+    _, kind, namespace, name = parse_key(target)
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
+class ApplySession:
+    """Apply, roll back, verify and report the steps of ``plan`` on ``writer``'s target.
+
+    Every method raises ApplyError (ReadOnlyError without ``write``; GateRefused when a gate
+    refuses) or ClusterError; the journal at ``journal_path`` is read at the start of each
+    operation, so several sessions (CLI runs, the TUI) see each other's work."""
+
+    def __init__(self, plan: Plan, writer: Writer, *, write: bool, journal_path: str,
+                 prometheus: str | None = None, source: str = "") -> None:
+        self.plan = plan
+        self.writer = writer
+        self.write_enabled = write
+        self.journal_path = journal_path
+        self.prometheus = prometheus
+        self.source = source
+        self.plan_hash = plan_hash(plan)
+        self._writes = 0
+
+    def close(self) -> None:
+        """Release the writer's connections."""
+        self.writer.close()
+
+    def __enter__(self) -> ApplySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- preview ---------------------------------------------------------------------------
+
+    def preview(self, step_id: str, *, force_conflicts: bool = False) -> StepPreview:
+        """Dry-run every write of the step and diff it against the live objects. Nothing is
+        stored, so this works without ``write``."""
+        step = self._step(step_id)
+        planned, warnings = self.writer.planned(step, Stamp(step_id, self.plan_hash, _now()))
+        journal = load_journal(self.journal_path)
+        state = journal.state(step_id)
+        if state in (StepState.APPLIED, StepState.VERIFIED):
+            warnings.append(f"step {step_id} is already {state}")
+        warnings.extend(self._unmet(step, journal))
+        diffs: list[str] = []
+        changes: list[str] = []
+        for write in planned:
+            changes.append(f"{_VERBS[write.kind]} {show_target(write.target)}")
+            live = self.writer.read(write.kind, write.target)
+            try:
+                result = self.writer.dry_run(write, force_conflicts=force_conflicts)
+            except ApplyError as err:
+                warnings.append(DRY_RUN_REFUSED + str(err))
+                continue
+            diffs.extend(difflib.unified_diff(
+                self.writer.render(live).splitlines(keepends=True),
+                self.writer.render(result).splitlines(keepends=True),
+                fromfile=f"live: {show_target(write.target)}",
+                tofile=f"after: {show_target(write.target)}"))
+        if not planned:
+            warnings.append(f"step {step_id} changes nothing: applying it records it as done")
+        return StepPreview(step_id, "".join(diffs), changes, warnings)
+
+    # --- apply -----------------------------------------------------------------------------
+
+    def apply(self, step_id: str, *, force: bool = False, resume: bool = False,
+              force_conflicts: bool = False, progress: Progress | None = None) -> StepOutcome:
+        """Apply the step (module docstring). An applied step is left alone."""
+        require_write(self.write_enabled)
+        step = self._step(step_id)
+        journal = load_journal(self.journal_path)
+        entry = journal.entry(step_id)
+        if entry.state in (StepState.APPLIED, StepState.VERIFIED):
+            return StepOutcome(step_id, str(entry.state),
+                               [f"step {step_id} is already {entry.state}; nothing to do"])
+        forced = self._preconditions(step, journal, force)
+        stamp = Stamp(step_id, self.plan_hash, _now())
+        planned, warnings = self.writer.planned(step, stamp)
+        try:
+            journal = jr.begin_apply(journal, step_id, self.plan_hash, _now(), resume=resume,
+                                     forced=forced)
+        except JournalError as err:
+            raise ApplyError(str(err)) from None
+        entry = journal.entry(step_id)
+        planned = self._resumable(entry, planned)
+        if not entry.records:
+            for write in planned:  # every write validated before the first one happens
+                self.writer.dry_run(write, force_conflicts=force_conflicts)
+        save_journal(self.journal_path, journal)
+        messages = [*warnings, *(f"forced: {f}" for f in forced)]
+        for index, write in enumerate(planned):
+            record = entry.record(index)
+            if record is not None and record.phase is RecordPhase.DONE:
+                continue
+            if record is None:
+                before = self.writer.read(write.kind, write.target)
+                journal = jr.intend(journal, step_id, Record(index, write.kind, write.target,
+                                                             before, write.desired))
+                save_journal(self.journal_path, journal)
+            try:
+                after = self.writer.write(write, force_conflicts=force_conflicts)
+            except PlannerError as err:
+                journal = jr.finish(journal, step_id, StepState.FAILED, _now(),
+                                    f"failed at write {index + 1}: {err}")
+                save_journal(self.journal_path, journal)
+                raise
+            self._wrote()
+            journal = jr.done(journal, step_id, index, after)
+            save_journal(self.journal_path, journal)
+            line = f"{_VERBS[write.kind]} {show_target(write.target)}"
+            messages.append(line)
+            if progress is not None:
+                progress(line)
+        journal = jr.finish(journal, step_id, StepState.APPLIED, _now(),
+                            f"applied {len(planned)} write(s)")
+        save_journal(self.journal_path, journal)
+        return StepOutcome(step_id, str(StepState.APPLIED), messages)
+
+    def _resumable(self, entry: jr.StepEntry, planned: list[Planned]) -> list[Planned]:
+        """The writes to do: recorded payloads where the journal has them (resending exactly
+        what may already have been written keeps a resume idempotent), the plan's for the
+        rest. ApplyError when the plan no longer matches the recorded writes."""
+        result = list(planned)
+        for record in entry.records:
+            if record.index >= len(result) or result[record.index].target != record.target:
+                raise ApplyError(f"step {entry.step_id} changed since the interrupted apply "
+                                 f"({show_target(record.target)} is no longer write "
+                                 f"{record.index + 1}); roll it back instead")
+            result[record.index] = Planned(record.kind, record.target, record.desired)
+        return result
+
+    def _wrote(self) -> None:
+        self._writes += 1
+        limit = os.environ.get(CRASH_ENV)
+        if limit and self._writes == int(limit):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    # --- preconditions ---------------------------------------------------------------------
+
+    def _unmet(self, step: Step, journal: Journal) -> list[str]:
+        """Why a STRICT step may not be applied yet, per the journal."""
+        if step.phase not in _GATED_PHASES:
+            return []
+        missing = [r for r in step.requires
+                   if journal.state(r) not in (StepState.APPLIED, StepState.VERIFIED)]
+        if not missing:
+            return []
+        return [f"step {step.id} requires {', '.join(missing)} to be applied first (journal "
+                f"{self.journal_path})"]
+
+    def _preconditions(self, step: Step, journal: Journal, force: bool) -> tuple[str, ...]:
+        """Check requires and the gate; returns what ``force`` overrode."""
+        forced = self._unmet(step, journal)
+        if forced and not force:
+            raise ApplyError(f"{forced[0]}; use --force to apply anyway")
+        gate = self._gate(step, GATE_WINDOW)
+        if gate is not None and gate.status != "pass":
+            reason = f"Prometheus gate {gate.status}: {gate.reason}"
+            if not force:
+                raise GateRefused(f"{reason}; use --force to apply anyway (it is recorded "
+                                  "in the journal)")
+            forced.append(reason)
+        return tuple(forced)
+
+    def _gate(self, step: Step, window: str) -> GateResult | None:
+        """The plaintext gate for a step with PromQL checks, when Prometheus is configured.
+        An unreachable Prometheus is evidence missing: ``unknown``, which blocks like
+        ``fail``."""
+        if self.prometheus is None or not step.promql:
+            return None
+        from planner.domain.traffic import GateResult, plaintext_gate
+        from planner.sources.prometheus import fetch_traffic
+
+        try:
+            snapshot = fetch_traffic(self.prometheus, window=window)
+        except MetricsError as err:
+            return GateResult("unknown", str(err))
+        if step.target.scope != "mesh":
+            return plaintext_gate(snapshot, step.target.namespace)
+        results = [plaintext_gate(snapshot, ns) for ns in snapshot.namespaces()]
+        for status in ("fail", "unknown"):
+            bad = [r for r in results if r.status == status]
+            if bad:
+                return GateResult(status, "; ".join(r.reason for r in bad),
+                                  [o for r in bad for o in r.offenders])
+        if not results:
+            return GateResult("unknown", f"no traffic at all in {snapshot.source} over "
+                                         f"{window}")
+        return GateResult("pass", f"every namespace in {snapshot.source} was mutual TLS")
+
+    # --- rollback --------------------------------------------------------------------------
+
+    def rollback(self, step_id: str, *, progress: Progress | None = None) -> StepOutcome:
+        """Restore every object the step wrote to its journaled before-state (creations are
+        deleted), newest first, restarts last. Idempotent: rerun it after an interruption."""
+        require_write(self.write_enabled)
+        journal = load_journal(self.journal_path)
+        entry = journal.entry(step_id)
+        if entry.state is StepState.ROLLED_BACK:
+            return StepOutcome(step_id, str(entry.state),
+                               [f"step {step_id} is already rolled back"])
+        try:
+            journal = jr.begin_rollback(journal, step_id, _now())
+        except JournalError as err:
+            raise ApplyError(str(err)) from None
+        save_journal(self.journal_path, journal)
+        messages: list[str] = []
+        for record in jr.undo_order(entry):
+            live = self.writer.read(record.kind, record.target)
+            if jr.drifted(record, live):
+                messages.append(f"warning: {show_target(record.target)} changed since the "
+                                "apply; its before-state is restored anyway")
+            journal = jr.begin_undo(journal, step_id, record.index)
+            save_journal(self.journal_path, journal)
+            if live != record.before:
+                try:
+                    self.writer.undo(record, live)
+                except PlannerError as err:
+                    journal = jr.finish(journal, step_id, StepState.ROLLING_BACK, _now(),
+                                        f"rollback failed: {err}")
+                    save_journal(self.journal_path, journal)
+                    raise
+                self._wrote()
+            journal = jr.undone(journal, step_id, record.index)
+            save_journal(self.journal_path, journal)
+            line = f"restored {show_target(record.target)}"
+            messages.append(line)
+            if progress is not None:
+                progress(line)
+        journal = jr.finish(journal, step_id, StepState.ROLLED_BACK, _now(), "rolled back")
+        save_journal(self.journal_path, journal)
+        return StepOutcome(step_id, str(StepState.ROLLED_BACK), messages)
+
+    # --- verify and status -----------------------------------------------------------------
+
+    def verify(self, step_id: str) -> StepOutcome:
+        """Check the step: applied per the journal, every written object live as written, and
+        the Prometheus gate (last 15 minutes) where configured. State ``verified`` means it
+        passed (and is recorded); any other state is the reason it did not."""
+        step = self._step(step_id)
+        journal = load_journal(self.journal_path)
+        entry = journal.entry(step_id)
+        messages: list[str] = []
+        drift = False
+        if entry.state not in (StepState.APPLIED, StepState.VERIFIED):
+            messages.append(f"step {step_id} is {jr.shown_state(entry)}, not applied")
+        else:
+            for record in entry.records:
+                if jr.drifted(record, self.writer.read(record.kind, record.target)):
+                    drift = True
+                    messages.append(f"{show_target(record.target)} changed since the apply")
+        gate = self._gate(step, VERIFY_WINDOW)
+        if gate is not None:
+            messages.append(f"Prometheus gate {gate.status}: {gate.reason}")
+        passed = (entry.state in (StepState.APPLIED, StepState.VERIFIED) and not drift
+                  and (gate is None or gate.status == "pass"))
+        if not passed:
+            return StepOutcome(step_id, str(jr.shown_state(entry, drift)), messages)
+        journal = jr.finish(journal, step_id, StepState.VERIFIED, _now(), "verified")
+        save_journal(self.journal_path, journal)
+        checked = len(entry.records)
+        return StepOutcome(step_id, str(StepState.VERIFIED),
+                           [*messages, f"{checked} object(s) live as applied"])
+
+    def status(self) -> dict[str, str]:
+        """Step id -> state, for every step of the plan (and any other journaled step)."""
+        return {step_id: state for step_id, state, _ in self.status_details()}
+
+    def status_details(self) -> list[tuple[str, str, str]]:
+        """(step id, state, note) rows: the journal checked against the live objects. A step
+        the journal does not know is ``applied`` when every object it writes carries its
+        ``meshplan.io/step`` annotation (the journal was lost), else ``pending``."""
+        journal = load_journal(self.journal_path)
+        ids = [s.id for s in self.plan.steps]
+        ids += sorted(set(journal.steps) - set(ids))
+        rows = []
+        for step_id in ids:
+            entry = journal.steps.get(step_id)
+            if entry is None:
+                rows.append(self._from_annotations(self.plan.step(step_id)))
+                continue
+            drift = [r for r in entry.records
+                     if entry.state in (StepState.APPLIED, StepState.VERIFIED)
+                     and jr.drifted(r, self.writer.read(r.kind, r.target))]
+            note = jr.interruption(entry) or (
+                "changed since apply: " + ", ".join(show_target(r.target) for r in drift)
+                if drift else "")
+            if entry.forced:
+                note = "; ".join(filter(None, [note, "forced: " + "; ".join(entry.forced)]))
+            rows.append((step_id, str(jr.shown_state(entry, bool(drift))), note))
+        return rows
+
+    def _from_annotations(self, step: Step) -> tuple[str, str, str]:
+        planned, _ = self.writer.planned(step, Stamp(step.id, self.plan_hash, _now()))
+        marked = [w for w in planned if w.kind in (WriteKind.APPLY, WriteKind.LABEL)]
+        if marked and all(_step_annotation(self.writer.read(w.kind, w.target)) == step.id
+                          for w in marked):
+            return (step.id, str(StepState.APPLIED),
+                    "per the objects' meshplan.io/step annotations; not in the journal, so "
+                    "it cannot be rolled back from here")
+        return step.id, str(StepState.PENDING), ""
+
+    def _step(self, step_id: str) -> Step:
+        try:
+            return self.plan.step(step_id)
+        except KeyError:
+            known = ", ".join(s.id for s in self.plan.steps)
+            raise ApplyError(f"no step {step_id!r} in the plan (steps: {known})") from None
+
+
+def _step_annotation(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return None
+    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(STEP_ANNOTATION)
+    return str(value) if value is not None else None

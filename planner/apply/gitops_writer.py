@@ -1,0 +1,105 @@
+"""Writes plan steps as GitOps files (manifest mode: no cluster, ``--out DIR``), the
+:class:`Writer` of :mod:`planner.apply.writer`.
+
+Each step gets a folder ``DIR/<step-id>/`` holding one YAML file per object it applies (with
+the step and plan-hash annotations, as in a cluster) and a ``kustomization.yaml`` listing them,
+for Argo CD or Flux to sync. Every file is written atomically (temp + fsync + rename) and
+journaled like a cluster write: its previous text (None when it did not exist) before, the
+written text after. Undo puts the previous text back or removes the file.
+
+Restarts and deletes have no file form: they are reported as warnings to do after the sync.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from planner.apply.journal_file import write_atomically
+from planner.apply.writer import Planned, Stamp, with_annotations
+from planner.domain.journal import Record, WriteKind
+from planner.domain.plan import Action, Step
+from planner.errors import ApplyError
+from planner.sinks.gitops import KUSTOMIZE_API
+from planner.sinks.gitops import _file_name as file_name  # same names as `planner plan --out`
+from planner.sinks.wire import dump_yaml, to_wire
+
+
+class GitOpsWriter:
+    """A folder of YAML files; targets are paths relative to it."""
+
+    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
+        self.root = Path(out_dir)
+        self.label = f"GitOps folder {self.root}"
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def planned(self, step: Step, stamp: Stamp) -> tuple[list[Planned], list[str]]:
+        """One file per applied object plus the step's kustomization.yaml."""
+        writes: list[Planned] = []
+        warnings: list[str] = []
+        for change in step.apply:
+            meta = change.object.get("metadata") or {}
+            ref = f"{change.object.get('kind')} {meta.get('namespace') or ''}/{meta.get('name')}"
+            if change.action is Action.RESTART:
+                warnings.append(f"restart {ref} after the sync (kubectl rollout restart): "
+                                "a restart has no GitOps file")
+            elif change.action is Action.DELETE:
+                warnings.append(f"delete {ref} from the repository by hand")
+            else:
+                obj = with_annotations(change.object, stamp.annotations)
+                writes.append(Planned(WriteKind.FILE, f"{step.id}/{file_name(obj)}",
+                                      dump_yaml(to_wire(obj))))
+        if writes:
+            resources = [w.target.split("/", 1)[1] for w in writes]
+            kustomization = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization",
+                             "resources": resources}
+            writes.append(Planned(WriteKind.FILE, f"{step.id}/kustomization.yaml",
+                                  dump_yaml(kustomization)))
+        return writes, warnings
+
+    def read(self, kind: WriteKind, target: str) -> Any:
+        """The file's text, None when it does not exist."""
+        path = self._path(target)
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise ApplyError(f"cannot read {path}: {err.strerror or err}") from None
+
+    def dry_run(self, planned: Planned, *, force_conflicts: bool) -> Any:
+        """The text the file would hold."""
+        return planned.desired
+
+    def write(self, planned: Planned, *, force_conflicts: bool) -> Any:
+        """Write the file atomically; returns its text."""
+        write_atomically(self._path(planned.target), str(planned.desired))
+        return planned.desired
+
+    def undo(self, record: Record, live: Any) -> None:
+        """Put the previous text back, or remove a file the step created."""
+        path = self._path(record.target)
+        if record.before is not None:
+            write_atomically(path, str(record.before))
+            return
+        try:
+            path.unlink(missing_ok=True)
+            if path.parent != self.root and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+        except OSError as err:
+            raise ApplyError(f"cannot remove {path}: {err.strerror or err}") from None
+
+    def render(self, obj: Any) -> str:
+        """File text as it is."""
+        return "" if obj is None else str(obj)
+
+    def _path(self, target: str) -> Path:
+        path = self.root / target
+        # Step ids and object names come from the plan; never let one escape the folder.
+        if os.path.commonpath([path.resolve(), self.root.resolve()]) != str(self.root.resolve()):
+            raise ApplyError(f"refusing to write outside {self.root}: {target}")
+        return path
+

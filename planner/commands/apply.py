@@ -1,0 +1,250 @@
+"""``planner apply|rollback|verify|status``: change the cluster one plan step at a time.
+
+Read-only unless ``--write``: ``apply --dry-run``, ``verify`` and ``status`` never change
+anything; ``apply`` and ``rollback`` without ``--write`` exit READ_ONLY before scanning. With
+manifest input (``-f``) the target is a GitOps folder (``--out DIR``) instead of a cluster.
+Flow, journal and recovery: docs/apply.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from planner.apply.journal_file import DEFAULT_JOURNAL
+from planner.commands.common import (
+    fail,
+    handle_errors,
+    input_options,
+    input_spec,
+    one_line,
+    output_option,
+    stdout_console,
+)
+from planner.commands.plan import make_plan, plan_options
+from planner.errors import ApplyError
+from planner.exit_codes import ExitCode
+
+
+def session_options(func: Any) -> Any:
+    """Options every step command shares: journal, GitOps folder, Prometheus."""
+    decorators = [
+        click.option("--journal", default=DEFAULT_JOURNAL, show_default=True, metavar="FILE",
+                     help="Journal of every write, for resume, rollback and status."),
+        click.option("--out", "out_dir", default=None, metavar="DIR",
+                     help="Manifest input (-f): write the step's GitOps files here."),
+        click.option("--prometheus", default=None, metavar="URL",
+                     help="Prometheus for the plaintext gate before STRICT steps and verify."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _open(spec: Any, options: dict[str, Any], write: bool) -> Any:
+    """Analyse, plan and open the apply session for the chosen input."""
+    from planner.service import ClusterInput, open_apply_session
+
+    analysis, plan = make_plan(spec, options["root_namespace"], options["granularity"],
+                               options["dataplane"])
+    return open_apply_session(analysis, plan, write=write, journal_path=options["journal"],
+                              kube=spec if isinstance(spec, ClusterInput) else None,
+                              out_dir=options["out_dir"], prometheus=options["prometheus"])
+
+
+def _spec(options: dict[str, Any]) -> Any:
+    return input_spec(options["filenames"], options["recursive"], options["namespace"],
+                      options["all_namespaces"], options["strict"], options["kubeconfig"],
+                      options["context"])
+
+
+def _note(message: str) -> None:
+    click.echo(f"planner: {one_line(message)}", err=True)
+
+
+def print_diff(diff: str) -> None:
+    """The unified diff on stdout, coloured on a terminal. Cluster strings are data: they go
+    into a Rich Text as they are, never parsed as markup."""
+    from rich.text import Text
+
+    text = Text()
+    for line in diff.splitlines(keepends=True):
+        if line.startswith(("---", "+++")):
+            style = "bold"
+        elif line.startswith("@@"):
+            style = "cyan"
+        elif line.startswith("+"):
+            style = "green"
+        elif line.startswith("-"):
+            style = "red"
+        else:
+            style = ""
+        text.append(line, style=style)
+    stdout_console().print(text, end="")
+
+
+def confirm(question: str, yes: bool) -> bool:
+    """True to go ahead: ``--yes``, or an answer on a terminal. Without a terminal and without
+    ``--yes`` the change is refused, never assumed."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ApplyError("refusing to change anything without confirmation: stdin is not a "
+                         "terminal; pass --yes")
+    return click.confirm(question, default=False, err=True)
+
+
+def _gated(func: Any) -> Any:
+    """Map a refused gate to exit GATE_FAILED (inside handle_errors, which would say
+    APPLY_ERROR)."""
+    import functools
+
+    from planner.apply.engine import GateRefused
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GateRefused as err:
+            fail(str(err), ExitCode.GATE_FAILED)
+        return None
+
+    return wrapper
+
+
+@click.command()
+@click.argument("step_id", metavar="STEP")
+@input_options
+@plan_options
+@session_options
+@click.option("--write", is_flag=True, help="Allow changes (read-only without it).")
+@click.option("--dry-run", is_flag=True, help="Server-side dry run and diff only.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted apply of STEP.")
+@click.option("--force", is_flag=True,
+              help="Apply although required steps are not applied or the Prometheus gate "
+                   "fails (recorded in the journal).")
+@click.option("--force-conflicts", is_flag=True,
+              help="Take over fields another field manager owns.")
+@handle_errors
+@_gated
+def apply(step_id: str, write: bool, dry_run: bool, yes: bool, resume: bool, force: bool,
+          force_conflicts: bool, **options: Any) -> None:
+    """Apply one plan step: dry run, diff, confirm, server-side apply, journal.
+
+    \b
+    Examples:
+      planner apply 20-mesh-permissive --dry-run
+      planner apply 30-enroll-shop --write
+      planner apply 30-enroll-shop --write --resume --yes
+      planner apply 40-strict-shop -f manifests/ -R --out gitops/ --write
+    """
+    from planner.service import check_writable
+
+    if not dry_run:
+        check_writable(write)
+    with _open(_spec(options), options, write) as session:
+        preview = session.preview(step_id, force_conflicts=force_conflicts)
+        print_diff(preview.diff)
+        for line in preview.changes:
+            _note(f"{step_id}: {line}")
+        for line in preview.warnings:
+            _note(f"warning: {line}")
+        if dry_run:
+            from planner.apply.engine import DRY_RUN_REFUSED
+
+            if any(w.startswith(DRY_RUN_REFUSED) for w in preview.warnings):
+                fail(next(w for w in preview.warnings if w.startswith(DRY_RUN_REFUSED)),
+                     ExitCode.APPLY_ERROR)
+            return
+        if not confirm(f"Apply step {step_id} to {session.writer.label}?", yes):
+            _note("not applied")
+            return
+        outcome = session.apply(step_id, force=force, resume=resume,
+                                force_conflicts=force_conflicts, progress=_note)
+    click.echo(f"{outcome.step_id}: {outcome.state}")
+
+
+@click.command()
+@click.argument("step_id", metavar="STEP")
+@input_options
+@plan_options
+@session_options
+@click.option("--write", is_flag=True, help="Allow changes (read-only without it).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@handle_errors
+def rollback(step_id: str, write: bool, yes: bool, **options: Any) -> None:
+    """Restore what one step changed to the journaled before-state.
+
+    \b
+    Examples:
+      planner rollback 30-enroll-shop --write
+    """
+    from planner.service import check_writable
+
+    check_writable(write)
+    with _open(_spec(options), options, write) as session:
+        if not confirm(f"Roll back step {step_id} on {session.writer.label}?", yes):
+            _note("not rolled back")
+            return
+        outcome = session.rollback(step_id, progress=_note)
+    for message in outcome.messages:
+        if message.startswith("warning:"):
+            _note(message)
+    click.echo(f"{outcome.step_id}: {outcome.state}")
+
+
+@click.command()
+@click.argument("step_id", metavar="STEP")
+@input_options
+@plan_options
+@session_options
+@handle_errors
+def verify(step_id: str, **options: Any) -> None:
+    """Check a step: journal, live objects as applied, Prometheus gate (exit 11 on failure).
+
+    \b
+    Examples:
+      planner verify 40-strict-shop --prometheus http://127.0.0.1:9090
+    """
+    with _open(_spec(options), options, False) as session:
+        outcome = session.verify(step_id)
+    for message in outcome.messages:
+        _note(message)
+    click.echo(f"{outcome.step_id}: {outcome.state}")
+    if outcome.state != "verified":
+        fail(f"verification of {step_id} failed (state {outcome.state})", ExitCode.GATE_FAILED)
+
+
+@click.command()
+@input_options
+@plan_options
+@session_options
+@output_option("table", "json")
+@handle_errors
+def status(output: str, **options: Any) -> None:
+    """Each step's state: pending, applied, verified, failed, rolled back or drifted.
+
+    \b
+    Examples:
+      planner status
+      planner status -o json
+    """
+    with _open(_spec(options), options, False) as session:
+        rows = session.status_details()
+    if output == "json":
+        from planner.sinks.wire import dump_json
+
+        sys.stdout.write(dump_json({"schemaVersion": 1, "steps": [
+            {"id": step_id, "state": state, "note": note} for step_id, state, note in rows]}))
+        return
+    from rich.table import Table
+
+    table = Table(title="Rollout status")
+    for column in ("step", "state", "note"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    stdout_console().print(table)

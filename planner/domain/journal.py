@@ -1,0 +1,338 @@
+"""The apply journal: what the planner wrote for each plan step, as a pure state machine.
+
+Every write is recorded twice: its *intent* (the object as it was before, and what is about to
+be written) is saved before the write, and its result (*done*, with the object as the server
+returned it) after. Rolling back records ``undo`` before and ``undone`` after each restore.
+A process killed at any point therefore leaves a journal that says exactly which writes may
+have happened; both resuming and rolling back are idempotent from there.
+
+Step states::
+
+    pending --apply--> applying --all writes done--> applied --verify--> verified
+                          |                             |
+                          +--error--> failed            +--live objects changed--> drifted
+    applied|verified|failed|applying --rollback--> rolling back --> rolled back
+
+``applying`` and ``rolling back`` are only seen after an interruption (the process died between
+the intent and the end of the step); :func:`shown_state` reports them as ``failed``, with
+:func:`interruption` saying what to do. ``drifted`` is never stored: it is derived by comparing
+the live objects with the recorded after-state (:func:`drift_view`).
+
+This module does no I/O: ``planner.apply.journal_file`` stores the journal, the engine reads the
+cluster and passes timestamps in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+SCHEMA_VERSION = 1
+JOURNAL_KIND = "MeshplanJournal"
+#: Annotations put on every object the planner applies: the cluster itself records the step.
+STEP_ANNOTATION = "meshplan.io/step"
+PLAN_HASH_ANNOTATION = "meshplan.io/plan-hash"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+class StepState(StrEnum):
+    """Where a step stands."""
+
+    PENDING = "pending"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    VERIFIED = "verified"
+    FAILED = "failed"
+    ROLLING_BACK = "rolling back"
+    ROLLED_BACK = "rolled back"
+    DRIFTED = "drifted"
+
+
+class WriteKind(StrEnum):
+    """How one change is written: server-side apply, merge patch of namespace labels, merge
+    patch of the pod template's restartedAt annotation, delete, or a GitOps file."""
+
+    APPLY = "apply"
+    LABEL = "label"
+    RESTART = "restart"
+    DELETE = "delete"
+    FILE = "file"
+
+
+class RecordPhase(StrEnum):
+    """Progress of one write: intent saved, write done, undo started, undo done."""
+
+    INTENT = "intent"
+    DONE = "done"
+    UNDO = "undo"
+    UNDONE = "undone"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One write of a step. ``target`` is ``apiVersion:Kind/namespace/name`` (``namespace``
+    empty for cluster-scoped kinds) or a file path relative to the GitOps folder. ``before`` is the
+    object (or file text) before the write, None when it did not exist; ``desired`` is what is
+    sent (apply body, merge patch or file text); ``after`` what the server returned."""
+
+    index: int
+    kind: WriteKind
+    target: str
+    before: Any
+    desired: Any
+    after: Any = None
+    phase: RecordPhase = RecordPhase.INTENT
+
+
+@dataclass(frozen=True)
+class Event:
+    """A line of the step's history: when, and what happened."""
+
+    at: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StepEntry:
+    """The journal of one step. ``forced`` lists the checks ``--force`` overrode."""
+
+    step_id: str
+    state: StepState = StepState.PENDING
+    plan_hash: str = ""
+    records: tuple[Record, ...] = ()
+    forced: tuple[str, ...] = ()
+    events: tuple[Event, ...] = ()
+
+    def record(self, index: int) -> Record | None:
+        """The record of write ``index``, if it was intended."""
+        return next((r for r in self.records if r.index == index), None)
+
+
+@dataclass(frozen=True)
+class Journal:
+    """Every step the planner touched, by id."""
+
+    steps: Mapping[str, StepEntry] = field(default_factory=dict)
+
+    def entry(self, step_id: str) -> StepEntry:
+        """The step's entry (a pending one when the step was never touched)."""
+        return self.steps.get(step_id) or StepEntry(step_id)
+
+    def state(self, step_id: str) -> StepState:
+        """The stored state of a step."""
+        return self.entry(step_id).state
+
+
+class JournalError(ValueError):
+    """A transition that the state machine does not allow, or a journal document it cannot
+    read; the message says why in user terms."""
+
+
+# --- transitions ------------------------------------------------------------------------------
+
+_DONE = frozenset({StepState.APPLIED, StepState.VERIFIED})
+
+
+def _put(journal: Journal, entry: StepEntry) -> Journal:
+    return Journal({**journal.steps, entry.step_id: entry})
+
+
+def _log(entry: StepEntry, at: str, message: str) -> tuple[Event, ...]:
+    return (*entry.events, Event(at, message))
+
+
+def interrupted_writes(entry: StepEntry) -> int:
+    """How many writes of an unfinished apply may have happened (intent saved)."""
+    return sum(1 for r in entry.records if r.phase in (RecordPhase.INTENT, RecordPhase.DONE))
+
+
+def begin_apply(journal: Journal, step_id: str, plan_hash: str, at: str, *,
+                resume: bool = False, forced: tuple[str, ...] = ()) -> Journal:
+    """Start (or, with ``resume``, continue) applying a step.
+
+    Raises :class:`JournalError` when the step is already applied, or was interrupted with
+    writes recorded and ``resume`` is not set (its before-states must not be overwritten)."""
+    entry = journal.entry(step_id)
+    if entry.state in _DONE:
+        raise JournalError(f"step {step_id} is already {entry.state}; roll it back first to "
+                           "apply it again")
+    partial = entry.state in (StepState.APPLYING, StepState.FAILED) and any(
+        r.phase is not RecordPhase.UNDONE for r in entry.records)
+    if entry.state is StepState.ROLLING_BACK:
+        raise JournalError(f"step {step_id} was interrupted while rolling back; finish with "
+                           f"`planner rollback {step_id}` first")
+    if partial and not resume:
+        raise JournalError(f"step {step_id} was interrupted after {interrupted_writes(entry)} "
+                           f"write(s): continue with `planner apply {step_id} --resume` or undo "
+                           f"with `planner rollback {step_id}`")
+    if resume and partial:
+        records = entry.records
+        message = f"apply resumed ({len(records)} write(s) already recorded)"
+    else:
+        records = ()
+        message = "apply started"
+    new = replace(entry, state=StepState.APPLYING, plan_hash=plan_hash, records=records,
+                  forced=tuple(sorted({*entry.forced, *forced})) if resume else forced,
+                  events=_log(entry, at, message + (f"; forced: {'; '.join(forced)}"
+                                                    if forced else "")))
+    return _put(journal, new)
+
+
+def intend(journal: Journal, step_id: str, record: Record) -> Journal:
+    """Record a write about to happen (replacing an earlier intent for the same index)."""
+    entry = journal.entry(step_id)
+    records = [*(r for r in entry.records if r.index != record.index), record]
+    return _put(journal, replace(entry, records=tuple(sorted(records, key=lambda r: r.index))))
+
+
+def _set_record(journal: Journal, step_id: str, index: int, **changes: Any) -> Journal:
+    entry = journal.entry(step_id)
+    if entry.record(index) is None:
+        raise JournalError(f"step {step_id}: write {index} was never intended")
+    records = tuple(replace(r, **changes) if r.index == index else r for r in entry.records)
+    return _put(journal, replace(entry, records=records))
+
+
+def done(journal: Journal, step_id: str, index: int, after: Any) -> Journal:
+    """Record that write ``index`` happened and what the server returned."""
+    return _set_record(journal, step_id, index, after=after, phase=RecordPhase.DONE)
+
+
+def begin_undo(journal: Journal, step_id: str, index: int) -> Journal:
+    """Record that write ``index`` is about to be undone."""
+    return _set_record(journal, step_id, index, phase=RecordPhase.UNDO)
+
+
+def undone(journal: Journal, step_id: str, index: int) -> Journal:
+    """Record that write ``index`` was undone."""
+    return _set_record(journal, step_id, index, phase=RecordPhase.UNDONE)
+
+
+def finish(journal: Journal, step_id: str, state: StepState, at: str, message: str) -> Journal:
+    """Close an operation on a step with its final state and a history line."""
+    entry = journal.entry(step_id)
+    return _put(journal, replace(entry, state=state, events=_log(entry, at, message)))
+
+
+def begin_rollback(journal: Journal, step_id: str, at: str) -> Journal:
+    """Start (or continue) rolling a step back.
+
+    Raises :class:`JournalError` when nothing of the step was ever written."""
+    entry = journal.entry(step_id)
+    if entry.state is StepState.ROLLED_BACK:
+        raise JournalError(f"step {step_id} is already rolled back")
+    if entry.state is StepState.PENDING:
+        raise JournalError(f"step {step_id} was never applied; nothing to roll back")
+    return _put(journal, replace(entry, state=StepState.ROLLING_BACK,
+                                 events=_log(entry, at, "rollback started")))
+
+
+def undo_order(entry: StepEntry) -> list[Record]:
+    """The records to undo, in order: object and label writes newest first, then restarts
+    (pods must restart *after* their namespace lost the injection label, or they get a sidecar
+    again)."""
+    pending = [r for r in entry.records if r.phase is not RecordPhase.UNDONE]
+    restarts = [r for r in pending if r.kind is WriteKind.RESTART]
+    others = [r for r in pending if r.kind is not WriteKind.RESTART]
+    return [*reversed(others), *restarts]
+
+
+# --- what is shown ---------------------------------------------------------------------------
+
+
+def drift_view(kind: WriteKind, obj: Any) -> Any:
+    """The part of an object that drift detection compares: spec and labels for applied
+    objects and namespaces, only the restartedAt annotation for restarts (controllers such as
+    an HPA change other fields of a workload's spec), the whole text for GitOps files."""
+    if obj is None or kind is WriteKind.FILE:
+        return obj
+    meta = obj.get("metadata") or {}
+    if kind is WriteKind.RESTART:
+        template = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
+        return (template.get("annotations") or {}).get(RESTARTED_AT)
+    return {"spec": obj.get("spec"), "labels": meta.get("labels") or {}}
+
+
+def drifted(record: Record, live: Any) -> bool:
+    """True when the live object no longer matches what the step left (deleted objects stay
+    deleted; a vanished applied object is drift)."""
+    if record.phase is not RecordPhase.DONE:
+        return False
+    expected = None if record.kind is WriteKind.DELETE else record.after
+    return bool(drift_view(record.kind, live) != drift_view(record.kind, expected))
+
+
+def shown_state(entry: StepEntry, any_drift: bool = False) -> StepState:
+    """The state shown to users: interrupted operations are ``failed``; applied or verified
+    steps whose objects changed since are ``drifted``."""
+    if entry.state in (StepState.APPLYING, StepState.ROLLING_BACK):
+        return StepState.FAILED
+    if entry.state in _DONE and any_drift:
+        return StepState.DRIFTED
+    return entry.state
+
+
+def interruption(entry: StepEntry) -> str | None:
+    """What to do about an interrupted or failed step, or None."""
+    if entry.state is StepState.APPLYING:
+        return (f"interrupted during apply after {interrupted_writes(entry)} write(s): "
+                f"`planner apply {entry.step_id} --resume` or `planner rollback "
+                f"{entry.step_id}`")
+    if entry.state is StepState.ROLLING_BACK:
+        return f"interrupted during rollback: run `planner rollback {entry.step_id}` again"
+    if entry.state is StepState.FAILED and any(
+            r.phase is not RecordPhase.UNDONE for r in entry.records):
+        return (f"failed after {interrupted_writes(entry)} write(s): `planner apply "
+                f"{entry.step_id} --resume` or `planner rollback {entry.step_id}`")
+    return None
+
+
+# --- wire format -----------------------------------------------------------------------------
+
+
+def to_document(journal: Journal) -> dict[str, Any]:
+    """The journal as a JSON-ready document (see docs/apply.md for the format)."""
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "kind": JOURNAL_KIND,
+        "steps": {
+            step_id: {
+                "state": str(e.state),
+                "planHash": e.plan_hash,
+                "forced": list(e.forced),
+                "records": [{"index": r.index, "kind": str(r.kind), "target": r.target,
+                             "phase": str(r.phase), "before": r.before, "desired": r.desired,
+                             "after": r.after} for r in e.records],
+                "events": [{"at": ev.at, "message": ev.message} for ev in e.events],
+            }
+            for step_id, e in sorted(journal.steps.items())
+        },
+    }
+
+
+def from_document(doc: Any) -> Journal:
+    """Read a document written by :func:`to_document`; :class:`JournalError` when it is not
+    one."""
+    if not isinstance(doc, dict) or doc.get("kind") != JOURNAL_KIND:
+        raise JournalError(f"not a meshplan journal (kind is not {JOURNAL_KIND})")
+    if doc.get("schemaVersion") != SCHEMA_VERSION:
+        raise JournalError(f"journal schemaVersion {doc.get('schemaVersion')!r} is not "
+                           f"supported (expected {SCHEMA_VERSION})")
+    steps: dict[str, StepEntry] = {}
+    try:
+        for step_id, raw in (doc.get("steps") or {}).items():
+            records = tuple(
+                Record(int(r["index"]), WriteKind(r["kind"]), str(r["target"]), r.get("before"),
+                       r.get("desired"), r.get("after"), RecordPhase(r["phase"]))
+                for r in raw.get("records") or [])
+            events = tuple(Event(str(e["at"]), str(e["message"]))
+                           for e in raw.get("events") or [])
+            steps[str(step_id)] = StepEntry(str(step_id), StepState(raw["state"]),
+                                            str(raw.get("planHash", "")), records,
+                                            tuple(str(f) for f in raw.get("forced") or []),
+                                            events)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise JournalError(f"journal entry is malformed: {type(err).__name__}: {err}") from None
+    return Journal(steps)

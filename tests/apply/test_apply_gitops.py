@@ -1,0 +1,73 @@
+"""Manifest mode: ``apply`` writes the step's GitOps files into --out, journaled like a cluster
+write, atomically; rollback removes or restores them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from planner.apply import journal_file
+from planner.cli import cli
+from planner.domain.journal import STEP_ANNOTATION
+from planner.errors import ApplyError
+from planner.exit_codes import ExitCode
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = str(ROOT / "sample_clusters" / "tiny")
+
+
+def _run(tmp_path: Path, *args: str) -> object:
+    return CliRunner().invoke(cli, [*args, "-f", TINY, "-R", "--out", str(tmp_path / "out"),
+                                    "--journal", str(tmp_path / "journal.json")])
+
+
+def test_gitops_apply_writes_files_and_rollback_removes_them(tmp_path: Path) -> None:
+    result = _run(tmp_path, "apply", "20-mesh-permissive", "--write", "--yes")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    folder = tmp_path / "out" / "20-mesh-permissive"
+    policy = yaml.safe_load((folder / "peerauthentication-istio-system-default.yaml").read_text())
+    assert policy["metadata"]["annotations"][STEP_ANNOTATION] == "20-mesh-permissive"
+    assert yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"] == [
+        "peerauthentication-istio-system-default.yaml"]
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temp files left
+    status = json.loads(_run(tmp_path, "status", "-o", "json").stdout)  # type: ignore[attr-defined]
+    assert {s["id"]: s["state"] for s in status["steps"]}["20-mesh-permissive"] == "applied"
+    result = _run(tmp_path, "rollback", "20-mesh-permissive", "--write", "--yes")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert not folder.exists()
+
+
+def test_gitops_needs_write_and_an_out_folder(tmp_path: Path) -> None:
+    result = _run(tmp_path, "apply", "20-mesh-permissive", "--yes")
+    assert result.exit_code == ExitCode.READ_ONLY  # type: ignore[attr-defined]
+    result = CliRunner().invoke(cli, ["apply", "20-mesh-permissive", "-f", TINY, "-R",
+                                      "--write", "--yes", "--journal",
+                                      str(tmp_path / "journal.json")])
+    assert result.exit_code == ExitCode.APPLY_ERROR
+    assert "--out DIR" in result.stderr
+
+
+def test_journal_is_replaced_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "j" / "journal.json"
+    journal_file.write_atomically(path, "first\n")
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(ApplyError, match="No space left"):
+        journal_file.write_atomically(path, "second\n")
+    assert path.read_text() == "first\n"
+    assert os.listdir(path.parent) == ["journal.json"]  # the temp file was removed
+
+
+def test_unreadable_journal_is_an_apply_error(tmp_path: Path) -> None:
+    path = tmp_path / "journal.json"
+    path.write_text("{not json")
+    with pytest.raises(ApplyError, match="unusable"):
+        journal_file.load_journal(path)
