@@ -1,0 +1,49 @@
+"""``planner tui``: explore the assessment, the graph and the plan in the terminal, and step
+through the rollout (apply and rollback only with --write). Textual loads only here."""
+
+from __future__ import annotations
+
+import click
+
+from planner.commands.common import handle_errors, input_options, input_spec
+
+
+@click.command()
+@input_options
+@click.option("--profile", "profile_path", default=None, metavar="FILE",
+              help="YAML answers the manifests cannot give (docs/profile.md).")
+@click.option("--write", is_flag=True,
+              help="Allow apply and rollback (manifests: write the steps' GitOps files).")
+@click.option("--out", "out_dir", default=None, metavar="DIR",
+              help="Where --write puts the steps' GitOps files in manifest mode "
+                   "(default meshplan-rollout).")
+@click.option("--journal", "journal_path", default=None, metavar="FILE",
+              help="Journal of applied steps (default meshplan-journal.json).")
+@click.option("--root-namespace", default="istio-system", show_default=True, metavar="NS",
+              help="Istio's root namespace (meshConfig.rootNamespace).")
+@click.option("--screen", "start", type=click.Choice(["assess", "graph", "plan"]),
+              default="assess", show_default=True, help="The screen to open first.")
+@handle_errors
+def tui(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
+        all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
+        profile_path: str | None, write: bool, out_dir: str | None, journal_path: str | None,
+        root_namespace: str, start: str) -> None:
+    """Explore the assessment, the call graph and the rollout plan; apply it step by step.
+
+    Read-only unless --write: dangerous actions (apply, rollback) do not exist without it.
+    Keys: ? in the app, or docs/tui.md.
+
+    \b
+    Examples:
+      planner tui -f sample_clusters/shop -R
+      planner tui -f sample_clusters/shop -R --write --out rollout/
+      planner tui --context prod --write --journal prod-journal.json
+    """
+    if "-" in filenames:
+        raise click.UsageError("the TUI reads the terminal; give files, not stdin")
+    spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
+                      context)
+    from tui.app import TuiOptions, run
+
+    run(TuiOptions(spec, profile_path=profile_path, write=write, out_dir=out_dir,
+                   journal_path=journal_path, root_namespace=root_namespace, start=start))

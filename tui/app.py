@@ -1,0 +1,603 @@
+"""The meshplan TUI: one App, three main screens (assess, graph, plan) as Textual modes, and
+workers for everything slow. Domain work happens only in :mod:`planner.service`."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from time import perf_counter
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import ModalScreen, Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from planner.errors import ApplyError, PlannerError
+from tui.actions import ACTIONS, BY_ID, applies_to, available, parse_command
+from tui.format import clean
+from tui.messages import (
+    Analysed,
+    Assessed,
+    PreviewReady,
+    StepFinished,
+    StepsChanged,
+    WorkFailed,
+    WorkProgress,
+)
+from tui.screens.assess import AssessScreen
+from tui.screens.base import MeshScreen
+from tui.screens.graph import GraphScreen, NamespaceScreen
+from tui.screens.modals import ConfirmModal, HelpScreen, MessageModal
+from tui.screens.plan import PlanScreen, changes_yaml, yaml_view
+
+#: Where a WRITE session in manifest mode writes the steps' GitOps files without --out.
+DEFAULT_OUT = "meshplan-rollout"
+#: The journal of applied steps without --journal.
+DEFAULT_JOURNAL = "meshplan-journal.json"
+DONE_STATES = frozenset({"applied", "verified"})
+
+
+class ApplyUnavailable(ApplyError):
+    """The apply engine (``planner.service.open_apply_session``) is not in this build."""
+
+
+@dataclass(frozen=True)
+class TuiOptions:
+    """What ``planner tui`` was started with."""
+
+    spec: Any
+    profile_path: str | None = None
+    write: bool = False
+    out_dir: str | None = None
+    journal_path: str | None = None
+    root_namespace: str = "istio-system"
+    start: str = "assess"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def bindings() -> list[BindingType]:
+    """Key bindings from the action table (``check_action`` hides what a session lacks)."""
+    return [Binding(a.keys, a.id, a.footer, show=a.show) for a in ACTIONS if a.bind and a.keys]
+
+
+def describe(outcome: Any) -> str:
+    """An engine answer (StepOutcome or similar) in one line."""
+    if outcome is None:
+        return "done"
+    state = getattr(outcome, "state", None)
+    messages = getattr(outcome, "messages", None)
+    if state is None and messages is None:
+        return clean(outcome)
+    text = str(state or "done")
+    if messages:
+        text += ": " + "; ".join(str(m) for m in messages)
+    return clean(text)
+
+
+class MeshplanApp(App[None]):
+    """``planner tui``."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "meshplan"
+    MODES: ClassVar[dict[str, Any]] = {"assess": AssessScreen, "graph": GraphScreen,
+                                       "plan": PlanScreen}
+    BINDINGS: ClassVar[list[BindingType]] = bindings()
+    COMMAND_PALETTE_BINDING = BY_ID["command_palette"].keys
+
+    tick = reactive(0)
+
+    def __init__(self, options: TuiOptions) -> None:
+        super().__init__()
+        self.options = options
+        self.write = options.write
+        self.analysis: Any = None
+        self.plan: Any = None
+        self.assessment: Any = None
+        self.overrides: dict[str, Any] = dict(options.overrides)
+        self.states: dict[str, str] = {}
+        self.previews: dict[str, Any] = {}
+        self.outcomes: dict[str, str] = {}
+        self.reassessing = False
+        self.busy_label = ""
+        self.screen_title = ""
+        self.scan_seconds: float | None = None
+        self.first_plan_paint: float | None = None
+        self.started = perf_counter()
+        self.failures: list[WorkFailed] = []
+        self._views: list[MeshScreen] = []
+        self._session: Any = None
+        self._session_lock = threading.Lock()
+        #: Set once the first scan is on screen: the assessment waits for it so the first paint
+        #: does not share the interpreter with it.
+        self._shown = threading.Event()
+
+    # --- header --------------------------------------------------------------------------
+
+    @property
+    def source_label(self) -> str:
+        """The input, as the header shows it."""
+        return str(getattr(self.options.spec, "label", "")) or "-"
+
+    @property
+    def cluster_label(self) -> str:
+        """The kube context, or that this is a manifest session."""
+        if hasattr(self.options.spec, "paths"):
+            return "manifests (no cluster)"
+        return str(getattr(self.options.spec, "context", None) or "current context")
+
+    @property
+    def istio_label(self) -> str:
+        """Istio's version (istiod image tag) and revisions, or that it is absent."""
+        if self.plan is None or self.analysis is None:
+            return "…"
+        istio = self.plan.istio
+        if not istio.get("present"):
+            return "not installed"
+        keys = set(istio.get("istiod", ()))
+        tags = sorted({c.image.rsplit(":", 1)[1] for w in self.analysis.scan.inventory.workloads
+                       if w.ref.key in keys for c in w.containers
+                       if ":" in c.image.rsplit("/", 1)[-1]})
+        revisions = [r for r in istio.get("revisions", ()) if r != "default"]
+        label = ", ".join(tags) or "present"
+        return label + (f" (rev {', '.join(revisions)})" if revisions else "")
+
+    @property
+    def progress_label(self) -> str:
+        """``step n of m``: n is the first step not yet applied."""
+        if self.plan is None:
+            return "step - of -"
+        total = len(self.plan.steps)
+        done = sum(1 for s in self.plan.steps if self.states.get(s.id) in DONE_STATES)
+        return f"step {min(done + 1, total)} of {total}" + (" ✓" if done == total else "")
+
+    def bump(self) -> None:
+        """Redraw the header."""
+        self.tick += 1
+
+    # --- views ---------------------------------------------------------------------------
+
+    def register_view(self, view: MeshScreen) -> None:
+        """A screen that redraws when the data changes."""
+        if view not in self._views:
+            self._views.append(view)
+
+    def unregister_view(self, view: MeshScreen) -> None:
+        """The screen went away."""
+        if view in self._views:
+            self._views.remove(view)
+
+    def _refresh_views(self) -> None:
+        for view in list(self._views):
+            try:
+                view.refresh_data()
+            except Exception as err:  # a drawing bug must not take the app down
+                self._failed(WorkFailed(f"drawing {view.title_text}", str(err),
+                                        traceback.format_exc(), expected=False))
+        self.bump()
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.switch_mode(self.options.start if self.options.start in self.MODES else "assess")
+        self.run_analysis()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        definition = BY_ID.get(action)
+        if definition is None:
+            return True
+        if definition.dangerous and not self.write:
+            return False
+        if isinstance(self.screen, ModalScreen):
+            return False
+        name = getattr(self.screen, "name_in_table", "")
+        return applies_to(definition, name)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        name = getattr(screen, "name_in_table", "")
+        for a in available(self.write):
+            if a.argument or not applies_to(a, name) or a.id in ("command_palette", "drill"):
+                continue
+            keys = f"  [{a.key_label}]" if a.keys else ""
+            yield SystemCommand(a.description + (" (write)" if a.dangerous else ""),
+                                f":{a.command}{keys}" if a.command else keys.strip(),
+                                partial(self.run_action_id, a.id))
+        if self.analysis is not None:
+            for ns in self.analysis.scan.inventory.namespaces[:500]:
+                yield SystemCommand(f"Open namespace {clean(ns.name, 60)}",
+                                    f":ns {clean(ns.name, 60)}",
+                                    partial(self.action_goto_namespace, ns.name))
+        yield from super().get_system_commands(screen)
+
+    def run_action_id(self, action_id: str, *args: Any) -> None:
+        """Run a table action by id if this session allows it."""
+        if self.check_action(action_id, ()) is False:
+            what = BY_ID[action_id]
+            reason = "needs --write" if what.dangerous and not self.write else \
+                "not available on this screen"
+            self.notify(f"{what.description}: {reason}", severity="warning", markup=False)
+            return
+        self.call_next(getattr(self, f"action_{action_id}"), *args)
+
+    def run_command(self, line: str) -> None:
+        """Run a ``:`` command line."""
+        if not line.strip():
+            return
+        action, argument = parse_command(line)
+        if action is None:
+            self.notify(f"unknown command: {clean(line, 60)} (? lists them)",
+                        severity="error", markup=False)
+            return
+        if action.argument and not argument:
+            self.notify(f":{action.command} needs {action.argument}", severity="error",
+                        markup=False)
+            return
+        if action.argument:
+            self.run_action_id(action.id, argument)
+        else:
+            self.run_action_id(action.id)
+
+    # --- actions -------------------------------------------------------------------------
+
+    def action_show_assess(self) -> None:
+        self.switch_mode("assess")
+
+    def action_show_graph(self) -> None:
+        self.switch_mode("graph")
+
+    def action_show_plan(self) -> None:
+        self.switch_mode("plan")
+
+    def action_goto_namespace(self, name: str) -> None:
+        if self.analysis is None:
+            self.notify("still scanning", severity="warning")
+            return
+        if name not in self.analysis.scan.inventory.namespace_index:
+            self.notify(f"no namespace {clean(name, 60)}", severity="error", markup=False)
+            return
+        self.switch_mode("graph")
+        self.open_namespace(name)
+
+    def open_namespace(self, name: str) -> None:
+        """Drill into a namespace."""
+        self.push_screen(NamespaceScreen(name))
+
+    async def action_back(self) -> None:
+        screen = self.screen
+        if isinstance(screen, MeshScreen) and screen.close_prompt():
+            return
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_filter(self) -> None:
+        if isinstance(self.screen, MeshScreen):
+            self.screen.open_prompt("filter")
+
+    def action_command_line(self) -> None:
+        if isinstance(self.screen, MeshScreen):
+            self.screen.open_prompt("command")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.write))
+
+    def action_rescan(self) -> None:
+        self.run_analysis()
+
+    def _selected_step(self) -> str | None:
+        screen = self.screen
+        step = screen.context().get("step") if isinstance(screen, MeshScreen) else None
+        if step is None:
+            self.notify("no step selected", severity="warning")
+        return step
+
+    def action_preview_step(self) -> None:
+        step = self._selected_step()
+        if step is not None:
+            self.run_preview(step, "show")
+
+    def action_verify_step(self) -> None:
+        step = self._selected_step()
+        if step is not None:
+            self.run_step("verify", step)
+
+    def action_apply_step(self) -> None:
+        step = self._selected_step()
+        if step is not None and self.write:
+            self.run_preview(step, "apply")
+
+    def action_rollback_step(self) -> None:
+        step_id = self._selected_step()
+        if step_id is None or not self.write or self.plan is None:
+            return
+        step = self.plan.step(step_id)
+        body: list[Any] = [
+            Text(f"Roll back {clean(step_id)}: the objects return to their state before "
+                 "the step; objects it created are deleted.", style="bold"),
+            yaml_view(changes_yaml(step.rollback)),
+        ]
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.run_step("rollback", step_id)
+
+        self.push_screen(ConfirmModal(f"Roll back step {step_id}?", body, "Roll back"),
+                         confirmed)
+
+    # --- profile answers -----------------------------------------------------------------
+
+    def answer(self, field_name: str, value: Any) -> None:
+        """A profile question answered on the assessment screen: re-assess in a worker."""
+        if self.overrides.get(field_name) == value and (value is not None
+                                                       or field_name not in self.overrides):
+            return
+        if value is None:
+            self.overrides.pop(field_name, None)
+        else:
+            self.overrides[field_name] = value
+        self.reassessing = True
+        self._refresh_views()
+        self.run_reassess(dict(self.overrides))
+
+    # --- workers -------------------------------------------------------------------------
+
+    def _post(self, message: Any) -> None:
+        """Post from a worker thread unless the worker was superseded."""
+        worker = get_current_worker()
+        if not worker.is_cancelled:
+            self.post_message(message)
+
+    def _analyse(self, overrides: dict[str, Any], label: str) -> Any:
+        from planner import service
+
+        def progress(done: int, total: int) -> None:
+            self._post(WorkProgress(label, done, total))
+
+        return service.analyse(self.options.spec, profile_path=self.options.profile_path,
+                               profile_overrides=overrides or None, progress=progress,
+                               root_namespace=self.options.root_namespace)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="scan", name="scan")
+    def run_analysis(self) -> None:
+        """Scan, build the plan, then assess."""
+        from planner import service
+
+        start = perf_counter()
+        self._post(WorkProgress("scanning"))
+        overrides = dict(self.overrides)
+        analysis = self._analyse(overrides, "scanning")
+        self._post(WorkProgress("planning"))
+        plan = service.build_plan(analysis)
+        self._post(Analysed(analysis, plan, perf_counter() - start))
+        self._shown.wait(timeout=30)
+        self._post(WorkProgress("assessing"))
+        assessment = service.assess(analysis)
+        self._post(Assessed(assessment, analysis, overrides))
+        self._post(WorkProgress(""))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="assess", name="re-assess")
+    def run_reassess(self, overrides: dict[str, Any]) -> None:
+        """Re-run ``analyse`` with the answered questions, then ``assess``."""
+        from planner import service
+
+        self._post(WorkProgress("re-assessing"))
+        analysis = self._analyse(overrides, "re-assessing")
+        self._post(Assessed(service.assess(analysis), analysis, overrides))
+        self._post(WorkProgress(""))
+
+    def _open_session(self) -> Any:
+        """The apply session for the current plan (opened once per scan), in a worker."""
+        with self._session_lock:
+            if self._session is not None:
+                return self._session
+            from planner import service
+
+            opener = getattr(service, "open_apply_session", None)
+            if opener is None or self.analysis is None or self.plan is None:
+                raise ApplyUnavailable("the apply engine (open_apply_session) is not available "
+                                       "in this build: dry-run, apply and verify are disabled")
+            spec = self.options.spec
+            manifests = hasattr(spec, "paths")
+            out_dir = self.options.out_dir or (DEFAULT_OUT if manifests else None)
+            self._session = opener(
+                self.analysis, self.plan, write=self.write,
+                journal_path=self.options.journal_path or DEFAULT_JOURNAL,
+                kube=None if manifests else spec, out_dir=out_dir)
+            return self._session
+
+    def _close_session(self) -> None:
+        with self._session_lock:
+            session, self._session = self._session, None
+        close = getattr(session, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as err:  # closing must never take the app down
+                self.log.warning(f"closing the apply session: {err}")
+
+    def on_unmount(self) -> None:
+        self._close_session()
+
+    def _states(self, session: Any) -> None:
+        status = getattr(session, "status", None)
+        if status is not None:
+            self._post(StepsChanged(dict(status())))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="apply", name="status")
+    def run_status(self) -> None:
+        """Read the journal's step states (quietly skipped without an apply engine)."""
+        try:
+            session = self._open_session()
+            self._states(session)
+        except PlannerError:
+            return  # no engine or no target (manifests without --out): every step pending
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="apply", name="dry-run")
+    def run_preview(self, step_id: str, then: str) -> None:
+        """Dry-run one step; ``then`` is ``apply`` to continue into the confirm dialog."""
+        self._post(WorkProgress(f"dry-run {step_id}"))
+        preview = self._open_session().preview(step_id)
+        self._post(PreviewReady(step_id, preview, then))
+        self._post(WorkProgress(""))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="apply", name="step")
+    def run_step(self, operation: str, step_id: str) -> None:
+        """Apply (then verify), roll back, or verify one step, with progress."""
+        session = self._open_session()
+        verb = {"apply": "applying", "rollback": "rolling back", "verify": "verifying"}
+
+        def progress(*args: Any, **_kwargs: Any) -> None:
+            ints = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
+            words = " ".join(str(a) for a in args if not isinstance(a, int))
+            label = f"{verb[operation]} {step_id}" + (f": {words}" if words else "")
+            done, total = [*ints, 0, 0][:2]
+            self._post(WorkProgress(label, done, total))
+
+        progress()
+        try:
+            if operation == "apply":
+                outcome = session.apply(step_id, progress=progress)
+                self._post(StepFinished("apply", step_id, outcome))
+                progress("verifying")
+                self._post(StepFinished("verify", step_id, session.verify(step_id)))
+            elif operation == "rollback":
+                self._post(StepFinished("rollback", step_id,
+                                        session.rollback(step_id, progress=progress)))
+            else:
+                self._post(StepFinished("verify", step_id, session.verify(step_id)))
+        finally:
+            self._states(session)
+            self._post(WorkProgress(""))
+
+    # --- results -------------------------------------------------------------------------
+
+    @on(WorkProgress)
+    def _progress(self, message: WorkProgress) -> None:
+        label = message.label
+        if label and message.total:
+            label += f" {message.done}/{message.total}"
+        elif label and message.done:
+            label += f" {message.done}"
+        self.busy_label = label
+        if isinstance(self.screen, PlanScreen):
+            self.screen.set_work(label, message.done, message.total)
+        self.bump()
+
+    @on(Analysed)
+    def _analysed(self, message: Analysed) -> None:
+        self.analysis, self.plan = message.analysis, message.plan
+        self.scan_seconds = message.seconds
+        self.previews.clear()
+        self.outcomes.clear()
+        self.states = {}
+        self._close_session()
+        self._refresh_views()
+        diagnostics = message.analysis.scan.diagnostics
+        if diagnostics:
+            self.notify(f"{len(diagnostics)} input diagnostic(s); first: "
+                        f"{clean(diagnostics[0], 160)}", severity="warning", markup=False)
+        self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        if self.first_plan_paint is None and isinstance(self.screen, PlanScreen):
+            self.first_plan_paint = perf_counter() - self.started
+        self._shown.set()
+        self.run_status()
+
+    @on(Assessed)
+    def _assessed(self, message: Assessed) -> None:
+        if message.overrides != self.overrides:
+            return  # a newer answer is on its way
+        self.assessment = message.assessment
+        self.reassessing = False
+        self._refresh_views()
+
+    @on(StepsChanged)
+    def _steps_changed(self, message: StepsChanged) -> None:
+        self.states = {k: str(v).replace("_", " ").replace("-", " ")
+                       for k, v in message.states.items()}
+        self._refresh_views()
+
+    @on(PreviewReady)
+    def _preview_ready(self, message: PreviewReady) -> None:
+        self.previews[message.step_id] = message.preview
+        self._refresh_views()
+        if isinstance(self.screen, PlanScreen):
+            self.screen.show_step(message.step_id, force=True)
+        if message.then != "apply":
+            return
+        preview = message.preview
+        body: list[Any] = [Text(f"Dry-run of {clean(message.step_id)} against the target. "
+                                "Nothing has changed yet.", style="bold")]
+        diff = str(getattr(preview, "diff", "") or "")
+        if diff:
+            from rich.syntax import Syntax
+
+            body.append(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+        else:
+            body.append(Text("(no difference: the target already matches)", style="dim"))
+        changes = list(getattr(preview, "changes", ()) or ())
+        if changes:
+            body.append(Text("\n".join(f"• {clean(c)}" for c in changes)))
+        warnings = list(getattr(preview, "warnings", ()) or ())
+        if warnings:
+            body.append(Text("\n".join(f"! {clean(w)}" for w in warnings), style="yellow"))
+        step_id = message.step_id
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.run_step("apply", step_id)
+
+        self.push_screen(ConfirmModal(f"Apply step {step_id}?", body, "Apply"), confirmed)
+
+    @on(StepFinished)
+    def _step_finished(self, message: StepFinished) -> None:
+        text = describe(message.outcome)
+        self.outcomes[message.step_id] = f"{message.operation}: {text}"
+        state = str(getattr(message.outcome, "state", "") or "")
+        failed = state in ("failed", "drifted")
+        self.notify(f"{message.operation} {clean(message.step_id)}: {text}",
+                    severity="error" if failed else "information", markup=False)
+        self._refresh_views()
+        if message.operation == "verify" and isinstance(self.screen, PlanScreen):
+            self.screen.show_step(message.step_id, force=True)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker errors go: a notification for planner errors, a modal with the
+        traceback for anything unexpected. The app keeps running."""
+        if event.state is not WorkerState.ERROR:
+            return
+        err = event.worker.error
+        self.busy_label = ""
+        self.reassessing = False
+        if isinstance(self.screen, PlanScreen):
+            self.screen.set_work("")
+        if isinstance(err, PlannerError):
+            self._failed(WorkFailed(event.worker.name, str(err)))
+        else:
+            details = "".join(traceback.format_exception(err)) if err else ""
+            self._failed(WorkFailed(event.worker.name, f"{type(err).__name__}: {err}",
+                                    details, expected=False))
+        self.bump()
+
+    def _failed(self, failure: WorkFailed) -> None:
+        self.failures.append(failure)
+        if failure.expected:
+            self.notify(clean(failure.message, 400), title=f"{failure.title} failed",
+                        severity="error", timeout=8, markup=False)
+        else:
+            self.push_screen(MessageModal(f"{failure.title} failed", failure.message,
+                                          failure.details))
+
+
+def run(options: TuiOptions) -> None:
+    """Start the TUI (blocking)."""
+    MeshplanApp(options).run()
+
+
+__all__ = ["MeshplanApp", "TuiOptions", "run"]

@@ -1,0 +1,94 @@
+"""What every main screen shares: the header, the prompt, the footer and the filter."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tui.widgets.header import MeshHeader
+from tui.widgets.prompt import PromptBar
+
+if TYPE_CHECKING:
+    from tui.app import MeshplanApp
+
+
+class MeshScreen(Screen[None]):
+    """A screen with the header on top and the ``:``/``/`` prompt above the footer.
+
+    Subclasses compose their body in :meth:`compose_body`, draw the app's data in
+    :meth:`refresh_data` and filter their list in :meth:`apply_filter`."""
+
+    #: The screen name used by the action table (``assess``, ``graph``...).
+    name_in_table = ""
+    title_text = ""
+    filter_text = ""
+
+    @property
+    def mesh(self) -> MeshplanApp:
+        """The app, typed."""
+        return cast("MeshplanApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield MeshHeader(id="header")
+        yield from self.compose_body()
+        yield PromptBar(id="prompt")
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        """The screen's own widgets."""
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.mesh.register_view(self)
+        self.refresh_data()
+
+    def on_unmount(self) -> None:
+        self.mesh.unregister_view(self)
+
+    def on_screen_resume(self) -> None:
+        self.mesh.screen_title = self.title_text
+        self.mesh.bump()
+
+    def refresh_data(self) -> None:
+        """Redraw from the app's analysis, plan and assessment (any may still be None)."""
+
+    def apply_filter(self, query: str) -> None:
+        """Show only the rows matching ``query`` (see :func:`tui.format.matches`)."""
+
+    def open_prompt(self, kind: str) -> None:
+        """Open the ``:`` command line or the ``/`` filter."""
+        self.query_one(PromptBar).open(kind, self.filter_text if kind == "filter" else "")
+
+    def close_prompt(self) -> bool:
+        """Close the prompt if it is open; True when it was."""
+        prompt = self.query_one(PromptBar)
+        if prompt.is_open:
+            prompt.close()
+            self.focus_main()
+            return True
+        return False
+
+    def focus_main(self) -> None:
+        """Give the focus back to the screen's main list."""
+
+    @on(PromptBar.FilterChanged)
+    def _filter_changed(self, event: PromptBar.FilterChanged) -> None:
+        self.filter_text = event.value
+        self.apply_filter(event.value)
+
+    @on(PromptBar.Done)
+    def _prompt_done(self, event: PromptBar.Done) -> None:
+        self.focus_main()
+        if event.kind == "filter":
+            self.filter_text = event.value
+            self.apply_filter(event.value)
+        else:
+            self.mesh.run_command(event.value)
+
+    def context(self) -> dict[str, Any]:
+        """What the screen has selected, for actions (``step``, ``namespace``...)."""
+        return {}

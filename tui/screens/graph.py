@@ -1,0 +1,313 @@
+"""Graph: namespaces with their mTLS status and inbound callers, drilled into services and
+edges, then into one edge's evidence; plus the namespace graph drawn as adjacency lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import DataTable, Label, Static
+
+from planner.domain import policy
+from planner.domain.graph import Edge, NodeKind
+from tui.actions import EDGE, GRAPH, NAMESPACE
+from tui.format import clean, matches, safe
+from tui.screens.base import MeshScreen
+
+
+def mtls_status(analysis: Any, plan: Any) -> dict[str, str]:
+    """Namespace -> its mTLS status today, as the PeerAuthentications and labels read."""
+    inventory = analysis.scan.inventory
+    root = plan.root_namespace if plan is not None else analysis.context.root_namespace
+    effective = policy.effective_policies(inventory, root)
+    mesh_mode = policy.mtls_mode(effective.mesh_wide) if effective.mesh_wide else None
+    status: dict[str, str] = {}
+    for ns in inventory.namespaces:
+        own = effective.namespace_wide.get(ns.name)
+        if ns.enrollment == "none":
+            status[ns.name] = "plaintext (not in mesh)"
+        elif own is not None:
+            status[ns.name] = policy.mtls_mode(own)
+        elif mesh_mode is not None:
+            status[ns.name] = f"{mesh_mode} (mesh-wide)"
+        else:
+            status[ns.name] = "PERMISSIVE (default)"
+    return status
+
+
+def caller_text(analysis: Any, caller: str) -> Text:
+    """A caller id with a meshed/not meshed mark."""
+    node = analysis.graph.node_index.get(caller)
+    meshed = node is not None and node.meshed
+    text = Text("● " if meshed else "○ ", style="green" if meshed else "red", end="")
+    text.append_text(safe(caller))
+    return text
+
+
+class GraphScreen(MeshScreen):
+    """Namespaces, their mTLS status and who calls them."""
+
+    name_in_table = GRAPH
+    title_text = "Graph"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[tuple[str, tuple[str, ...]]] = []
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="graph-body"):
+            yield Label("Namespaces (enter: services and edges)", classes="section")
+            yield DataTable(id="namespaces", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="ns-detail")
+            yield Label("Namespace graph (caller -> callee namespaces, call count)",
+                        classes="section")
+            with VerticalScroll(id="ns-graph-scroll"):
+                yield Static("", id="ns-graph")
+
+    def on_mount(self) -> None:
+        self.query_one("#namespaces", DataTable).add_columns(
+            "namespace", "enrolled", "mTLS now", "plan ends", "callers meshed",
+            "not meshed", "not-meshed callers")
+        super().on_mount()
+
+    def focus_main(self) -> None:
+        self.query_one("#namespaces", DataTable).focus()
+
+    def refresh_data(self) -> None:
+        analysis, plan = self.mesh.analysis, self.mesh.plan
+        if analysis is None:
+            return
+        graph = analysis.graph
+        status = mtls_status(analysis, plan)
+        fates = {f.name: f for f in plan.namespaces} if plan is not None else {}
+        self._rows = []
+        self._lines: list[tuple[str, Text]] = []
+        self._cells: list[tuple[Any, ...]] = []
+        for ns in analysis.scan.inventory.namespaces:
+            callers = graph.inbound_callers(ns.name)
+            fate = fates.get(ns.name)
+            plaintext = callers["not_meshed"]
+            ends = f"{fate.final} ({fate.mode})" if fate is not None else "-"
+            self._cells.append((
+                safe(ns.name), ns.enrollment, status.get(ns.name, "-"), safe(ends),
+                str(len(callers["meshed"])),
+                Text(str(len(plaintext)), style="bold red" if plaintext else "dim"),
+                safe(", ".join(plaintext) or "-", limit=50),
+            ))
+            self._rows.append((ns.name, plaintext))
+        ns_graph = graph.namespace_graph
+        for src in sorted(ns_graph.nodes, key=str):
+            targets = sorted(ns_graph.successors(src), key=str)
+            if not targets:
+                continue
+            line = Text(no_wrap=True, end="")
+            line.append(clean(src, 40), style="bold")
+            line.append(" → ")
+            for i, dst in enumerate(targets):
+                if i:
+                    line.append(", ")
+                line.append(clean(dst, 40))
+                line.append(f" ({ns_graph[src][dst]['count']})", style="dim")
+            self._lines.append((f"{src} {' '.join(map(str, targets))}", line))
+        self.apply_filter(self.filter_text)
+
+    def apply_filter(self, query: str) -> None:
+        table = self.query_one("#namespaces", DataTable)
+        table.clear()
+        for i, ((name, plaintext), cells) in enumerate(zip(self._rows, self._cells,
+                                                           strict=True)):
+            if matches(query, name, *plaintext, cells[1], cells[2]):
+                table.add_row(*cells, key=str(i))
+        shown = [line for key, line in self._lines if matches(query, key)]
+        body = Text("\n", end="").join(shown) if shown else Text("(no calls between namespaces)",
+                                                                 style="dim")
+        self.query_one("#ns-graph", Static).update(body)
+        self._detail(self._selected())
+
+    def _selected(self) -> str | None:
+        table = self.query_one("#namespaces", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self._rows[int(key)][0] if key is not None else None
+
+    def _detail(self, namespace: str | None) -> None:
+        detail = self.query_one("#ns-detail", Static)
+        analysis = self.mesh.analysis
+        if namespace is None or analysis is None:
+            detail.update("")
+            return
+        callers = analysis.graph.inbound_callers(namespace)
+        text = Text()
+        text.append(clean(namespace, 60), style="bold")
+        text.append("  inbound callers STRICT affects — meshed: ")
+        text.append(", ".join(clean(c, 50) for c in callers["meshed"][:6]) or "none",
+                    style="green")
+        text.append("; not meshed: ")
+        text.append(", ".join(clean(c, 50) for c in callers["not_meshed"][:6]) or "none",
+                    style="red")
+        detail.update(text)
+
+    @on(DataTable.RowHighlighted, "#namespaces")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self._detail(self._rows[int(event.row_key.value)][0])
+
+    @on(DataTable.RowSelected, "#namespaces")
+    def _selected_row(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.mesh.open_namespace(self._rows[int(event.row_key.value)][0])
+
+    def context(self) -> dict[str, Any]:
+        return {"namespace": self._selected()}
+
+
+class NamespaceScreen(MeshScreen):
+    """One namespace: its Services and every call edge into or out of it."""
+
+    name_in_table = NAMESPACE
+
+    def __init__(self, namespace: str) -> None:
+        super().__init__()
+        self.namespace = namespace
+        self.title_text = f"ns {clean(namespace, 30)}"
+        self._edges: list[Edge] = []
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="ns-body"):
+            yield Static("", id="ns-title")
+            yield Label("Services", classes="section")
+            yield DataTable(id="services", cursor_type="row", zebra_stripes=True)
+            yield Label("Edges into and out of the namespace (enter: evidence)",
+                        classes="section")
+            yield DataTable(id="edges", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#services", DataTable).add_columns(
+            "service", "type", "ports", "backends", "callers", "not meshed")
+        self.query_one("#edges", DataTable).add_columns(
+            "caller", "callee", "port", "protocol", "origin", "evidence")
+        super().on_mount()
+        self.focus_main()
+
+    def focus_main(self) -> None:
+        self.query_one("#edges", DataTable).focus()
+
+    def refresh_data(self) -> None:
+        analysis = self.mesh.analysis
+        if analysis is None:
+            return
+        graph = analysis.graph
+        ns = analysis.scan.inventory.namespace_index.get(self.namespace)
+        title = Text()
+        title.append("namespace ", style="dim")
+        title.append(clean(self.namespace), style="bold")
+        if ns is None:
+            title.append("  (not in the current scan)", style="red")
+        else:
+            title.append(f"  enrollment: {ns.enrollment}")
+        self.query_one("#ns-title", Static).update(title)
+        into = graph.edges_into_namespace(self.namespace)
+        out = [e for e in graph.edges if graph.namespace_of(e.caller) == self.namespace
+               and graph.namespace_of(e.callee) != self.namespace]
+        self._edges = list(into) + out
+        self.apply_filter(self.filter_text)
+
+    def apply_filter(self, query: str) -> None:
+        analysis = self.mesh.analysis
+        if analysis is None:
+            return
+        graph = analysis.graph
+        services = self.query_one("#services", DataTable)
+        services.clear()
+        for svc in analysis.scan.inventory.services:
+            if svc.namespace != self.namespace or not matches(query, svc.name):
+                continue
+            node_id = svc.ref.key
+            inbound = graph.inbound.get(node_id, ())
+            plaintext = {e.caller for e in inbound
+                         if not (n := graph.node_index.get(e.caller)) or not n.meshed}
+            ports = ",".join(str(p.port) for p in svc.ports[:6])
+            services.add_row(safe(svc.name), svc.type, ports,
+                             str(len(graph.backends.get(node_id, ()))),
+                             str(len({e.caller for e in inbound})),
+                             Text(str(len(plaintext)), style="bold red" if plaintext else "dim"))
+        edges = self.query_one("#edges", DataTable)
+        edges.clear()
+        for i, e in enumerate(self._edges):
+            if not matches(query, e.caller, e.callee, e.protocol, e.origin.value,
+                           *(ev.kind for ev in e.evidence)):
+                continue
+            kinds = sorted({ev.kind for ev in e.evidence})
+            edges.add_row(caller_text(analysis, e.caller), safe(e.callee),
+                          "-" if e.port is None else str(e.port), e.protocol,
+                          e.origin.value, safe(f"{len(e.evidence)}: {', '.join(kinds)}"),
+                          key=str(i))
+
+    @on(DataTable.RowSelected, "#edges")
+    def _edge_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.app.push_screen(EdgeScreen(self._edges[int(event.row_key.value)]))
+
+    def context(self) -> dict[str, Any]:
+        return {"namespace": self.namespace}
+
+
+class EdgeScreen(MeshScreen):
+    """One edge and every piece of evidence for it."""
+
+    name_in_table = EDGE
+
+    def __init__(self, edge: Edge) -> None:
+        super().__init__()
+        self.edge = edge
+        self.title_text = "edge"
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="edge-body"):
+            yield Static("", id="edge-title")
+            yield Label("Evidence", classes="section")
+            yield DataTable(id="evidence", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#evidence", DataTable).add_columns(
+            "kind", "source", "text", "confidence")
+        super().on_mount()
+        self.focus_main()
+
+    def focus_main(self) -> None:
+        self.query_one("#evidence", DataTable).focus()
+
+    def refresh_data(self) -> None:
+        analysis = self.mesh.analysis
+        e = self.edge
+        text = Text()
+        text.append_text(caller_text(analysis, e.caller) if analysis else safe(e.caller))
+        text.append(" → ")
+        text.append(clean(e.callee, 80), style="bold")
+        text.append(f"  port {e.port if e.port is not None else '-'} {e.protocol}  "
+                    f"origin {e.origin.value}")
+        if e.target_ports:
+            text.append(f"  container ports {', '.join(map(str, e.target_ports))}")
+        if e.observed is not None:
+            share = ("-" if e.observed.mtls_share is None
+                     else f"{e.observed.mtls_share:.0%}")
+            text.append(f"\nobserved: {e.observed.requests:g} requests, "
+                        f"{e.observed.connections:g} connections, mTLS share {share}")
+        if analysis is not None:
+            node = analysis.graph.node_index.get(e.caller)
+            if node is not None:
+                kind = "meshed" if node.meshed else "not meshed"
+                text.append(f"\ncaller {kind}: {clean(node.mesh_reason)}",
+                            style="green" if node.meshed else "red")
+                if node.kind is NodeKind.EXTERNAL:
+                    text.append(" (a caller outside the cluster's workloads)", style="dim")
+        self.query_one("#edge-title", Static).update(text)
+        table = self.query_one("#evidence", DataTable)
+        table.clear()
+        for ev in e.evidence:
+            table.add_row(ev.kind, safe(ev.source, limit=70), safe(ev.text, limit=70),
+                          f"{ev.confidence:.2f}")

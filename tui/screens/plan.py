@@ -1,0 +1,214 @@
+"""Plan: the rollout steps with their state, and the selected step's detail (why, YAML,
+preconditions with their live result, blockers with fixes, rollback)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Label, ProgressBar, Static
+
+from planner.domain.plan import Action, Change, Step
+from tui.actions import PLAN
+from tui.format import clean, matches, safe, state_text
+from tui.screens.base import MeshScreen
+
+SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}
+
+
+def changes_yaml(changes: tuple[Change, ...]) -> str:
+    """The changes as YAML documents; deletes and restarts as commented stubs."""
+    from planner.sinks.wire import dump_yaml, to_wire
+
+    parts: list[str] = []
+    for change in changes:
+        if change.action is Action.APPLY:
+            parts.append(dump_yaml(to_wire(dict(change.object))))
+        else:
+            meta = change.object.get("metadata", {}) if isinstance(change.object, dict) else {}
+            where = f"{meta.get('namespace', '')}/{meta.get('name', '')}".strip("/")
+            parts.append(f"# {change.action.value} {change.object.get('kind', '')} {where}\n")
+    return "".join(p if p.startswith("#") else "---\n" + p for p in parts).removeprefix(
+        "---\n") if parts else "# nothing to change (a read-only step)\n"
+
+
+def yaml_view(text: str) -> Syntax:
+    """YAML with syntax highlighting (Syntax never reads markup)."""
+    return Syntax(text, "yaml", theme="ansi_dark", word_wrap=False, background_color="default")
+
+
+class PlanScreen(MeshScreen):
+    """The rollout, step by step."""
+
+    name_in_table = PLAN
+    title_text = "Plan"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: str | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="plan-body"):
+            with Vertical(id="steps-pane"):
+                yield Label("Steps (d: dry-run diff)", classes="section", id="steps-label")
+                yield DataTable(id="steps", cursor_type="row", zebra_stripes=True)
+                with Horizontal(id="work"):
+                    yield Static("", id="work-label")
+                    yield ProgressBar(id="work-bar", show_eta=False)
+            with VerticalScroll(id="step-detail"):
+                yield Static("", id="step-info")
+                yield Label("Apply", classes="section")
+                yield Static("", id="step-yaml")
+                yield Label("Rollback", classes="section")
+                yield Static("", id="step-rollback")
+
+    def on_mount(self) -> None:
+        self.query_one("#steps", DataTable).add_columns(
+            "#", "step", "phase", "state", "changes", "blockers")
+        super().on_mount()
+        if self.mesh.write:
+            self.query_one("#steps-label", Label).update(
+                "Steps (d: dry-run diff, a: apply, u: roll back, v: verify)")
+
+    def focus_main(self) -> None:
+        self.query_one("#steps", DataTable).focus()
+
+    def refresh_data(self) -> None:
+        self.apply_filter(self.filter_text)
+
+    def apply_filter(self, query: str) -> None:
+        plan = self.mesh.plan
+        if plan is None:
+            return
+        table = self.query_one("#steps", DataTable)
+        keep = self.selected_step_id()
+        table.clear()
+        states = self.mesh.states
+        row = 0
+        for i, step in enumerate(plan.steps, start=1):
+            state = states.get(step.id, "pending")
+            if not matches(query, step.id, step.title, step.phase.value, state,
+                           step.target.namespace, *(b.code for b in step.blockers)):
+                continue
+            applies = sum(1 for c in step.apply if c.action is Action.APPLY)
+            restarts = sum(1 for c in step.apply if c.action is Action.RESTART)
+            changes = f"{applies} apply" + (f", {restarts} restart" if restarts else "")
+            blockers = Text(end="")
+            for finding in step.blockers:
+                if blockers:
+                    blockers.append(",")
+                blockers.append(finding.code,
+                                style=SEVERITY_STYLE.get(finding.severity.value, ""))
+            table.add_row(str(i), safe(step.id, "bold"), step.phase.value, state_text(state),
+                          changes, blockers, key=step.id)
+            if step.id == keep:
+                table.move_cursor(row=row, animate=False)
+            row += 1
+        self._shown = None
+        self.show_step(self.selected_step_id())
+
+    def selected_step_id(self) -> str | None:
+        """The step under the cursor."""
+        table = self.query_one("#steps", DataTable)
+        if not table.row_count:
+            return None
+        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(value) if value is not None else None
+
+    def select_step(self, step_id: str) -> None:
+        """Move the cursor to ``step_id`` (tests and ``:`` use it)."""
+        table = self.query_one("#steps", DataTable)
+        table.move_cursor(row=table.get_row_index(step_id), animate=False)
+        self.show_step(step_id)
+
+    def show_step(self, step_id: str | None, force: bool = False) -> None:
+        """Draw the detail of one step."""
+        if step_id == self._shown and not force:
+            return
+        self._shown = step_id
+        plan = self.mesh.plan
+        info = self.query_one("#step-info", Static)
+        if plan is None or step_id is None:
+            info.update(Text("no step selected", style="dim"))
+            self.query_one("#step-yaml", Static).update("")
+            self.query_one("#step-rollback", Static).update("")
+            return
+        step = plan.step(step_id)
+        info.update(self.step_info(step))
+        self.query_one("#step-yaml", Static).update(yaml_view(changes_yaml(step.apply)))
+        self.query_one("#step-rollback", Static).update(
+            yaml_view(changes_yaml(step.rollback)))
+
+    def step_info(self, step: Step) -> Group:
+        """Why, target, preconditions (with the live result of the last dry-run), blockers."""
+        state = self.mesh.states.get(step.id, "pending")
+        head = Text()
+        head.append(clean(step.id), style="bold")
+        head.append("  ")
+        head.append_text(state_text(state))
+        head.append(f"\n{clean(step.title)}\n")
+        head.append("why: ", style="bold")
+        head.append(clean(step.why) + "\n")
+        if step.requires:
+            head.append("requires: ", style="bold")
+            head.append(", ".join(clean(r) for r in step.requires) + "\n")
+        if step.forced_by:
+            head.append("forced by: ", style="bold")
+            head.append(", ".join(clean(r) for r in step.forced_by) + "\n")
+        preview = self.mesh.previews.get(step.id)
+        head.append("preconditions", style="bold")
+        head.append(" (live result from the last dry-run)\n" if preview is not None
+                    else " (not checked yet: d runs a dry-run)\n", style="dim")
+        for p in step.preconditions:
+            head.append("  • " + clean(p) + "\n")
+        for q in step.promql:
+            head.append("  • no series for ", style="")
+            head.append(clean(q), style="cyan")
+            head.append("\n")
+        if preview is not None:
+            warnings = list(getattr(preview, "warnings", ()) or ())
+            if warnings:
+                for w in warnings:
+                    head.append("  ✗ " + clean(w) + "\n", style="yellow")
+            else:
+                head.append("  ✓ dry-run raised no warnings\n", style="green")
+        if step.verify:
+            head.append("verify: ", style="bold")
+            head.append("; ".join(clean(v) for v in step.verify) + "\n")
+        outcome = self.mesh.outcomes.get(step.id)
+        if outcome is not None:
+            head.append("last result: ", style="bold")
+            head.append(clean(outcome) + "\n")
+        parts: list[Any] = [head]
+        if step.blockers:
+            blockers = Text()
+            blockers.append("blockers\n", style="bold red")
+            for b in step.blockers:
+                blockers.append(f"  {b.code} ", style=SEVERITY_STYLE.get(b.severity.value, ""))
+                blockers.append(clean(b.subject, 80), style="bold")
+                blockers.append(": " + clean(b.message) + "\n")
+                if b.fix:
+                    blockers.append("    fix: ", style="green")
+                    blockers.append(clean(b.fix) + "\n")
+            parts.append(blockers)
+        return Group(*parts)
+
+    def set_work(self, label: str, done: int = 0, total: int = 0) -> None:
+        """Show the progress of long work under the steps (empty label: hide)."""
+        self.query_one("#work-label", Static).update(Text(clean(label, 60)))
+        bar = self.query_one("#work-bar", ProgressBar)
+        bar.display = bool(label)
+        bar.update(total=total or None, progress=done)
+
+    @on(DataTable.RowHighlighted, "#steps")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self.show_step(str(event.row_key.value))
+
+    def context(self) -> dict[str, Any]:
+        return {"step": self.selected_step_id()}

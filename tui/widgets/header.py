@@ -1,0 +1,46 @@
+"""The k9s-style header: source, cluster, Istio, READ-ONLY/WRITE badge, "step n of m"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.format import clean
+
+
+class MeshHeader(Static):
+    """One line, redrawn whenever the app's ``tick`` changes."""
+
+    DEFAULT_CSS = """
+    MeshHeader { height: 1; width: 1fr; }
+    """
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "tick", self._changed, init=True)
+
+    def _changed(self, _tick: int) -> None:
+        self.update(header_text(self.app))
+
+
+def header_text(app: Any) -> Text:
+    """The header line for ``app`` (a MeshplanApp): every cluster string escaped."""
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    text.append(" meshplan ", style="bold reverse")
+    text.append(f" {clean(app.screen_title, 20)} ", style="bold")
+    if app.write:
+        text.append(" WRITE ", style="bold white on dark_red")
+    else:
+        text.append(" READ-ONLY ", style="bold black on green")
+    text.append("  ")
+    text.append(app.progress_label, style="bold")
+    text.append("  source: ", style="dim")
+    text.append(clean(app.source_label, 40))
+    text.append("  cluster: ", style="dim")
+    text.append(clean(app.cluster_label, 32))
+    text.append("  istio: ", style="dim")
+    text.append(clean(app.istio_label, 24))
+    if app.busy_label:
+        text.append("  ⟳ " + clean(app.busy_label, 40), style="italic yellow")
+    return text
