@@ -1,0 +1,75 @@
+"""``planner assess``: is a mesh worth it here, which data plane, and what it costs."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from planner.commands.common import (
+    handle_errors,
+    input_options,
+    input_spec,
+    one_line,
+    output_option,
+    progress_bar,
+    stdout_console,
+)
+from planner.exit_codes import ExitCode
+
+
+@click.command()
+@input_options
+@click.option("--profile", "profile_path", default=None, metavar="FILE",
+              help="YAML answers the manifests cannot give (docs/profile.md).")
+@click.option("--platform-engineers", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Dedicated platform engineers (overrides the profile).")
+@click.option("--compliance-mtls/--no-compliance-mtls", default=None,
+              help="Compliance requires mTLS everywhere without code changes.")
+@click.option("--observability-needed/--no-observability-needed", default=None,
+              help="Golden metrics and tracing are wanted without instrumenting services.")
+@click.option("--nodes", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Node count for ztunnel and DaemonSet pods (default: Node objects seen).")
+@output_option("table", "json")
+@handle_errors
+def assess(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
+           all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
+           profile_path: str | None, platform_engineers: int | None,
+           compliance_mtls: bool | None, observability_needed: bool | None, nodes: int | None,
+           output: str) -> None:
+    """Give a mesh-fit verdict (mesh-overkill, mesh-optional, mesh-recommended) with every
+    factor behind it, a data plane per namespace, and the resource cost of each option.
+
+    Unanswered profile questions are shown as unknown, with what each answer would change.
+
+    \b
+    Examples:
+      planner assess -f sample_clusters/shop -R --profile sample_clusters/shop/profile.yaml
+      planner assess -f sample_clusters/tiny --compliance-mtls -o json
+    """
+    from planner.service import analyse
+    from planner.service import assess as run_assess
+
+    spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
+                      context)
+    overrides = {"platform_engineers": platform_engineers, "compliance_mtls": compliance_mtls,
+                 "observability_needed": observability_needed, "nodes": nodes}
+    stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
+    with progress_bar("scanning") as progress:
+        analysis = analyse(spec, profile_path=profile_path, profile_overrides=overrides,
+                           progress=progress, stdin=stdin)
+    for diagnostic in analysis.scan.diagnostics:
+        click.echo(f"planner: {one_line(str(diagnostic))}", err=True)
+    assessment = run_assess(analysis)
+    if output == "table":
+        from planner.sinks.assessment_table import render_assessment
+
+        render_assessment(stdout_console(), assessment, analysis.scan.source_label)
+    else:
+        from planner.sinks.assessment_json import assessment_document
+        from planner.sinks.wire import dump_json
+
+        sys.stdout.write(dump_json(assessment_document(assessment,
+                                                       analysis.scan.source_label)))
+    if analysis.scan.invalid:
+        sys.exit(int(ExitCode.INVALID_INPUT))

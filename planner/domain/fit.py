@@ -1,0 +1,534 @@
+"""The mesh-fit verdict, the data-plane choice per namespace, and what each option costs.
+
+Pure. :func:`assess_fit` runs the fit rules (MP1xx) on a rule context and combines their
+findings:
+
+* **Score** = ``BASE_SCORE`` (50) + the sum of the factors' weights, clamped to 0..100. The
+  article's "skip the mesh if" reasons weigh about -20 each and its "use a mesh when" reasons
+  +15 or more, so one reason alone moves a neutral cluster across a verdict boundary.
+* **Verdict**: ``mesh-overkill`` below 35, ``mesh-recommended`` from 65, ``mesh-optional``
+  between.
+* **Unknowns**: every profile question left unanswered counts as no effect, and a what-if
+  replays the rules with each possible answer to state what it would change.
+
+:func:`recommend_dataplane` picks ambient or sidecar per namespace and the waypoints ambient
+needs; :func:`estimate_costs` sizes each option from the inventory and the profile's costs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
+from planner.domain.profile import COST_BASIS, QUESTIONS, Profile, ProxyCost
+from planner.rules.base import Finding, Rule, RuleContext
+
+BASE_SCORE: Final = 50
+OVERKILL_BELOW: Final = 35
+RECOMMENDED_FROM: Final = 65
+
+OVERKILL: Final = "mesh-overkill"
+OPTIONAL: Final = "mesh-optional"
+RECOMMENDED: Final = "mesh-recommended"
+
+#: Namespaces of Kubernetes and of the mesh itself: not application services, never enrolled.
+SYSTEM_NAMESPACES: Final = frozenset({"kube-system", "kube-public", "kube-node-lease",
+                                      "istio-system"})
+
+#: An existing sidecar namespace with at least this many L7 policy objects keeps sidecars: the
+#: article calls sidecar "the safer choice" for existing meshes with complex L7 policy.
+COMPLEX_L7_OBJECTS: Final = 3
+#: Kinds that only sidecars take: EnvoyFilter patches sidecar Envoy config (waypoints take a
+#: subset), and the ``Sidecar`` resource has no ambient equivalent.
+SIDECAR_ONLY_KINDS: Final = ("EnvoyFilter", "Sidecar")
+
+AMBIENT: Final = "ambient"
+SIDECAR: Final = "sidecar"
+
+
+def is_system_namespace(namespace: str, root_namespace: str = "istio-system") -> bool:
+    """True for Kubernetes' own namespaces and Istio's root namespace."""
+    return namespace in SYSTEM_NAMESPACES or namespace == root_namespace
+
+
+def app_services(inventory: Inventory, root_namespace: str = "istio-system") -> list[Service]:
+    """The Services a team runs: every Service outside the system namespaces except
+    ExternalName aliases, which point outside the cluster."""
+    return [s for s in inventory.services
+            if s.type != "ExternalName" and not is_system_namespace(s.namespace, root_namespace)]
+
+
+def verdict_for(score: float) -> str:
+    """The verdict for a score."""
+    if score < OVERKILL_BELOW:
+        return OVERKILL
+    if score >= RECOMMENDED_FROM:
+        return RECOMMENDED
+    return OPTIONAL
+
+
+# ---------------------------------------------------------------------------------------------
+# Result types
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One rule finding that entered the score, with the rule's title."""
+
+    code: str
+    title: str
+    value: str
+    threshold: str
+    weight: float
+    message: str
+    objects: tuple[str, ...] = ()
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the score and verdict would be with one answer to an unknown question."""
+
+    answer: str
+    score: int
+    verdict: str
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A profile question without an answer, and what each answer would change."""
+
+    field: str
+    question: str
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def effect(self) -> str:
+        """The effect in words: ``yes: 80 (mesh-recommended); no: 45 (mesh-optional)``."""
+        return "; ".join(f"{o.answer}: {o.score} ({o.verdict})" for o in self.outcomes)
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A lighter option than a mesh, with why it fits."""
+
+    name: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Waypoint:
+    """The waypoint a namespace needs in ambient mode. ``service_accounts`` is empty when the
+    waypoint must serve the whole namespace; ``features`` are the rules that triggered it."""
+
+    namespace: str
+    service_accounts: tuple[str, ...]
+    features: tuple[str, ...]
+    objects: tuple[str, ...]
+
+    @property
+    def scope(self) -> str:
+        """``namespace`` or ``service-account``."""
+        return "service-account" if self.service_accounts else "namespace"
+
+    @property
+    def count(self) -> int:
+        """Waypoint deployments: one per service account, or one for the namespace."""
+        return len(self.service_accounts) or 1
+
+
+@dataclass(frozen=True)
+class DataplaneChoice:
+    """The data plane recommended for one namespace, with reasons. ``waypoint`` is what the
+    namespace would need in ambient mode (also set when sidecar is chosen, so the all-ambient
+    cost counts it)."""
+
+    namespace: str
+    mode: str
+    reasons: tuple[str, ...]
+    pods: int
+    waypoint: Waypoint | None = None
+    ambient_blockers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One component of an option: how many, their total requests, and the assumption."""
+
+    component: str
+    count: int
+    cpu_millicores: int
+    memory_mib: float
+    assumption: str
+
+
+@dataclass(frozen=True)
+class CostOption:
+    """The resources one data-plane option adds."""
+
+    name: str
+    lines: tuple[CostLine, ...]
+
+    @property
+    def cpu_millicores(self) -> int:
+        """Total CPU requests."""
+        return sum(line.cpu_millicores for line in self.lines)
+
+    @property
+    def memory_mib(self) -> float:
+        """Total memory requests."""
+        return round(sum(line.memory_mib for line in self.lines), 1)
+
+    @property
+    def proxies(self) -> int:
+        """Proxy containers or pods added (istiod excluded)."""
+        return sum(line.count for line in self.lines if line.component != "istiod")
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """Sidecar, ambient and the recommended mix, sized from the inventory."""
+
+    pods: int
+    meshed_pods: int
+    nodes: int
+    nodes_source: str
+    options: tuple[CostOption, ...]
+    assumptions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The verdict and everything behind it."""
+
+    verdict: str
+    score: int
+    raw_score: float
+    factors: tuple[Factor, ...]
+    unknowns: tuple[Unknown, ...]
+    alternatives: tuple[Alternative, ...]
+    namespaces: tuple[DataplaneChoice, ...]
+    costs: CostEstimate
+    profile: Profile
+
+    @property
+    def dataplane(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Namespace -> (``ambient``|``sidecar``, reasons): what the plan engine reads."""
+        return {c.namespace: (c.mode, c.reasons) for c in self.namespaces}
+
+
+# ---------------------------------------------------------------------------------------------
+# The verdict
+
+
+def _run(rules: Sequence[Rule], ctx: RuleContext) -> list[Finding]:
+    return [f for r in rules for f in r.check(ctx)]
+
+
+def _score(findings: Iterable[Finding]) -> tuple[int, float]:
+    raw = BASE_SCORE + sum(f.weight for f in findings)
+    return max(0, min(100, round(raw))), raw
+
+
+def assess_fit(ctx: RuleContext, rules: Sequence[Rule], l7_codes: Iterable[str]) -> Assessment:
+    """Run the fit ``rules`` and build the assessment. ``l7_codes`` are the rules whose objects
+    call for an L7 proxy (a waypoint in ambient)."""
+    profile = ctx.profile if isinstance(ctx.profile, Profile) else Profile()
+    ctx = replace(ctx, profile=profile)
+    findings = _run(rules, ctx)
+    score, raw = _score(findings)
+    titles = {r.info.code: r.info.title for r in rules}
+    factors = tuple(Factor(f.code, titles.get(f.code, f.code), f.value, f.threshold, f.weight,
+                           f.message, f.objects, f.fix) for f in findings)
+    codes = {f.code for f in findings if f.weight}
+    nodes = node_count(ctx.inventory, profile)
+    choices = recommend_dataplane(ctx.inventory, findings, titles, set(l7_codes), nodes[0],
+                                  ctx.root_namespace)
+    return Assessment(
+        verdict=verdict_for(score),
+        score=score,
+        raw_score=raw,
+        factors=factors,
+        unknowns=_what_if(ctx, rules, profile),
+        alternatives=_alternatives(codes, profile),
+        namespaces=choices,
+        costs=estimate_costs(ctx.inventory, choices, profile, nodes, ctx.root_namespace),
+        profile=profile,
+    )
+
+
+def _what_if(ctx: RuleContext, rules: Sequence[Rule], profile: Profile) -> tuple[Unknown, ...]:
+    unknowns = []
+    for name, question, answers in QUESTIONS:
+        if getattr(profile, name) is not None:
+            continue
+        outcomes = []
+        for value, label in answers:
+            score, _ = _score(_run(rules, replace(ctx, profile=replace(profile, **{name: value}))))
+            outcomes.append(Outcome(label, score, verdict_for(score)))
+        unknowns.append(Unknown(name, question, tuple(outcomes)))
+    return tuple(unknowns)
+
+
+def _alternatives(codes: set[str], profile: Profile) -> tuple[Alternative, ...]:
+    """The article's lighter options when the cluster is small or needs encryption only."""
+    found: list[Alternative] = []
+    if "MP101" in codes or "MP108" in codes:
+        found.append(Alternative(
+            "NetworkPolicy plus application-level TLS",
+            "Default-deny NetworkPolicies limit who can connect and TLS in each app encrypts; "
+            "no proxies or control plane, but every app handles its own certificates.",
+        ))
+    if "MP108" in codes:
+        caveat = (" It encrypts node to node but gives no per-workload mTLS identity: check "
+                  "it satisfies the compliance requirement.") if profile.compliance_mtls else ""
+        found.append(Alternative(
+            "CNI with WireGuard encryption (e.g. Cilium)",
+            "If all you want is encryption: the CNI encrypts pod traffic transparently, "
+            "without a proxy per pod and without L7 features." + caveat,
+        ))
+    return tuple(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data plane per namespace
+
+
+def recommend_dataplane(inventory: Inventory, findings: Sequence[Finding],
+                        titles: Mapping[str, str], l7_codes: set[str], nodes: int,
+                        root_namespace: str = "istio-system") -> tuple[DataplaneChoice, ...]:
+    """Ambient by default; sidecar where existing L7 policy is complex or ambient cannot take
+    the configuration; a waypoint only for namespaces or service accounts whose services need
+    L7 features, naming the features. ``nodes`` sizes DaemonSets."""
+    l7: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    accounts: dict[str, set[str | None]] = defaultdict(set)
+    for f in findings:
+        if f.code not in l7_codes:
+            continue
+        feature = f"{f.code} {titles.get(f.code, '')}".strip()
+        for key in f.objects:
+            for namespace, account in _l7_targets(inventory, key):
+                l7[namespace][key].add(feature)
+                accounts[namespace].add(account)
+    pods = _pods_by_namespace(inventory, nodes)
+    blockers = _ambient_blockers(inventory, root_namespace)
+    choices = []
+    for namespace in sorted(pods):
+        if is_system_namespace(namespace, root_namespace):
+            continue
+        objects = l7.get(namespace, {})
+        features = tuple(sorted({feat for feats in objects.values() for feat in feats}))
+        waypoint = None
+        if objects:
+            sas = accounts[namespace]
+            waypoint = Waypoint(namespace,
+                                () if None in sas else tuple(sorted(str(a) for a in sas)),
+                                features, tuple(sorted(objects)))
+        choices.append(_choose(inventory, namespace, pods[namespace], waypoint,
+                               blockers.get(namespace, ()) + blockers.get(root_namespace, ())))
+    return tuple(choices)
+
+
+def _choose(inventory: Inventory, namespace: str, pods: int, waypoint: Waypoint | None,
+            blockers: tuple[str, ...]) -> DataplaneChoice:
+    ns = inventory.namespace_index.get(namespace)
+    existing_sidecar = ns is not None and ns.enrollment == SIDECAR
+    sidecar_only = sorted(o.ref.key for o in inventory.istio
+                          if o.ref.namespace == namespace and o.ref.kind in SIDECAR_ONLY_KINDS)
+    reasons: list[str] = []
+    if blockers:
+        reasons.append("ambient cannot take: " + "; ".join(blockers)
+                       + " (remove it to move to ambient)")
+    if sidecar_only:
+        reasons.append("sidecar-only configuration: " + ", ".join(sidecar_only))
+    if existing_sidecar and waypoint and len(waypoint.objects) >= COMPLEX_L7_OBJECTS:
+        reasons.append(f"existing sidecar namespace with complex L7 policy "
+                       f"({len(waypoint.objects)} objects: {', '.join(waypoint.features)}); "
+                       "sidecar is the safer choice")
+    if reasons:
+        return DataplaneChoice(namespace, SIDECAR, tuple(reasons), pods, waypoint, blockers)
+    reasons.append("ambient is the default starting point: ztunnel on each node gives L4 mTLS "
+                   "without a proxy per pod")
+    if waypoint is None:
+        reasons.append("no L7 features needed: no waypoint")
+    else:
+        who = (f"service accounts {', '.join(waypoint.service_accounts)}"
+               if waypoint.service_accounts else "the whole namespace")
+        reasons.append(f"waypoint for {who}: {', '.join(waypoint.features)}")
+    return DataplaneChoice(namespace, AMBIENT, tuple(reasons), pods, waypoint, blockers)
+
+
+def _ambient_blockers(inventory: Inventory, root_namespace: str) -> dict[str, tuple[str, ...]]:
+    """PeerAuthentications that set DISABLE (whole workload or one port): ambient has no
+    plaintext exception, so the migration guide calls them incompatible."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for pa in inventory.istio_of_kind("PeerAuthentication"):
+        modes = [_mapping(pa.spec.get("mtls")).get("mode")]
+        modes += [_mapping(p).get("mode")
+                  for p in _mapping(pa.spec.get("portLevelMtls")).values()]
+        if "DISABLE" in modes:
+            scope = " (mesh-wide)" if pa.ref.namespace == root_namespace else ""
+            found[pa.ref.namespace].append(f"{pa.ref.key} sets mTLS DISABLE{scope}")
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _l7_targets(inventory: Inventory, key: str) -> list[tuple[str, str | None]]:
+    """``(namespace, service account)`` pairs an L7 object needs a proxy for; the account is
+    ``None`` when the object applies to its whole namespace. Objects applied at an ingress
+    gateway need no waypoint and give nothing."""
+    parts = key.split("/")
+    if len(parts) != 3:
+        return []  # e.g. Flagger canaries, known by count only
+    kind, namespace, name = parts
+    service = inventory.service_index.get((namespace, name))
+    if kind == "Service" and service is not None:
+        return _service_accounts(inventory, service)
+    workload = next((w for w in inventory.workloads if w.ref.key == key), None)
+    if workload is not None:
+        return [(namespace, workload.service_account)]
+    policy = next((o for o in inventory.istio if o.ref.key == key), None)
+    if policy is not None:
+        return _policy_targets(inventory, policy)
+    route = next((r for r in inventory.routes if r.ref.key == key), None)
+    if route is not None and any(p.kind == "Service" for p in route.parents):
+        return [t for b in route.backends
+                for svc in [inventory.service_index.get((b.namespace, b.service))]
+                if svc is not None for t in _service_accounts(inventory, svc)]
+    return []
+
+
+def _policy_targets(inventory: Inventory, policy: PolicyObject) -> list[tuple[str, str | None]]:
+    namespace = policy.ref.namespace
+    spec = policy.spec
+    if policy.ref.kind == "VirtualService":
+        gateways = spec.get("gateways")
+        if isinstance(gateways, list) and gateways and "mesh" not in gateways:
+            return []
+        hosts = spec.get("hosts")
+        return _host_targets(inventory, namespace, hosts if isinstance(hosts, list) else [])
+    if policy.ref.kind == "DestinationRule":
+        return _host_targets(inventory, namespace, [spec.get("host")])
+    refs = spec.get("targetRefs")
+    if isinstance(refs, list) and refs:
+        services = [inventory.service_index.get((namespace, str(_mapping(r).get("name"))))
+                    for r in refs if _mapping(r).get("kind") == "Service"]
+        found = [t for s in services if s is not None for t in _service_accounts(inventory, s)]
+        return found or [(namespace, None)]
+    labels = _mapping(_mapping(spec.get("selector")).get("matchLabels"))
+    if not labels:
+        return [(namespace, None)]
+    return [(namespace, w.service_account) for w in inventory.workloads
+            if w.namespace == namespace and _selects(labels, w)]
+
+
+def _host_targets(inventory: Inventory, namespace: str,
+                  hosts: list[Any]) -> list[tuple[str, str | None]]:
+    found: list[tuple[str, str | None]] = []
+    for host in hosts:
+        if not isinstance(host, str) or "*" in host:
+            continue
+        labels = host.split(".")
+        target_ns = labels[1] if len(labels) > 1 else namespace
+        service = inventory.service_index.get((target_ns, labels[0]))
+        if service is not None:
+            found.extend(_service_accounts(inventory, service))
+    return found
+
+
+def _service_accounts(inventory: Inventory, service: Service) -> list[tuple[str, str | None]]:
+    workloads = [inventory.workload_index[r] for r in service.selects
+                 if r in inventory.workload_index]
+    if not workloads:
+        return [(service.namespace, None)]
+    return [(service.namespace, w.service_account) for w in workloads]
+
+
+def _selects(labels: Mapping[str, Any], workload: Workload) -> bool:
+    return all(workload.pod_labels.get(str(k)) == v for k, v in labels.items())
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Costs
+
+
+def node_count(inventory: Inventory, profile: Profile) -> tuple[int, str]:
+    """The node count and where it comes from: ``--nodes`` (or the profile) wins over the Node
+    objects seen; with neither it is unknown and counted as 1, and the source says so."""
+    if profile.nodes is not None:
+        return profile.nodes, "--nodes or profile cluster.nodes"
+    if inventory.nodes:
+        return len(inventory.nodes), "Node objects"
+    return 1, ("unknown: no Node objects and no --nodes; counted as 1, per-node figures "
+               "scale with the real count")
+
+
+def _pods(workload: Workload, nodes: int) -> int:
+    return workload.replicas * nodes if workload.ref.kind == "DaemonSet" else workload.replicas
+
+
+def _pods_by_namespace(inventory: Inventory, nodes: int) -> dict[str, int]:
+    """Pods that would join the mesh, per namespace: hostNetwork pods never get a proxy."""
+    pods: dict[str, int] = defaultdict(int)
+    for w in inventory.workloads:
+        if not w.host_network:
+            pods[w.namespace] += _pods(w, nodes)
+    return dict(pods)
+
+
+def _line(component: str, count: int, cost: ProxyCost, assumption: str) -> CostLine:
+    return CostLine(component, count, count * cost.cpu_millicores,
+                    round(count * cost.memory_mib, 1), assumption)
+
+
+def estimate_costs(inventory: Inventory, choices: Sequence[DataplaneChoice], profile: Profile,
+                   node_info: tuple[int, str],
+                   root_namespace: str = "istio-system") -> CostEstimate:
+    """Resources each option adds: every application pod with a sidecar; ambient's ztunnel per
+    node plus the waypoints; and the recommended per-namespace mix. istiod is in all three.
+    ``node_info`` is :func:`node_count`'s answer."""
+    nodes, nodes_source = node_info
+    costs = profile.costs
+
+    def basis(name: str) -> str:
+        cost = costs[name]
+        where = "profile costs" if name in profile.costs_from_profile else COST_BASIS[name]
+        return f"{cost.cpu_millicores}m CPU, {cost.memory_mib:g} MiB each ({where})"
+
+    meshed = sum(c.pods for c in choices)
+    waypoints = sum(c.waypoint.count for c in choices if c.waypoint is not None)
+    mix_sidecars = sum(c.pods for c in choices if c.mode == SIDECAR)
+    mix_waypoints = sum(c.waypoint.count for c in choices
+                        if c.mode == AMBIENT and c.waypoint is not None)
+    any_ambient = any(c.mode == AMBIENT for c in choices)
+    istiod = _line("istiod", 1, costs["istiod"], basis("istiod") + "; one replica")
+    sidecar_basis = basis("sidecar") + "; one per application pod"
+    ztunnel_basis = basis("ztunnel") + f"; one per node, {nodes} node(s)"
+    waypoint_basis = basis("waypoint") + "; one per namespace or service account needing L7"
+    options = (
+        CostOption(SIDECAR, (_line("sidecar", meshed, costs["sidecar"], sidecar_basis), istiod)),
+        CostOption(AMBIENT, (_line("ztunnel", nodes, costs["ztunnel"], ztunnel_basis),
+                             _line("waypoint", waypoints, costs["waypoint"], waypoint_basis),
+                             istiod)),
+        CostOption("recommended", (
+            _line("sidecar", mix_sidecars, costs["sidecar"], sidecar_basis),
+            _line("ztunnel", nodes if any_ambient else 0, costs["ztunnel"], ztunnel_basis),
+            _line("waypoint", mix_waypoints, costs["waypoint"], waypoint_basis),
+            istiod)),
+    )
+    all_pods = sum(_pods(w, nodes) for w in inventory.workloads)
+    assumptions = (
+        f"pods = sum of replicas (Jobs/CronJobs: parallelism; DaemonSets x {nodes} node(s)); "
+        f"{all_pods} in total, {meshed} in application namespaces without hostNetwork",
+        f"nodes: {nodes} ({nodes_source})",
+        f"system namespaces ({', '.join(sorted(SYSTEM_NAMESPACES | {root_namespace}))}) and "
+        "hostNetwork pods are never enrolled",
+        "figures are requests (what the scheduler reserves); real use depends on traffic",
+    )
+    return CostEstimate(all_pods, meshed, nodes, nodes_source, options, assumptions)

@@ -1,0 +1,39 @@
+"""Helpers every fit rule uses: the profile of a context, and one way to build a factor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from planner.domain.profile import Profile
+from planner.rules.base import Finding, Level, RuleContext, RuleInfo
+from planner.rules.fit.signals import Detector
+
+#: Fit factors concern the whole cluster, not one object.
+SUBJECT = "cluster"
+
+
+def profile_of(ctx: RuleContext) -> Profile:
+    """The context's profile; an empty one (every answer unknown) when none was loaded."""
+    return ctx.profile if isinstance(ctx.profile, Profile) else Profile()
+
+
+def factor(info: RuleInfo, *, value: str, threshold: str, weight: float, message: str,
+           objects: Iterable[str] = (), fix: str = "") -> Finding:
+    """A fit finding: what was measured, against which threshold, and how much it moves the
+    score (negative: towards ``mesh-overkill``)."""
+    return Finding(code=info.code, subject=SUBJECT, message=message, severity=Level.INFO,
+                   objects=tuple(sorted(set(objects))), fix=fix or info.fix, value=value,
+                   threshold=threshold, weight=weight)
+
+
+def l7_factor(ctx: RuleContext, info: RuleInfo, detect: Detector, weight: float,
+              need: str) -> list[Finding]:
+    """The factor for one L7 need: fires when ``detect`` finds objects that show it."""
+    signals = detect(ctx.inventory)
+    if not signals:
+        return []
+    shown = "; ".join(f"{key} ({detail})" for key, detail in signals[:5])
+    more = f"; and {len(signals) - 5} more" if len(signals) > 5 else ""
+    return [factor(info, value=f"{len(signals)} object(s)", threshold=">= 1 object",
+                   weight=weight, message=f"{need}: {shown}{more}",
+                   objects=(key for key, _ in signals))]

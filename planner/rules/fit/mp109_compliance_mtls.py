@@ -1,0 +1,35 @@
+"""MP109: compliance requires mTLS everywhere without changing application code (profile)."""
+
+from __future__ import annotations
+
+from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.rules.fit.common import factor, profile_of
+
+WEIGHT = 35.0
+
+INFO = RuleInfo(
+    code="MP109",
+    title="Compliance requires mTLS everywhere",
+    category="fit",
+    severity=Level.INFO,
+    why="Mutual TLS with workload identity on every connection, without code changes, is what "
+        "a mesh does best; manifests cannot tell whether an auditor asks for it.",
+    fix="Answer with --compliance-mtls/--no-compliance-mtls or compliance.mtlsEverywhere in the "
+        "profile.",
+)
+
+
+def check(ctx: RuleContext) -> list[Finding]:
+    """Fires when the profile says yes (+weight) or does not say (unknown, weight 0)."""
+    answer = profile_of(ctx).compliance_mtls
+    if answer is False:
+        return []
+    if answer is None:
+        return [factor(INFO, value="unknown", threshold="yes", weight=0.0,
+                       message="unknown whether compliance requires mTLS everywhere; counted "
+                               f"as no (yes would add +{WEIGHT:g})")]
+    return [factor(INFO, value="yes", threshold="yes", weight=WEIGHT,
+                   message="compliance requires mTLS everywhere without code changes")]
+
+
+RULE = Rule(INFO, check)

@@ -1,0 +1,82 @@
+"""The human view of ``planner assess`` (Rich): verdict, factors, unknowns, data plane, costs.
+Cluster strings go in as ``Text``, never markup."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from planner.domain.fit import OPTIONAL, OVERKILL, Assessment
+
+#: Evidence objects shown per row; the JSON output has them all.
+EVIDENCE_SHOWN = 3
+_VERDICT_STYLE = {OVERKILL: "bold yellow", OPTIONAL: "bold cyan"}
+
+
+def _evidence(objects: tuple[str, ...]) -> Text:
+    shown = list(objects[:EVIDENCE_SHOWN])
+    if len(objects) > EVIDENCE_SHOWN:
+        shown.append(f"+{len(objects) - EVIDENCE_SHOWN} more")
+    return Text("\n".join(shown))
+
+
+def _cpu(millicores: int) -> str:
+    return f"{millicores / 1000:g} vCPU"
+
+
+def _memory(mib: float) -> str:
+    return f"{mib / 1024:.2f} GiB" if mib >= 1024 else f"{mib:g} MiB"
+
+
+def render_assessment(console: Console, assessment: Assessment, source: str) -> None:
+    """Print the verdict and the tables behind it."""
+    a = assessment
+    console.print(Text(f"Source: {source}", style="bold"))
+    console.print(Text.assemble(
+        "Verdict: ", (a.verdict, _VERDICT_STYLE.get(a.verdict, "bold green")),
+        f"  score {a.score}/100"))
+
+    factors = Table(title="Factors", title_justify="left")
+    for column in ("code", "factor", "value", "threshold", "weight", "evidence"):
+        factors.add_column(column, justify="right" if column == "weight" else "left")
+    for f in a.factors:
+        factors.add_row(f.code, Text(f.title), Text(f.value), Text(f.threshold),
+                        f"{f.weight:+g}", _evidence(f.objects))
+    console.print(factors)
+    for f in a.factors:
+        console.print(Text(f"{f.code}: {f.message}", style="dim"))
+
+    for u in a.unknowns:
+        console.print(Text(f"unknown: {u.question} ({u.field}); counted as no effect. "
+                           f"If answered: {u.effect}", style="yellow"))
+    for alt in a.alternatives:
+        console.print(Text(f"Lighter alternative: {alt.name}. {alt.why}"))
+
+    planes = Table(title="Data plane per namespace", title_justify="left")
+    for column in ("namespace", "mode", "pods", "waypoint (ambient)", "reasons"):
+        planes.add_column(column)
+    for c in a.namespaces:
+        waypoint = "-"
+        if c.waypoint is not None:
+            waypoint = (f"service accounts: {', '.join(c.waypoint.service_accounts)}"
+                        if c.waypoint.service_accounts else "namespace")
+        planes.add_row(Text(c.namespace), c.mode, str(c.pods), Text(waypoint),
+                       Text("\n".join(c.reasons)))
+    console.print(planes)
+
+    costs = Table(title="Resource cost (requests added)", title_justify="left")
+    for column in ("option", "component", "count", "CPU", "memory", "assumption"):
+        costs.add_column(column, justify="right" if column in ("count", "CPU", "memory")
+                         else "left")
+    for option in a.costs.options:
+        for line in option.lines:
+            costs.add_row(option.name, line.component, str(line.count),
+                          _cpu(line.cpu_millicores), _memory(line.memory_mib),
+                          Text(line.assumption))
+        costs.add_row(Text(option.name, style="bold"), Text("total", style="bold"),
+                      str(option.proxies), _cpu(option.cpu_millicores),
+                      _memory(option.memory_mib), "", end_section=True)
+    console.print(costs)
+    for assumption in a.costs.assumptions:
+        console.print(Text(f"assumption: {assumption}", style="dim"))
