@@ -15,7 +15,8 @@ venv: $(BIN)/planner
 
 ## Set up, then assess the bundled sample cluster and print its rollout plan.
 demo: venv
-	$(BIN)/planner scan -f sample_clusters/shop -R
+	$(BIN)/planner assess -f sample_clusters/shop -R --profile sample_clusters/shop/profile.yaml
+	$(BIN)/planner plan -f sample_clusters/shop -R
 
 ## Set up, then run the test suite (CI runs this after ruff and mypy).
 test: venv

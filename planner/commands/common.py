@@ -162,7 +162,10 @@ def stdout_console() -> Any:
     """A Rich console for stdout (markup off: cluster strings are data)."""
     from rich.console import Console
 
-    return Console(markup=False, highlight=False, emoji=False)
+    # Piped output gets a fixed, wide layout (Rich would assume 80 columns) so tables in
+    # files and CI logs keep one row per line; $COLUMNS still wins.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140
+    return Console(markup=False, highlight=False, emoji=False, width=width)
 
 
 @dataclass(frozen=True)

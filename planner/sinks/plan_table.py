@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
 from rich.console import Console
@@ -25,8 +26,9 @@ def render_plan(console: Console, plan: Plan,
     table.add_column("#", justify="right")
     # Step ids are what users type back (apply, --explain): never truncated.
     table.add_column("step", no_wrap=True)
-    for column in ("what", "changes", "blockers"):
-        table.add_column(column)
+    table.add_column("what", ratio=1, min_width=30)
+    table.add_column("changes", no_wrap=True)
+    table.add_column("blockers")
     if gates is not None:
         table.add_column("gate")
     for i, step in enumerate(plan.steps, start=1):
@@ -39,10 +41,15 @@ def render_plan(console: Console, plan: Plan,
         restarts = sum(1 for c in step.apply if c.action is Action.RESTART)
         changes = f"{applies} apply" + (f", {restarts} restart" if restarts else "")
         blockers = Text()
+        counts = Counter(f.code for f in step.blockers)
         for finding in step.blockers:
+            if finding.code not in counts:
+                continue  # already listed, with its count
             if blockers:
                 blockers.append(", ")
-            blockers.append(finding.code, style=_SEVERITY_STYLE.get(finding.severity.value, ""))
+            times = counts.pop(finding.code)
+            blockers.append(finding.code + (f" x{times}" if times > 1 else ""),
+                            style=_SEVERITY_STYLE.get(finding.severity.value, ""))
         what = Text(step.title)
         what.append(f"\n{target}", style="dim")
         cells: list[Text | str] = [str(i), Text(step.id, style="bold"), what, changes, blockers]
