@@ -13,17 +13,17 @@ from planner import __version__
 #: Subcommand name -> "module:attribute". One line per command; help order is this order.
 COMMANDS: dict[str, str] = {
     "scan": "planner.commands.scan:scan",
+    "graph": "planner.commands.graph:graph",
+    "traffic": "planner.commands.traffic:traffic",
+    "assess": "planner.commands.assess:assess",
     "plan": "planner.commands.plan:plan",
     "report": "planner.commands.report:report",
-    "assess": "planner.commands.assess:assess",
-    "rules": "planner.commands.rules:rules",
-    "graph": "planner.commands.graph:graph",
     "apply": "planner.commands.apply:apply",
-    "rollback": "planner.commands.apply:rollback",
     "verify": "planner.commands.apply:verify",
+    "rollback": "planner.commands.apply:rollback",
     "status": "planner.commands.apply:status",
     "tui": "planner.commands.tui:tui",
-    "traffic": "planner.commands.traffic:traffic",
+    "rules": "planner.commands.rules:rules",
 }
 
 
@@ -52,7 +52,7 @@ class LazyGroup(click.Group):
 SUMMARIES: dict[str, str] = {
     "scan": "Read manifests or a cluster into an inventory.",
     "plan": "Plan the PERMISSIVE -> STRICT mTLS rollout, with rollbacks.",
-    "report": "Inventory, graph, plan and blockers as one JSON document.",
+    "report": "Inventory, graph, verdict, plan and blockers as JSON, Markdown or HTML.",
     "assess": "Mesh-fit verdict, data plane per namespace and its resource cost.",
     "rules": "List every rule (fit factors, blockers, plan findings).",
     "graph": "Show who calls whom, with the evidence for every edge.",

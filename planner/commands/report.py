@@ -1,19 +1,22 @@
-"""``planner report``: the whole assessment as one document for CI (``--json``).
+"""``planner report``: the whole assessment as one document, for CI (JSON) and for people
+(Markdown, HTML). docs/report.md describes every field and the exit codes.
 
 Formats are pluggable: each is a function from the report document built by
-:func:`planner.sinks.report_json.report_document` to text (``_FORMATS``).
+:func:`planner.sinks.report_json.report_document` to text (``_FORMATS``), so every format says
+the same thing.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
-from planner.commands.common import handle_errors, input_options, input_spec
-from planner.commands.plan import make_plan, plan_options
+from planner.commands.common import handle_errors, input_options, input_spec, one_line
+from planner.commands.plan import plan_options
 from planner.exit_codes import ExitCode
 
 
@@ -23,35 +26,93 @@ def _json(doc: dict[str, Any]) -> str:
     return dump_json(doc)
 
 
+def _markdown(doc: dict[str, Any]) -> str:
+    from planner.sinks.report_markdown import render_markdown
+
+    return render_markdown(doc)
+
+
+def _html(doc: dict[str, Any]) -> str:
+    from planner.sinks.report_html import render_html
+
+    return render_html(doc)
+
+
 #: Format name -> renderer of the report document.
-_FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {"json": _json}
+_FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "json": _json, "markdown": _markdown, "html": _html,
+}
+
+
+def _write(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a reader sees the old report or the new one."""
+    from planner.apply.journal_file import write_atomically
+    from planner.errors import ApplyError, InputError
+
+    try:
+        write_atomically(Path(path), text)
+    except ApplyError as err:
+        # The shared writer speaks for the journal; for a report it is an output-path problem.
+        raise InputError(str(err)) from None
 
 
 @click.command()
 @input_options
 @plan_options
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (the default).")
+@click.option("--format", "fmt", type=click.Choice(list(_FORMATS)), default=None,
+              help="Output format: json (for machines; the default), markdown or html (one "
+                   "self-contained page).")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--profile", "profile_path", default=None, metavar="FILE",
+              help="YAML answers the manifests cannot give, for the fit verdict "
+                   "(docs/profile.md).")
+@click.option("--out", "out_file", default=None, metavar="FILE",
+              help="Write the report to FILE (atomically) instead of stdout.")
 @click.option("--fail-on", type=click.Choice(["info", "warning", "error", "critical"]),
               default=None, help="Exit with code 10 when a blocker is at or above this level.")
 @handle_errors
 def report(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
            all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
-           root_namespace: str, granularity: str, dataplane: str, as_json: bool,
+           root_namespace: str, granularity: str, dataplane: str, fmt: str | None,
+           as_json: bool, profile_path: str | None, out_file: str | None,
            fail_on: str | None) -> None:
-    """Report inventory, call graph, plan and blockers as one deterministic document.
+    """Report inventory, call graph, fit verdict, plan and blockers as one deterministic
+    document.
 
     \b
     Examples:
       planner report -f sample_clusters/shop -R --json | jq .blockers
       planner report -f manifests/ -R --json --fail-on error
+      planner report -f sample_clusters/shop -R --format html --out report.html
     """
     from planner.rules.base import Level
+    from planner.service import analyse, assess, build_plan
     from planner.sinks.report_json import report_document
 
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json contradicts --format {fmt}")
     spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
                       context)
-    analysis, plan = make_plan(spec, root_namespace, granularity, dataplane)
-    sys.stdout.write(_FORMATS["json"](report_document(analysis, plan)))
+    stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
+    analysis = analyse(spec, profile_path=profile_path, stdin=stdin,
+                       root_namespace=root_namespace)
+    for diagnostic in analysis.scan.diagnostics:
+        click.echo(f"planner: {one_line(str(diagnostic))}", err=True)
+    # One assessment serves both the verdict section and --dataplane recommended.
+    assessment = assess(analysis)
+    modes = None
+    if dataplane == "recommended":
+        modes = {ns: choice[0] for ns, choice in assessment.dataplane.items()}
+    plan = build_plan(analysis, granularity=granularity, dataplane=modes)
+    text = _FORMATS[fmt or "json"](report_document(analysis, plan, assessment))
+    if out_file is None:
+        sys.stdout.write(text)
+    else:
+        _write(out_file, text)
+        click.echo(f"planner: wrote {out_file}", err=True)
+    # Incomplete input first: findings on a partial inventory are not a verdict on the cluster.
+    if analysis.scan.invalid:
+        sys.exit(int(ExitCode.INVALID_INPUT))
     if fail_on is not None:
         threshold = Level(fail_on).rank
         if any(f.severity.rank >= threshold for f in plan.blockers):

@@ -1,0 +1,291 @@
+"""The report for people, as one self-contained HTML page (``planner report --format html``).
+
+Renders the report document (:func:`planner.sinks.report_json.report_document`). The page
+loads nothing: inline CSS, no scripts, no external URLs, and the namespace graph is inline SVG
+laid out here (:func:`layout`). Every string from the document goes through :func:`_e`
+(``html.escape`` with quotes), in text and attributes alike: names come from the cluster.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from planner.sinks.report_markdown import change_lines, cpu, memory
+from planner.sinks.wire import dump_yaml_all
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:78em;padding:0 1em;color:#1d232a}
+h1,h2,h3{line-height:1.2}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.6em 0 1em;width:100%}
+th,td{border:1px solid #d0d7de;padding:.3em .5em;text-align:left;vertical-align:top}
+th{background:#f3f5f7}pre{background:#f6f8fa;padding:.6em;overflow:auto;font-size:12px}
+.verdict{font-size:1.3em;font-weight:bold}.num{text-align:right}
+.sev-critical{color:#fff;background:#a40e26}.sev-error{color:#a40e26;font-weight:bold}
+.sev-warning{color:#9a6700}.sev-info{color:#57606a}
+.step{border:1px solid #d0d7de;border-radius:6px;padding:0 1em;margin:1em 0}
+svg text{font:12px system-ui,sans-serif}
+""".strip()
+
+#: Node fill by where a namespace ends up; outside callers (not namespaces) get ``caller``.
+_FILL = {"STRICT": "#d1f0d9", "PERMISSIVE": "#fff1c2", "outside": "#eaeef2", "caller": "#ffffff"}
+_CHAR_WIDTH = 7.2  # px per character of 12px sans-serif, wide enough not to clip
+_NODE_HEIGHT, _ROW_GAP, _COLUMN_GAP, _MARGIN = 40, 18, 90, 16
+
+
+def _e(value: object) -> str:
+    """Escape any value for HTML text or a quoted attribute."""
+    return html.escape(str(value), quote=True)
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]],
+           numeric: Sequence[int] = ()) -> list[str]:
+    """A table; cells are escaped here, so callers pass raw values."""
+    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in header), "</tr></thead><tbody>"]
+    for row in rows:
+        cells = (f'<td class="num">{_e(c)}</td>' if i in numeric else f"<td>{_e(c)}</td>"
+                 for i, c in enumerate(row))
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    return [*out, "</tbody></table>"]
+
+
+def _list(items: Iterable[object]) -> list[str]:
+    entries = [f"<li>{_e(i)}</li>" for i in items]
+    return ["<ul>", *entries, "</ul>"] if entries else []
+
+
+# --- the namespace graph ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Box:
+    """A laid-out node: its layer (column), position and size in px."""
+
+    name: str
+    layer: int
+    x: float
+    y: float
+    width: float
+
+
+def layout(names: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str, Box]:
+    """Place namespaces in columns: the topological layers of the namespace graph with each
+    strongly connected group condensed to one node (so a cycle shares a column), callers left
+    of what they call; inside a column, by name. Deterministic for the same input."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(sorted(names))
+    graph.add_edges_from((a, b) for a, b in edges if a != b)
+    dag = nx.condensation(graph)
+    layer_of: dict[str, int] = {}
+    for depth, generation in enumerate(nx.topological_generations(dag)):
+        for component in generation:
+            for member in dag.nodes[component]["members"]:
+                layer_of[member] = depth
+    columns: dict[int, list[str]] = {}
+    for name in sorted(layer_of):
+        columns.setdefault(layer_of[name], []).append(name)
+    boxes: dict[str, Box] = {}
+    x = float(_MARGIN)
+    for depth in sorted(columns):
+        width = max(len(n) for n in columns[depth]) * _CHAR_WIDTH + 24
+        for row, name in enumerate(columns[depth]):
+            boxes[name] = Box(name, depth, x, _MARGIN + row * (_NODE_HEIGHT + _ROW_GAP), width)
+        x += width + _COLUMN_GAP
+    return boxes
+
+
+def _svg(graph: Mapping[str, Any], fates: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    edges = graph["namespaceEdges"]
+    # Namespaces the plan knows but no call touches are drawn too, alone in the first column.
+    boxes = layout(sorted({*graph["namespaces"], *fates}), [(e["from"], e["to"]) for e in edges])
+    if not boxes:
+        return ["<p>No namespaces.</p>"]
+    internal = {e["from"]: e["calls"] for e in edges if e["from"] == e["to"]}
+    width = max(b.x + b.width for b in boxes.values()) + _MARGIN
+    height = max(b.y for b in boxes.values()) + _NODE_HEIGHT + _MARGIN
+    out = [f'<svg role="img" aria-label="namespace call graph" width="{width:g}" '
+           f'height="{height:g}" viewBox="0 0 {width:g} {height:g}">',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+           'markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" '
+           'fill="#57606a"/></marker></defs>']
+    for e in edges:
+        if e["from"] == e["to"]:
+            continue
+        a, b = boxes[e["from"]], boxes[e["to"]]
+        x1, y1 = a.x + a.width, a.y + _NODE_HEIGHT / 2
+        x2, y2 = b.x, b.y + _NODE_HEIGHT / 2
+        if b.layer <= a.layer:
+            # Inside a cycle (same column): a loop out to the right and back.
+            x1, x2 = a.x + a.width, b.x + b.width
+            bend = max(x1, x2) + 40
+            path = f"M{x1:g},{y1:g} C{bend:g},{y1:g} {bend:g},{y2:g} {x2:g},{y2:g}"
+            lx, ly = bend - 10, (y1 + y2) / 2
+        else:
+            mid = (x1 + x2) / 2
+            path = f"M{x1:g},{y1:g} C{mid:g},{y1:g} {mid:g},{y2:g} {x2:g},{y2:g}"
+            lx, ly = mid, (y1 + y2) / 2 - 3
+        title = f"{e['from']} -> {e['to']}: {e['calls']} call(s)"
+        out.append(f'<g><title>{_e(title)}</title><path d="{path}" fill="none" '
+                   f'stroke="#57606a" marker-end="url(#arrow)"/>'
+                   f'<text x="{lx:g}" y="{ly:g}" text-anchor="middle">{e["calls"]:d}</text></g>')
+    for name in sorted(boxes):
+        box = boxes[name]
+        fate = fates.get(name)
+        final = fate["final"] if fate else "caller"
+        detail = f"{fate['mode']} → {fate['final']}" if fate else "outside caller"
+        if name in internal:
+            detail += f" · {internal[name]} internal"
+        tooltip = f"{name}: {fate['reason']}" if fate else name
+        dash = ' stroke-dasharray="4 3"' if fate is None else ""
+        cx = box.x + box.width / 2
+        out.append(
+            f'<g><title>{_e(tooltip)}</title><rect x="{box.x:g}" y="{box.y:g}" '
+            f'width="{box.width:g}" height="{_NODE_HEIGHT}" rx="5" fill="{_FILL[final]}" '
+            f'stroke="#8c959f"{dash}/><text x="{cx:g}" y="{box.y + 16:g}" '
+            f'text-anchor="middle" font-weight="bold">{_e(name)}</text><text x="{cx:g}" '
+            f'y="{box.y + 32:g}" text-anchor="middle">{_e(detail)}</text></g>')
+    return [*out, "</svg>"]
+
+
+# --- sections -----------------------------------------------------------------------------------
+
+
+def _verdict(a: Mapping[str, Any]) -> list[str]:
+    s = a["scoring"]
+    out = ["<h2>Verdict</h2>",
+           f'<p class="verdict">{_e(a["verdict"])}: score {_e(a["score"])}/100</p>',
+           f"<p>Base {_e(s['base'])}; mesh-overkill below {_e(s['overkillBelow'])}, "
+           f"mesh-recommended from {_e(s['recommendedFrom'])}.</p>"]
+    if a["profile"]["origin"]:
+        out.append(f"<p>Profile answers from {_e(a['profile']['origin'])}.</p>")
+    out += ["<h3>Factors</h3>", *_table(
+        ["code", "factor", "value", "threshold", "weight", "finding", "evidence", "fix"],
+        ([f["code"], f["title"], f["value"], f["threshold"], f"{f['weight']:+g}", f["message"],
+          ", ".join(f["evidence"]), f["fix"]] for f in a["factors"]), numeric=(4,))]
+    if a["unknowns"]:
+        out += ["<h3>Unknowns</h3>", "<p>Counted as no effect; each answer would give:</p>",
+                *_list(f"{u['question']} ({u['field']}): {u['effect']}" for u in a["unknowns"])]
+    if a["alternatives"]:
+        out += ["<h3>Lighter alternatives</h3>",
+                *_list(f"{alt['name']}: {alt['why']}" for alt in a["alternatives"])]
+    return out
+
+
+def _dataplane(a: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for ns, choice in a["dataplane"].items():
+        waypoint = choice["waypoint"]
+        needs = "—" if waypoint is None else (
+            f"{waypoint['scope']}: {', '.join(waypoint['serviceAccounts'])}"
+            if waypoint["serviceAccounts"] else waypoint["scope"])
+        rows.append([ns, choice["mode"], choice["pods"], needs,
+                     "; ".join([*choice["reasons"], *choice["ambientBlockers"]])])
+    costs = a["costs"]
+    return ["<h2>Data plane and costs</h2>",
+            *_table(["namespace", "data plane", "pods", "waypoint (ambient)", "why"], rows,
+                    numeric=(2,)),
+            *_table(["option", "proxies", "CPU requests", "memory requests"], (
+                [o["name"], o["proxies"], cpu(o["cpuMillicores"]), memory(o["memoryMiB"])]
+                for o in costs["options"]), numeric=(1, 2, 3)),
+            *_list(costs["assumptions"])]
+
+
+def _summary(doc: Mapping[str, Any]) -> list[str]:
+    inv, graph = doc["inventory"], doc["graph"]
+    kinds = ", ".join(f"{n} {k}" for k, n in inv["workloadsByKind"].items()) or "none"
+    istio = ", ".join(f"{n} {k}" for k, n in inv["istioObjects"].items()) or "none"
+    facts = [f"{inv['namespaces']} namespaces, {inv['workloads']} workloads ({kinds}), "
+             f"{inv['services']} Services, {inv['pods']} pods; Istio objects: {istio}",
+             f"{graph['nodes']} graph nodes, {graph['edges']} call edges, {graph['hints']} hints, "
+             f"{graph['entryPoints']} entry points, {graph['coverageGaps']} coverage gaps"]
+    if inv["invalidDocuments"]:
+        facts.append(f"{inv['invalidDocuments']} invalid documents skipped")
+    facts += [f"namespaces calling each other in a cycle: {', '.join(group)}"
+              for group in graph["stronglyConnectedNamespaces"]]
+    fates = {ns["name"]: ns for ns in doc["plan"]["namespaces"]}
+    return ["<h2>Inventory and call graph</h2>", *_list(facts),
+            "<p>Namespaces in call order (callers left), colored by where they end up: green "
+            "STRICT, yellow PERMISSIVE, grey outside the mesh; dashed boxes are callers outside "
+            "the cluster's namespaces. Numbers on arrows count call edges.</p>",
+            *_svg(graph, fates),
+            *_table(["from", "to", "calls"], ([e["from"], e["to"], e["calls"]]
+                                              for e in graph["namespaceEdges"]), numeric=(2,))]
+
+
+def _namespaces(plan: Mapping[str, Any]) -> list[str]:
+    return ["<h2>Namespaces and their mTLS fate</h2>", *_table(
+        ["namespace", "data plane", "ends", "why", "steps"],
+        ([ns["name"], ns["mode"] + (" (already)" if ns["already"] else ""), ns["final"],
+          ns["reason"], ", ".join(ns["steps"]) or "—"] for ns in plan["namespaces"]))]
+
+
+def _blockers(blockers: Sequence[Mapping[str, Any]]) -> list[str]:
+    out = ["<h2>Blockers</h2>"]
+    if not blockers:
+        return [*out, "<p>None: nothing found that STRICT would break.</p>"]
+    out += ["<table><thead><tr><th>severity</th><th>code</th><th>namespace</th><th>subject</th>"
+            "<th>what breaks</th><th>fix</th></tr></thead><tbody>"]
+    for b in blockers:
+        # The class name comes from the closed severity enum, never from cluster text.
+        out.append(f'<tr><td class="sev-{_e(b["severity"])}">{_e(b["severity"])}</td>'
+                   + "".join(f"<td>{_e(b[k])}</td>"
+                             for k in ("code", "namespace", "subject", "message", "fix"))
+                   + "</tr>")
+    return [*out, "</tbody></table>"]
+
+
+def _changes(title: str, changes: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not changes:
+        return []
+    commands, objects = change_lines(changes)
+    out = [f"<h4>{_e(title)}</h4>"]
+    if objects:
+        out.append(f"<pre><code>{_e(dump_yaml_all(objects))}</code></pre>")
+    if commands:
+        out.append(f"<pre><code>{_e(chr(10).join(commands))}</code></pre>")
+    return out
+
+
+def _step(step: Mapping[str, Any]) -> list[str]:
+    target = step["target"]
+    where = " ".join(t for t in (target["scope"], target["namespace"], target["name"]) if t)
+    facts = [f"phase: {step['phase']}; target: {where}", f"why: {step['why']}"]
+    if step["requires"]:
+        facts.append(f"requires: {', '.join(step['requires'])}")
+    if step["forced_by"]:
+        facts.append(f"forced by: {', '.join(step['forced_by'])}")
+    facts += [f"blocker {b['code']} ({b['severity']}): {b['subject']}" for b in step["blockers"]]
+    out = [f'<section class="step"><h3>{_e(step["order"])}. {_e(step["id"])}: '
+           f'{_e(step["title"])}</h3>', *_list(facts)]
+    if step["preconditions"]:
+        out += ["<h4>Preconditions</h4>", *_list(step["preconditions"])]
+    if step["promql"]:
+        out += ["<h4>Must return no series</h4>",
+                f"<pre><code>{_e(chr(10).join(step['promql']))}</code></pre>"]
+    out += _changes("Apply", step["apply"]) + _changes("Rollback", step["rollback"])
+    if step["verify"]:
+        out += ["<h4>Verify</h4>", *_list(step["verify"])]
+    return [*out, "</section>"]
+
+
+def render_html(doc: Mapping[str, Any]) -> str:
+    """The whole report as one HTML page, ending with a newline."""
+    plan = doc["plan"]
+    body = ["<h1>meshplan report</h1>",
+            f"<p>Source: {_e(doc['source'])}. Root namespace {_e(plan['rootNamespace'])}, "
+            f"granularity {_e(plan['granularity'])}. Schema {_e(doc['schemaVersion'])}.</p>"]
+    if "assessment" in doc:
+        body += _verdict(doc["assessment"]) + _dataplane(doc["assessment"])
+    body += _summary(doc) + _namespaces(plan) + _blockers(doc["blockers"])
+    body += ["<h2>Rollout plan</h2>",
+             f"<p>{len(plan['steps'])} steps, in the order to apply them.</p>"]
+    for step in plan["steps"]:
+        body += _step(step)
+    head = ['<!DOCTYPE html>', '<html lang="en">', "<head>", '<meta charset="utf-8">',
+            f"<title>meshplan report: {_e(doc['source'])}</title>", f"<style>{_CSS}</style>",
+            "</head>", "<body>"]
+    return "\n".join([*head, *body, "</body>", "</html>"]) + "\n"

@@ -1,0 +1,200 @@
+"""The report for people, as Markdown (``planner report --format markdown``).
+
+Renders the report document (:func:`planner.sinks.report_json.report_document`), so it says
+what the JSON says. Cluster strings are escaped with :func:`md` (``|`` would split a table cell,
+backticks open code, ``<`` opens HTML); YAML goes in fences longer than any backtick run it
+holds, so a manifest cannot close its fence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from planner.sinks.wire import dump_yaml_all
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "|": "\\|", "`": "\\`", "<": "&lt;", "&": "&amp;"})
+
+
+def md(value: object) -> str:
+    """A cluster string made inert in Markdown, on one line."""
+    return " ".join(str(value).split()).translate(_ESCAPES)
+
+
+def fence(text: str, info: str = "") -> list[str]:
+    """A fenced code block whose fence no backtick run inside ``text`` can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    marker = "`" * max(3, longest + 1)
+    return [f"{marker}{info}", text.rstrip("\n"), marker]
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _names(values: Iterable[object]) -> str:
+    return ", ".join(md(v) for v in values) or "—"
+
+
+def cpu(millicores: int) -> str:
+    """Millicores as vCPU (``4.4 vCPU``)."""
+    return f"{millicores / 1000:g} vCPU"
+
+
+def memory(mib: float) -> str:
+    """MiB as GiB from 1 GiB on (``6.88 GiB``), else MiB."""
+    return f"{mib / 1024:.2f} GiB" if mib >= 1024 else f"{mib:g} MiB"
+
+
+def change_lines(changes: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Split a step's changes into ``kubectl`` command lines (restarts, deletes) and the
+    objects to apply."""
+    commands: list[str] = []
+    objects: list[dict[str, Any]] = []
+    for change in changes:
+        obj = change["object"]
+        meta = obj.get("metadata", {})
+        where = f" -n {meta['namespace']}" if meta.get("namespace") else ""
+        if change["action"] == "restart":
+            commands.append(f"kubectl rollout restart {obj['kind'].lower()}/{meta['name']}{where}")
+        elif change["action"] == "delete":
+            commands.append(f"kubectl delete {obj['kind'].lower()} {meta['name']}{where}")
+        else:
+            objects.append(obj)
+    return commands, objects
+
+
+def _changes(title: str, changes: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not changes:
+        return []
+    commands, objects = change_lines(changes)
+    lines = [f"**{title}**", ""]
+    if objects:
+        lines += [*fence(dump_yaml_all(objects), "yaml"), ""]
+    if commands:
+        lines += [*fence("\n".join(commands), "sh"), ""]
+    return lines
+
+
+def _verdict(a: Mapping[str, Any]) -> list[str]:
+    scoring = a["scoring"]
+    lines = ["## Verdict", "",
+             f"**{a['verdict']}**, score {a['score']}/100 (base {scoring['base']}; "
+             f"mesh-overkill below {scoring['overkillBelow']}, mesh-recommended from "
+             f"{scoring['recommendedFrom']}).", ""]
+    if a["profile"]["origin"]:
+        lines += [f"Profile answers from {md(a['profile']['origin'])}.", ""]
+    lines += ["### Factors", ""]
+    lines += _table(["code", "factor", "value", "threshold", "weight", "finding", "fix"], (
+        [md(f["code"]), md(f["title"]), md(f["value"]), md(f["threshold"]),
+         f"{f['weight']:+g}", md(f["message"]), md(f["fix"])] for f in a["factors"]))
+    if a["unknowns"]:
+        lines += ["### Unknowns", "", "Counted as no effect; each answer would give:", ""]
+        lines += [f"- {md(u['question'])} ({md(u['field'])}): {md(u['effect'])}"
+                  for u in a["unknowns"]]
+        lines.append("")
+    if a["alternatives"]:
+        lines += ["### Lighter alternatives", ""]
+        lines += [f"- **{md(alt['name'])}**: {md(alt['why'])}" for alt in a["alternatives"]]
+        lines.append("")
+    return lines
+
+
+def _dataplane(a: Mapping[str, Any]) -> list[str]:
+    lines = ["## Data plane and costs", ""]
+    rows = []
+    for ns, choice in a["dataplane"].items():
+        waypoint = choice["waypoint"]
+        needs = "—" if waypoint is None else (
+            f"{waypoint['scope']}: {_names(waypoint['serviceAccounts'])}"
+            if waypoint["serviceAccounts"] else waypoint["scope"])
+        rows.append([md(ns), choice["mode"], choice["pods"], needs,
+                     "; ".join(md(r) for r in [*choice["reasons"], *choice["ambientBlockers"]])])
+    lines += _table(["namespace", "data plane", "pods", "waypoint (ambient)", "why"], rows)
+    costs = a["costs"]
+    lines += _table(["option", "proxies", "CPU requests", "memory requests"], (
+        [md(o["name"]), o["proxies"], cpu(o["cpuMillicores"]), memory(o["memoryMiB"])]
+        for o in costs["options"]))
+    lines += [f"- {md(text)}" for text in costs["assumptions"]]
+    return [*lines, ""]
+
+
+def _summary(doc: Mapping[str, Any]) -> list[str]:
+    inv, graph = doc["inventory"], doc["graph"]
+    kinds = ", ".join(f"{n} {md(k)}" for k, n in inv["workloadsByKind"].items())
+    istio = ", ".join(f"{n} {md(k)}" for k, n in inv["istioObjects"].items()) or "none"
+    lines = ["## Inventory and call graph", "",
+             f"- {inv['namespaces']} namespaces, {inv['workloads']} workloads ({kinds or 'none'}), "
+             f"{inv['services']} Services, {inv['pods']} pods; Istio objects: {istio}",
+             f"- {graph['nodes']} graph nodes, {graph['edges']} call edges, {graph['hints']} "
+             f"hints, {graph['entryPoints']} entry points, {graph['coverageGaps']} coverage gaps"]
+    if inv["invalidDocuments"]:
+        lines.append(f"- {inv['invalidDocuments']} invalid documents skipped")
+    for group in graph["stronglyConnectedNamespaces"]:
+        lines.append(f"- namespaces calling each other in a cycle: {_names(group)}")
+    lines.append("")
+    lines += _table(["from", "to", "calls"], ([md(e["from"]), md(e["to"]), e["calls"]]
+                                              for e in graph["namespaceEdges"]))
+    return lines
+
+
+def _namespaces(plan: Mapping[str, Any]) -> list[str]:
+    return ["## Namespaces and their mTLS fate", "", *_table(
+        ["namespace", "data plane", "ends", "why", "steps"],
+        ([md(ns["name"]), ns["mode"] + (" (already)" if ns["already"] else ""), ns["final"],
+          md(ns["reason"]), _names(ns["steps"])] for ns in plan["namespaces"]))]
+
+
+def _blockers(blockers: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = ["## Blockers", ""]
+    if not blockers:
+        return [*lines, "None: nothing found that STRICT would break.", ""]
+    return lines + _table(["severity", "code", "namespace", "subject", "what breaks", "fix"], (
+        [b["severity"], md(b["code"]), md(b["namespace"]), md(b["subject"]), md(b["message"]),
+         md(b["fix"])] for b in blockers))
+
+
+def _step(step: Mapping[str, Any]) -> list[str]:
+    target = step["target"]
+    where = " ".join(md(t) for t in (target["scope"], target["namespace"], target["name"]) if t)
+    lines = [f"### {step['order']}. {md(step['id'])}: {md(step['title'])}", "",
+             f"- phase: {step['phase']}; target: {where}",
+             f"- why: {md(step['why'])}"]
+    if step["requires"]:
+        lines.append(f"- requires: {_names(step['requires'])}")
+    if step["forced_by"]:
+        lines.append(f"- forced by: {_names(step['forced_by'])}")
+    if step["blockers"]:
+        lines.append("- blockers: " + ", ".join(
+            f"{md(b['code'])} ({b['severity']}) {md(b['subject'])}" for b in step["blockers"]))
+    lines.append("")
+    if step["preconditions"]:
+        lines += ["**Preconditions**", "", *(f"- {md(p)}" for p in step["preconditions"]), ""]
+    if step["promql"]:
+        lines += ["**Must return no series**", "", *fence("\n".join(step["promql"]), "promql"),
+                  ""]
+    lines += _changes("Apply", step["apply"])
+    lines += _changes("Rollback", step["rollback"])
+    if step["verify"]:
+        lines += ["**Verify**", "", *(f"- {md(v)}" for v in step["verify"]), ""]
+    return lines
+
+
+def render_markdown(doc: Mapping[str, Any]) -> str:
+    """The whole report as Markdown text, ending with a newline."""
+    plan = doc["plan"]
+    lines = ["# meshplan report", "",
+             f"Source: {md(doc['source'])}. Root namespace {md(plan['rootNamespace'])}, "
+             f"granularity {plan['granularity']}. Schema {doc['schemaVersion']}.", ""]
+    if "assessment" in doc:
+        lines += _verdict(doc["assessment"]) + _dataplane(doc["assessment"])
+    lines += _summary(doc) + _namespaces(plan) + _blockers(doc["blockers"])
+    lines += ["## Rollout plan", "", f"{len(plan['steps'])} steps, in the order to apply them.",
+              ""]
+    for step in plan["steps"]:
+        lines += _step(step)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
