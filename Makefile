@@ -15,7 +15,7 @@ venv: $(BIN)/planner
 
 ## Set up, then assess the bundled sample cluster and print its rollout plan.
 demo: venv
-	$(BIN)/planner assess -f sample_clusters/shop -R --profile sample_clusters/shop/profile.yaml
+	$(BIN)/planner assess -f sample_clusters/shop -R --profile sample_clusters/profiles/shop.yaml
 	$(BIN)/planner plan -f sample_clusters/shop -R
 
 ## Set up, then run the test suite (CI runs this after ruff and mypy).

@@ -44,7 +44,7 @@ def assess(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
 
     \b
     Examples:
-      planner assess -f sample_clusters/shop -R --profile sample_clusters/shop/profile.yaml
+      planner assess -f sample_clusters/shop -R --profile sample_clusters/profiles/shop.yaml
       planner assess -f sample_clusters/tiny --compliance-mtls -o json
     """
     from planner.service import analyse

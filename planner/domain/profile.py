@@ -56,8 +56,8 @@ COST_BASIS: Final[Mapping[str, str]] = {
     "istiod": "Istio chart default request",
 }
 
-#: ``apiVersion``/``kind``/``metadata`` make a profile a well-formed object, so one kept beside
-#: the manifests (``sample_clusters/shop/profile.yaml``) does not break ``scan -f DIR -R``.
+#: ``apiVersion``/``kind``/``metadata`` are accepted so a profile can be shaped like the other
+#: objects a team keeps in Git (``sample_clusters/profiles/shop.yaml``).
 _TOP_LEVEL: Final = frozenset({"apiVersion", "kind", "metadata", "team", "compliance",
                                "observability", "cluster", "costs"})
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")

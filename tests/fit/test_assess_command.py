@@ -20,7 +20,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def test_json_is_versioned_and_deterministic() -> None:
     args = ("assess", "-f", str(SAMPLES / "shop"), "-R", "--profile",
-            str(SAMPLES / "shop" / "profile.yaml"), "-o", "json")
+            str(SAMPLES / "profiles" / "shop.yaml"), "-o", "json")
     code, first, _ = invoke(*args)
     assert code == ExitCode.OK
     assert invoke(*args)[1] == first

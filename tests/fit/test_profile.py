@@ -88,10 +88,10 @@ def test_quantities() -> None:
 
 
 def test_sample_profiles_load() -> None:
-    example = load_profile(str(SAMPLES / "profile-example.yaml"), {})
+    example = load_profile(str(SAMPLES / "profiles" / "example.yaml"), {})
     assert example.platform_engineers == 2 and example.nodes == 3
-    assert example.origin == "profile-example.yaml"
-    shop = load_profile(str(SAMPLES / "shop" / "profile.yaml"), {"compliance_mtls": False})
+    assert example.origin == "example.yaml"
+    shop = load_profile(str(SAMPLES / "profiles" / "shop.yaml"), {"compliance_mtls": False})
     assert shop.compliance_mtls is False
     assert shop.costs["sidecar"] == ProxyCost(100, 96)
 

@@ -69,7 +69,7 @@ def test_shop_is_recommended_with_and_without_its_profile() -> None:
     bare = assessment_of(SAMPLES / "shop")
     assert bare.verdict == RECOMMENDED
     assert {f.code for f in bare.factors if f.weight} == {"MP102", "MP103", "MP106", "MP107"}
-    profiled = assessment_of(SAMPLES / "shop", profile=SAMPLES / "shop" / "profile.yaml")
+    profiled = assessment_of(SAMPLES / "shop", profile=SAMPLES / "profiles" / "shop.yaml")
     assert profiled.verdict == RECOMMENDED
     assert profiled.unknowns == ()
     assert profiled.score == 100 and profiled.raw_score > 100

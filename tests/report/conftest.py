@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "golden"
 #: The shared corpus, as the command line names it from the repo root.
 CORPUS = Path("..") / "shared" / "corpus"
-SHOP_PROFILE = ["--profile", "sample_clusters/shop/profile.yaml"]
+SHOP_PROFILE = ["--profile", "sample_clusters/profiles/shop.yaml"]
 
 
 def run_report(args: list[str]) -> Result:

@@ -20,8 +20,6 @@ def seed(api: KubeAPIServer) -> int:
     """The shop manifests' objects the server serves (Namespaces, workloads, Istio policy)."""
     loaded = 0
     for path in sorted(SHOP.rglob("*.yaml")):
-        if path.name == "profile.yaml":
-            continue
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
             if not isinstance(doc, dict) or "kind" not in doc:
                 continue
