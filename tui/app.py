@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from time import perf_counter
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -19,12 +19,14 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from planner.domain.plan import Phase
 from planner.errors import ApplyError, PlannerError
 from tui.actions import ACTIONS, BY_ID, applies_to, available, parse_command
-from tui.format import clean
+from tui.format import clean, gate_text
 from tui.messages import (
     Analysed,
     Assessed,
+    GateRefusedStep,
     PreviewReady,
     StepFinished,
     StepsChanged,
@@ -34,7 +36,7 @@ from tui.messages import (
 from tui.screens.assess import AssessScreen
 from tui.screens.base import MeshScreen
 from tui.screens.graph import GraphScreen, NamespaceScreen
-from tui.screens.modals import ConfirmModal, HelpScreen, MessageModal
+from tui.screens.modals import ConfirmModal, GateRefusedModal, HelpScreen, MessageModal
 from tui.screens.plan import PlanScreen, changes_yaml, yaml_view
 
 #: Where a WRITE session in manifest mode writes the steps' GitOps files without --out.
@@ -42,6 +44,11 @@ DEFAULT_OUT = "meshplan-rollout"
 #: The journal of applied steps without --journal.
 DEFAULT_JOURNAL = "meshplan-journal.json"
 DONE_STATES = frozenset({"applied", "verified"})
+#: The phases with a plaintext gate (``planner.service.gate_for_step`` answers for them).
+GATED_PHASES = frozenset({Phase.STRICT, Phase.MESH_STRICT})
+
+if TYPE_CHECKING:
+    from planner.commands.common import TrafficOptions
 
 
 class ApplyUnavailable(ApplyError):
@@ -60,6 +67,20 @@ class TuiOptions:
     root_namespace: str = "istio-system"
     start: str = "assess"
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: Observed-traffic flags (--prometheus, --traffic ...); None or not ``given``: none.
+    traffic: TrafficOptions | None = None
+    #: ``sidecar``, or ``recommended`` to enroll namespaces as the fit assessment recommends.
+    dataplane: str = "sidecar"
+
+    @property
+    def observing(self) -> bool:
+        """True when observed traffic was asked for."""
+        return self.traffic is not None and self.traffic.given
+
+    @property
+    def prometheus(self) -> str | None:
+        """The Prometheus URL the apply engine checks STRICT steps against, if any."""
+        return self.traffic.prometheus if self.traffic is not None else None
 
 
 def bindings() -> list[BindingType]:
@@ -99,6 +120,15 @@ class MeshplanApp(App[None]):
         self.write = options.write
         self.analysis: Any = None
         self.plan: Any = None
+        #: The plan the apply engine gets: ``plan`` before the traffic gates reordered and
+        #: blocked it, i.e. what ``planner apply`` builds from the same flags.
+        self.apply_plan: Any = None
+        #: Each STRICT step's plaintext gate (GateResult) by step id.
+        self.gates: dict[str, Any] = {}
+        #: The observed traffic per namespace (NamespaceTraffic) by name; empty without it.
+        self.namespace_traffic: dict[str, Any] = {}
+        #: Why the observed traffic asked for could not be read ("" when it was, or not asked).
+        self.traffic_error = ""
         self.assessment: Any = None
         self.overrides: dict[str, Any] = dict(options.overrides)
         self.states: dict[str, str] = {}
@@ -362,21 +392,56 @@ class MeshplanApp(App[None]):
                                profile_overrides=overrides or None, progress=progress,
                                root_namespace=self.options.root_namespace)
 
+    def _observe(self, analysis: Any) -> tuple[Any, str]:
+        """``analysis`` with the observed traffic merged in, and why it could not be (or "")."""
+        from planner import service
+
+        traffic = self.options.traffic
+        if traffic is None or not traffic.given:
+            return analysis, ""
+        self._post(WorkProgress("reading traffic"))
+        try:
+            return service.observe(analysis, prometheus=traffic.prometheus,
+                                   token_file=traffic.token_file, ca_file=traffic.ca_file,
+                                   window=traffic.window, traffic_file=traffic.traffic_file,
+                                   traffic_format=traffic.traffic_format), ""
+        except PlannerError as err:
+            # An unreachable Prometheus must not hide the manifests' analysis: show it, say
+            # why the traffic is missing, and let every gate read "unknown".
+            return analysis, str(err)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="scan", name="scan")
     def run_analysis(self) -> None:
-        """Scan, build the plan, then assess."""
+        """Scan, read the observed traffic, build and gate the plan, then assess."""
         from planner import service
 
         start = perf_counter()
         self._post(WorkProgress("scanning"))
         overrides = dict(self.overrides)
         analysis = self._analyse(overrides, "scanning")
+        analysis, traffic_error = self._observe(analysis)
+        assessment = None
+        modes = None
+        if self.options.dataplane == "recommended":
+            # The plan follows the assessment here, so it cannot wait for the first paint.
+            self._post(WorkProgress("assessing"))
+            assessment = service.assess(analysis)
+            modes = {ns: choice[0] for ns, choice in assessment.dataplane.items()}
         self._post(WorkProgress("planning"))
-        plan = service.build_plan(analysis)
-        self._post(Analysed(analysis, plan, perf_counter() - start))
+        plan = service.build_plan(analysis, dataplane=modes)
+        if analysis.traffic is not None:
+            shown, gates = service.gate_plan(analysis, plan)
+        else:
+            # No proof either way: the service says "unknown" and why, step by step.
+            shown, gates = plan, {s.id: service.gate_for_step(analysis, plan, s.id)
+                                  for s in plan.steps if s.phase in GATED_PHASES}
+        namespaces = {r.namespace: r for r in service.namespace_report(analysis)}
+        self._post(Analysed(analysis, shown, perf_counter() - start, plan, gates, namespaces,
+                            traffic_error))
         self._shown.wait(timeout=30)
-        self._post(WorkProgress("assessing"))
-        assessment = service.assess(analysis)
+        if assessment is None:
+            self._post(WorkProgress("assessing"))
+            assessment = service.assess(analysis)
         self._post(Assessed(assessment, analysis, overrides))
         self._post(WorkProgress(""))
 
@@ -404,10 +469,13 @@ class MeshplanApp(App[None]):
             spec = self.options.spec
             manifests = hasattr(spec, "paths")
             out_dir = self.options.out_dir or (DEFAULT_OUT if manifests else None)
+            # prometheus=: the engine re-checks a STRICT step's plaintext gate right before
+            # writing it and raises GateRefused when it does not pass.
             self._session = opener(
-                self.analysis, self.plan, write=self.write,
+                self.analysis, self.apply_plan or self.plan, write=self.write,
                 journal_path=self.options.journal_path or DEFAULT_JOURNAL,
-                kube=None if manifests else spec, out_dir=out_dir)
+                kube=None if manifests else spec, out_dir=out_dir,
+                prometheus=self.options.prometheus)
             return self._session
 
     def _close_session(self) -> None:
@@ -459,9 +527,16 @@ class MeshplanApp(App[None]):
             self._post(WorkProgress(label, done, total))
 
         progress()
+        from planner.apply.engine import GateRefused
+
         try:
             if operation == "apply":
-                outcome = session.apply(step_id, progress=progress)
+                try:
+                    outcome = session.apply(step_id, progress=progress)
+                except GateRefused as err:
+                    # Not a failure of the app: the gate did its job. Say why in a dialog.
+                    self._post(GateRefusedStep(step_id, str(err)))
+                    return
                 self._post(StepFinished("apply", step_id, outcome))
                 progress("verifying")
                 self._post(StepFinished("verify", step_id, session.verify(step_id)))
@@ -491,12 +566,19 @@ class MeshplanApp(App[None]):
     @on(Analysed)
     def _analysed(self, message: Analysed) -> None:
         self.analysis, self.plan = message.analysis, message.plan
+        self.apply_plan = message.apply_plan
+        self.gates = dict(message.gates)
+        self.namespace_traffic = dict(message.namespaces)
+        self.traffic_error = message.traffic_error
         self.scan_seconds = message.seconds
         self.previews.clear()
         self.outcomes.clear()
         self.states = {}
         self._close_session()
         self._refresh_views()
+        if message.traffic_error:
+            self.notify(clean(message.traffic_error, 400), title="observed traffic unavailable",
+                        severity="error", timeout=10, markup=False)
         diagnostics = message.analysis.scan.diagnostics
         if diagnostics:
             self.notify(f"{len(diagnostics)} input diagnostic(s); first: "
@@ -541,6 +623,11 @@ class MeshplanApp(App[None]):
             body.append(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
         else:
             body.append(Text("(no difference: the target already matches)", style="dim"))
+        gate = self.gates.get(message.step_id)
+        if gate is not None and gate.status != "pass":
+            # Shown before the confirm button: with --prometheus the engine refuses the step
+            # anyway, with an export file this is the only warning.
+            body.append(gate_text(gate, self.traffic_error))
         changes = list(getattr(preview, "changes", ()) or ())
         if changes:
             body.append(Text("\n".join(f"• {clean(c)}" for c in changes)))
@@ -554,6 +641,13 @@ class MeshplanApp(App[None]):
                 self.run_step("apply", step_id)
 
         self.push_screen(ConfirmModal(f"Apply step {step_id}?", body, "Apply"), confirmed)
+
+    @on(GateRefusedStep)
+    def _gate_refused(self, message: GateRefusedStep) -> None:
+        self.outcomes[message.step_id] = f"apply refused: {message.reason}"
+        self._refresh_views()
+        self.push_screen(GateRefusedModal(message.step_id, message.reason,
+                                          self.gates.get(message.step_id), self.write))
 
     @on(StepFinished)
     def _step_finished(self, message: StepFinished) -> None:

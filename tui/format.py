@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from planner.domain.traffic import GateResult
 
 #: Longest cluster string shown in a table cell; the full value stays in the detail panes.
 CELL_LIMIT = 60
@@ -50,3 +55,34 @@ STATE_STYLE = {
 def state_text(state: str) -> Text:
     """A step state with its colour."""
     return Text(state, style=STATE_STYLE.get(state, ""), end="")
+
+
+GATE_STYLE = {"pass": "bold green", "fail": "bold red", "unknown": "bold yellow"}
+#: How many offending callers a gate shows; the MP301 blockers list every one.
+GATE_OFFENDERS = 6
+
+
+def gate_text(gate: GateResult, traffic_error: str = "") -> Text:
+    """A plaintext gate as lines: status, reason, and the offending callers with their
+    plaintext. ``traffic_error`` (the traffic asked for could not be read) replaces the reason
+    of an ``unknown`` gate, which would otherwise say that none was given."""
+    reason = gate.reason
+    if traffic_error and gate.status == "unknown":
+        reason = f"observed traffic could not be read: {traffic_error}"
+    text = Text(end="")
+    text.append("  plaintext gate ", style="bold")
+    text.append(gate.status, style=GATE_STYLE.get(gate.status, ""))
+    text.append(": " + clean(reason) + "\n")
+    for edge in gate.offenders[:GATE_OFFENDERS]:
+        # An unknown gate's offenders sent traffic the source could not classify, not plaintext.
+        amount = (f"{edge.plaintext:g} plaintext" if edge.plaintext
+                  else f"{edge.tls_unknown:g} unverified")
+        text.append("    ✗ ", style="red")
+        text.append(clean(edge.label(), 100))
+        text.append(f"  {amount} of {edge.total:g}", style="dim")
+        if edge.unknown_caller:
+            text.append(" (no sidecar)", style="red")
+        text.append("\n")
+    if len(gate.offenders) > GATE_OFFENDERS:
+        text.append(f"    … and {len(gate.offenders) - GATE_OFFENDERS} more\n", style="dim")
+    return text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from textual.message import Message
@@ -10,11 +10,22 @@ from textual.message import Message
 
 @dataclass
 class Analysed(Message):
-    """A scan finished: the analysis and the plan (the assessment follows separately)."""
+    """A scan finished: the analysis and the plan (the assessment follows separately).
+
+    With observed traffic, ``plan`` is the gated plan (``planner plan --prometheus``: MP301
+    blockers, proven namespaces first) and ``apply_plan`` the plan the apply engine gets (the
+    one ``planner apply`` builds, so both write the same journal); ``gates`` holds each STRICT
+    step's plaintext gate by step id and ``namespaces`` the namespace report by name.
+    ``traffic_error`` says why the traffic could not be read (the scan is still shown).
+    """
 
     analysis: Any
     plan: Any
     seconds: float
+    apply_plan: Any = None
+    gates: dict[str, Any] = field(default_factory=dict)
+    namespaces: dict[str, Any] = field(default_factory=dict)
+    traffic_error: str = ""
 
 
 @dataclass
@@ -59,6 +70,14 @@ class StepFinished(Message):
     operation: str
     step_id: str
     outcome: Any
+
+
+@dataclass
+class GateRefusedStep(Message):
+    """The apply engine refused a STRICT step because its plaintext gate did not pass."""
+
+    step_id: str
+    reason: str
 
 
 @dataclass

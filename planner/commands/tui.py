@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import click
 
-from planner.commands.common import handle_errors, input_options, input_spec
+from planner.commands.common import (
+    TrafficOptions,
+    handle_errors,
+    input_options,
+    input_spec,
+    traffic_options,
+)
 
 
 @click.command()
@@ -21,16 +27,24 @@ from planner.commands.common import handle_errors, input_options, input_spec
               help="Journal of applied steps (default meshplan-journal.json).")
 @click.option("--root-namespace", default="istio-system", show_default=True, metavar="NS",
               help="Istio's root namespace (meshConfig.rootNamespace).")
+@click.option("--dataplane", type=click.Choice(["sidecar", "recommended"]),
+              default="sidecar", show_default=True,
+              help="Enroll new namespaces with sidecars, or as the fit assessment recommends "
+                   "(ambient or sidecar per namespace), like `planner plan --dataplane`.")
+@traffic_options
 @click.option("--screen", "start", type=click.Choice(["assess", "graph", "plan"]),
               default="assess", show_default=True, help="The screen to open first.")
 @handle_errors
 def tui(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
         all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
         profile_path: str | None, write: bool, out_dir: str | None, journal_path: str | None,
-        root_namespace: str, start: str) -> None:
+        root_namespace: str, dataplane: str, traffic: TrafficOptions, start: str) -> None:
     """Explore the assessment, the call graph and the rollout plan; apply it step by step.
 
     Read-only unless --write: dangerous actions (apply, rollback) do not exist without it.
+    With --prometheus (or --traffic FILE) the graph shows the observed mTLS status and the
+    plan each STRICT step's plaintext gate; --write then refuses a STRICT step whose
+    Prometheus gate does not pass.
     Keys: ? in the app, or docs/tui.md.
 
     \b
@@ -38,12 +52,18 @@ def tui(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
       planner tui -f sample_clusters/shop -R
       planner tui -f sample_clusters/shop -R --write --out rollout/
       planner tui --context prod --write --journal prod-journal.json
+      planner tui -f sample_clusters/shop -R --prometheus http://127.0.0.1:9090
     """
-    if "-" in filenames:
+    if "-" in filenames or traffic.traffic_file == "-":
         raise click.UsageError("the TUI reads the terminal; give files, not stdin")
+    if traffic.prometheus is not None and traffic.traffic_file is not None:
+        # Checked here rather than in the scan worker: a usage error belongs on the command
+        # line, before the screen is taken over.
+        raise click.UsageError("give either --prometheus or --traffic, not both")
     spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
                       context)
     from tui.app import TuiOptions, run
 
     run(TuiOptions(spec, profile_path=profile_path, write=write, out_dir=out_dir,
-                   journal_path=journal_path, root_namespace=root_namespace, start=start))
+                   journal_path=journal_path, root_namespace=root_namespace, start=start,
+                   traffic=traffic, dataplane=dataplane))

@@ -7,13 +7,21 @@ from typing import TYPE_CHECKING, Any, cast
 from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import DataTable, Footer
 
 from tui.widgets.header import MeshHeader
 from tui.widgets.prompt import PromptBar
 
 if TYPE_CHECKING:
     from tui.app import MeshplanApp
+
+
+def set_columns(table: DataTable[Any], names: tuple[str, ...]) -> None:
+    """Give ``table`` exactly these columns (rows go with them when they change): the
+    observed-traffic columns appear only once a scan brought traffic."""
+    if tuple(str(c.label) for c in table.columns.values()) != names:
+        table.clear(columns=True)
+        table.add_columns(*names)
 
 
 class MeshScreen(Screen[None]):

@@ -1,5 +1,9 @@
 """Graph: namespaces with their mTLS status and inbound callers, drilled into services and
-edges, then into one edge's evidence; plus the namespace graph drawn as adjacency lines."""
+edges, then into one edge's evidence; plus the namespace graph drawn as adjacency lines.
+
+With observed traffic (``planner tui --prometheus``/``--traffic``) namespaces also show their
+observed mTLS status and plaintext callers, and edges their mTLS share; edges always show
+their origin (inferred from manifests, observed, or both)."""
 
 from __future__ import annotations
 
@@ -14,8 +18,16 @@ from textual.widgets import DataTable, Label, Static
 from planner.domain import policy
 from planner.domain.graph import Edge, NodeKind
 from tui.actions import EDGE, GRAPH, NAMESPACE
-from tui.format import clean, matches, safe
-from tui.screens.base import MeshScreen
+from tui.format import GATE_STYLE, clean, matches, safe
+from tui.screens.base import MeshScreen, set_columns
+
+NAMESPACE_COLUMNS = ("namespace", "enrolled", "mTLS now", "plan ends", "callers meshed",
+                     "not meshed", "not-meshed callers")
+#: Added after NAMESPACE_COLUMNS when the session has observed traffic.
+OBSERVED_COLUMNS = ("observed", "plaintext callers (observed)")
+EDGE_COLUMNS = ("caller", "callee", "port", "protocol", "origin", "evidence")
+OBSERVED_STYLE = {"mtls-only": "green", "mixed": "bold yellow", "plaintext-only": "bold red",
+                  "unverified": "yellow", "no-data": "dim"}
 
 
 def mtls_status(analysis: Any, plan: Any) -> dict[str, str]:
@@ -38,6 +50,22 @@ def mtls_status(analysis: Any, plan: Any) -> dict[str, str]:
     return status
 
 
+def observed_status(report: Any) -> str:
+    """A namespace's observed mTLS status; ``no-data`` when the traffic has nothing for it."""
+    return str(report.status) if report is not None else "no-data"
+
+
+def mtls_share(edge: Edge) -> Text:
+    """An edge's observed mTLS share: ``-`` when the telemetry did not see it, ``idle`` when
+    its series counted nothing in the window."""
+    if edge.observed is None:
+        return Text("-", style="dim", end="")
+    share = edge.observed.mtls_share
+    if share is None:
+        return Text("idle", style="dim", end="")
+    return Text(f"{share:.0%}", style="green" if share >= 1 else "bold red", end="")
+
+
 def caller_text(analysis: Any, caller: str) -> Text:
     """A caller id with a meshed/not meshed mark."""
     node = analysis.graph.node_index.get(caller)
@@ -56,10 +84,13 @@ class GraphScreen(MeshScreen):
     def __init__(self) -> None:
         super().__init__()
         self._rows: list[tuple[str, tuple[str, ...]]] = []
+        self._cells: list[tuple[Any, ...]] = []
+        self._search: list[tuple[str, ...]] = []
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="graph-body"):
-            yield Label("Namespaces (enter: services and edges)", classes="section")
+            yield Label("Namespaces (enter: services and edges)", classes="section",
+                        id="namespaces-label")
             yield DataTable(id="namespaces", cursor_type="row", zebra_stripes=True)
             yield Static("", id="ns-detail")
             yield Label("Namespace graph (caller -> callee namespaces, call count)",
@@ -68,13 +99,30 @@ class GraphScreen(MeshScreen):
                 yield Static("", id="ns-graph")
 
     def on_mount(self) -> None:
-        self.query_one("#namespaces", DataTable).add_columns(
-            "namespace", "enrolled", "mTLS now", "plan ends", "callers meshed",
-            "not meshed", "not-meshed callers")
+        set_columns(self.query_one("#namespaces", DataTable), NAMESPACE_COLUMNS)
         super().on_mount()
 
     def focus_main(self) -> None:
         self.query_one("#namespaces", DataTable).focus()
+
+    def visible_namespaces(self) -> list[str]:
+        """The namespaces the table shows now (after the filter), in order."""
+        table = self.query_one("#namespaces", DataTable)
+        return [self._rows[int(str(key.value))][0] for key in table.rows]
+
+    def _traffic_label(self) -> Text:
+        """The section title, saying where the observed traffic came from (or why not)."""
+        text = Text("Namespaces (enter: services and edges)", end="")
+        analysis = self.mesh.analysis
+        traffic = analysis.traffic if analysis is not None else None
+        if traffic is not None:
+            text.append(f" — observed: {clean(traffic.source, 60)} over "
+                        f"{clean(traffic.window, 10)}")
+            if not traffic.has_data:
+                text.append(" (no series at all)", style="bold yellow")
+        elif self.mesh.traffic_error:
+            text.append(" — observed traffic unavailable (gates unknown)", style="bold red")
+        return text
 
     def refresh_data(self) -> None:
         analysis, plan = self.mesh.analysis, self.mesh.plan
@@ -83,20 +131,37 @@ class GraphScreen(MeshScreen):
         graph = analysis.graph
         status = mtls_status(analysis, plan)
         fates = {f.name: f for f in plan.namespaces} if plan is not None else {}
+        observing = analysis.traffic is not None
+        set_columns(self.query_one("#namespaces", DataTable),
+                    NAMESPACE_COLUMNS + (OBSERVED_COLUMNS if observing else ()))
+        self.query_one("#namespaces-label", Label).update(self._traffic_label())
+        reports = self.mesh.namespace_traffic
         self._rows = []
+        # Per row, the extra strings the filter searches (observed status, plaintext callers).
+        self._search = []
         self._lines: list[tuple[str, Text]] = []
-        self._cells: list[tuple[Any, ...]] = []
+        self._cells = []
         for ns in analysis.scan.inventory.namespaces:
             callers = graph.inbound_callers(ns.name)
             fate = fates.get(ns.name)
             plaintext = callers["not_meshed"]
             ends = f"{fate.final} ({fate.mode})" if fate is not None else "-"
-            self._cells.append((
+            cells: tuple[Any, ...] = (
                 safe(ns.name), ns.enrollment, status.get(ns.name, "-"), safe(ends),
                 str(len(callers["meshed"])),
                 Text(str(len(plaintext)), style="bold red" if plaintext else "dim"),
                 safe(", ".join(plaintext) or "-", limit=50),
-            ))
+            )
+            search: tuple[str, ...] = ()
+            if observing:
+                report = reports.get(ns.name)
+                observed = observed_status(report)
+                seen = tuple(c.caller for c in report.plaintext_callers) if report else ()
+                cells += (Text(observed, style=OBSERVED_STYLE.get(observed, ""), end=""),
+                          safe(", ".join(seen) or "-", "bold red" if seen else "", limit=50))
+                search = (observed, *seen)
+            self._cells.append(cells)
+            self._search.append(search)
             self._rows.append((ns.name, plaintext))
         ns_graph = graph.namespace_graph
         for src in sorted(ns_graph.nodes, key=str):
@@ -117,9 +182,9 @@ class GraphScreen(MeshScreen):
     def apply_filter(self, query: str) -> None:
         table = self.query_one("#namespaces", DataTable)
         table.clear()
-        for i, ((name, plaintext), cells) in enumerate(zip(self._rows, self._cells,
-                                                           strict=True)):
-            if matches(query, name, *plaintext, cells[1], cells[2]):
+        for i, ((name, plaintext), cells, search) in enumerate(zip(
+                self._rows, self._cells, self._search, strict=True)):
+            if matches(query, name, *plaintext, cells[1], cells[2], *search):
                 table.add_row(*cells, key=str(i))
         shown = [line for key, line in self._lines if matches(query, key)]
         body = Text("\n", end="").join(shown) if shown else Text("(no calls between namespaces)",
@@ -149,6 +214,29 @@ class GraphScreen(MeshScreen):
         text.append("; not meshed: ")
         text.append(", ".join(clean(c, 50) for c in callers["not_meshed"][:6]) or "none",
                     style="red")
+        if analysis.traffic is not None:
+            report = self.mesh.namespace_traffic.get(namespace)
+            observed = observed_status(report)
+            text.append("\nobserved: ")
+            text.append(observed, style=OBSERVED_STYLE.get(observed, ""))
+            if report is not None:
+                text.append(f" ({report.requests_mtls:g}/{report.requests:g} requests, "
+                            f"{report.connections_mtls:g}/{report.connections:g} connections "
+                            "mTLS)", style="dim")
+                text.append("; STRICT gate ")
+                text.append(report.gate.status, style=GATE_STYLE.get(report.gate.status, ""))
+            text.append("; plaintext callers: ")
+            seen = report.plaintext_callers if report is not None else ()
+            if not seen:
+                text.append("none", style="green")
+            for i, c in enumerate(seen[:6]):
+                text.append(", " if i else "")
+                text.append(clean(c.caller, 50), style="bold red")
+                text.append(f" → {clean(c.service, 50)} ({c.plaintext:g} of {c.total:g} "
+                            f"{c.protocol})")
+                if c.suspects:
+                    text.append(" suspects: " + ", ".join(clean(s, 50) for s in c.suspects),
+                                style="yellow")
         detail.update(text)
 
     @on(DataTable.RowHighlighted, "#namespaces")
@@ -188,8 +276,7 @@ class NamespaceScreen(MeshScreen):
     def on_mount(self) -> None:
         self.query_one("#services", DataTable).add_columns(
             "service", "type", "ports", "backends", "callers", "not meshed")
-        self.query_one("#edges", DataTable).add_columns(
-            "caller", "callee", "port", "protocol", "origin", "evidence")
+        set_columns(self.query_one("#edges", DataTable), EDGE_COLUMNS)
         super().on_mount()
         self.focus_main()
 
@@ -236,16 +323,21 @@ class NamespaceScreen(MeshScreen):
                              str(len({e.caller for e in inbound})),
                              Text(str(len(plaintext)), style="bold red" if plaintext else "dim"))
         edges = self.query_one("#edges", DataTable)
+        observing = analysis.traffic is not None
+        set_columns(edges, EDGE_COLUMNS + (("mTLS share",) if observing else ()))
         edges.clear()
         for i, e in enumerate(self._edges):
             if not matches(query, e.caller, e.callee, e.protocol, e.origin.value,
                            *(ev.kind for ev in e.evidence)):
                 continue
             kinds = sorted({ev.kind for ev in e.evidence})
-            edges.add_row(caller_text(analysis, e.caller), safe(e.callee),
-                          "-" if e.port is None else str(e.port), e.protocol,
-                          e.origin.value, safe(f"{len(e.evidence)}: {', '.join(kinds)}"),
-                          key=str(i))
+            cells: tuple[Any, ...] = (
+                caller_text(analysis, e.caller), safe(e.callee),
+                "-" if e.port is None else str(e.port), e.protocol,
+                e.origin.value, safe(f"{len(e.evidence)}: {', '.join(kinds)}"))
+            if observing:
+                cells += (mtls_share(e),)
+            edges.add_row(*cells, key=str(i))
 
     @on(DataTable.RowSelected, "#edges")
     def _edge_selected(self, event: DataTable.RowSelected) -> None:

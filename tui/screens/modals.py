@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static
 
 from tui.actions import help_rows
-from tui.format import clean
+from tui.format import clean, gate_text
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -77,6 +77,36 @@ class MessageModal(ModalScreen[None]):
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class GateRefusedModal(MessageModal):
+    """The apply engine refused a STRICT step: its plaintext gate did not pass.
+
+    Only a Close button, in every mode: overriding a gate is a deliberate, journaled act left to
+    ``planner apply --force``, and a read-only session is not even told about it."""
+
+    def __init__(self, step_id: str, reason: str, gate: Any = None, write: bool = False) -> None:
+        lines = ["Nothing was written. Make the callers below use mutual TLS (the MP301 "
+                 "blockers on the plan screen say how), then dry-run and apply again."]
+        if write:
+            lines.append("To override the gate, run `planner apply --force` from the command "
+                         "line: it records the override in the journal.")
+        super().__init__(f"Gate refused step {step_id}", reason, "\n".join(lines))
+        self.step_id = step_id
+        self.reason = reason
+        self.gate = gate
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog danger"):
+            yield Label(Text(clean(self.title_str), style="bold"), id="dialog-title")
+            with VerticalScroll(id="dialog-body"):
+                # Text(...) and gate_text never read markup: callers' names are cluster data.
+                yield Static(Text(clean(self.message)), id="gate-reason")
+                if self.gate is not None:
+                    yield Static(gate_text(self.gate), id="gate-detail")
+                yield Static(Text(self.details, style="dim"), id="dialog-details")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", id="close")
 
 
 class HelpScreen(ModalScreen[None]):

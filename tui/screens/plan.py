@@ -1,5 +1,6 @@
 """Plan: the rollout steps with their state, and the selected step's detail (why, YAML,
-preconditions with their live result, blockers with fixes, rollback)."""
+preconditions with their live result, the STRICT steps' plaintext gate from the observed
+traffic, blockers with fixes, rollback)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from planner.domain.plan import Action, Change, Step
 from tui.actions import PLAN
-from tui.format import clean, matches, safe, state_text
+from tui.format import clean, gate_text, matches, safe, state_text
 from tui.screens.base import MeshScreen
 
 SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}
@@ -170,6 +171,10 @@ class PlanScreen(MeshScreen):
             head.append("  • no series for ", style="")
             head.append(clean(q), style="cyan")
             head.append("\n")
+        gate = self.mesh.gates.get(step.id)
+        if gate is not None:
+            head.append_text(gate_text(gate, self.mesh.traffic_error))
+            head.append_text(self._plaintext_callers(step, gate))
         if preview is not None:
             warnings = list(getattr(preview, "warnings", ()) or ())
             if warnings:
@@ -197,6 +202,23 @@ class PlanScreen(MeshScreen):
                     blockers.append(clean(b.fix) + "\n")
             parts.append(blockers)
         return Group(*parts)
+
+    def _plaintext_callers(self, step: Step, gate: Any) -> Text:
+        """For a failing namespace gate: the callers as the graph names them, with the
+        workloads the manifests suspect behind an unnamed (sidecar-less) one."""
+        text = Text(end="")
+        report = self.mesh.namespace_traffic.get(step.target.namespace)
+        if gate.status != "fail" or report is None or step.target.scope != "namespace":
+            return text
+        for c in report.plaintext_callers[:6]:
+            text.append("    caller ", style="dim")
+            text.append(clean(c.caller, 80), style="bold red")
+            text.append(f" → {clean(c.service, 80)}")
+            if c.suspects:
+                text.append("  suspects: " + ", ".join(clean(s, 60) for s in c.suspects),
+                            style="yellow")
+            text.append("\n")
+        return text
 
     def set_work(self, label: str, done: int = 0, total: int = 0) -> None:
         """Show the progress of long work under the steps (empty label: hide)."""

@@ -1,0 +1,169 @@
+"""Observed traffic in the TUI, against a real Prometheus holding the shop ground truth
+(tests/traffic/shop_truth.py: a sidecar-less ``unknown`` caller sends plaintext into
+``orders``; storefront and catalog are mutual TLS only; payments has no series)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, DataTable, Static
+
+from planner.commands.common import TrafficOptions
+from planner.service import build_plan, open_apply_session
+from tests.traffic.promserver import PromServer, require_prometheus
+from tests.traffic.shop_truth import SHOP_TRUTH
+from tests.tui.conftest import SIZE, journey, plain, ready, shop_app, wait_for
+from tui.screens.graph import GraphScreen, NamespaceScreen
+from tui.screens.modals import ConfirmModal, GateRefusedModal
+from tui.screens.plan import PlanScreen
+
+pytestmark = pytest.mark.slow
+
+#: How the merged graph names the sidecar-less caller of orders (planner.domain.observed).
+UNKNOWN_CALLER = "external:unknown@orders"
+
+
+@pytest.fixture(scope="module")
+def shop_prom() -> Iterator[str]:
+    """A real Prometheus holding SHOP_TRUTH as Istio metrics."""
+    require_prometheus()
+    with PromServer(list(SHOP_TRUTH)) as server:
+        yield server.url
+
+
+@journey
+async def test_plaintext_caller_on_the_graph_fails_its_strict_gate(shop_prom: str) -> None:
+    app = shop_app(traffic=TrafficOptions(prometheus=shop_prom))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.traffic_error == ""
+        assert app.analysis.traffic is not None and app.analysis.traffic.has_data
+        # Graph: the observed columns are there, and filtering on the unnamed caller finds
+        # the one namespace it sends plaintext to.
+        await pilot.press("2")
+        screen = app.screen
+        assert isinstance(screen, GraphScreen)
+        table = screen.query_one("#namespaces", DataTable)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert labels[-2:] == ["observed", "plaintext callers (observed)"]
+        await pilot.press("slash", *UNKNOWN_CALLER, "enter")
+        assert screen.visible_namespaces() == ["orders"]
+        report = app.namespace_traffic["orders"]
+        assert report.status == "mixed" and report.gate.status == "fail"
+        assert [c.caller for c in report.plaintext_callers] == [UNKNOWN_CALLER]
+        assert str(table.get_row_at(0)[-2]) == "mixed"
+        detail = plain(screen.query_one("#ns-detail", Static))
+        assert UNKNOWN_CALLER in detail and "CronJob/orders/nightly-report" in detail
+        clean_ns = {ns for ns, r in app.namespace_traffic.items() if r.status == "mtls-only"}
+        assert {"storefront", "catalog"} <= clean_ns
+        # Its edges: the unnamed caller's edge is telemetry-only, with no mTLS at all.
+        await pilot.press("enter")
+        assert isinstance(app.screen, NamespaceScreen) and app.screen.namespace == "orders"
+        edge = next(e for e in app.screen._edges if e.caller == UNKNOWN_CALLER)
+        assert edge.origin.value == "observed" and edge.observed is not None
+        assert edge.observed.mtls_share == 0.0
+        edges = app.screen.query_one("#edges", DataTable)
+        assert str(list(edges.columns.values())[-1].label) == "mTLS share"
+        await pilot.press("escape")
+        # Plan: the orders STRICT step's gate fails and names the caller; storefront passes.
+        await pilot.press("colon", *"plan", "enter")
+        plan_screen = app.screen
+        assert isinstance(plan_screen, PlanScreen)
+        orders = next(s for s in app.plan.steps
+                      if s.phase.value == "strict" and s.target.namespace == "orders")
+        plan_screen.select_step(orders.id)
+        await pilot.pause()
+        assert plan_screen.selected_step_id() == orders.id
+        assert app.gates[orders.id].status == "fail"
+        info = plain(plan_screen.query_one("#step-info", Static))
+        assert "plaintext gate fail" in info
+        assert UNKNOWN_CALLER in info and "unknown/unknown -> orders/orders" in info
+        assert "MP301" in info  # the gated plan blocks it, as `planner plan --prometheus` does
+        storefront = next(s for s in app.plan.steps
+                          if s.phase.value == "strict" and s.target.namespace == "storefront")
+        plan_screen.select_step(storefront.id)
+        await pilot.pause()
+        assert app.gates[storefront.id].status == "pass"
+        info = plain(plan_screen.query_one("#step-info", Static))
+        assert "plaintext gate pass" in info and UNKNOWN_CALLER not in info
+        # No series for payments: unknown, never pass.
+        payments = next(s for s in app.plan.steps
+                        if s.phase.value == "strict" and s.target.namespace == "payments")
+        assert app.gates[payments.id].status == "unknown"
+        assert not app.failures
+
+
+@journey
+async def test_apply_refuses_a_strict_step_whose_gate_fails(shop_prom: str,
+                                                            tmp_path: Path) -> None:
+    out, journal = tmp_path / "out", tmp_path / "journal.json"
+    app = shop_app(traffic=TrafficOptions(prometheus=shop_prom), write=True, out_dir=str(out),
+                   journal_path=str(journal), start="plan")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        step = next(s for s in app.plan.steps
+                    if s.phase.value == "strict" and s.target.namespace == "orders")
+        # Its required steps done from "the command line" (same journal and out dir), so the
+        # gate is the only thing left between it and the files.
+        with open_apply_session(app.analysis, app.apply_plan, write=True,
+                                journal_path=str(journal), out_dir=str(out)) as session:
+            for required in step.requires:
+                session.apply(required, force=True)
+        plan_screen = app.screen
+        assert isinstance(plan_screen, PlanScreen)
+        plan_screen.select_step(step.id)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal),
+                       what="the confirm dialog")
+        body = "".join(plain(s) for s in app.screen.query(Static) if s.id is None)
+        assert "plaintext gate fail" in body
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, GateRefusedModal),
+                       what="the gate-refused dialog")
+        modal = app.screen
+        assert isinstance(modal, GateRefusedModal) and modal.step_id == step.id
+        assert "Prometheus gate fail" in modal.reason
+        assert "unknown/unknown -> orders/orders" in plain(modal.query_one("#gate-detail",
+                                                                          Static))
+        assert [b.id for b in modal.query(Button)] == ["close"]  # nothing to force it with
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.busy_label, what="the apply worker")
+        assert app.states.get(step.id, "pending") == "pending"
+        assert app.outcomes[step.id].startswith("apply refused")
+        assert not app.failures
+
+
+@journey
+async def test_dataplane_recommended_follows_the_assessment() -> None:
+    app = shop_app(dataplane="recommended", start="plan")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        recommended = {ns: choice[0] for ns, choice in app.assessment.dataplane.items()}
+        modes = {f.name: f.mode for f in app.plan.namespaces}
+        # Namespaces that already inject sidecars keep them; a new one (payments) follows
+        # the recommendation, where the default plan would give it sidecars.
+        assert recommended["payments"] == modes["payments"] == "ambient"
+        assert modes == {f.name: f.mode for f in build_plan(
+            app.analysis, dataplane=recommended).namespaces}
+        assert {f.name: f.mode for f in build_plan(app.analysis).namespaces}["payments"] == (
+            "sidecar")
+        # Without traffic every STRICT step's gate is unknown (no proof), never pass.
+        assert app.gates and {g.status for g in app.gates.values()} == {"unknown"}
+        assert not app.failures
+
+
+def test_cli_takes_the_traffic_and_dataplane_options() -> None:
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+
+    runner = CliRunner()
+    help_text = runner.invoke(cli, ["tui", "--help"]).output
+    for option in ("--prometheus", "--prometheus-token-file", "--prometheus-ca", "--window",
+                   "--traffic", "--dataplane"):
+        assert option in help_text
+    both = runner.invoke(cli, ["tui", "-f", "sample_clusters/shop", "--prometheus",
+                               "http://127.0.0.1:1", "--traffic", "x.json"])
+    assert both.exit_code == 2 and "not both" in both.output
