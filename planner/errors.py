@@ -5,7 +5,8 @@
     ├── ClusterError             the Kubernetes API could not be read
     ├── MetricsError             Prometheus or a traffic export could not be read
     └── ApplyError               a plan step could not be applied or rolled back
-        └── ReadOnlyError        a mutating action without ``--write``
+        ├── ReadOnlyError        a mutating action without ``--write``
+        └── GateRefused          a precondition gate (plaintext traffic) refused a step
 
 The CLI maps each class to one code of :class:`planner.exit_codes.ExitCode`.
 """
@@ -35,3 +36,7 @@ class ApplyError(PlannerError):
 
 class ReadOnlyError(ApplyError):
     """A mutating action was asked for without ``--write``."""
+
+
+class GateRefused(ApplyError):
+    """A precondition gate (Prometheus plaintext check) refused the step."""

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+# Re-exported: where `planner apply` keeps its journal unless --journal says otherwise.
+from planner.apply.journal_file import DEFAULT_JOURNAL as DEFAULT_JOURNAL
 from planner.domain.diagnostics import Diagnostic, Severity
 from planner.domain.inventory import Inventory
 from planner.domain.inventory_builder import build_inventory
@@ -290,3 +293,17 @@ def namespace_report(analysis: Analysis) -> tuple[NamespaceTraffic, ...]:
     if analysis.traffic is None:
         return ()
     return namespace_traffic(analysis.graph, analysis.traffic)
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a report or other output atomically (a reader sees the old file or the new one).
+
+    Raises ``InputError`` naming the path when it cannot be written."""
+    from planner.apply.journal_file import write_atomically
+    from planner.errors import ApplyError, InputError
+
+    try:
+        write_atomically(path, text)
+    except ApplyError as err:
+        # The shared writer speaks for the journal; for an output file it is a path problem.
+        raise InputError(str(err)) from None

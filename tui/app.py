@@ -527,7 +527,7 @@ class MeshplanApp(App[None]):
             self._post(WorkProgress(label, done, total))
 
         progress()
-        from planner.apply.engine import GateRefused
+        from planner.errors import GateRefused
 
         try:
             if operation == "apply":

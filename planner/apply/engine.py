@@ -42,7 +42,7 @@ from planner.domain.journal import (
     WriteKind,
 )
 from planner.domain.plan import Phase, Plan, Step
-from planner.errors import ApplyError, MetricsError, PlannerError, ReadOnlyError
+from planner.errors import ApplyError, GateRefused, MetricsError, PlannerError, ReadOnlyError
 
 if TYPE_CHECKING:
     from planner.domain.traffic import GateResult
@@ -60,19 +60,17 @@ _VERBS: Final = {WriteKind.APPLY: "server-side apply", WriteKind.LABEL: "label (
 Progress = Callable[[str], None]
 
 
-class GateRefused(ApplyError):
-    """A precondition gate (Prometheus plaintext check) refused the step; exit GATE_FAILED."""
-
-
 @dataclass(frozen=True)
 class StepPreview:
     """What applying a step would do: a unified diff (live -> dry-run result), one line per
-    change, and warnings (failed dry runs start with :data:`DRY_RUN_REFUSED`)."""
+    change, and warnings (failed dry runs start with :data:`DRY_RUN_REFUSED`); ``refused`` is
+    the first dry run the server refused, if any."""
 
     step_id: str
     diff: str
     changes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +165,8 @@ class ApplySession:
                 tofile=f"after: {show_target(write.target)}"))
         if not planned:
             warnings.append(f"step {step_id} changes nothing: applying it records it as done")
-        return StepPreview(step_id, "".join(diffs), changes, warnings)
+        refused = next((w for w in warnings if w.startswith(DRY_RUN_REFUSED)), None)
+        return StepPreview(step_id, "".join(diffs), changes, warnings, refused)
 
     # --- apply -----------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from planner.apply.journal_file import DEFAULT_JOURNAL
 from planner.commands.common import (
     fail,
     handle_errors,
@@ -26,6 +25,7 @@ from planner.commands.common import (
 from planner.commands.plan import make_plan, plan_options
 from planner.errors import ApplyError
 from planner.exit_codes import ExitCode
+from planner.service import DEFAULT_JOURNAL
 
 
 def session_options(func: Any) -> Any:
@@ -96,24 +96,6 @@ def confirm(question: str, yes: bool) -> bool:
     return click.confirm(question, default=False, err=True)
 
 
-def _gated(func: Any) -> Any:
-    """Map a refused gate to exit GATE_FAILED (inside handle_errors, which would say
-    APPLY_ERROR)."""
-    import functools
-
-    from planner.apply.engine import GateRefused
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except GateRefused as err:
-            fail(str(err), ExitCode.GATE_FAILED)
-        return None
-
-    return wrapper
-
-
 @click.command()
 @click.argument("step_id", metavar="STEP")
 @input_options
@@ -129,7 +111,6 @@ def _gated(func: Any) -> Any:
 @click.option("--force-conflicts", is_flag=True,
               help="Take over fields another field manager owns.")
 @handle_errors
-@_gated
 def apply(step_id: str, write: bool, dry_run: bool, yes: bool, resume: bool, force: bool,
           force_conflicts: bool, **options: Any) -> None:
     """Apply one plan step: dry run, diff, confirm, server-side apply, journal.
@@ -153,11 +134,8 @@ def apply(step_id: str, write: bool, dry_run: bool, yes: bool, resume: bool, for
         for line in preview.warnings:
             _note(f"warning: {line}")
         if dry_run:
-            from planner.apply.engine import DRY_RUN_REFUSED
-
-            if any(w.startswith(DRY_RUN_REFUSED) for w in preview.warnings):
-                fail(next(w for w in preview.warnings if w.startswith(DRY_RUN_REFUSED)),
-                     ExitCode.APPLY_ERROR)
+            if preview.refused:
+                fail(preview.refused, ExitCode.APPLY_ERROR)
             return
         if not confirm(f"Apply step {step_id} to {session.writer.label}?", yes):
             _note("not applied")

@@ -15,6 +15,7 @@ import click
 from planner.errors import (
     ApplyError,
     ClusterError,
+    GateRefused,
     InputError,
     MetricsError,
     PlannerError,
@@ -26,6 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _EXIT_FOR: tuple[tuple[type[PlannerError], ExitCode], ...] = (
     (ReadOnlyError, ExitCode.READ_ONLY),
+    (GateRefused, ExitCode.GATE_FAILED),
     (InputError, ExitCode.INPUT_ERROR),
     (ClusterError, ExitCode.CLUSTER_ERROR),
     (MetricsError, ExitCode.METRICS_ERROR),

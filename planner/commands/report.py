@@ -46,14 +46,9 @@ _FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
 
 def _write(path: str, text: str) -> None:
     """Write ``text`` to ``path`` atomically: a reader sees the old report or the new one."""
-    from planner.apply.journal_file import write_atomically
-    from planner.errors import ApplyError, InputError
+    from planner.service import write_output
 
-    try:
-        write_atomically(Path(path), text)
-    except ApplyError as err:
-        # The shared writer speaks for the journal; for a report it is an output-path problem.
-        raise InputError(str(err)) from None
+    write_output(Path(path), text)
 
 
 @click.command()

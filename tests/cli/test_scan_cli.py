@@ -85,14 +85,16 @@ def test_stdin_like_kubectl() -> None:
 
 def test_namespace_flag_places_objects_without_one(tmp_path: Path) -> None:
     path = tmp_path / "svc.yaml"
-    path.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80}]}\n")
+    path.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n"
+                    "spec: {ports: [{port: 80}]}\n")
     result = CliRunner().invoke(cli, ["scan", "-f", str(path), "-n", "team-a", "-o", "json"])
     assert json.loads(result.stdout)["services"][0]["namespace"] == "team-a"
 
 
 def test_invalid_document_is_one_line_and_exit_3(tmp_path: Path) -> None:
     path = tmp_path / "mixed.yaml"
-    path.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: ok}\nspec: {ports: [{port: 80}]}\n"
+    path.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: ok}\n"
+                    "spec: {ports: [{port: 80}]}\n"
                     "---\napiVersion: v1\nkind: Service\nmetadata: {name: bad}\n"
                     "spec: {ports: [{port: '80'}]}\n")
     result = run("scan", "-f", str(path), "-o", "json")
