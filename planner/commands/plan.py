@@ -18,6 +18,7 @@ from planner.commands.common import (
     stdout_console,
     traffic_options,
 )
+from planner.exit_codes import ExitCode
 
 
 def plan_options(func: Any) -> Any:
@@ -99,3 +100,5 @@ def plan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
 
         data = plan_document(result, gates)
         sys.stdout.write(dump_json(data) if output == "json" else dump_yaml(data))
+    if analysis.scan.invalid:
+        sys.exit(int(ExitCode.INVALID_INPUT))
