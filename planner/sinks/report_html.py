@@ -70,10 +70,12 @@ class Box:
     width: float
 
 
-def layout(names: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str, Box]:
+def layout(names: Sequence[str], edges: Sequence[tuple[str, str]],
+           text_lengths: Mapping[str, int] | None = None) -> dict[str, Box]:
     """Place namespaces in columns: the topological layers of the namespace graph with each
     strongly connected group condensed to one node (so a cycle shares a column), callers left
-    of what they call; inside a column, by name. Deterministic for the same input."""
+    of what they call; inside a column, by name. A box is as wide as its longest line of text
+    (``text_lengths``, default the name). Deterministic for the same input."""
     import networkx as nx
 
     graph = nx.DiGraph()
@@ -91,7 +93,8 @@ def layout(names: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str, 
     boxes: dict[str, Box] = {}
     x = float(_MARGIN)
     for depth in sorted(columns):
-        width = max(len(n) for n in columns[depth]) * _CHAR_WIDTH + 24
+        lengths = text_lengths or {}
+        width = max(max(len(n), lengths.get(n, 0)) for n in columns[depth]) * _CHAR_WIDTH + 24
         for row, name in enumerate(columns[depth]):
             boxes[name] = Box(name, depth, x, _MARGIN + row * (_NODE_HEIGHT + _ROW_GAP), width)
         x += width + _COLUMN_GAP
@@ -100,13 +103,21 @@ def layout(names: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str, 
 
 def _svg(graph: Mapping[str, Any], fates: Mapping[str, Mapping[str, Any]]) -> list[str]:
     edges = graph["namespaceEdges"]
+    internal = {e["from"]: e["calls"] for e in edges if e["from"] == e["to"]}
+    names = sorted({*graph["namespaces"], *fates, *(e["from"] for e in edges),
+                    *(e["to"] for e in edges)})
+    details = {name: _detail(fates.get(name), internal.get(name)) for name in names}
     # Namespaces the plan knows but no call touches are drawn too, alone in the first column.
-    boxes = layout(sorted({*graph["namespaces"], *fates}), [(e["from"], e["to"]) for e in edges])
+    boxes = layout(names, [(e["from"], e["to"]) for e in edges],
+                   {name: len(text) for name, text in details.items()})
     if not boxes:
         return ["<p>No namespaces.</p>"]
-    internal = {e["from"]: e["calls"] for e in edges if e["from"] == e["to"]}
     width = max(b.x + b.width for b in boxes.values()) + _MARGIN
-    height = max(b.y for b in boxes.values()) + _NODE_HEIGHT + _MARGIN
+    bottom = max(b.y for b in boxes.values()) + _NODE_HEIGHT
+    # Edges that skip a column run in lanes below the boxes instead of through them.
+    long_edges = [e for e in edges if boxes[e["to"]].layer - boxes[e["from"]].layer > 1]
+    lanes = {(e["from"], e["to"]): bottom + 24 + 14 * i for i, e in enumerate(long_edges)}
+    height = bottom + (24 + 14 * len(long_edges) if long_edges else 0) + _MARGIN
     out = [f'<svg role="img" aria-label="namespace call graph" width="{width:g}" '
            f'height="{height:g}" viewBox="0 0 {width:g} {height:g}">',
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
@@ -124,6 +135,11 @@ def _svg(graph: Mapping[str, Any], fates: Mapping[str, Mapping[str, Any]]) -> li
             bend = max(x1, x2) + 40
             path = f"M{x1:g},{y1:g} C{bend:g},{y1:g} {bend:g},{y2:g} {x2:g},{y2:g}"
             lx, ly = bend - 10, (y1 + y2) / 2
+        elif (lane := lanes.get((e["from"], e["to"]))) is not None:
+            path = (f"M{x1:g},{y1:g} C{x1 + 30:g},{y1:g} {x1 + 30:g},{lane:g} {x1 + 60:g},{lane:g}"
+                    f" L{x2 - 60:g},{lane:g} C{x2 - 30:g},{lane:g} {x2 - 30:g},{y2:g} "
+                    f"{x2:g},{y2:g}")
+            lx, ly = (x1 + x2) / 2, lane - 3
         else:
             mid = (x1 + x2) / 2
             path = f"M{x1:g},{y1:g} C{mid:g},{y1:g} {mid:g},{y2:g} {x2:g},{y2:g}"
@@ -136,9 +152,7 @@ def _svg(graph: Mapping[str, Any], fates: Mapping[str, Mapping[str, Any]]) -> li
         box = boxes[name]
         fate = fates.get(name)
         final = fate["final"] if fate else "caller"
-        detail = f"{fate['mode']} → {fate['final']}" if fate else "outside caller"
-        if name in internal:
-            detail += f" · {internal[name]} internal"
+        detail = details[name]
         tooltip = f"{name}: {fate['reason']}" if fate else name
         dash = ' stroke-dasharray="4 3"' if fate is None else ""
         cx = box.x + box.width / 2
@@ -149,6 +163,14 @@ def _svg(graph: Mapping[str, Any], fates: Mapping[str, Mapping[str, Any]]) -> li
             f'text-anchor="middle" font-weight="bold">{_e(name)}</text><text x="{cx:g}" '
             f'y="{box.y + 32:g}" text-anchor="middle">{_e(detail)}</text></g>')
     return [*out, "</svg>"]
+
+
+def _detail(fate: Mapping[str, Any] | None, internal_calls: int | None) -> str:
+    """The second line of a namespace box: data plane -> final mode, and internal calls."""
+    detail = f"{fate['mode']} → {fate['final']}" if fate else "outside caller"
+    if internal_calls:
+        detail += f" · {internal_calls} internal"
+    return detail
 
 
 # --- sections -----------------------------------------------------------------------------------
