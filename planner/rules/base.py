@@ -36,6 +36,12 @@ class RuleInfo:
     why: str
     fix: str
 
+    def finding(self, *, subject: str, message: str, namespace: str = "",
+                objects: tuple[str, ...] = (), **extra: Any) -> Finding:
+        """A finding of this rule: its code, severity and fix, with the given details."""
+        return Finding(code=self.code, subject=subject, message=message, severity=self.severity,
+                       namespace=namespace, objects=objects, fix=self.fix, **extra)
+
 
 @dataclass(frozen=True, order=True)
 class Finding:

@@ -124,16 +124,13 @@ def caller_findings(ctx: RuleContext, info: RuleInfo, kind: str) -> list[Finding
         services = sorted({c.edge.callee for c in calls})
         ns = calls[0].workload.namespace
         port_text = ", ".join(map(str, ports)) or "unknown"
-        findings.append(Finding(
-            code=info.code,
+        findings.append(info.finding(
             subject=workload_key,
             message=(f"{caller} ({calls[0].reason}) calls {', '.join(services)} in plaintext "
                      f"(container port {port_text} of {workload_key}); STRICT on {ns} would "
                      "refuse it"),
-            severity=info.severity,
             namespace=ns,
             objects=tuple(sorted({caller, workload_key, *services})),
-            fix=info.fix,
             exception={"caller": caller, "workload": workload_key, "ports": ports},
         ))
     return findings

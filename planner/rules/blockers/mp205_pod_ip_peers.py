@@ -53,16 +53,13 @@ def check(ctx: RuleContext) -> list[Finding]:
         declared = {p.container_port for c in w.containers for p in c.ports}
         peer = sorted(ports.get(w.ref.key) or (declared & PEER_PORTS) or declared)
         what = ("behind headless " + ", ".join(services)) if services else "a StatefulSet"
-        findings.append(Finding(
-            code=INFO.code,
+        findings.append(INFO.finding(
             subject=w.ref.key,
             message=(f"{w.ref.key} is {what}: its peers may call pod IPs or per-pod DNS "
                      f"names (ports {', '.join(map(str, peer)) or 'unknown'}), which STRICT "
                      "refuses when no Service port covers them"),
-            severity=INFO.severity,
             namespace=w.namespace,
             objects=tuple(sorted({w.ref.key, *services})),
-            fix=INFO.fix,
         ))
     return findings
 

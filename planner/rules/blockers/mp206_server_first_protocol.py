@@ -49,15 +49,12 @@ def check(ctx: RuleContext) -> list[Finding]:
                                                                          port.app_protocol):
                 continue
             label = f"'{port.name}'" if port.name else "unnamed"
-            findings.append(Finding(
-                code=INFO.code,
+            findings.append(INFO.finding(
                 subject=svc.ref.key,
                 message=(f"{svc.ref.key} port {port.port} ({proto}, {label}) is server-first; "
                          "Istio sniffs it and the handshake hangs"),
-                severity=INFO.severity,
                 namespace=svc.namespace,
                 objects=(svc.ref.key, *(r.key for r in svc.selects)),
-                fix=INFO.fix,
             ))
     return findings
 

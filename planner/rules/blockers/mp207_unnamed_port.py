@@ -48,15 +48,12 @@ def check(ctx: RuleContext) -> list[Finding]:
                not in SERVER_FIRST]
         if not bad:
             continue
-        findings.append(Finding(
-            code=INFO.code,
+        findings.append(INFO.finding(
             subject=svc.ref.key,
             message=(f"{svc.ref.key} port(s) {', '.join(str(p.port) for p in bad)} declare no "
                      "protocol; Istio will sniff them"),
-            severity=INFO.severity,
             namespace=svc.namespace,
             objects=(svc.ref.key,),
-            fix=INFO.fix,
         ))
     return findings
 

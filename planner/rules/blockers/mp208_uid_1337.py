@@ -32,15 +32,12 @@ def check(ctx: RuleContext) -> list[Finding]:
         bad = [c.name for c in w.containers if (c.run_as_user if c.run_as_user is not None
                                                 else w.run_as_user) == PROXY_UID]
         if bad:
-            findings.append(Finding(
-                code=INFO.code,
+            findings.append(INFO.finding(
                 subject=w.ref.key,
                 message=(f"{w.ref.key} container(s) {', '.join(bad)} run as UID 1337 and "
                          "bypass the sidecar"),
-                severity=INFO.severity,
                 namespace=w.namespace,
                 objects=(w.ref.key,),
-                fix=INFO.fix,
             ))
     return findings
 

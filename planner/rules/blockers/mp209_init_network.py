@@ -45,15 +45,12 @@ def check(ctx: RuleContext) -> list[Finding]:
             continue
         bad = [c.name for c in w.init_containers if c.run_as_user != 1337 and needs_network(c)]
         if bad:
-            findings.append(Finding(
-                code=INFO.code,
+            findings.append(INFO.finding(
                 subject=w.ref.key,
                 message=(f"{w.ref.key} init container(s) {', '.join(bad)} call the network "
                          "before the sidecar starts"),
-                severity=INFO.severity,
                 namespace=w.namespace,
                 objects=(w.ref.key,),
-                fix=INFO.fix,
             ))
     return findings
 

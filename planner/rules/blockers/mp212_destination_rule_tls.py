@@ -50,15 +50,12 @@ def check(ctx: RuleContext) -> list[Finding]:
         ns = host_namespace(host, rule.ref.namespace)
         if not modes or ns is None or not m.enrolled(ns):
             continue
-        findings.append(Finding(
-            code=INFO.code,
+        findings.append(INFO.finding(
             subject=rule.ref.key,
             message=(f"{rule.ref.key} sets tls.mode {'/'.join(sorted(set(modes)))} toward "
                      f"{host}; once {ns} is STRICT these calls are refused"),
-            severity=INFO.severity,
             namespace=ns,
             objects=(rule.ref.key,),
-            fix=INFO.fix,
         ))
     return findings
 

@@ -37,3 +37,16 @@ def l7_factor(ctx: RuleContext, info: RuleInfo, detect: Detector, weight: float,
     return [factor(info, value=f"{len(signals)} object(s)", threshold=">= 1 object",
                    weight=weight, message=f"{need}: {shown}{more}",
                    objects=(key for key, _ in signals))]
+
+
+def yes_no_factor(info: RuleInfo, answer: bool | None, weight: float, *, unknown: str,
+                  yes: str) -> list[Finding]:
+    """The factor for a question only the profile answers: ``weight`` when yes, nothing when
+    no, and weight 0 with ``unknown`` (which states the effect a yes would have) when
+    unanswered."""
+    if answer is False:
+        return []
+    if answer is None:
+        return [factor(info, value="unknown", threshold="yes", weight=0.0,
+                       message=f"{unknown}; counted as no (yes would add +{weight:g})")]
+    return [factor(info, value="yes", threshold="yes", weight=weight, message=yes)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
-from planner.rules.fit.common import factor, profile_of
+from planner.rules.fit.common import profile_of, yes_no_factor
 
 WEIGHT = 35.0
 
@@ -21,15 +21,9 @@ INFO = RuleInfo(
 
 def check(ctx: RuleContext) -> list[Finding]:
     """Fires when the profile says yes (+weight) or does not say (unknown, weight 0)."""
-    answer = profile_of(ctx).compliance_mtls
-    if answer is False:
-        return []
-    if answer is None:
-        return [factor(INFO, value="unknown", threshold="yes", weight=0.0,
-                       message="unknown whether compliance requires mTLS everywhere; counted "
-                               f"as no (yes would add +{WEIGHT:g})")]
-    return [factor(INFO, value="yes", threshold="yes", weight=WEIGHT,
-                   message="compliance requires mTLS everywhere without code changes")]
+    return yes_no_factor(INFO, profile_of(ctx).compliance_mtls, WEIGHT,
+                         unknown="unknown whether compliance requires mTLS everywhere",
+                         yes="compliance requires mTLS everywhere without code changes")
 
 
 RULE = Rule(INFO, check)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
-from planner.rules.fit.common import factor, profile_of
+from planner.rules.fit.common import profile_of, yes_no_factor
 
 WEIGHT = 15.0
 
@@ -21,15 +21,9 @@ INFO = RuleInfo(
 
 def check(ctx: RuleContext) -> list[Finding]:
     """Fires when the profile says yes (+weight) or does not say (unknown, weight 0)."""
-    answer = profile_of(ctx).observability_needed
-    if answer is False:
-        return []
-    if answer is None:
-        return [factor(INFO, value="unknown", threshold="yes", weight=0.0,
-                       message="unknown whether mesh-level metrics and tracing are needed; "
-                               f"counted as no (yes would add +{WEIGHT:g})")]
-    return [factor(INFO, value="yes", threshold="yes", weight=WEIGHT,
-                   message="golden metrics and tracing wanted without instrumenting services")]
+    return yes_no_factor(INFO, profile_of(ctx).observability_needed, WEIGHT,
+                         unknown="unknown whether mesh-level metrics and tracing are needed",
+                         yes="golden metrics and tracing wanted without instrumenting services")
 
 
 RULE = Rule(INFO, check)
