@@ -180,22 +180,80 @@ def assess(analysis: Analysis) -> Assessment:
 # --- applying plan steps ----------------------------------------------------------------------
 
 if TYPE_CHECKING:
-    from planner.apply.engine import ApplySession
+    from planner.apply.engine import ApplySession, TrafficReader
+
+
+@dataclass(frozen=True)
+class TrafficSource:
+    """Where observed traffic comes from: a Prometheus (bearer token from ``token_file`` or
+    ``$PLANNER_PROMETHEUS_TOKEN``, server certificate checked against ``ca_file``) or an export
+    file (``traffic_format`` detected when None). Exactly one of ``prometheus`` and
+    ``traffic_file``; ``InputError`` otherwise.
+
+    ``window`` is how far back Prometheus looks; None leaves it to the reader's caller (the
+    apply engine: 7 days before a STRICT step, 15 minutes to verify one). Satisfies the apply
+    engine's ``TrafficReader``.
+    """
+
+    prometheus: str | None = None
+    token_file: str | None = None
+    ca_file: str | None = None
+    traffic_file: str | None = None
+    traffic_format: str | None = None
+    window: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.prometheus is None) == (self.traffic_file is None):
+            from planner.errors import InputError
+
+            raise InputError("observed traffic: give either a Prometheus URL or a traffic "
+                             "export file (not both)")
+
+    @property
+    def label(self) -> str:
+        """The kind of source, for gate messages."""
+        return "Prometheus" if self.prometheus is not None else "traffic export"
+
+    def read(self, window: str) -> TrafficSnapshot:
+        """The snapshot over ``self.window`` or else ``window`` (an export covers its own
+        span). Raises ``MetricsError`` when the source (or the token file) cannot be read."""
+        if self.prometheus is not None:
+            from planner.sources.prometheus import fetch_traffic, resolve_bearer_token
+
+            return fetch_traffic(self.prometheus, window=self.window or window,
+                                 bearer_token=resolve_bearer_token(self.token_file),
+                                 ca_file=self.ca_file)
+        from planner.sources.exports import load_traffic_export
+
+        assert self.traffic_file is not None  # one of the two, checked in __post_init__
+        return load_traffic_export(self.traffic_file, self.traffic_format)
 
 
 def open_apply_session(analysis: Analysis, plan: Plan, *, write: bool, journal_path: str,
                        kube: ClusterInput | None = None, out_dir: str | None = None,
-                       prometheus: str | None = None) -> ApplySession:
+                       prometheus: str | None = None,
+                       traffic: TrafficReader | None = None) -> ApplySession:
     """A session that previews, applies, verifies and rolls back ``plan``'s steps on the
     cluster ``kube`` (server-side apply, field manager ``meshplan``) or, for manifest input,
     as GitOps files under ``out_dir``; ``journal_path`` records every write (docs/apply.md).
 
-    ``write=False`` keeps it read-only: ``preview``, ``verify`` and ``status`` work, ``apply``
-    and ``rollback`` raise ``ReadOnlyError``. Raises ``ApplyError`` when there is no target and
-    ``ClusterError`` when the kubeconfig cannot be loaded. Close it (or use ``with``)."""
+    ``traffic`` (a :class:`TrafficSource`, or any ``TrafficReader``) is where the STRICT
+    steps' plaintext gate reads observed traffic, on every apply and verify (``fail`` or
+    ``unknown`` refuse the step unless forced); ``prometheus`` is short for
+    ``traffic=TrafficSource(prometheus=URL)``. ``write=False`` keeps it
+    read-only: ``preview``, ``verify`` and ``status`` work, ``apply`` and ``rollback`` raise
+    ``ReadOnlyError``. Raises ``ApplyError`` when there is no target, ``InputError`` for both
+    ``prometheus`` and ``traffic``, and ``ClusterError`` when the kubeconfig cannot be loaded.
+    Close it (or use ``with``)."""
     from planner.apply.engine import ApplySession
     from planner.apply.writer import Writer
-    from planner.errors import ApplyError
+    from planner.errors import ApplyError, InputError
+
+    if prometheus is not None:
+        if traffic is not None:
+            raise InputError("give the apply gate either a Prometheus URL or a traffic "
+                             "source, not both")
+        traffic = TrafficSource(prometheus=prometheus)
 
     writer: Writer
     if kube is not None:
@@ -211,7 +269,7 @@ def open_apply_session(analysis: Analysis, plan: Plan, *, write: bool, journal_p
         raise ApplyError("manifest input has no cluster to apply to: give --out DIR to write "
                          "the step as GitOps files")
     return ApplySession(plan, writer, write=write, journal_path=journal_path,
-                        prometheus=prometheus, source=analysis.scan.source_label)
+                        traffic=traffic, source=analysis.scan.source_label)
 
 
 def check_writable(write: bool) -> None:
@@ -236,21 +294,9 @@ def observe(analysis: Analysis, *, prometheus: str | None = None, token_file: st
     from dataclasses import replace
 
     from planner.domain.observed import merge_observed
-    from planner.errors import InputError
 
-    if (prometheus is None) == (traffic_file is None):
-        raise InputError("observed traffic: give either a Prometheus URL or a traffic export "
-                         "file (not both)")
-    if prometheus is not None:
-        from planner.sources.prometheus import fetch_traffic, resolve_bearer_token
-
-        snapshot = fetch_traffic(prometheus, window=window,
-                                 bearer_token=resolve_bearer_token(token_file), ca_file=ca_file)
-    else:
-        from planner.sources.exports import load_traffic_export
-
-        assert traffic_file is not None  # one of the two, checked above
-        snapshot = load_traffic_export(traffic_file, traffic_format)
+    snapshot = TrafficSource(prometheus, token_file, ca_file, traffic_file,
+                             traffic_format).read(window)
     return replace(analysis, graph=merge_observed(analysis.graph, snapshot), traffic=snapshot)
 
 

@@ -4,8 +4,9 @@ One :class:`ApplySession` per plan and target (a cluster or a GitOps folder, see
 :mod:`planner.apply.writer`). The flow of :meth:`ApplySession.apply`:
 
 1. read-only check (``--write``), then the step's preconditions: for STRICT steps the steps in
-   ``requires`` must be applied per the journal, and the Prometheus plaintext gate must pass
-   where a Prometheus URL is configured; ``force`` overrides both and the journal records it;
+   ``requires`` must be applied per the journal, and the plaintext gate must pass where a
+   traffic source (a Prometheus or an export file, :class:`TrafficReader`) is configured;
+   ``force`` overrides both and the journal records it;
 2. a dry run of every write (``dryRun=All``): conflicts and validation errors surface before
    anything changes;
 3. for each write: read the live object, save the intent (before-state and payload) in the
@@ -27,7 +28,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from planner.apply.journal_file import load_journal, save_journal
 from planner.apply.writer import Planned, Stamp, Writer, parse_key
@@ -45,19 +46,39 @@ from planner.domain.plan import Phase, Plan, Step
 from planner.errors import ApplyError, GateRefused, MetricsError, PlannerError, ReadOnlyError
 
 if TYPE_CHECKING:
-    from planner.domain.traffic import GateResult
+    from planner.domain.traffic import GateResult, TrafficSnapshot
 
 CRASH_ENV: Final = "PLANNER_TEST_CRASH_AFTER_WRITES"
 DRY_RUN_REFUSED: Final = "dry run refused: "
-#: Traffic windows: 7 days before STRICT (weekly jobs count), 15 minutes to verify after it.
+#: Traffic windows: 7 days before STRICT (weekly jobs count), 15 minutes to verify after it
+#: (plaintext from before the step would otherwise fail its verification for a week).
 GATE_WINDOW: Final = "7d"
 VERIFY_WINDOW: Final = "15m"
+#: Plaintext callers named in a refusal; the rest are counted (``planner plan`` lists all).
+_CALLERS_SHOWN: Final = 5
 _GATED_PHASES: Final = frozenset({Phase.STRICT, Phase.MESH_STRICT})
 _VERBS: Final = {WriteKind.APPLY: "server-side apply", WriteKind.LABEL: "label (merge patch)",
                  WriteKind.RESTART: "restart (merge patch of restartedAt)",
                  WriteKind.DELETE: "delete", WriteKind.FILE: "write file"}
 
 Progress = Callable[[str], None]
+
+
+class TrafficReader(Protocol):
+    """Where the plaintext gate reads observed traffic (``planner.service.TrafficSource``).
+
+    ``read(window)`` returns the traffic over ``window`` (an export file covers its own span)
+    or raises ``MetricsError``; ``label`` names the source in messages (``Prometheus``);
+    ``window``, when set, replaces the engine's :data:`GATE_WINDOW` and :data:`VERIFY_WINDOW`.
+    """
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def window(self) -> str | None: ...
+
+    def read(self, window: str) -> TrafficSnapshot: ...
 
 
 @dataclass(frozen=True)
@@ -96,6 +117,17 @@ def require_write(write: bool) -> None:
         raise ReadOnlyError("read-only: add --write to change the cluster")
 
 
+def gate_line(label: str, gate: GateResult) -> str:
+    """``<label> gate <status>: <reason>``, naming the plaintext callers of a failing gate:
+    they are what has to change before the step can go ahead."""
+    line = f"{label} gate {gate.status}: {gate.reason}"
+    if gate.status == "fail" and gate.offenders:
+        shown = ", ".join(e.label() for e in gate.offenders[:_CALLERS_SHOWN])
+        more = len(gate.offenders) - _CALLERS_SHOWN
+        line += f"; plaintext from {shown}" + (f" and {more} more" if more > 0 else "")
+    return line
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -113,15 +145,16 @@ class ApplySession:
 
     Every method raises ApplyError (ReadOnlyError without ``write``; GateRefused when a gate
     refuses) or ClusterError; the journal at ``journal_path`` is read at the start of each
-    operation, so several sessions (CLI runs, the TUI) see each other's work."""
+    operation, so several sessions (CLI runs, the TUI) see each other's work. ``traffic`` is
+    read afresh by every gate check: the TUI keeps one session open for a long time."""
 
     def __init__(self, plan: Plan, writer: Writer, *, write: bool, journal_path: str,
-                 prometheus: str | None = None, source: str = "") -> None:
+                 traffic: TrafficReader | None = None, source: str = "") -> None:
         self.plan = plan
         self.writer = writer
         self.write_enabled = write
         self.journal_path = journal_path
-        self.prometheus = prometheus
+        self.traffic = traffic
         self.source = source
         self.plan_hash = plan_hash(plan)
         self._writes = 0
@@ -261,8 +294,8 @@ class ApplySession:
         if forced and not force:
             raise ApplyError(f"{forced[0]}; use --force to apply anyway")
         gate = self._gate(step, GATE_WINDOW)
-        if gate is not None and gate.status != "pass":
-            reason = f"Prometheus gate {gate.status}: {gate.reason}"
+        if self.traffic is not None and gate is not None and gate.status != "pass":
+            reason = gate_line(self.traffic.label, gate)
             if not force:
                 raise GateRefused(f"{reason}; use --force to apply anyway (it is recorded "
                                   "in the journal)")
@@ -270,30 +303,20 @@ class ApplySession:
         return tuple(forced)
 
     def _gate(self, step: Step, window: str) -> GateResult | None:
-        """The plaintext gate for a step with PromQL checks, when Prometheus is configured.
-        An unreachable Prometheus is evidence missing: ``unknown``, which blocks like
-        ``fail``."""
-        if self.prometheus is None or not step.promql:
+        """The plaintext gate of a STRICT step, when a traffic source is configured: the same
+        evaluation as ``planner plan`` (per namespace, per workload, or every enrolled and
+        observed namespace for the mesh-wide step). An unreadable source is evidence missing:
+        ``unknown``, which blocks like ``fail``."""
+        if self.traffic is None or step.phase not in _GATED_PHASES:
             return None
-        from planner.domain.traffic import GateResult, plaintext_gate
-        from planner.sources.prometheus import fetch_traffic
+        from planner.domain.observed import evaluate_gates
+        from planner.domain.traffic import GateResult
 
         try:
-            snapshot = fetch_traffic(self.prometheus, window=window)
+            snapshot = self.traffic.read(self.traffic.window or window)
         except MetricsError as err:
             return GateResult("unknown", str(err))
-        if step.target.scope != "mesh":
-            return plaintext_gate(snapshot, step.target.namespace)
-        results = [plaintext_gate(snapshot, ns) for ns in snapshot.namespaces()]
-        for status in ("fail", "unknown"):
-            bad = [r for r in results if r.status == status]
-            if bad:
-                return GateResult(status, "; ".join(r.reason for r in bad),
-                                  [o for r in bad for o in r.offenders])
-        if not results:
-            return GateResult("unknown", f"no traffic at all in {snapshot.source} over "
-                                         f"{window}")
-        return GateResult("pass", f"every namespace in {snapshot.source} was mutual TLS")
+        return evaluate_gates(self.plan, snapshot).get(step.id)
 
     # --- rollback --------------------------------------------------------------------------
 
@@ -342,8 +365,9 @@ class ApplySession:
 
     def verify(self, step_id: str) -> StepOutcome:
         """Check the step: applied per the journal, every written object live as written, and
-        the Prometheus gate (last 15 minutes) where configured. State ``verified`` means it
-        passed (and is recorded); any other state is the reason it did not."""
+        the plaintext gate (Prometheus: the last 15 minutes) where a traffic source is
+        configured. State ``verified`` means it passed (and is recorded); any other state is
+        the reason it did not."""
         step = self._step(step_id)
         journal = load_journal(self.journal_path)
         entry = journal.entry(step_id)
@@ -357,8 +381,8 @@ class ApplySession:
                     drift = True
                     messages.append(f"{show_target(record.target)} changed since the apply")
         gate = self._gate(step, VERIFY_WINDOW)
-        if gate is not None:
-            messages.append(f"Prometheus gate {gate.status}: {gate.reason}")
+        if self.traffic is not None and gate is not None:
+            messages.append(gate_line(self.traffic.label, gate))
         passed = (entry.state in (StepState.APPLIED, StepState.VERIFIED) and not drift
                   and (gate is None or gate.status == "pass"))
         if not passed:

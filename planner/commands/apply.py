@@ -3,7 +3,8 @@
 Read-only unless ``--write``: ``apply --dry-run``, ``verify`` and ``status`` never change
 anything; ``apply`` and ``rollback`` without ``--write`` exit READ_ONLY before scanning. With
 manifest input (``-f``) the target is a GitOps folder (``--out DIR``) instead of a cluster.
-Flow, journal and recovery: docs/apply.md.
+``apply`` and ``verify`` take ``planner plan``'s traffic options for the plaintext gate of
+STRICT steps. Flow, journal, gates and recovery: docs/apply.md.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import click
 
 from planner.commands.common import (
+    TrafficOptions,
     fail,
     handle_errors,
     input_options,
@@ -21,37 +23,54 @@ from planner.commands.common import (
     one_line,
     output_option,
     stdout_console,
+    traffic_options,
 )
 from planner.commands.plan import make_plan, plan_options
 from planner.errors import ApplyError
 from planner.exit_codes import ExitCode
-from planner.service import DEFAULT_JOURNAL
+from planner.service import DEFAULT_JOURNAL, TrafficSource
 
 
 def session_options(func: Any) -> Any:
-    """Options every step command shares: journal, GitOps folder, Prometheus."""
+    """Options every step command shares: journal, GitOps folder."""
     decorators = [
         click.option("--journal", default=DEFAULT_JOURNAL, show_default=True, metavar="FILE",
                      help="Journal of every write, for resume, rollback and status."),
         click.option("--out", "out_dir", default=None, metavar="DIR",
                      help="Manifest input (-f): write the step's GitOps files here."),
-        click.option("--prometheus", default=None, metavar="URL",
-                     help="Prometheus for the plaintext gate before STRICT steps and verify."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
 
 
-def _open(spec: Any, options: dict[str, Any], write: bool) -> Any:
-    """Analyse, plan and open the apply session for the chosen input."""
+def _open(spec: Any, options: dict[str, Any], write: bool,
+          traffic: TrafficOptions | None = None) -> Any:
+    """Analyse, plan and open the apply session for the chosen input; with ``traffic`` given,
+    its STRICT steps are gated on that observed traffic."""
     from planner.service import ClusterInput, open_apply_session
 
     analysis, plan = make_plan(spec, options["root_namespace"], options["granularity"],
                                options["dataplane"])
     return open_apply_session(analysis, plan, write=write, journal_path=options["journal"],
                               kube=spec if isinstance(spec, ClusterInput) else None,
-                              out_dir=options["out_dir"], prometheus=options["prometheus"])
+                              out_dir=options["out_dir"], traffic=_traffic_source(traffic))
+
+
+def _traffic_source(traffic: TrafficOptions | None) -> TrafficSource | None:
+    """The service's TrafficSource for the flags, None without --prometheus/--traffic.
+
+    ``--window`` goes along only when given on the command line: its default suits the gate
+    before STRICT, while verify must look at the last minutes only (older plaintext predates
+    the step), so the engine picks the window unless the user did."""
+    if traffic is None or not traffic.given:
+        return None
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source("window")
+    window = None if source in (None, ParameterSource.DEFAULT) else traffic.window
+    return TrafficSource(traffic.prometheus, traffic.token_file, traffic.ca_file,
+                         traffic.traffic_file, traffic.traffic_format, window)
 
 
 def _spec(options: dict[str, Any]) -> Any:
@@ -101,32 +120,38 @@ def confirm(question: str, yes: bool) -> bool:
 @input_options
 @plan_options
 @session_options
+@traffic_options
 @click.option("--write", is_flag=True, help="Allow changes (read-only without it).")
 @click.option("--dry-run", is_flag=True, help="Server-side dry run and diff only.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted apply of STEP.")
 @click.option("--force", is_flag=True,
-              help="Apply although required steps are not applied or the Prometheus gate "
-                   "fails (recorded in the journal).")
+              help="Apply although required steps are not applied or the plaintext gate "
+                   "does not pass (recorded in the journal).")
 @click.option("--force-conflicts", is_flag=True,
               help="Take over fields another field manager owns.")
 @handle_errors
 def apply(step_id: str, write: bool, dry_run: bool, yes: bool, resume: bool, force: bool,
-          force_conflicts: bool, **options: Any) -> None:
+          force_conflicts: bool, traffic: TrafficOptions, **options: Any) -> None:
     """Apply one plan step: dry run, diff, confirm, server-side apply, journal.
+
+    With --prometheus or --traffic, a STRICT step whose plaintext gate fails or cannot be
+    proven is refused (exit 11) unless --force.
 
     \b
     Examples:
       planner apply 20-mesh-permissive --dry-run
       planner apply 30-enroll-shop --write
       planner apply 30-enroll-shop --write --resume --yes
-      planner apply 40-strict-shop -f manifests/ -R --out gitops/ --write
+      planner apply 40-strict-shop --write --prometheus https://prom:9090 \\
+        --prometheus-token-file token --prometheus-ca ca.crt
+      planner apply 40-strict-shop -f manifests/ -R --out gitops/ --write --traffic edges.csv
     """
     from planner.service import check_writable
 
     if not dry_run:
         check_writable(write)
-    with _open(_spec(options), options, write) as session:
+    with _open(_spec(options), options, write, traffic) as session:
         preview = session.preview(step_id, force_conflicts=force_conflicts)
         print_diff(preview.diff)
         for line in preview.changes:
@@ -179,15 +204,20 @@ def rollback(step_id: str, write: bool, yes: bool, **options: Any) -> None:
 @input_options
 @plan_options
 @session_options
+@traffic_options
 @handle_errors
-def verify(step_id: str, **options: Any) -> None:
-    """Check a step: journal, live objects as applied, Prometheus gate (exit 11 on failure).
+def verify(step_id: str, traffic: TrafficOptions, **options: Any) -> None:
+    """Check a step: journal, live objects as applied, plaintext gate (exit 11 on failure).
+
+    The gate reads --prometheus over the last 15 minutes unless --window says otherwise, or
+    the --traffic export.
 
     \b
     Examples:
       planner verify 40-strict-shop --prometheus http://127.0.0.1:9090
+      planner verify 40-strict-shop --traffic edges.csv
     """
-    with _open(_spec(options), options, False) as session:
+    with _open(_spec(options), options, False, traffic) as session:
         outcome = session.verify(step_id)
     for message in outcome.messages:
         _note(message)
