@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
@@ -15,6 +18,21 @@ from planner.commands.common import (
     stdout_console,
 )
 from planner.exit_codes import ExitCode
+
+
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector. A scan allocates millions of objects that stay alive
+    to the end (the parsed documents, then the model and its wire form) and makes no reference
+    cycles, so each collection only re-walks live objects: about half the time of a
+    10,000-service scan. Reference counting still frees everything else as it goes."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @click.command()
@@ -33,16 +51,17 @@ def scan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     """
     spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
                       context)
-    result = run_scan(spec)
-    if output == "table":
-        from planner.sinks.inventory_table import render_inventory
+    with _without_cyclic_gc():
+        result = run_scan(spec)
+        if output == "table":
+            from planner.sinks.inventory_table import render_inventory
 
-        render_inventory(stdout_console(), result)
-    else:
-        from planner.sinks.inventory_json import inventory_document
-        from planner.sinks.wire import dump_json, dump_yaml
+            render_inventory(stdout_console(), result)
+        else:
+            from planner.sinks.inventory_json import inventory_document
+            from planner.sinks.wire import dump_json, dump_yaml
 
-        data = inventory_document(result.inventory)
-        sys.stdout.write(dump_json(data) if output == "json" else dump_yaml(data))
+            data = inventory_document(result.inventory)
+            sys.stdout.write(dump_json(data) if output == "json" else dump_yaml(data))
     if result.invalid:
         sys.exit(int(ExitCode.INVALID_INPUT))
