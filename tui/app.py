@@ -77,11 +77,6 @@ class TuiOptions:
         """True when observed traffic was asked for."""
         return self.traffic is not None and self.traffic.given
 
-    @property
-    def prometheus(self) -> str | None:
-        """The Prometheus URL the apply engine checks STRICT steps against, if any."""
-        return self.traffic.prometheus if self.traffic is not None else None
-
 
 def bindings() -> list[BindingType]:
     """Key bindings from the action table (``check_action`` hides what a session lacks)."""
@@ -394,17 +389,12 @@ class MeshplanApp(App[None]):
 
     def _observe(self, analysis: Any) -> tuple[Any, str]:
         """``analysis`` with the observed traffic merged in, and why it could not be (or "")."""
-        from planner import service
-
         traffic = self.options.traffic
         if traffic is None or not traffic.given:
             return analysis, ""
         self._post(WorkProgress("reading traffic"))
         try:
-            return service.observe(analysis, prometheus=traffic.prometheus,
-                                   token_file=traffic.token_file, ca_file=traffic.ca_file,
-                                   window=traffic.window, traffic_file=traffic.traffic_file,
-                                   traffic_format=traffic.traffic_format), ""
+            return traffic.observe(analysis), ""
         except PlannerError as err:
             # An unreachable Prometheus must not hide the manifests' analysis: show it, say
             # why the traffic is missing, and let every gate read "unknown".
@@ -469,13 +459,15 @@ class MeshplanApp(App[None]):
             spec = self.options.spec
             manifests = hasattr(spec, "paths")
             out_dir = self.options.out_dir or (DEFAULT_OUT if manifests else None)
-            # prometheus=: the engine re-checks a STRICT step's plaintext gate right before
-            # writing it and raises GateRefused when it does not pass.
+            # traffic=: the engine re-checks a STRICT step's plaintext gate (Prometheus with its
+            # token and CA, or the export file) right before writing it, and raises
+            # GateRefused when it does not pass; it picks its own look-back window.
+            traffic = self.options.traffic
             self._session = opener(
                 self.analysis, self.apply_plan or self.plan, write=self.write,
                 journal_path=self.options.journal_path or DEFAULT_JOURNAL,
                 kube=None if manifests else spec, out_dir=out_dir,
-                prometheus=self.options.prometheus)
+                traffic=traffic.source(None) if traffic is not None else None)
             return self._session
 
     def _close_session(self) -> None:

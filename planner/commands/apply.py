@@ -63,14 +63,14 @@ def _traffic_source(traffic: TrafficOptions | None) -> TrafficSource | None:
     ``--window`` goes along only when given on the command line: its default suits the gate
     before STRICT, while verify must look at the last minutes only (older plaintext predates
     the step), so the engine picks the window unless the user did."""
-    if traffic is None or not traffic.given:
+    if traffic is None:
         return None
     from click.core import ParameterSource
 
     source = click.get_current_context().get_parameter_source("window")
     window = None if source in (None, ParameterSource.DEFAULT) else traffic.window
-    return TrafficSource(traffic.prometheus, traffic.token_file, traffic.ca_file,
-                         traffic.traffic_file, traffic.traffic_format, window)
+    result: TrafficSource | None = traffic.source(window)
+    return result
 
 
 def _spec(options: dict[str, Any]) -> Any:

@@ -186,6 +186,16 @@ class TrafficOptions:
         """True when --prometheus or --traffic was given."""
         return self.prometheus is not None or self.traffic_file is not None
 
+    def source(self, window: str | None) -> Any:
+        """The service's ``TrafficSource`` for these flags (None without --prometheus or
+        --traffic); ``window`` None lets the apply engine pick its own look-back."""
+        if not self.given:
+            return None
+        from planner.service import TrafficSource
+
+        return TrafficSource(self.prometheus, self.token_file, self.ca_file, self.traffic_file,
+                             self.traffic_format, window)
+
     def observe(self, analysis: Any) -> Any:
         """``analysis`` with the traffic merged in (unchanged when none was given); raises
         ``InputError`` for both --prometheus and --traffic."""
