@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from planner.rules.base import RuleContext
 
 #: ``progress(done, total)`` for file scans; ``progress(kind, objects)`` is adapted to it.
-Progress = Callable[[int, int], None]
+#: ``progress(done, total, what)``: files done of total for manifests; for a live scan, objects
+#: read so far (total 0: unknown) and the kind being listed.
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,12 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
     if isinstance(spec, ManifestInput):
         from planner.sources.manifests import load_manifests
 
+        def file_progress(done: int, total: int) -> None:
+            if progress is not None:
+                progress(done, total, "reading files")
+
         loaded = load_manifests(spec.paths, recursive=spec.recursive, strict=spec.strict,
-                                stdin=stdin, progress=progress)
+                                stdin=stdin, progress=file_progress)
         if not loaded.documents and not loaded.invalid:
             # Only skipped files (Helm templates, say): an empty inventory would read as
             # "nothing to do", so stop and say why.
@@ -97,9 +103,12 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
 
     from planner.sources.kube import KubeTarget, scan_cluster
 
+    per_kind: dict[str, int] = {}
+
     def kind_progress(kind: str, objects: int) -> None:
+        per_kind[kind] = objects
         if progress is not None:
-            progress(objects, 0)
+            progress(sum(per_kind.values()), 0, f"listing {kind}")
 
     loaded, stats = scan_cluster(
         KubeTarget(spec.kubeconfig, spec.context, spec.namespace), progress=kind_progress

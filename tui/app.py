@@ -380,8 +380,8 @@ class MeshplanApp(App[None]):
     def _analyse(self, overrides: dict[str, Any], label: str) -> Any:
         from planner import service
 
-        def progress(done: int, total: int) -> None:
-            self._post(WorkProgress(label, done, total))
+        def progress(done: int, total: int, what: str = "") -> None:
+            self._post(WorkProgress(f"{label}: {what}" if what else label, done, total))
 
         return service.analyse(self.options.spec, profile_path=self.options.profile_path,
                                profile_overrides=overrides or None, progress=progress,

@@ -7,15 +7,15 @@ import sys
 import click
 
 from planner.commands.common import (
+    exit_if_invalid,
     handle_errors,
     input_options,
     input_spec,
-    one_line,
     output_option,
     progress_bar,
+    report_scan,
     stdout_console,
 )
-from planner.exit_codes import ExitCode
 
 
 @click.command()
@@ -58,8 +58,7 @@ def assess(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     with progress_bar("scanning") as progress:
         analysis = analyse(spec, profile_path=profile_path, profile_overrides=overrides,
                            progress=progress, stdin=stdin)
-    for diagnostic in analysis.scan.diagnostics:
-        click.echo(f"planner: {one_line(str(diagnostic))}", err=True)
+    report_scan(analysis.scan)
     assessment = run_assess(analysis)
     if output == "table":
         from planner.sinks.assessment_table import render_assessment
@@ -71,5 +70,4 @@ def assess(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
 
         sys.stdout.write(dump_json(assessment_document(assessment,
                                                        analysis.scan.source_label)))
-    if analysis.scan.invalid:
-        sys.exit(int(ExitCode.INVALID_INPUT))
+    exit_if_invalid(analysis.scan)

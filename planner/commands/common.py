@@ -104,6 +104,10 @@ def input_options(func: F) -> F:
                      help="Kubeconfig for a live scan (default: $KUBECONFIG or ~/.kube/config)."),
         click.option("--context", default=None, metavar="NAME",
                      help="Kubeconfig context for a live scan."),
+        click.option("-v", "--verbose", is_flag=True, expose_value=False,
+                     callback=_remember_verbose,
+                     help="Also report what the scan cost on stderr (API calls, kinds the "
+                          "cluster does not serve or forbids)."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -124,7 +128,7 @@ def input_spec(filenames: tuple[str, ...], recursive: bool, namespace: str | Non
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+def progress_bar(label: str) -> Iterator[Callable[[int, int, str], None] | None]:
     """A Rich progress bar on stderr when it is a terminal; nothing otherwise."""
     if not sys.stderr.isatty():
         yield None
@@ -136,10 +140,39 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
                   console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=None)
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total or None)
+        def update(done: int, total: int, what: str = "") -> None:
+            bar.update(task, completed=done, total=total or None,
+                       description=f"{label}: {what}" if what else label)
 
         yield update
+
+
+def _remember_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    ctx.meta["planner.verbose"] = value
+    return value
+
+
+def report_scan(result: Any) -> None:
+    """Print a ScanResult's diagnostics on stderr, one line each; with -v also what the scan
+    cost (objects, API calls) and the notes (kinds not served)."""
+    for diagnostic in result.diagnostics:
+        click.echo(f"planner: {one_line(str(diagnostic))}", err=True)
+    context = click.get_current_context(silent=True)
+    if context is None or not context.meta.get("planner.verbose"):
+        return
+    inventory = result.inventory
+    click.echo(f"planner: scanned {result.source_label}: {len(inventory.workloads)} workloads, "
+               f"{len(inventory.services)} services, {len(inventory.namespaces)} namespaces"
+               + (f"; {result.api_calls} API calls" if result.api_calls is not None else ""),
+               err=True)
+    for note in result.notes:
+        click.echo(f"planner: {one_line(note)}", err=True)
+
+
+def exit_if_invalid(result: Any) -> None:
+    """Exit INVALID_INPUT when the scan skipped documents (after the output was written)."""
+    if result.invalid:
+        sys.exit(int(ExitCode.INVALID_INPUT))
 
 
 def run_scan(spec: Any) -> Any:
@@ -149,8 +182,7 @@ def run_scan(spec: Any) -> Any:
     stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
     with progress_bar("scanning") as progress:
         result = scan(spec, progress=progress, stdin=stdin)
-    for diagnostic in result.diagnostics:
-        click.echo(f"planner: {one_line(str(diagnostic))}", err=True)
+    report_scan(result)
     return result
 
 

@@ -9,17 +9,17 @@ import click
 
 from planner.commands.common import (
     TrafficOptions,
+    exit_if_invalid,
     handle_errors,
     input_options,
     input_spec,
-    one_line,
     output_option,
     progress_bar,
+    report_scan,
     stdout_console,
     traffic_options,
 )
 from planner.errors import InputError
-from planner.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from planner.domain.graph import CallGraph, Edge
@@ -60,8 +60,7 @@ def graph(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
     with progress_bar("scanning") as progress:
         analysis = analyse(spec, progress=progress, stdin=stdin, cluster_domain=cluster_domain)
-    for diagnostic in analysis.scan.diagnostics:
-        click.echo(f"planner: {one_line(str(diagnostic))}", err=True)
+    report_scan(analysis.scan)
     analysis = traffic.observe(analysis)
     call_graph = analysis.graph
     if explain is not None:
@@ -90,8 +89,7 @@ def graph(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
         else:
             render_table(stdout_console(), call_graph, include_hints=show_hints,
                          observed=traffic.given)
-    if analysis.scan.invalid:
-        sys.exit(int(ExitCode.INVALID_INPUT))
+    exit_if_invalid(analysis.scan)
 
 
 def find_edges(call_graph: CallGraph, query: str) -> list[Edge]:

@@ -10,15 +10,15 @@ import click
 
 from planner.commands.common import (
     TrafficOptions,
+    exit_if_invalid,
     handle_errors,
     input_options,
     input_spec,
-    one_line,
     output_option,
+    report_scan,
     stdout_console,
     traffic_options,
 )
-from planner.exit_codes import ExitCode
 
 
 def plan_options(func: Any) -> Any:
@@ -46,8 +46,7 @@ def make_plan(spec: Any, root_namespace: str, granularity: str, dataplane: str) 
 
     stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
     analysis = analyse(spec, stdin=stdin, root_namespace=root_namespace)
-    for diagnostic in analysis.scan.diagnostics:
-        click.echo(f"planner: {one_line(str(diagnostic))}", err=True)
+    report_scan(analysis.scan)
     modes = None
     if dataplane == "recommended":
         modes = {ns: choice[0] for ns, choice in assess(analysis).dataplane.items()}
@@ -100,5 +99,4 @@ def plan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
 
         data = plan_document(result, gates)
         sys.stdout.write(dump_json(data) if output == "json" else dump_yaml(data))
-    if analysis.scan.invalid:
-        sys.exit(int(ExitCode.INVALID_INPUT))
+    exit_if_invalid(analysis.scan)

@@ -15,7 +15,13 @@ from typing import Any
 
 import click
 
-from planner.commands.common import handle_errors, input_options, input_spec, one_line
+from planner.commands.common import (
+    exit_if_invalid,
+    handle_errors,
+    input_options,
+    input_spec,
+    report_scan,
+)
 from planner.commands.plan import plan_options
 from planner.exit_codes import ExitCode
 
@@ -91,8 +97,7 @@ def report(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
     analysis = analyse(spec, profile_path=profile_path, stdin=stdin,
                        root_namespace=root_namespace)
-    for diagnostic in analysis.scan.diagnostics:
-        click.echo(f"planner: {one_line(str(diagnostic))}", err=True)
+    report_scan(analysis.scan)
     # One assessment serves both the verdict section and --dataplane recommended.
     assessment = assess(analysis)
     modes = None
@@ -106,8 +111,7 @@ def report(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
         _write(out_file, text)
         click.echo(f"planner: wrote {out_file}", err=True)
     # Incomplete input first: findings on a partial inventory are not a verdict on the cluster.
-    if analysis.scan.invalid:
-        sys.exit(int(ExitCode.INVALID_INPUT))
+    exit_if_invalid(analysis.scan)
     if fail_on is not None:
         threshold = Level(fail_on).rank
         if any(f.severity.rank >= threshold for f in plan.blockers):

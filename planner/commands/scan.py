@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import click
 
 from planner.commands.common import (
+    exit_if_invalid,
     handle_errors,
     input_options,
     input_spec,
@@ -17,7 +18,6 @@ from planner.commands.common import (
     run_scan,
     stdout_console,
 )
-from planner.exit_codes import ExitCode
 
 
 @contextmanager
@@ -63,5 +63,4 @@ def scan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
 
             data = inventory_document(result.inventory)
             sys.stdout.write(dump_json(data) if output == "json" else dump_yaml(data))
-    if result.invalid:
-        sys.exit(int(ExitCode.INVALID_INPUT))
+    exit_if_invalid(result)

@@ -8,17 +8,17 @@ import click
 
 from planner.commands.common import (
     TrafficOptions,
+    exit_if_invalid,
     handle_errors,
     input_options,
     input_spec,
-    one_line,
     output_option,
     progress_bar,
+    report_scan,
     stdout_console,
     traffic_options,
 )
 from planner.errors import InputError
-from planner.exit_codes import ExitCode
 
 
 @click.command()
@@ -51,8 +51,7 @@ def traffic(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
     with progress_bar("scanning") as progress:
         analysis = analyse(spec, progress=progress, stdin=stdin, cluster_domain=cluster_domain)
-    for diagnostic in analysis.scan.diagnostics:
-        click.echo(f"planner: {one_line(str(diagnostic))}", err=True)
+    report_scan(analysis.scan)
     analysis = traffic.observe(analysis)
     entries = namespace_report(analysis)
     if output == "json":
@@ -64,5 +63,4 @@ def traffic(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
         from planner.sinks.traffic_table import render_traffic
 
         render_traffic(stdout_console(), analysis.traffic, entries)
-    if analysis.scan.invalid:
-        sys.exit(int(ExitCode.INVALID_INPUT))
+    exit_if_invalid(analysis.scan)
