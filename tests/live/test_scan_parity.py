@@ -45,3 +45,20 @@ def test_live_scan_equals_manifest_scan(kube_api: KubeAPIServer) -> None:
     assert offline.inventory.secrets
     assert live.api_calls is not None and live.api_calls > 0
     assert not kube_api.calls(resource="secrets")
+
+
+def test_verbose_live_scan_reports_api_calls(kube_api: KubeAPIServer) -> None:
+    import subprocess
+    import sys
+
+    kube_api.load([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}])
+    result = subprocess.run(
+        [sys.executable, "-m", "planner", "scan", "--kubeconfig", kube_api.kubeconfig, "-v",
+         "-o", "json"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    calls = len(kube_api.requests)
+    assert f"{calls} API calls" in result.stderr
+    quiet = subprocess.run(
+        [sys.executable, "-m", "planner", "scan", "--kubeconfig", kube_api.kubeconfig,
+         "-o", "json"], capture_output=True, text=True, cwd=ROOT)
+    assert quiet.returncode == 0 and "API calls" not in quiet.stderr
