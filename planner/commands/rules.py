@@ -37,9 +37,9 @@ def list_rules(output: str) -> None:
       planner rules list
       planner rules list -o markdown > docs/rules.md
     """
-    from planner.rules.registry import ALL_RULES
+    from planner.rules.registry import CATALOGUE
 
-    infos = sorted((r.info for r in ALL_RULES), key=lambda i: i.code)
+    infos = CATALOGUE
     if output == "markdown":
         sys.stdout.write(MARKDOWN_HEADER + _markdown(infos))
         return

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from planner.rules.base import Rule
+from planner.domain.observed import MP301
+from planner.rules.base import Rule, RuleInfo
 from planner.rules.blockers import BLOCKER_RULES
 from planner.rules.fit import FIT_RULES
 
 ALL_RULES: tuple[Rule, ...] = (*FIT_RULES, *BLOCKER_RULES)
+
+#: Every finding code the planner can report, in code order: the rules above plus the plan
+#: findings that need observed traffic rather than manifests (MP301), which have no check of
+#: their own here. `planner rules list` and docs/rules.md are generated from this.
+CATALOGUE: tuple[RuleInfo, ...] = tuple(
+    sorted((*(r.info for r in ALL_RULES), MP301), key=lambda info: info.code))
 
 
 def rule(code: str) -> Rule:
