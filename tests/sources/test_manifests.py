@@ -7,19 +7,29 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from planner.cli import cli
 from planner.domain.diagnostics import Diagnostic, Severity, Source
 from planner.errors import InputError
-from planner.sources.manifests import MAX_ALIAS_NODES, LoadResult, load_manifests
+from planner.sources import manifests
+from planner.sources.manifests import MAX_ALIAS_NODES, LoadResult, RawDocument, load_manifests
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+ROOT = Path(__file__).resolve().parents[2]
+
+CORPUS = ROOT.parent / "shared" / "corpus"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
 needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not on PATH")
 
@@ -476,3 +486,163 @@ def test_arbitrary_bytes_give_diagnostics_or_input_error(
         return
     assert result.documents or result.diagnostics
     assert result.invalid == len(errors(result))
+
+
+# --- files parsed by worker processes -------------------------------------------------------
+
+PARENT_PID = os.getpid()
+READ_UNIT = manifests._read_unit
+
+
+class SpyPool(ProcessPoolExecutor):
+    """The real pool, counting the files handed to workers."""
+
+    submitted: list[str]
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        SpyPool.submitted.append(args[0].path)
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.fixture
+def pool(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Workers for any two files, even on a 1-core machine; yields the files sent to them."""
+    monkeypatch.setattr(manifests, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(manifests, "ProcessPoolExecutor", SpyPool)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.delenv("PLANNER_JOBS", raising=False)
+    SpyPool.submitted = []
+    return SpyPool.submitted
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cluster")
+    subprocess.run([sys.executable, str(ROOT / "sample_clusters" / "generate.py"),
+                    "--namespaces", "20", "--services", "50", "--seed", "3", "--out", str(out)],
+                   check=True, capture_output=True)
+    return out / "manifests"
+
+
+def serial_load(monkeypatch: pytest.MonkeyPatch, paths: list[str], **options: Any) -> LoadResult:
+    with monkeypatch.context() as patch:
+        patch.setenv("PLANNER_JOBS", "1")
+        return load_manifests(paths, **options)
+
+
+def mixed_folder(folder: Path) -> list[str]:
+    """Good files, bad documents, a Helm template and a JSON file, in that name order."""
+    write(folder / "a.yaml", manifest("a") + "---\n" + manifest("a2", "Service"))
+    write(folder / "b.yaml", manifest("b") + "---\nkey: [unclosed\n")
+    write(folder / "c.yaml", HELM_VALUES)
+    write(folder / "d.json", json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"kind": "Pod"}, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "d"}}]}))
+    write(folder / "e.yaml", "- not a mapping\n")
+    write(folder / "f.yaml", manifest("f"))
+    return [str(folder)]
+
+
+def test_generated_cluster_in_workers_equals_serial(
+        cluster: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, int]] = []
+    parallel = load_manifests([str(cluster)], progress=lambda *call: calls.append(call))
+    files = sorted(str(p) for p in cluster.glob("*.yaml"))
+    assert pool == files
+    assert calls == [(done, len(files)) for done in range(1, len(files) + 1)]
+    serial = serial_load(monkeypatch, [str(cluster)])
+    assert pool == files  # PLANNER_JOBS=1 started no workers
+    assert len(parallel.documents) > 2000
+    assert parallel == serial
+
+
+def test_generated_cluster_scan_json_is_byte_identical(
+        cluster: Path, pool: list[str]) -> None:
+    args = ["scan", "-f", str(cluster), "-o", "json"]
+    parallel = CliRunner().invoke(cli, args)
+    assert parallel.exit_code == 0, parallel.output
+    assert pool
+    serial = CliRunner().invoke(cli, args, env={"PLANNER_JOBS": "1"})
+    assert serial.exit_code == 0, serial.output
+    assert parallel.stdout_bytes == serial.stdout_bytes
+
+
+def test_workers_keep_diagnostics_order_and_strict_first_error(
+        tmp_path: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = mixed_folder(tmp_path)
+    parallel = load_manifests(paths)
+    assert len(pool) == 6
+    assert parallel == serial_load(monkeypatch, paths)
+    assert parallel.invalid == 3
+    with pytest.raises(InputError) as raised:
+        load_manifests(paths, strict=True)
+    assert str(raised.value).startswith(f"{tmp_path / 'b.yaml'} (document 2): YAML syntax ")
+    with pytest.raises(InputError) as serially:
+        serial_load(monkeypatch, paths, strict=True)
+    assert str(serially.value) == str(raised.value)
+
+
+def test_stdin_between_files_is_read_here_in_order(tmp_path: Path, pool: list[str]) -> None:
+    first = write(tmp_path / "1.yaml", manifest("one"))
+    last = write(tmp_path / "3.yaml", manifest("three"))
+    result = load_manifests([first, "-", last], stdin=io.BytesIO(manifest("two").encode()))
+    assert names(result) == ["one", "two", "three"]
+    assert pool == [first, last]
+
+
+@pytest.mark.parametrize("jobs, workers", [("1", False), ("2", True), ("many", True), ("0", True)])
+def test_planner_jobs_caps_workers(tmp_path: Path, pool: list[str],
+                                   monkeypatch: pytest.MonkeyPatch, jobs: str,
+                                   workers: bool) -> None:
+    monkeypatch.setenv("PLANNER_JOBS", jobs)
+    paths = [write(tmp_path / f"{n}.yaml", manifest(n)) for n in "ab"]
+    assert names(load_manifests(paths)) == ["a", "b"]
+    assert bool(pool) is workers
+
+
+def test_small_inputs_and_single_files_stay_serial(
+        tmp_path: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    load_manifests([write(tmp_path / "only.yaml", manifest("only"))])
+    monkeypatch.setattr(manifests, "PARALLEL_MIN_BYTES", 1024)
+    load_manifests(mixed_folder(tmp_path / "small"))
+    assert pool == []
+
+
+def _dying_read(unit: Any, stdin: Any, max_file_bytes: int) -> LoadResult:
+    if os.getpid() != PARENT_PID and unit.path.endswith("c.yaml"):
+        os._exit(9)  # as if the OOM killer took the worker
+    return READ_UNIT(unit, stdin, max_file_bytes)
+
+
+def _unpicklable_read(unit: Any, stdin: Any, max_file_bytes: int) -> LoadResult:
+    part = READ_UNIT(unit, stdin, max_file_bytes)
+    if os.getpid() != PARENT_PID and unit.path.endswith("b.yaml"):
+        part.documents.append(RawDocument(Source(unit.path), {"lock": threading.Lock()}))
+    return part
+
+
+class NoPool:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise OSError(38, "Function not implemented")
+
+
+class NoFork(ProcessPoolExecutor):
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        raise OSError(11, "Resource temporarily unavailable")
+
+
+@pytest.mark.parametrize("failure", ["no-pool", "no-fork", "worker-killed", "unpicklable"])
+def test_pool_failure_falls_back_to_serial_silently(
+        tmp_path: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str], failure: str) -> None:
+    paths = mixed_folder(tmp_path)
+    expected = serial_load(monkeypatch, paths)
+    patches = {"no-pool": ("ProcessPoolExecutor", NoPool),
+               "no-fork": ("ProcessPoolExecutor", NoFork),
+               "worker-killed": ("_read_unit", _dying_read),
+               "unpicklable": ("_read_unit", _unpicklable_read)}
+    monkeypatch.setattr(manifests, *patches[failure])
+    calls: list[tuple[int, int]] = []
+    result = load_manifests(paths, progress=lambda *call: calls.append(call))
+    assert result == expected
+    assert calls == [(done, 6) for done in range(1, 7)]
+    assert capfd.readouterr().err == ""
