@@ -412,9 +412,14 @@ def _ready_first(steps: list[Step], gates: Mapping[str, GateResult]) -> list[Ste
     groups: dict[str, list[Step]] = {}
     for s in steps[start:end]:
         groups.setdefault(s.target.namespace, []).append(s)
+    def waiting(group: list[Step]) -> bool:
+        # Ready means proven: a namespace with no gate at all (kept PERMISSIVE, say) has
+        # nothing proven and keeps its place.
+        statuses = [gates[s.id].status for s in group if s.id in gates]
+        return not statuses or any(status != "pass" for status in statuses)
+
     # sorted() is stable: within "ready" and "waiting" the plan's own order stays.
-    ordered_groups = sorted(groups.values(), key=lambda g: any(
-        gates[s.id].status != "pass" for s in g if s.id in gates))
+    ordered_groups = sorted(groups.values(), key=waiting)
     ordered = [*steps[:start], *(s for g in ordered_groups for s in g), *steps[end:]]
     ids = {s.id for s in steps}
     seen: set[str] = set()

@@ -270,28 +270,63 @@ def container_ports(inventory: Inventory, service: Service, port: int | None,
     return tuple(sorted(numbers))
 
 
+def backend_ports(inventory: Inventory, service: Service | None, edge: Edge,
+                  workload: Workload) -> tuple[int, ...]:
+    """Container ports of ``workload`` a call on ``edge`` reaches.
+
+    With a known Service port the ports are resolved for this backend alone: the edge's
+    ``target_ports`` merge the named targetPort of every workload behind the Service, which may
+    differ between them. Without one (a scrape of a port no Service exposes, say) the edge's
+    ports are all there is, else every port of the Service."""
+    if service is not None and edge.port is not None:
+        return container_ports(inventory, service, edge.port, workload)
+    if edge.target_ports or service is None:
+        return edge.target_ports
+    return container_ports(inventory, service, None, workload)
+
+
 # ---------------------------------------------------------------------------------------------
 # Queries and texts
 
 
 def plaintext_queries(namespace: str | None = None, exclude_namespaces: Sequence[str] = (),
-                      exclude_workloads: Sequence[str] = (), window: str = "7d") -> tuple[str, ...]:
-    """PromQL that must return no series before STRICT: destination-reported traffic that was not
-    mutual TLS (``connection_security_policy`` is only meaningful with reporter=destination)."""
+                      excepted_workloads: Sequence[str] = (),
+                      window: str = "7d") -> tuple[str, ...]:
+    """PromQL that must return no series before STRICT: destination-reported traffic that was
+    not mutual TLS (``connection_security_policy`` means something only at the destination).
+
+    ``excepted_workloads`` (in ``namespace``) have port exceptions: plaintext into them from
+    callers without a sidecar is expected. Such callers have no metadata exchange and report as
+    ``source_workload="unknown"``, so only that traffic is left out; plaintext into them from a
+    known workload still counts. Istio's standard metrics carry no port label, so the excepted
+    ports themselves cannot be expressed.
+    """
     matchers = ['reporter="destination"']
     if namespace is not None:
         matchers.append(f'destination_service_namespace="{namespace}"')
     if exclude_namespaces:
-        matchers.append(f'destination_service_namespace!~"{"|".join(exclude_namespaces)}"')
+        matchers.append(f'destination_service_namespace!~"{_alternatives(exclude_namespaces)}"')
     matchers.append('connection_security_policy!="mutual_tls"')
-    if exclude_workloads:
-        matchers.append(f'destination_workload!~"{"|".join(exclude_workloads)}"')
-    selector = ", ".join(matchers)
+    selectors = [matchers]
+    if excepted_workloads:
+        names = _alternatives(excepted_workloads)
+        selectors = [[*matchers, f'destination_workload!~"{names}"'],
+                     [*matchers, f'destination_workload=~"{names}"',
+                      *([f'destination_workload_namespace="{namespace}"'] if namespace else []),
+                      'source_workload!="unknown"']]
     return tuple(
-        f"sum by (source_workload, source_workload_namespace) "
-        f"(increase({metric}{{{selector}}}[{window}]))"
+        " or ".join(f"sum by (source_workload, source_workload_namespace) "
+                    f"(increase({metric}{{{', '.join(selector)}}}[{window}]))"
+                    for selector in selectors)
         for metric in PLAINTEXT_METRICS
     )
+
+
+def _alternatives(names: Sequence[str]) -> str:
+    """A fully anchored PromQL regex matching exactly ``names``. Kubernetes names are DNS
+    labels or subdomains, so ``.`` is the only regex metacharacter they can hold; it is escaped
+    twice: once for the regex, once for the PromQL string literal."""
+    return "|".join(name.replace(".", "\\\\.") for name in sorted(set(names)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,6 +338,8 @@ class _Exception:
     """Ports to open on one workload, and the callers that need them."""
 
     workload: Workload
+    #: ``matchLabels`` that select this workload's pods and no other workload's.
+    selector: Mapping[str, str]
     ports: set[int] = field(default_factory=set)
     callers: set[str] = field(default_factory=set)
     findings: list[Finding] = field(default_factory=list)
@@ -356,6 +393,9 @@ class _Planner:
         self.granularity = granularity
         self.members = members
         self.policies = policy.effective_policies(inventory, root)
+        mesh = self.policies.mesh_wide
+        #: A mesh already STRICT stays so (see ``mesh_permissive``).
+        self.mesh_was_strict = mesh is not None and policy.mtls_mode(mesh) == "STRICT"
         self.tracker = _Tracker({ns.name: dict(ns.labels) for ns in inventory.namespaces})
         for p in inventory.istio_of_kind(policy.PEER_AUTHENTICATION):
             self.tracker.objects[(p.ref.kind, p.ref.namespace, p.ref.name)] = \
@@ -368,6 +408,7 @@ class _Planner:
         self.steps: list[Step] = []
         self.enroll_step: dict[str, str] = {}
         self.fates: dict[str, NamespaceFate] = {}
+        self._bound: dict[ObjectRef, set[int]] = {}
 
     # -- shared pieces ------------------------------------------------------------------------
 
@@ -459,6 +500,22 @@ class _Planner:
         return policy.peer_authentication(self.root, "default", mode=mode)
 
     def mesh_permissive(self) -> None:
+        mesh = self.policies.mesh_wide
+        if mesh is not None and self.mesh_was_strict:
+            self.steps.append(Step(
+                id="20-mesh-permissive", phase=Phase.MESH_PERMISSIVE,
+                title=f"Keep mesh-wide STRICT in {self.root} (already STRICT)",
+                target=Target("mesh", self.root),
+                why=(f"{mesh.ref} already makes the mesh STRICT. It is not lowered: PERMISSIVE "
+                     "would let plaintext into every meshed namespace without a policy of its "
+                     "own. Instead, each namespace the plan enrolls gets a namespace-wide "
+                     "PERMISSIVE policy at its enroll step (the narrowest policy wins) until "
+                     "its own STRICT step."),
+                preconditions=("10-prereq done: Istio installed",),
+                requires=("10-prereq",),
+                verify=(f"kubectl get peerauthentication -n {self.root}",),
+            ))
+            return
         apply, undo = self.tracker.put(self.mesh_policy("PERMISSIVE"))
         self.steps.append(Step(
             id="20-mesh-permissive", phase=Phase.MESH_PERMISSIVE,
@@ -515,12 +572,16 @@ class _Planner:
         apply_label, undo_label = self.tracker.set_labels(ns, labels)
         apply: list[Change] = [apply_label]
         undo: list[Change] = [undo_label]
-        existing = self.policies.namespace_wide.get(ns)
-        if existing is not None and policy.mtls_mode(existing) == "DISABLE":
-            # DISABLE -> PERMISSIVE -> STRICT, never straight across (concepts/security).
-            a, u = self.tracker.put(policy.with_mode(existing, "PERMISSIVE"))
+        pin, precedence = self.permissive_pin(ns, mode)
+        if pin is not None:
+            a, u = self.tracker.put(pin)
             apply.append(a)
             undo.insert(0, u)
+        incompatible = ([f"incompatible with ambient, which does not support DISABLE: {p.ref} "
+                         f"sets {', '.join(found)}; change it before labelling {ns}"
+                         for p in self.policies.workload.get(ns, ())
+                         if (found := policy.disable_settings(p))]
+                        if mode == "ambient" else [])
         restarts = [w for w in sorted(workloads, key=lambda w: w.ref)
                     if mode == "sidecar" and w.ref.kind in RESTARTABLE
                     and caller_fate(self.inv, self.members, w.ref.key)[0]
@@ -547,14 +608,50 @@ class _Planner:
             id=step_id, phase=Phase.ENROLL,
             title=f"Enroll {ns} ({mode})" if not already else f"Confirm {ns} is enrolled ({mode})",
             target=Target("namespace", ns),
-            why=f"{position} Mode {mode}: {how}.",
+            why=f"{position} Mode {mode}: {how}." + (f" {precedence}" if precedence else ""),
             apply=tuple(apply), rollback=tuple(undo),
-            preconditions=("mesh-wide PERMISSIVE applied",
-                           *(f"{c} enrolled" for c in callers if c in self.enroll_step)),
+            preconditions=("20-mesh-permissive done" if self.mesh_was_strict
+                           else "mesh-wide PERMISSIVE applied",
+                           *(f"{c} enrolled" for c in callers if c in self.enroll_step),
+                           *incompatible),
             requires=("20-mesh-permissive", *earlier),
             verify=_enroll_checks(ns, mode),
         ))
         self.fates[ns] = NamespaceFate(ns, mode, already, "PERMISSIVE", self.members.reasons[ns])
+
+    def permissive_pin(self, ns: str, mode: str) -> tuple[dict[str, Any] | None, str]:
+        """The namespace-wide PERMISSIVE policy ``ns`` needs while it joins the mesh, if any, and
+        what precedence does to the namespace (text for the step's ``why``).
+
+        A namespace-wide policy overrides the mesh-wide one, and ``UNSET`` inherits it. DISABLE
+        goes to PERMISSIVE (never DISABLE -> STRICT; ambient does not support DISABLE). STRICT,
+        its own or inherited from a mesh already STRICT, goes to PERMISSIVE when the namespace
+        is not enrolled yet: its sidecars would enforce it at once, before the exceptions for
+        callers outside the mesh exist. An enrolled namespace already STRICT is left so."""
+        existing = self.policies.namespace_wide.get(ns)
+        own = policy.mtls_mode(existing) if existing is not None else "UNSET"
+        mesh = self.policies.mesh_wide
+        if own != "UNSET" and existing is not None:
+            effective, source = own, (f"{existing.ref} ({own}) overrides the mesh-wide policy "
+                                      f"for {ns} (the narrowest policy wins), so "
+                                      "20-mesh-permissive does not reach it")
+        elif self.mesh_was_strict and mesh is not None:
+            effective, source = "STRICT", f"{ns} inherits STRICT from {mesh.ref}"
+        else:
+            return None, ""
+        if effective == "DISABLE":
+            change = ("it goes to PERMISSIVE here: DISABLE -> PERMISSIVE -> STRICT, never "
+                      "straight across" + (", and ambient does not support DISABLE"
+                                           if mode == "ambient" else ""))
+        elif effective == "STRICT" and ns not in self.members.already:
+            change = (f"a namespace-wide PERMISSIVE holds until 40-strict-{ns}: STRICT would "
+                      "refuse callers outside the mesh as soon as the workloads join, before "
+                      "their exceptions exist")
+        else:
+            return None, f"{source[0].upper()}{source[1:]}; kept as it is."
+        obj = (policy.with_mode(existing, "PERMISSIVE") if existing is not None
+               else policy.peer_authentication(ns, "default", mode="PERMISSIVE"))
+        return obj, f"{source[0].upper()}{source[1:]}; {change}."
 
     def caller_namespaces(self, ns: str) -> list[str]:
         g = self.graph.namespace_graph
@@ -574,7 +671,8 @@ class _Planner:
     def exceptions_for(self, ns: str) -> tuple[dict[str, _Exception], list[str]]:
         """Port exceptions needed before ``ns`` goes STRICT, and callers none can cover."""
         needed: dict[str, _Exception] = {}
-        uncovered: list[str] = []
+        # Keyed by caller, workload and problem: a call and the finding about it say the same.
+        uncovered: dict[tuple[str, str, str], str] = {}
         workloads = self.inv.workload_index
         for edge in self.graph.edges_into_namespace(ns):
             meshed, reason = caller_fate(self.inv, self.members, edge.caller)
@@ -589,15 +687,9 @@ class _Planner:
                     continue  # a server outside the mesh has no sidecar to enforce STRICT
                 if benign_plaintext(self.inv, self.members, edge, workload):
                     continue
-                ports = edge.target_ports or (container_ports(self.inv, service, edge.port,
-                                                              workload) if service else ())
-                if not ports or not policy.selector_labels(workload):
-                    uncovered.append(f"{edge.caller} ({reason}) -> {backend}: no container "
-                                     "port or selector labels for a port exception")
-                    continue
-                entry = needed.setdefault(backend, _Exception(workload))
-                entry.ports.update(ports)
-                entry.callers.add(edge.caller)
+                ports = backend_ports(self.inv, service, edge, workload)
+                self.cover(needed, uncovered, edge.caller, f"{edge.caller} ({reason})",
+                           workload, ports)
         for finding in self.findings:
             data = finding.exception
             if finding.namespace != ns or not data:
@@ -609,14 +701,58 @@ class _Planner:
                     or not caller_fate(self.inv, self.members, target)[0]:
                 continue
             ports = tuple(sorted({int(p) for p in data.get("ports", ())}))
-            if not ports or not policy.selector_labels(workload):
-                uncovered.append(f"{caller} -> {target}: {finding.code} offers no usable port")
-                continue
-            entry = needed.setdefault(target, _Exception(workload))
-            entry.ports.update(ports)
-            entry.callers.add(caller)
-            entry.findings.append(finding)
-        return dict(sorted(needed.items())), sorted(set(uncovered))
+            entry = self.cover(needed, uncovered, caller, f"{caller} ({finding.code})",
+                               workload, ports)
+            if entry is not None:
+                entry.findings.append(finding)
+        return dict(sorted(needed.items())), [uncovered[k] for k in sorted(uncovered)]
+
+    def cover(self, needed: dict[str, _Exception], uncovered: dict[tuple[str, str, str], str],
+              caller: str, who: str, workload: Workload,
+              ports: Sequence[int]) -> _Exception | None:
+        """Add ``ports`` of ``workload`` to its port exception for ``caller``; when no exception
+        can work, record why in ``uncovered`` (``who`` starts with the caller id) instead."""
+        selector, clash = self.isolating_selector(workload)
+        unbound = sorted(set(ports) - self.bound_ports(workload))
+        problem = (
+            "no container port for a port exception" if not ports
+            else clash if clash
+            else (f"container port(s) {', '.join(map(str, unbound))} not bound to a Service "
+                  "(Istio ignores portLevelMtls on such ports)") if unbound
+            else "")
+        if problem:
+            uncovered.setdefault((caller, workload.ref.key, problem),
+                                 f"{who} -> {workload.ref.key}: {problem}")
+            return None
+        entry = needed.setdefault(workload.ref.key, _Exception(workload, selector))
+        entry.ports.update(ports)
+        entry.callers.add(caller)
+        return entry
+
+    def bound_ports(self, workload: Workload) -> set[int]:
+        """Container ports of ``workload`` behind some Service that selects it: the only ones
+        ``portLevelMtls`` applies to (MESH-NOTES §1)."""
+        cached = self._bound.get(workload.ref)
+        if cached is None:
+            cached = {p for s in self.inv.services if workload.ref in s.selects
+                      for p in container_ports(self.inv, s, None, workload)}
+            self._bound[workload.ref] = cached
+        return cached
+
+    def isolating_selector(self, workload: Workload) -> tuple[dict[str, str], str]:
+        """``matchLabels`` for a policy on ``workload`` alone, or ``{}`` and why there is none:
+        no usable pod labels, or labels every one of which another workload's pods also carry
+        (its full label set is the narrowest selector, so no subset can do better)."""
+        labels = policy.selector_labels(workload)
+        if not labels:
+            return {}, "no pod labels usable as a selector"
+        shared = sorted(o.ref.key for o in self.inv.workloads
+                        if o.namespace == workload.namespace and o.ref != workload.ref
+                        and all(o.pod_labels.get(k) == v for k, v in labels.items()))
+        if shared:
+            return {}, (f"its pod labels also select {policy.join_names(shared)}, so a "
+                        "workload policy would widen to them")
+        return labels, ""
 
     def strict_namespace(self, ns: str) -> None:
         exceptions, uncovered = self.exceptions_for(ns)
@@ -650,18 +786,20 @@ class _Planner:
                 obj = {**current, "spec": {**dict(current.get("spec") or {}),
                                            "mtls": {"mode": "STRICT"}}}
         apply, undo = self.tracker.put(obj)
-        excluded = [e.workload.name for e in exceptions.values()]
+        excepted = [e.workload.name for e in exceptions.values()]
         step_id = f"40-strict-{ns}"
         self.steps.append(Step(
             id=step_id, phase=Phase.STRICT,
             title=f"STRICT mTLS for namespace {ns}",
             target=Target("namespace", ns),
             why=position + (f" Edits the existing {existing.ref} (the one Istio uses) instead "
-                            "of adding a policy Istio would ignore." if existing else ""),
+                            "of adding a policy Istio would ignore; a namespace-wide policy "
+                            "overrides the mesh-wide one, workload policies override it."
+                            if existing else ""),
             apply=(apply,), rollback=(undo,),
             preconditions=(f"no plaintext traffic into {ns} over 7 days (queries below return "
                            "no series)", *(f"{c} enrolled" for c in callers)),
-            promql=plaintext_queries(ns, exclude_workloads=excluded),
+            promql=plaintext_queries(ns, excepted_workloads=excepted),
             requires=tuple(sorted({*requires, *exception_ids,
                                    *(s.id for s in self.steps
                                      if s.target.namespace == ns and s.phase is Phase.STRICT)})),
@@ -676,7 +814,7 @@ class _Planner:
         mode = "STRICT" if self.granularity == "workload" else None
         obj = policy.peer_authentication(
             ns, f"meshplan-exception-{w.name}", mode=mode,
-            selector=policy.selector_labels(w),
+            selector=entry.selector,
             port_modes={p: "PERMISSIVE" for p in entry.ports})
         apply, undo = self.tracker.put(obj)
         callers = sorted(entry.callers)
@@ -690,7 +828,7 @@ class _Planner:
                  f"PERMISSIVE. Applied before 40-strict-{ns} so the caller is never refused."),
             apply=(apply,), rollback=(undo,),
             preconditions=(f"the pods of {w.ref} carry the labels " + ", ".join(
-                               f"{k}={v}" for k, v in policy.selector_labels(w).items()),
+                               f"{k}={v}" for k, v in entry.selector.items()),
                            "no other workload PeerAuthentication selects these pods (Istio "
                            "keeps only the oldest)"),
             requires=tuple(requires),
@@ -707,11 +845,12 @@ class _Planner:
         candidates = [w for w in self.inv.workloads if w.namespace == ns
                       and w.ref.key in served and w.ref.key not in exceptions
                       and caller_fate(self.inv, self.members, w.ref.key)[0]
-                      and policy.selector_labels(w)]
+                      # A selector shared with another workload would stage it too, unseen.
+                      and self.isolating_selector(w)[0]]
         names = _unique_names({w.ref.key: w for w in candidates})
         for w in sorted(candidates, key=lambda w: (names[w.ref.key], w.ref)):
             obj = policy.peer_authentication(ns, f"meshplan-strict-{w.name}", mode="STRICT",
-                                             selector=policy.selector_labels(w))
+                                             selector=self.isolating_selector(w)[0])
             apply, undo = self.tracker.put(obj)
             self.steps.append(Step(
                 id=f"40-strict-{ns}-{names[w.ref.key]}", phase=Phase.STRICT,
@@ -762,7 +901,10 @@ class _Planner:
             target=Target("mesh", self.root),
             why="Last: every enrolled namespace has its own policy by now (STRICT, or PERMISSIVE "
                 "with its reason), and the port exceptions stay, so this only sets the default "
-                "for namespaces without a policy, including ones created later.",
+                "for namespaces without a policy, including ones created later."
+                + (" The mesh was STRICT before the plan (kept at 20-mesh-permissive): this "
+                   "re-applies it unchanged, and its rollback keeps it STRICT."
+                   if self.mesh_was_strict else ""),
             apply=(apply,), rollback=(undo,),
             preconditions=("every namespace step done",
                            "no plaintext into namespaces without their own policy"),

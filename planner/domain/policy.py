@@ -62,6 +62,17 @@ def mtls_mode(policy: PolicyObject) -> str:
     return mode if isinstance(mode, str) and mode else "UNSET"
 
 
+def disable_settings(policy: PolicyObject) -> list[str]:
+    """Where the policy sets ``DISABLE``: ``mtls DISABLE`` and ``port N DISABLE`` entries
+    (ambient does not support DISABLE at either level)."""
+    found = ["mtls DISABLE"] if mtls_mode(policy) == "DISABLE" else []
+    ports = policy.spec.get("portLevelMtls")
+    if isinstance(ports, Mapping):
+        found.extend(f"port {port} DISABLE" for port, setting in sorted(ports.items(), key=str)
+                     if isinstance(setting, Mapping) and setting.get("mode") == "DISABLE")
+    return found
+
+
 def _age_key(policy: PolicyObject) -> tuple[int, str, str]:
     # Oldest first; a policy without a timestamp (plain manifests) sorts after dated ones and
     # then by name, which keeps the choice stable when the real age is unknown.

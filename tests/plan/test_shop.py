@@ -34,8 +34,9 @@ def test_phases_and_order(shop: tuple[Analysis, Plan]) -> None:
     assert enroll == ["30-enroll-storefront", "30-enroll-orders", "30-enroll-catalog",
                       "30-enroll-payments", "30-enroll-data"]
     strict = [s for s in steps if s.startswith("40-strict-")]
-    assert strict == ["40-strict-storefront", "40-strict-orders", "40-strict-catalog",
-                      "40-strict-payments", "40-strict-data"]
+    # catalog stays PERMISSIVE: Prometheus scrapes port 9102, which no Service binds.
+    assert strict == ["40-strict-storefront", "40-strict-orders", "40-strict-payments",
+                      "40-strict-data"]
     assert max(steps.index(s) for s in enroll) < min(steps.index(s) for s in strict)
 
 
@@ -43,13 +44,15 @@ def test_exceptions_name_their_callers(shop: tuple[Analysis, Plan]) -> None:
     _, plan = shop
     exceptions = {s.id: s.forced_by for s in plan.steps if s.phase is Phase.EXCEPTION}
     assert exceptions["50-exception-storefront-bff"] == ("ingress:nginx",)
-    assert exceptions["50-exception-catalog-search"] == ("DaemonSet/monitoring/log-shipper",)
+    assert exceptions["50-exception-catalog"] == ("Deployment/monitoring/prometheus",)
     assert exceptions["50-exception-payments-payments-webhook"] == ("external:apiserver",)
     assert exceptions["50-exception-orders-orders"] == ("CronJob/orders/nightly-report",)
     for step in plan.steps:
         if step.phase is Phase.EXCEPTION:
             assert step.forced_by
-            assert plan.steps.index(step) < ids(plan).index(f"40-strict-{step.target.namespace}")
+            if step.target.scope == "workload":
+                assert plan.steps.index(step) < ids(plan).index(
+                    f"40-strict-{step.target.namespace}")
 
 
 def test_strict_never_precedes_callers(shop: tuple[Analysis, Plan]) -> None:
@@ -69,11 +72,11 @@ def test_every_change_has_a_rollback_and_namespaces_appear(shop: tuple[Analysis,
 
 def test_existing_policies_are_edited_and_restored(shop: tuple[Analysis, Plan]) -> None:
     _, plan = shop
-    strict = plan.step("40-strict-catalog")
-    assert strict.apply[0].object["metadata"]["name"] == "default"
-    assert strict.apply[0].object["spec"]["mtls"] == {"mode": "STRICT"}
-    assert strict.rollback[0].action is Action.APPLY
-    assert strict.rollback[0].object["spec"] == {"mtls": {"mode": "PERMISSIVE"}}
+    kept = plan.step("50-exception-catalog")
+    assert kept.apply[0].object["metadata"]["name"] == "default"
+    assert kept.apply[0].object["spec"]["mtls"] == {"mode": "PERMISSIVE"}
+    assert kept.rollback[0].action is Action.APPLY
+    assert kept.rollback[0].object["spec"] == {"mtls": {"mode": "PERMISSIVE"}}
     new = plan.step("40-strict-orders")
     assert new.rollback[0].action is Action.DELETE
     mesh = plan.step("60-mesh-strict")

@@ -109,9 +109,11 @@ def test_html_is_self_contained_with_the_namespace_graph() -> None:
 def test_markdown_has_every_section() -> None:
     text = run_report([*SHOP, "--format", "markdown"]).stdout
     for heading in ("## Verdict", "### Factors", "## Data plane and costs",
-                    "## Namespaces and their mTLS fate", "## Blockers", "## Rollout plan",
-                    "### 21. 60-mesh-strict"):
+                    "## Namespaces and their mTLS fate", "## Blockers", "## Rollout plan"):
         assert f"\n{heading}" in text
+    steps = re.findall(r"\n### (\d+)\. ([^:\s]+)", text)
+    assert [int(n) for n, _ in steps] == list(range(1, len(steps) + 1))
+    assert steps[0][1] == "10-prereq" and steps[-1][1] == "60-mesh-strict"
     assert "```yaml\n" in text and "**Rollback**" in text
 
 

@@ -93,7 +93,7 @@ def test_plan_gates_from_prometheus(shop_prom: str) -> None:
     out = invoke("plan", "-f", SHOP, "-R", "--prometheus", shop_prom, "-o", "json").stdout
     steps = {s["id"]: s for s in json.loads(out)["steps"]}
     gates = {k: s["gate"]["status"] for k, s in steps.items() if "gate" in s}
-    assert gates == {"40-strict-storefront": "pass", "40-strict-catalog": "pass",
+    assert gates == {"40-strict-storefront": "pass",
                      "40-strict-orders": "fail", "40-strict-data": "fail",
                      "40-strict-payments": "unknown", "60-mesh-strict": "fail"}
     mp301 = [b for b in steps["40-strict-orders"]["blockers"] if b["code"] == "MP301"]
@@ -101,7 +101,7 @@ def test_plan_gates_from_prometheus(shop_prom: str) -> None:
     assert "no series" in steps["40-strict-payments"]["gate"]["reason"]
     # Proven namespaces go STRICT first.
     order = [k for k in sorted(steps, key=lambda k: steps[k]["order"]) if k in gates]
-    assert order[:2] == ["40-strict-storefront", "40-strict-catalog"]
+    assert order[0] == "40-strict-storefront"
     table = invoke("plan", "-f", SHOP, "-R", "--prometheus", shop_prom).stdout
     assert "gate 40-strict-orders: fail" in table and "MP301" in table
 
@@ -144,7 +144,7 @@ def test_traffic_from_csv_export(tmp_path: Path) -> None:
     out = invoke("plan", "-f", SHOP, "-R", "--traffic", str(path), "-o", "json").stdout
     steps = {s["id"]: s for s in json.loads(out)["steps"]}
     assert steps["40-strict-orders"]["gate"]["status"] == "fail"
-    assert steps["40-strict-catalog"]["gate"]["status"] == "pass"
+    assert steps["40-strict-storefront"]["gate"]["status"] == "pass"
 
 
 def test_usage_errors(tmp_path: Path) -> None:

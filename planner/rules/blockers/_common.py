@@ -16,9 +16,9 @@ from planner.domain.graph import APISERVER, INGRESS_PREFIX, INTERNET, KUBELET, P
 from planner.domain.inventory import Workload
 from planner.domain.plan import (
     Membership,
+    backend_ports,
     benign_plaintext,
     caller_fate,
-    container_ports,
     infrastructure_role,
     membership,
     parse_ref,
@@ -106,8 +106,7 @@ def _risky_calls(ctx: RuleContext) -> Iterator[RiskyCall]:
                 continue
             if benign_plaintext(inv, m, edge, workload):
                 continue
-            ports = edge.target_ports or (
-                container_ports(inv, service, edge.port, workload) if service else ())
+            ports = backend_ports(inv, service, edge, workload)
             yield RiskyCall(edge, caller_kind(ctx, edge), reason, workload, ports)
 
 
