@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
+from planner.domain.plan import infrastructure_role
 from planner.domain.profile import COST_BASIS, QUESTIONS, Profile, ProxyCost
 from planner.rules.base import Finding, Rule, RuleContext
 
@@ -315,6 +316,7 @@ def recommend_dataplane(inventory: Inventory, findings: Sequence[Finding],
                 accounts[namespace].add(account)
     pods = _pods_by_namespace(inventory, nodes)
     blockers = _ambient_blockers(inventory, root_namespace)
+    infrastructure = _infrastructure_notes(inventory)
     choices = []
     for namespace in sorted(pods):
         if is_system_namespace(namespace, root_namespace):
@@ -327,9 +329,26 @@ def recommend_dataplane(inventory: Inventory, findings: Sequence[Finding],
             waypoint = Waypoint(namespace,
                                 () if None in sas else tuple(sorted(str(a) for a in sas)),
                                 features, tuple(sorted(objects)))
-        choices.append(_choose(inventory, namespace, pods[namespace], waypoint,
-                               blockers.get(namespace, ()) + blockers.get(root_namespace, ())))
+        choice = _choose(inventory, namespace, pods[namespace], waypoint,
+                         blockers.get(namespace, ()) + blockers.get(root_namespace, ()))
+        if namespace in infrastructure:
+            # Say where the assessment and the rollout plan differ, so neither surprises.
+            choice = replace(choice, reasons=(*choice.reasons, infrastructure[namespace]))
+        choices.append(choice)
     return tuple(choices)
+
+
+def _infrastructure_notes(inventory: Inventory) -> dict[str, str]:
+    """Namespaces holding an ingress controller or Prometheus: the rollout plan keeps them
+    outside the mesh by default (their callers get port exceptions instead)."""
+    roles: dict[str, set[str]] = defaultdict(set)
+    for w in inventory.workloads:
+        if (role := infrastructure_role(w)) is not None:
+            roles[w.namespace].add(f"{role} {w.name}")
+    return {ns: (f"the rollout plan keeps this namespace outside the mesh by default (holds "
+                 f"{', '.join(sorted(found))}) and gives its callers port exceptions; "
+                 "enrolling it here is the alternative")
+            for ns, found in roles.items()}
 
 
 def _choose(inventory: Inventory, namespace: str, pods: int, waypoint: Waypoint | None,

@@ -125,3 +125,12 @@ def test_corpus_verdicts(case: str) -> None:
     kwargs, expected = CORPUS_VERDICTS[case]
     a = assessment_of(CORPUS / case, **kwargs)
     assert a.verdict == expected, [(f.code, f.weight, f.message) for f in a.factors]
+
+
+def test_dataplane_says_where_the_plan_keeps_infrastructure_outside() -> None:
+    choices = {c.namespace: c for c in assessment_of(SAMPLES / "shop").namespaces}
+    for namespace, holder in (("ingress-nginx", "ingress controller"),
+                              ("monitoring", "Prometheus")):
+        note = choices[namespace].reasons[-1]
+        assert "keeps this namespace outside the mesh" in note and holder in note
+    assert not any("outside the mesh" in r for r in choices["orders"].reasons)
