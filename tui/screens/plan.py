@@ -70,7 +70,8 @@ class PlanScreen(MeshScreen):
 
     def on_mount(self) -> None:
         self.query_one("#steps", DataTable).add_columns(
-            "#", "step", "phase", "state", "changes", "blockers")
+            # State right after the id: on a narrow terminal it is what must stay visible.
+            "#", "step", "state", "phase", "changes", "blockers")
         super().on_mount()
         if self.mesh.write:
             self.query_one("#steps-label", Label).update(
@@ -105,7 +106,7 @@ class PlanScreen(MeshScreen):
                     blockers.append(",")
                 blockers.append(finding.code,
                                 style=SEVERITY_STYLE.get(finding.severity.value, ""))
-            table.add_row(str(i), safe(step.id, "bold"), step.phase.value, state_text(state),
+            table.add_row(str(i), safe(step.id, "bold"), state_text(state), step.phase.value,
                           changes, blockers, key=step.id)
             if step.id == keep:
                 table.move_cursor(row=row, animate=False)
