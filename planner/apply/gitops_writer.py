@@ -21,7 +21,7 @@ from planner.apply.writer import Planned, Stamp, with_annotations
 from planner.domain.journal import Record, WriteKind
 from planner.domain.plan import Action, Step
 from planner.errors import ApplyError
-from planner.sinks.gitops import KUSTOMIZE_API
+from planner.sinks.gitops import KUSTOMIZE_API, path_component
 from planner.sinks.gitops import _file_name as file_name  # same names as `planner plan --out`
 from planner.sinks.wire import dump_yaml, to_wire
 
@@ -40,6 +40,7 @@ class GitOpsWriter:
         """One file per applied object plus the step's kustomization.yaml."""
         writes: list[Planned] = []
         warnings: list[str] = []
+        folder = path_component(step.id)  # an id holds namespace names: never nest
         for change in step.apply:
             meta = change.object.get("metadata") or {}
             ref = f"{change.object.get('kind')} {meta.get('namespace') or ''}/{meta.get('name')}"
@@ -50,13 +51,13 @@ class GitOpsWriter:
                 warnings.append(f"delete {ref} from the repository by hand")
             else:
                 obj = with_annotations(change.object, stamp.annotations)
-                writes.append(Planned(WriteKind.FILE, f"{step.id}/{file_name(obj)}",
+                writes.append(Planned(WriteKind.FILE, f"{folder}/{file_name(obj)}",
                                       dump_yaml(to_wire(obj))))
         if writes:
             resources = [w.target.split("/", 1)[1] for w in writes]
             kustomization = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization",
                              "resources": resources}
-            writes.append(Planned(WriteKind.FILE, f"{step.id}/kustomization.yaml",
+            writes.append(Planned(WriteKind.FILE, f"{folder}/kustomization.yaml",
                                   dump_yaml(kustomization)))
         return writes, warnings
 

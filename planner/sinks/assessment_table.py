@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from planner.domain.fit import OPTIONAL, OVERKILL, Assessment
+from planner.sinks.untrusted import clean, plain
 
 #: Evidence objects shown per row; the JSON output has them all.
 EVIDENCE_SHOWN = 3
@@ -18,7 +19,7 @@ def _evidence(objects: tuple[str, ...]) -> Text:
     shown = list(objects[:EVIDENCE_SHOWN])
     if len(objects) > EVIDENCE_SHOWN:
         shown.append(f"+{len(objects) - EVIDENCE_SHOWN} more")
-    return Text("\n".join(shown))
+    return Text("\n".join(clean(s) for s in shown))
 
 
 def _cpu(millicores: int) -> str:
@@ -32,7 +33,7 @@ def _memory(mib: float) -> str:
 def render_assessment(console: Console, assessment: Assessment, source: str) -> None:
     """Print the verdict and the tables behind it."""
     a = assessment
-    console.print(Text(f"Source: {source}", style="bold"))
+    console.print(plain(f"Source: {source}", style="bold"))
     console.print(Text.assemble(
         "Verdict: ", (a.verdict, _VERDICT_STYLE.get(a.verdict, "bold green")),
         f"  score {a.score}/100"))
@@ -41,17 +42,17 @@ def render_assessment(console: Console, assessment: Assessment, source: str) -> 
     for column in ("code", "factor", "value", "threshold", "weight", "evidence"):
         factors.add_column(column, justify="right" if column == "weight" else "left")
     for f in a.factors:
-        factors.add_row(f.code, Text(f.title), Text(f.value), Text(f.threshold),
+        factors.add_row(f.code, plain(f.title), plain(f.value), plain(f.threshold),
                         f"{f.weight:+g}", _evidence(f.objects))
     console.print(factors)
     for f in a.factors:
-        console.print(Text(f"{f.code}: {f.message}", style="dim"))
+        console.print(plain(f"{f.code}: {f.message}", style="dim"))
 
     for u in a.unknowns:
-        console.print(Text(f"unknown: {u.question} ({u.field}); counted as no effect. "
+        console.print(plain(f"unknown: {u.question} ({u.field}); counted as no effect. "
                            f"If answered: {u.effect}", style="yellow"))
     for alt in a.alternatives:
-        console.print(Text(f"Lighter alternative: {alt.name}. {alt.why}"))
+        console.print(plain(f"Lighter alternative: {alt.name}. {alt.why}"))
 
     planes = Table(title="Data plane per namespace", title_justify="left")
     for column in ("namespace", "mode", "pods", "waypoint (ambient)", "reasons"):
@@ -61,8 +62,8 @@ def render_assessment(console: Console, assessment: Assessment, source: str) -> 
         if c.waypoint is not None:
             waypoint = (f"service accounts: {', '.join(c.waypoint.service_accounts)}"
                         if c.waypoint.service_accounts else "namespace")
-        planes.add_row(Text(c.namespace), c.mode, str(c.pods), Text(waypoint),
-                       Text("\n".join(c.reasons)))
+        planes.add_row(plain(c.namespace), c.mode, str(c.pods), plain(waypoint),
+                       Text("\n".join(clean(r) for r in c.reasons)))
     console.print(planes)
 
     costs = Table(title="Resource cost (requests added)", title_justify="left")
@@ -73,10 +74,10 @@ def render_assessment(console: Console, assessment: Assessment, source: str) -> 
         for line in option.lines:
             costs.add_row(option.name, line.component, str(line.count),
                           _cpu(line.cpu_millicores), _memory(line.memory_mib),
-                          Text(line.assumption))
-        costs.add_row(Text(option.name, style="bold"), Text("total", style="bold"),
+                          plain(line.assumption))
+        costs.add_row(plain(option.name, style="bold"), plain("total", style="bold"),
                       str(option.proxies), _cpu(option.cpu_millicores),
                       _memory(option.memory_mib), "", end_section=True)
     console.print(costs)
     for assumption in a.costs.assumptions:
-        console.print(Text(f"assumption: {assumption}", style="dim"))
+        console.print(plain(f"assumption: {assumption}", style="dim"))

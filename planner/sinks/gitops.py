@@ -20,6 +20,7 @@ never half-written; a non-empty ``DIR`` is replaced only with ``force``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -31,6 +32,16 @@ from planner.errors import InputError
 from planner.sinks.wire import dump_yaml, dump_yaml_all, to_wire
 
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
+# What a file or folder name keeps of a cluster string; everything else becomes "_".
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def path_component(text: str) -> str:
+    """``text`` as one safe file or folder name. Step ids and object names come from manifests
+    no API server validated: a namespace named ``a/b`` or ``..`` must neither nest nor escape
+    the folder, and control characters do not belong in file names."""
+    name = _UNSAFE_IN_NAME.sub("_", text).lstrip(".")
+    return name or "_"
 
 
 def write_gitops(plan: Plan, out: str | os.PathLike[str], *, force: bool = False) -> Path:
@@ -51,7 +62,7 @@ def write_gitops(plan: Plan, out: str | os.PathLike[str], *, force: bool = False
         raise InputError(f"cannot write {target}: {err.strerror or err}") from err
     try:
         for i, step in enumerate(plan.steps, start=1):
-            _write_step(staging / f"{i:02d}-{step.id}", step)
+            _write_step(staging / f"{i:02d}-{path_component(step.id)}", step)
         _swap_in(staging, target)
     except OSError as err:
         raise InputError(f"cannot write {target}: {err.strerror or err}") from err
@@ -82,14 +93,18 @@ def _file_name(obj: Mapping[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     parts = [str(obj.get("kind", "object")).lower(), str(meta.get("namespace") or ""),
              str(meta.get("name", ""))]
-    return "-".join(p for p in parts if p) + ".yaml"
+    return path_component("-".join(p for p in parts if p)) + ".yaml"
 
 
 def _write_resources(folder: Path, objects: list[Mapping[str, Any]]) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
-    names = []
+    names: list[str] = []
     for obj in objects:
         name = _file_name(obj)
+        # Two names can map to one file name once unsafe characters are replaced.
+        stem, n = name.removesuffix(".yaml"), 2
+        while name in names:
+            name, n = f"{stem}-{n}.yaml", n + 1
         (folder / name).write_text(dump_yaml(to_wire(obj)), encoding="utf-8")
         names.append(name)
     _write_kustomization(folder, names)

@@ -1,8 +1,9 @@
 """Human and diagram renderings of the call graph: a Rich table, Graphviz DOT and Mermaid.
 
 Every name comes from a cluster and is untrusted: table cells are ``rich.text.Text`` (never
-markup), DOT strings are quoted with ``"`` and ``\\`` escaped, Mermaid labels are quoted with
-their special characters replaced by entity codes and node ids are generated.
+markup; control characters shown as escapes, see :mod:`planner.sinks.untrusted`), DOT strings
+are quoted with ``"`` and ``\\`` escaped, Mermaid labels are quoted with their special
+characters replaced by entity codes and node ids are generated.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from collections.abc import Iterable, Sequence
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from planner.domain.graph import CallGraph, Edge
+from planner.sinks.untrusted import plain
 
 #: Characters Mermaid treats as syntax inside a quoted label.
 _MERMAID_ESCAPES = {'"': "#quot;", "<": "#lt;", ">": "#gt;", "#": "#35;", "`": "#96;",
                     "[": "#91;", "]": "#93;", "{": "#123;", "}": "#125;", "|": "#124;"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C1 too: U+009B is a one-byte CSI on some terminals, and this output is often just printed.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def evidence_summary(edge: Edge) -> str:
@@ -35,35 +37,35 @@ def render_table(console: Console, graph: CallGraph, include_hints: bool = False
                  observed: bool = False) -> None:
     """The call edges as a table, then a one-line count of hints and coverage gaps.
     ``observed`` (traffic was merged) adds each edge's origin and mTLS share."""
-    table = Table(title=Text("Call graph"), show_lines=False)
+    table = Table(title=plain("Call graph"), show_lines=False)
     headers = ("caller", "callee", "port", "protocol", "evidence")
     for header in (*headers, "origin", "mTLS") if observed else headers:
-        table.add_column(Text(header))
+        table.add_column(plain(header))
     rows: Iterable[Edge] = (*graph.edges, *graph.hints) if include_hints else graph.edges
     for edge in rows:
-        cells = [Text(edge.caller), Text(edge.callee + (" (hint)" if edge.hint else "")),
-                 Text("" if edge.port is None else str(edge.port)), Text(edge.protocol),
-                 Text(evidence_summary(edge))]
+        cells = [plain(edge.caller), plain(edge.callee + (" (hint)" if edge.hint else "")),
+                 plain("" if edge.port is None else str(edge.port)), plain(edge.protocol),
+                 plain(evidence_summary(edge))]
         if observed:
             share = edge.observed.mtls_share if edge.observed else None
-            cells += [Text(edge.origin.value),
-                      Text("-" if share is None else f"{share:.0%}")]
+            cells += [plain(edge.origin.value),
+                      plain("-" if share is None else f"{share:.0%}")]
         table.add_row(*cells)
     console.print(table)
-    console.print(Text(f"{len(graph.edges)} calls, {len(graph.hints)} allowed-traffic hints, "
+    console.print(plain(f"{len(graph.edges)} calls, {len(graph.hints)} allowed-traffic hints, "
                        f"{len(graph.coverage)} coverage gaps"))
     for gap in graph.coverage:
-        console.print(Text(f"  gap: {gap.workload}: {gap.reason}"))
+        console.print(plain(f"  gap: {gap.workload}: {gap.reason}"))
 
 
 def render_namespace_table(console: Console, graph: CallGraph) -> None:
     """Namespace-to-namespace call counts."""
-    table = Table(title=Text("Namespace graph"))
+    table = Table(title=plain("Namespace graph"))
     for header in ("from", "to", "calls"):
-        table.add_column(Text(header))
+        table.add_column(plain(header))
     for a, b, data in sorted(graph.namespace_graph.edges(data=True),
                              key=lambda t: (str(t[0]), str(t[1]))):
-        table.add_row(Text(str(a)), Text(str(b)), Text(str(data["count"])))
+        table.add_row(plain(str(a)), plain(str(b)), plain(str(data["count"])))
     console.print(table)
 
 
@@ -71,10 +73,10 @@ def render_explain(console: Console, edges: Sequence[Edge]) -> None:
     """Every piece of evidence of each edge."""
     for edge in edges:
         kind = "hint" if edge.hint else "call"
-        console.print(Text(f"{edge.key}  ({kind}, protocol {edge.protocol}, target ports "
+        console.print(plain(f"{edge.key}  ({kind}, protocol {edge.protocol}, target ports "
                            f"{', '.join(map(str, edge.target_ports)) or '-'})"))
         for ev in edge.evidence:
-            console.print(Text(f"  [{ev.confidence:.1f}] {ev.kind}: {ev.source}: {ev.text}"))
+            console.print(plain(f"  [{ev.confidence:.1f}] {ev.kind}: {ev.source}: {ev.text}"))
 
 
 def _dot_quote(text: str) -> str:

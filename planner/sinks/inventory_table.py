@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from planner.domain.inventory import WORKLOAD_KINDS
+from planner.sinks.untrusted import plain
 
 if TYPE_CHECKING:
     from planner.service import ScanResult
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def render_inventory(console: Console, result: ScanResult) -> None:
     """Print namespaces with their enrollment, workloads by kind, services, Istio objects."""
     inv = result.inventory
-    console.print(Text(f"Source: {result.source_label}", style="bold"))
+    console.print(plain(f"Source: {result.source_label}", style="bold"))
 
     ns_table = Table(title="Namespaces", title_justify="left")
     for column in ("namespace", "enrollment", "labels", "workloads", "pods injected"):
@@ -31,7 +31,7 @@ def render_inventory(console: Console, result: ScanResult) -> None:
                     if observed else "-")
         labels = ", ".join(f"{k}={v}" for k, v in sorted(ns.labels.items())
                            if "istio" in k) or ("(implied)" if not ns.declared else "")
-        ns_table.add_row(Text(ns.name), Text(ns.enrollment), Text(labels),
+        ns_table.add_row(plain(ns.name), plain(ns.enrollment), plain(labels),
                          str(workloads_by_ns[ns.name]), injected)
     console.print(ns_table)
 
@@ -42,33 +42,33 @@ def render_inventory(console: Console, result: ScanResult) -> None:
     for kind in WORKLOAD_KINDS:
         if kinds[kind]:
             kind_table.add_row(kind, str(kinds[kind]))
-    kind_table.add_row(Text("pods (replicas)", style="dim"), str(inv.pods_total()))
+    kind_table.add_row(plain("pods (replicas)", style="dim"), str(inv.pods_total()))
     console.print(kind_table)
 
     svc_types = Counter(s.type for s in inv.services)
     headless = sum(1 for s in inv.services if s.headless)
     parts = [f"{n} {t}" for t, n in sorted(svc_types.items())]
-    console.print(Text(f"Services: {len(inv.services)}" + (f" ({', '.join(parts)}"
+    console.print(plain(f"Services: {len(inv.services)}" + (f" ({', '.join(parts)}"
                        + (f", {headless} headless" if headless else "") + ")" if parts else "")))
 
     istio = Counter(o.ref.kind for o in inv.istio)
-    console.print(Text("Istio resources: " + (", ".join(f"{n} {k}" for k, n in
+    console.print(plain("Istio resources: " + (", ".join(f"{n} {k}" for k, n in
                                                        sorted(istio.items())) or "none")))
     extras = [
         ("ConfigMaps", len(inv.config_maps)), ("Secrets (names only)", len(inv.secrets)),
         ("Ingress/routes", len(inv.routes)), ("NetworkPolicies", len(inv.network_policies)),
         ("webhooks/APIServices", len(inv.api_server_callees)), ("Nodes", len(inv.nodes)),
     ]
-    console.print(Text("Also: " + ", ".join(f"{n} {label}" for label, n in extras)))
+    console.print(plain("Also: " + ", ".join(f"{n} {label}" for label, n in extras)))
     if inv.other:
-        console.print(Text("Other kinds (counted, not used): " + ", ".join(
+        console.print(plain("Other kinds (counted, not used): " + ", ".join(
             f"{n} {k}" for k, n in inv.other.items())))
     if inv.folded:
-        console.print(Text("Folded into owners or ignored: " + ", ".join(
+        console.print(plain("Folded into owners or ignored: " + ", ".join(
             f"{n} {k}" for k, n in inv.folded.items())))
     warnings = len(result.diagnostics)
     if warnings or result.invalid:
-        console.print(Text(f"{warnings} diagnostics ({result.invalid} invalid documents "
+        console.print(plain(f"{warnings} diagnostics ({result.invalid} invalid documents "
                            "skipped); see stderr", style="yellow"))
     for note in result.notes:
-        console.print(Text(note, style="dim"))
+        console.print(plain(note, style="dim"))

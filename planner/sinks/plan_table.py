@@ -11,6 +11,7 @@ from rich.text import Text
 
 from planner.domain.plan import Action, Plan
 from planner.domain.traffic import GateResult
+from planner.sinks.untrusted import clean, plain
 
 _SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}
 _GATE_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
@@ -50,20 +51,20 @@ def render_plan(console: Console, plan: Plan,
             times = counts.pop(finding.code)
             blockers.append(finding.code + (f" x{times}" if times > 1 else ""),
                             style=_SEVERITY_STYLE.get(finding.severity.value, ""))
-        what = Text(step.title)
-        what.append(f"\n{target}", style="dim")
-        cells: list[Text | str] = [str(i), Text(step.id, style="bold"), what, changes, blockers]
+        what = plain(step.title)
+        what.append(f"\n{clean(target)}", style="dim")
+        cells: list[Text | str] = [str(i), plain(step.id, style="bold"), what, changes, blockers]
         if gates is not None:
             gate = gates.get(step.id)
-            cells.append(Text(gate.status, style=_GATE_STYLE[gate.status]) if gate else "")
+            cells.append(plain(gate.status, style=_GATE_STYLE[gate.status]) if gate else "")
         table.add_row(*cells)
     console.print(table)
     for step_id, gate in (gates or {}).items():
-        console.print(Text(f"gate {step_id}: {gate.status}: {gate.reason}"))
+        console.print(plain(f"gate {step_id}: {gate.status}: {gate.reason}"))
 
     fates = Table(title="Namespaces", title_justify="left")
     for column in ("namespace", "data plane", "ends", "why"):
         fates.add_column(column)
     for fate in plan.namespaces:
-        fates.add_row(Text(fate.name), fate.mode, fate.final, Text(fate.reason))
+        fates.add_row(plain(fate.name), fate.mode, fate.final, plain(fate.reason))
     console.print(fates)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.sinks.report_markdown import change_lines, cpu, memory
+from planner.sinks.untrusted import clean_lines
 from planner.sinks.wire import dump_yaml_all
 
 _CSS = """
@@ -36,8 +37,10 @@ _NODE_HEIGHT, _ROW_GAP, _COLUMN_GAP, _MARGIN = 40, 18, 90, 16
 
 
 def _e(value: object) -> str:
-    """Escape any value for HTML text or a quoted attribute."""
-    return html.escape(str(value), quote=True)
+    """Escape any value for HTML text or a quoted attribute. Control characters become visible
+    escapes: most are not allowed in HTML (nor in the inline SVG's XML), and an ANSI escape
+    would still drive a terminal that ``cat``s the file."""
+    return html.escape(clean_lines(value), quote=True)
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[object]],

@@ -9,21 +9,25 @@ holds, so a manifest cannot close its fence.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from planner.sinks.untrusted import clean, clean_lines
 from planner.sinks.wire import dump_yaml_all
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "|": "\\|", "`": "\\`", "<": "&lt;", "&": "&amp;"})
 
 
 def md(value: object) -> str:
-    """A cluster string made inert in Markdown, on one line."""
-    return " ".join(str(value).split()).translate(_ESCAPES)
+    """A cluster string made inert in Markdown, on one line (control characters as visible
+    escapes: the Markdown is read in terminals too)."""
+    return clean(" ".join(str(value).split())).translate(_ESCAPES)
 
 
 def fence(text: str, info: str = "") -> list[str]:
     """A fenced code block whose fence no backtick run inside ``text`` can close."""
+    text = clean_lines(text)  # a code block is still printed by terminals: no escapes in it
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     marker = "`" * max(3, longest + 1)
     return [f"{marker}{info}", text.rstrip("\n"), marker]
@@ -51,17 +55,19 @@ def memory(mib: float) -> str:
 
 def change_lines(changes: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
     """Split a step's changes into ``kubectl`` command lines (restarts, deletes) and the
-    objects to apply."""
+    objects to apply. Names are shell-quoted: people paste these lines into a shell, and a
+    manifest's name was never validated by an API server."""
     commands: list[str] = []
     objects: list[dict[str, Any]] = []
     for change in changes:
         obj = change["object"]
         meta = obj.get("metadata", {})
-        where = f" -n {meta['namespace']}" if meta.get("namespace") else ""
+        where = f" -n {shlex.quote(meta['namespace'])}" if meta.get("namespace") else ""
+        kind, name = obj["kind"].lower(), str(meta["name"])
         if change["action"] == "restart":
-            commands.append(f"kubectl rollout restart {obj['kind'].lower()}/{meta['name']}{where}")
+            commands.append(f"kubectl rollout restart {shlex.quote(kind + '/' + name)}{where}")
         elif change["action"] == "delete":
-            commands.append(f"kubectl delete {obj['kind'].lower()} {meta['name']}{where}")
+            commands.append(f"kubectl delete {shlex.quote(kind)} {shlex.quote(name)}{where}")
         else:
             objects.append(obj)
     return commands, objects

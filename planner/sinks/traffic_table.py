@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from planner.domain.observed import NamespaceTraffic
 from planner.domain.traffic import TrafficSnapshot
+from planner.sinks.untrusted import plain
 
 _GATE_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
 
@@ -23,19 +23,19 @@ def share(part: float, total: float) -> str:
 def render_traffic(console: Console, snapshot: TrafficSnapshot,
                    namespaces: Sequence[NamespaceTraffic]) -> None:
     """Where the data came from, the per-namespace summary, then each namespace's details."""
-    console.print(Text(f"Observed traffic: {snapshot.source}, window {snapshot.window}"))
+    console.print(plain(f"Observed traffic: {snapshot.source}, window {snapshot.window}"))
     if not snapshot.has_data:
-        console.print(Text("no series at all: every gate is unknown (no data is not the same "
+        console.print(plain("no series at all: every gate is unknown (no data is not the same "
                            "as no plaintext)", style="yellow"))
     summary = Table(title="mTLS per namespace", title_justify="left")
     for column in ("namespace", "status", "requests mTLS", "connections mTLS", "gate",
                    "plaintext callers", "unpredicted", "never observed"):
         summary.add_column(column)
     for entry in namespaces:
-        summary.add_row(Text(entry.namespace), entry.status,
+        summary.add_row(plain(entry.namespace), entry.status,
                         share(entry.requests_mtls, entry.requests),
                         share(entry.connections_mtls, entry.connections),
-                        Text(entry.gate.status, style=_GATE_STYLE[entry.gate.status]),
+                        plain(entry.gate.status, style=_GATE_STYLE[entry.gate.status]),
                         str(len(entry.plaintext_callers)), str(len(entry.unpredicted)),
                         str(len(entry.unobserved)))
     console.print(summary)
@@ -46,17 +46,17 @@ def render_traffic(console: Console, snapshot: TrafficSnapshot,
 def render_namespace(console: Console, entry: NamespaceTraffic) -> None:
     """One namespace: its gate and reason, then plaintext callers, edges the manifests did not
     predict and inferred edges never observed."""
-    table = Table(title=Text(f"{entry.namespace}: {entry.status}, gate {entry.gate.status}"),
-                  title_justify="left", caption=Text(entry.gate.reason), caption_justify="left")
+    table = Table(title=plain(f"{entry.namespace}: {entry.status}, gate {entry.gate.status}"),
+                  title_justify="left", caption=plain(entry.gate.reason), caption_justify="left")
     for column in ("finding", "edge", "detail"):
         table.add_column(column)
     for caller in entry.plaintext_callers:
         detail = f"{caller.plaintext:g} of {caller.total:g} {caller.protocol} in plaintext"
         if caller.suspects:
             detail += "; manifests suggest " + ", ".join(caller.suspects)
-        table.add_row("plaintext", Text(f"{caller.caller} -> {caller.service}"), Text(detail))
+        table.add_row("plaintext", plain(f"{caller.caller} -> {caller.service}"), plain(detail))
     for key in entry.unpredicted:
-        table.add_row("unpredicted", Text(key), "observed, not in the manifests")
+        table.add_row("unpredicted", plain(key), "observed, not in the manifests")
     for key in entry.unobserved:
-        table.add_row("never observed", Text(key), "inferred, no traffic in the window")
+        table.add_row("never observed", plain(key), "inferred, no traffic in the window")
     console.print(table)

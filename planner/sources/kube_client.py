@@ -14,8 +14,12 @@ The ``kubernetes`` package is imported inside functions only, so offline command
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -49,6 +53,50 @@ class KubeTarget:
 # --- configuration ------------------------------------------------------------------------
 
 
+class _Collect(logging.Handler):
+    """Keeps the log records the kubernetes client emits while it is installed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:  # the client logs plugin failures as errors
+            self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _exec_plugin_errors() -> Iterator[None]:
+    """Turn the client's logged exec-plugin failures into one ClusterError line.
+
+    The kubernetes client runs a kubeconfig ``exec`` credential plugin while loading (and again
+    when its token expires), and on failure it does not raise: it logs the error on the root
+    logger, plugin stderr included, and goes on without credentials. That stderr can hold a
+    token, and the user would only see a puzzling 401 after it. So the records are kept here,
+    never printed, and a failure becomes an error that keeps the exit code but drops what the
+    plugin printed (as the rest of this module, it never shows credentials)."""
+    root = logging.getLogger()
+    collect = _Collect()
+    saved = root.handlers[:]
+    # Only our handler while the client runs: nothing it logs reaches stderr or a log file.
+    root.handlers = [collect]
+    try:
+        yield
+    finally:
+        root.handlers = saved
+    if collect.messages:
+        raise ClusterError("the kubeconfig user's exec credential plugin failed: "
+                           f"{_plugin_failure(collect.messages[0])}")
+
+
+def _plugin_failure(message: str) -> str:
+    """The part of a client exec error that is ours to show: never the plugin's stderr."""
+    returned = re.match(r"exec: process returned -?\d+", message)
+    if returned:
+        return returned.group().removeprefix("exec: ")
+    return first_line(message.removeprefix("exec: "), 120)
+
+
 def _kubeconfig_paths(explicit: str | None) -> list[str]:
     if explicit is not None:
         return [explicit]
@@ -78,9 +126,10 @@ def connect(target: KubeTarget) -> tuple[ApiClient, str]:
             context = target.context or current_context(config_file)
             # persist_config=False: refreshed exec/OIDC tokens must never be written back
             # into the user's kubeconfig by a read-only tool.
-            config.load_kube_config(config_file=config_file, context=target.context,
-                                    client_configuration=configuration,
-                                    persist_config=False)
+            with _exec_plugin_errors():
+                config.load_kube_config(config_file=config_file, context=target.context,
+                                        client_configuration=configuration,
+                                        persist_config=False)
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
             if target.context is not None:
                 raise ClusterError(f"no kubeconfig found for context {target.context!r} "
@@ -187,9 +236,11 @@ class KubeApi:
         header_params = {"Accept": "application/json"}
         if content_type is not None:
             header_params["Content-Type"] = content_type
-        verb, url, headers, payload, _ = self.client.param_serialize(
-            method, path, query_params=list(query.items()), header_params=header_params,
-            body=body, auth_settings=["BearerToken"])
+        # An expired exec-plugin token is refreshed here, by running the plugin again.
+        with _exec_plugin_errors():
+            verb, url, headers, payload, _ = self.client.param_serialize(
+                method, path, query_params=list(query.items()), header_params=header_params,
+                body=body, auth_settings=["BearerToken"])
         self.calls += 1
         dropped_once = False
         while True:
