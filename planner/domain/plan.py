@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from shlex import quote
 from typing import Any
 
 import networkx as nx
@@ -303,7 +304,7 @@ def plaintext_queries(namespace: str | None = None, exclude_namespaces: Sequence
     """
     matchers = ['reporter="destination"']
     if namespace is not None:
-        matchers.append(f'destination_service_namespace="{namespace}"')
+        matchers.append(f'destination_service_namespace="{_promql_string(namespace)}"')
     if exclude_namespaces:
         matchers.append(f'destination_service_namespace!~"{_alternatives(exclude_namespaces)}"')
     matchers.append('connection_security_policy!="mutual_tls"')
@@ -312,7 +313,8 @@ def plaintext_queries(namespace: str | None = None, exclude_namespaces: Sequence
         names = _alternatives(excepted_workloads)
         selectors = [[*matchers, f'destination_workload!~"{names}"'],
                      [*matchers, f'destination_workload=~"{names}"',
-                      *([f'destination_workload_namespace="{namespace}"'] if namespace else []),
+                      *([f'destination_workload_namespace="{_promql_string(namespace)}"']
+                        if namespace else []),
                       'source_workload!="unknown"']]
     return tuple(
         " or ".join(f"sum by (source_workload, source_workload_namespace) "
@@ -322,11 +324,22 @@ def plaintext_queries(namespace: str | None = None, exclude_namespaces: Sequence
     )
 
 
+#: RE2 metacharacters outside a bracket expression.
+_REGEX_META = frozenset("\\.+*?()|[]{}^$")
+
+
+def _promql_string(value: str) -> str:
+    """``value`` as the body of a PromQL double-quoted string: names come from manifests,
+    which no API server validated, so a quote or backslash must not end or bend the query."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _alternatives(names: Sequence[str]) -> str:
-    """A fully anchored PromQL regex matching exactly ``names``. Kubernetes names are DNS
-    labels or subdomains, so ``.`` is the only regex metacharacter they can hold; it is escaped
-    twice: once for the regex, once for the PromQL string literal."""
-    return "|".join(name.replace(".", "\\\\.") for name in sorted(set(names)))
+    """A PromQL string body holding a regex (PromQL anchors it) that matches exactly
+    ``names``: regex metacharacters escaped for RE2, then the whole for the string literal.
+    Kubernetes names hold only ``.`` of them, but manifests are untrusted."""
+    return "|".join(_promql_string("".join("\\" + c if c in _REGEX_META else c for c in name))
+                    for name in sorted(set(names)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -485,7 +498,7 @@ class _Planner:
                 "PeerAuthentication are used).",
             preconditions=tuple(notes),
             verify=("kubectl get crd peerauthentications.security.istio.io",
-                    f"kubectl get deploy -n {self.root} -l app=istiod",
+                    f"kubectl get deploy -n {quote(self.root)} -l app=istiod",
                     "kubectl get peerauthentication -A",
                     "istioctl analyze -A"),
         ))
@@ -513,7 +526,7 @@ class _Planner:
                      "its own STRICT step."),
                 preconditions=("10-prereq done: Istio installed",),
                 requires=("10-prereq",),
-                verify=(f"kubectl get peerauthentication -n {self.root}",),
+                verify=(f"kubectl get peerauthentication -n {quote(self.root)}",),
             ))
             return
         apply, undo = self.tracker.put(self.mesh_policy("PERMISSIVE"))
@@ -527,7 +540,7 @@ class _Planner:
             apply=(apply,), rollback=(undo,),
             preconditions=("10-prereq done: Istio installed",),
             requires=("10-prereq",),
-            verify=(f"kubectl get peerauthentication -n {self.root}",
+            verify=(f"kubectl get peerauthentication -n {quote(self.root)}",
                     "istioctl x describe pod <any meshed pod> (Effective PeerAuthentication: "
                     "PERMISSIVE)"),
         ))
@@ -832,7 +845,7 @@ class _Planner:
                            "no other workload PeerAuthentication selects these pods (Istio "
                            "keeps only the oldest)"),
             requires=tuple(requires),
-            verify=(f"istioctl x describe pod <pod of {w.name}> -n {ns}",
+            verify=(f"istioctl x describe pod <pod of {quote(w.name)}> -n {quote(ns)}",
                     f"the excepted callers still reach {w.name}: "
                     + ", ".join(callers)),
             forced_by=tuple(callers),
@@ -864,7 +877,7 @@ class _Planner:
                                        f'destination_workload="{w.name}"')
                              for q in plaintext_queries(ns)),
                 requires=tuple(requires),
-                verify=(f"istioctl x describe pod <pod of {w.name}> -n {ns}",),
+                verify=(f"istioctl x describe pod <pod of {quote(w.name)}> -n {quote(ns)}",),
             ))
 
     def keep_permissive(self, ns: str, uncovered: list[str], requires: list[str]) -> None:
@@ -883,7 +896,7 @@ class _Planner:
                  "AuthorizationPolicy."),
             apply=(apply,), rollback=(undo,),
             requires=tuple(requires),
-            verify=(f"kubectl get peerauthentication -n {ns}",),
+            verify=(f"kubectl get peerauthentication -n {quote(ns)}",),
             forced_by=tuple(sorted({u.split(" ", 1)[0] for u in uncovered})),
         ))
         fate = self.fates[ns]
@@ -911,7 +924,7 @@ class _Planner:
             promql=plaintext_queries(exclude_namespaces=planned),
             requires=tuple(s.id for s in self.steps
                            if s.phase in (Phase.STRICT, Phase.EXCEPTION)),
-            verify=(f"kubectl get peerauthentication -n {self.root} -o yaml",
+            verify=(f"kubectl get peerauthentication -n {quote(self.root)} -o yaml",
                     "a pod without a sidecar fails to call a meshed Service (curl exit 56, "
                     "HTTP 000)"),
         ))
@@ -959,15 +972,15 @@ def _unique_names(entries: Mapping[str, Any]) -> dict[str, str]:
 
 def _enroll_checks(ns: str, mode: str) -> tuple[str, ...]:
     if mode == "ambient":
-        return (f"istioctl ztunnel-config workloads --workload-namespace {ns} "
+        return (f"istioctl ztunnel-config workloads --workload-namespace {quote(ns)} "
                 "(PROTOCOL HBONE for every pod)",)
-    return (f"kubectl rollout status -n {ns} deploy,sts,ds",
-            f"istioctl x check-inject -n {ns}",
+    return (f"kubectl rollout status -n {quote(ns)} deploy,sts,ds",
+            f"istioctl x check-inject -n {quote(ns)}",
             f"every pod in {ns} runs an istio-proxy container")
 
 
 def _strict_checks(ns: str) -> tuple[str, ...]:
     return (*plaintext_queries(ns, window="15m"),
-            f"istioctl x describe pod <pod> -n {ns} (Effective PeerAuthentication: STRICT)",
+            f"istioctl x describe pod <pod> -n {quote(ns)} (Effective PeerAuthentication: STRICT)",
             f"a pod without a sidecar calling a Service in {ns} fails (curl exit 56, HTTP 000)")
 
