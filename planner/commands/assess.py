@@ -12,8 +12,7 @@ from planner.commands.common import (
     input_options,
     input_spec,
     output_option,
-    progress_bar,
-    report_scan,
+    run_analysis,
     stdout_console,
 )
 
@@ -47,18 +46,13 @@ def assess(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
       planner assess -f sample_clusters/shop -R --profile sample_clusters/profiles/shop.yaml
       planner assess -f sample_clusters/tiny --compliance-mtls -o json
     """
-    from planner.service import analyse
     from planner.service import assess as run_assess
 
     spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
                       context)
     overrides = {"platform_engineers": platform_engineers, "compliance_mtls": compliance_mtls,
                  "observability_needed": observability_needed, "nodes": nodes}
-    stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
-    with progress_bar("scanning") as progress:
-        analysis = analyse(spec, profile_path=profile_path, profile_overrides=overrides,
-                           progress=progress, stdin=stdin)
-    report_scan(analysis.scan)
+    analysis = run_analysis(spec, profile_path=profile_path, profile_overrides=overrides)
     assessment = run_assess(analysis)
     if output == "table":
         from planner.sinks.assessment_table import render_assessment

@@ -175,15 +175,30 @@ def exit_if_invalid(result: Any) -> None:
         sys.exit(int(ExitCode.INVALID_INPUT))
 
 
+def _stdin_for(spec: Any) -> Any:
+    """The binary stdin when ``-f -`` was given, else None."""
+    return sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
+
+
 def run_scan(spec: Any) -> Any:
     """Scan with a progress bar, print the diagnostics on stderr, return the ScanResult."""
     from planner.service import scan
 
-    stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
     with progress_bar("scanning") as progress:
-        result = scan(spec, progress=progress, stdin=stdin)
+        result = scan(spec, progress=progress, stdin=_stdin_for(spec))
     report_scan(result)
     return result
+
+
+def run_analysis(spec: Any, **options: Any) -> Any:
+    """``service.analyse`` with a progress bar and stdin for ``-f -``; prints the scan's
+    diagnostics on stderr and returns the Analysis. ``options`` go to ``analyse``."""
+    from planner.service import analyse
+
+    with progress_bar("scanning") as progress:
+        analysis = analyse(spec, progress=progress, stdin=_stdin_for(spec), **options)
+    report_scan(analysis.scan)
+    return analysis
 
 
 def output_option(*choices: str, default: str = "table") -> Callable[[F], F]:

@@ -14,8 +14,7 @@ from planner.commands.common import (
     input_options,
     input_spec,
     output_option,
-    progress_bar,
-    report_scan,
+    run_analysis,
     stdout_console,
     traffic_options,
 )
@@ -53,14 +52,10 @@ def graph(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
       planner graph -f sample_clusters/shop -R --explain 'storefront/web assets'
       planner graph -f sample_clusters/shop -R --prometheus http://127.0.0.1:9090
     """
-    from planner.service import analyse
 
     spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
                       context)
-    stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
-    with progress_bar("scanning") as progress:
-        analysis = analyse(spec, progress=progress, stdin=stdin, cluster_domain=cluster_domain)
-    report_scan(analysis.scan)
+    analysis = run_analysis(spec, cluster_domain=cluster_domain)
     analysis = traffic.observe(analysis)
     call_graph = analysis.graph
     if explain is not None:

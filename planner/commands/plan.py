@@ -15,7 +15,7 @@ from planner.commands.common import (
     input_options,
     input_spec,
     output_option,
-    report_scan,
+    run_analysis,
     stdout_console,
     traffic_options,
 )
@@ -42,11 +42,9 @@ def plan_options(func: Any) -> Any:
 def make_plan(spec: Any, root_namespace: str, granularity: str, dataplane: str) -> Any:
     """Analyse the input and build the plan (with the fit recommendation when asked);
     diagnostics go to stderr. Returns ``(analysis, plan)``."""
-    from planner.service import analyse, assess, build_plan
+    from planner.service import assess, build_plan
 
-    stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
-    analysis = analyse(spec, stdin=stdin, root_namespace=root_namespace)
-    report_scan(analysis.scan)
+    analysis = run_analysis(spec, root_namespace=root_namespace)
     modes = None
     if dataplane == "recommended":
         modes = {ns: choice[0] for ns, choice in assess(analysis).dataplane.items()}

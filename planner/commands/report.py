@@ -20,7 +20,7 @@ from planner.commands.common import (
     handle_errors,
     input_options,
     input_spec,
-    report_scan,
+    run_analysis,
 )
 from planner.commands.plan import plan_options
 from planner.exit_codes import ExitCode
@@ -87,17 +87,14 @@ def report(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
       planner report -f sample_clusters/shop -R --format html --out report.html
     """
     from planner.rules.base import Level
-    from planner.service import analyse, assess, build_plan
+    from planner.service import assess, build_plan
     from planner.sinks.report_json import report_document
 
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json contradicts --format {fmt}")
     spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
                       context)
-    stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
-    analysis = analyse(spec, profile_path=profile_path, stdin=stdin,
-                       root_namespace=root_namespace)
-    report_scan(analysis.scan)
+    analysis = run_analysis(spec, profile_path=profile_path, root_namespace=root_namespace)
     # One assessment serves both the verdict section and --dataplane recommended.
     assessment = assess(analysis)
     modes = None

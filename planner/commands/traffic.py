@@ -13,8 +13,7 @@ from planner.commands.common import (
     input_options,
     input_spec,
     output_option,
-    progress_bar,
-    report_scan,
+    run_analysis,
     stdout_console,
     traffic_options,
 )
@@ -40,7 +39,7 @@ def traffic(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
       planner traffic -f sample_clusters/shop -R --traffic kiali-graph.json -o json
       planner traffic --context prod --prometheus https://prom.example --window 30d
     """
-    from planner.service import analyse, namespace_report
+    from planner.service import namespace_report
 
     if not traffic.given:
         # InputError, not click.UsageError: handle_errors turns only planner errors into codes.
@@ -48,10 +47,7 @@ def traffic(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
                          "--traffic FILE")
     spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
                       context)
-    stdin = sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
-    with progress_bar("scanning") as progress:
-        analysis = analyse(spec, progress=progress, stdin=stdin, cluster_domain=cluster_domain)
-    report_scan(analysis.scan)
+    analysis = run_analysis(spec, cluster_domain=cluster_domain)
     analysis = traffic.observe(analysis)
     entries = namespace_report(analysis)
     if output == "json":
