@@ -7,7 +7,9 @@ fast and the kubernetes client loads only for live commands.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import gc
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -75,6 +77,21 @@ class ScanResult:
     invalid: int = 0
     api_calls: int | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector. A scan allocates millions of objects that stay alive
+    to the end (the parsed documents, then the model and its wire form) and makes no reference
+    cycles, so each collection only re-walks live objects: about half the time of a
+    10,000-service scan. Reference counting still frees everything else as it goes. Nests."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def scan(spec: InputSpec, *, progress: Progress | None = None,
@@ -155,9 +172,10 @@ def analyse(spec: InputSpec, *, profile_path: str | None = None,
     from planner.rules.base import RuleContext
     from planner.sources.profile import load_profile
 
-    result = scan(spec, progress=progress, stdin=stdin)
-    profile = load_profile(profile_path, profile_overrides or {})
-    graph = build_graph(result.inventory, cluster_domain=cluster_domain)
+    with paused_gc():
+        result = scan(spec, progress=progress, stdin=stdin)
+        profile = load_profile(profile_path, profile_overrides or {})
+        graph = build_graph(result.inventory, cluster_domain=cluster_domain)
     context = RuleContext(result.inventory, graph, profile, root_namespace)
     return Analysis(result, graph, profile, context)
 
