@@ -18,6 +18,7 @@ from planner.rules.blockers import (
     mp212_destination_rule_tls,
     mp213_probes_not_rewritten,
     mp214_scrape_app_port,
+    mp215_ambient_disable,
 )
 
 BLOCKER_RULES: tuple[Rule, ...] = (
@@ -35,4 +36,5 @@ BLOCKER_RULES: tuple[Rule, ...] = (
     mp212_destination_rule_tls.RULE,
     mp213_probes_not_rewritten.RULE,
     mp214_scrape_app_port.RULE,
+    mp215_ambient_disable.RULE,
 )
