@@ -186,10 +186,13 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
 
     ``dataplane`` is the fit engine's recommendation (namespace -> ``ambient``|``sidecar``;
     sidecar where missing). Raises ``ValueError`` for an unknown ``granularity``."""
+    from dataclasses import replace
+
     from planner.domain.plan import build_plan_from
     from planner.rules.blockers import BLOCKER_RULES
 
-    context = analysis.context
+    # The rules judge the mesh this plan builds: ambient namespaces are not sidecar ones.
+    context = replace(analysis.context, dataplane=dataplane) if dataplane else analysis.context
     findings = [f for rule in BLOCKER_RULES for f in rule.check(context)]
     return build_plan_from(context.inventory, context.graph, findings,
                            root_namespace=context.root_namespace, granularity=granularity,

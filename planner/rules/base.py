@@ -71,12 +71,15 @@ class Finding:
 @dataclass(frozen=True)
 class RuleContext:
     """Everything a rule may read. ``profile`` holds answers the manifests cannot give
-    (fit rules); ``root_namespace`` is Istio's root namespace."""
+    (fit rules); ``root_namespace`` is Istio's root namespace; ``dataplane`` is the data plane
+    the plan gives namespaces not yet labelled (namespace -> ``ambient``|``sidecar``; None:
+    sidecar), so blocker rules judge the mesh the plan will build."""
 
     inventory: Inventory
     graph: CallGraph
     profile: Any = None
     root_namespace: str = "istio-system"
+    dataplane: Mapping[str, str] | None = None
 
 
 Check = Callable[[RuleContext], list[Finding]]

@@ -55,8 +55,10 @@ def _cached(name: str, ctx: RuleContext, compute: Callable[[], T]) -> T:
 
 
 def members(ctx: RuleContext) -> Membership:
-    """The plan's enrollment for this context (sidecar where nothing says otherwise)."""
-    return _cached("members", ctx, lambda: membership(ctx.inventory, ctx.root_namespace))
+    """The plan's enrollment for this context (its data plane, sidecar where nothing says
+    otherwise)."""
+    return _cached("members", ctx,
+                   lambda: membership(ctx.inventory, ctx.root_namespace, ctx.dataplane))
 
 
 def caller_kind(ctx: RuleContext, edge: Edge) -> str:
