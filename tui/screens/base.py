@@ -44,7 +44,8 @@ class MeshScreen(Screen[None]):
         yield MeshHeader(id="header")
         yield from self.compose_body()
         yield PromptBar(id="prompt")
-        yield Footer()
+        # Compact: with --write the apply and rollback keys must fit on a 120-column terminal.
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets."""
