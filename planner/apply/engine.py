@@ -435,8 +435,7 @@ class ApplySession:
         try:
             return self.plan.step(step_id)
         except KeyError:
-            known = ", ".join(s.id for s in self.plan.steps)
-            raise ApplyError(f"no step {step_id!r} in the plan (steps: {known})") from None
+            raise ApplyError(self.plan.unknown_step(step_id)) from None
 
 
 def _step_annotation(obj: Any) -> str | None:

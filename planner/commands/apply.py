@@ -45,13 +45,16 @@ def session_options(func: Any) -> Any:
 
 
 def _open(spec: Any, options: dict[str, Any], write: bool,
-          traffic: TrafficOptions | None = None) -> Any:
+          traffic: TrafficOptions | None = None, step_id: str | None = None) -> Any:
     """Analyse, plan and open the apply session for the chosen input; with ``traffic`` given,
-    its STRICT steps are gated on that observed traffic."""
+    its STRICT steps are gated on that observed traffic. An unknown ``step_id`` is reported
+    before anything else is asked of the user (such as an output folder)."""
     from planner.service import ClusterInput, open_apply_session
 
     analysis, plan = make_plan(spec, options["root_namespace"], options["granularity"],
                                options["dataplane"])
+    if step_id is not None and step_id not in {s.id for s in plan.steps}:
+        raise ApplyError(plan.unknown_step(step_id))
     return open_apply_session(analysis, plan, write=write, journal_path=options["journal"],
                               kube=spec if isinstance(spec, ClusterInput) else None,
                               out_dir=options["out_dir"], traffic=_traffic_source(traffic))
@@ -151,7 +154,7 @@ def apply(step_id: str, write: bool, dry_run: bool, yes: bool, resume: bool, for
 
     if not dry_run:
         check_writable(write)
-    with _open(_spec(options), options, write, traffic) as session:
+    with _open(_spec(options), options, write, traffic, step_id) as session:
         preview = session.preview(step_id, force_conflicts=force_conflicts)
         print_diff(preview.diff)
         for line in preview.changes:
@@ -188,7 +191,7 @@ def rollback(step_id: str, write: bool, yes: bool, **options: Any) -> None:
     from planner.service import check_writable
 
     check_writable(write)
-    with _open(_spec(options), options, write) as session:
+    with _open(_spec(options), options, write, step_id=step_id) as session:
         if not confirm(f"Roll back step {step_id} on {session.writer.label}?", yes):
             _note("not rolled back")
             return
@@ -217,7 +220,7 @@ def verify(step_id: str, traffic: TrafficOptions, **options: Any) -> None:
       planner verify 40-strict-shop --prometheus http://127.0.0.1:9090
       planner verify 40-strict-shop --traffic edges.csv
     """
-    with _open(_spec(options), options, False, traffic) as session:
+    with _open(_spec(options), options, False, traffic, step_id) as session:
         outcome = session.verify(step_id)
     for message in outcome.messages:
         _note(message)

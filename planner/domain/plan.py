@@ -129,6 +129,10 @@ class Plan:
     namespaces: tuple[NamespaceFate, ...]
     blockers: tuple[Finding, ...]
 
+    def unknown_step(self, step_id: str) -> str:
+        """The message for a step id this plan does not have, listing the ones it has."""
+        return f"no step {step_id!r} in the plan (steps: {', '.join(s.id for s in self.steps)})"
+
     def step(self, step_id: str) -> Step:
         """The step with this id; KeyError when there is none."""
         for s in self.steps:

@@ -71,3 +71,15 @@ def test_unreadable_journal_is_an_apply_error(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(ApplyError, match="unusable"):
         journal_file.load_journal(path)
+
+
+@pytest.mark.parametrize("command", ["apply", "verify", "rollback"])
+def test_an_unknown_step_is_named_before_anything_else(tmp_path: Path, command: str) -> None:
+    # No --out and no cluster: the unknown step id is still what the user hears about first.
+    write = ["--write"] if command != "verify" else []
+    result = CliRunner().invoke(cli, [command, "40-strict-nope", *write, "-f", TINY, "-R",
+                                      "--journal", str(tmp_path / "j.json")])
+    assert result.exit_code == 7
+    assert "no step '40-strict-nope' in the plan" in result.stderr
+    assert "20-mesh-permissive" in result.stderr
+    assert not (tmp_path / "j.json").exists()
