@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
 from planner.domain.plan import infrastructure_role
+from planner.domain.policy import disable_settings
 from planner.domain.profile import COST_BASIS, QUESTIONS, Profile, ProxyCost
 from planner.rules.base import Finding, Rule, RuleContext
 
@@ -385,10 +386,7 @@ def _ambient_blockers(inventory: Inventory, root_namespace: str) -> dict[str, tu
     plaintext exception, so the migration guide calls them incompatible."""
     found: dict[str, list[str]] = defaultdict(list)
     for pa in inventory.istio_of_kind("PeerAuthentication"):
-        modes = [_mapping(pa.spec.get("mtls")).get("mode")]
-        modes += [_mapping(p).get("mode")
-                  for p in _mapping(pa.spec.get("portLevelMtls")).values()]
-        if "DISABLE" in modes:
+        if disable_settings(pa):
             scope = " (mesh-wide)" if pa.ref.namespace == root_namespace else ""
             found[pa.ref.namespace].append(f"{pa.ref.key} sets mTLS DISABLE{scope}")
     return {k: tuple(v) for k, v in found.items()}
