@@ -6,12 +6,13 @@ in a document; lists keep the order the domain gave them (the domain sorts); no 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import fields, is_dataclass
+from datetime import date, time
 from enum import Enum
 from typing import Any
 
+import orjson
 import yaml
 
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -22,7 +23,8 @@ _CONVERTERS: dict[type, Callable[[Any], Any]] = {}
 
 
 def to_wire(value: Any) -> Any:
-    """Convert dataclasses, enums, mappings and tuples into plain JSON types, keys sorted."""
+    """Convert dataclasses, named tuples, enums, mappings and tuples into plain JSON types, keys
+    sorted."""
     kind = type(value)
     if kind in _SCALARS:
         return value
@@ -85,6 +87,9 @@ def _converter_for(value: Any) -> Callable[[Any], Any]:
         return dataclass_converter(type(value))
     if isinstance(value, Enum):
         return lambda obj: obj.value
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple: an object
+        names = sorted(value._fields)
+        return lambda obj: {name: to_wire(getattr(obj, name)) for name in names}
     if isinstance(value, Mapping):
         return _convert_mapping
     if isinstance(value, (list, tuple)):
@@ -116,27 +121,41 @@ def document(schema_version: str, body: Mapping[str, Any], *, converted: bool = 
     return doc
 
 
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+#: Two-space indentation, as ``jq .`` prints; orjson writes 10^7 bytes in a few hundredths of a
+#: second, where the standard library's indenting encoder is pure Python (several times slower).
+_JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+
+#: orjson refuses integers outside 64 bits; the Kubernetes API has none, a hand-written spec may.
+_INT64 = range(-(2**63), 2**64)
 
 
 def dump_json(data: Any) -> str:
-    """Deterministic JSON text with a trailing newline.
+    """Deterministic JSON text (two-space indentation, trailing newline) of wire data."""
+    try:
+        return orjson.dumps(data, option=_JSON_OPTIONS, default=_unencodable).decode()
+    except orjson.JSONEncodeError:
+        # Only an out-of-range integer gets here (every other value is converted by to_wire):
+        # print it as a string rather than fail the whole output.
+        return orjson.dumps(_big_ints_as_strings(data), option=_JSON_OPTIONS,
+                            default=_unencodable).decode()
 
-    The top level is laid out one key per line and one list item per line, each item compact:
-    diffs stay readable per object, and the C encoder does the bulk (an indented dump runs
-    the pure-Python encoder, several times slower on a 10,000-service inventory).
-    """
-    if not isinstance(data, dict):
-        return _COMPACT.encode(data) + "\n"
-    lines = []
-    for key, value in data.items():
-        name = _COMPACT.encode(key)
-        if isinstance(value, list) and value:
-            items = ",\n".join("    " + _COMPACT.encode(v) for v in value)
-            lines.append(f"  {name}: [\n{items}\n  ]")
-        else:
-            lines.append(f"  {name}: {_COMPACT.encode(value)}")
-    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+def _unencodable(value: Any) -> Any:
+    # Dates and times that YAML parsed into objects, found in free-form specs: ISO text, as the
+    # API server would return them.
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _big_ints_as_strings(value: Any) -> Any:
+    if type(value) is int and value not in _INT64:
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _big_ints_as_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_big_ints_as_strings(v) for v in value]
+    return value
 
 
 def dump_yaml(data: Any) -> str:

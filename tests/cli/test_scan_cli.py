@@ -181,3 +181,39 @@ def test_corpus_kiali_travels_per_folder_namespaces() -> None:
         assert {n["name"] for n in doc["namespaces"]} == {ns}
         services += len(doc["services"])
     assert services == 11
+
+
+def test_console_script_writes_everything_before_its_fast_exit(tmp_path: Path) -> None:
+    # The console script ends with os._exit: output must be flushed and the exit code kept.
+    in_process = CliRunner().invoke(cli, ["scan", "-f", str(SHOP), "-R", "-o", "json"])
+    result = run("scan", "-f", str(SHOP), "-R", "-o", "json")
+    assert result.returncode == 0 and result.stdout == in_process.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n---\nkind: Service\n")
+    result = run("scan", "-f", str(bad), "-o", "yaml")
+    assert result.returncode == ExitCode.INVALID_INPUT
+    assert yaml.safe_load(result.stdout)["configMaps"][0]["name"] == "ok"
+
+
+def test_closed_pipe_ends_quietly() -> None:
+    # `planner scan -o json | head -c 100`: no "Exception ignored" noise, exit 0.
+    done = subprocess.run(
+        f"{sys.executable} -m planner scan -f {SHOP} -R -o json | head -c 100 >/dev/null; "
+        "echo ${PIPESTATUS[0]}", shell=True, executable="/bin/bash", capture_output=True,
+        text=True, cwd=ROOT)
+    assert done.stdout.strip() == "0" and done.stderr == ""
+
+
+def test_yaml_values_without_a_json_type_are_still_written(tmp_path: Path) -> None:
+    # YAML gives dates, integers past 64 bits and NaN in free-form specs; kubectl would
+    # reject some, but the inventory must still print as valid JSON.
+    path = tmp_path / "odd.yaml"
+    path.write_text("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+                    "metadata: {name: odd, namespace: a}\n"
+                    "spec: {day: 2024-01-02, at: 2024-01-02T03:04:05Z, "
+                    "big: 123456789012345678901234567890, small: -5, ratio: .nan}\n")
+    result = CliRunner().invoke(cli, ["scan", "-f", str(path), "-o", "json"])
+    assert result.exit_code == 0, result.output
+    spec = json.loads(result.stdout)["istio"][0]["spec"]
+    assert spec == {"day": "2024-01-02", "at": "2024-01-02T03:04:05+00:00",
+                    "big": "123456789012345678901234567890", "small": -5, "ratio": None}
