@@ -22,6 +22,7 @@ from planner.commands.common import (
     input_spec,
     one_line,
     output_option,
+    print_document,
     stdout_console,
     traffic_options,
 )
@@ -246,10 +247,8 @@ def status(output: str, **options: Any) -> None:
     with _open(_spec(options), options, False) as session:
         rows = session.status_details()
     if output == "json":
-        from planner.sinks.wire import dump_json
-
-        sys.stdout.write(dump_json({"schemaVersion": 1, "steps": [
-            {"id": step_id, "state": state, "note": note} for step_id, state, note in rows]}))
+        print_document({"schemaVersion": 1, "steps": [
+            {"id": step_id, "state": state, "note": note} for step_id, state, note in rows]})
         return
     from rich.table import Table
 

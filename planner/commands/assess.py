@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from planner.commands.common import (
@@ -12,6 +10,7 @@ from planner.commands.common import (
     input_options,
     input_spec,
     output_option,
+    print_document,
     run_analysis,
     stdout_console,
 )
@@ -60,8 +59,6 @@ def assess(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
         render_assessment(stdout_console(), assessment, analysis.scan.source_label)
     else:
         from planner.sinks.assessment_json import assessment_document
-        from planner.sinks.wire import dump_json
 
-        sys.stdout.write(dump_json(assessment_document(assessment,
-                                                       analysis.scan.source_label)))
+        print_document(assessment_document(assessment, analysis.scan.source_label))
     exit_if_invalid(analysis.scan)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from planner.cli import keep_until_exit
 from planner.errors import (
     ApplyError,
     ClusterError,
@@ -187,6 +188,7 @@ def run_scan(spec: Any) -> Any:
     with progress_bar("scanning") as progress:
         result = scan(spec, progress=progress, stdin=_stdin_for(spec))
     report_scan(result)
+    keep_until_exit(result)
     return result
 
 
@@ -198,7 +200,16 @@ def run_analysis(spec: Any, **options: Any) -> Any:
     with progress_bar("scanning") as progress:
         analysis = analyse(spec, progress=progress, stdin=_stdin_for(spec), **options)
     report_scan(analysis.scan)
+    keep_until_exit(analysis)
     return analysis
+
+
+def print_document(data: Any, output: str = "json") -> None:
+    """Write a wire document to stdout as ``json`` or ``yaml``."""
+    from planner.sinks.wire import dump_json, dump_yaml
+
+    sys.stdout.write(dump_json(data) if output == "json" else dump_yaml(data))
+    keep_until_exit(data)
 
 
 def output_option(*choices: str, default: str = "table") -> Callable[[F], F]:

@@ -14,6 +14,7 @@ from planner.commands.common import (
     input_options,
     input_spec,
     output_option,
+    print_document,
     run_analysis,
     stdout_console,
     traffic_options,
@@ -64,10 +65,9 @@ def graph(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
         render_explain(stdout_console(), find_edges(call_graph, explain))
     elif output == "json":
         from planner.sinks.graph_json import graph_document, namespace_document
-        from planner.sinks.wire import dump_json
 
-        data = namespace_document(call_graph) if by_namespace else graph_document(call_graph)
-        sys.stdout.write(dump_json(data))
+        print_document(namespace_document(call_graph) if by_namespace
+                       else graph_document(call_graph))
     elif output in ("dot", "mermaid"):
         from planner.sinks import graph_render
 

@@ -3,7 +3,6 @@ GitOps tree."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -15,6 +14,7 @@ from planner.commands.common import (
     input_options,
     input_spec,
     output_option,
+    print_document,
     run_analysis,
     stdout_console,
     traffic_options,
@@ -93,8 +93,6 @@ def plan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
         render_plan(stdout_console(), result, gates)
     else:
         from planner.sinks.plan_json import plan_document
-        from planner.sinks.wire import dump_json, dump_yaml
 
-        data = plan_document(result, gates)
-        sys.stdout.write(dump_json(data) if output == "json" else dump_yaml(data))
+        print_document(plan_document(result, gates), output)
     exit_if_invalid(analysis.scan)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from planner.commands.common import (
@@ -12,6 +10,7 @@ from planner.commands.common import (
     input_options,
     input_spec,
     output_option,
+    print_document,
     run_scan,
     stdout_console,
 )
@@ -42,8 +41,6 @@ def scan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
             render_inventory(stdout_console(), result)
         else:
             from planner.sinks.inventory_json import inventory_document
-            from planner.sinks.wire import dump_json, dump_yaml
 
-            data = inventory_document(result.inventory)
-            sys.stdout.write(dump_json(data) if output == "json" else dump_yaml(data))
+            print_document(inventory_document(result.inventory), output)
     exit_if_invalid(result)

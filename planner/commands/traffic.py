@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from planner.commands.common import (
@@ -13,6 +11,7 @@ from planner.commands.common import (
     input_options,
     input_spec,
     output_option,
+    print_document,
     run_analysis,
     stdout_console,
     traffic_options,
@@ -52,9 +51,8 @@ def traffic(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     entries = namespace_report(analysis)
     if output == "json":
         from planner.sinks.traffic_json import traffic_document
-        from planner.sinks.wire import dump_json
 
-        sys.stdout.write(dump_json(traffic_document(analysis.traffic, analysis.graph, entries)))
+        print_document(traffic_document(analysis.traffic, analysis.graph, entries))
     else:
         from planner.sinks.traffic_table import render_traffic
 

@@ -3,6 +3,8 @@ through the rollout (apply and rollback only with --write). Textual loads only h
 
 from __future__ import annotations
 
+import gc
+
 import click
 
 from planner.commands.common import (
@@ -24,7 +26,7 @@ from planner.commands.common import (
               help="Where --write puts the steps' GitOps files in manifest mode "
                    "(default meshplan-rollout).")
 @click.option("--journal", "journal_path", default=None, metavar="FILE",
-              help="Journal of applied steps (default meshplan-journal.json).")
+              help="Journal of applied steps (default .meshplan/journal.json, as for apply).")
 @click.option("--root-namespace", default="istio-system", show_default=True, metavar="NS",
               help="Istio's root namespace (meshConfig.rootNamespace).")
 @click.option("--dataplane", type=click.Choice(["sidecar", "recommended"]),
@@ -64,6 +66,7 @@ def tui(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
                       context)
     from tui.app import TuiOptions, run
 
+    gc.enable()  # the console script runs commands without it (planner.cli.main)
     run(TuiOptions(spec, profile_path=profile_path, write=write, out_dir=out_dir,
                    journal_path=journal_path, root_namespace=root_namespace, start=start,
                    traffic=traffic, dataplane=dataplane))
