@@ -8,14 +8,13 @@ fast and the kubernetes client loads only for live commands.
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-# Re-exported: where `planner apply` keeps its journal unless --journal says otherwise.
-from planner.apply.journal_file import DEFAULT_JOURNAL as DEFAULT_JOURNAL
 from planner.domain.diagnostics import Diagnostic, Severity
 from planner.domain.inventory import Inventory
 from planner.domain.inventory_builder import build_inventory
@@ -33,6 +32,10 @@ if TYPE_CHECKING:
 #: ``progress(done, total, what)``: files done of total for manifests; for a live scan, objects
 #: read so far (total 0: unknown) and the kind being listed.
 Progress = Callable[[int, int, str], None]
+
+#: The journal of applied steps when none is named: the CLI and the TUI share it, so each sees
+#: the steps the other applied.
+DEFAULT_JOURNAL = os.path.join(".meshplan", "journal.json")
 
 
 @dataclass(frozen=True)

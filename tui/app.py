@@ -41,8 +41,6 @@ from tui.screens.plan import PlanScreen, changes_yaml, yaml_view
 
 #: Where a WRITE session in manifest mode writes the steps' GitOps files without --out.
 DEFAULT_OUT = "meshplan-rollout"
-#: The journal of applied steps without --journal.
-DEFAULT_JOURNAL = "meshplan-journal.json"
 DONE_STATES = frozenset({"applied", "verified"})
 #: The phases with a plaintext gate (``planner.service.gate_for_step`` answers for them).
 GATED_PHASES = frozenset({Phase.STRICT, Phase.MESH_STRICT})
@@ -465,7 +463,7 @@ class MeshplanApp(App[None]):
             traffic = self.options.traffic
             self._session = opener(
                 self.analysis, self.apply_plan or self.plan, write=self.write,
-                journal_path=self.options.journal_path or DEFAULT_JOURNAL,
+                journal_path=self.options.journal_path or service.DEFAULT_JOURNAL,
                 kube=None if manifests else spec, out_dir=out_dir,
                 traffic=traffic.source(None) if traffic is not None else None)
             return self._session

@@ -18,8 +18,6 @@ from pathlib import Path
 from planner.domain.journal import Journal, JournalError, from_document, to_document
 from planner.errors import ApplyError
 
-DEFAULT_JOURNAL = os.path.join(".meshplan", "journal.json")
-
 
 def load_journal(path: str | os.PathLike[str]) -> Journal:
     """The journal at ``path``; an empty one when the file does not exist yet."""

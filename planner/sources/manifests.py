@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import enum
 import json
-import multiprocessing
 import os
 import re
 import shutil
@@ -33,15 +32,17 @@ import stat
 import subprocess
 import sys
 from collections.abc import Callable, Generator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import yaml
 
 from planner.domain.diagnostics import Diagnostic, Severity, Source
 from planner.errors import InputError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 DEFAULT_MAX_FILE_BYTES: Final = 256 * 1024 * 1024
 """Largest file, stdin or kustomize output read (256 MiB): far above any real manifest set,
@@ -103,7 +104,7 @@ _TYPE_NAMES: Final[dict[type, str]] = {
 _HELM_HINT: Final = "looks like a Helm template; render it with `helm template` first (skipped)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawDocument:
     """One Kubernetes object as parsed, with where it came from."""
 
@@ -275,6 +276,10 @@ def _from_workers(units: list[_Unit], stdin: BinaryIO | None,
     workers = _workers([size for size in sizes if size is not None])
     if workers < 2:
         return
+    # Imported here: most scans read one file or a few, and these cost ~15 ms to import.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     # fork starts a worker in milliseconds; spawn would re-import the planner in each.
     context = (multiprocessing.get_context("fork")
                if "fork" in multiprocessing.get_all_start_methods() else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 import os
@@ -508,7 +509,8 @@ class SpyPool(ProcessPoolExecutor):
 def pool(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Workers for any two files, even on a 1-core machine; yields the files sent to them."""
     monkeypatch.setattr(manifests, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(manifests, "ProcessPoolExecutor", SpyPool)
+    # The loader imports the pool class when it starts workers.
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", SpyPool)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.delenv("PLANNER_JOBS", raising=False)
     SpyPool.submitted = []
@@ -636,11 +638,11 @@ def test_pool_failure_falls_back_to_serial_silently(
         capfd: pytest.CaptureFixture[str], failure: str) -> None:
     paths = mixed_folder(tmp_path)
     expected = serial_load(monkeypatch, paths)
-    patches = {"no-pool": ("ProcessPoolExecutor", NoPool),
-               "no-fork": ("ProcessPoolExecutor", NoFork),
-               "worker-killed": ("_read_unit", _dying_read),
-               "unpicklable": ("_read_unit", _unpicklable_read)}
-    monkeypatch.setattr(manifests, *patches[failure])
+    patches = {"no-pool": (concurrent.futures, "ProcessPoolExecutor", NoPool),
+               "no-fork": (concurrent.futures, "ProcessPoolExecutor", NoFork),
+               "worker-killed": (manifests, "_read_unit", _dying_read),
+               "unpicklable": (manifests, "_read_unit", _unpicklable_read)}
+    monkeypatch.setattr(*patches[failure])
     calls: list[tuple[int, int]] = []
     result = load_manifests(paths, progress=lambda *call: calls.append(call))
     assert result == expected
