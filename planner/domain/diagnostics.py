@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Source:
     """The origin of one object: a file path (``-`` for stdin, ``cluster`` for a live scan),
     the 1-based index of the document inside it (0: the file as a whole) and, for an object
@@ -32,7 +32,7 @@ class Severity(StrEnum):
     ERROR = "error"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Diagnostic:
     """One message about the input. ``ERROR`` means the document was skipped."""
 
