@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Source:
+class Source(NamedTuple):
     """The origin of one object: a file path (``-`` for stdin, ``cluster`` for a live scan),
     the 1-based index of the document inside it (0: the file as a whole) and, for an object
     inside a ``kind: List`` document, its 1-based position in ``items`` (0 otherwise)."""

@@ -110,8 +110,7 @@ class Namespace:
         return "none"
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerPort:
+class ContainerPort(NamedTuple):
     """A port a container declares."""
 
     container_port: int
@@ -119,8 +118,7 @@ class ContainerPort:
     protocol: str = "TCP"
 
 
-@dataclass(frozen=True, slots=True)
-class EnvVar:
+class EnvVar(NamedTuple):
     """One ``env`` entry: a literal value or a reference (Secret refs keep only the name)."""
 
     name: str
@@ -131,8 +129,7 @@ class EnvVar:
     field_ref: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EnvFrom:
+class EnvFrom(NamedTuple):
     """One ``envFrom`` entry: every key of a ConfigMap or Secret, with an optional prefix."""
 
     kind: str  # "ConfigMap" or "Secret"
@@ -140,8 +137,7 @@ class EnvFrom:
     prefix: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Probe:
+class Probe(NamedTuple):
     """A kubelet probe. ``handler`` is ``http``, ``tcp``, ``grpc`` or ``exec``."""
 
     kind: str  # liveness, readiness, startup
@@ -150,8 +146,7 @@ class Probe:
     path: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VolumeMount:
+class VolumeMount(NamedTuple):
     """A mounted volume; ``config_map``/``secret`` name the object behind it, if any."""
 
     volume: str
@@ -160,8 +155,7 @@ class VolumeMount:
     secret: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Container:
+class Container(NamedTuple):
     """A container or init container of a pod template."""
 
     name: str
@@ -176,8 +170,7 @@ class Container:
     mounts: tuple[VolumeMount, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class PodState:
+class PodState(NamedTuple):
     """What the running Pods of a workload show (only known from exports of a live cluster)."""
 
     pods: int = 0
@@ -230,8 +223,7 @@ class Workload:
         return self.init_containers + self.containers
 
 
-@dataclass(frozen=True, slots=True)
-class ServicePort:
+class ServicePort(NamedTuple):
     """A Service port. ``target_port`` is a number or a container port name."""
 
     port: int
@@ -277,8 +269,7 @@ class ConfigMap:
     source: Source | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BackendRef:
+class BackendRef(NamedTuple):
     """A reference to a Service port from a route, ingress, webhook or APIService."""
 
     namespace: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from operator import attrgetter
 from typing import Any
 
 from planner.domain.inventory import (
@@ -29,14 +28,14 @@ def _ref(ref: ObjectRef) -> str:
 #: Objects with an identity print it as top-level ``kind``, ``namespace`` and ``name`` keys.
 _FLAT_REF: Mapping[str, Override] = {
     "ref": None,
-    "kind": attrgetter("ref.kind"),
-    "namespace": attrgetter("ref.namespace"),
-    "name": attrgetter("ref.name"),
+    "kind": "o.ref.kind",
+    "namespace": "o.ref.namespace",
+    "name": "o.ref.name",
 }
 
 # Converters that emit the wire shape directly: one pass over a 10,000-service inventory
 # instead of converting the model and then reshaping (and re-walking) every object.
-_namespace = dataclass_converter(Namespace, {"enrollment": attrgetter("enrollment")})
+_namespace = dataclass_converter(Namespace, {"enrollment": "o.enrollment"})
 _workload = dataclass_converter(Workload, _FLAT_REF)
 _service = dataclass_converter(
     Service, {**_FLAT_REF, "selects": lambda s: [_ref(r) for r in s.selects]})

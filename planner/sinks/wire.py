@@ -6,6 +6,7 @@ in a document; lists keep the order the domain gave them (the domain sorts); no 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import fields, is_dataclass
 from datetime import date, time
@@ -36,49 +37,95 @@ def to_wire(value: Any) -> Any:
 
 #: Field annotations whose values are already JSON scalars: copied without a call.
 _SCALAR_ANNOTATIONS = frozenset({"str", "int", "float", "bool", "str | None", "int | None",
-                                 "float | None", "bool | None"})
+                                 "float | None", "bool | None", "int | str | None"})
 
 
-#: A wire key computed from the whole object (returning a wire value), or None to leave a
-#: field out; see :func:`dataclass_converter`.
-Override = Callable[[Any], Any] | None
+#: How a wire key is computed from the whole object ``o``: a callable, or a Python expression
+#: inlined into the generated converter (``"o.ref.kind"``); None leaves a field out. See
+#: :func:`dataclass_converter`.
+Override = Callable[[Any], Any] | str | None
 
 
 def dataclass_converter(cls: type, overrides: Mapping[str, Override] | None = None
                         ) -> Callable[[Any], dict[str, Any]]:
-    """A converter for instances of the dataclass ``cls``: their fields as a dict, keys sorted.
+    """A converter for instances of the dataclass (or named tuple) ``cls``: their fields as a
+    dict, keys sorted.
 
-    ``overrides`` reshapes the result in the same single pass: a key mapped to a callable is
-    computed by it (replacing a field of that name, if any); a field mapped to None is left
-    out. A sink that renames or flattens fields thus needs no second walk over the result.
+    ``overrides`` reshapes the result in the same single pass: a key mapped to a callable or an
+    expression is computed by it (replacing a field of that name, if any); a field mapped to
+    None is left out. A sink that renames or flattens fields thus needs no second walk.
     """
     # One converter per type, built once: a 10,000-service inventory converts ~10^6 values.
-    # It is a generated dict display (as `dataclasses` generates __init__), with scalar-typed
-    # fields copied as they are.
+    # It is a generated dict display (as `dataclasses` generates __init__): scalar fields are
+    # copied, nested objects of a type named in the annotation call that type's converter
+    # directly, and only fields of unknown type go through the generic to_wire.
+    namespace: dict[str, Any] = {"_wire": to_wire, "_mapping": _convert_mapping,
+                                 "_str_mapping": _convert_str_mapping}
     entries: dict[str, str] = {}
-    for f in fields(cls):
-        annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-        getter = f"o.{f.name}"
+    for name, annotation in _field_annotations(cls):
+        getter = f"o.{name}"
+        element = _element_converter(cls, annotation, namespace)
         if annotation in _SCALAR_ANNOTATIONS:
-            entries[f.name] = getter
+            entries[name] = getter
+        elif annotation == "Mapping[str, str]":
+            entries[name] = f"_str_mapping({getter})"
         elif annotation.startswith("Mapping["):
-            entries[f.name] = f"_mapping({getter})"
+            entries[name] = f"_mapping({getter})"
         elif annotation == "tuple[str, ...]":
-            entries[f.name] = f"list({getter})"
+            entries[name] = f"list({getter})"
+        elif annotation.startswith("tuple[") and element:
+            entries[name] = f"[{element}(v) for v in {getter}]"
         elif annotation.startswith("tuple["):
-            entries[f.name] = f"[_wire(v) for v in {getter}]"
+            entries[name] = f"[_wire(v) for v in {getter}]"
+        elif element and annotation.endswith(" | None"):
+            entries[name] = f"(None if {getter} is None else {element}({getter}))"
+        elif element:
+            entries[name] = f"{element}({getter})"
         else:
-            entries[f.name] = f"_wire({getter})"
-    namespace: dict[str, Any] = {"_wire": to_wire, "_mapping": _convert_mapping}
+            entries[name] = f"_wire({getter})"
     for key, override in (overrides or {}).items():
         if override is None:
             entries.pop(key)
+        elif isinstance(override, str):
+            entries[key] = override
         else:
-            name = f"_override{len(namespace)}"
-            namespace[name] = override
-            entries[key] = f"{name}(o)"
+            function = f"_override{len(namespace)}"
+            namespace[function] = override
+            entries[key] = f"{function}(o)"
     source = "lambda o: {" + ", ".join(f"{key!r}: {entries[key]}" for key in sorted(entries)) + "}"
     convert: Callable[[Any], dict[str, Any]] = eval(source, namespace)
+    return convert
+
+
+def _field_annotations(cls: type) -> list[tuple[str, str]]:
+    """(name, annotation text) of each field of a dataclass or named tuple."""
+    if is_dataclass(cls):
+        return [(f.name, f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""))
+                for f in fields(cls)]
+    hints = getattr(cls, "__annotations__", {})
+    return [(name, str(hints.get(name, ""))) for name in getattr(cls, "_fields", ())]
+
+
+def _element_converter(cls: type, annotation: str, namespace: dict[str, Any]) -> str | None:
+    """The name, in ``namespace``, of the converter for the object type an annotation names
+    (``X``, ``X | None``, ``tuple[X, ...]``), when ``X`` is a dataclass or named tuple of the
+    module defining ``cls``; None otherwise."""
+    name = annotation.removesuffix(" | None")
+    if name.startswith("tuple[") and name.endswith(", ...]"):
+        name = name[len("tuple["):-len(", ...]")]
+    target = vars(sys.modules[cls.__module__]).get(name)
+    if not isinstance(target, type) or not (is_dataclass(target) or hasattr(target, "_fields")):
+        return None
+    function = f"_convert_{name}"
+    if function not in namespace:
+        namespace[function] = _type_converter(target)
+    return function
+
+
+def _type_converter(kind: type) -> Callable[[Any], Any]:
+    convert = _CONVERTERS.get(kind)
+    if convert is None:
+        convert = _CONVERTERS[kind] = dataclass_converter(kind)
     return convert
 
 
@@ -88,13 +135,17 @@ def _converter_for(value: Any) -> Callable[[Any], Any]:
     if isinstance(value, Enum):
         return lambda obj: obj.value
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple: an object
-        names = sorted(value._fields)
-        return lambda obj: {name: to_wire(getattr(obj, name)) for name in names}
+        return dataclass_converter(type(value))
     if isinstance(value, Mapping):
         return _convert_mapping
     if isinstance(value, (list, tuple)):
         return lambda obj: [v if type(v) in _SCALARS else to_wire(v) for v in obj]
     return lambda obj: obj
+
+
+def _convert_str_mapping(obj: Mapping[str, str]) -> dict[str, str]:
+    # Labels, annotations, selectors: string keys and values, so sorting is all there is.
+    return dict(sorted(obj.items())) if obj else {}
 
 
 def _convert_mapping(obj: Mapping[Any, Any]) -> dict[str, Any]:
@@ -129,15 +180,20 @@ _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 _INT64 = range(-(2**63), 2**64)
 
 
-def dump_json(data: Any) -> str:
-    """Deterministic JSON text (two-space indentation, trailing newline) of wire data."""
+def json_bytes(data: Any) -> bytes:
+    """Deterministic JSON (two-space indentation, trailing newline) of wire data, UTF-8."""
     try:
-        return orjson.dumps(data, option=_JSON_OPTIONS, default=_unencodable).decode()
+        return orjson.dumps(data, option=_JSON_OPTIONS, default=_unencodable)
     except orjson.JSONEncodeError:
         # Only an out-of-range integer gets here (every other value is converted by to_wire):
         # print it as a string rather than fail the whole output.
         return orjson.dumps(_big_ints_as_strings(data), option=_JSON_OPTIONS,
-                            default=_unencodable).decode()
+                            default=_unencodable)
+
+
+def dump_json(data: Any) -> str:
+    """:func:`json_bytes` as text."""
+    return json_bytes(data).decode()
 
 
 def _unencodable(value: Any) -> Any:
