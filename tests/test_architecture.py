@@ -81,3 +81,34 @@ def test_help_does_not_import_heavy_libraries() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stderr.strip() == ""
     assert "scan" in out.stdout
+
+
+def test_domain_records_are_immutable() -> None:
+    # Frozen dataclasses, or value classes (frozen for the type checker; planner.domain.value).
+    import dataclasses
+    import importlib
+
+    mutable = []
+    for path in sorted((ROOT / "planner" / "domain").glob("*.py")):
+        module = importlib.import_module(f"planner.domain.{path.stem}")
+        for name, cls in vars(module).items():
+            if (isinstance(cls, type) and dataclasses.is_dataclass(cls)
+                    and cls.__module__ == module.__name__ and not name.startswith("_")
+                    and not cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+                    and not getattr(cls, "__value_class__", False)):
+                mutable.append(f"{module.__name__}.{name}")
+    assert mutable == []
+
+
+def test_assigning_a_value_class_field_is_a_type_error(tmp_path: Path) -> None:
+    from mypy import api
+
+    snippet = tmp_path / "mutate.py"
+    snippet.write_text("from planner.domain.inventory import EnvVar, Workload, ObjectRef\n"
+                       "EnvVar(name='a').value = 'b'\n"
+                       "Workload(ObjectRef('Deployment', 'a', 'b')).replicas = 3\n")
+    out, _, code = api.run(["--strict", "--no-incremental", "--follow-imports=silent",
+                            "--cache-dir", str(tmp_path / "cache"), str(snippet)])
+    assert code == 1
+    assert 'Property "value" defined in "EnvVar" is read-only' in out
+    assert 'Property "replicas" defined in "Workload" is read-only' in out

@@ -42,5 +42,6 @@ def scan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
         else:
             from planner.sinks.inventory_json import inventory_document
 
-            print_document(inventory_document(result.inventory), output)
+            print_document(inventory_document(result.inventory, native=output == "json"),
+                           output)
     exit_if_invalid(result)

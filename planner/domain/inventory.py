@@ -8,11 +8,12 @@ annotations) and actual enrollment (what the Pods show) apart.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
 from typing import NamedTuple
 
 from planner.domain.diagnostics import Diagnostic, Source
+from planner.domain.value import value_class
 
 #: Workload kinds the planner understands, in the order they are reported.
 WORKLOAD_KINDS = (
@@ -64,7 +65,7 @@ class ObjectRef(NamedTuple):
         return f"{self.kind}/{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Namespace:
     """A namespace and its mesh labels. ``declared`` is False when only objects in it were seen."""
 
@@ -110,7 +111,8 @@ class Namespace:
         return "none"
 
 
-class ContainerPort(NamedTuple):
+@value_class
+class ContainerPort:
     """A port a container declares."""
 
     container_port: int
@@ -118,18 +120,21 @@ class ContainerPort(NamedTuple):
     protocol: str = "TCP"
 
 
-class EnvVar(NamedTuple):
+@value_class
+class EnvVar:
     """One ``env`` entry: a literal value or a reference (Secret refs keep only the name)."""
 
-    name: str
-    value: str | None = None
+    _: KW_ONLY
     config_map: str | None = None
     config_map_key: str | None = None
-    secret: str | None = None
     field_ref: str | None = None
+    name: str
+    secret: str | None = None
+    value: str | None = None
 
 
-class EnvFrom(NamedTuple):
+@value_class
+class EnvFrom:
     """One ``envFrom`` entry: every key of a ConfigMap or Secret, with an optional prefix."""
 
     kind: str  # "ConfigMap" or "Secret"
@@ -137,48 +142,56 @@ class EnvFrom(NamedTuple):
     prefix: str = ""
 
 
-class Probe(NamedTuple):
+@value_class
+class Probe:
     """A kubelet probe. ``handler`` is ``http``, ``tcp``, ``grpc`` or ``exec``."""
 
-    kind: str  # liveness, readiness, startup
+    _: KW_ONLY
     handler: str
-    port: int | str | None = None
+    kind: str  # liveness, readiness, startup
     path: str | None = None
+    port: int | str | None = None
 
 
-class VolumeMount(NamedTuple):
+@value_class
+class VolumeMount:
     """A mounted volume; ``config_map``/``secret`` name the object behind it, if any."""
 
-    volume: str
-    mount_path: str
+    _: KW_ONLY
     config_map: str | None = None
+    mount_path: str
     secret: str | None = None
+    volume: str
 
 
-class Container(NamedTuple):
+@value_class
+class Container:
     """A container or init container of a pod template."""
 
-    name: str
-    image: str = ""
-    ports: tuple[ContainerPort, ...] = ()
+    _: KW_ONLY
+    args: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
     env: tuple[EnvVar, ...] = ()
     env_from: tuple[EnvFrom, ...] = ()
-    command: tuple[str, ...] = ()
-    args: tuple[str, ...] = ()
+    image: str = ""
+    mounts: tuple[VolumeMount, ...] = ()
+    name: str
+    ports: tuple[ContainerPort, ...] = ()
     probes: tuple[Probe, ...] = ()
     run_as_user: int | None = None
-    mounts: tuple[VolumeMount, ...] = ()
 
 
-class PodState(NamedTuple):
+@value_class
+class PodState:
     """What the running Pods of a workload show (only known from exports of a live cluster)."""
 
+    _: KW_ONLY
+    ambient_redirected: int = 0
     pods: int = 0
     sidecar_injected: int = 0
-    ambient_redirected: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Workload:
     """A workload: a controller with a pod template, or a bare Pod."""
 
@@ -223,18 +236,20 @@ class Workload:
         return self.init_containers + self.containers
 
 
-class ServicePort(NamedTuple):
+@value_class
+class ServicePort:
     """A Service port. ``target_port`` is a number or a container port name."""
 
-    port: int
-    name: str = ""
-    target_port: int | str | None = None
-    protocol: str = "TCP"
+    _: KW_ONLY
     app_protocol: str | None = None
+    name: str = ""
     node_port: int | None = None
+    port: int
+    protocol: str = "TCP"
+    target_port: int | str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Service:
     """A Service and the workloads its selector picks."""
 
@@ -260,7 +275,7 @@ class Service:
         return self.ref.name
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ConfigMap:
     """A ConfigMap's string data (values may hold service addresses)."""
 
@@ -269,17 +284,19 @@ class ConfigMap:
     source: Source | None = None
 
 
-class BackendRef(NamedTuple):
+@value_class
+class BackendRef:
     """A reference to a Service port from a route, ingress, webhook or APIService."""
 
+    _: KW_ONLY
     namespace: str
-    service: str
-    port: int | str | None = None
-    weight: int | None = None
     path: str | None = None
+    port: int | str | None = None
+    service: str
+    weight: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Route:
     """An Ingress, a Gateway API route, or a similar entry object, with its backends."""
 
@@ -292,7 +309,7 @@ class Route:
     source: Source | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class ApiServerCallee:
     """A webhook configuration or APIService: services the API server itself calls."""
 
@@ -301,7 +318,7 @@ class ApiServerCallee:
     source: Source | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class PolicyObject:
     """An object kept with its raw spec: Istio resources, NetworkPolicies, monitors."""
 

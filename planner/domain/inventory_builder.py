@@ -236,8 +236,9 @@ def _container(raw: Any, path: str, volumes: _Volumes) -> Container:
 def _mount(raw: Any, path: str, volumes: _Volumes) -> VolumeMount:
     m = _map(raw, path)
     volume = _str(m.get("name"), path, ".name")
-    return VolumeMount(volume, _str(m.get("mountPath"), path, ".mountPath"),
-                       *volumes.get(volume, (None, None)))
+    config_map, secret = volumes.get(volume, (None, None))
+    return VolumeMount(volume=volume, mount_path=_str(m.get("mountPath"), path, ".mountPath"),
+                       config_map=config_map, secret=secret)
 
 
 def _scalar_str(value: Any) -> str:
@@ -254,20 +255,21 @@ def _env_var(raw: Any, path: str) -> EnvVar:
         value_from = _map(value_from, path, ".valueFrom")
         if "configMapKeyRef" in value_from:
             ref = _map(value_from["configMapKeyRef"], path, ".valueFrom.configMapKeyRef")
-            return EnvVar(name, config_map=_str(ref.get("name"), path, ".configMapKeyRef.name"),
+            return EnvVar(name=name,
+                          config_map=_str(ref.get("name"), path, ".configMapKeyRef.name"),
                           config_map_key=_str(ref.get("key"), path, ".configMapKeyRef.key"))
         if "secretKeyRef" in value_from:
             ref = _map(value_from["secretKeyRef"], path, ".valueFrom.secretKeyRef")
-            return EnvVar(name, secret=_str(ref.get("name"), path, ".secretKeyRef.name"))
+            return EnvVar(name=name, secret=_str(ref.get("name"), path, ".secretKeyRef.name"))
         if "fieldRef" in value_from:
             ref = _map(value_from["fieldRef"], path, ".valueFrom.fieldRef")
-            return EnvVar(name, field_ref=_str(ref.get("fieldPath"), path, ".fieldRef"))
+            return EnvVar(name=name, field_ref=_str(ref.get("fieldPath"), path, ".fieldRef"))
     value = e.get("value")
     if type(value) is str or value is None:  # the usual case, first
-        return EnvVar(name, value)
+        return EnvVar(name=name, value=value)
     if isinstance(value, (dict, list)):
         raise InvalidObject(f"{path}.value must be a string, got {_type_name(value)}")
-    return EnvVar(name, _scalar_str(value))
+    return EnvVar(name=name, value=_scalar_str(value))
 
 
 def _probe(raw: Any, kind: str, path: str) -> Probe:
@@ -622,14 +624,15 @@ def _ingress(asm: _Assembly, entry: _Entry) -> None:
             svc = _map(b["service"], f"{path}.service")
             port = _map(svc.get("port"), f"{path}.service.port")
             number = _int(port.get("number"), f"{path}.service.port.number")
-            backends.append(BackendRef(ns, _str(svc.get("name"), f"{path}.service.name"),
-                                       number if number is not None else
-                                       _str(port.get("name"), f"{path}.service.port.name") or None,
-                                       path=http_path))
+            backends.append(BackendRef(
+                namespace=ns, service=_str(svc.get("name"), f"{path}.service.name"),
+                port=number if number is not None else
+                _str(port.get("name"), f"{path}.service.port.name") or None,
+                path=http_path))
         elif "serviceName" in b:  # extensions/v1beta1
-            backends.append(BackendRef(ns, _str(b.get("serviceName"), f"{path}.serviceName"),
-                                       _int_or_str(b.get("servicePort"), f"{path}.servicePort"),
-                                       path=http_path))
+            backends.append(BackendRef(
+                namespace=ns, service=_str(b.get("serviceName"), f"{path}.serviceName"),
+                port=_int_or_str(b.get("servicePort"), f"{path}.servicePort"), path=http_path))
 
     default = spec.get("defaultBackend") or spec.get("backend")
     if default is not None:
@@ -665,8 +668,9 @@ def _gateway_route(entry: _Entry) -> Route:
             if _str(bm.get("kind"), "kind", default="Service") != "Service":
                 continue
             backends.append(BackendRef(
-                _str(bm.get("namespace"), "namespace", default=ns), _str(bm.get("name"), "name"),
-                _int(bm.get("port"), f"spec.rules[{i}].backendRefs[{j}].port"),
+                namespace=_str(bm.get("namespace"), "namespace", default=ns),
+                service=_str(bm.get("name"), "name"),
+                port=_int(bm.get("port"), f"spec.rules[{i}].backendRefs[{j}].port"),
                 weight=_int(bm.get("weight"), f"spec.rules[{i}].backendRefs[{j}].weight"),
             ))
     return Route(ref=entry.ref, api_version=entry.api_version, backends=tuple(backends),
@@ -682,8 +686,9 @@ def _webhooks(asm: _Assembly, entry: _Entry) -> None:
         if svc is not None:
             s = _map(svc, f"webhooks[{i}].clientConfig.service")
             backends.append(BackendRef(
-                _str(s.get("namespace"), "namespace"), _str(s.get("name"), "name"),
-                _int(s.get("port"), f"webhooks[{i}].clientConfig.service.port", default=443),
+                namespace=_str(s.get("namespace"), "namespace"),
+                service=_str(s.get("name"), "name"),
+                port=_int(s.get("port"), f"webhooks[{i}].clientConfig.service.port", default=443),
                 path=_str(s.get("path"), "path") or None,
             ))
     asm.api_callees.append(ApiServerCallee(entry.ref, tuple(backends), entry.source))
@@ -695,8 +700,9 @@ def _api_service(asm: _Assembly, entry: _Entry) -> None:
     backends: tuple[BackendRef, ...] = ()
     if svc is not None:
         s = _map(svc, "spec.service")
-        backends = (BackendRef(_str(s.get("namespace"), "namespace"), _str(s.get("name"), "name"),
-                               _int(s.get("port"), "spec.service.port", default=443)),)
+        backends = (BackendRef(namespace=_str(s.get("namespace"), "namespace"),
+                               service=_str(s.get("name"), "name"),
+                               port=_int(s.get("port"), "spec.service.port", default=443)),)
     asm.api_callees.append(ApiServerCallee(entry.ref, backends, entry.source))
 
 
@@ -790,7 +796,8 @@ def _fold_children(asm: _Assembly) -> None:
         counts[2] += ambient
     for ref, (pods, injected, ambient) in states.items():
         w = asm.workloads[ref]
-        asm.workloads[ref] = replace(w, observed=PodState(pods, injected, ambient))
+        asm.workloads[ref] = replace(w, observed=PodState(
+            pods=pods, sidecar_injected=injected, ambient_redirected=ambient))
 
 
 def _pod_flags(entry: _Entry) -> tuple[int, int]:
@@ -810,7 +817,8 @@ def _pod_flags(entry: _Entry) -> tuple[int, int]:
 
 def _pod_state(entries: list[_Entry]) -> PodState:
     flags = [_pod_flags(e) for e in entries]
-    return PodState(len(entries), sum(f[0] for f in flags), sum(f[1] for f in flags))
+    return PodState(pods=len(entries), sidecar_injected=sum(f[0] for f in flags),
+                    ambient_redirected=sum(f[1] for f in flags))
 
 
 def _add_implied_namespaces(asm: _Assembly) -> None:

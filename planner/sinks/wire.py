@@ -7,7 +7,7 @@ in a document; lists keep the order the domain gave them (the domain sorts); no 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import fields, is_dataclass
 from datetime import date, time
 from enum import Enum
@@ -46,14 +46,18 @@ _SCALAR_ANNOTATIONS = frozenset({"str", "int", "float", "bool", "str | None", "i
 Override = Callable[[Any], Any] | str | None
 
 
-def dataclass_converter(cls: type, overrides: Mapping[str, Override] | None = None
-                        ) -> Callable[[Any], dict[str, Any]]:
+def dataclass_converter(cls: type, overrides: Mapping[str, Override] | None = None, *,
+                        native: Collection[type] = ()) -> Callable[[Any], dict[str, Any]]:
     """A converter for instances of the dataclass (or named tuple) ``cls``: their fields as a
     dict, keys sorted.
 
     ``overrides`` reshapes the result in the same single pass: a key mapped to a callable or an
     expression is computed by it (replacing a field of that name, if any); a field mapped to
     None is left out. A sink that renames or flattens fields thus needs no second walk.
+
+    Fields holding objects of a ``native`` class (or tuples of them) are left as they are, for
+    :func:`json_bytes`: orjson writes a slotted dataclass's fields in declaration order, so a
+    native class must declare its fields sorted and hold only scalars and native objects.
     """
     # One converter per type, built once: a 10,000-service inventory converts ~10^6 values.
     # It is a generated dict display (as `dataclasses` generates __init__): scalar fields are
@@ -61,11 +65,13 @@ def dataclass_converter(cls: type, overrides: Mapping[str, Override] | None = No
     # directly, and only fields of unknown type go through the generic to_wire.
     namespace: dict[str, Any] = {"_wire": to_wire, "_mapping": _convert_mapping,
                                  "_str_mapping": _convert_str_mapping}
+    native_converters = [_type_converter(kind) for kind in native]
     entries: dict[str, str] = {}
     for name, annotation in _field_annotations(cls):
         getter = f"o.{name}"
         element = _element_converter(cls, annotation, namespace)
-        if annotation in _SCALAR_ANNOTATIONS:
+        passed_on = element is not None and namespace[element] in native_converters
+        if passed_on or annotation in _SCALAR_ANNOTATIONS:
             entries[name] = getter
         elif annotation == "Mapping[str, str]":
             entries[name] = f"_str_mapping({getter})"
@@ -209,8 +215,10 @@ def _big_ints_as_strings(value: Any) -> Any:
         return str(value)
     if isinstance(value, dict):
         return {k: _big_ints_as_strings(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return [_big_ints_as_strings(v) for v in value]
+    if is_dataclass(value):  # a native value object (see dataclass_converter)
+        return _big_ints_as_strings(to_wire(value))
     return value
 
 

@@ -22,9 +22,10 @@ def _cluster(calls: list[tuple[str, str]], namespaces: list[str]) -> tuple[Inven
     backends = {}
     for ns in namespaces:
         w = Workload(ObjectRef("Deployment", ns, "app"), pod_labels={"app": "app"},
-                     containers=(Container("c", ports=(ContainerPort(8080),)),))
+                     containers=(Container(name="c", ports=(ContainerPort(8080),)),))
         s = Service(ObjectRef("Service", ns, "app"), selector={"app": "app"},
-                    ports=(ServicePort(8080, "http", 8080),), selects=(w.ref,))
+                    ports=(ServicePort(port=8080, name="http", target_port=8080),),
+                    selects=(w.ref,))
         workloads.append(w)
         services.append(s)
         nodes += [Node(w.ref.key, NodeKind.WORKLOAD, ns, "app", True),

@@ -1,0 +1,24 @@
+"""Value classes: the immutable records the inventory is built from, by the hundred thousand.
+
+A frozen dataclass's ``__init__`` sets every field through ``object.__setattr__``; on a
+10,000-service cluster that was a fifth of building the inventory (0.07 s of 0.35 s). A value
+class is a slotted dataclass that the type checker treats as frozen
+(``dataclass_transform(frozen_default=True)``: assigning a field is a mypy error, and CI runs
+mypy strict on ``planner/``), while its ``__init__`` stores into the slots directly. Instances
+compare and hash by value, as frozen dataclasses do, so their fields are never assigned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypeVar, dataclass_transform
+
+T = TypeVar("T")
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def value_class(cls: type[T]) -> type[T]:
+    """Make ``cls`` a value class (see the module docstring)."""
+    made: type[T] = dataclass(slots=True, unsafe_hash=True)(cls)
+    made.__value_class__ = True  # type: ignore[attr-defined]  # for tests/test_architecture.py
+    return made
