@@ -154,11 +154,13 @@ def _str_map(value: Any, path: str, key: str = "") -> dict[str, str]:
     """Labels/annotations/ConfigMap data: keys and values are strings (numbers are stringified,
     as an API server would reject them but hand-written YAML often has them)."""
     mapping = _map(value, path, key)
-    for item in mapping.values():
-        if type(item) is not str:
+    for name, item in mapping.items():
+        if type(item) is not str or type(name) is not str:
             break
-    else:  # all strings, the usual case: a plain copy
-        return dict(mapping)
+    else:  # all strings, the usual case
+        # A parsed document is not changed after the build, so the inventory shares its dict
+        # instead of copying ~60,000 of them on a 10,000-service cluster.
+        return mapping if type(mapping) is dict else dict(mapping)
     result: dict[str, str] = {}
     for name, item in mapping.items():
         if isinstance(item, (dict, list)):
@@ -283,7 +285,7 @@ def _probe(raw: Any, kind: str, path: str) -> Probe:
     return Probe(kind=kind, handler="exec")
 
 
-@dataclass
+@dataclass(slots=True)
 class _PodSpec:
     labels: dict[str, str]
     annotations: dict[str, str]
@@ -454,9 +456,8 @@ class _Assembly:
     service_entries: list[_Entry] = field(default_factory=list)
 
 
-#: Sort key for objects with a ``ref``: its fields as a plain tuple, the order ObjectRef defines,
-#: compared in C rather than by ObjectRef's generated ``__lt__`` (~10^5 calls per large cluster).
-_BY_REF = attrgetter("ref.kind", "ref.namespace", "ref.name")
+#: Sort key for objects with a ``ref``: the reference itself, a named tuple compared in C.
+_BY_REF = attrgetter("ref")
 
 
 def _assemble(state: _State) -> Inventory:

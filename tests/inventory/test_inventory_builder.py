@@ -369,3 +369,17 @@ spec:
     assert cron.inject_opt == "false" and cron.is_batch
     assert cron.containers[0].args == ("--url=http://orders.orders:8080",)
     assert inv.workload_index[ObjectRef("DaemonSet", "ops", "exporter")].host_network
+
+
+def test_numeric_label_keys_and_values_become_strings() -> None:
+    # YAML reads `8080: x` as an integer key; the API server would refuse it, a hand-written
+    # manifest may still have it, and the inventory promises string labels.
+    inventory = build_inventory(docs("""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d, namespace: a, labels: {8080: x, a: 1}}
+spec: {template: {metadata: {labels: {1: x, a: b}}, spec: {containers: [{name: c}]}}}
+"""))
+    workload = inventory.workloads[0]
+    assert workload.labels == {"8080": "x", "a": "1"}
+    assert workload.pod_labels == {"1": "x", "a": "b"}
