@@ -14,10 +14,6 @@ from enum import Enum
 from typing import Any
 
 import orjson
-import yaml
-
-_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _CONVERTERS: dict[type, Callable[[Any], Any]] = {}
@@ -224,11 +220,15 @@ def _big_ints_as_strings(value: Any) -> Any:
 
 def dump_yaml(data: Any) -> str:
     """Deterministic YAML text (block style, key order preserved as given)."""
-    return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                         allow_unicode=True, width=1000))
+    return dump_yaml_all([data])
 
 
 def dump_yaml_all(documents: list[Any]) -> str:
     """Deterministic multi-document YAML."""
-    return str(yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False,
+    # Imported here: PyYAML costs ~11 ms to import, which JSON output never needs.
+    import yaml
+
+    dumper: type[yaml.SafeDumper] | type[yaml.CSafeDumper] = getattr(
+        yaml, "CSafeDumper", yaml.SafeDumper)
+    return str(yaml.dump_all(documents, Dumper=dumper, sort_keys=False,
                              default_flow_style=False, allow_unicode=True, width=1000))

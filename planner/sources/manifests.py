@@ -10,7 +10,8 @@ objects and namespace defaulting are left to the inventory.
 
 Untrusted input is bounded: files over ``max_file_bytes`` are refused before they are read,
 YAML aliases may add at most :data:`MAX_ALIAS_NODES` nodes to a document (billion laughs),
-recursive aliases are refused, and libyaml caps nesting depth.
+recursive aliases are refused, and libyaml caps nesting depth (see
+:mod:`planner.sources.yaml_stream`, imported only when a file holds YAML).
 
 Parsing is the cost of a scan, so when there are at least two files and
 :data:`PARALLEL_MIN_BYTES` of them, the files are parsed in worker processes, one file per task,
@@ -37,13 +38,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import orjson
-import yaml
 
 from planner.domain.diagnostics import Diagnostic, Severity, Source
 from planner.errors import InputError
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+
+    from planner.sources.yaml_stream import Problem
 
 DEFAULT_MAX_FILE_BYTES: Final = 256 * 1024 * 1024
 """Largest file, stdin or kustomize output read (256 MiB): far above any real manifest set,
@@ -72,23 +74,9 @@ break-even is about 1 MiB of manifests on a 2-core machine)."""
 JOBS_ENV: Final = "PLANNER_JOBS"
 """Environment variable capping the worker processes of a scan; ``1`` reads serially."""
 
-# libyaml is several times faster; the pure-Python parser gives the same documents.
-_YamlLoader: type[yaml.CSafeLoader] | type[yaml.SafeLoader] = getattr(
-    yaml, "CSafeLoader", yaml.SafeLoader)
-
-# Errors the YAML constructor raises for well-formed but unusable values, e.g. the date
-# 2001-02-30 (ValueError) or an unhashable key in a set (TypeError).
-_CONSTRUCT_ERRORS: Final = (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError)
-
 _JSON_START: Final = re.compile(r"\s*[\[{]")
 _JSON_START_BYTES: Final = re.compile(rb"\s*[\[{]")
 _JSON_SPACE: Final = re.compile(r"[ \t\n\r]*")
-_DOCUMENT_START: Final = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
-# Anchor candidates for the alias walk. Missing one would let a bomb through, so only an `&`
-# that cannot start an anchor is ruled out: one in a word, URL query or shell redirect
-# (`?a=1&b=2`, `a && b`, `2>&1`). Starting with a literal keeps the scan a substring search.
-_ANCHOR: Final = re.compile(r"&[^\s\[\]{},&]")
-_NOT_BEFORE_ANCHOR: Final = frozenset("=>&|/\\_.-")
 # Helm-only names inside a template action. Plain `{{ ... }}` is left alone: Grafana legends,
 # Prometheus rules and Alertmanager templates carry it inside ConfigMap data.
 _HELM_ACTION: Final = re.compile(
@@ -98,8 +86,6 @@ _HELM_ACTION: Final = re.compile(
 _TEMPLATE_LINE: Final = re.compile(r"^\{\{", re.MULTILINE)
 # klog's header (`E1125 18:07:08.049243 4975 run.go:72] `) says nothing to a user.
 _KLOG_HEADER: Final = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ [^\]]+\] ")
-# Expanded sizes grow exponentially in a bomb; capping keeps them machine-sized integers.
-_SIZE_CAP: Final = 1 << 62
 _TYPE_NAMES: Final[dict[type, str]] = {
     list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 
@@ -174,15 +160,6 @@ class _Unit:
 
 class _Invalid(Exception):
     """A whole file cannot be used; the message says why."""
-
-
-@dataclass(frozen=True)
-class _Problem:
-    """A document that cannot be used. ``line`` (1-based) is known for YAML syntax errors."""
-
-    doc: int
-    message: str
-    line: int = 0
 
 
 def _discover(paths: Sequence[str], recursive: bool, collector: _Collector) -> list[_Unit]:
@@ -456,13 +433,16 @@ class _Reader:
         if templated and _HELM_ACTION.search(text):
             self._warn_helm(file)
             return
-        documents = _parse_yaml(text)
-        problems = [entry for entry in documents if isinstance(entry, _Problem)]
+        # Imported here: PyYAML costs ~11 ms to import, which a scan of JSON never needs.
+        from planner.sources.yaml_stream import Problem, parse_yaml
+
+        documents = parse_yaml(text, max_alias_nodes=MAX_ALIAS_NODES)
+        problems = [entry for entry in documents if isinstance(entry, Problem)]
         if problems and templated and _failed_on_template(text, problems):
             self._warn_helm(file)
             return
         for entry in documents:
-            if isinstance(entry, _Problem):
+            if isinstance(entry, Problem):
                 self.error(Source(file, entry.doc), entry.message)
             else:
                 self._add_document(file, *entry)
@@ -517,155 +497,7 @@ def _skip_json_space(text: str, position: int) -> int:
     return match.end() if match else position
 
 
-def _parse_yaml(text: str) -> list[tuple[int, Any] | _Problem]:
-    """The documents of a YAML stream in order, as (number from 1, body) or as the problem
-    that stops one from being used.
-
-    This is ``yaml.load_all`` unrolled (same cost): composing a node graph shares aliased
-    nodes, so alias expansion can be measured before anything is constructed. After a
-    problem, parsing resumes at the next ``---`` line, as kubectl splits documents first.
-    """
-    documents: list[tuple[int, Any] | _Problem] = []
-    check_aliases = _has_anchor(text)
-    start = first_line = doc = 0
-    while True:
-        # Where the problem that ended this pass is: its 0-based line in text, and whether
-        # the next document may begin on that very line (the parser ran into its `---`).
-        stop: tuple[int, bool] | None = None
-        loader = _YamlLoader(text[start:] if start else text)
-        try:
-            while loader.check_node():
-                node = loader.get_node()
-                doc += 1
-                if node is None:
-                    continue
-                if check_aliases and (refusal := _alias_problem(node)):
-                    documents.append(_Problem(doc, refusal))
-                    continue
-                try:
-                    documents.append((doc, loader.construct_document(node)))
-                except _CONSTRUCT_ERRORS as exc:
-                    # The constructor keeps half-built state; only a fresh loader is safe.
-                    documents.append(_construct_problem(doc, exc, first_line))
-                    stop = (first_line + node.start_mark.line, False)
-                    break
-        except yaml.YAMLError as exc:
-            doc += 1
-            line, at_line_start = _error_position(exc, text, start)
-            line += first_line
-            documents.append(_Problem(
-                doc, f"YAML syntax error at line {line + 1}: {_yaml_problem(exc)}", line + 1))
-            stop = (line, at_line_start)
-        except RecursionError:
-            # Only the pure-Python parser recurses; libyaml caps nesting itself.
-            doc += 1
-            documents.append(_Problem(doc, "YAML is nested too deeply"))
-            stop = (first_line, False)
-        finally:
-            loader.dispose()
-        if stop is None:
-            return documents
-        resumed = _next_document(text, start, first_line, *stop)
-        if resumed is None:
-            return documents
-        start, first_line = resumed
-
-
-def _error_position(exc: yaml.YAMLError, text: str, start: int) -> tuple[int, bool]:
-    """0-based line of a YAML error in ``text[start:]``, and whether it is at column 0."""
-    mark = getattr(exc, "problem_mark", None)
-    if mark is not None:
-        return mark.line, mark.column == 0
-    # A ReaderError (a control character) knows only its character position.
-    position = getattr(exc, "position", 0)
-    return text.count("\n", start, start + position), False
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None)
-    return str(problem) if problem else str(exc).splitlines()[0]
-
-
-def _construct_problem(doc: int, exc: BaseException, first_line: int) -> _Problem:
-    if isinstance(exc, RecursionError):
-        return _Problem(doc, "YAML is nested too deeply")
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        line = first_line + exc.problem_mark.line + 1
-        return _Problem(doc, f"invalid YAML value at line {line}: {exc.problem}", line)
-    return _Problem(doc, f"invalid YAML value: {exc}")
-
-
-def _next_document(text: str, start: int, first_line: int, line: int,
-                   same_line: bool) -> tuple[int, int] | None:
-    """Offset and 0-based line of the first ``---`` after ``line`` (or on it, when
-    ``same_line``), or ``None`` when the stream holds no further document."""
-    position = start
-    for _ in range(line - first_line):
-        position = text.find("\n", position) + 1
-        if position == 0:  # libyaml may place an error at the end, past the last line break
-            return None
-    # Each pass must start past the previous one, or the same error would recur forever.
-    if not same_line or position <= start:
-        position = text.find("\n", position) + 1
-        if position == 0:  # the problem is on the last line
-            return None
-        line += 1
-    match = _DOCUMENT_START.search(text, position)
-    if match is None:
-        return None
-    return match.start(), line + text.count("\n", position, match.start())
-
-
-def _has_anchor(text: str) -> bool:
-    for match in _ANCHOR.finditer(text):
-        before = text[match.start() - 1] if match.start() else " "
-        if not (before.isalnum() or before in _NOT_BEFORE_ANCHOR):
-            return True
-    return False
-
-
-def _alias_problem(root: yaml.Node) -> str | None:
-    """Why a composed document must not be constructed: aliases that would expand it by more
-    than :data:`MAX_ALIAS_NODES` nodes, or an alias inside its own anchor.
-
-    Aliased nodes are shared in the graph, so sizes are memoised per node and the walk costs
-    one visit per distinct node however large the expansion. It is iterative: an attacker
-    controls the depth.
-    """
-    sizes: dict[int, int] = {}
-    open_nodes: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        key = id(node)
-        children = _children(node)
-        if children_done:
-            open_nodes.discard(key)
-            sizes[key] = min(_SIZE_CAP, 1 + sum(sizes[id(child)] for child in children))
-            continue
-        if key in sizes:
-            continue
-        if key in open_nodes:
-            return "recursive YAML alias (an anchor used inside itself)"
-        open_nodes.add(key)
-        stack.append((node, True))
-        stack.extend((child, False) for child in children)
-    excess = sizes[id(root)] - len(sizes)
-    if excess > MAX_ALIAS_NODES:
-        return (f"YAML aliases would expand this document by {excess} nodes, over the limit of "
-                f"{MAX_ALIAS_NODES} (an alias bomb?)")
-    return None
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
-
-
-def _failed_on_template(text: str, problems: list[_Problem]) -> bool:
+def _failed_on_template(text: str, problems: list[Problem]) -> bool:
     """Whether a YAML error comes from template actions: one starts a line, or sits on the
     line where parsing failed (``name: {{ .name }}-x`` is not YAML)."""
     if _TEMPLATE_LINE.search(text):

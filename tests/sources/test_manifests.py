@@ -159,6 +159,27 @@ def test_stdin_yaml_and_json() -> None:
     assert from_json.documents[0].source == Source("-", 1, 1)
 
 
+def test_json_scan_does_not_import_yaml(tmp_path: Path) -> None:
+    # PyYAML is ~11 ms of a JSON scan's start-up; only YAML input or output may load it.
+    # The YAML scan afterwards shows that the check would see the import.
+    body = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}}]}
+    as_json = write(tmp_path / "cluster.json", json.dumps(body))
+    as_yaml = write(tmp_path / "cluster.yaml", manifest("y"))
+    code = (
+        "import sys\n"
+        "from planner.cli import cli\n"
+        "def scan(path):\n"
+        "    cli(['scan', '-f', path, '-o', 'json'], prog_name='planner', standalone_mode=False)\n"
+        "    return 'yaml' in sys.modules\n"
+        "after_json = scan(sys.argv[1])\n"
+        "sys.stderr.write(f'{after_json} {scan(sys.argv[2])}')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, as_json, as_yaml], capture_output=True,
+                         text=True, check=True)
+    assert out.stderr == "False True"
+
+
 def test_anchors_and_merge_keys_within_limits_load(tmp_path: Path) -> None:
     path = write(tmp_path / "anchors.yaml", """\
 apiVersion: v1
@@ -340,6 +361,7 @@ BAD_FILES: dict[str, tuple[str, str | bytes, str]] = {
                  "at line 2)"),
     "control-char": ("x.yaml", "apiVersion: v1\nkind: \x07\n", "YAML syntax error at line 2"),
     "bad-date": ("x.yaml", manifest("x") + "data: {d: 2001-02-30}\n", "invalid YAML value"),
+    "empty-int-tag": ("x.yaml", manifest("x") + "data: {d: !!int }\n", "invalid YAML value"),
     "unhashable-key": ("x.yaml", manifest("x") + "data: {[a]: b}\n", "invalid YAML value at line"),
     "undefined-alias": ("x.yaml", manifest("x") + "data: *nothing\n",
                         "YAML syntax error at line 5"),
