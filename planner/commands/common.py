@@ -206,13 +206,14 @@ def run_analysis(spec: Any, **options: Any) -> Any:
 
 def print_document(data: Any, output: str = "json") -> None:
     """Write a wire document to stdout as ``json`` or ``yaml``."""
-    from planner.sinks.wire import dump_yaml, json_bytes
+    from planner.sinks.wire import dump_yaml, json_chunks
 
     if output == "json":
         # As bytes: decoding 10^7 bytes only for the text layer to encode them again cost
         # 0.04 s on a 10,000-service inventory.
         sys.stdout.flush()
-        sys.stdout.buffer.write(json_bytes(data))
+        for chunk in json_chunks(data):
+            sys.stdout.buffer.write(chunk)
     else:
         sys.stdout.write(dump_yaml(data))
     keep_until_exit(data)
