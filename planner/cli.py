@@ -111,10 +111,11 @@ def main() -> None:
         else:  # sys.exit("message"), as Python itself would report it
             print(stop.code, file=sys.stderr)
             code = 1
-    # `planner ... | head` closing the pipe is not an error (see handle_errors).
-    with contextlib.suppress(BrokenPipeError):
-        sys.stdout.flush()
-    sys.stderr.flush()
+    # `planner ... | head` closing the pipe is not an error (see handle_errors, which closes
+    # stderr then).
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            stream.flush()
     # Every command has closed its files, workers and terminal by now; what is left to do at
     # interpreter exit is freeing memory the operating system reclaims anyway.
     os._exit(code)

@@ -7,7 +7,7 @@ in a document; lists keep the order the domain gave them (the domain sorts); no 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import fields, is_dataclass
 from datetime import date, time
 from enum import Enum
@@ -191,15 +191,44 @@ def json_bytes(data: Any) -> bytes:
     return b"".join(json_chunks(data))
 
 
-def json_chunks(data: Any) -> list[bytes | memoryview]:
-    """:func:`json_bytes` in pieces to write one after the other: a 10^7-byte document is not
-    copied again to put its ``schemaVersion`` first."""
-    if type(data) is dict and "schemaVersion" in data and len(data) > 1:
-        rest = _dumps({k: v for k, v in data.items() if k != "schemaVersion"})
-        # rest is b'{\n  "a": ...': the version line goes in front of its first key.
-        version = _dumps(data["schemaVersion"]).rstrip()
-        return [b'{\n  "schemaVersion": ' + version + b",\n", memoryview(rest)[2:]]
-    return [_dumps(data)]
+#: List items written per orjson call: about a megabyte of output, whose buffer the next call
+#: reuses. One call for a whole 10,000-service inventory grew its buffer by copies that touched
+#: ~90 MB of fresh memory for 24 MB of text (page faults cost ~2.5 us each here).
+_BATCH = 500
+
+
+def json_chunks(data: Any) -> Iterator[bytes | memoryview]:
+    """:func:`json_bytes` in pieces to write one after the other (same bytes once joined)."""
+    if type(data) is not dict or not data:
+        yield _dumps(data)
+        return
+    keys = sorted(data)
+    if "schemaVersion" in data:
+        keys.remove("schemaVersion")
+        keys.insert(0, "schemaVersion")
+    yield b"{\n"
+    for index, key in enumerate(keys):
+        value = data[key]
+        if type(value) is list and len(value) > _BATCH:
+            yield from _list_member(key, value)
+        else:
+            # b'{\n  "key": VALUE\n}\n' holds the member indented as in the document.
+            yield memoryview(_dumps({key: value}))[2:-3]
+        yield b",\n" if index < len(keys) - 1 else b"\n}\n"
+
+
+def _list_member(key: str, items: list[Any]) -> Iterator[bytes | memoryview]:
+    """A top-level ``"key": [...]`` member, its items serialized a batch at a time."""
+    for start in range(0, len(items), _BATCH):
+        # b'{\n  "key": [\n    ITEMS\n  ]\n}\n': ITEMS are indented as in the document.
+        text = _dumps({key: items[start:start + _BATCH]})
+        head = text.index(b"[\n") + 2
+        if start == 0:
+            yield memoryview(text)[2:head]
+        else:
+            yield b",\n"
+        yield memoryview(text)[head:-7]
+    yield b"\n  ]"
 
 
 def _dumps(data: Any) -> bytes:

@@ -1,5 +1,5 @@
-"""The inventory's JSON: the fast path (value objects written by orjson) gives the bytes of the
-plain document, and the value classes keep the declarations that make it so."""
+"""The JSON writer and the inventory's fast path (value objects written by orjson): both give
+the bytes of one sorted dump of the plain document."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planner.domain.inventory_builder import build_inventory
+from planner.sinks import wire
 from planner.sinks.inventory_json import NATIVE_VALUES, inventory_document
 from planner.sinks.wire import json_bytes
 from planner.sources.manifests import load_manifests
@@ -99,3 +103,29 @@ def test_an_integer_past_64_bits_in_a_native_object_is_written_as_text(tmp_path:
     inventory = build_inventory(load_manifests([str(manifest)]).documents)
     text = json_bytes(inventory_document(inventory, native=True)).decode()
     assert f'"container_port": "{sys.maxsize * 4}"' in text
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=9)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["a", "b", "items", "z"]), _json_values),
+       st.none() | st.text(max_size=5) | st.integers(0, 9), st.integers(1, 4))
+def test_json_in_pieces_is_one_sorted_dump_with_the_version_first(
+        document: dict[str, object], version: str | int | None, batch: int) -> None:
+    if version is not None:
+        document = {"schemaVersion": version, **document}
+    options = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_SORT_KEYS
+    expected = orjson.dumps(document, option=options)
+    if "schemaVersion" in document and len(document) > 1:
+        rest = orjson.dumps({k: v for k, v in document.items() if k != "schemaVersion"},
+                            option=options)
+        version = orjson.dumps(document["schemaVersion"], option=orjson.OPT_SORT_KEYS)
+        expected = b'{\n  "schemaVersion": ' + version + b",\n" + rest[2:]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(wire, "_BATCH", batch)  # long lists are written a batch at a time
+        assert b"".join(wire.json_chunks(document)) == expected
