@@ -83,16 +83,26 @@ class ScanResult:
 
 
 @contextmanager
-def paused_gc() -> Iterator[None]:
+def paused_gc(*, keep: bool = False) -> Iterator[None]:
     """Pause the cyclic garbage collector. A scan allocates millions of objects that stay alive
     to the end (the parsed documents, then the model and its wire form) and makes no reference
     cycles, so each collection only re-walks live objects: about half the time of a
-    10,000-service scan. Reference counting still frees everything else as it goes. Nests."""
+    10,000-service scan. Reference counting still frees everything else as it goes. Nests.
+
+    ``keep`` is for a long-running front end that holds what it built for the session (the
+    TUI's analysis): at the end, the objects alive are moved out of the collector's reach
+    (``gc.freeze``), or its next collections would walk them all again, several times. The next
+    ``keep`` pause first releases them and collects once, so a replaced analysis is freed."""
     enabled = gc.isenabled()
+    if keep and gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
     gc.disable()
     try:
         yield
     finally:
+        if keep:
+            gc.freeze()
         if enabled:
             gc.enable()
 

@@ -406,30 +406,33 @@ class MeshplanApp(App[None]):
         start = perf_counter()
         self._post(WorkProgress("scanning"))
         overrides = dict(self.overrides)
-        analysis = self._analyse(overrides, "scanning")
-        analysis, traffic_error = self._observe(analysis)
-        assessment = None
-        modes = None
-        if self.options.dataplane == "recommended":
-            # The plan follows the assessment here, so it cannot wait for the first paint.
-            self._post(WorkProgress("assessing"))
-            assessment = service.assess(analysis)
-            modes = {ns: choice[0] for ns, choice in assessment.dataplane.items()}
-        self._post(WorkProgress("planning"))
-        plan = service.build_plan(analysis, dataplane=modes)
-        if analysis.traffic is not None:
-            shown, gates = service.gate_plan(analysis, plan)
-        else:
-            # No proof either way: the service says "unknown" and why, step by step.
-            shown, gates = plan, {s.id: service.gate_for_step(analysis, plan, s.id)
-                                  for s in plan.steps if s.phase in GATED_PHASES}
-        namespaces = {r.namespace: r for r in service.namespace_report(analysis)}
+        # The session keeps what this builds; the collector would only re-walk it.
+        with service.paused_gc(keep=True):
+            analysis = self._analyse(overrides, "scanning")
+            analysis, traffic_error = self._observe(analysis)
+            assessment = None
+            modes = None
+            if self.options.dataplane == "recommended":
+                # The plan follows the assessment here, so it cannot wait for the first paint.
+                self._post(WorkProgress("assessing"))
+                assessment = service.assess(analysis)
+                modes = {ns: choice[0] for ns, choice in assessment.dataplane.items()}
+            self._post(WorkProgress("planning"))
+            plan = service.build_plan(analysis, dataplane=modes)
+            if analysis.traffic is not None:
+                shown, gates = service.gate_plan(analysis, plan)
+            else:
+                # No proof either way: the service says "unknown" and why, step by step.
+                shown, gates = plan, {s.id: service.gate_for_step(analysis, plan, s.id)
+                                      for s in plan.steps if s.phase in GATED_PHASES}
+            namespaces = {r.namespace: r for r in service.namespace_report(analysis)}
         self._post(Analysed(analysis, shown, perf_counter() - start, plan, gates, namespaces,
                             traffic_error))
         self._shown.wait(timeout=30)
         if assessment is None:
             self._post(WorkProgress("assessing"))
-            assessment = service.assess(analysis)
+            with service.paused_gc():
+                assessment = service.assess(analysis)
         self._post(Assessed(assessment, analysis, overrides))
         self._post(WorkProgress(""))
 
