@@ -105,6 +105,9 @@ def main() -> None:
     try:
         cli(prog_name="planner")
         code = 0
+    except KeyboardInterrupt:  # before a command's own handler is in place (handle_errors)
+        print("planner: interrupted", file=sys.stderr)
+        code = 130
     except SystemExit as stop:
         if stop.code is None or isinstance(stop.code, int):
             code = stop.code or 0

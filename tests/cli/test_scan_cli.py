@@ -217,3 +217,22 @@ def test_yaml_values_without_a_json_type_are_still_written(tmp_path: Path) -> No
     spec = json.loads(result.stdout)["istio"][0]["spec"]
     assert spec == {"day": "2024-01-02", "at": "2024-01-02T03:04:05+00:00",
                     "big": "123456789012345678901234567890", "small": -5, "ratio": None}
+
+
+def test_the_tui_runs_with_the_collector_the_console_script_turns_off(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import tui.app
+
+    seen: list[bool] = []
+    monkeypatch.setattr(tui.app, "run", lambda options: seen.append(gc.isenabled()))
+    enabled = gc.isenabled()
+    gc.disable()  # as planner.cli.main leaves it
+    try:
+        result = CliRunner().invoke(cli, ["tui", "-f", str(TINY)])
+    finally:
+        if enabled:
+            gc.enable()
+    assert result.exit_code == 0, result.output
+    assert seen == [True]  # a long-running app needs it
