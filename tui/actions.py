@@ -61,8 +61,9 @@ ACTIONS: tuple[ActionDef, ...] = (
               short="back"),
     ActionDef("filter", "slash", "Filter the list (/!text hides matches)", short="filter",
               screens=(GRAPH, NAMESPACE, PLAN)),
+    # Not in the footer, which must fit 120 columns with the write keys; ? and ctrl+p list it.
     ActionDef("command_line", "colon", "Command line (:assess :graph :plan :ns NAME :q)",
-              short="cmd"),
+              short="cmd", show=False),
     ActionDef("command_palette", "ctrl+p", "Command palette (every action here)", bind=False),
     ActionDef("help", "question_mark", "This help", command="help", short="help"),
     ActionDef("rescan", "ctrl+r", "Rescan the input and rebuild everything", command="rescan",

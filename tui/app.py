@@ -150,9 +150,9 @@ class MeshplanApp(App[None]):
 
     @property
     def cluster_label(self) -> str:
-        """The kube context, or that this is a manifest session."""
+        """The kube context, or ``none`` in a manifest session (the source says which)."""
         if hasattr(self.options.spec, "paths"):
-            return "manifests (no cluster)"
+            return "none"
         return str(getattr(self.options.spec, "context", None) or "current context")
 
     @property
