@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from planner.domain import raw
 from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
 from planner.domain.plan import infrastructure_role
 from planner.domain.policy import disable_settings
@@ -430,11 +431,11 @@ def _policy_targets(inventory: Inventory, policy: PolicyObject) -> list[tuple[st
         return _host_targets(inventory, namespace, [spec.get("host")])
     refs = spec.get("targetRefs")
     if isinstance(refs, list) and refs:
-        services = [inventory.service_index.get((namespace, str(_mapping(r).get("name"))))
-                    for r in refs if _mapping(r).get("kind") == "Service"]
+        services = [inventory.service_index.get((namespace, str(raw.mapping(r).get("name"))))
+                    for r in refs if raw.mapping(r).get("kind") == "Service"]
         found = [t for s in services if s is not None for t in _service_accounts(inventory, s)]
         return found or [(namespace, None)]
-    labels = _mapping(_mapping(spec.get("selector")).get("matchLabels"))
+    labels = raw.mapping(raw.mapping(spec.get("selector")).get("matchLabels"))
     if not labels:
         return [(namespace, None)]
     return [(namespace, w.service_account) for w in inventory.workloads
@@ -465,10 +466,6 @@ def _service_accounts(inventory: Inventory, service: Service) -> list[tuple[str,
 
 def _selects(labels: Mapping[str, Any], workload: Workload) -> bool:
     return all(workload.pod_labels.get(str(k)) == v for k, v in labels.items())
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from planner.domain import raw
 from planner.domain.addresses import Address, expand_vars, find_addresses
 from planner.domain.graph import (
     ANY_CALLER,
@@ -349,7 +350,7 @@ class _Builder:
                                   f"port {port.port}{node_port}", CONF_DECLARED),
                          _protocol_of_port(port))
         for vs in self.inv.istio_of_kind("VirtualService"):
-            gateways = [str(g) for g in _list(vs.spec.get("gateways"))]
+            gateways = [str(g) for g in raw.sequence(vs.spec.get("gateways"))]
             if any(g != "mesh" for g in gateways):
                 caller = self.external(INGRESS_PREFIX + "istio", self.ingress_reason("istio"))
                 self.virtual_service(vs, caller, self.calls, CONF_DECLARED)
@@ -368,14 +369,14 @@ class _Builder:
                         table: dict[tuple[str, str, int | None], _EdgeAcc],
                         confidence: float) -> None:
         for section in ("http", "tcp", "tls", "grpc"):
-            for rule in _list(vs.spec.get(section)):
-                for route in _list(_map(rule).get("route")):
-                    dest = _map(_map(route).get("destination"))
+            for rule in raw.sequence(vs.spec.get(section)):
+                for route in raw.sequence(raw.mapping(rule).get("route")):
+                    dest = raw.mapping(raw.mapping(route).get("destination"))
                     host = str(dest.get("host") or "")
                     svc = self.resolve_host(host.lower(), vs.ref.namespace)
                     if svc is None:
                         continue
-                    number = _map(dest.get("port")).get("number")
+                    number = raw.mapping(dest.get("port")).get("number")
                     port = self.service_port(svc, number if isinstance(number, int) else None)
                     text = f"{host}:{number}" if number else host
                     self.add(table, caller, svc, port,
@@ -467,9 +468,9 @@ class _Builder:
 
     def monitor(self, monitor: PolicyObject, scraper: Callable[[], str]) -> None:
         spec = monitor.spec
-        selector = _map(spec.get("selector"))
-        ns_selector = _map(spec.get("namespaceSelector"))
-        names = {str(n) for n in _list(ns_selector.get("matchNames"))}
+        selector = raw.mapping(spec.get("selector"))
+        ns_selector = raw.mapping(spec.get("namespaceSelector"))
+        names = {str(n) for n in raw.sequence(ns_selector.get("matchNames"))}
         any_ns = bool(ns_selector.get("any"))
 
         def in_scope(namespace: str) -> bool:
@@ -481,8 +482,8 @@ class _Builder:
             for svc in self.inv.services:
                 if not in_scope(svc.namespace) or not _selector_matches(selector, svc.labels):
                     continue
-                for endpoint in _list(spec.get("endpoints")):
-                    ep = _map(endpoint)
+                for endpoint in raw.sequence(spec.get("endpoints")):
+                    ep = raw.mapping(endpoint)
                     wanted = ep.get("port") or ep.get("targetPort")
                     for port in svc.ports:
                         if wanted in (port.name, port.port, port.target_port):
@@ -494,8 +495,8 @@ class _Builder:
             if not in_scope(workload.namespace) or not _selector_matches(
                     selector, workload.pod_labels):
                 continue
-            for endpoint in _list(spec.get("podMetricsEndpoints")):
-                wanted = _map(endpoint).get("port")
+            for endpoint in raw.sequence(spec.get("podMetricsEndpoints")):
+                wanted = raw.mapping(endpoint).get("port")
                 numbers = {_container_port(c, wanted) for c in workload.all_containers} - {None}
                 for svc in self.served_by.get(workload.ref, []):
                     for port in svc.ports:
@@ -513,7 +514,7 @@ class _Builder:
         for policy in self.inv.istio_of_kind("AuthorizationPolicy"):
             self.authorization_policy(policy)
         for vs in self.inv.istio_of_kind("VirtualService"):
-            gateways = [str(g) for g in _list(vs.spec.get("gateways"))]
+            gateways = [str(g) for g in raw.sequence(vs.spec.get("gateways"))]
             if not gateways or "mesh" in gateways:
                 caller = self.external(ANY_CALLER, "any caller (a hint names no client)")
                 self.virtual_service(vs, caller, self.hints, CONF_HINT)
@@ -532,18 +533,18 @@ class _Builder:
     def network_policy(self, policy: PolicyObject) -> None:
         spec = policy.spec
         ns = policy.ref.namespace
-        types = [str(t) for t in _list(spec.get("policyTypes"))] or ["Ingress"]
+        types = [str(t) for t in raw.sequence(spec.get("policyTypes"))] or ["Ingress"]
         if "Ingress" not in types:
             return
-        pod_selector = _map(spec.get("podSelector"))
+        pod_selector = raw.mapping(spec.get("podSelector"))
         targets = self.services_of(w for w in self.inv.workloads if w.namespace == ns
                                    and _selector_matches(pod_selector, w.pod_labels))
-        for index, rule in enumerate(_list(spec.get("ingress"))):
-            rule_map = _map(rule)
-            peers = _list(rule_map.get("from"))
+        for index, rule in enumerate(raw.sequence(spec.get("ingress"))):
+            rule_map = raw.mapping(rule)
+            peers = raw.sequence(rule_map.get("from"))
             callers = self.policy_callers(ns, peers) if peers else [
                 self.external(ANY_CALLER, "any caller (a hint names no client)")]
-            wanted = [_map(p).get("port") for p in _list(rule_map.get("ports"))]
+            wanted = [raw.mapping(p).get("port") for p in raw.sequence(rule_map.get("ports"))]
             evidence = Evidence("networkpolicy", f"{policy.ref} ingress[{index}]",
                                 ", ".join(str(w) for w in wanted) or "all ports", CONF_HINT)
             for svc in targets:
@@ -560,12 +561,12 @@ class _Builder:
     def policy_callers(self, ns: str, peers: Sequence[Any]) -> list[str]:
         callers: set[str] = set()
         for peer in peers:
-            peer_map = _map(peer)
+            peer_map = raw.mapping(peer)
             if "podSelector" not in peer_map and "namespaceSelector" not in peer_map:
                 continue  # ipBlock: addresses outside the cluster, not a workload
-            pod_sel = _map(peer_map.get("podSelector"))
+            pod_sel = raw.mapping(peer_map.get("podSelector"))
             if "namespaceSelector" in peer_map:
-                ns_sel = _map(peer_map.get("namespaceSelector"))
+                ns_sel = raw.mapping(peer_map.get("namespaceSelector"))
                 namespaces = {n.name for n in self.inv.namespaces
                               if _selector_matches(ns_sel, _ns_labels(n))}
             else:
@@ -579,21 +580,21 @@ class _Builder:
         if str(spec.get("action") or "ALLOW") != "ALLOW":
             return
         ns = policy.ref.namespace
-        selector = _map(_map(spec.get("selector")).get("matchLabels"))
+        selector = raw.mapping(raw.mapping(spec.get("selector")).get("matchLabels"))
         targets = self.services_of(
             w for w in self.inv.workloads if w.namespace == ns
             and all(w.pod_labels.get(k) == v for k, v in selector.items()))
-        for index, rule in enumerate(_list(spec.get("rules"))):
+        for index, rule in enumerate(raw.sequence(spec.get("rules"))):
             callers: set[str] = set()
-            for source in _list(_map(rule).get("from")):
-                src = _map(_map(source).get("source"))
-                for principal in _list(src.get("principals")):
+            for source in raw.sequence(raw.mapping(rule).get("from")):
+                src = raw.mapping(raw.mapping(source).get("source"))
+                for principal in raw.sequence(src.get("principals")):
                     parts = str(principal).split("/")
                     if len(parts) >= 5 and parts[-4] == "ns" and parts[-2] == "sa":
                         callers.update(w.ref.key for w in self.inv.workloads
                                        if w.namespace == parts[-3]
                                        and w.service_account == parts[-1])
-                for namespace in _list(src.get("namespaces")):
+                for namespace in raw.sequence(src.get("namespaces")):
                     callers.update(w.ref.key for w in self.inv.workloads
                                    if w.namespace == str(namespace))
             evidence = Evidence("authorizationpolicy", f"{policy.ref} rules[{index}]",
@@ -743,13 +744,13 @@ def _ns_labels(namespace: Namespace) -> Mapping[str, str]:
 def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     """A Kubernetes label selector (``matchLabels`` and ``matchExpressions``); empty selects
     everything."""
-    for key, value in _map(selector.get("matchLabels")).items():
+    for key, value in raw.mapping(selector.get("matchLabels")).items():
         if labels.get(str(key)) != str(value):
             return False
-    for expression in _list(selector.get("matchExpressions")):
-        expr = _map(expression)
+    for expression in raw.sequence(selector.get("matchExpressions")):
+        expr = raw.mapping(expression)
         key = str(expr.get("key"))
-        values = {str(v) for v in _list(expr.get("values"))}
+        values = {str(v) for v in raw.sequence(expr.get("values"))}
         operator = expr.get("operator")
         present = key in labels
         if (operator == "In" and labels.get(key) not in values) or (
@@ -760,13 +761,6 @@ def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) ->
     return True
 
 
-def _map(value: Any) -> Mapping[str, Any]:
-    # Raw specs of policies are only shape-checked here: a wrong shape means "nothing".
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _int(value: str | None) -> int | None:

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
+from planner.domain import raw
 from planner.domain.inventory import Inventory, PolicyObject
 
 Signal = tuple[str, str]
@@ -32,10 +33,6 @@ def _maps(value: Any) -> Iterator[Mapping[str, Any]]:
         yield from (v for v in value if isinstance(v, Mapping))
 
 
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def _done(found: dict[str, set[str]]) -> list[Signal]:
     return sorted((key, ", ".join(sorted(details))) for key, details in found.items())
 
@@ -48,7 +45,7 @@ def multi_version_services(inventory: Inventory) -> list[Signal]:
     keys = set(VERSION_LABELS)
     for dr in inventory.istio_of_kind("DestinationRule"):
         for subset in _maps(dr.spec.get("subsets")):
-            keys.update(str(k) for k in _map(subset.get("labels")))
+            keys.update(str(k) for k in raw.mapping(subset.get("labels")))
     found: dict[str, set[str]] = defaultdict(set)
     for svc in inventory.services:
         workloads = [inventory.workload_index[r] for r in svc.selects
@@ -78,7 +75,7 @@ def traffic_shifting(inventory: Inventory) -> list[Signal]:
             if "mirror" in http or "mirrors" in http:
                 found[vs.ref.key].add("mirroring")
             for d in destinations:
-                dest = _map(d.get("destination"))
+                dest = raw.mapping(d.get("destination"))
                 if isinstance(dest.get("subset"), str):
                     subsets.add((str(dest.get("host")), dest["subset"]))
         hosts = {h for h, _ in subsets}
@@ -113,7 +110,7 @@ def fault_injection(inventory: Inventory) -> list[Signal]:
     found: dict[str, set[str]] = defaultdict(set)
     for vs in inventory.istio_of_kind("VirtualService"):
         for http in _maps(vs.spec.get("http")):
-            fault = _map(http.get("fault"))
+            fault = raw.mapping(http.get("fault"))
             found_kinds = [k for k in ("delay", "abort") if k in fault]
             if found_kinds:
                 found[vs.ref.key].update(f"fault {k}" for k in found_kinds)
@@ -136,8 +133,8 @@ def resilience(inventory: Inventory) -> list[Signal]:
 
 def _traffic_policies(dr: PolicyObject) -> Iterator[Mapping[str, Any]]:
     """Every trafficPolicy of a DestinationRule: top level, per port, per subset."""
-    tops = [_map(dr.spec.get("trafficPolicy"))]
-    tops += [_map(s.get("trafficPolicy")) for s in _maps(dr.spec.get("subsets"))]
+    tops = [raw.mapping(dr.spec.get("trafficPolicy"))]
+    tops += [raw.mapping(s.get("trafficPolicy")) for s in _maps(dr.spec.get("subsets"))]
     for top in tops:
         yield top
         yield from _maps(top.get("portLevelSettings"))
@@ -152,11 +149,11 @@ def request_authorization(inventory: Inventory) -> list[Signal]:
             found[ap.ref.key].add("CUSTOM action")
         for rule in _maps(ap.spec.get("rules")):
             for to in _maps(rule.get("to")):
-                operation = _map(to.get("operation"))
+                operation = raw.mapping(to.get("operation"))
                 found[ap.ref.key].update(f for f in _L7_OPERATION_FIELDS if f in operation)
             for source in _maps(rule.get("from")):
                 found[ap.ref.key].update(f for f in _L7_SOURCE_FIELDS
-                                         if f in _map(source.get("source")))
+                                         if f in raw.mapping(source.get("source")))
             for cond in _maps(rule.get("when")):
                 key = cond.get("key")
                 if isinstance(key, str) and key.startswith("request."):
