@@ -104,11 +104,12 @@ class StepOutcome:
 
 
 def plan_hash(plan: Plan) -> str:
-    """First 12 hex digits of the SHA-256 of the plan's JSON document."""
+    """First 12 hex digits of the SHA-256 of the plan's JSON document, in its canonical form:
+    how `planner plan -o json` lays the document out does not change the hash."""
     from planner.sinks.plan_json import plan_document
-    from planner.sinks.wire import dump_json
+    from planner.sinks.wire import canonical_json
 
-    return hashlib.sha256(dump_json(plan_document(plan)).encode()).hexdigest()[:12]
+    return hashlib.sha256(canonical_json(plan_document(plan))).hexdigest()[:12]
 
 
 def require_write(write: bool) -> None:

@@ -231,14 +231,20 @@ def _list_member(key: str, items: list[Any]) -> Iterator[bytes | memoryview]:
     yield b"\n  ]"
 
 
-def _dumps(data: Any) -> bytes:
+def _dumps(data: Any, options: int | None = None) -> bytes:
+    if options is None:
+        options = _JSON_OPTIONS
     try:
-        return orjson.dumps(data, option=_JSON_OPTIONS, default=_unencodable)
+        return orjson.dumps(data, option=options, default=_unencodable)
     except orjson.JSONEncodeError:
         # Only an out-of-range integer gets here (every other value is converted by to_wire):
         # print it as a string rather than fail the whole output.
-        return orjson.dumps(_big_ints_as_strings(data), option=_JSON_OPTIONS,
-                            default=_unencodable)
+        return orjson.dumps(_big_ints_as_strings(data), option=options, default=_unencodable)
+
+
+def canonical_json(data: Any) -> bytes:
+    """Wire data as compact JSON with every key sorted: for hashing, not for people."""
+    return _dumps(data, orjson.OPT_SORT_KEYS)
 
 
 def dump_json(data: Any) -> str:
