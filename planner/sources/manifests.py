@@ -25,12 +25,9 @@ that cannot be pickled) silently reads the remaining files here instead.
 from __future__ import annotations
 
 import enum
-import json
 import os
 import re
-import shutil
 import stat
-import subprocess
 import sys
 from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
@@ -391,6 +388,9 @@ class _Reader:
         return data
 
     def _kustomize(self, directory: str) -> bytes:
+        import shutil  # here: with its compression modules, ~3 ms no other scan needs
+        import subprocess
+
         kubectl = shutil.which("kubectl")
         if kubectl is None:
             raise _Invalid("cannot render this kustomization: kubectl is not on PATH (install "
@@ -413,6 +413,8 @@ class _Reader:
 
     def _add_json(self, file: str, text: str) -> None:
         # A stream of JSON values, as kubectl accepts; a syntax error ends the file.
+        import json  # orjson reads single JSON values; streams and errors come here
+
         decoder = json.JSONDecoder()
         doc = 0
         position = _skip_json_space(text, 0)
