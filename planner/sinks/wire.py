@@ -52,8 +52,9 @@ def dataclass_converter(cls: type, overrides: Mapping[str, Override] | None = No
     None is left out. A sink that renames or flattens fields thus needs no second walk.
 
     Fields holding objects of a ``native`` class (or tuples of them) are left as they are, for
-    :func:`json_bytes`: orjson writes a slotted dataclass's fields in declaration order, so a
-    native class must declare its fields sorted and hold only scalars and native objects. With
+    :func:`json_bytes`: orjson writes a dataclass's instance dict, which ``__init__`` fills in
+    declaration order, so a native class must declare its fields sorted, hold only scalars and
+    native objects, and have no cached properties (they would land in that dict). With
     ``native`` given, string maps (labels, annotations) are left unsorted too: json_bytes sorts.
     """
     # One converter per type, built once: a 10,000-service inventory converts ~10^6 values.
