@@ -309,8 +309,9 @@ def open_apply_session(analysis: Analysis, plan: Plan, *, write: bool, journal_p
 
         writer = GitOpsWriter(out_dir)
     else:
-        raise ApplyError("manifest input has no cluster to apply to: give --out DIR to write "
-                         "the step as GitOps files")
+        # status and verify need it too: in manifest mode the folder is what they check.
+        raise ApplyError("manifest input has no cluster: give --out DIR, the folder that holds "
+                         "(or will hold) the steps as GitOps files")
     return ApplySession(plan, writer, write=write, journal_path=journal_path,
                         traffic=traffic, source=analysis.scan.source_label)
 

@@ -83,3 +83,16 @@ def test_an_unknown_step_is_named_before_anything_else(tmp_path: Path, command: 
     assert "no step '40-strict-nope' in the plan" in result.stderr
     assert "20-mesh-permissive" in result.stderr
     assert not (tmp_path / "j.json").exists()
+
+
+def test_status_in_manifest_mode_needs_the_out_folder(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["status", "-f", TINY, "-R", "--journal",
+                                      str(tmp_path / "journal.json")])
+    assert result.exit_code == ExitCode.APPLY_ERROR
+    assert "give --out DIR, the folder that holds" in result.output
+    result = CliRunner().invoke(cli, ["status", "-f", TINY, "-R", "--out",
+                                      str(tmp_path / "out"), "--journal",
+                                      str(tmp_path / "journal.json"), "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["steps"][0] == {"id": "10-prereq", "note": "",
+                                                     "state": "pending"}
