@@ -63,13 +63,16 @@ def dataclass_converter(cls: type, overrides: Mapping[str, Override] | None = No
     # directly, and only fields of unknown type go through the generic to_wire.
     namespace: dict[str, Any] = {"_wire": to_wire, "_mapping": _convert_mapping,
                                  "_str_mapping": _convert_str_mapping}
-    native_converters = [_type_converter(kind) for kind in native]
     entries: dict[str, str] = {}
     for name, annotation in _field_annotations(cls):
         getter = f"o.{name}"
-        element = _element_converter(cls, annotation, namespace)
-        passed_on = (element is not None and namespace[element] in native_converters) or (
+        target = _element_type(cls, annotation)
+        passed_on = (target is not None and target in native) or (
             native and annotation == "Mapping[str, str]")  # json_bytes sorts every map
+        element = None
+        if target is not None and not passed_on:
+            element = f"_convert_{target.__name__}"
+            namespace[element] = _type_converter(target)
         if passed_on or annotation in _SCALAR_ANNOTATIONS:
             entries[name] = getter
         elif annotation == "Mapping[str, str]":
@@ -111,20 +114,16 @@ def _field_annotations(cls: type) -> list[tuple[str, str]]:
     return [(name, str(hints.get(name, ""))) for name in getattr(cls, "_fields", ())]
 
 
-def _element_converter(cls: type, annotation: str, namespace: dict[str, Any]) -> str | None:
-    """The name, in ``namespace``, of the converter for the object type an annotation names
-    (``X``, ``X | None``, ``tuple[X, ...]``), when ``X`` is a dataclass or named tuple of the
-    module defining ``cls``; None otherwise."""
+def _element_type(cls: type, annotation: str) -> type | None:
+    """The object type an annotation names (``X``, ``X | None``, ``tuple[X, ...]``), when ``X``
+    is a dataclass or named tuple of the module defining ``cls``; None otherwise."""
     name = annotation.removesuffix(" | None")
     if name.startswith("tuple[") and name.endswith(", ...]"):
         name = name[len("tuple["):-len(", ...]")]
     target = vars(sys.modules[cls.__module__]).get(name)
     if not isinstance(target, type) or not (is_dataclass(target) or hasattr(target, "_fields")):
         return None
-    function = f"_convert_{name}"
-    if function not in namespace:
-        namespace[function] = _type_converter(target)
-    return function
+    return target
 
 
 def _type_converter(kind: type) -> Callable[[Any], Any]:
