@@ -517,13 +517,6 @@ def _is_list(body: dict[Any, Any]) -> bool:
 
 def _object_problem(body: Any) -> str | None:
     """What stops ``kubectl apply`` from taking ``body``, or ``None``."""
-    if type(body) is dict:  # the usual, valid object first: 10^4 of them in an export
-        api_version, kind, metadata = body.get("apiVersion"), body.get("kind"), body.get("metadata")
-        if (type(api_version) is str and api_version and type(kind) is str and kind
-                and type(metadata) is dict):
-            name = metadata.get("name")
-            if type(name) is str and name:
-                return None
     if not isinstance(body, dict):
         kind = _TYPE_NAMES.get(type(body), type(body).__name__)
         return f"document is not a mapping (a Kubernetes object) but {kind}"
