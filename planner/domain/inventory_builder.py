@@ -204,7 +204,8 @@ def _container(raw: Any, path: str, volumes: _Volumes) -> Container:
             _str(port.get("name"), item, ".name"),
             _str(port.get("protocol"), item, ".protocol", "TCP"),
         ))
-    env = _env(_list(c.get("env"), path, ".env"), path)
+    env = tuple([_env_var(e, f"{path}.env[{i}]")
+                 for i, e in enumerate(_list(c.get("env"), path, ".env"))])
     env_from: list[EnvFrom] = []
     for i, e in enumerate(_list(c.get("envFrom"), path, ".envFrom")):
         item = f"{path}.envFrom[{i}]"
@@ -250,20 +251,6 @@ def _scalar_str(value: Any) -> str:
     # Args such as ``- 8080`` are numbers in YAML; kubectl would reject them, but their text is
     # what the container would see, so keep it rather than drop a possible address.
     return value if isinstance(value, str) else str(value)
-
-
-def _env(entries: list[Any], path: str) -> tuple[EnvVar, ...]:
-    result = []
-    for i, e in enumerate(entries):
-        # A literal string value, as most are, is taken without a call per field (there are
-        # ~3 per container); anything else goes through the checks of _env_var.
-        if type(e) is dict and "valueFrom" not in e:
-            name, value = e.get("name"), e.get("value")
-            if type(name) is str and (type(value) is str or value is None):
-                result.append(EnvVar(name=name, value=value))
-                continue
-        result.append(_env_var(e, f"{path}.env[{i}]"))
-    return tuple(result)
 
 
 def _env_var(raw: Any, path: str) -> EnvVar:
