@@ -3,11 +3,7 @@ and the kubernetes client and Textual are imported only by the commands that use
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import importlib
-import os
-import sys
 from typing import Any
 
 import click
@@ -78,47 +74,8 @@ def cli() -> None:
     """
 
 
-#: What commands hand to :func:`keep_until_exit`; None unless running as the console script.
-_kept: list[object] | None = None
-
-
-def keep_until_exit(*objects: object) -> None:
-    """Keep a command's large results alive until the process ends.
-
-    The console script ends with ``os._exit`` once output is flushed, so an inventory of 10^6
-    objects is not freed one by one (0.1-0.2 s on a 10,000-service cluster) only for the process
-    to exit. Run in-process (tests, Click's runner), objects keep their normal lifetime.
-    """
-    if _kept is not None:
-        _kept.extend(objects)
-
-
 def main() -> None:
-    """Console-script entry point."""
-    global _kept
-    _kept = []
-    # A command is a short batch run: it allocates millions of objects that live to the end and
-    # make few reference cycles, then exits without freeing them (below). The cyclic collector
-    # would only re-walk them, about 0.15 s per 10,000 services each time it ran. The TUI, a
-    # long-running app, turns it back on.
-    gc.disable()
-    try:
-        cli(prog_name="planner")
-        code = 0
-    except KeyboardInterrupt:  # before a command's own handler is in place (handle_errors)
-        print("planner: interrupted", file=sys.stderr)
-        code = 130
-    except SystemExit as stop:
-        if stop.code is None or isinstance(stop.code, int):
-            code = stop.code or 0
-        else:  # sys.exit("message"), as Python itself would report it
-            print(stop.code, file=sys.stderr)
-            code = 1
-    # `planner ... | head` closing the pipe is not an error (see handle_errors, which closes
-    # stderr then).
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(BrokenPipeError, ValueError):
-            stream.flush()
-    # Every command has closed its files, workers and terminal by now; what is left to do at
-    # interpreter exit is freeing memory the operating system reclaims anyway.
-    os._exit(code)
+    """Console-script entry point (collector and exit policy: :mod:`planner.commands.process`)."""
+    from planner.commands.process import run_to_exit
+
+    run_to_exit(lambda: cli(prog_name="planner"))

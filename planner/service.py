@@ -11,10 +11,11 @@ import gc
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from planner.domain.analysis import Analysis, ScanResult
 from planner.domain.diagnostics import Diagnostic, Severity
 from planner.domain.inventory import Inventory
 from planner.domain.inventory_builder import build_inventory
@@ -22,11 +23,9 @@ from planner.domain.inventory_builder import build_inventory
 if TYPE_CHECKING:
     # networkx loads only for commands that build the graph; `planner scan` does not need it.
     from planner.domain.fit import Assessment
-    from planner.domain.graph import CallGraph
     from planner.domain.observed import NamespaceTraffic
     from planner.domain.plan import Plan
     from planner.domain.traffic import GateResult, TrafficSnapshot
-    from planner.rules.base import RuleContext
 
 #: ``progress(done, total)`` for file scans; ``progress(kind, objects)`` is adapted to it.
 #: ``progress(done, total, what)``: files done of total for manifests; for a live scan, objects
@@ -68,18 +67,6 @@ class ClusterInput:
 
 
 InputSpec = ManifestInput | ClusterInput
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    """An inventory plus what reading the input said about it."""
-
-    inventory: Inventory
-    source_label: str
-    diagnostics: tuple[Diagnostic, ...] = ()
-    invalid: int = 0
-    api_calls: int | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 @contextmanager
@@ -161,28 +148,14 @@ def _result(inventory: Inventory, label: str, load_diagnostics: list[Diagnostic]
     return ScanResult(inventory, label, diagnostics, invalid + len(build_errors))
 
 
-@dataclass(frozen=True)
-class Analysis:
-    """A scan with its call graph and the fit profile: what every later step reads.
-
-    ``traffic`` is the observed-traffic snapshot once :func:`observe` merged it into ``graph``.
-    """
-
-    scan: ScanResult
-    graph: CallGraph
-    profile: Any
-    context: RuleContext
-    traffic: TrafficSnapshot | None = None
-
-
 def analyse(spec: InputSpec, *, profile_path: str | None = None,
             profile_overrides: Mapping[str, Any] | None = None,
             progress: Progress | None = None, stdin: BinaryIO | None = None,
             root_namespace: str = "istio-system",
             cluster_domain: str = "cluster.local") -> Analysis:
     """Scan, build the call graph and load the profile (``--profile FILE`` plus flag answers)."""
+    from planner.domain.findings import RuleContext
     from planner.domain.graph_builder import build_graph
-    from planner.rules.base import RuleContext
     from planner.sources.profile import load_profile
 
     with paused_gc():
@@ -351,11 +324,12 @@ def gate_plan(analysis: Analysis, plan: Plan) -> tuple[Plan, dict[str, GateResul
     that proved mTLS-only first, and the gate of every STRICT step by id. Without traffic the
     plan comes back unchanged with no gates."""
     from planner.domain.observed import block_on_gates, evaluate_gates
+    from planner.rules.plan.mp301_plaintext_observed import gate_blockers
 
     if analysis.traffic is None:
         return plan, {}
     gates = evaluate_gates(plan, analysis.traffic)
-    return block_on_gates(plan, gates, analysis.graph), gates
+    return block_on_gates(plan, gates, gate_blockers(plan, analysis.graph)), gates
 
 
 def gate_for_step(analysis: Analysis, plan: Plan, step_id: str) -> GateResult:

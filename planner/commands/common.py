@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from planner.cli import keep_until_exit
+from planner.commands.process import keep_until_exit
 from planner.errors import (
     ApplyError,
     ClusterError,

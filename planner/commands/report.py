@@ -86,7 +86,7 @@ def report(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
       planner report -f manifests/ -R --json --fail-on error
       planner report -f sample_clusters/shop -R --format html --out report.html
     """
-    from planner.rules.base import Level
+    from planner.domain.findings import Level
     from planner.service import assess, build_plan
     from planner.sinks.report_json import report_document
 

@@ -11,7 +11,7 @@ import click
 from planner.commands.common import handle_errors, output_option, stdout_console
 
 if TYPE_CHECKING:
-    from planner.rules.base import RuleInfo
+    from planner.domain.findings import RuleInfo
 
 MARKDOWN_HEADER = """# Rules
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from planner.domain import raw
+from planner.domain.findings import Finding, Rule, RuleContext
 from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
 from planner.domain.plan import infrastructure_role
 from planner.domain.policy import disable_settings
 from planner.domain.profile import COST_BASIS, QUESTIONS, Profile, ProxyCost
-from planner.rules.base import Finding, Rule, RuleContext
 
 BASE_SCORE: Final = 50
 OVERKILL_BELOW: Final = 35

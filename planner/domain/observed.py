@@ -9,17 +9,18 @@ Pure functions over a :class:`~planner.domain.graph.CallGraph` and a
 * :func:`namespace_traffic` says per namespace what arrived, how much was mutual TLS, who sent
   plaintext, and where the static graph and the telemetry disagree;
 * :func:`evaluate_gates` and :func:`block_on_gates` turn the snapshot into a pass / fail /
-  unknown precondition for each STRICT step, block the failing ones with an MP301 finding and
-  move the namespaces that proved clean to the front.
+  unknown precondition for each STRICT step, block the failing ones with the findings of rule
+  MP301 and move the namespaces that proved clean to the front.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
+from planner.domain.findings import Finding
 from planner.domain.graph import (
     KUBELET,
     CallGraph,
@@ -41,7 +42,6 @@ from planner.domain.traffic import (
     namespace_mtls_status,
     plaintext_gate,
 )
-from planner.rules.base import Finding, Level, RuleInfo
 
 UNKNOWN_CALLER_PREFIX: Final = "external:unknown@"
 """Node id prefix of a caller Istio could not name, followed by the namespace it called into:
@@ -59,20 +59,6 @@ a name; kinds not listed come after, by name."""
 
 TELEMETRY: Final = "telemetry"
 """Evidence kind of an observation."""
-
-MP301: Final = RuleInfo(
-    code="MP301",
-    title="Plaintext traffic observed",
-    category="plan",
-    severity=Level.ERROR,
-    why=("Telemetry shows callers that sent plaintext into the namespace within the window; "
-         "STRICT would refuse every one of them. A caller Istio shows as 'unknown' has no "
-         "sidecar, so it cannot even be named from the metrics."),
-    fix=("Mesh the caller (inject it, or enroll its namespace), or cover it with a port "
-         "exception (portLevelMtls PERMISSIVE on the callee) before STRICT; find an 'unknown' "
-         "caller by source IP in access logs (downstream_remote_address) or Hubble."),
-)
-
 
 # ---------------------------------------------------------------------------------------------
 # Mapping observed rows to graph ids
@@ -359,49 +345,28 @@ def mesh_gate(snapshot: TrafficSnapshot, namespaces: Iterable[str]) -> GateResul
                       f"({snapshot.source} over {snapshot.window})")
 
 
-def block_on_gates(plan: Plan, gates: Mapping[str, GateResult], graph: CallGraph) -> Plan:
+def block_on_gates(plan: Plan, gates: Mapping[str, GateResult],
+                   blockers: Callable[[Step, GateResult], Iterable[Finding]]) -> Plan:
     """The plan with each failing STRICT step blocked and the proven namespaces first.
 
-    A STRICT step whose gate fails gets one MP301 finding per plaintext caller (also added to
-    ``plan.blockers``); the finding names the port-exception step of the callee's workload
-    when there is one, since telemetry has no ports to tell whether it covers the caller.
-    Then the namespaces' exception and STRICT steps are regrouped so that namespaces whose
-    gates all pass go first, the others after them, each side in the plan's order; if that
-    would put a step before one it requires, the order is kept as is.
+    A STRICT step whose gate fails gets the findings ``blockers(step, gate)`` gives (rule
+    MP301, :mod:`planner.rules.plan.mp301_plaintext_observed`), also added to
+    ``plan.blockers``. Then the namespaces' exception and STRICT steps are regrouped so that
+    namespaces whose gates all pass go first, the others after them, each side in the plan's
+    order; if that would put a step before one it requires, the order is kept as is.
     """
-    exceptions = {(s.target.namespace, s.target.name): s.id for s in plan.steps
-                  if s.phase is Phase.EXCEPTION and s.target.scope == "workload"}
     steps = []
     added: list[Finding] = []
     for step in plan.steps:
         gate = gates.get(step.id)
         if step.phase is Phase.STRICT and gate is not None and gate.status == "fail":
-            findings = tuple(_finding(graph, step, obs, gate, exceptions.get(
-                (obs.destination_namespace, obs.destination_workload)))
-                for obs in gate.offenders)
+            findings = tuple(blockers(step, gate))
             added.extend(findings)
             step = replace(step, blockers=tuple(sorted({*step.blockers, *findings})))
         steps.append(step)
     ordered = _ready_first(steps, gates)
     return replace(plan, steps=tuple(ordered),
                    blockers=tuple(sorted({*plan.blockers, *added})))
-
-
-def _finding(graph: CallGraph, step: Step, obs: ObservedEdge, gate: GateResult,
-             exception: str | None) -> Finding:
-    caller = caller_id(graph, obs)
-    unit = "connections" if obs.protocol == TCP else "requests"
-    who = f"{caller} (no sidecar)" if obs.unknown_caller else caller
-    # Telemetry has no port: a port exception may cover this caller, but only a person (or
-    # the step's PromQL, which leaves excepted workloads out) can tell.
-    note = (f"; {exception} opens ports on {obs.destination_workload}: confirm it covers "
-            "this caller" if exception else "")
-    return Finding(
-        code=MP301.code, subject=caller, severity=MP301.severity,
-        namespace=step.target.namespace, objects=tuple(sorted({caller, service_id(obs)})),
-        message=(f"{who} sent {obs.plaintext:g} plaintext {unit} of {obs.total:g} to "
-                 f"{service_id(obs)}; {step.id} would refuse them ({gate.reason}){note}"),
-        fix=MP301.fix)
 
 
 def _ready_first(steps: list[Step], gates: Mapping[str, GateResult]) -> list[Step]:

@@ -33,9 +33,9 @@ from typing import Any
 import networkx as nx
 
 from planner.domain import policy
+from planner.domain.findings import Finding
 from planner.domain.graph import INGRESS_PREFIX, KUBELET, CallGraph, Edge
 from planner.domain.inventory import Inventory, ObjectRef, Service, Workload
-from planner.rules.base import Finding
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 #: Kinds ``kubectl rollout restart`` accepts.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from planner.domain.observed import MP301
-from planner.rules.base import Rule, RuleInfo
+from planner.domain.findings import Rule, RuleInfo
 from planner.rules.blockers import BLOCKER_RULES
 from planner.rules.fit import FIT_RULES
+from planner.rules.plan.mp301_plaintext_observed import INFO as MP301
 
 ALL_RULES: tuple[Rule, ...] = (*FIT_RULES, *BLOCKER_RULES)
 

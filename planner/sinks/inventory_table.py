@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
+from planner.domain.analysis import ScanResult
 from planner.domain.inventory import WORKLOAD_KINDS
 from planner.sinks.untrusted import plain
-
-if TYPE_CHECKING:
-    from planner.service import ScanResult
 
 
 def render_inventory(console: Console, result: ScanResult) -> None:

@@ -12,13 +12,13 @@ from collections import Counter
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from planner.domain.analysis import Analysis
 from planner.domain.plan import Plan
 from planner.sinks.plan_json import plan_body
 from planner.sinks.wire import document, to_wire
 
 if TYPE_CHECKING:
     from planner.domain.fit import Assessment
-    from planner.service import Analysis
 
 SCHEMA_VERSION = "meshplan.io/report/v1"
 #: The committed JSON Schema of this document, inside the ``planner`` package.

@@ -9,7 +9,6 @@ import pytest
 
 from planner.domain.graph import CallGraph, Node, NodeKind, Origin
 from planner.domain.observed import (
-    MP301,
     UNKNOWN_CALLER_PREFIX,
     block_on_gates,
     caller_id,
@@ -20,6 +19,8 @@ from planner.domain.observed import (
 from planner.domain.plan import Phase, Plan
 from planner.domain.traffic import UNKNOWN, ObservedEdge, TrafficSnapshot
 from planner.errors import InputError
+from planner.rules.plan.mp301_plaintext_observed import INFO as MP301
+from planner.rules.plan.mp301_plaintext_observed import gate_blockers
 from planner.service import (
     Analysis,
     ManifestInput,
@@ -144,7 +145,7 @@ def test_gates_block_and_reorder(shop: Analysis, merged: CallGraph,
         "40-strict-storefront": "pass",
         "40-strict-orders": "fail", "40-strict-data": "fail",
         "40-strict-payments": "unknown", "60-mesh-strict": "fail"}
-    gated = block_on_gates(plan, gates, merged)
+    gated = block_on_gates(plan, gates, gate_blockers(plan, merged))
     orders = gated.step("40-strict-orders")
     [mp301] = [f for f in orders.blockers if f.code == MP301.code]
     assert mp301.subject == "external:unknown@orders" and "no sidecar" in mp301.message
@@ -181,7 +182,8 @@ def test_empty_source_makes_every_gate_unknown(shop: Analysis) -> None:
     assert all("no traffic data at all" in g.reason for g in gates.values())
     report = namespace_traffic(merge_observed(shop.graph, empty), empty)
     assert {n.gate.status for n in report} == {"unknown"}
-    assert block_on_gates(plan, gates, shop.graph).steps == plan.steps  # none proven first
+    # None proven first: the order stays.
+    assert block_on_gates(plan, gates, gate_blockers(plan, shop.graph)).steps == plan.steps
 
 
 def test_service_observe_and_gate_for_step(shop: Analysis, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.rules.base import Rule
+from planner.domain.findings import Rule
 from planner.rules.blockers import (
     mp201_ingress_outside,
     mp202_batch_opted_out,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+from planner.domain.findings import Finding, RuleContext, RuleInfo
 from planner.domain.graph import APISERVER, INGRESS_PREFIX, INTERNET, KUBELET, PROMETHEUS, Edge
 from planner.domain.inventory import Workload
 from planner.domain.plan import (
@@ -23,7 +24,6 @@ from planner.domain.plan import (
     membership,
     parse_ref,
 )
-from planner.rules.base import Finding, RuleContext, RuleInfo
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ Detects: Jobs and CronJobs with ``sidecar.istio.io/inject: "false"`` in an enrol
 
 from __future__ import annotations
 
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.blockers._common import caller_findings
 
 INFO = RuleInfo(

@@ -5,7 +5,7 @@ Detects: Workloads that stay out for any other reason than the more specific cal
 
 from __future__ import annotations
 
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.blockers._common import caller_findings
 
 INFO = RuleInfo(

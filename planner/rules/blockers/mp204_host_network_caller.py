@@ -5,7 +5,7 @@ Detects: Workloads with ``spec.hostNetwork: true`` that call an enrolled namespa
 
 from __future__ import annotations
 
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.blockers._common import caller_findings
 
 INFO = RuleInfo(

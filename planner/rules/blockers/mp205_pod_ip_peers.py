@@ -7,8 +7,8 @@ port goes to PassthroughCluster without TLS and STRICT refuses it.
 
 from __future__ import annotations
 
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.domain.plan import container_ports
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.blockers._common import enrolled_workloads
 
 #: Ports clustered stores use between peers: ZooKeeper, Kafka, Elasticsearch, Cassandra, DBs.

@@ -7,7 +7,7 @@ Detects: Service ports of meshed workloads on well-known server-first ports (MyS
 
 from __future__ import annotations
 
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.blockers._common import members
 
 #: Ports whose server speaks first, with the protocol for the message.

@@ -7,7 +7,7 @@ are left to MP206.
 
 from __future__ import annotations
 
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.blockers._common import members
 from planner.rules.blockers.mp206_server_first_protocol import SERVER_FIRST
 

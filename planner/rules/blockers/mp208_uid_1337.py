@@ -6,7 +6,7 @@ Init containers are exempt: UID 1337 is the documented fix for MP209.
 
 from __future__ import annotations
 
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.blockers._common import enrolled_workloads
 
 PROXY_UID = 1337

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.domain.inventory import Container
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.blockers._common import enrolled_workloads
 
 _NETWORK = re.compile(

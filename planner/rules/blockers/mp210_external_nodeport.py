@@ -6,7 +6,7 @@ will be meshed.
 
 from __future__ import annotations
 
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.blockers._common import caller_findings
 
 INFO = RuleInfo(

@@ -6,8 +6,8 @@ DISABLE or SIMPLE for a host in an enrolled namespace (Kiali KIA0207/KIA0208).
 
 from __future__ import annotations
 
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.domain.policy import DESTINATION_RULE, destination_rule_tls_modes
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.blockers._common import members
 
 BAD_MODES = ("DISABLE", "SIMPLE")

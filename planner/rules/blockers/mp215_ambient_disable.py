@@ -7,6 +7,7 @@ namespace, no selector) for every ambient namespace that does not set its own mo
 
 from __future__ import annotations
 
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.domain.inventory import PolicyObject
 from planner.domain.policy import (
     PEER_AUTHENTICATION,
@@ -15,7 +16,6 @@ from planner.domain.policy import (
     has_selector,
     mtls_mode,
 )
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.blockers._common import members
 
 INFO = RuleInfo(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.rules.base import Rule
+from planner.domain.findings import Rule
 from planner.rules.fit import (
     mp101_service_count,
     mp102_multi_version,

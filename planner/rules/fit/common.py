@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from planner.domain.findings import Finding, Level, RuleContext, RuleInfo
 from planner.domain.profile import Profile
-from planner.rules.base import Finding, Level, RuleContext, RuleInfo
 from planner.rules.fit.signals import Detector
 
 #: Fit factors concern the whole cluster, not one object.

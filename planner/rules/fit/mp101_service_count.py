@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.domain.fit import app_services
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.fit.common import factor
 
 #: Below this many services NetworkPolicy and application TLS cover most needs.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.fit.common import l7_factor
 from planner.rules.fit.signals import multi_version_services
 

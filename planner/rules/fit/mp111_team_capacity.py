@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.rules.base import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.rules.fit.common import factor, profile_of
 
 WEIGHT = -20.0

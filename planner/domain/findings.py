@@ -1,4 +1,6 @@
-"""The rule contract shared by fit factors, blockers and plan findings."""
+"""Findings and the rule contract: what a rule reads (:class:`RuleContext`), what it is
+(:class:`RuleInfo`) and what it reports (:class:`Finding`, :class:`Level`). Domain types: the
+fit engine and the planner consume findings, the rules in :mod:`planner.rules` produce them."""
 
 from __future__ import annotations
 
