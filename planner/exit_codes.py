@@ -25,7 +25,8 @@ class ExitCode(IntEnum):
     APPLY_ERROR = 7
     #: A mutating command was run without --write.
     READ_ONLY = 8
-    #: Findings at or above --fail-on were reported (like istioctl's 79).
+    #: Findings at or above --fail-on were reported (like istioctl's 79); `what-if`: a call
+    #: would break.
     FINDINGS = 10
     #: A verification gate failed (`planner verify`, or apply refused by a gate).
     GATE_FAILED = 11

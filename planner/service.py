@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from planner.domain.observed import NamespaceTraffic
     from planner.domain.plan import Plan
     from planner.domain.traffic import GateResult, TrafficSnapshot
+    from planner.domain.whatif import WhatIf
 
 #: ``progress(done, total)`` for file scans; ``progress(kind, objects)`` is adapted to it.
 #: ``progress(done, total, what)``: files done of total for manifests; for a live scan, objects
@@ -371,3 +372,50 @@ def write_output(path: Path, text: str) -> None:
     except ApplyError as err:
         # The shared writer speaks for the journal; for an output file it is a path problem.
         raise InputError(str(err)) from None
+
+
+def what_if(analysis: Analysis, *, strict: Sequence[str] = (), permissive: Sequence[str] = (),
+            workloads: Sequence[str] = (), after_enrollment: bool = False,
+            dataplane: Mapping[str, str] | None = None) -> WhatIf:
+    """Simulate PeerAuthentication changes on top of the current state and judge every call
+    into the workloads they reach (docs/what-if.md).
+
+    ``strict``/``permissive`` are namespaces (the root namespace means mesh-wide);
+    ``workloads`` are ``KIND/NS/NAME`` or ``KIND/NS/NAME=MODE`` (default PERMISSIVE: one
+    exception). Callers and servers are judged as the scan shows them, or, with
+    ``after_enrollment``, as the plan's enroll steps leave them (``dataplane`` as for
+    :func:`build_plan`). Observed traffic merged by :func:`observe` counts as evidence.
+    Raises ``InputError`` for no change, an unknown namespace or workload, or a bad mode."""
+    from planner.domain import whatif
+    from planner.domain.plan import membership
+    from planner.errors import InputError
+
+    inventory, graph = analysis.scan.inventory, analysis.graph
+    root = analysis.context.root_namespace
+    if not (strict or permissive or workloads):
+        raise InputError("what-if needs a change: --strict NS, --permissive NS or "
+                         "--workload KIND/NS/NAME")
+    changes = []
+    for mode, namespaces in (("STRICT", strict), ("PERMISSIVE", permissive)):
+        for ns in namespaces:
+            if ns not in inventory.namespace_index:
+                raise InputError(f"namespace {ns!r} is not in the input (namespaces: "
+                                 f"{', '.join(n.name for n in inventory.namespaces)})")
+            changes.append(whatif.namespace_policy(inventory, root, ns, mode))
+    for text in workloads:
+        try:
+            ref, mode = whatif.parse_workload_change(text)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+        workload = inventory.workload_index.get(ref)
+        if workload is None:
+            raise InputError(f"--workload {text}: no {ref} in the input")
+        try:
+            changes.append(whatif.workload_policy(workload, mode))
+        except ValueError as err:
+            raise InputError(f"--workload {text}: {err}") from None
+    enrollment = (whatif.planned_enrollment(inventory, graph,
+                                            membership(inventory, root, dataplane))
+                  if after_enrollment else whatif.current_enrollment(inventory, graph))
+    return whatif.simulate(inventory, graph, changes, root_namespace=root,
+                           enrollment=enrollment)

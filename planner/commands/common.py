@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import click
 
@@ -86,9 +86,21 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def input_options(func: F) -> F:
+@overload
+def input_options(func: F) -> F: ...
+
+
+@overload
+def input_options(func: None = None, *, strict_flag: str = "--strict") -> Callable[[F], F]: ...
+
+
+def input_options(func: F | None = None, *, strict_flag: str = "--strict") -> Any:
     """kubectl's input flags: -f/--filename (repeatable, ``-`` for stdin), -R, -n, --strict,
-    and --kubeconfig/--context/-A for a live cluster."""
+    and --kubeconfig/--context/-A for a live cluster. A command whose own ``--strict`` means
+    something else names the input one differently (``@input_options(strict_flag=...)``); the
+    parameter is ``strict`` either way."""
+    if func is None:
+        return functools.partial(input_options, strict_flag=strict_flag)
     decorators = [
         click.option("-f", "--filename", "filenames", multiple=True, metavar="PATH",
                      help="Manifest file or directory ('-' reads stdin). Repeatable."),
@@ -99,7 +111,7 @@ def input_options(func: F) -> F:
                           "or the only namespace to scan (cluster)."),
         click.option("-A", "--all-namespaces", is_flag=True,
                      help="Scan every namespace of the cluster (the default for live scans)."),
-        click.option("--strict", is_flag=True,
+        click.option(strict_flag, "strict", is_flag=True,
                      help="Stop at the first invalid document instead of skipping it."),
         click.option("--kubeconfig", default=None, metavar="FILE",
                      help="Kubeconfig for a live scan (default: $KUBECONFIG or ~/.kube/config)."),

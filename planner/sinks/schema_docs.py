@@ -5,9 +5,9 @@ values appear under ``<key>``, named by the map's ``propertyNames.title``. :func
 replaces the text between :data:`BEGIN` and :data:`END` in a document with that table; a test
 compares the committed docs/report.md with it, and
 
-    python -m planner.sinks.schema_docs docs/report.md
+    python -m planner.sinks.schema_docs docs/report.md docs/what-if.md
 
-rewrites it after a schema change.
+rewrites them after a schema change.
 """
 
 from __future__ import annotations
@@ -106,11 +106,13 @@ def update_docs(text: str, schema: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Rewrite the field table of each Markdown file given (the report schema's fields)."""
+    """Rewrite the field table of each Markdown file given: docs/what-if.md from the what-if
+    schema, any other from the report schema."""
     from planner.sinks.report_json import report_schema
+    from planner.sinks.whatif_json import whatif_schema
 
-    schema = report_schema()
     for path in argv:
+        schema = whatif_schema() if path.endswith("what-if.md") else report_schema()
         with open(path, encoding="utf-8") as stream:
             text = stream.read()
         with open(path, "w", encoding="utf-8") as stream:

@@ -397,3 +397,12 @@ def test_syntax_error_in_a_file_named_with_an_escape(tmp_path: Path) -> None:
     assert strict.returncode != 0
     assert_inert(strict)
     assert len(strict.stderr.splitlines()) == 1, strict.stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_what_if_shows_hostile_names_inertly(hostile: Path, fmt: str) -> None:
+    for ns in (NS, NS_ESC, NS_HTML):
+        result = run("what-if", "-f", str(hostile), "--strict", ns, "--after-enrollment",
+                     "-o", fmt)
+        assert result.returncode in (0, 10), result.stderr
+        assert_inert(result)

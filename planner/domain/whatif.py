@@ -1,0 +1,607 @@
+"""What breaks if: PeerAuthentication changes simulated on top of the current state, per edge.
+
+Istio has no dry run for PeerAuthentication (``istioctl authn tls-check`` was removed with no
+replacement; MESH-NOTES §1, §10). :func:`simulate` answers "who breaks if this goes STRICT
+now?" from what the planner already knows:
+
+* the PeerAuthentications in effect, existing ones with the simulated ones laid over them,
+  resolved the way Istio does: port-level setting of the workload policy, then the workload
+  policy's mode, then the namespace-wide policy, then the mesh-wide one (root namespace), then
+  Istio's default PERMISSIVE; ``UNSET`` inherits; of several workload policies selecting the
+  same pods the oldest counts, and a simulated new one is the newest;
+* who is in the mesh: the scan's sidecar and ambient enrollment per workload
+  (:func:`current_enrollment`) or the plan's enrollment once its enroll steps are done
+  (:func:`planned_enrollment`);
+* DestinationRule TLS settings, which replace auto mTLS for the client (lookup order client
+  namespace, server namespace, root namespace; the first match wins);
+* observed traffic, when the graph was merged with a snapshot: plaintext seen in the window.
+
+A call breaks when the server enforces STRICT on the container port it reaches (its pods are in
+the mesh) and the caller sends plaintext. The plan (:mod:`planner.domain.plan`) derives its port
+exceptions from the same function, so ``planner what-if`` and ``planner plan`` cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from planner.domain import policy
+from planner.domain.graph import ANY_CALLER, KUBELET, CallGraph, Edge, Evidence, ObservedStats
+from planner.domain.inventory import (
+    REWRITE_PROBES_ANNOTATION,
+    Inventory,
+    ObjectRef,
+    PolicyObject,
+    Service,
+    Workload,
+)
+from planner.domain.plan import (
+    Membership,
+    backend_ports,
+    benign_plaintext,
+    caller_fate,
+    container_ports,
+    parse_ref,
+)
+
+STRICT = "STRICT"
+PERMISSIVE = "PERMISSIVE"
+MODES = ("STRICT", "PERMISSIVE", "DISABLE", "UNSET")
+#: DestinationRule ``tls.mode`` values that send something other than Istio mTLS.
+PLAINTEXT_TLS_MODES = ("DISABLE", "SIMPLE")
+
+# Reason codes: stable strings for JSON consumers; docs/what-if.md explains each.
+NO_IDENTITY = "no-mesh-identity"
+HOST_NETWORK = "host-network"
+POD_IP = "pod-ip"
+PROBE = "probe-not-rewritten"
+DESTINATION_RULE = "destination-rule-plaintext"
+OBSERVED = "observed-plaintext"
+REASON_CODES = (NO_IDENTITY, HOST_NETWORK, POD_IP, PROBE, DESTINATION_RULE, OBSERVED)
+
+
+@dataclass(frozen=True, order=True)
+class Reason:
+    """Why a call breaks: a stable ``code`` (one of :data:`REASON_CODES`) and the words."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class EdgeVerdict:
+    """One call into an affected workload, on one container port, under the simulated policy.
+
+    ``callee`` is the serving workload (PeerAuthentication acts on workloads), ``service`` the
+    Service the caller dialled and ``port`` its port; ``container_port`` is the workload's port
+    behind it (None when unknown). ``mode`` is the effective mTLS mode there after the change
+    and ``decided_by`` the policy it comes from; ``mode_before`` is today's. ``reasons`` are
+    empty unless ``breaks``; ``note`` says why a call that does not break is safe."""
+
+    caller: str
+    callee: str
+    service: str
+    port: int | None
+    container_port: int | None
+    mode: str
+    mode_before: str
+    decided_by: str
+    breaks: bool
+    reasons: tuple[Reason, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    observed: ObservedStats | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, order=True)
+class NoEffect:
+    """A namespace (``scope`` is its name) or a workload (``Kind/ns/name``) in the scope of a
+    simulated policy whose pods are not in the mesh: nothing enforces the policy there."""
+
+    scope: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """The simulation's answer: the changes, every call into the affected workloads, and the
+    places the changes would not reach."""
+
+    changes: tuple[str, ...]
+    enrollment: str
+    edges: tuple[EdgeVerdict, ...]
+    no_effect: tuple[NoEffect, ...] = ()
+    affected: tuple[str, ...] = ()
+    traffic: bool = False
+
+    @property
+    def breaking(self) -> tuple[EdgeVerdict, ...]:
+        """The calls that would be refused."""
+        return tuple(e for e in self.edges if e.breaks)
+
+
+# ---------------------------------------------------------------------------------------------
+# Who is in the mesh
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """Who is in the mesh in the state simulated: ``members`` gives each namespace's data
+    plane (sidecar, ambient or outside), ``meshed`` each graph node's membership and why.
+    ``label`` says which state it is, for the output."""
+
+    label: str
+    members: Membership
+    meshed: Mapping[str, tuple[bool, str]]
+
+    def of(self, node_id: str) -> tuple[bool, str]:
+        """Whether the node is in the mesh, and why (in words)."""
+        return self.meshed.get(node_id, (False, f"{node_id} is not in the input"))
+
+
+def current_enrollment(inventory: Inventory, graph: CallGraph) -> Enrollment:
+    """The mesh as the scan shows it now: namespace labels, pod-template overrides and, from
+    a live cluster, the pods' actual sidecars and ambient redirection."""
+    modes: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    already: set[str] = set()
+    for ns in inventory.namespaces:
+        mode = ns.enrollment
+        modes[ns.name] = mode if mode != "none" else "outside"
+        reasons[ns.name] = (f"labelled for {mode}" if mode != "none"
+                            else "no injection or ambient label")
+        if mode != "none":
+            already.add(ns.name)
+    meshed = {n.id: (n.meshed, n.mesh_reason) for n in graph.nodes}
+    return Enrollment("now (as the scan shows it)",
+                      Membership(modes, reasons, frozenset(already)), meshed)
+
+
+def planned_enrollment(inventory: Inventory, graph: CallGraph,
+                       members: Membership) -> Enrollment:
+    """The mesh once the plan's enroll steps are done (``members`` is the plan's
+    :func:`~planner.domain.plan.membership`)."""
+    meshed = {n.id: caller_fate(inventory, members, n.id) for n in graph.nodes}
+    return Enrollment("after the plan's enrollment", members, meshed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Policies in effect
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """PeerAuthentications in effect, the simulated ones laid over the existing ones.
+    ``workload`` lists each namespace's selector policies in the order Istio prefers them
+    (oldest first; simulated new ones last)."""
+
+    root: str
+    mesh: PolicyObject | None
+    namespace: Mapping[str, PolicyObject]
+    workload: Mapping[str, tuple[PolicyObject, ...]]
+    simulated: frozenset[ObjectRef]
+
+
+def _policy_object(obj: Mapping[str, Any], created: str) -> PolicyObject:
+    meta = obj.get("metadata") or {}
+    return PolicyObject(
+        ref=ObjectRef(str(obj.get("kind", policy.PEER_AUTHENTICATION)),
+                      str(meta.get("namespace", "")), str(meta.get("name", ""))),
+        api_version=str(obj.get("apiVersion", policy.PEER_AUTHENTICATION_API)),
+        spec=dict(obj.get("spec") or {}), labels=dict(meta.get("labels") or {}),
+        created=created)
+
+
+def policy_set(inventory: Inventory, root: str,
+               changes: Sequence[Mapping[str, Any]] = ()) -> PolicySet:
+    """The PeerAuthentications in effect once ``changes`` (PeerAuthentication manifests, as a
+    plan step applies them) are applied: a change with the name of an existing policy edits it
+    in place (it keeps its age), any other is new and therefore the newest."""
+    existing = {p.ref: p for p in inventory.istio_of_kind(policy.PEER_AUTHENTICATION)}
+    # Order: dated oldest first, then undated by name, then simulated new ones by name.
+    rank: dict[ObjectRef, tuple[int, str, str]] = {
+        ref: (0 if p.created else 1, p.created, ref.name) for ref, p in existing.items()}
+    simulated: set[ObjectRef] = set()
+    for obj in changes:
+        if obj.get("kind") != policy.PEER_AUTHENTICATION:
+            continue
+        candidate = _policy_object(obj, "")
+        old = existing.get(candidate.ref)
+        existing[candidate.ref] = _policy_object(obj, old.created if old else "")
+        rank.setdefault(candidate.ref, (2, "", candidate.ref.name))
+        simulated.add(candidate.ref)
+    scoped: dict[str, list[PolicyObject]] = {}
+    workload: dict[str, list[PolicyObject]] = {}
+    for ref in sorted(existing, key=lambda r: rank[r]):
+        p = existing[ref]
+        (workload if policy.has_selector(p) else scoped).setdefault(ref.namespace, []).append(p)
+    winners = {ns: ps[0] for ns, ps in scoped.items()}
+    return PolicySet(root, winners.pop(root, None), winners,
+                     {ns: tuple(ps) for ns, ps in workload.items()}, frozenset(simulated))
+
+
+def selects(p: PolicyObject, workload: Workload) -> bool:
+    """True when the policy's ``selector.matchLabels`` all hold on the workload's pods."""
+    selector = p.spec.get("selector")
+    labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
+    if not isinstance(labels, Mapping) or not labels:
+        return False
+    return all(workload.pod_labels.get(str(k)) == str(v) for k, v in labels.items())
+
+
+def _known(mode: object) -> str:
+    # The CRD admits only these; a manifest no API server checked may say anything else,
+    # which Istio would never see, so it counts as not set.
+    return mode if isinstance(mode, str) and mode in MODES else "UNSET"
+
+
+def _port_mode(p: PolicyObject, port: int) -> str:
+    ports = p.spec.get("portLevelMtls")
+    setting = ports.get(str(port), ports.get(port)) if isinstance(ports, Mapping) else None
+    return _known(setting.get("mode") if isinstance(setting, Mapping) else None)
+
+
+def _name(ps: PolicySet, p: PolicyObject, scope: str) -> str:
+    mark = ", simulated" if p.ref in ps.simulated else ""
+    return f"{scope} PeerAuthentication {p.ref.namespace}/{p.ref.name}{mark}"
+
+
+def effective_mode(ps: PolicySet, workload: Workload, port: int | None) -> tuple[str, str]:
+    """The mTLS mode Istio enforces on ``workload``'s container ``port`` (the workload level
+    when None), and the policy that decides it, in words. Narrowest wins; UNSET inherits."""
+    # Of several workload policies on the same pods Istio keeps the oldest (list order).
+    chosen = next((p for p in ps.workload.get(workload.namespace, ()) if selects(p, workload)),
+                  None)
+    if chosen is not None:
+        if port is not None and (mode := _port_mode(chosen, port)) != "UNSET":
+            return mode, f"port {port} of {_name(ps, chosen, 'workload')}"
+        if (mode := _known(policy.mtls_mode(chosen))) != "UNSET":
+            return mode, _name(ps, chosen, "workload")
+    ns_policy = ps.namespace.get(workload.namespace)
+    if ns_policy is not None and (mode := _known(policy.mtls_mode(ns_policy))) != "UNSET":
+        return mode, _name(ps, ns_policy, "namespace-wide")
+    if ps.mesh is not None and (mode := _known(policy.mtls_mode(ps.mesh))) != "UNSET":
+        return mode, _name(ps, ps.mesh, "mesh-wide")
+    return PERMISSIVE, "Istio's default (no policy sets a mode)"
+
+
+def in_scope(ps: PolicySet, inventory: Inventory,
+             changes: Iterable[PolicyObject]) -> list[Workload]:
+    """Workloads a set of policies reaches: the selected pods, a namespace's workloads, or
+    every workload for a mesh-wide policy."""
+    found: dict[ObjectRef, Workload] = {}
+    for p in changes:
+        for w in inventory.workloads:
+            if policy.has_selector(p):
+                hit = w.namespace == p.ref.namespace and selects(p, w)
+            else:
+                hit = p.ref.namespace == ps.root or w.namespace == p.ref.namespace
+            if hit:
+                found[w.ref] = w
+    return [found[r] for r in sorted(found)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the changes a command line asks for
+
+
+def namespace_policy(inventory: Inventory, root: str, namespace: str,
+                     mode: str) -> dict[str, Any]:
+    """The namespace-wide (mesh-wide for ``root``) PeerAuthentication with ``mode``: the
+    policy Istio uses there today with its mode changed, else a new ``default`` one (a second
+    policy of the same scope would be ignored)."""
+    current = policy.effective_policies(inventory, root)
+    existing = current.mesh_wide if namespace == root else current.namespace_wide.get(namespace)
+    if existing is not None:
+        return policy.with_mode(existing, mode)
+    return policy.peer_authentication(namespace, "default", mode=mode)
+
+
+def parse_workload_change(text: str) -> tuple[ObjectRef, str]:
+    """``KIND/NS/NAME`` or ``KIND/NS/NAME=MODE`` as a workload reference and a mode (default
+    PERMISSIVE). Raises ``ValueError`` naming what is wrong."""
+    target, _, mode = text.partition("=")
+    mode = mode.upper() or PERMISSIVE
+    parts = target.split("/")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"--workload {text}: expected KIND/NAMESPACE/NAME[=MODE], "
+                         "e.g. Deployment/shop/cart")
+    if mode not in MODES:
+        raise ValueError(f"--workload {text}: mode must be one of {', '.join(MODES)}")
+    return ObjectRef(*parts), mode
+
+
+def workload_policy(workload: Workload, mode: str) -> dict[str, Any]:
+    """A PeerAuthentication setting ``mode`` on ``workload``'s pods (all their usable labels as
+    the selector, so it selects whatever else carries them too, as Istio would).
+
+    Raises ``ValueError`` when the pods carry no label usable as a selector."""
+    labels = policy.selector_labels(workload)
+    if not labels:
+        raise ValueError(f"{workload.ref} has no pod labels usable as a selector, so no "
+                         "workload PeerAuthentication can select it")
+    return policy.peer_authentication(workload.namespace, f"meshplan-exception-{workload.name}",
+                                      mode=mode, selector=labels)
+
+
+def describe(obj: Mapping[str, Any], root: str) -> str:
+    """One line saying what a simulated PeerAuthentication does."""
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    ns, name = meta.get("namespace", ""), meta.get("name", "")
+    mode = (spec.get("mtls") or {}).get("mode", "UNSET")
+    ports = spec.get("portLevelMtls") or {}
+    port_text = "".join(f", port {p} {s.get('mode')}" for p, s in sorted(ports.items()))
+    selector = (spec.get("selector") or {}).get("matchLabels")
+    if selector:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        return f"{mode} for pods {labels} in {ns}{port_text} (PeerAuthentication {ns}/{name})"
+    scope = "mesh-wide" if ns == root else f"namespace {ns}"
+    return f"{mode} {scope} (PeerAuthentication {ns}/{name})"
+
+
+# ---------------------------------------------------------------------------------------------
+# The simulation
+
+
+def simulate(inventory: Inventory, graph: CallGraph, changes: Sequence[Mapping[str, Any]], *,
+             root_namespace: str, enrollment: Enrollment,
+             scope: Sequence[Workload] | None = None) -> WhatIf:
+    """Every call into the workloads the ``changes`` reach (or ``scope``), judged under the
+    policies in effect once they are applied: does it break, why, on what evidence.
+
+    ``changes`` are PeerAuthentication manifests (other kinds are ignored). ``graph`` may be
+    merged with observed traffic; its observed stats then count as evidence. Pure."""
+    before = policy_set(inventory, root_namespace)
+    after = policy_set(inventory, root_namespace, changes)
+    simulated = [p for ps in after.workload.values() for p in ps if p.ref in after.simulated]
+    simulated += [p for p in (after.mesh, *after.namespace.values())
+                  if p is not None and p.ref in after.simulated]
+    targets = list(scope) if scope is not None else in_scope(after, inventory, simulated)
+    no_effect, enforcing = _enforcing(inventory, enrollment, targets)
+    rows: list[EdgeVerdict] = []
+    for workload in enforcing:
+        for edge, service in _edges_into(inventory, graph, workload):
+            for port in backend_ports(inventory, service, edge, workload) or (None,):
+                rows.append(_verdict(inventory, root_namespace, enrollment, before, after,
+                                     edge, service, workload, port))
+        rows.extend(_peer_rows(inventory, graph, before, after, workload))
+    rows.sort(key=lambda r: (r.callee, r.caller, r.service, r.port or 0,
+                             r.container_port or 0))
+    return WhatIf(
+        changes=tuple(describe(c, root_namespace) for c in changes
+                      if c.get("kind") == policy.PEER_AUTHENTICATION),
+        enrollment=enrollment.label,
+        edges=tuple(rows),
+        no_effect=tuple(sorted(no_effect)),
+        affected=tuple(w.ref.key for w in enforcing),
+        traffic=any(e.observed is not None for e in graph.edges),
+    )
+
+
+def _enforcing(inventory: Inventory, enrollment: Enrollment,
+               targets: Sequence[Workload]) -> tuple[list[NoEffect], list[Workload]]:
+    """Split the workloads in scope into those whose pods would enforce a policy and the
+    places it has no effect: one line per namespace with no workload in the mesh, else one per
+    workload left out."""
+    by_ns: dict[str, list[Workload]] = {}
+    for w in targets:
+        by_ns.setdefault(w.namespace, []).append(w)
+    no_effect: list[NoEffect] = []
+    enforcing: list[Workload] = []
+    for ns, workloads in sorted(by_ns.items()):
+        states = [(w, enrollment.of(w.ref.key)) for w in workloads]
+        if not any(meshed for _, (meshed, _) in states):
+            why = enrollment.members.reasons.get(ns, "not enrolled")
+            no_effect.append(NoEffect(ns, f"namespace {ns} is not enrolled in the mesh ({why}):"
+                                          " STRICT would have no effect on its workloads"))
+            continue
+        for w, (meshed, reason) in states:
+            if meshed:
+                enforcing.append(w)
+            else:
+                no_effect.append(NoEffect(w.ref.key, f"{w.ref.key} is not in the mesh "
+                                                     f"({reason}): nothing enforces the policy "
+                                                     "on its pods"))
+    return no_effect, enforcing
+
+
+def _edges_into(inventory: Inventory, graph: CallGraph,
+                workload: Workload) -> list[tuple[Edge, Service | None]]:
+    found = []
+    key = workload.ref.key
+    for service_id, backends in graph.backends.items():
+        if key not in backends:
+            continue
+        ref = parse_ref(service_id)
+        service = inventory.service_index.get((ref.namespace, ref.name)) if ref else None
+        for edge in graph.inbound.get(service_id, ()):
+            if edge.caller != ANY_CALLER:
+                found.append((edge, service))
+    return found
+
+
+def _verdict(inventory: Inventory, root: str, enrollment: Enrollment, before: PolicySet,
+             after: PolicySet, edge: Edge, service: Service | None, workload: Workload,
+             port: int | None) -> EdgeVerdict:
+    mode, decided_by = effective_mode(after, workload, port)
+    mode_before, _ = effective_mode(before, workload, port)
+    reasons, evidence, safe = plaintext_reasons(inventory, root, enrollment, edge, service,
+                                                workload, port)
+    breaks = mode == STRICT and bool(reasons)
+    if breaks:
+        note = ""
+    elif mode != STRICT:
+        note = f"plaintext is still accepted ({decided_by})"
+    else:
+        note = safe
+    return EdgeVerdict(
+        caller=edge.caller, callee=workload.ref.key,
+        service=edge.callee, port=edge.port, container_port=port,
+        mode=mode, mode_before=mode_before, decided_by=decided_by, breaks=breaks,
+        reasons=tuple(reasons) if breaks else (),
+        evidence=tuple(sorted({*edge.evidence, *evidence})),
+        observed=edge.observed, note=note)
+
+
+def plaintext_reasons(inventory: Inventory, root: str, enrollment: Enrollment, edge: Edge,
+                      service: Service | None, workload: Workload, port: int | None,
+                      ) -> tuple[list[Reason], list[Evidence], str]:
+    """Why the call on ``edge`` into ``workload``'s container ``port`` arrives in plaintext
+    (empty when it arrives as mTLS or is let through anyway), extra evidence, and, when it is
+    safe, why."""
+    reasons: list[Reason] = []
+    evidence: list[Evidence] = []
+    safe = ""
+    meshed, why = enrollment.of(edge.caller)
+    if not meshed:
+        if benign_plaintext(inventory, enrollment.members, edge, workload):
+            safe = ("kubelet probes are let through (rewritten to pilot-agent :15020, or "
+                    "SNATed by ambient)" if edge.caller == KUBELET
+                    else "served in plaintext on pilot-agent :15020 (metrics merging)")
+        elif edge.caller == KUBELET:
+            reasons.append(Reason(PROBE, f"kubelet probes reach {workload.ref.key} on its app "
+                                         "port: sidecar.istio.io/rewriteAppHTTPProbers is "
+                                         "\"false\", so they are not rewritten to :15020"))
+            evidence.append(Evidence("annotation", str(workload.ref),
+                                     f"{REWRITE_PROBES_ANNOTATION}=false"))
+        else:
+            caller = _workload(inventory, edge.caller)
+            if caller is not None and caller.host_network:
+                reasons.append(Reason(HOST_NETWORK, f"{edge.caller} runs with hostNetwork: "
+                                                    "the mesh never captures its traffic"))
+            else:
+                reasons.append(Reason(NO_IDENTITY, f"{edge.caller} has no sidecar or ambient "
+                                                   f"identity ({why})"))
+    else:
+        safe = why if why.startswith("meshed") else f"caller is in the mesh ({why})"
+        found = destination_rule_tls(inventory, root, edge.caller, service, edge.port)
+        if found is not None:
+            rule, tls = found
+            reasons.append(Reason(DESTINATION_RULE, f"{rule.ref} sets tls.mode {tls} for "
+                                                    f"{edge.callee}, which replaces auto mTLS"))
+            evidence.append(Evidence("destinationrule", str(rule.ref), f"tls.mode {tls}"))
+    stats = edge.observed
+    if stats is not None and stats.mtls_share is not None and stats.mtls_share < 1.0 and (
+            stats.requests + stats.connections) > 0:
+        total = stats.requests + stats.connections
+        reasons.append(Reason(OBSERVED, f"{(1 - stats.mtls_share) * 100:.0f}% of {total:g} "
+                                        "observed requests/connections were plaintext in the "
+                                        "window"))
+    return reasons, evidence, safe
+
+
+def _workload(inventory: Inventory, node_id: str) -> Workload | None:
+    ref = parse_ref(node_id)
+    return inventory.workload_index.get(ref) if ref is not None else None
+
+
+def _peer_rows(inventory: Inventory, graph: CallGraph, before: PolicySet, after: PolicySet,
+               workload: Workload) -> list[EdgeVerdict]:
+    """Peers of a StatefulSet (or of pods behind a headless Service) dial each other by pod IP
+    or per-pod DNS name. On a container port no Service port covers, that traffic goes through
+    PassthroughCluster in plaintext (MESH-NOTES §7.3), so STRICT refuses it even between
+    sidecars. One row per such port."""
+    services = [s for s in inventory.services if workload.ref in s.selects]
+    headless = sorted(s.ref.key for s in services if s.headless)
+    if workload.ref.kind != "StatefulSet" and not headless:
+        return []
+    bound = {p for s in services for p in container_ports(inventory, s, None, workload)}
+    declared = sorted({p.container_port for c in workload.containers for p in c.ports
+                       if p.protocol.upper() == "TCP"} - bound)
+    rows = []
+    for port in declared:
+        mode, decided_by = effective_mode(after, workload, port)
+        text = (f"container port {port} is behind no Service port; peers reaching it by pod IP "
+                "or per-pod DNS name go through PassthroughCluster in plaintext")
+        breaks = mode == STRICT
+        rows.append(EdgeVerdict(
+            caller=workload.ref.key, callee=workload.ref.key,
+            service=headless[0] if headless else "", port=None, container_port=port,
+            mode=mode, mode_before=effective_mode(before, workload, port)[0],
+            decided_by=decided_by, breaks=breaks,
+            reasons=(Reason(POD_IP, f"peers of {workload.ref.key}: {text}"),) if breaks else (),
+            evidence=(Evidence("peer", str(workload.ref),
+                               f"containerPort {port}; "
+                               + (f"headless {', '.join(headless)}" if headless
+                                  else "StatefulSet")),),
+            note="" if breaks else f"plaintext is still accepted ({decided_by})"))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# DestinationRules
+
+
+def _fqdn(host: str, namespace: str, domain: str) -> str:
+    host = host.lower().removesuffix(".")
+    if host.endswith(f".svc.{domain}") or host.startswith("*"):
+        return host
+    if host.endswith(".svc"):
+        return f"{host}.{domain}"
+    parts = host.split(".")
+    if len(parts) == 1:
+        return f"{host}.{namespace}.svc.{domain}"
+    if len(parts) == 2:
+        return f"{host}.svc.{domain}"
+    return host
+
+
+def _host_match(rule_host: str, target: str) -> int:
+    """0 no match, 2 exact, 1 wildcard."""
+    if rule_host == target:
+        return 2
+    if rule_host == "*" or (rule_host.startswith("*.") and target.endswith(rule_host[1:])):
+        return 1
+    return 0
+
+
+def destination_rule_tls(inventory: Inventory, root: str, caller: str, service: Service | None,
+                         port: int | None, domain: str = "cluster.local",
+                         ) -> tuple[PolicyObject, str] | None:
+    """The DestinationRule that makes ``caller`` send something other than Istio mTLS to
+    ``service`` (tls.mode DISABLE or SIMPLE at the port or the traffic policy), or None.
+
+    Istio looks in the client's namespace, then the Service's, then the root namespace; the
+    first namespace with a matching rule wins (no inheritance), and inside it an exact host
+    beats a wildcard. Subset settings apply only to routed subsets and are left out."""
+    if service is None:
+        return None
+    caller_ref = parse_ref(caller)
+    target = f"{service.name}.{service.namespace}.svc.{domain}"
+    order = [n for n in (caller_ref.namespace if caller_ref else "", service.namespace, root)
+             if n]
+    rules = inventory.istio_of_kind(policy.DESTINATION_RULE)
+    for ns in dict.fromkeys(order):
+        candidates = []
+        for rule in rules:
+            if rule.ref.namespace != ns:
+                continue
+            host = _fqdn(str(rule.spec.get("host") or ""), ns, domain)
+            score = _host_match(host, target)
+            if score:
+                candidates.append((-score, rule.created or "~", rule.ref.name, rule))
+        if not candidates:
+            continue
+        rule = min(candidates, key=lambda c: c[:3])[3]
+        mode = _rule_tls_mode(rule.spec, port)
+        return (rule, mode) if mode in PLAINTEXT_TLS_MODES else None
+    return None
+
+
+def _rule_tls_mode(spec: Mapping[str, Any], port: int | None) -> str:
+    traffic = spec.get("trafficPolicy")
+    if not isinstance(traffic, Mapping):
+        return ""
+    for setting in traffic.get("portLevelSettings") or ():
+        if isinstance(setting, Mapping) and port is not None and \
+                (setting.get("port") or {}).get("number") == port:
+            tls = setting.get("tls")
+            if isinstance(tls, Mapping) and isinstance(tls.get("mode"), str):
+                return str(tls["mode"])
+    tls = traffic.get("tls")
+    return str(tls["mode"]) if isinstance(tls, Mapping) and isinstance(tls.get("mode"), str) \
+        else ""
+

@@ -1,0 +1,70 @@
+"""The what-if document (``planner what-if -o json``), pinned by the committed JSON Schema
+``planner/schemas/what-if-v1.json``; docs/what-if.md documents every field from it."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from planner.domain.graph import Evidence, ObservedStats
+from planner.domain.whatif import EdgeVerdict, WhatIf
+from planner.sinks.wire import document
+
+SCHEMA_VERSION = "meshplan.io/what-if/v1"
+SCHEMA_RESOURCE = "schemas/what-if-v1.json"
+
+
+def _evidence(ev: Evidence) -> dict[str, Any]:
+    return {"confidence": ev.confidence, "kind": ev.kind, "source": ev.source, "text": ev.text}
+
+
+def _observed(stats: ObservedStats | None) -> dict[str, Any] | None:
+    if stats is None:
+        return None
+    return {"connections": stats.connections, "mtlsShare": stats.mtls_share,
+            "requests": stats.requests}
+
+
+def edge_body(edge: EdgeVerdict) -> dict[str, Any]:
+    """One judged call as plain data (keys sorted)."""
+    return {
+        "breaks": edge.breaks,
+        "callee": edge.callee,
+        "caller": edge.caller,
+        "containerPort": edge.container_port,
+        "decidedBy": edge.decided_by,
+        "evidence": [_evidence(ev) for ev in edge.evidence],
+        "mode": edge.mode,
+        "modeBefore": edge.mode_before,
+        "note": edge.note,
+        "observed": _observed(edge.observed),
+        "port": edge.port,
+        "reasons": [{"code": r.code, "message": r.message} for r in edge.reasons],
+        "service": edge.service,
+    }
+
+
+def whatif_body(result: WhatIf) -> dict[str, Any]:
+    """The simulation as plain data, without a schema version (plan steps embed it)."""
+    return {
+        "affected": list(result.affected),
+        "changes": list(result.changes),
+        "edges": [edge_body(e) for e in result.edges],
+        "enrollment": result.enrollment,
+        "noEffect": [{"reason": n.reason, "scope": n.scope} for n in result.no_effect],
+        "summary": {"breaking": len(result.breaking), "edges": len(result.edges)},
+        "traffic": result.traffic,
+    }
+
+
+def whatif_document(result: WhatIf, source: str) -> dict[str, Any]:
+    """The what-if document, ``schemaVersion`` first."""
+    return document(SCHEMA_VERSION, {**whatif_body(result), "source": source}, converted=True)
+
+
+def whatif_schema() -> dict[str, Any]:
+    """The committed JSON Schema (draft 2020-12) of :func:`whatif_document`'s output."""
+    text = resources.files("planner").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
