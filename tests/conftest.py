@@ -2,7 +2,8 @@ import pytest
 
 from tests.shared_data import require_shared
 
-pytest_plugins = ["tests.kubeapi.fixtures"]
+# pytester: tests/test_shared_data.py runs pytest on small test files.
+pytest_plugins = ["tests.kubeapi.fixtures", "pytester"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -19,6 +19,11 @@ import pytest
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 REQUIRE_ENV = "MESHPLAN_REQUIRE_SHARED"
 
+#: The corpus's cases, named here so that parametrizing over them never reads ../shared at
+#: collection time; tests/test_shared_data.py checks the list against the folder.
+CORPUS_CASES = ("bookinfo", "kiali-travels", "online-boutique", "otel-demo", "robot-shop",
+                "sock-shop", "sock-shop-multi-namespace")
+
 
 def shared_path(*parts: str) -> Path:
     """The path of ``../shared/<parts>``; it may not exist."""
@@ -35,3 +40,8 @@ def require_shared(*parts: str) -> Path:
             pytest.fail(f"{reason}; {REQUIRE_ENV} is set", pytrace=False)
         pytest.skip(reason)
     return path
+
+
+def corpus(*parts: str) -> Path:
+    """``../shared/corpus/<parts>`` (a case or a file in one); skips as :func:`require_shared`."""
+    return require_shared("corpus", *parts)

@@ -14,11 +14,11 @@ from click.testing import CliRunner
 
 from planner.cli import cli
 from planner.exit_codes import ExitCode
+from tests.shared_data import corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "sample_clusters" / "shop"
 TINY = ROOT / "sample_clusters" / "tiny"
-CORPUS = ROOT.parent / "shared" / "corpus"
 
 
 def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -149,7 +149,7 @@ def test_no_progress_output_when_stderr_is_not_a_terminal() -> None:
 ])
 def test_corpus_counts_match_source_md(case: str, namespaces: set[str], deployments: int,
                                        services: int, extra: tuple[str, ...]) -> None:
-    result = CliRunner().invoke(cli, ["scan", "-f", str(CORPUS / case), "-R", "-o", "json",
+    result = CliRunner().invoke(cli, ["scan", "-f", str(corpus(case)), "-R", "-o", "json",
                                       *extra])
     doc = json.loads(result.stdout)
     kinds = [w["kind"] for w in doc["workloads"]]
@@ -159,7 +159,7 @@ def test_corpus_counts_match_source_md(case: str, namespaces: set[str], deployme
 
 
 def test_corpus_multi_namespace_dedupes_redefinitions() -> None:
-    case = CORPUS / "sock-shop-multi-namespace"
+    case = corpus("sock-shop-multi-namespace")
     result = CliRunner().invoke(cli, ["scan", "-f", str(case), "-R", "-o", "json"])
     doc = json.loads(result.stdout)
     kinds = [w["kind"] for w in doc["workloads"]]
@@ -173,7 +173,7 @@ def test_corpus_multi_namespace_dedupes_redefinitions() -> None:
 
 
 def test_corpus_kiali_travels_per_folder_namespaces() -> None:
-    case = CORPUS / "kiali-travels"
+    case = corpus("kiali-travels")
     services = 0
     for ns in ("travel-agency", "travel-portal", "travel-control"):
         result = CliRunner().invoke(cli, ["scan", "-f", str(case / ns), "-n", ns, "-o", "json"])

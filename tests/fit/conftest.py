@@ -11,7 +11,6 @@ from planner.service import ManifestInput, analyse, assess
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sample_clusters"
-CORPUS = REPO.parent / "shared" / "corpus"
 
 
 def assessment_of(*paths: Path, profile: Path | None = None,

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from planner.domain.fit import BASE_SCORE, OPTIONAL, OVERKILL, RECOMMENDED
-from tests.fit.conftest import CORPUS, SAMPLES, assessment_of, write
+from tests.fit.conftest import SAMPLES, assessment_of, write
+from tests.shared_data import corpus
 
 CANARIES = """\
 apiVersion: networking.istio.io/v1
@@ -119,11 +120,10 @@ CORPUS_VERDICTS = {
 }
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
 @pytest.mark.parametrize("case", sorted(CORPUS_VERDICTS))
 def test_corpus_verdicts(case: str) -> None:
     kwargs, expected = CORPUS_VERDICTS[case]
-    a = assessment_of(CORPUS / case, **kwargs)
+    a = assessment_of(corpus(case), **kwargs)
     assert a.verdict == expected, [(f.code, f.weight, f.message) for f in a.factors]
 
 

@@ -13,8 +13,6 @@ from planner.domain.inventory_builder import build_inventory
 from planner.sources.manifests import RawDocument, load_manifests
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
-CORPUS = SHARED / "corpus"
 SAMPLES = REPO / "sample_clusters"
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from planner.domain.graph import CallGraph, NodeKind
-from tests.graph.conftest import CORPUS, graph_of
+from tests.graph.conftest import graph_of
+from tests.shared_data import corpus
 
 Pair = tuple[str, str]
 
@@ -141,15 +142,15 @@ CASES = {
 }
 
 _GRAPHS = {
-    "online-boutique": lambda: graph_of(CORPUS / "online-boutique"),
-    "bookinfo": lambda: graph_of(CORPUS / "bookinfo"),
-    "sock-shop": lambda: graph_of(CORPUS / "sock-shop"),
-    "sock-shop-multi-namespace": lambda: graph_of(CORPUS / "sock-shop-multi-namespace"),
-    "otel-demo": lambda: graph_of(CORPUS / "otel-demo", namespace="otel-demo"),
+    "online-boutique": lambda: graph_of(corpus("online-boutique")),
+    "bookinfo": lambda: graph_of(corpus("bookinfo")),
+    "sock-shop": lambda: graph_of(corpus("sock-shop")),
+    "sock-shop-multi-namespace": lambda: graph_of(corpus("sock-shop-multi-namespace")),
+    "otel-demo": lambda: graph_of(corpus("otel-demo"), namespace="otel-demo"),
     "kiali-travels": lambda: graph_of(folders={
-        ns: CORPUS / "kiali-travels" / ns
+        ns: corpus("kiali-travels") / ns
         for ns in ("travel-agency", "travel-portal", "travel-control")}),
-    "robot-shop": lambda: graph_of(CORPUS / "robot-shop", namespace="robot-shop"),
+    "robot-shop": lambda: graph_of(corpus("robot-shop"), namespace="robot-shop"),
 }
 
 #: (recall, precision) each case reaches; None where nothing is expected or predicted.

@@ -20,10 +20,10 @@ from planner.domain.plan import (
     parse_ref,
 )
 from planner.service import Analysis, ManifestInput, analyse, build_plan
+from tests.shared_data import require_shared
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "sample_clusters" / "shop"
-CRDS = ROOT.parent / "shared" / "schemas" / "istio-crd-all.gen.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -32,11 +32,16 @@ def shop() -> tuple[Analysis, Plan]:
     return analysis, build_plan(analysis)
 
 
-@cache
 def crd_schemas() -> dict[tuple[str, str], Mapping[str, Any]]:
-    """``(apiVersion, kind)`` -> openAPIV3Schema of every served version."""
+    """``(apiVersion, kind)`` -> openAPIV3Schema of every served version of the Istio CRDs in
+    ../shared/schemas (skips the test when they are absent)."""
+    return _crd_schemas(require_shared("schemas", "istio-crd-all.gen.yaml"))
+
+
+@cache
+def _crd_schemas(crds: Path) -> dict[tuple[str, str], Mapping[str, Any]]:
     schemas = {}
-    with CRDS.open(encoding="utf-8") as stream:
+    with crds.open(encoding="utf-8") as stream:
         for doc in yaml.safe_load_all(stream):
             if not doc:
                 continue

@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 
 from planner.cli import cli
+from tests.shared_data import corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "golden"
-#: The shared corpus, as the command line names it from the repo root.
-CORPUS = Path("..") / "shared" / "corpus"
 SHOP_PROFILE = ["--profile", "sample_clusters/profiles/shop.yaml"]
 
 
@@ -29,11 +27,9 @@ def run_report(args: list[str]) -> Result:
 
 
 def corpus_case(*parts: str) -> str:
-    """A corpus path relative to the repo root; skips the test when the corpus is absent."""
-    path = CORPUS.joinpath(*parts)
-    if not (ROOT / path).exists():
-        pytest.skip(f"corpus case {path} not present")
-    return str(path)
+    """A corpus path as the command line names it from the repo root (``../shared/corpus/...``);
+    skips the test when it is absent, as :func:`tests.shared_data.corpus` does."""
+    return os.path.relpath(corpus(*parts), ROOT)
 
 
 def check_golden(name: str, text: str) -> None:

@@ -14,13 +14,13 @@ from planner.exit_codes import ExitCode
 from planner.sinks.report_json import SCHEMA_VERSION, report_schema
 from planner.sinks.schema_docs import fields, update_docs
 from tests.report.conftest import (
-    CORPUS,
     ROOT,
     SHOP_PROFILE,
     check_golden,
     corpus_case,
     run_report,
 )
+from tests.shared_data import CORPUS_CASES
 
 
 def _cases() -> list[Any]:
@@ -67,16 +67,11 @@ def test_json_matches_golden_and_schema(name: str, args: Any,
     assert str(ROOT) not in result.stdout and str(Path.home()) not in result.stdout
 
 
-def test_every_corpus_case_validates(validator: Draft202012Validator) -> None:
-    cases = sorted(p.name for p in (ROOT / CORPUS).iterdir()) if (ROOT / CORPUS).is_dir() else []
-    if not cases:
-        pytest.skip("shared corpus not present")
-    for case in cases:
-        if not (ROOT / CORPUS / case).is_dir():
-            continue
-        result = run_report(["-f", str(CORPUS / case), "-R", "--json"])
-        assert result.exit_code in (0, ExitCode.INVALID_INPUT), (case, result.output)
-        assert not _errors(validator, json.loads(result.stdout)), case
+@pytest.mark.parametrize("case", CORPUS_CASES)
+def test_every_corpus_case_validates(validator: Draft202012Validator, case: str) -> None:
+    result = run_report(["-f", corpus_case(case), "-R", "--json"])
+    assert result.exit_code in (0, ExitCode.INVALID_INPUT), (case, result.output)
+    assert not _errors(validator, json.loads(result.stdout)), case
 
 
 def test_schema_identity_and_closed_objects() -> None:

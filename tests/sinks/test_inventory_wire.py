@@ -18,9 +18,9 @@ from planner.sinks import wire
 from planner.sinks.inventory_json import NATIVE_VALUES, inventory_document
 from planner.sinks.wire import json_bytes
 from planner.sources.manifests import load_manifests
+from tests.shared_data import CORPUS_CASES, corpus
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
 SCALARS = {"str", "int", "bool", "str | None", "int | None", "int | str | None",
            "tuple[str, ...]"}
 
@@ -39,13 +39,9 @@ def test_native_value_classes_declare_sorted_fields_of_known_types(cls: type) ->
     assert not hasattr(cls, "__slots__"), "orjson writes slotted dataclasses 4x slower"
 
 
-def _inputs() -> list[Path]:
-    return [ROOT / "sample_clusters" / "shop", ROOT / "sample_clusters" / "tiny",
-            *sorted(p for p in CORPUS.iterdir() if p.is_dir())]
-
-
-@pytest.mark.parametrize("path", _inputs(), ids=lambda p: p.name)
-def test_native_document_writes_the_plain_documents_bytes(path: Path) -> None:
+@pytest.mark.parametrize("case", ["shop", "tiny", *CORPUS_CASES])
+def test_native_document_writes_the_plain_documents_bytes(case: str) -> None:
+    path = ROOT / "sample_clusters" / case if case in ("shop", "tiny") else corpus(case)
     loaded = load_manifests([str(path)], recursive=True)
     inventory = build_inventory(loaded.documents)
     plain = json_bytes(inventory_document(inventory))

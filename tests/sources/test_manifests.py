@@ -27,11 +27,9 @@ from planner.domain.diagnostics import Diagnostic, Severity, Source
 from planner.errors import InputError
 from planner.sources import manifests
 from planner.sources.manifests import MAX_ALIAS_NODES, LoadResult, RawDocument, load_manifests
+from tests.shared_data import CORPUS_CASES, corpus
 
 ROOT = Path(__file__).resolve().parents[2]
-
-CORPUS = ROOT.parent / "shared" / "corpus"
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
 needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not on PATH")
 
 
@@ -314,18 +312,15 @@ def test_broken_yaml_with_embedded_templates_is_a_syntax_error(tmp_path: Path) -
     assert "YAML syntax error at line" in diagnostic.message
 
 
-@needs_corpus
 def test_otel_demo_with_grafana_legends_loads_cleanly() -> None:
-    result = load_manifests([str(CORPUS / "otel-demo" / "opentelemetry-demo.yaml")])
+    result = load_manifests([str(corpus("otel-demo", "opentelemetry-demo.yaml"))])
     assert result.diagnostics == []
     assert len(result.documents) > 50
 
 
-@needs_corpus
-@pytest.mark.parametrize("case", sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
-                         if CORPUS.is_dir() else [])
+@pytest.mark.parametrize("case", CORPUS_CASES)
 def test_every_corpus_case_loads_without_errors(case: str) -> None:
-    result = load_manifests([str(CORPUS / case)], recursive=True)
+    result = load_manifests([str(corpus(case))], recursive=True)
     assert errors(result) == []
     assert result.invalid == 0
     assert result.documents
