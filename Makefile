@@ -17,6 +17,10 @@ venv: $(BIN)/planner
 demo: venv
 	$(BIN)/planner assess -f sample_clusters/shop -R --profile sample_clusters/profiles/shop.yaml
 	$(BIN)/planner plan -f sample_clusters/shop -R
+	@echo
+	@echo "planner is installed in $(VENV). Put it on PATH for this shell with:"
+	@echo "    source $(VENV)/bin/activate"
+	@echo "or call it as $(BIN)/planner."
 
 ## Set up, then run the test suite (CI runs this after ruff and mypy).
 test: venv
