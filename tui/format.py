@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from planner.domain.traffic import count_text
+
 if TYPE_CHECKING:
     from planner.domain.traffic import GateResult
 
@@ -75,14 +77,17 @@ def gate_text(gate: GateResult, traffic_error: str = "") -> Text:
     text.append(": " + clean(reason) + "\n")
     for edge in gate.offenders[:GATE_OFFENDERS]:
         # An unknown gate's offenders sent traffic the source could not classify, not plaintext.
-        amount = (f"{edge.plaintext:g} plaintext" if edge.plaintext
-                  else f"{edge.tls_unknown:g} unverified")
+        amount = (f"{count_text(edge.plaintext, at_least=edge.at_least)} plaintext"
+                  if edge.plaintext else f"{count_text(edge.tls_unknown)} unverified")
         text.append("    ✗ ", style="red")
         text.append(clean(edge.label(), 100))
-        text.append(f"  {amount} of {edge.total:g}", style="dim")
+        text.append(f"  {amount} of {count_text(edge.total, at_least=edge.at_least)}",
+                    style="dim")
         if edge.unknown_caller:
             text.append(" (no sidecar)", style="red")
         text.append("\n")
     if len(gate.offenders) > GATE_OFFENDERS:
         text.append(f"    … and {len(gate.offenders) - GATE_OFFENDERS} more\n", style="dim")
+    if gate.proof:
+        text.append(f"    {clean(gate.proof)}\n", style="dim")
     return text

@@ -126,6 +126,8 @@ def gate_line(label: str, gate: GateResult) -> str:
         shown = ", ".join(e.label() for e in gate.offenders[:_CALLERS_SHOWN])
         more = len(gate.offenders) - _CALLERS_SHOWN
         line += f"; plaintext from {shown}" + (f" and {more} more" if more > 0 else "")
+    if gate.proof:
+        line += f"; {gate.proof}"
     return line
 
 

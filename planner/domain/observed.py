@@ -34,13 +34,16 @@ from planner.domain.graph import (
 )
 from planner.domain.plan import Phase, Plan, Step
 from planner.domain.traffic import (
-    TCP,
+    EVIDENCE_TEXT,
+    UNKNOWN,
     GateResult,
     ObservedEdge,
     Status,
     TrafficSnapshot,
+    count_text,
     namespace_mtls_status,
     plaintext_gate,
+    weakest,
 )
 
 UNKNOWN_CALLER_PREFIX: Final = "external:unknown@"
@@ -56,6 +59,14 @@ WORKLOAD_KINDS: Final[tuple[str, ...]] = (
 """Kinds tried, in this order, for Istio's ``source_workload`` (the name of the pod's top
 owner; a CronJob's Jobs report the CronJob's name). The order decides ties when two kinds share
 a name; kinds not listed come after, by name."""
+
+UNNAMED_SERVICE_PREFIX: Final = "unnamed-service:"
+"""Node id prefix (``unnamed-service:<ns>/<workload>``) of a destination reached without a
+Service name the input can confirm: the workload is known, the Service is not invented."""
+
+EGRESS_PREFIX: Final = "external:egress/"
+"""Node id prefix of an egress destination (``PassthroughCluster``, an unresolved host):
+traffic leaving the cluster's registry, never a namespace."""
 
 TELEMETRY: Final = "telemetry"
 """Evidence kind of an observation."""
@@ -78,8 +89,27 @@ def caller_id(graph: CallGraph, edge: ObservedEdge) -> str:
 
 
 def service_id(edge: ObservedEdge) -> str:
-    """The Service node id an observed edge called (``Service/<ns>/<name>``)."""
+    """The Service node id an observed edge called (``Service/<ns>/<name>``), or
+    ``external:egress/<host>`` for egress (a host outside the cluster's registry)."""
+    if edge.is_egress:
+        return EGRESS_PREFIX + edge.destination_service
     return f"Service/{edge.destination_namespace}/{edge.destination_service}"
+
+
+def callee_id(graph: CallGraph, edge: ObservedEdge) -> str:
+    """The graph node an observed edge called: :func:`service_id`, except when the source
+    named no Service (Linkerd, a Kiali workload without ``destServices``, Hubble without the
+    inventory): then the one Service of the input whose backends hold the destination
+    workload, else ``unnamed-service:<ns>/<workload>`` (never a Service named after it)."""
+    if edge.destination_service != UNKNOWN or edge.is_egress:
+        return service_id(edge)
+    workload = _workloads_by_name(graph).get((edge.destination_namespace,
+                                               edge.destination_workload))
+    services = sorted(svc for svc, backends in graph.backends.items()
+                      if workload is not None and workload in backends)
+    if len(services) == 1:
+        return services[0]
+    return f"{UNNAMED_SERVICE_PREFIX}{edge.destination_namespace}/{edge.destination_workload}"
 
 
 def _workloads_by_name(graph: CallGraph) -> dict[tuple[str, str], str]:
@@ -117,7 +147,7 @@ def merge_observed(graph: CallGraph, snapshot: TrafficSnapshot) -> CallGraph:
     groups: dict[tuple[str, str], list[ObservedEdge]] = defaultdict(list)
     for obs in snapshot.edges:
         if obs.total > 0:
-            groups[(caller_id(graph, obs), service_id(obs))].append(obs)
+            groups[(caller_id(graph, obs), callee_id(graph, obs))].append(obs)
     index = graph.node_index
     new_nodes: dict[str, Node] = {}
     by_pair: dict[tuple[str, str], list[Edge]] = defaultdict(list)
@@ -127,19 +157,20 @@ def merge_observed(graph: CallGraph, snapshot: TrafficSnapshot) -> CallGraph:
     added: list[Edge] = []
     for (caller, callee), observations in sorted(groups.items()):
         for node_id, node in ((caller, _caller_node(caller, observations[0])),
-                              (callee, _service_node(observations[0]))):
+                              (callee, _service_node(callee, observations[0]))):
             if node_id not in index:
                 new_nodes.setdefault(node_id, node)
         stats = observed_stats(observations)
         evidence = tuple(_evidence(obs, where) for obs in observations)
-        http = any(obs.protocol != TCP for obs in observations)
+        http = any(not obs.connections for obs in observations)
         predicted = by_pair.get((caller, callee), [])
         matching = [e for e in predicted if _is_http(e.protocol) == http] or predicted
         for e in matching:
             updated[id(e)] = replace(e, origin=Origin.BOTH, observed=stats,
                                      evidence=merge_evidence((*e.evidence, *evidence)))
         if not predicted:
-            added.append(Edge(caller, callee, None, (), "http" if http else TCP,
+            protocol = "http" if http else observations[0].protocol
+            added.append(Edge(caller, callee, None, (), protocol,
                               merge_evidence(evidence), Origin.OBSERVED, stats))
     edges = [updated.get(id(e), e) for e in graph.edges] + added
     return CallGraph(
@@ -154,7 +185,7 @@ def observed_stats(observations: Iterable[ObservedEdge]) -> ObservedStats:
     known (``tls_unknown`` left out); the share is None when none of it is known."""
     requests = connections = mtls = unknown = 0.0
     for obs in observations:
-        if obs.protocol == TCP:
+        if obs.connections:
             connections += obs.total
         else:
             requests += obs.total
@@ -166,10 +197,12 @@ def observed_stats(observations: Iterable[ObservedEdge]) -> ObservedStats:
 
 
 def _evidence(obs: ObservedEdge, where: str) -> Evidence:
-    unit = "connections" if obs.protocol == TCP else "requests"
-    text = f"{obs.protocol}: {obs.total:g} {unit}, {obs.mtls:g} mutual TLS"
+    unit = "connections" if obs.connections else "requests"
+    text = (f"{obs.protocol}: {count_text(obs.total, at_least=obs.at_least)} {unit}, "
+            f"{count_text(obs.mtls)} mutual TLS")
     if obs.tls_unknown:
-        text += f", {obs.tls_unknown:g} of unknown security"
+        text += f", {count_text(obs.tls_unknown)} of unknown security"
+    text += f"; evidence {obs.evidence}"
     return Evidence(TELEMETRY, where, f"{text} (to workload {obs.destination_workload})")
 
 
@@ -183,8 +216,15 @@ def _caller_node(node_id: str, obs: ObservedEdge) -> Node:
                 "seen in telemetry with a sidecar; no such workload in the input")
 
 
-def _service_node(obs: ObservedEdge) -> Node:
-    return Node(service_id(obs), NodeKind.SERVICE, obs.destination_namespace,
+def _service_node(node_id: str, obs: ObservedEdge) -> Node:
+    if obs.is_egress:
+        return Node(node_id, NodeKind.EXTERNAL, "", obs.destination_service, False,
+                    "egress: a host outside the cluster's service registry")
+    if node_id.startswith(UNNAMED_SERVICE_PREFIX):
+        return Node(node_id, NodeKind.SERVICE, obs.destination_namespace,
+                    obs.destination_workload, True, "reached in telemetry; the source named "
+                    "no Service and the input has none for this workload")
+    return Node(node_id, NodeKind.SERVICE, obs.destination_namespace,
                 obs.destination_service, True,
                 "seen in telemetry (reported by its sidecar); no such Service in the input")
 
@@ -273,7 +313,7 @@ def plaintext_callers_of(graph: CallGraph, snapshot: TrafficSnapshot,
     for obs in snapshot.edges:
         if obs.destination_namespace != namespace or obs.plaintext <= 0:
             continue
-        service = service_id(obs)
+        service = callee_id(graph, obs)
         suspects: tuple[str, ...] = ()
         if obs.unknown_caller:
             index = graph.node_index
@@ -313,12 +353,10 @@ def _step_gate(snapshot: TrafficSnapshot, step: Step) -> GateResult:
         return plaintext_gate(snapshot, ns)
     # Only the traffic to this workload decides its STRICT step; ``has_data`` stays the whole
     # snapshot's, so an empty source still reads as "no data at all".
-    own = TrafficSnapshot(tuple(e for e in snapshot.edges
-                                if e.destination_workload == step.target.name),
-                          snapshot.window, snapshot.source, snapshot.has_data)
+    own = replace(snapshot, edges=tuple(e for e in snapshot.edges
+                                        if e.destination_workload == step.target.name))
     gate = plaintext_gate(own, ns)
-    return GateResult(gate.status, f"workload {step.target.name}: {gate.reason}",
-                      gate.offenders)
+    return replace(gate, reason=f"workload {step.target.name}: {gate.reason}")
 
 
 def mesh_gate(snapshot: TrafficSnapshot, namespaces: Iterable[str]) -> GateResult:
@@ -336,13 +374,18 @@ def mesh_gate(snapshot: TrafficSnapshot, namespaces: Iterable[str]) -> GateResul
         offenders = sorted((e for ns in failing for e in gates[ns].offenders),
                            key=lambda e: (-e.plaintext, e))
         return GateResult("fail", f"plaintext observed into {', '.join(failing)} "
-                          f"({snapshot.source} over {snapshot.window})", offenders)
+                          f"({snapshot.source} over {snapshot.window})", offenders,
+                          evidence=weakest(gates[ns].evidence for ns in failing))
     unknown = [ns for ns, g in gates.items() if g.status == "unknown"]
     if unknown:
         return GateResult("unknown", "no proof of mTLS-only traffic for "
-                          f"{', '.join(unknown)}: " + gates[unknown[0]].reason)
+                          f"{', '.join(unknown)}: " + gates[unknown[0]].reason,
+                          evidence=weakest(gates[ns].evidence for ns in unknown),
+                          proof=gates[unknown[0]].proof)
+    level = weakest(g.evidence for g in gates.values())
     return GateResult("pass", f"all traffic into {', '.join(checked)} was mutual TLS "
-                      f"({snapshot.source} over {snapshot.window})")
+                      f"({snapshot.source} over {snapshot.window}; evidence: "
+                      f"{EVIDENCE_TEXT[level]})", evidence=level)
 
 
 def block_on_gates(plan: Plan, gates: Mapping[str, GateResult],

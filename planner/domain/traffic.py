@@ -23,6 +23,8 @@ exchange, so its workload and namespace read ``unknown``)."""
 
 HTTP: Final = "http"
 TCP: Final = "tcp"
+UDP: Final = "udp"
+"""Seen by Hubble only; Istio's sidecars do not carry UDP, so STRICT does not touch it."""
 
 REQUESTS_METRIC: Final = "istio_requests_total"
 """HTTP/1.1, HTTP/2 and gRPC requests (gRPC is counted here, one request per call)."""
@@ -41,9 +43,55 @@ GROUP_LABELS: Final[tuple[str, ...]] = (
     "destination_service_name",
     "destination_service_namespace",
     "destination_workload",
+    "request_protocol",
     "connection_security_policy",
 )
-"""The labels the traffic query aggregates by, server side (one series per edge and policy)."""
+"""The labels the traffic query aggregates by, server side (one series per edge and policy).
+``request_protocol`` (``http``, ``grpc``, ``tcp``) stays in so that a saved answer says by
+itself which of the two queries it answers: ``sum by`` drops the metric name."""
+
+# --- evidence levels: what an observation can prove ------------------------------------------
+
+PROOF: Final = "server-side"
+"""Istio's server-side telemetry (``reporter="destination"`` with
+``connection_security_policy``): proves mutual TLS or plaintext per caller."""
+ROUNDED: Final = "rounded"
+"""Kiali's securityPolicy appender: proves mutual TLS within its printed precision (``isMTLS``
+in whole percent, rates with 5 decimals)."""
+DECLARED: Final = "declared"
+"""A CSV ``mtls_share``: stated by whoever wrote the file; meshplan cannot check how it was
+measured."""
+PRESENCE: Final = "presence"
+"""Shows that traffic exists, not whether it was Istio mutual TLS (Linkerd, Hubble, Istio's
+client-side telemetry, Kiali without the securityPolicy appender, a CSV without a share)."""
+
+EVIDENCE_LEVELS: Final[tuple[str, ...]] = (PROOF, ROUNDED, DECLARED, PRESENCE)
+"""Strongest first. A gate rests on the weakest level among the edges it read."""
+
+EVIDENCE_TEXT: Final[dict[str, str]] = {
+    PROOF: "Istio server-side telemetry (reporter=destination, connection_security_policy)",
+    ROUNDED: "Kiali's securityPolicy appender, within its rounding (isMTLS in whole percent: "
+             "100 means at least 99.5%)",
+    DECLARED: "the export's declared mtls_share (not measured by meshplan)",
+    PRESENCE: "traffic seen, but not whether it was Istio mutual TLS",
+}
+
+PROOF_HINT: Final = (
+    "for proof, read Istio's server-side metrics: `planner plan --prometheus URL` (or save the "
+    "two queries of docs/traffic.md and pass the answer with --traffic), or export the Kiali "
+    "graph with appenders=securityPolicy")
+"""What to run to turn an ``unknown`` gate into a proven one."""
+
+EGRESS_SERVICES: Final = frozenset({"PassthroughCluster", "BlackHoleCluster"})
+"""Envoy's clusters for hosts outside the service registry: egress, not a Service."""
+
+
+def count_text(value: float, *, at_least: bool = False) -> str:
+    """A count for people: no binary float noise (``4838.4``, not ``4838.400000000001``), no
+    exponent for large counts, ``>=1`` for a figure known only to be at least that."""
+    text = f"{round(value, 3):f}".rstrip("0").rstrip(".")
+    text = "0" if text in ("", "-0") else text
+    return f">={text}" if at_least else text
 
 MUTUAL_TLS: Final = "mutual_tls"
 
@@ -64,8 +112,12 @@ class ObservedEdge:
     ``mtls`` is the part of it that arrived as Istio mutual TLS. ``tls_unknown`` is the part
     whose security the source could not see (Hubble sees WireGuard/IPsec, not Istio mTLS; a
     CSV row without a share): it is neither mTLS nor plaintext and makes the gate ``unknown``.
-    It is 0 for Prometheus data. Field order is the sort order, so sorted snapshots read by
-    source, then destination.
+    It is 0 for Prometheus data. ``evidence`` is what the observation can prove (one of
+    :data:`EVIDENCE_LEVELS`); ``at_least`` marks a ``total`` that is only a lower bound because
+    the source printed no usable count: a Kiali rate rounded to ``0.00000`` (at least one
+    request, below the printed resolution; the importer then also leaves its share unknown) or
+    a Kiali TCP rate, which is bytes per second (at least one connection). Field order is
+    the sort order, so sorted snapshots read by source, then destination.
     """
 
     source_namespace: str
@@ -77,6 +129,8 @@ class ObservedEdge:
     total: float
     mtls: float
     tls_unknown: float = 0.0
+    evidence: str = PROOF
+    at_least: bool = False
 
     @property
     def plaintext(self) -> float:
@@ -92,9 +146,21 @@ class ObservedEdge:
         return min(max(self.mtls / self.total, 0.0), 1.0)
 
     @property
+    def connections(self) -> bool:
+        """True when ``total`` counts connections (TCP, UDP), False for requests (HTTP)."""
+        return self.protocol != HTTP
+
+    @property
     def unknown_caller(self) -> bool:
         """True when Istio could not name the caller (typically: no sidecar on the client)."""
         return self.source_workload == UNKNOWN or self.source_namespace == UNKNOWN
+
+    @property
+    def is_egress(self) -> bool:
+        """True for traffic to a host outside the cluster's registry (Envoy's
+        ``PassthroughCluster``, an unresolved host): egress, never a namespace."""
+        return (self.destination_namespace == UNKNOWN
+                or self.destination_service in EGRESS_SERVICES)
 
     def label(self) -> str:
         """``src-ns/src -> dst-ns/svc (protocol)``, for messages."""
@@ -107,47 +173,67 @@ class TrafficSnapshot:
     """Every observed edge from one source over one window.
 
     ``has_data`` is False when the source returned no series at all; consumers must then say
-    "no data", never "no plaintext".
+    "no data", never "no plaintext". ``evidence`` is the strongest level the source can give
+    (its edges may carry weaker ones), ``resolution`` what its figures can resolve (empty when
+    they are exact counts), ``notes`` what the reader left out or could not resolve, in words.
+    ``pods`` lists (namespace, pod name, labels ``key=value``) of endpoints the source named by
+    pod only (Hubble): :func:`planner.domain.observed.resolve_pods` maps them to workloads.
     """
 
     edges: tuple[ObservedEdge, ...]
     window: str
     source: str
     has_data: bool
+    evidence: str = PROOF
+    resolution: str = ""
+    notes: tuple[str, ...] = ()
+    pods: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def build(cls, edges: Iterable[ObservedEdge], *, window: str, source: str,
-              has_data: bool | None = None) -> TrafficSnapshot:
+              has_data: bool | None = None, evidence: str = PROOF, resolution: str = "",
+              notes: Iterable[str] = (),
+              pods: tuple[tuple[str, str, tuple[str, ...]], ...] = ()) -> TrafficSnapshot:
         """A snapshot with ``edges`` merged (same edge key: totals added) and sorted.
 
         ``has_data`` defaults to "there is at least one edge".
         """
         merged = merge_edges(edges)
         return cls(edges=merged, window=window, source=source,
-                   has_data=bool(merged) if has_data is None else has_data)
+                   has_data=bool(merged) if has_data is None else has_data,
+                   evidence=evidence, resolution=resolution, notes=tuple(notes), pods=pods)
 
     def namespaces(self) -> list[str]:
-        """Destination namespaces with at least one series, sorted."""
-        return sorted({e.destination_namespace for e in self.edges})
+        """Destination namespaces with at least one series, sorted (egress is no namespace)."""
+        return sorted({e.destination_namespace for e in self.edges if not e.is_egress})
+
+    def egress(self) -> tuple[ObservedEdge, ...]:
+        """Edges to hosts outside the cluster's registry (see :attr:`ObservedEdge.is_egress`)."""
+        return tuple(e for e in self.edges if e.is_egress)
 
 
 def merge_edges(edges: Iterable[ObservedEdge]) -> tuple[ObservedEdge, ...]:
     """Add up edges that share everything but their counts, and sort the result.
 
     Sources emit one row per (edge, security policy) or per export line; the domain wants one
-    edge per caller/callee/protocol.
+    edge per caller/callee/protocol and evidence level. Sums are rounded to 9 decimals, so
+    binary float noise never reaches a report; an edge is below resolution when any of its
+    parts was.
     """
-    sums: dict[tuple[str, str, str, str, str, str], list[float]] = defaultdict(
-        lambda: [0.0, 0.0, 0.0])
+    sums: dict[tuple[str, str, str, str, str, str, str], list[float]] = defaultdict(
+        lambda: [0.0, 0.0, 0.0, 0.0])
     for e in edges:
         key = (e.source_namespace, e.source_workload, e.destination_namespace,
-               e.destination_service, e.destination_workload, e.protocol)
+               e.destination_service, e.destination_workload, e.protocol, e.evidence)
         acc = sums[key]
         acc[0] += e.total
         acc[1] += e.mtls
         acc[2] += e.tls_unknown
-    return tuple(sorted(ObservedEdge(*key, total=t, mtls=m, tls_unknown=u)
-                        for key, (t, m, u) in sums.items()))
+        acc[3] = max(acc[3], float(e.at_least))
+    return tuple(sorted(
+        ObservedEdge(*key[:6], total=round(t, 9), mtls=round(m, 9), tls_unknown=round(u, 9),
+                     evidence=key[6], at_least=bool(b))
+        for key, (t, m, u, b) in sums.items()))
 
 
 Status = Literal["mtls-only", "mixed", "plaintext-only", "unverified", "no-data"]
@@ -204,15 +290,17 @@ def namespace_mtls_status(snapshot: TrafficSnapshot) -> dict[str, NamespaceMtls]
     """
     acc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0, 0.0])
     for e in snapshot.edges:
+        if e.is_egress:
+            continue
         row = acc[e.destination_namespace]
-        if e.protocol == TCP:
+        if e.connections:
             row[2] += e.total
             row[3] += e.mtls
         else:
             row[0] += e.total
             row[1] += e.mtls
         row[4] += e.tls_unknown
-    return {ns: NamespaceMtls(ns, *acc[ns]) for ns in sorted(acc)}
+    return {ns: NamespaceMtls(ns, *(round(v, 9) for v in acc[ns])) for ns in sorted(acc)}
 
 
 def plaintext_callers(snapshot: TrafficSnapshot, namespace: str) -> list[ObservedEdge]:
@@ -222,7 +310,7 @@ def plaintext_callers(snapshot: TrafficSnapshot, namespace: str) -> list[Observe
     their source IP (access logs, Hubble) to be named.
     """
     found = [e for e in snapshot.edges
-             if e.destination_namespace == namespace and e.plaintext > 0]
+             if e.destination_namespace == namespace and not e.is_egress and e.plaintext > 0]
     return sorted(found, key=lambda e: (-e.plaintext, e))
 
 
@@ -230,45 +318,89 @@ def plaintext_callers(snapshot: TrafficSnapshot, namespace: str) -> list[Observe
 class GateResult:
     """Outcome of the "no plaintext into this namespace" precondition.
 
-    ``unknown`` means the evidence is missing, and must block an automatic STRICT step the
-    same way ``fail`` does; ``reason`` says which.
+    ``unknown`` means the evidence is missing or cannot prove it, and must block an automatic
+    STRICT step the same way ``fail`` does; ``reason`` says which. ``evidence`` is the level
+    the verdict rests on (the weakest among the edges read, one of :data:`EVIDENCE_LEVELS`;
+    empty when nothing was read) and ``proof`` what to run to get proof (``unknown`` only).
     """
 
     status: Literal["pass", "fail", "unknown"]
     reason: str
     offenders: list[ObservedEdge] = field(default_factory=list)
+    evidence: str = ""
+    proof: str = ""
+
+
+def weakest(levels: Iterable[str]) -> str:
+    """The weakest of ``levels`` (empty when there are none)."""
+    ranked = [EVIDENCE_LEVELS.index(level) for level in levels if level in EVIDENCE_LEVELS]
+    return EVIDENCE_LEVELS[max(ranked)] if ranked else ""
 
 
 def plaintext_gate(snapshot: TrafficSnapshot, namespace: str) -> GateResult:
-    """Pass only when ``namespace`` received traffic in the window and all of it was mTLS."""
+    """Pass only when ``namespace`` received traffic in the window, all of it was mTLS, and
+    the evidence can prove it (server-side telemetry, Kiali's rounded shares, a declared CSV
+    share); evidence that shows only that traffic exists gives ``unknown`` with the reason."""
     where = f"{snapshot.source} over {snapshot.window}"
     if not snapshot.has_data:
         return GateResult("unknown", f"no traffic data at all from {where}: the query "
-                          "returned no series (wrong source or Istio metrics not scraped?)")
+                          "returned no series (wrong source or Istio metrics not scraped?)",
+                          proof=PROOF_HINT)
     status = namespace_mtls_status(snapshot).get(namespace)
     if status is None:
         return GateResult("unknown", f"no series for destination namespace {namespace!r} in "
-                          f"{where}: no traffic observed, so plaintext cannot be ruled out")
+                          f"{where}: no traffic observed, so plaintext cannot be ruled out",
+                          proof=PROOF_HINT)
     if status.status == "no-data":
         return GateResult("unknown", f"series for namespace {namespace!r} exist in {where} "
-                          "but count no requests or connections in the window")
+                          "but count no requests or connections in the window",
+                          proof=PROOF_HINT)
+    into = [e for e in snapshot.edges
+            if e.destination_namespace == namespace and not e.is_egress and e.total > 0]
     offenders = plaintext_callers(snapshot, namespace)
     if offenders:
         unknown = sum(1 for e in offenders if e.unknown_caller)
+        at_least = any(e.at_least for e in offenders)
         reason = (f"{len(offenders)} caller(s) sent plaintext into {namespace!r} "
-                  f"({status.plaintext:g} requests/connections) in {where}")
+                  f"({count_text(status.plaintext, at_least=at_least)} requests/connections) "
+                  f"in {where}")
         if unknown:
             reason += (f"; {unknown} of them unidentified (no sidecar): find them by source "
                        "IP in access logs or Hubble")
-        return GateResult("fail", reason, offenders)
-    if status.tls_unknown > 0:
-        unverified = [e for e in snapshot.edges
-                      if e.destination_namespace == namespace and e.tls_unknown > 0]
-        return GateResult("unknown", f"{len(unverified)} caller(s) into {namespace!r} sent "
-                          f"{status.tls_unknown:g} requests/connections whose mTLS status "
-                          f"{snapshot.source} cannot see", unverified)
-    return GateResult("pass", f"all {status.requests:g} requests and {status.connections:g} "
-                      f"connections into {namespace!r} were mutual TLS in {where}")
+        level = weakest(e.evidence for e in offenders)
+        return GateResult("fail", f"{reason} (evidence: {EVIDENCE_TEXT[level]})", offenders,
+                          evidence=level)
+    unverified = [e for e in into if e.tls_unknown > 0]
+    if unverified:
+        return GateResult("unknown", _unverified_reason(snapshot, namespace, unverified),
+                          unverified, evidence=weakest(e.evidence for e in unverified),
+                          proof=PROOF_HINT)
+    level = weakest(e.evidence for e in into)
+    return GateResult("pass", f"all {count_text(status.requests)} requests and "
+                      f"{count_text(status.connections)} connections into {namespace!r} were "
+                      f"mutual TLS in {where} (evidence: {EVIDENCE_TEXT[level]})",
+                      evidence=level)
+
+
+def _unverified_reason(snapshot: TrafficSnapshot, namespace: str,
+                       unverified: list[ObservedEdge]) -> str:
+    """Why traffic into ``namespace`` cannot be called mutual TLS, per cause."""
+    amount = count_text(sum(e.tls_unknown for e in unverified),
+                        at_least=any(e.at_least for e in unverified))
+    causes = []
+    presence = [e for e in unverified if e.evidence == PRESENCE]
+    if presence:
+        causes.append(f"{snapshot.source} shows that traffic exists, not whether it was "
+                      "Istio mutual TLS")
+    rounded = [e for e in unverified if e.at_least and e.evidence == ROUNDED]
+    if rounded:
+        causes.append(f"{len(rounded)} edge(s) carried at least one request below the "
+                      f"printed resolution ({snapshot.resolution or 'rounded to zero'}), so "
+                      "their mTLS share is not known")
+    if not causes:
+        causes.append(f"{snapshot.source} does not say whether it was mutual TLS")
+    return (f"{len(unverified)} caller(s) into {namespace!r} sent {amount} "
+            f"requests/connections whose mTLS status cannot be proven: {'; '.join(causes)}")
 
 
 def validate_window(window: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from planner.domain.plan import Plan
 from planner.domain.traffic import GateResult
+from planner.sinks.traffic_json import gate_body
 from planner.sinks.wire import document, to_wire
 
 SCHEMA_VERSION = "meshplan.io/plan/v1"
@@ -15,14 +16,13 @@ SCHEMA_VERSION = "meshplan.io/plan/v1"
 def plan_body(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict[str, Any]:
     """The plan as plain data (keys sorted, steps in plan order), without a schema version:
     the report embeds it. With ``gates`` (observed traffic), each gated step gets a ``gate``
-    with its status, reason and offending edges."""
+    with its status, reason, offending edges, evidence level and what to run for proof."""
     steps = []
     for i, step in enumerate(plan.steps, start=1):
         data = {**to_wire(step), "order": i}
         gate = (gates or {}).get(step.id)
         if gate is not None:
-            data["gate"] = {"status": gate.status, "reason": gate.reason,
-                            "offenders": [e.label() for e in gate.offenders]}
+            data["gate"] = gate_body(gate)
         steps.append(data)
     return {
         "rootNamespace": plan.root_namespace,

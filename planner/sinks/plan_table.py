@@ -60,7 +60,8 @@ def render_plan(console: Console, plan: Plan,
         table.add_row(*cells)
     console.print(table)
     for step_id, gate in (gates or {}).items():
-        console.print(plain(f"gate {step_id}: {gate.status}: {gate.reason}"))
+        console.print(plain(f"gate {step_id}: {gate.status}: {gate.reason}"
+                            + (f"; {gate.proof}" if gate.proof else "")))
 
     fates = Table(title="Namespaces", title_justify="left")
     for column in ("namespace", "data plane", "ends", "why"):

@@ -20,7 +20,8 @@ SCHEMA_VERSION = "meshplan.io/traffic/v1"
 def gate_body(gate: GateResult) -> dict[str, Any]:
     """A gate as plain data: status, reason and the offending edges' labels."""
     return {"status": gate.status, "reason": gate.reason,
-            "offenders": [e.label() for e in gate.offenders]}
+            "offenders": [e.label() for e in gate.offenders],
+            "evidence": gate.evidence, "proof": gate.proof}
 
 
 def namespace_body(entry: NamespaceTraffic) -> dict[str, Any]:
@@ -46,7 +47,12 @@ def traffic_document(snapshot: TrafficSnapshot, graph: CallGraph,
     return document(SCHEMA_VERSION, {
         "source": snapshot.source,
         "window": snapshot.window,
+        "evidence": snapshot.evidence,
+        "resolution": snapshot.resolution,
+        "notes": list(snapshot.notes),
         "hasData": snapshot.has_data,
+        "egress": [{"edge": e.label(), "total": e.total, "evidence": e.evidence}
+                   for e in snapshot.egress()],
         "namespaces": [namespace_body(n) for n in namespaces],
         "edges": [{"key": e.key, "origin": e.origin.value, "protocol": e.protocol,
                    "observed": to_wire(e.observed)} for e in graph.edges],

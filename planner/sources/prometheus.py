@@ -25,6 +25,8 @@ from planner.domain.traffic import (
     DEFAULT_WINDOW,
     HTTP,
     MUTUAL_TLS,
+    PRESENCE,
+    PROOF,
     REQUESTS_METRIC,
     TCP,
     TCP_METRIC,
@@ -37,6 +39,9 @@ from planner.errors import MetricsError
 
 TOKEN_ENV: Final = "PLANNER_PROMETHEUS_TOKEN"
 """Environment variable holding a bearer token (``--prometheus-token-file`` wins over it)."""
+
+PLAINTEXT_POLICY: Final = "none"
+"""Istio's ``connection_security_policy`` of a plaintext request, on the server side."""
 
 _USER_AGENT: Final = "meshplan"
 _MAX_ERROR_BODY: Final = 200
@@ -206,6 +211,10 @@ def vector_edges(result: list[dict[str, Any]], protocol: str,
 
 
 def _edge(row: dict[str, Any], protocol: str, where: str) -> ObservedEdge:
+    """One series -> one edge. Only a server-side series (``reporter="destination"``, or no
+    reporter label: the documented queries keep only those) with a policy of ``mutual_tls`` or
+    ``none`` proves anything about mTLS; a client-side series (its policy is always
+    ``unknown``) or a server-side ``unknown`` only shows that the traffic exists."""
     metric = row.get("metric")
     value = row.get("value")
     if not isinstance(metric, dict) or not isinstance(value, list) or len(value) != 2:
@@ -222,14 +231,19 @@ def _edge(row: dict[str, Any], protocol: str, where: str) -> ObservedEdge:
         got = metric.get(name)
         return got if isinstance(got, str) and got else UNKNOWN
 
-    mtls = count if metric.get("connection_security_policy") == MUTUAL_TLS else 0.0
+    policy = metric.get("connection_security_policy")
+    server = metric.get("reporter", "destination") == "destination"
+    if server and policy in (MUTUAL_TLS, PLAINTEXT_POLICY):
+        mtls, unknown, evidence = (count if policy == MUTUAL_TLS else 0.0), 0.0, PROOF
+    else:
+        mtls, unknown, evidence = 0.0, count, PRESENCE
     return ObservedEdge(
         source_namespace=label("source_workload_namespace"),
         source_workload=label("source_workload"),
         destination_namespace=label("destination_service_namespace"),
         destination_service=label("destination_service_name"),
         destination_workload=label("destination_workload"),
-        protocol=protocol, total=count, mtls=mtls)
+        protocol=protocol, total=count, mtls=mtls, tls_unknown=unknown, evidence=evidence)
 
 
 def _error_detail(exc: urllib.error.HTTPError) -> str:

@@ -69,11 +69,12 @@ def test_gate_and_callers() -> None:
 def test_promql() -> None:
     assert promql_traffic_query("istio_requests_total", "7d") == (
         "sum by (source_workload, source_workload_namespace, destination_service_name, "
-        "destination_service_namespace, destination_workload, connection_security_policy) "
+        "destination_service_namespace, destination_workload, request_protocol, "
+        "connection_security_policy) "
         '(increase(istio_requests_total{reporter="destination"}[7d]))')
     assert promql_plaintext_query("shop", "7d", "tcp") == (
         "sum by (source_workload, source_workload_namespace, destination_service_name, "
-        "destination_service_namespace, destination_workload) "
+        "destination_service_namespace, destination_workload, request_protocol) "
         '(increase(istio_tcp_connections_opened_total{reporter="destination",'
         'connection_security_policy!="mutual_tls",destination_service_namespace="shop"}[7d]))'
         " > 0")

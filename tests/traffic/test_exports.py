@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from planner.domain.traffic import UNKNOWN, namespace_mtls_status, plaintext_gate
+from planner.domain.traffic import (
+    DECLARED,
+    PRESENCE,
+    ROUNDED,
+    UNKNOWN,
+    namespace_mtls_status,
+    plaintext_gate,
+)
 from planner.errors import MetricsError
 from planner.sources.exports import (
     detect_format,
@@ -60,36 +67,48 @@ def test_prometheus_two_files() -> None:
 
 def test_kiali() -> None:
     snap = load_traffic_export(_f("kiali-graph.json"))
-    assert snap.window == "10m"
+    assert snap.window == "10m" and snap.evidence == ROUNDED
+    assert "5 decimals" in snap.resolution
     edges = {(e.source_workload, e.destination_service): e for e in snap.edges}
-    # The service -> workload hop is not counted again.
-    assert set(edges) == {("frontend", "catalog"), (UNKNOWN, "catalog"), ("catalog-v1", "redis")}
+    # The service -> workload hop is not counted again; a workload node without destServices
+    # names no Service, so none is invented from its workload name.
+    assert set(edges) == {("frontend", "catalog"), (UNKNOWN, "catalog"), ("catalog-v1", UNKNOWN)}
     frontend = edges[("frontend", "catalog")]
-    assert frontend.total == pytest.approx(1200) and frontend.mtls_share == pytest.approx(0.75)
+    assert frontend.total == 1200 and frontend.mtls_share == pytest.approx(0.75)
     assert frontend.destination_workload == "catalog-v1"
     assert edges[(UNKNOWN, "catalog")].mtls == 0  # isMTLS omitted: 0 %
-    assert edges[("catalog-v1", "redis")].protocol == "tcp"
+    redis = edges[("catalog-v1", UNKNOWN)]
+    # Kiali's TCP rate is bytes/s: one connection at least, not 90000 "connections".
+    assert (redis.protocol, redis.total, redis.at_least, redis.mtls) == ("tcp", 1, True, 1)
+    assert redis.destination_workload == "redis"
 
 
 def test_hubble() -> None:
     snap = load_traffic_export(_f("hubble-flows.jsonl"))
-    assert snap.window == "5m"
+    assert snap.window == "5m" and snap.evidence == PRESENCE
+    # Hubble cannot see Istio mTLS: every connection is of unknown security, SPIRE included.
     assert _edges(_f("hubble-flows.jsonl")) == {
-        ("shop", "frontend", "shop", "catalog", "tcp"): (1, 0, 1),  # WireGuard is not mTLS
-        ("billing", "invoices", "data", "postgres", "tcp"): (1, 1, 0),  # SPIRE
-        (UNKNOWN, UNKNOWN, "shop", "catalog", "tcp"): (1, 0, 1),  # host, bare flow line
+        ("shop", "frontend", "shop", "catalog", "tcp"): (1, 0, 1),  # the reply dropped
+        ("billing", "invoices", "data", "postgres", "tcp"): (1, 0, 1),
+        (UNKNOWN, "host", "shop", "catalog", "tcp"): (1, 0, 1),  # bare flow line
     }
     assert namespace_mtls_status(snap)["shop"].status == "unverified"
     gate = plaintext_gate(snap, "shop")
-    assert gate.status == "unknown" and "cannot see" in gate.reason
+    assert gate.status == "unknown" and gate.evidence == PRESENCE
+    assert "not whether it was Istio mutual TLS" in gate.reason
+    assert "--prometheus" in gate.proof
+    assert snap.notes == ("1 dropped or failed flows not counted",)
 
 
-def test_linkerd() -> None:
+def test_linkerd_edges_prove_presence_only() -> None:
     snap = load_traffic_export(_f("linkerd-edges.json"))
-    edges = {(e.source_workload, e.destination_service): e for e in snap.edges}
-    assert edges[("frontend", "catalog")].mtls == 1
-    assert edges[("ingress-nginx", "frontend")].plaintext == 1
-    assert plaintext_gate(snap, "shop").status == "fail"
+    assert snap.evidence == PRESENCE
+    edges = {(e.source_workload, e.destination_workload): e for e in snap.edges}
+    # dst is a workload: no Service is named after it.
+    assert {e.destination_service for e in snap.edges} == {UNKNOWN}
+    assert all(e.tls_unknown == 1 and e.mtls == 0 for e in edges.values())
+    gate = plaintext_gate(snap, "shop")
+    assert gate.status == "unknown" and gate.evidence == PRESENCE
 
 
 def test_csv() -> None:
@@ -101,6 +120,17 @@ def test_csv() -> None:
     }
     snap = load_traffic_export(_f("traffic.csv"))
     assert plaintext_gate(snap, "billing").status == "unknown"
+    payments = plaintext_gate(snap, "payments")
+    assert payments.status == "pass" and payments.evidence == DECLARED
+    assert "declared mtls_share" in payments.reason
+
+
+def test_csv_from_a_spreadsheet(tmp_path: Path) -> None:
+    """A UTF-8 byte order mark and CRLF line ends, as spreadsheets save CSV."""
+    text = Path(_f("traffic.csv")).read_text(encoding="utf-8")
+    saved = tmp_path / "export.csv"
+    saved.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert _edges(str(saved)) == _edges(_f("traffic.csv"))
 
 
 def test_window_from_seconds() -> None:
@@ -120,26 +150,34 @@ def test_window_from_seconds() -> None:
     ("bad.csv", "source_namespace,source_workload,destination_namespace,destination_service,"
      "requests,mtls_share\na,b,\"c,d,1,1\n", None, "bad.csv:2: bad CSV"),
     ("flows.jsonl", '{"flow": {"source": {}}}\n{"flow": \n', "hubble",
-     "flows.jsonl:2: malformed JSON line"),
+     "flows.jsonl:2: hubble export: malformed JSON"),
     ("flows.jsonl", '{"flow": {"source": {}}}\n[1]\n', "hubble",
-     "flows.jsonl:2: expected a JSON object per line"),
+     "flows.jsonl:2: hubble export: expected a JSON object per flow"),
     ("prom.json", '{"status": "success", "data": {"resultType": "matrix", "result": []}}',
      None, "expected data.resultType 'vector', got 'matrix'"),
     ("prom.json", '{"status": "success", "data": {"resultType": "vector", "result": '
      '[{"metric": {}, "value": [1, "3"]}]}}', None, "no connection_security_policy"),
     ("prom.json", '{"status": "success", "data": {"resultType": "vector", "result": '
-     '[{"metric": {"connection_security_policy": "unknown", "reporter": "source"}, '
-     '"value": [1, "3"]}]}}', None, "reporter='source'"),
+     '[{"metric": {"connection_security_policy": "none"}, "value": [1, "3"]}]}}', None,
+     "series 1 does not say which query it answers"),
+    ("prom.json", '[{"metric": {"__name__": "istio_tcp_sent_bytes_total", '
+     '"connection_security_policy": "none"}, "value": [1, "3"]}]', None,
+     "counts bytes, not connections"),
+    ("prom.json", '{"requests": [], "window": "a week"}', None, "invalid window 'a week'"),
     ("kiali.json", '{"elements": {"nodes": [], "edges": [{"data": {"source": "x"}}]}}', None,
      "Kiali edge 1 has no data.source/target"),
-    ("kiali.json", '{"elements": {"nodes": [{"data": {"id": "a"}}, {"data": {"id": "b"}}], '
-     '"edges": [{"data": {"source": "a", "target": "b", "traffic": {"protocol": "http", '
-     '"rates": {"http": "1"}}}}]}}', None, "securityPolicy appender"),
     ("linkerd.json", '[{"src": "a"}]', None, "linkerd edge 1 has no dst"),
+    ("stat.json", '[{"namespace": "a", "kind": "namespace", "name": "b", "rps": 2.05, '
+     '"success": 1}]', "linkerd", "`viz stat` output is not supported"),
+    ("edges.json", '[{"src": "a", "src_namespace": "x", "dst": "b", "dst_namespace": "y"}]',
+     "kiali", "--traffic-format kiali does not match the file: it looks like Linkerd "
+     "`viz edges` output (--traffic-format linkerd)"),
+    ("answer.json", '[{"metric": {"connection_security_policy": "none"}, '
+     '"value": [1, "3"]}]', "linkerd", "it looks like a Prometheus query answer"),
     ("x.json", '{"hello": 1}', None, "cannot tell the traffic format"),
     ("x.json", "", None, "empty traffic export"),
     ("x.json", "{}", "yaml", "unknown traffic format 'yaml'"),
-    ("x.json", "{oops", "kiali", "malformed JSON"),
+    ("x.json", "{oops", "kiali", "kiali export: malformed JSON"),
 ])
 def test_bad_files(tmp_path: Path, name: str, content: str, fmt: str | None,
                    expected: str) -> None:

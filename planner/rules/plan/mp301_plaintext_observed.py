@@ -12,9 +12,9 @@ from typing import Final
 
 from planner.domain.findings import Finding, Level, RuleInfo
 from planner.domain.graph import CallGraph
-from planner.domain.observed import caller_id, service_id
+from planner.domain.observed import callee_id, caller_id
 from planner.domain.plan import Phase, Plan, Step
-from planner.domain.traffic import TCP, GateResult, ObservedEdge
+from planner.domain.traffic import GateResult, ObservedEdge, count_text
 
 INFO: Final = RuleInfo(
     code="MP301",
@@ -48,14 +48,16 @@ def gate_blockers(plan: Plan, graph: CallGraph) -> Callable[[Step, GateResult],
 def _finding(graph: CallGraph, step: Step, obs: ObservedEdge, gate: GateResult,
              exception: str | None) -> Finding:
     caller = caller_id(graph, obs)
-    unit = "connections" if obs.protocol == TCP else "requests"
+    unit = "connections" if obs.connections else "requests"
     who = f"{caller} (no sidecar)" if obs.unknown_caller else caller
     # Telemetry has no port: a port exception may cover this caller, but only a person (or
     # the step's PromQL, which leaves excepted workloads out) can tell.
     note = (f"; {exception} opens ports on {obs.destination_workload}: confirm it covers "
             "this caller" if exception else "")
+    callee = callee_id(graph, obs)
     return INFO.finding(
         subject=caller, namespace=step.target.namespace,
-        objects=tuple(sorted({caller, service_id(obs)})),
-        message=(f"{who} sent {obs.plaintext:g} plaintext {unit} of {obs.total:g} to "
-                 f"{service_id(obs)}; {step.id} would refuse them ({gate.reason}){note}"))
+        objects=tuple(sorted({caller, callee})),
+        message=(f"{who} sent {count_text(obs.plaintext, at_least=obs.at_least)} plaintext "
+                 f"{unit} of {count_text(obs.total, at_least=obs.at_least)} to {callee}; "
+                 f"{step.id} would refuse them ({gate.reason}){note}"))
