@@ -311,10 +311,12 @@ def observe(analysis: Analysis, *, prometheus: str | None = None, token_file: st
     """
     from dataclasses import replace
 
-    from planner.domain.observed import merge_observed
+    from planner.domain.observed import merge_observed, resolve_pods
 
     snapshot = TrafficSource(prometheus, token_file, ca_file, traffic_file,
                              traffic_format).read(window)
+    # Hubble names pods: map them to the scanned workloads before they meet the graph.
+    snapshot = resolve_pods(snapshot, analysis.scan.inventory)
     return replace(analysis, graph=merge_observed(analysis.graph, snapshot), traffic=snapshot)
 
 

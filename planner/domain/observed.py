@@ -32,6 +32,7 @@ from planner.domain.graph import (
     Origin,
     merge_evidence,
 )
+from planner.domain.inventory import Inventory, Workload
 from planner.domain.plan import Phase, Plan, Step
 from planner.domain.traffic import (
     EVIDENCE_TEXT,
@@ -41,6 +42,7 @@ from planner.domain.traffic import (
     Status,
     TrafficSnapshot,
     count_text,
+    merge_edges,
     namespace_mtls_status,
     plaintext_gate,
     weakest,
@@ -127,6 +129,63 @@ def _workloads_by_name(graph: CallGraph) -> dict[tuple[str, str], str]:
 def _is_http(protocol: str) -> bool:
     """Istio counts HTTP, HTTP/2 and gRPC in istio_requests_total and the rest as TCP."""
     return protocol in ("http", "grpc")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pods named by the source (Hubble) -> workloads and Services of the inventory
+
+
+def resolve_pods(snapshot: TrafficSnapshot, inventory: Inventory) -> TrafficSnapshot:
+    """``snapshot`` with the pods it names (``snapshot.pods``, Hubble without ``workloads``)
+    mapped to the workloads of ``inventory``, and the Services that select them filled in
+    where the source named none. A pod belongs to the workload of its namespace whose pod
+    template labels it carries (the one whose name prefixes the pod's name wins a tie, as a
+    ReplicaSet's or StatefulSet's pods are named after their owner); a pod with no such
+    workload keeps its name, and a note counts them. Edges that now coincide are merged."""
+    if not snapshot.pods:
+        return snapshot
+    owners: dict[tuple[str, str], Workload] = {}
+    for namespace, pod, labels in snapshot.pods:
+        owner = _pod_owner(namespace, pod, _label_map(labels), inventory)
+        if owner is not None:
+            owners[(namespace, pod)] = owner
+    selecting: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for svc in inventory.services:
+        for ref in svc.selects:
+            selecting[(ref.namespace, ref.name)].append(svc.name)
+    edges = []
+    for e in snapshot.edges:
+        src = owners.get((e.source_namespace, e.source_workload))
+        dst = owners.get((e.destination_namespace, e.destination_workload))
+        service = e.destination_service
+        if dst is not None and service == UNKNOWN:
+            names = sorted(set(selecting.get((dst.namespace, dst.name), ())))
+            service = names[0] if len(names) == 1 else UNKNOWN
+        edges.append(replace(
+            e, source_workload=src.name if src else e.source_workload,
+            destination_workload=dst.name if dst else e.destination_workload,
+            destination_service=service))
+    missing = len(snapshot.pods) - len(owners)
+    note = (f"{len(owners)} of {len(snapshot.pods)} pod(s) mapped to their workloads through "
+            "the scanned inventory (pod template labels)"
+            + (f"; {missing} without a matching workload keep their pod name" if missing else ""))
+    return replace(snapshot, edges=merge_edges(edges), notes=(*snapshot.notes, note))
+
+
+def _label_map(labels: Iterable[str]) -> dict[str, str]:
+    return dict(label.split("=", 1) for label in labels if "=" in label)
+
+
+def _pod_owner(namespace: str, pod: str, labels: Mapping[str, str],
+               inventory: Inventory) -> Workload | None:
+    candidates = [w for w in inventory.workloads
+                  if w.namespace == namespace and w.pod_labels
+                  and all(labels.get(k) == v for k, v in w.pod_labels.items())]
+    if not candidates:
+        return None
+    # Owners name their pods: Deployment name-<hash>-<id>, StatefulSet name-<n>, Job name-<id>.
+    return max(candidates, key=lambda w: (pod.startswith(w.name + "-"), len(w.pod_labels),
+                                          w.name))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -701,8 +701,10 @@ def _hubble_endpoint(endpoint: dict[str, Any], ip: str,
     elif not name and ip and labels:
         # Named by its labels only (a peer seen from the other side): ``pod@IP`` until the IP
         # or the inventory (labels) names it.
-        pods.setdefault((namespace, f"{IP_NAMED_POD}{ip}"), tuple(
-            label for label in labels if not label.startswith(_IGNORED_LABEL_PREFIXES)))
+        # An IP seen with different labels (a node address, a reused IP) names no one.
+        kept = tuple(label for label in labels if not label.startswith(_IGNORED_LABEL_PREFIXES))
+        pseudo = (namespace, f"{IP_NAMED_POD}{ip}")
+        pods[pseudo] = kept if pods.get(pseudo, kept) == kept else ()
     return namespace, name, ip
 
 

@@ -8,9 +8,12 @@ import sys
 import pytest
 
 from planner.domain.traffic import (
+    PRESENCE,
+    PROOF,
     UNKNOWN,
     ObservedEdge,
     TrafficSnapshot,
+    count_text,
     namespace_mtls_status,
     plaintext_callers,
     plaintext_gate,
@@ -95,3 +98,38 @@ def test_domain_module_is_pure() -> None:
             " & set(sys.modules); print(sorted(bad)); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_egress_is_never_a_namespace() -> None:
+    """PassthroughCluster and unresolved hosts (client-reported, no policy) are egress: they
+    neither fail a namespace's gate nor make up a namespace called unknown."""
+    from planner.domain.observed import mesh_gate
+
+    clean = ObservedEdge("shop", "web", "shop", "api", "api", "http", 10, 10)
+    passthrough = ObservedEdge("shop", "web", UNKNOWN, "PassthroughCluster", UNKNOWN, "tcp",
+                               3, 0)
+    unresolved = ObservedEdge("shop", "web", UNKNOWN, UNKNOWN, UNKNOWN, "http", 2, 0)
+    snap = _snap(clean, passthrough, unresolved)
+    assert snap.namespaces() == ["shop"]
+    assert set(snap.egress()) == {passthrough, unresolved}
+    assert set(namespace_mtls_status(snap)) == {"shop"}
+    gate = mesh_gate(snap, ["shop"])
+    assert gate.status == "pass" and UNKNOWN not in gate.reason
+
+
+def test_counts_carry_no_float_noise() -> None:
+    snap = _snap(_e("x", "b", 0.1, 0.1), _e("x", "b", 0.2, 0.2))
+    assert snap.edges[0].total == 0.3
+    assert [count_text(v) for v in (4838.400000000001, 12096000.0, 0.0)] == [
+        "4838.4", "12096000", "0"]
+    assert count_text(1, at_least=True) == ">=1"
+
+
+def test_gate_rests_on_the_weakest_evidence() -> None:
+    proof = _e("x", "b", 10, 10)
+    seen = ObservedEdge("a", "y", "b", "svc", "svc", "tcp", 1, 0, 1, evidence=PRESENCE)
+    assert plaintext_gate(_snap(proof), "b").evidence == PROOF
+    gate = plaintext_gate(_snap(proof, seen), "b")
+    assert (gate.status, gate.evidence) == ("unknown", PRESENCE) and gate.proof
+    plain = ObservedEdge("a", "z", "b", "svc", "svc", "http", 5, 0, evidence=PROOF)
+    assert plaintext_gate(_snap(proof, seen, plain), "b").status == "fail"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,36 @@ def test_unreadable_files(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(MetricsError, match="not UTF-8"):
         load_traffic_export(str(binary))
+
+
+def test_hubble_pods_resolve_through_the_inventory(tmp_path: Path) -> None:
+    """Pod names (no ``workloads`` field) become the scanned Deployment and its Service; the
+    reply and the second observation point of the same connection count once."""
+    from planner.service import ManifestInput, analyse, observe
+
+    manifests = tmp_path / "app.yaml"
+    manifests.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
+        "spec:\n  selector: {matchLabels: {app: web}}\n  template:\n"
+        "    metadata: {labels: {app: web, version: v1}}\n"
+        "    spec: {containers: [{name: web, image: web:1}]}\n---\n"
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web-svc, namespace: shop}\n"
+        "spec: {selector: {app: web}, ports: [{port: 80}]}\n", encoding="utf-8")
+    flow = {"verdict": "FORWARDED", "IP": {"source": "10.0.0.9", "destination": "10.0.0.5"},
+            "l4": {"TCP": {"source_port": 5000, "destination_port": 8080}},
+            "source": {"labels": ["reserved:world"]},
+            "destination": {"namespace": "shop", "pod_name": "web-6d4b-x2x9z",
+                            "labels": ["k8s:app=web", "k8s:version=v1",
+                                       "k8s:io.kubernetes.pod.namespace=shop"]}}
+    reply = {**flow, "IP": {"source": "10.0.0.5", "destination": "10.0.0.9"},
+             "l4": {"TCP": {"source_port": 8080, "destination_port": 5000}},
+             "source": flow["destination"], "destination": flow["source"], "is_reply": True}
+    again = {**flow, "trace_observation_point": "TO_ENDPOINT"}
+    export = tmp_path / "flows.json"
+    export.write_text("\n".join(json.dumps({"flow": f}) for f in (flow, reply, again)))
+    analysis = observe(analyse(ManifestInput((str(manifests),))), traffic_file=str(export))
+    assert analysis.traffic is not None
+    (edge,) = analysis.traffic.edges
+    assert (edge.destination_workload, edge.destination_service, edge.total) == (
+        "web", "web-svc", 1)
+    assert analysis.traffic.notes[-1].startswith("1 of 1 pod(s) mapped")

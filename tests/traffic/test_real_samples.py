@@ -283,3 +283,25 @@ def test_server_side_prometheus_is_proof(tmp_path: Path) -> None:
     snap = load_traffic_export(str(own))
     gate = plaintext_gate(snap, "default")
     assert (snap.window, gate.status, gate.evidence) == ("7d", "pass", PROOF)
+
+
+def test_hubble_pods_map_to_the_scanned_workloads_and_services() -> None:
+    """Real Hubble names pods; with bookinfo's manifests scanned (as namespace bookinfo, as in
+    the capture) they become the Deployments that own them and the Services that select them."""
+    from planner.service import ManifestInput, analyse, observe
+
+    manifests = require_shared("corpus", "bookinfo", "bookinfo.yaml")
+    flows = sample("hubble", "basic-sample-400-tcp-flows.json")
+    analysis = observe(analyse(ManifestInput((str(manifests),), namespace="bookinfo")),
+                       traffic_file=str(flows))
+    assert analysis.traffic is not None
+    callers = {e.source_workload for e in analysis.traffic.edges
+               if e.source_namespace == "bookinfo"}
+    assert {"productpage-v1", "ratings-v1", "reviews-v2"} <= callers
+    assert not {c for c in callers if c.startswith(("productpage-v1-", "reviews-v2-"))}
+    observed = {e.key for e in analysis.graph.edges if e.observed is not None}
+    assert "Deployment/bookinfo/productpage-v1 -> Service/bookinfo/reviews" in observed
+    assert "Deployment/bookinfo/reviews-v2 -> Service/bookinfo/ratings" in observed
+    # Pods of workloads the input does not hold keep their names, and the note says how many.
+    assert any(note.startswith("7 of 11 pod(s) mapped") for note in analysis.traffic.notes)
+    assert not [k for k in observed if "Service/unknown/" in k]
