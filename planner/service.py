@@ -167,23 +167,61 @@ def analyse(spec: InputSpec, *, profile_path: str | None = None,
     return Analysis(result, graph, profile, context)
 
 
-def build_plan(analysis: Analysis, *, granularity: str = "namespace",
-               dataplane: Mapping[str, str] | None = None) -> Plan:
-    """Run the STRICT blocker rules and order the PERMISSIVE -> STRICT rollout.
+#: ``--dataplane`` values: as ``assess`` recommends per namespace, or one mode for all.
+DATAPLANE_CHOICES = ("recommended", "sidecar", "ambient")
 
-    ``dataplane`` is the fit engine's recommendation (namespace -> ``ambient``|``sidecar``;
-    sidecar where missing). Raises ``ValueError`` for an unknown ``granularity``."""
+
+def build_plan(analysis: Analysis, *, granularity: str = "namespace",
+               dataplane: str | Mapping[str, str] = "recommended",
+               assessment: Assessment | None = None) -> Plan:
+    """Run the STRICT blocker rules and order the PERMISSIVE -> STRICT rollout, led by the fit
+    verdict.
+
+    ``dataplane`` is how namespaces not yet labelled join the mesh: ``recommended`` (the data
+    plane ``assess`` recommends for each), ``sidecar`` or ``ambient`` for all (``--dataplane``),
+    or an explicit namespace -> mode map (sidecar where missing). ``assessment`` is
+    :func:`assess`'s result when the caller has it already (computed otherwise). Raises
+    ``ValueError`` for an unknown ``granularity`` or ``dataplane``."""
     from dataclasses import replace
 
     from planner.domain.plan import build_plan_from
     from planner.rules.blockers import BLOCKER_RULES
 
+    if assessment is None:
+        assessment = assess(analysis)
+    modes, why, choice = _dataplane_modes(analysis, assessment, dataplane)
     # The rules judge the mesh this plan builds: ambient namespaces are not sidecar ones.
-    context = replace(analysis.context, dataplane=dataplane) if dataplane else analysis.context
+    context = replace(analysis.context, dataplane=modes)
     findings = [f for rule in BLOCKER_RULES for f in rule.check(context)]
     return build_plan_from(context.inventory, context.graph, findings,
                            root_namespace=context.root_namespace, granularity=granularity,
-                           dataplane=dataplane)
+                           dataplane=modes, dataplane_why=why, dataplane_choice=choice,
+                           fit=assessment.fit_verdict)
+
+
+def _dataplane_modes(analysis: Analysis, assessment: Assessment,
+                     dataplane: str | Mapping[str, str],
+                     ) -> tuple[dict[str, str], dict[str, str], str]:
+    """Namespace -> mode, namespace -> how it was chosen (in words), and the choice's name."""
+    if not isinstance(dataplane, str):
+        modes = dict(dataplane)
+        return modes, {ns: f"{m}, as given" for ns, m in modes.items()}, "given"
+    if dataplane == "recommended":
+        modes, why = {}, {}
+        for ns, (mode, reasons) in assessment.dataplane.items():
+            modes[ns] = mode
+            why[ns] = f"{mode}, as assess recommends" + (f": {reasons[0]}" if reasons else "")
+        return modes, why, dataplane
+    if dataplane not in DATAPLANE_CHOICES:
+        raise ValueError(f"dataplane must be one of {', '.join(DATAPLANE_CHOICES)}, "
+                         f"not {dataplane!r}")
+    names = [ns.name for ns in analysis.scan.inventory.namespaces]
+    recommended = {ns: mode for ns, (mode, _) in assessment.dataplane.items()}
+    why = {ns: f"{dataplane}, chosen with --dataplane {dataplane}"
+               + (f" (assess recommends {recommended[ns]})"
+                  if recommended.get(ns, dataplane) != dataplane else "")
+           for ns in names}
+    return {ns: dataplane for ns in names}, why, dataplane
 
 
 def assess(analysis: Analysis) -> Assessment:

@@ -68,7 +68,7 @@ class TuiOptions:
     #: Observed-traffic flags (--prometheus, --traffic ...); None or not ``given``: none.
     traffic: TrafficOptions | None = None
     #: ``sidecar``, or ``recommended`` to enroll namespaces as the fit assessment recommends.
-    dataplane: str = "sidecar"
+    dataplane: str = "recommended"
 
     @property
     def observing(self) -> bool:
@@ -410,15 +410,13 @@ class MeshplanApp(App[None]):
         with service.paused_gc(keep=True):
             analysis = self._analyse(overrides, "scanning")
             analysis, traffic_error = self._observe(analysis)
-            assessment = None
-            modes = None
-            if self.options.dataplane == "recommended":
-                # The plan follows the assessment here, so it cannot wait for the first paint.
-                self._post(WorkProgress("assessing"))
-                assessment = service.assess(analysis)
-                modes = {ns: choice[0] for ns, choice in assessment.dataplane.items()}
+            # The plan opens with the verdict and follows the assessment's data plane, so the
+            # assessment cannot wait for the first paint.
+            self._post(WorkProgress("assessing"))
+            assessment = service.assess(analysis)
             self._post(WorkProgress("planning"))
-            plan = service.build_plan(analysis, dataplane=modes)
+            plan = service.build_plan(analysis, dataplane=self.options.dataplane,
+                                      assessment=assessment)
             if analysis.traffic is not None:
                 shown, gates = service.gate_plan(analysis, plan)
             else:
@@ -429,10 +427,6 @@ class MeshplanApp(App[None]):
         self._post(Analysed(analysis, shown, perf_counter() - start, plan, gates, namespaces,
                             traffic_error))
         self._shown.wait(timeout=30)
-        if assessment is None:
-            self._post(WorkProgress("assessing"))
-            with service.paused_gc():
-                assessment = service.assess(analysis)
         self._post(Assessed(assessment, analysis, overrides))
         self._post(WorkProgress(""))
 

@@ -53,7 +53,7 @@ def _open(spec: Any, options: dict[str, Any], write: bool,
     from planner.service import ClusterInput, open_apply_session
 
     analysis, plan = make_plan(spec, options["root_namespace"], options["granularity"],
-                               options["dataplane"])
+                               options["dataplane"], options["profile_path"])
     if step_id is not None and step_id not in {s.id for s in plan.steps}:
         raise ApplyError(plan.unknown_step(step_id))
     return open_apply_session(analysis, plan, write=write, journal_path=options["journal"],

@@ -3,7 +3,8 @@ GitOps tree."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -20,35 +21,46 @@ from planner.commands.common import (
     traffic_options,
 )
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 def plan_options(func: Any) -> Any:
-    """Options ``plan`` and ``report`` share: root namespace, granularity, data plane."""
+    """Options ``plan``, ``report`` and the step commands share: root namespace, granularity,
+    data plane, and the profile behind the verdict the plan opens with."""
     decorators = [
         click.option("--root-namespace", default="istio-system", show_default=True,
                      metavar="NS", help="Istio's root namespace (meshConfig.rootNamespace)."),
         click.option("--granularity", type=click.Choice(["namespace", "workload"]),
                      default="namespace", show_default=True,
                      help="Stage STRICT per namespace, or per workload inside namespaces."),
-        click.option("--dataplane", type=click.Choice(["sidecar", "recommended"]),
-                     default="sidecar", show_default=True,
-                     help="Enroll new namespaces with sidecars, or as the fit assessment "
-                          "recommends (ambient or sidecar per namespace)."),
+        dataplane_option("the plan"),
+        click.option("--profile", "profile_path", default=None, metavar="FILE",
+                     help="YAML answers the manifests cannot give, for the fit verdict "
+                          "(docs/profile.md)."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
 
 
-def make_plan(spec: Any, root_namespace: str, granularity: str, dataplane: str) -> Any:
-    """Analyse the input and build the plan (with the fit recommendation when asked);
-    diagnostics go to stderr. Returns ``(analysis, plan)``."""
-    from planner.service import assess, build_plan
+def dataplane_option(who: str) -> Callable[[F], F]:
+    """``--dataplane``: as ``assess`` recommends per namespace (the default), or one mode for
+    every namespace ``who`` enrolls."""
+    return click.option(
+        "--dataplane", type=click.Choice(["recommended", "sidecar", "ambient"]),
+        default="recommended", show_default=True,
+        help=f"How {who} enrolls namespaces not yet labelled: as `planner assess` recommends "
+             "for each (ambient or sidecar), or sidecar or ambient for all.")
 
-    analysis = run_analysis(spec, root_namespace=root_namespace)
-    modes = None
-    if dataplane == "recommended":
-        modes = {ns: choice[0] for ns, choice in assess(analysis).dataplane.items()}
-    return analysis, build_plan(analysis, granularity=granularity, dataplane=modes)
+
+def make_plan(spec: Any, root_namespace: str, granularity: str, dataplane: str,
+              profile_path: str | None = None) -> Any:
+    """Analyse the input and build the plan (``dataplane``: see :func:`dataplane_option`);
+    diagnostics go to stderr. Returns ``(analysis, plan)``."""
+    from planner.service import build_plan
+
+    analysis = run_analysis(spec, root_namespace=root_namespace, profile_path=profile_path)
+    return analysis, build_plan(analysis, granularity=granularity, dataplane=dataplane)
 
 
 @click.command()
@@ -64,7 +76,8 @@ def make_plan(spec: Any, root_namespace: str, granularity: str, dataplane: str) 
 def plan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
          all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
          output: str, root_namespace: str, granularity: str, dataplane: str,
-         traffic: TrafficOptions, out_dir: str | None, force: bool) -> None:
+         profile_path: str | None, traffic: TrafficOptions, out_dir: str | None,
+         force: bool) -> None:
     """Plan the PERMISSIVE -> STRICT mTLS rollout, step by step, with rollbacks.
 
     \b
@@ -76,7 +89,7 @@ def plan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     """
     spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
                       context)
-    analysis, result = make_plan(spec, root_namespace, granularity, dataplane)
+    analysis, result = make_plan(spec, root_namespace, granularity, dataplane, profile_path)
     gates = None
     if traffic.given:
         from planner.service import gate_plan

@@ -64,9 +64,6 @@ def _write(path: str, text: str) -> None:
               help="Output format: json (for machines; the default), markdown or html (one "
                    "self-contained page).")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--profile", "profile_path", default=None, metavar="FILE",
-              help="YAML answers the manifests cannot give, for the fit verdict "
-                   "(docs/profile.md).")
 @click.option("--out", "out_file", default=None, metavar="FILE",
               help="Write the report to FILE (atomically) instead of stdout.")
 @click.option("--fail-on", type=click.Choice(["info", "warning", "error", "critical"]),
@@ -74,8 +71,8 @@ def _write(path: str, text: str) -> None:
 @handle_errors
 def report(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
            all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
-           root_namespace: str, granularity: str, dataplane: str, fmt: str | None,
-           as_json: bool, profile_path: str | None, out_file: str | None,
+           root_namespace: str, granularity: str, dataplane: str, profile_path: str | None,
+           fmt: str | None, as_json: bool, out_file: str | None,
            fail_on: str | None) -> None:
     """Report inventory, call graph, fit verdict, plan and blockers as one deterministic
     document.
@@ -95,12 +92,10 @@ def report(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
                       context)
     analysis = run_analysis(spec, profile_path=profile_path, root_namespace=root_namespace)
-    # One assessment serves both the verdict section and --dataplane recommended.
+    # One assessment serves the verdict section, the plan's verdict and its data plane.
     assessment = assess(analysis)
-    modes = None
-    if dataplane == "recommended":
-        modes = {ns: choice[0] for ns, choice in assessment.dataplane.items()}
-    plan = build_plan(analysis, granularity=granularity, dataplane=modes)
+    plan = build_plan(analysis, granularity=granularity, dataplane=dataplane,
+                      assessment=assessment)
     text = _FORMATS[fmt or "json"](report_document(analysis, plan, assessment))
     if out_file is None:
         sys.stdout.write(text)

@@ -14,6 +14,7 @@ from planner.commands.common import (
     input_spec,
     traffic_options,
 )
+from planner.commands.plan import dataplane_option
 
 
 @click.command()
@@ -29,10 +30,7 @@ from planner.commands.common import (
               help="Journal of applied steps (default .meshplan/journal.json, as for apply).")
 @click.option("--root-namespace", default="istio-system", show_default=True, metavar="NS",
               help="Istio's root namespace (meshConfig.rootNamespace).")
-@click.option("--dataplane", type=click.Choice(["sidecar", "recommended"]),
-              default="sidecar", show_default=True,
-              help="Enroll new namespaces with sidecars, or as the fit assessment recommends "
-                   "(ambient or sidecar per namespace), like `planner plan --dataplane`.")
+@dataplane_option("the plan")
 @traffic_options
 @click.option("--screen", "start", type=click.Choice(["assess", "graph", "plan"]),
               default="assess", show_default=True, help="The screen to open first.")

@@ -28,14 +28,12 @@ from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
 from planner.domain.plan import infrastructure_role
 from planner.domain.policy import disable_settings
 from planner.domain.profile import COST_BASIS, QUESTIONS, Profile, ProxyCost
+from planner.domain.verdict import OPTIONAL, OVERKILL, RECOMMENDED, Alternative, FitVerdict
 
 BASE_SCORE: Final = 50
 OVERKILL_BELOW: Final = 35
 RECOMMENDED_FROM: Final = 65
 
-OVERKILL: Final = "mesh-overkill"
-OPTIONAL: Final = "mesh-optional"
-RECOMMENDED: Final = "mesh-recommended"
 
 #: Namespaces of Kubernetes and of the mesh itself: not application services, never enrolled.
 SYSTEM_NAMESPACES: Final = frozenset({"kube-system", "kube-public", "kube-node-lease",
@@ -112,14 +110,6 @@ class Unknown:
     def effect(self) -> str:
         """The effect in words: ``yes: 80 (mesh-recommended); no: 45 (mesh-optional)``."""
         return "; ".join(f"{o.answer}: {o.score} ({o.verdict})" for o in self.outcomes)
-
-
-@dataclass(frozen=True)
-class Alternative:
-    """A lighter option than a mesh, with why it fits."""
-
-    name: str
-    why: str
 
 
 @dataclass(frozen=True)
@@ -216,6 +206,28 @@ class Assessment:
     namespaces: tuple[DataplaneChoice, ...]
     costs: CostEstimate
     profile: Profile
+
+    @property
+    def fit_verdict(self) -> FitVerdict:
+        """The verdict as the plan leads with it: score, the weightiest factors in one
+        sentence, and the lighter alternatives."""
+        pushing = sorted((f for f in self.factors if f.weight),
+                         key=lambda f: (-abs(f.weight), f.code))
+        against = [f.title for f in pushing if f.weight < 0][:3]
+        towards = [f.title for f in pushing if f.weight > 0][:3]
+        if self.verdict == OVERKILL:
+            summary = ("A mesh is likely more than this cluster needs"
+                       + (f" ({'; '.join(against)})" if against else "")
+                       + (": consider " + " or ".join(a.name for a in self.alternatives)
+                          if self.alternatives else "")
+                       + ". The plan below is the way to STRICT mTLS if you proceed anyway.")
+        elif self.verdict == RECOMMENDED:
+            summary = ("A mesh fits this cluster"
+                       + (f" ({'; '.join(towards)})" if towards else "") + ".")
+        else:
+            summary = ("A mesh is optional here: weigh its cost against "
+                       + ("; ".join(towards) if towards else "what it would add") + ".")
+        return FitVerdict(self.verdict, self.score, summary, self.alternatives)
 
     @property
     def dataplane(self) -> dict[str, tuple[str, tuple[str, ...]]]:

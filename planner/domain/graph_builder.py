@@ -24,6 +24,7 @@ from typing import Any
 
 from planner.domain import raw
 from planner.domain.addresses import Address, expand_vars, find_addresses
+from planner.domain.gateways import GATEWAY_MESHED, ISTIO_GATEWAY_CLASSES, is_istio_gateway
 from planner.domain.graph import (
     ANY_CALLER,
     APISERVER,
@@ -356,6 +357,8 @@ class _Builder:
                 self.virtual_service(vs, caller, self.calls, CONF_DECLARED)
 
     def ingress_reason(self, controller: str) -> str:
+        if controller in ISTIO_GATEWAY_CLASSES:
+            return f"meshed: {GATEWAY_MESHED}"
         for workload in self.inv.workloads:
             names = {workload.name, *(workload.pod_labels.get(k, "") for k in _APP_LABELS)}
             if any(controller in n and ("ingress" in n or "gateway" in n or "controller" in n)
@@ -609,6 +612,8 @@ class _Builder:
 
     def mesh_state(self, workload: Workload) -> tuple[bool, str]:
         """Whether the workload's pods are in the mesh now, and why, in words."""
+        if is_istio_gateway(workload):
+            return True, GATEWAY_MESHED
         observed = workload.observed
         if observed is not None and observed.pods > 0:
             if observed.sidecar_injected > 0:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from shlex import quote
 from typing import Any
@@ -34,8 +34,10 @@ import networkx as nx
 
 from planner.domain import policy
 from planner.domain.findings import Finding
+from planner.domain.gateways import GATEWAY_MESHED, is_istio_gateway, is_istio_gateway_caller
 from planner.domain.graph import INGRESS_PREFIX, KUBELET, CallGraph, Edge
 from planner.domain.inventory import Inventory, ObjectRef, Service, Workload
+from planner.domain.verdict import FitVerdict
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 #: Kinds ``kubectl rollout restart`` accepts.
@@ -46,6 +48,15 @@ MERGE_METRICS_ANNOTATION = "prometheus.istio.io/merge-metrics"
 AGENT_PORT = 15020
 _INGRESS_IMAGES = ("ingress-nginx", "nginx-ingress", "traefik", "haproxy-ingress", "contour",
                    "kong", "ingress-controller")
+
+
+#: How a plan chose its data plane, in words (``Plan.dataplane``).
+DATAPLANE_WORDS = {
+    "recommended": "as `planner assess` recommends per namespace",
+    "sidecar": "sidecar for every namespace (--dataplane sidecar)",
+    "ambient": "ambient for every namespace (--dataplane ambient)",
+    "given": "as given per namespace",
+}
 
 
 class Phase(StrEnum):
@@ -128,6 +139,13 @@ class Plan:
     steps: tuple[Step, ...]
     namespaces: tuple[NamespaceFate, ...]
     blockers: tuple[Finding, ...]
+    #: The fit verdict the plan opens with (None only for library callers that skip it).
+    fit: FitVerdict | None = None
+    #: How namespaces not yet labelled get their data plane: ``recommended`` (as ``assess``
+    #: recommends per namespace), ``sidecar`` or ``ambient`` (``--dataplane``), or ``given``.
+    dataplane: str = "sidecar"
+    #: What the input could not tell and the plan assumed (one line each).
+    notes: tuple[str, ...] = ()
 
     def unknown_step(self, step_id: str) -> str:
         """The message for a step id this plan does not have, listing the ones it has."""
@@ -161,7 +179,10 @@ class Membership:
 
 def infrastructure_role(workload: Workload) -> str | None:
     """``ingress controller`` or ``Prometheus`` for workloads that stay outside the mesh by
-    design (MESH-NOTES §7.2, §7.5), else None."""
+    design (MESH-NOTES §7.2, §7.5), else None. Istio's own gateways are neither: they are
+    proxies of the mesh."""
+    if is_istio_gateway(workload):
+        return None
     images = " ".join(c.image.lower() for c in workload.containers)
     names = {workload.name, workload.pod_labels.get("app", ""),
              workload.pod_labels.get("app.kubernetes.io/name", "")}
@@ -175,9 +196,11 @@ def infrastructure_role(workload: Workload) -> str | None:
 
 
 def membership(inventory: Inventory, root_namespace: str,
-               dataplane: Mapping[str, str] | None = None) -> Membership:
-    """Decide each namespace's enrollment. Existing enrollment labels are kept; the data-plane
-    recommendation (namespace -> ambient|sidecar, default sidecar) applies to the rest."""
+               dataplane: Mapping[str, str] | None = None,
+               why: Mapping[str, str] | None = None) -> Membership:
+    """Decide each namespace's enrollment. Existing enrollment labels are kept; the data plane
+    chosen for the plan (namespace -> ambient|sidecar, default sidecar) applies to the rest,
+    ``why`` saying per namespace how it was chosen."""
     by_ns: dict[str, list[Workload]] = defaultdict(list)
     for w in inventory.workloads:
         by_ns[w.namespace].append(w)
@@ -198,6 +221,11 @@ def membership(inventory: Inventory, root_namespace: str,
             already.add(name)
         elif not workloads:
             modes[name], reasons[name] = "outside", "no workloads to enroll"
+        elif all(is_istio_gateway(w) for w in workloads):
+            modes[name] = "outside"
+            reasons[name] = ("holds only Istio gateways ("
+                             + policy.join_names(sorted(w.name for w in workloads))
+                             + "), proxies of the mesh themselves: nothing to enroll")
         elif roles := sorted({f"{role} {w.name}" for w in workloads
                               if (role := infrastructure_role(w)) is not None}):
             modes[name] = "outside"
@@ -206,7 +234,7 @@ def membership(inventory: Inventory, root_namespace: str,
         else:
             mode = (dataplane or {}).get(name, "sidecar")
             modes[name] = mode if mode in ("sidecar", "ambient") else "sidecar"
-            reasons[name] = f"{modes[name]} per the data-plane recommendation"
+            reasons[name] = (why or {}).get(name) or f"{modes[name]} (the default data plane)"
     return Membership(modes, reasons, frozenset(already))
 
 
@@ -221,10 +249,14 @@ def caller_fate(inventory: Inventory, members: Membership, node_id: str) -> tupl
     ref = parse_ref(node_id)
     workload = inventory.workload_index.get(ref) if ref is not None else None
     if workload is None:
+        if is_istio_gateway_caller(node_id):
+            return True, GATEWAY_MESHED
         if node_id.startswith(INGRESS_PREFIX):
             return False, f"ingress controller {node_id.removeprefix(INGRESS_PREFIX)} " \
                           "outside the mesh"
         return False, f"{node_id} is outside the mesh"
+    if is_istio_gateway(workload):
+        return True, GATEWAY_MESHED
     mode = members.modes.get(workload.namespace, "outside")
     if mode == "outside":
         return False, (f"namespace {workload.namespace} stays outside the mesh "
@@ -237,6 +269,17 @@ def caller_fate(inventory: Inventory, members: Membership, node_id: str) -> tupl
     if mode == "ambient" and workload.pod_labels.get("istio.io/dataplane-mode") == "none":
         return False, "opted out of ambient with istio.io/dataplane-mode=none"
     return True, f"meshed ({mode})"
+
+
+def enforces_peer_authentication(inventory: Inventory, members: Membership,
+                                 node_id: str) -> bool:
+    """Whether the workload ``node_id`` will have a proxy that enforces PeerAuthentication once
+    the plan is done: it is in the mesh and is not an Istio gateway, whose listeners only its
+    ``Gateway`` objects configure."""
+    ref = parse_ref(node_id)
+    workload = inventory.workload_index.get(ref) if ref is not None else None
+    return (workload is not None and not is_istio_gateway(workload)
+            and caller_fate(inventory, members, node_id)[0])
 
 
 def benign_plaintext(inventory: Inventory, members: Membership, edge: Edge,
@@ -389,15 +432,42 @@ class _Tracker:
 
 def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[Finding], *,
                     root_namespace: str = "istio-system", granularity: str = "namespace",
-                    dataplane: Mapping[str, str] | None = None) -> Plan:
+                    dataplane: Mapping[str, str] | None = None,
+                    dataplane_why: Mapping[str, str] | None = None,
+                    dataplane_choice: str = "sidecar",
+                    fit: FitVerdict | None = None) -> Plan:
     """Order the rollout. ``findings`` are the blocker findings; each is attached to the step it
     endangers, and its ``exception`` (caller, workload, ports) becomes a port exception.
+    ``dataplane`` maps namespaces to the data plane they get (sidecar where missing),
+    ``dataplane_why`` says how each was chosen and ``dataplane_choice`` how all were
+    (``recommended``, ``sidecar``, ``ambient`` or ``given``); ``fit`` is the verdict the plan
+    opens with.
 
     Raises ``ValueError`` for an unknown ``granularity`` (``namespace`` or ``workload``)."""
     if granularity not in ("namespace", "workload"):
         raise ValueError(f"granularity must be namespace or workload, not {granularity!r}")
-    return _Planner(inventory, graph, tuple(sorted(findings)), root_namespace, granularity,
-                    membership(inventory, root_namespace, dataplane)).build()
+    plan = _Planner(inventory, graph, tuple(sorted(findings)), root_namespace, granularity,
+                    membership(inventory, root_namespace, dataplane, dataplane_why)).build()
+    return replace(plan, fit=fit, dataplane=dataplane_choice,
+                   notes=gateway_notes(inventory, graph))
+
+
+def gateway_notes(inventory: Inventory, graph: CallGraph) -> tuple[str, ...]:
+    """One note when calls enter through Istio gateways whose workload is not in the input:
+    the plan takes them as mesh clients, which only their Deployment could confirm."""
+    if any(is_istio_gateway(w) for w in inventory.workloads):
+        return ()
+    edges = [e for e in graph.edges if is_istio_gateway_caller(e.caller)]
+    if not edges:
+        return ()
+    routes = sorted({" ".join(ev.source.split(" ", 2)[:2]) for e in edges for ev in e.evidence})
+    services = sorted({e.callee for e in edges})
+    shown = ", ".join(routes[:3]) + (f" and {len(routes) - 3} more" if len(routes) > 3 else "")
+    return (f"Calls to {len(services)} Service(s) enter through an Istio gateway whose "
+            f"workload is not in the input ({shown}). It is taken as a mesh client, as an "
+            "Istio gateway runs the mesh's Envoy and calls meshed backends over mTLS, so these "
+            "calls need no exception. Add the gateway's Deployment to the input to have this "
+            "checked.",)
 
 
 class _Planner:
@@ -477,6 +547,10 @@ class _Planner:
                  f"{len(state['crds'])} Istio CRDs" if state["crds"] else "Istio objects"]))
         else:
             notes.append("Istio is not installed: install istiod (and the CRDs) first")
+        ambient = sorted(n for n, m in self.members.modes.items() if m == "ambient")
+        if ambient:
+            notes.append(f"ambient data plane for {policy.join_names(ambient)}: Istio installed "
+                         "with the ambient profile (istio-cni and ztunnel on every node)")
         if not state["rootNamespacePresent"]:
             notes.append(f"root namespace {self.root} not found in the input")
         mesh = self.policies.mesh_wide
@@ -580,6 +654,9 @@ class _Planner:
         if mode == "ambient":
             if labels.get("istio.io/dataplane-mode") != "ambient":
                 labels["istio.io/dataplane-mode"] = "ambient"
+            # A non-default revision's istiod only configures namespaces that name it.
+            if (rev := self.revision()) and not labels.get("istio.io/rev"):
+                labels["istio.io/rev"] = rev
         elif not (labels.get("istio-injection") == "enabled" or labels.get("istio.io/rev")):
             rev = self.revision()
             if rev:
@@ -601,6 +678,7 @@ class _Planner:
                         if mode == "ambient" else [])
         restarts = [w for w in sorted(workloads, key=lambda w: w.ref)
                     if mode == "sidecar" and w.ref.kind in RESTARTABLE
+                    and not is_istio_gateway(w)
                     and caller_fate(self.inv, self.members, w.ref.key)[0]
                     and not (w.observed and w.observed.pods
                              and w.observed.sidecar_injected == w.observed.pods)]
@@ -700,8 +778,9 @@ class _Planner:
             for backend in self.graph.backends.get(edge.callee, ()):
                 ref = parse_ref(backend)
                 workload = workloads.get(ref) if ref else None
-                if workload is None or not caller_fate(self.inv, self.members, backend)[0]:
-                    continue  # a server outside the mesh has no sidecar to enforce STRICT
+                if workload is None or not enforces_peer_authentication(
+                        self.inv, self.members, backend):
+                    continue  # no sidecar (or a gateway) to enforce STRICT
                 if benign_plaintext(self.inv, self.members, edge, workload):
                     continue
                 ports = backend_ports(self.inv, service, edge, workload)
@@ -715,7 +794,7 @@ class _Planner:
             ref = parse_ref(target)
             workload = workloads.get(ref) if ref else None
             if workload is None or caller_fate(self.inv, self.members, caller)[0] \
-                    or not caller_fate(self.inv, self.members, target)[0]:
+                    or not enforces_peer_authentication(self.inv, self.members, target):
                 continue
             ports = tuple(sorted({int(p) for p in data.get("ports", ())}))
             entry = self.cover(needed, uncovered, caller, f"{caller} ({finding.code})",

@@ -7,7 +7,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from planner.domain.fit import OPTIONAL, OVERKILL, Assessment
+from planner.domain.fit import Assessment
+from planner.domain.verdict import OPTIONAL, OVERKILL
 from planner.sinks.untrusted import clean, plain
 
 #: Evidence objects shown per row; the JSON output has them all.

@@ -25,6 +25,10 @@ def plan_body(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict
             data["gate"] = gate_body(gate)
         steps.append(data)
     return {
+        # The verdict first: "is a mesh worth it here?" comes before how to roll it out.
+        "fit": to_wire(plan.fit),
+        "dataplane": plan.dataplane,
+        "notes": list(plan.notes),
         "rootNamespace": plan.root_namespace,
         "granularity": plan.granularity,
         "istio": to_wire(plan.istio),

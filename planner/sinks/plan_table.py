@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from planner.domain.plan import Action, Plan
+from planner.domain.plan import DATAPLANE_WORDS, Action, Plan
 from planner.domain.traffic import GateResult
 from planner.sinks.untrusted import clean, plain
 
@@ -17,11 +17,29 @@ _SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical
 _GATE_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
 
 
+def render_verdict(console: Console, plan: Plan) -> None:
+    """The lines a plan opens with: verdict and score, why, the lighter alternatives when a
+    mesh is overkill, how namespaces get their data plane, and what the input could not
+    tell."""
+    fit = plan.fit
+    if fit is not None:
+        console.print(plain(f"Verdict: {fit.verdict}  score {fit.score}/100",
+                            style="bold yellow" if fit.overkill else "bold"))
+        console.print(plain(fit.summary))
+        if fit.overkill:
+            for alt in fit.alternatives:
+                console.print(plain(f"  lighter: {alt.name}: {alt.why}", style="yellow"))
+    console.print(plain(f"Data plane: {DATAPLANE_WORDS.get(plan.dataplane, plan.dataplane)}"))
+    for note in plan.notes:
+        console.print(plain(f"note: {note}", style="dim"))
+
+
 def render_plan(console: Console, plan: Plan,
                 gates: Mapping[str, GateResult] | None = None) -> None:
     """Print the steps in order, then where each namespace ends up. With ``gates`` (observed
     traffic) a ``gate`` column shows each STRICT step's plaintext gate, and the reasons
     follow the table."""
+    render_verdict(console, plan)
     table = Table(title=f"Rollout plan (root namespace {plan.root_namespace})",
                   title_justify="left")
     table.add_column("#", justify="right")

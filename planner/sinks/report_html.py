@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from planner.domain.plan import DATAPLANE_WORDS
 from planner.sinks.report_markdown import change_lines, cpu, memory
 from planner.sinks.untrusted import clean_lines
 from planner.sinks.wire import dump_yaml_all
@@ -179,12 +180,31 @@ def _detail(fate: Mapping[str, Any] | None, internal_calls: int | None) -> str:
 # --- sections -----------------------------------------------------------------------------------
 
 
-def _verdict(a: Mapping[str, Any]) -> list[str]:
-    s = a["scoring"]
+def _lighter(alternatives: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not alternatives:
+        return []
+    return ["<h3>Lighter alternatives</h3>",
+            *_list(f"{alt['name']}: {alt['why']}" for alt in alternatives)]
+
+
+def _verdict(a: Mapping[str, Any] | None, fit: Mapping[str, Any] | None) -> list[str]:
+    """The report's opening section: verdict, score and why, then (with the assessment) the
+    factors; for mesh-overkill the lighter alternatives come before the factors."""
+    head = a or fit
+    if head is None:
+        return []
     out = ["<h2>Verdict</h2>",
-           f'<p class="verdict">{_e(a["verdict"])}: score {_e(a["score"])}/100</p>',
-           f"<p>Base {_e(s['base'])}; mesh-overkill below {_e(s['overkillBelow'])}, "
-           f"mesh-recommended from {_e(s['recommendedFrom'])}.</p>"]
+           f'<p class="verdict">{_e(head["verdict"])}: score {_e(head["score"])}/100</p>']
+    if fit is not None:
+        out.append(f"<p>{_e(fit['summary'])}</p>")
+    overkill = head["verdict"] == "mesh-overkill"
+    if overkill:
+        out += _lighter(head["alternatives"])
+    if a is None:
+        return out
+    s = a["scoring"]
+    out.append(f"<p>Base {_e(s['base'])}; mesh-overkill below {_e(s['overkillBelow'])}, "
+               f"mesh-recommended from {_e(s['recommendedFrom'])}.</p>")
     if a["profile"]["origin"]:
         out.append(f"<p>Profile answers from {_e(a['profile']['origin'])}.</p>")
     out += ["<h3>Factors</h3>", *_table(
@@ -194,9 +214,8 @@ def _verdict(a: Mapping[str, Any]) -> list[str]:
     if a["unknowns"]:
         out += ["<h3>Unknowns</h3>", "<p>Counted as no effect; each answer would give:</p>",
                 *_list(f"{u['question']} ({u['field']}): {u['effect']}" for u in a["unknowns"])]
-    if a["alternatives"]:
-        out += ["<h3>Lighter alternatives</h3>",
-                *_list(f"{alt['name']}: {alt['why']}" for alt in a["alternatives"])]
+    if not overkill:
+        out += _lighter(a["alternatives"])
     return out
 
 
@@ -303,11 +322,14 @@ def render_html(doc: Mapping[str, Any]) -> str:
     body = ["<h1>meshplan report</h1>",
             f"<p>Source: {_e(doc['source'])}. Root namespace {_e(plan['rootNamespace'])}, "
             f"granularity {_e(plan['granularity'])}. Schema {_e(doc['schemaVersion'])}.</p>"]
+    body += _verdict(doc.get("assessment"), plan["fit"])
     if "assessment" in doc:
-        body += _verdict(doc["assessment"]) + _dataplane(doc["assessment"])
+        body += _dataplane(doc["assessment"])
     body += _summary(doc) + _namespaces(plan) + _blockers(doc["blockers"])
     body += ["<h2>Rollout plan</h2>",
-             f"<p>{len(plan['steps'])} steps, in the order to apply them.</p>"]
+             f"<p>{len(plan['steps'])} steps, in the order to apply them. Data plane: "
+             f"{_e(DATAPLANE_WORDS.get(plan['dataplane'], plan['dataplane']))}.</p>",
+             *(_list(f"Note: {note}" for note in plan["notes"]) if plan["notes"] else [])]
     for step in plan["steps"]:
         body += _step(step)
     head = ['<!DOCTYPE html>', '<html lang="en">', "<head>", '<meta charset="utf-8">',

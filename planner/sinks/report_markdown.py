@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from planner.domain.plan import DATAPLANE_WORDS
 from planner.sinks.untrusted import clean, clean_lines
 from planner.sinks.wire import dump_yaml_all
 
@@ -85,12 +86,32 @@ def _changes(title: str, changes: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def _verdict(a: Mapping[str, Any]) -> list[str]:
-    scoring = a["scoring"]
-    lines = ["## Verdict", "",
-             f"**{a['verdict']}**, score {a['score']}/100 (base {scoring['base']}; "
-             f"mesh-overkill below {scoring['overkillBelow']}, mesh-recommended from "
-             f"{scoring['recommendedFrom']}).", ""]
+def _lighter(alternatives: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not alternatives:
+        return []
+    return ["### Lighter alternatives", "",
+            *(f"- **{md(alt['name'])}**: {md(alt['why'])}" for alt in alternatives), ""]
+
+
+def _verdict(a: Mapping[str, Any] | None, fit: Mapping[str, Any] | None) -> list[str]:
+    """The report's opening section: verdict, score and why, then (with the assessment) the
+    factors; for mesh-overkill the lighter alternatives come before the factors."""
+    if fit is None and a is None:
+        return []
+    lines = ["## Verdict", ""]
+    head = a or fit or {}
+    scoring = a["scoring"] if a is not None else None
+    lines += [f"**{head['verdict']}**, score {head['score']}/100" + (
+        f" (base {scoring['base']}; mesh-overkill below {scoring['overkillBelow']}, "
+        f"mesh-recommended from {scoring['recommendedFrom']})." if scoring else "."), ""]
+    if fit is not None:
+        lines += [md(fit["summary"]), ""]
+    overkill = head["verdict"] == "mesh-overkill"
+    alternatives = (a or fit or {})["alternatives"]
+    if overkill:
+        lines += _lighter(alternatives)
+    if a is None:
+        return lines
     if a["profile"]["origin"]:
         lines += [f"Profile answers from {md(a['profile']['origin'])}.", ""]
     lines += ["### Factors", ""]
@@ -102,10 +123,8 @@ def _verdict(a: Mapping[str, Any]) -> list[str]:
         lines += [f"- {md(u['question'])} ({md(u['field'])}): {md(u['effect'])}"
                   for u in a["unknowns"]]
         lines.append("")
-    if a["alternatives"]:
-        lines += ["### Lighter alternatives", ""]
-        lines += [f"- **{md(alt['name'])}**: {md(alt['why'])}" for alt in a["alternatives"]]
-        lines.append("")
+    if not overkill:
+        lines += _lighter(alternatives)
     return lines
 
 
@@ -195,11 +214,14 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     lines = ["# meshplan report", "",
              f"Source: {md(doc['source'])}. Root namespace {md(plan['rootNamespace'])}, "
              f"granularity {plan['granularity']}. Schema {doc['schemaVersion']}.", ""]
+    lines += _verdict(doc.get("assessment"), plan["fit"])
     if "assessment" in doc:
-        lines += _verdict(doc["assessment"]) + _dataplane(doc["assessment"])
+        lines += _dataplane(doc["assessment"])
     lines += _summary(doc) + _namespaces(plan) + _blockers(doc["blockers"])
-    lines += ["## Rollout plan", "", f"{len(plan['steps'])} steps, in the order to apply them.",
-              ""]
+    lines += ["## Rollout plan", "", f"{len(plan['steps'])} steps, in the order to apply them. "
+              f"Data plane: {md(DATAPLANE_WORDS.get(plan['dataplane'], plan['dataplane']))}.",
+              "", *(f"- Note: {md(note)}" for note in plan["notes"]),
+              *([""] if plan["notes"] else [])]
     for step in plan["steps"]:
         lines += _step(step)
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -62,7 +62,7 @@ def _session(api: KubeAPIServer, tmp_path: Path, *, write: bool = True,
              prometheus: str | None = None) -> ApplySession:
     spec = ClusterInput(api.kubeconfig)
     analysis = analyse(spec)
-    plan = build_plan(analysis)
+    plan = build_plan(analysis, dataplane="sidecar")  # these cases check sidecar labels
     return open_apply_session(analysis, plan, write=write,
                               journal_path=str(tmp_path / "journal.json"), kube=spec,
                               prometheus=prometheus)
@@ -121,7 +121,8 @@ def test_applied_objects_carry_step_and_plan_hash(cluster: KubeAPIServer,
 def test_dry_run_stores_nothing_and_needs_no_write(cluster: KubeAPIServer,
                                                    tmp_path: Path) -> None:
     before = cluster.snapshot()
-    result = _run(cluster, tmp_path, "apply", "30-enroll-tiny", "--dry-run")
+    result = _run(cluster, tmp_path, "apply", "30-enroll-tiny", "--dry-run",
+                  "--dataplane", "sidecar")
     assert result.exit_code == 0, result.output
     assert "+    istio-injection: enabled" in result.stdout
     assert cluster.snapshot() == before
@@ -229,7 +230,8 @@ def _crashing_apply(api: KubeAPIServer, tmp_path: Path, step: str) -> int:
     env = {**os.environ, CRASH_ENV: "1"}
     process = subprocess.run(
         [sys.executable, "-m", "planner", "apply", step, "--write", "--yes",
-         "--kubeconfig", api.kubeconfig, "--journal", str(tmp_path / "journal.json")],
+         "--dataplane", "sidecar", "--kubeconfig", api.kubeconfig,
+         "--journal", str(tmp_path / "journal.json")],
         env=env, capture_output=True, text=True, timeout=120, check=False)
     return process.returncode
 

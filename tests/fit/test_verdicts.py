@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.domain.fit import BASE_SCORE, OPTIONAL, OVERKILL, RECOMMENDED
+from planner.domain.fit import BASE_SCORE
+from planner.domain.verdict import OPTIONAL, OVERKILL, RECOMMENDED
 from tests.fit.conftest import SAMPLES, assessment_of, write
 from tests.shared_data import corpus
 

@@ -83,7 +83,9 @@ def test_existing_policies_are_edited_and_restored(shop: tuple[Analysis, Plan]) 
     assert mesh.rollback[0].object["spec"]["mtls"]["mode"] == "PERMISSIVE"
     enroll = plan.step("30-enroll-payments")
     labels = enroll.apply[0].object["metadata"]["labels"]
-    assert labels["istio.io/rev"] == "1-24"  # the only istiod revision
+    # assess recommends ambient for payments; the only istiod revision configures it.
+    assert labels["istio.io/dataplane-mode"] == "ambient"
+    assert labels["istio.io/rev"] == "1-24"
     assert enroll.rollback[0].object["metadata"]["labels"] == {
         "compliance": "pci", "team": "payments"}
 

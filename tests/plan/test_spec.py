@@ -101,7 +101,8 @@ def _plan(tmp_path: Path, text: str, *, root: str = "istio-system",
     path = tmp_path / "cluster.yaml"
     path.write_text(text, encoding="utf-8")
     analysis = analyse(ManifestInput((str(path),)), root_namespace=root)
-    return build_plan(analysis, dataplane=dataplane, granularity=granularity)
+    # These cases are about sidecar enrollment unless they map namespaces to ambient.
+    return build_plan(analysis, dataplane=dataplane or "sidecar", granularity=granularity)
 
 
 def _objects(changes: Any, kind: str) -> list[dict[str, Any]]:

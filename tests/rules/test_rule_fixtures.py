@@ -1,7 +1,9 @@
 """Every rule fires on its ``fail-*`` fixtures and stays quiet on its ``pass-*`` fixtures.
 
 Layout (Polaris-style): ``tests/rules/<CODE>/pass-<case>.yaml`` and ``fail-<case>.yaml``; an
-optional ``<same name>.profile.yaml`` beside a fixture supplies the fit profile.
+optional ``<same name>.profile.yaml`` beside a fixture supplies the fit profile. A fail fixture
+may name the resources its findings must be about, one ``# subject: Kind/ns/name`` line each: the
+rule must then report exactly those, not merely fire.
 """
 
 from __future__ import annotations
@@ -38,5 +40,10 @@ def test_rule_fixture(code: str, path: Path) -> None:
     if path.name.startswith("fail-"):
         assert findings, f"{code} did not fire on {path.name}"
         assert all(f.code == code for f in findings)
+        subjects = sorted(line.removeprefix("# subject:").strip()
+                          for line in path.read_text(encoding="utf-8").splitlines()
+                          if line.startswith("# subject:"))
+        if subjects:
+            assert sorted(f.subject for f in findings) == subjects, findings
     else:
         assert not findings, f"{code} fired on {path.name}: {findings}"

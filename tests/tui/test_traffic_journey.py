@@ -136,21 +136,39 @@ async def test_apply_refuses_a_strict_step_whose_gate_fails(shop_prom: str,
 
 
 @journey
-async def test_dataplane_recommended_follows_the_assessment() -> None:
-    app = shop_app(dataplane="recommended", start="plan")
+async def test_dataplane_follows_the_assessment_and_the_plan_screen_opens_with_the_verdict(
+) -> None:
+    app = shop_app(start="plan")  # no --dataplane: as assess recommends
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         recommended = {ns: choice[0] for ns, choice in app.assessment.dataplane.items()}
         modes = {f.name: f.mode for f in app.plan.namespaces}
         # Namespaces that already inject sidecars keep them; a new one (payments) follows
-        # the recommendation, where the default plan would give it sidecars.
+        # the recommendation.
         assert recommended["payments"] == modes["payments"] == "ambient"
-        assert modes == {f.name: f.mode for f in build_plan(
-            app.analysis, dataplane=recommended).namespaces}
-        assert {f.name: f.mode for f in build_plan(app.analysis).namespaces}["payments"] == (
-            "sidecar")
+        assert modes == {f.name: f.mode for f in build_plan(app.analysis).namespaces}
+        assert {f.name: f.mode for f in build_plan(
+            app.analysis, dataplane="sidecar").namespaces}["payments"] == "sidecar"
+        verdict = plain(app.screen.query_one("#plan-verdict", Static))
+        assert verdict.startswith(f"Verdict: {app.assessment.verdict}  score "
+                                  f"{app.assessment.score}/100")
+        assert "as `planner assess` recommends per namespace" in verdict
         # Without traffic every STRICT step's gate is unknown (no proof), never pass.
         assert app.gates and {g.status for g in app.gates.values()} == {"unknown"}
+        assert not app.failures
+
+
+@journey
+async def test_dataplane_flag_overrides_the_recommendation_with_its_reason() -> None:
+    app = shop_app(dataplane="sidecar", start="plan")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        payments = next(f for f in app.plan.namespaces if f.name == "payments")
+        assert payments.mode == "sidecar"
+        assert payments.reason == ("sidecar, chosen with --dataplane sidecar "
+                                   "(assess recommends ambient)")
+        assert "sidecar for every namespace (--dataplane sidecar)" in plain(
+            app.screen.query_one("#plan-verdict", Static))
         assert not app.failures
 
 

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
-from planner.domain.plan import Action, Change, Step
+from planner.domain.plan import DATAPLANE_WORDS, Action, Change, Plan, Step
 from tui.actions import PLAN
 from tui.format import clean, gate_text, matches, safe, state_text
 from tui.screens.base import MeshScreen
@@ -43,6 +43,25 @@ def yaml_view(text: str) -> Syntax:
     return Syntax(text, "yaml", theme="ansi_dark", word_wrap=False, background_color="default")
 
 
+def verdict_text(plan: Plan) -> Text:
+    """The plan's opening lines: verdict and score, why, the lighter alternatives when a mesh
+    is overkill, how namespaces get their data plane, and what the input could not tell."""
+    text = Text()
+    fit = plan.fit
+    if fit is not None:
+        style = "bold yellow" if fit.overkill else "bold"
+        text.append(f"Verdict: {fit.verdict}  score {fit.score}/100", style=style)
+        text.append(f"\n{clean(fit.summary)}")
+        if fit.overkill:
+            for alt in fit.alternatives:
+                text.append(f"\n  lighter: {clean(alt.name)}: {clean(alt.why)}", style="yellow")
+    text.append(f"\ndata plane: {DATAPLANE_WORDS.get(plan.dataplane, plan.dataplane)}",
+                style="dim")
+    for note in plan.notes:
+        text.append(f"\nnote: {clean(note)}", style="dim")
+    return text
+
+
 class PlanScreen(MeshScreen):
     """The rollout, step by step."""
 
@@ -56,6 +75,8 @@ class PlanScreen(MeshScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="plan-body"):
             with Vertical(id="steps-pane"):
+                # The verdict first: a plan is never read without "is a mesh worth it here?".
+                yield Static("", id="plan-verdict")
                 yield Label("Steps (d: dry-run diff)", classes="section", id="steps-label")
                 yield DataTable(id="steps", cursor_type="row", zebra_stripes=True)
                 with Horizontal(id="work"):
@@ -81,6 +102,9 @@ class PlanScreen(MeshScreen):
         self.query_one("#steps", DataTable).focus()
 
     def refresh_data(self) -> None:
+        plan = self.mesh.plan
+        if plan is not None:
+            self.query_one("#plan-verdict", Static).update(verdict_text(plan))
         self.apply_filter(self.filter_text)
 
     def apply_filter(self, query: str) -> None:

@@ -20,6 +20,7 @@ from planner.domain.plan import (
     backend_ports,
     benign_plaintext,
     caller_fate,
+    enforces_peer_authentication,
     infrastructure_role,
     membership,
     parse_ref,
@@ -104,7 +105,7 @@ def _risky_calls(ctx: RuleContext) -> Iterator[RiskyCall]:
         for backend in ctx.graph.backends.get(edge.callee, ()):
             ref = parse_ref(backend)
             workload = inv.workload_index.get(ref) if ref else None
-            if workload is None or not caller_fate(inv, m, backend)[0]:
+            if workload is None or not enforces_peer_authentication(inv, m, backend):
                 continue
             if benign_plaintext(inv, m, edge, workload):
                 continue
@@ -138,8 +139,9 @@ def caller_findings(ctx: RuleContext, info: RuleInfo, kind: str) -> list[Finding
 
 
 def enrolled_workloads(ctx: RuleContext) -> tuple[tuple[Workload, str], ...]:
-    """Workloads that will be in the mesh, with their namespace's data-plane mode."""
+    """Workloads that will be in the mesh behind a proxy the plan adds (Istio gateways are
+    proxies themselves), with their namespace's data-plane mode."""
     m = members(ctx)
     return _cached("enrolled", ctx, lambda: tuple(
         (w, m.modes[w.namespace]) for w in ctx.inventory.workloads
-        if caller_fate(ctx.inventory, m, w.ref.key)[0]))
+        if enforces_peer_authentication(ctx.inventory, m, w.ref.key)))

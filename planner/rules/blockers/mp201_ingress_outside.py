@@ -1,7 +1,8 @@
 """MP201 Ingress controller outside the mesh.
 
 Detects: Callers of kind ``ingress``: ``ingress:<class>`` nodes and workloads recognised as
-ingress controllers.
+ingress controllers. Istio's own gateways (Istio classes, VirtualServices bound to a gateway,
+gateway workloads) are mesh clients and never count, in the input or not.
 """
 
 from __future__ import annotations

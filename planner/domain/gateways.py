@@ -1,0 +1,60 @@
+"""Istio's own gateways: ingress, egress and east-west gateways and ambient waypoints.
+
+They are Envoys of the mesh (Istio's ``proxyv2`` image, certificates from istiod): they call
+meshed backends over mutual TLS whether or not their namespace is labelled for injection, so a
+call from one needs no PERMISSIVE exception. Their listeners are configured by ``Gateway``
+objects, not by PeerAuthentication, so STRICT never refuses what reaches them either
+(MESH-NOTES §7.2).
+
+A gateway is recognised by its workload (labels, injection template, image and ``router``
+argument) or, when its workload is not in the input, by what routes to it: an Istio
+``VirtualService`` bound to a gateway, an ``Ingress`` of class ``istio``, or a Gateway API
+route whose ``Gateway`` has an Istio class.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from planner.domain.graph import INGRESS_PREFIX
+from planner.domain.inventory import Workload
+
+#: Gateway API classes (and the Ingress class) served by Istio's own gateways.
+ISTIO_GATEWAY_CLASSES: Final = frozenset({"istio", "istio-waypoint", "istio-east-west",
+                                          "istio-remote"})
+#: Why an Istio gateway counts as a mesh client (docs/plan.md).
+GATEWAY_MESHED: Final = "Istio gateway: an Envoy of the mesh, mTLS to meshed backends"
+#: Values of Istio's ``app``/``istio`` labels on the gateways its charts and istioctl install.
+_GATEWAY_APPS: Final = frozenset({"istio-ingressgateway", "istio-egressgateway",
+                                  "istio-eastwestgateway", "ingressgateway", "egressgateway",
+                                  "eastwestgateway"})
+#: Labels Istio's gateway controller puts on the Deployments it manages (Gateway API
+#: gateways and waypoints).
+_MANAGED_LABELS: Final = ("istio.io/gateway-name", "gateway.istio.io/managed",
+                          "istio.io/waypoint-for")
+
+
+def is_istio_gateway(workload: Workload) -> bool:
+    """True when ``workload`` is an Istio ingress, egress or east-west gateway or a waypoint:
+    by its labels, its gateway injection template, or a ``proxyv2`` container run as a router
+    (an injected sidecar runs the same image with ``proxy sidecar``)."""
+    labels = workload.pod_labels
+    if any(labels.get(k) for k in _MANAGED_LABELS):
+        return True
+    if labels.get("istio") in _GATEWAY_APPS or labels.get("app") in _GATEWAY_APPS:
+        return True
+    if "gateway" in workload.pod_annotations.get("inject.istio.io/templates", ""):
+        return True
+    return any(_image_name(c.image) == "proxyv2" and "router" in c.args
+               for c in workload.containers)
+
+
+def is_istio_gateway_caller(node_id: str) -> bool:
+    """True for the graph's ``ingress:<class>`` callers that are Istio gateways."""
+    return (node_id.startswith(INGRESS_PREFIX)
+            and node_id.removeprefix(INGRESS_PREFIX) in ISTIO_GATEWAY_CLASSES)
+
+
+def _image_name(image: str) -> str:
+    """``docker.io/istio/proxyv2:1.24.0`` -> ``proxyv2``."""
+    return image.lower().split("@")[0].rsplit("/", 1)[-1].split(":")[0]

@@ -1,0 +1,36 @@
+"""The mesh-fit verdict as the rollout plan carries it: verdict, score, the one-line why, and
+the lighter options. :mod:`planner.domain.fit` computes it; :mod:`planner.domain.plan` leads
+with it, so a plan is never read without the answer to "is a mesh worth it here?"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+OVERKILL: Final = "mesh-overkill"
+OPTIONAL: Final = "mesh-optional"
+RECOMMENDED: Final = "mesh-recommended"
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A lighter option than a mesh, with why it fits."""
+
+    name: str
+    why: str
+
+
+@dataclass(frozen=True)
+class FitVerdict:
+    """The verdict and score of ``planner assess``, why in one sentence, and the lighter
+    options (first for ``mesh-overkill``: the plan is the road if the user proceeds anyway)."""
+
+    verdict: str
+    score: int
+    summary: str
+    alternatives: tuple[Alternative, ...] = ()
+
+    @property
+    def overkill(self) -> bool:
+        """True when a mesh is likely more than the cluster needs."""
+        return self.verdict == OVERKILL
