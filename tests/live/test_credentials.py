@@ -167,7 +167,7 @@ def test_apply_output_and_journal_hold_no_token(cluster: KubeAPIServer, tmp_path
     dry = run("apply", "30-enroll-tiny", "--kubeconfig", kubeconfig, "--dry-run",
               "--journal", str(journal), "-v")
     assert dry.returncode == 0, dry.stderr
-    assert "istio-injection" in dry.stdout
+    assert "istio.io/dataplane-mode: ambient" in dry.stdout  # as assess recommends
     assert_run_hides(dry, cluster.token)
 
     applied = run("apply", "20-mesh-permissive", "--kubeconfig", kubeconfig, "--write", "--yes",
