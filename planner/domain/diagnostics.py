@@ -9,15 +9,18 @@ from typing import NamedTuple
 
 class Source(NamedTuple):
     """The origin of one object: a file path (``-`` for stdin, ``cluster`` for a live scan),
-    the 1-based index of the document inside it (0: the file as a whole) and, for an object
-    inside a ``kind: List`` document, its 1-based position in ``items`` (0 otherwise)."""
+    the 1-based index of the document inside it (0: the file as a whole), for an object
+    inside a ``kind: List`` document its 1-based position in ``items`` (0 otherwise), and the
+    1-based line where the object starts in the file (0: unknown, as for a live scan). The
+    line is what SARIF and editors point at."""
 
     file: str
     doc: int = 1
     item: int = 0
+    line: int = 0
 
     def __str__(self) -> str:
-        where = self.file
+        where = f"{self.file}:{self.line}" if self.line else self.file
         if self.doc:
             where += f" (document {self.doc}"
             where += f", item {self.item})" if self.item else ")"

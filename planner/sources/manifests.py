@@ -351,7 +351,7 @@ class _Reader:
             except orjson.JSONDecodeError:
                 pass
             else:
-                self._add_document(unit.path, 1, body)
+                self._add_document(unit.path, 1, body, _first_line(data))
                 return
         try:
             text = _decode(data)
@@ -362,6 +362,10 @@ class _Reader:
             self._add_json(unit.path, text)
         else:
             self._add_yaml(unit.path, text)
+        if unit.kind is _Kind.KUSTOMIZATION:
+            # Lines of kubectl kustomize's output point at nothing in the user's files.
+            self.result.documents = [RawDocument(d.source._replace(line=0), d.body)
+                                     for d in self.result.documents]
 
     def _bytes(self, unit: _Unit) -> bytes:
         if unit.kind is _Kind.STDIN:
@@ -418,8 +422,11 @@ class _Reader:
         decoder = json.JSONDecoder()
         doc = 0
         position = _skip_json_space(text, 0)
+        counted = line = 1
         while position < len(text):
             doc += 1
+            line += text.count("\n", counted, position)
+            counted = position
             try:
                 body, position = decoder.raw_decode(text, position)
             except json.JSONDecodeError as exc:
@@ -428,7 +435,8 @@ class _Reader:
             except RecursionError:
                 self.error(Source(file, doc), "JSON is nested too deeply")
                 return
-            self._add_document(file, doc, body)
+            # Items of a JSON List share its line: a JSON stream keeps no node positions.
+            self._add_document(file, doc, body, line)
             position = _skip_json_space(text, position)
 
     def _add_yaml(self, file: str, text: str) -> None:
@@ -448,23 +456,26 @@ class _Reader:
             if isinstance(entry, Problem):
                 self.error(Source(file, entry.doc), entry.message)
             else:
-                self._add_document(file, *entry)
+                self._add_document(file, entry.doc, entry.body, entry.line, entry.items)
 
     def _warn_helm(self, file: str) -> None:
         self.result.diagnostics.append(Diagnostic(Source(file, 0), Severity.WARNING, _HELM_HINT))
 
-    def _add_document(self, file: str, doc: int, body: Any) -> None:
+    def _add_document(self, file: str, doc: int, body: Any, line: int = 0,
+                      item_lines: tuple[int, ...] = ()) -> None:
         if body is None:
             return
         if isinstance(body, dict) and _is_list(body):
             items = body["items"]
             if not isinstance(items, list):
-                self.error(Source(file, doc), f"{body['kind']} has `items` that is not a list")
+                self.error(Source(file, doc, 0, line),
+                           f"{body['kind']} has `items` that is not a list")
                 return
             for index, item in enumerate(items, start=1):
-                self._add_object(Source(file, doc, index), item)
+                at = item_lines[index - 1] if index <= len(item_lines) else line
+                self._add_object(Source(file, doc, index, at), item)
         else:
-            self._add_object(Source(file, doc), body)
+            self._add_object(Source(file, doc, 0, line), body)
 
     def _add_object(self, source: Source, body: Any) -> None:
         problem = _object_problem(body)
@@ -472,6 +483,14 @@ class _Reader:
             self.result.documents.append(RawDocument(source, body))
         else:
             self.error(source, problem)
+
+
+def _first_line(data: bytes) -> int:
+    """The 1-based line of the first non-blank byte (where a single JSON value starts)."""
+    position = 0
+    while position < len(data) and data[position] in b" \t\r\n":
+        position += 1
+    return data.count(b"\n", 0, position) + 1
 
 
 def _decode(data: bytes) -> str:

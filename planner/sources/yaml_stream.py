@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import yaml
 
@@ -50,15 +50,35 @@ class Problem:
     line: int = 0
 
 
-def parse_yaml(text: str, *, max_alias_nodes: int) -> list[tuple[int, Any] | Problem]:
-    """The documents of a YAML stream in order, as (number from 1, body) or as the problem
-    that stops one from being used.
+class Parsed(NamedTuple):
+    """A usable document: its number from 1, its body, the 1-based line its top node starts
+    on, and for a ``kind: List`` the line of each ``items`` entry."""
+
+    doc: int
+    body: Any
+    line: int
+    items: tuple[int, ...] = ()
+
+
+def _item_lines(node: yaml.Node, first_line: int) -> tuple[int, ...]:
+    # Only a top-level `items:` sequence matters (kind: List); a few keys to look at.
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "items" and \
+                    isinstance(value, yaml.SequenceNode):
+                return tuple(first_line + child.start_mark.line + 1 for child in value.value)
+    return ()
+
+
+def parse_yaml(text: str, *, max_alias_nodes: int) -> list[Parsed | Problem]:
+    """The documents of a YAML stream in order, as :class:`Parsed` or as the problem that
+    stops one from being used.
 
     This is ``yaml.load_all`` unrolled (same cost): composing a node graph shares aliased
     nodes, so alias expansion can be measured before anything is constructed. After a
     problem, parsing resumes at the next ``---`` line, as kubectl splits documents first.
     """
-    documents: list[tuple[int, Any] | Problem] = []
+    documents: list[Parsed | Problem] = []
     check_aliases = _has_anchor(text)
     start = first_line = doc = 0
     while True:
@@ -76,7 +96,9 @@ def parse_yaml(text: str, *, max_alias_nodes: int) -> list[tuple[int, Any] | Pro
                     documents.append(Problem(doc, refusal))
                     continue
                 try:
-                    documents.append((doc, loader.construct_document(node)))
+                    documents.append(Parsed(doc, loader.construct_document(node),
+                                            first_line + node.start_mark.line + 1,
+                                            _item_lines(node, first_line)))
                 except _CONSTRUCT_ERRORS as exc:
                     # The constructor keeps half-built state; only a fresh loader is safe.
                     documents.append(_construct_problem(doc, exc, first_line))

@@ -58,11 +58,16 @@ def errors(result: LoadResult) -> list[Diagnostic]:
 
 
 def test_multi_document_yaml_numbers_documents_and_skips_empty_ones(tmp_path: Path) -> None:
-    path = write(tmp_path / "app.yaml", "# leading comment\n---\n" + manifest("a") + "---\n---\n"
-                 + "# only a comment\n---\n" + manifest("b", "Service"))
+    text = ("# leading comment\n---\n" + manifest("a") + "---\n---\n"
+            + "# only a comment\n---\n" + manifest("b", "Service"))
+    path = write(tmp_path / "app.yaml", text)
     result = load_manifests([path])
     assert names(result) == ["a", "b"]
-    assert [doc.source for doc in result.documents] == [Source(path, 1), Source(path, 4)]
+    # Each object's line is where its document's first key stands (what SARIF points at).
+    starts = [i for i, line in enumerate(text.splitlines(), 1) if line.startswith("apiVersion")]
+    assert [doc.source for doc in result.documents] == [
+        Source(path, 1, 0, starts[0]), Source(path, 4, 0, starts[1])]
+    assert str(result.documents[1].source) == f"{path}:{starts[1]} (document 4)"
     assert result.diagnostics == []
     assert result.invalid == 0
 
@@ -76,8 +81,9 @@ def test_json_object_and_json_list(tmp_path: Path) -> None:
                   for n in ("two", "three")]}, indent=4))
     result = load_manifests([single, listed])
     assert names(result) == ["one", "two", "three"]
+    # A single JSON value keeps no node positions: its items share its line.
     assert [doc.source for doc in result.documents] == [
-        Source(single, 1), Source(listed, 1, 1), Source(listed, 1, 2)]
+        Source(single, 1, 0, 1), Source(listed, 1, 1, 1), Source(listed, 1, 2, 1)]
 
 
 def test_kubectl_get_all_namespaces_yaml_list(tmp_path: Path) -> None:
@@ -102,8 +108,8 @@ metadata:
   resourceVersion: ""
 """)
     result = load_manifests([path])
-    assert [(d.source.item, d.body["kind"]) for d in result.documents] == [
-        (1, "Deployment"), (2, "Service")]
+    assert [(d.source.item, d.source.line, d.body["kind"]) for d in result.documents] == [
+        (1, 3, "Deployment"), (2, 11, "Service")]
     assert result.diagnostics == []
 
 
@@ -143,18 +149,19 @@ def test_explicit_file_with_any_extension_is_sniffed(tmp_path: Path) -> None:
 def test_json_stream_of_several_objects(tmp_path: Path) -> None:
     obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "n"}}
     path = write(tmp_path / "stream.json", json.dumps(obj) + "\n" + json.dumps(obj))
-    assert [d.source.doc for d in load_manifests([path]).documents] == [1, 2]
+    assert [(d.source.doc, d.source.line) for d in load_manifests([path]).documents] == [
+        (1, 1), (2, 2)]
 
 
 def test_stdin_yaml_and_json() -> None:
     from_yaml = load_manifests(["-"], stdin=io.BytesIO(manifest("y").encode()))
     assert names(from_yaml) == ["y"]
-    assert from_yaml.documents[0].source == Source("-", 1)
+    assert from_yaml.documents[0].source == Source("-", 1, 0, 1)
     body = {"apiVersion": "v1", "kind": "List", "items": [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}}]}
     from_json = load_manifests(["-"], stdin=io.BytesIO(b"\n  " + json.dumps(body).encode()))
     assert names(from_json) == ["j"]
-    assert from_json.documents[0].source == Source("-", 1, 1)
+    assert from_json.documents[0].source == Source("-", 1, 1, 2)
 
 
 def test_json_scan_does_not_import_yaml(tmp_path: Path) -> None:
@@ -226,7 +233,7 @@ def test_kustomization_is_rendered_with_kubectl(tmp_path: Path) -> None:
     write(tmp_path / "plain.yaml", manifest("plain"))
     result = load_manifests([str(tmp_path)], recursive=True)
     assert names(result) == ["pre-settings", "plain"]
-    assert result.documents[0].source == Source(str(folder), 1)
+    assert result.documents[0].source == Source(str(folder), 1)  # no line: rendered output
 
 
 @needs_kubectl
@@ -404,7 +411,8 @@ def test_bad_item_of_a_list_names_the_item(tmp_path: Path) -> None:
                  + manifest("ok").replace("\n", "\n  ") + "\n- {apiVersion: v1, kind: Pod}\n")
     result = load_manifests([path])
     assert names(result) == ["ok"]
-    assert [d.source for d in result.diagnostics] == [Source(path, 1, 2)]
+    bad_line = Path(path).read_text().splitlines().index("- {apiVersion: v1, kind: Pod}") + 1
+    assert [d.source for d in result.diagnostics] == [Source(path, 1, 2, bad_line)]
 
 
 def test_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path) -> None:
