@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from planner.domain.fit import Assessment
     from planner.domain.observed import NamespaceTraffic
     from planner.domain.plan import Plan
+    from planner.domain.suppressions import Suppression
     from planner.domain.traffic import GateResult, TrafficSnapshot
     from planner.domain.whatif import WhatIf
 
@@ -459,3 +460,26 @@ def what_if(analysis: Analysis, *, strict: Sequence[str] = (), permissive: Seque
                   if after_enrollment else whatif.current_enrollment(inventory, graph))
     return whatif.simulate(inventory, graph, changes, root_namespace=root,
                            enrollment=enrollment)
+
+
+def suppressions(analysis: Analysis, ignore: Sequence[str] = ()) -> tuple[Suppression, ...]:
+    """The accepted risks for a report: ``meshplan.io/ignore`` annotations in the input,
+    ``ignore`` (``--ignore CODE[:KIND/NS/NAME]`` values) and the profile's ``ignore:``.
+    Raises ``InputError`` for a malformed ``--ignore`` value."""
+    from planner.domain.suppressions import (
+        FLAG,
+        SuppressionError,
+        annotation_suppressions,
+        parse_ignore,
+    )
+    from planner.errors import InputError
+
+    flags = []
+    for text in ignore:
+        try:
+            flags.append(parse_ignore(text, kind=FLAG, origin=f"--ignore {text}",
+                                      reason="given on the command line (--ignore)"))
+        except SuppressionError as err:
+            raise InputError(f"--ignore {err}") from None
+    profile = getattr(analysis.profile, "ignore", ())
+    return (*annotation_suppressions(analysis.scan.inventory), *flags, *profile)

@@ -44,9 +44,17 @@ def _html(doc: dict[str, Any]) -> str:
     return render_html(doc)
 
 
+def _sarif(doc: dict[str, Any]) -> str:
+    from planner import __version__
+    from planner.rules.registry import CATALOGUE
+    from planner.sinks.report_sarif import render_sarif
+
+    return render_sarif(doc, CATALOGUE, __version__)
+
+
 #: Format name -> renderer of the report document.
 _FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "json": _json, "markdown": _markdown, "html": _html,
+    "json": _json, "markdown": _markdown, "html": _html, "sarif": _sarif,
 }
 
 
@@ -61,19 +69,23 @@ def _write(path: str, text: str) -> None:
 @input_options
 @plan_options
 @click.option("--format", "fmt", type=click.Choice(list(_FORMATS)), default=None,
-              help="Output format: json (for machines; the default), markdown or html (one "
-                   "self-contained page).")
+              help="Output format: json (for machines; the default), markdown, html (one "
+                   "self-contained page) or sarif (SARIF 2.1.0, for code scanning).")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--out", "out_file", default=None, metavar="FILE",
               help="Write the report to FILE (atomically) instead of stdout.")
 @click.option("--fail-on", type=click.Choice(["info", "warning", "error", "critical"]),
-              default=None, help="Exit with code 10 when a blocker is at or above this level.")
+              default=None, help="Exit with code 10 when a blocker that is not suppressed is "
+                                 "at or above this level.")
+@click.option("--ignore", "ignore", multiple=True, metavar="CODE[:KIND/NS/NAME]",
+              help="Accept a finding: it stays in the report, marked suppressed, and "
+                   "--fail-on does not count it. Repeatable.")
 @handle_errors
 def report(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
            all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
            root_namespace: str, granularity: str, dataplane: str, profile_path: str | None,
            fmt: str | None, as_json: bool, out_file: str | None,
-           fail_on: str | None) -> None:
+           fail_on: str | None, ignore: tuple[str, ...]) -> None:
     """Report inventory, call graph, fit verdict, plan and blockers as one deterministic
     document.
 
@@ -82,9 +94,12 @@ def report(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
       planner report -f sample_clusters/shop -R --json | jq .blockers
       planner report -f manifests/ -R --json --fail-on error
       planner report -f sample_clusters/shop -R --format html --out report.html
+      planner report -f manifests/ -R --format sarif --out meshplan.sarif
+      planner report -f manifests/ -R --fail-on error --ignore MP207 \\
+          --ignore MP205:StatefulSet/data/postgres
     """
     from planner.domain.findings import Level
-    from planner.service import assess, build_plan
+    from planner.service import assess, build_plan, suppressions
     from planner.sinks.report_json import report_document
 
     if as_json and fmt not in (None, "json"):
@@ -96,7 +111,9 @@ def report(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     assessment = assess(analysis)
     plan = build_plan(analysis, granularity=granularity, dataplane=dataplane,
                       assessment=assessment)
-    text = _FORMATS[fmt or "json"](report_document(analysis, plan, assessment))
+    accepted = suppressions(analysis, ignore)
+    doc = report_document(analysis, plan, assessment, accepted)
+    text = _FORMATS[fmt or "json"](doc)
     if out_file is None:
         sys.stdout.write(text)
     else:
@@ -106,5 +123,7 @@ def report(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     exit_if_invalid(analysis.scan)
     if fail_on is not None:
         threshold = Level(fail_on).rank
-        if any(f.severity.rank >= threshold for f in plan.blockers):
+        # Accepted risks are reported, never counted (the document marks them).
+        if any(Level(f["severity"]).rank >= threshold for f in doc["blockers"]
+               if "suppressed" not in f):
             sys.exit(int(ExitCode.FINDINGS))

@@ -19,6 +19,12 @@ class Source(NamedTuple):
     item: int = 0
     line: int = 0
 
+    @property
+    def in_file(self) -> bool:
+        """True for objects read from a file or stdin; False for a live scan, whose objects
+        have ``cluster:<context>`` as their file."""
+        return not self.file.startswith("cluster:")
+
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         if self.doc:

@@ -198,6 +198,8 @@ class Workload:
     ref: ObjectRef
     replicas: int = 1
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: The controller's own annotations (``metadata.annotations``), not its pods'.
+    annotations: Mapping[str, str] = field(default_factory=dict)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
     service_account: str = "default"
@@ -377,6 +379,22 @@ class Inventory:
     def config_map_index(self) -> dict[tuple[str, str], ConfigMap]:
         """ConfigMaps by ``(namespace, name)``."""
         return {(c.ref.namespace, c.ref.name): c for c in self.config_maps}
+
+    @cached_property
+    def source_index(self) -> dict[str, Source]:
+        """Where each object came from, by ``ObjectRef.key`` (``Namespace/<name>`` for
+        namespaces): how a finding about an object is traced back to a file and line."""
+        index: dict[str, Source] = {}
+        for ns in self.namespaces:
+            if ns.source is not None:
+                index[f"Namespace/{ns.name}"] = ns.source
+        for group in (self.workloads, self.services, self.config_maps, self.routes,
+                      self.gateways, self.network_policies, self.api_server_callees,
+                      self.istio, self.monitors):
+            for obj in group:
+                if obj.source is not None:
+                    index[obj.ref.key] = obj.source
+        return index
 
     def istio_of_kind(self, kind: str) -> tuple[PolicyObject, ...]:
         """Istio objects of one kind (e.g. ``PeerAuthentication``), sorted."""

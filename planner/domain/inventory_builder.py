@@ -531,6 +531,7 @@ def _workload(entry: _Entry, observed: PodState | None = None) -> Workload:
         ref=entry.ref,
         replicas=_replicas(kind, entry.body),
         labels=_str_map(meta.get("labels"), "metadata.labels"),
+        annotations=_str_map(meta.get("annotations"), "metadata.annotations"),
         pod_labels=pod.labels,
         pod_annotations=pod.annotations,
         service_account=pod.service_account,

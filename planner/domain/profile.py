@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from planner.domain.suppressions import PROFILE, Suppression, SuppressionError, parse_ignore
+
 
 class ProfileError(ValueError):
     """A profile value is unusable. ``field`` is its dotted path (``costs.sidecar.cpu``)."""
@@ -59,7 +61,7 @@ COST_BASIS: Final[Mapping[str, str]] = {
 #: ``apiVersion``/``kind``/``metadata`` are accepted so a profile can be shaped like the other
 #: objects a team keeps in Git (``sample_clusters/profiles/shop.yaml``).
 _TOP_LEVEL: Final = frozenset({"apiVersion", "kind", "metadata", "team", "compliance",
-                               "observability", "cluster", "costs"})
+                               "observability", "cluster", "costs", "ignore"})
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
 _MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|K|M|G)$")
 _MIB_PER_UNIT: Final = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0,
@@ -82,6 +84,8 @@ class Profile:
     costs: Mapping[str, ProxyCost] = field(default_factory=lambda: dict(DEFAULT_COSTS))
     costs_from_profile: tuple[str, ...] = ()
     origin: str = ""
+    #: Accepted findings (``ignore:``), kept and marked in the report (docs/report.md).
+    ignore: tuple[Suppression, ...] = ()
 
 
 #: Profile questions that move the verdict, with the answers a what-if replays when one is
@@ -127,6 +131,7 @@ def parse_profile(data: Any, overrides: Mapping[str, Any] | None = None,
         costs=costs,
         costs_from_profile=from_profile,
         origin=origin,
+        ignore=_ignore(section.get("ignore"), origin),
     )
     return apply_overrides(profile, overrides or {})
 
@@ -228,6 +233,40 @@ def _costs(value: Any) -> tuple[dict[str, ProxyCost], tuple[str, ...]]:
             else default.memory_mib,
         )
     return costs, tuple(sorted(str(k) for k in section))
+
+
+def _ignore(value: Any, origin: str) -> tuple[Suppression, ...]:
+    """``ignore:`` entries: ``CODE[:KIND/NS/NAME]`` strings or mappings with ``code``,
+    optional ``object`` and ``reason``."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ProfileError("ignore", f"expected a list, got {_type_name(value)}")
+    where = f"profile {origin}" if origin else "profile"
+    found = []
+    for index, entry in enumerate(value):
+        path = f"ignore[{index}]"
+        if isinstance(entry, Mapping):
+            for key in sorted(entry, key=str):
+                if key not in ("code", "object", "reason"):
+                    raise ProfileError(f"{path}.{key}",
+                                       "unknown field (expected code, object, reason)")
+            code, target, reason = (entry.get("code"), entry.get("object", ""),
+                                    entry.get("reason", ""))
+            if not all(isinstance(v, str) for v in (code, target, reason)):
+                raise ProfileError(path, "code, object and reason must be strings")
+            text = f"{code}:{target}" if target else str(code)
+        elif isinstance(entry, str):
+            text, reason = entry, ""
+        else:
+            raise ProfileError(path, f"expected CODE[:KIND/NS/NAME] or a mapping, got "
+                                     f"{_type_name(entry)}")
+        try:
+            found.append(parse_ignore(text, kind=PROFILE, origin=f"{where} {path}",
+                                      reason=str(reason)))
+        except SuppressionError as err:
+            raise ProfileError(path, str(err)) from None
+    return tuple(found)
 
 
 def _type_name(value: Any) -> str:

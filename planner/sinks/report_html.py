@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.domain.plan import DATAPLANE_WORDS
-from planner.sinks.report_markdown import change_lines, cpu, memory
+from planner.sinks.report_markdown import change_lines, cpu, memory, suppressed_note, where
 from planner.sinks.untrusted import clean_lines
 from planner.sinks.wire import dump_yaml_all
 
@@ -274,10 +274,14 @@ def _blockers(blockers: Sequence[Mapping[str, Any]]) -> list[str]:
     out += ["<table><thead><tr><th>severity</th><th>code</th><th>namespace</th><th>subject</th>"
             "<th>what breaks</th><th>fix</th></tr></thead><tbody>"]
     for b in blockers:
+        note, at = suppressed_note(b), where(b)
         # The class name comes from the closed severity enum, never from cluster text.
-        out.append(f'<tr><td class="sev-{_e(b["severity"])}">{_e(b["severity"])}</td>'
-                   + "".join(f"<td>{_e(b[k])}</td>"
-                             for k in ("code", "namespace", "subject", "message", "fix"))
+        out.append(f'<tr><td class="sev-{_e(b["severity"])}">{_e(b["severity"])}'
+                   + (f"<br><small>{_e(note)}</small>" if note else "") + "</td>"
+                   + "".join(f"<td>{_e(b[k])}</td>" for k in ("code", "namespace"))
+                   + f"<td>{_e(b['subject'])}"
+                   + (f"<br><small>{_e(at)}</small>" if at else "") + "</td>"
+                   + "".join(f"<td>{_e(b[k])}</td>" for k in ("message", "fix"))
                    + "</tr>")
     return [*out, "</tbody></table>"]
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from planner.domain.analysis import Analysis
+from planner.domain.inventory import Inventory
 from planner.domain.plan import Plan
+from planner.domain.suppressions import Suppression, match
 from planner.sinks.plan_json import plan_body
 from planner.sinks.wire import document, to_wire
 
@@ -25,12 +28,40 @@ SCHEMA_VERSION = "meshplan.io/report/v1"
 SCHEMA_RESOURCE = "schemas/report-v1.json"
 
 
+def location(inventory: Inventory, keys: Iterable[str]) -> dict[str, Any] | None:
+    """Where the first of ``keys`` (object keys) that came from a file is defined, or None
+    (a live cluster, or objects the input does not hold)."""
+    index = inventory.source_index
+    for key in keys:
+        source = index.get(key)
+        if source is not None and source.in_file and source.doc:
+            return {"document": source.doc, "file": source.file, "item": source.item,
+                    "line": source.line, "object": key}
+    return None
+
+
+def _mark(entry: dict[str, Any], inventory: Inventory, suppressions: Sequence[Suppression],
+          code: str, namespace: str, keys: Sequence[str]) -> dict[str, Any]:
+    """A finding's wire entry with its ``location`` and, when an accepted risk covers it,
+    ``suppressed`` (keys left out otherwise, as the schema has them optional)."""
+    found = location(inventory, keys)
+    if found is not None:
+        entry["location"] = found
+    hit = match(suppressions, code, namespace, keys)
+    if hit is not None:
+        entry["suppressed"] = {"kind": hit.kind, "origin": hit.origin, "reason": hit.reason}
+    return dict(sorted(entry.items()))
+
+
 def report_document(analysis: Analysis, plan: Plan,
-                    assessment: Assessment | None = None) -> dict[str, Any]:
+                    assessment: Assessment | None = None,
+                    suppressions: Sequence[Suppression] = ()) -> dict[str, Any]:
     """The report as plain data, ``schemaVersion`` first, every mapping sorted.
 
     ``assessment`` (``service.assess``) becomes the ``assessment`` section; without it the
-    section is left out (callers timing only the plan, such as bench/plan.py)."""
+    section is left out (callers timing only the plan, such as bench/plan.py). Top-level
+    blockers and the factors carry the ``location`` of their object in the input files and,
+    when one of ``suppressions`` covers them, ``suppressed``."""
     inv = analysis.scan.inventory
     graph = analysis.graph
     kinds = Counter(w.ref.kind for w in inv.workloads)
@@ -62,7 +93,8 @@ def report_document(analysis: Analysis, plan: Plan,
         },
         # Blockers are listed once, at the top level; steps name theirs.
         "plan": {k: v for k, v in plan_body(plan).items() if k != "blockers"},
-        "blockers": to_wire(plan.blockers),
+        "blockers": [_mark(to_wire(f), inv, suppressions, f.code, f.namespace,
+                           (f.subject, *f.objects)) for f in plan.blockers],
     }
     if assessment is not None:
         from planner.sinks.assessment_json import assessment_document
@@ -71,6 +103,9 @@ def report_document(analysis: Analysis, plan: Plan,
         body["assessment"] = {k: v for k, v in assessment_document(
             assessment, analysis.scan.source_label).items()
             if k not in ("schemaVersion", "source")}
+        body["assessment"]["factors"] = [
+            _mark(entry, inv, suppressions, entry["code"], "", entry["evidence"])
+            for entry in body["assessment"]["factors"]]
     return document(SCHEMA_VERSION, body)
 
 

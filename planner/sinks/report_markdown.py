@@ -173,12 +173,28 @@ def _namespaces(plan: Mapping[str, Any]) -> list[str]:
           md(ns["reason"]), _names(ns["steps"])] for ns in plan["namespaces"]))]
 
 
+def where(finding: Mapping[str, Any]) -> str:
+    """``file:line`` of a finding's object, ``""`` when the report has no location for it."""
+    found = finding.get("location")
+    if not found:
+        return ""
+    return f"{found['file']}:{found['line']}" if found["line"] else found["file"]
+
+
+def suppressed_note(finding: Mapping[str, Any]) -> str:
+    """``suppressed: reason (origin)``, ``""`` for a finding that is not suppressed."""
+    hit = finding.get("suppressed")
+    return f"suppressed: {hit['reason']} ({hit['origin']})" if hit else ""
+
+
 def _blockers(blockers: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = ["## Blockers", ""]
     if not blockers:
         return [*lines, "None: nothing found that STRICT would break.", ""]
     return lines + _table(["severity", "code", "namespace", "subject", "what breaks", "fix"], (
-        [b["severity"], md(b["code"]), md(b["namespace"]), md(b["subject"]), md(b["message"]),
+        [b["severity"] + (f" ({md(note)})" if (note := suppressed_note(b)) else ""),
+         md(b["code"]), md(b["namespace"]),
+         md(b["subject"]) + (f" ({md(at)})" if (at := where(b)) else ""), md(b["message"]),
          md(b["fix"])] for b in blockers))
 
 
