@@ -19,6 +19,7 @@ from planner.domain.analysis import Analysis, ScanResult
 from planner.domain.diagnostics import Diagnostic, Severity
 from planner.domain.inventory import Inventory
 from planner.domain.inventory_builder import build_inventory
+from planner.domain.journal import LOCK_WAIT_S as LOCK_WAIT_S
 
 if TYPE_CHECKING:
     # networkx loads only for commands that build the graph; `planner scan` does not need it.
@@ -288,7 +289,9 @@ class TrafficSource:
 def open_apply_session(analysis: Analysis, plan: Plan, *, write: bool, journal_path: str,
                        kube: ClusterInput | None = None, out_dir: str | None = None,
                        prometheus: str | None = None,
-                       traffic: TrafficReader | None = None) -> ApplySession:
+                       traffic: TrafficReader | None = None,
+                       lock_wait_s: float | None = None,
+                       caller: str = "planner") -> ApplySession:
     """A session that previews, applies, verifies and rolls back ``plan``'s steps on the
     cluster ``kube`` (server-side apply, field manager ``meshplan``) or, for manifest input,
     as GitOps files under ``out_dir``; ``journal_path`` records every write (docs/apply.md).
@@ -326,7 +329,22 @@ def open_apply_session(analysis: Analysis, plan: Plan, *, write: bool, journal_p
         raise ApplyError("manifest input has no cluster: give --out DIR, the folder that holds "
                          "(or will hold) the steps as GitOps files")
     return ApplySession(plan, writer, write=write, journal_path=journal_path,
-                        traffic=traffic, source=analysis.scan.source_label)
+                        traffic=traffic, source=analysis.scan.source_label,
+                        lock_wait_s=LOCK_WAIT_S if lock_wait_s is None else lock_wait_s,
+                        caller=caller)
+
+
+def migrate_journal(session: ApplySession) -> int:
+    """Bind the steps of a format-1 journal (which did not record its cluster) to the
+    session's target and rewrite it in the current format, under the journal's lock; the old
+    file is kept as ``<journal>.v1``. Returns the number of steps bound (0: nothing to do)."""
+    from planner.apply.journal_file import journal_lock
+    from planner.apply.journal_file import migrate_journal as migrate
+
+    target = session.target
+    with journal_lock(session.journal_path, f"{session.caller} migrate the journal",
+                      session.lock_wait_s):
+        return migrate(session.journal_path, target)
 
 
 def check_writable(write: bool) -> None:

@@ -462,7 +462,8 @@ class MeshplanApp(App[None]):
                 self.analysis, self.apply_plan or self.plan, write=self.write,
                 journal_path=self.options.journal_path or service.DEFAULT_JOURNAL,
                 kube=None if manifests else spec, out_dir=out_dir,
-                traffic=traffic.source(None) if traffic is not None else None)
+                traffic=traffic.source(None) if traffic is not None else None,
+                caller="planner tui")
             return self._session
 
     def _close_session(self) -> None:

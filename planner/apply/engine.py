@@ -1,7 +1,9 @@
 """Apply, verify and roll back plan steps, with a journal that survives any interruption.
 
 One :class:`ApplySession` per plan and target (a cluster or a GitOps folder, see
-:mod:`planner.apply.writer`). The flow of :meth:`ApplySession.apply`:
+:mod:`planner.apply.writer`). The flow of :meth:`ApplySession.apply`, all of it under the
+journal's lock (:func:`~planner.apply.journal_file.journal_lock`), so that no other apply or
+rollback reads or writes the journal, nor the objects' before-states, in between:
 
 1. read-only check (``--write``), then the step's preconditions: for STRICT steps the steps in
    ``requires`` must be applied per the journal, and the plaintext gate must pass where a
@@ -11,12 +13,16 @@ One :class:`ApplySession` per plan and target (a cluster or a GitOps folder, see
    anything changes;
 3. for each write: read the live object, save the intent (before-state and payload) in the
    journal, write, save the result. A process killed anywhere in between leaves a journal that
-   ``resume`` (re-send the recorded payloads, all idempotent) and :meth:`ApplySession.rollback`
-   (restore every recorded before-state) both complete.
+   ``resume`` (re-send the recorded payloads, all idempotent) and
+   :meth:`ApplySession.rollback` (restore every recorded before-state) both complete.
 
 Test-only hook: when ``PLANNER_TEST_CRASH_AFTER_WRITES=N`` is set, the process SIGKILLs itself
 right after its N-th successful write and before journaling it as done (the worst moment), so
 tests can prove crash recovery with a real killed process. Never set it elsewhere.
+
+The journal entries used are those of the session's target only (the cluster's kube-system
+UID, or the GitOps folder: :meth:`Writer.identity`); steps journaled for another target are
+never taken for this one's, and are named when that is what the user may have meant.
 """
 
 from __future__ import annotations
@@ -30,16 +36,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from planner.apply.journal_file import load_journal, save_journal
+from planner.apply.journal_file import (
+    journal_lock,
+    load_journal,
+    load_journals,
+    save_journal,
+)
 from planner.apply.writer import Planned, Stamp, Writer, parse_key
 from planner.domain import journal as jr
 from planner.domain.journal import (
+    LOCK_WAIT_S,
     STEP_ANNOTATION,
     Journal,
     JournalError,
     Record,
     RecordPhase,
     StepState,
+    Target,
     WriteKind,
 )
 from planner.domain.plan import Phase, Plan, Step
@@ -148,11 +161,14 @@ class ApplySession:
 
     Every method raises ApplyError (ReadOnlyError without ``write``; GateRefused when a gate
     refuses) or ClusterError; the journal at ``journal_path`` is read at the start of each
-    operation, so several sessions (CLI runs, the TUI) see each other's work. ``traffic`` is
-    read afresh by every gate check: the TUI keeps one session open for a long time."""
+    operation, so several sessions (CLI runs, the TUI) see each other's work; apply and
+    rollback hold its lock throughout (waiting up to ``lock_wait_s`` for another holder;
+    ``caller`` names this one in the refusal a second run gets). ``traffic`` is read afresh by
+    every gate check: the TUI keeps one session open for a long time."""
 
     def __init__(self, plan: Plan, writer: Writer, *, write: bool, journal_path: str,
-                 traffic: TrafficReader | None = None, source: str = "") -> None:
+                 traffic: TrafficReader | None = None, source: str = "",
+                 lock_wait_s: float = LOCK_WAIT_S, caller: str = "planner") -> None:
         self.plan = plan
         self.writer = writer
         self.write_enabled = write
@@ -160,7 +176,39 @@ class ApplySession:
         self.traffic = traffic
         self.source = source
         self.plan_hash = plan_hash(plan)
+        self.lock_wait_s = lock_wait_s
+        self.caller = caller
         self._writes = 0
+        self._target: Target | None = None
+
+    @property
+    def target(self) -> Target:
+        """The cluster (or folder) this session changes, as the journal files it."""
+        if self._target is None:
+            self._target = self.writer.identity()
+        return self._target
+
+    def _journal(self) -> Journal:
+        return load_journal(self.journal_path, self.target)
+
+    def _save(self, journal: Journal) -> None:
+        save_journal(self.journal_path, journal)
+
+    def _locked(self, what: str) -> Any:
+        """The journal's lock, for the length of an operation that writes it (the holder is
+        named to whoever waits: what it does, to which target)."""
+        return journal_lock(self.journal_path, f"{self.caller} {what} on {self.target.label()}",
+                            self.lock_wait_s)
+
+    def journal_note(self) -> str | None:
+        """One line when the journal holds steps of other targets (they are not shown)."""
+        others = load_journals(self.journal_path).others(self.target)
+        if not others:
+            return None
+        shown = "; ".join(f"{j.target.label()}: {len(j.steps)} step(s)" for j in others[:3])
+        more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+        return (f"journal {self.journal_path} also holds steps of other targets, not shown and "
+                f"never used here ({shown}{more}); this is {self.target.label()}")
 
     def close(self) -> None:
         """Release the writer's connections."""
@@ -179,10 +227,13 @@ class ApplySession:
         stored, so this works without ``write``."""
         step = self._step(step_id)
         planned, warnings = self.writer.planned(step, Stamp(step_id, self.plan_hash, _now()))
-        journal = load_journal(self.journal_path)
+        journals = load_journals(self.journal_path)
+        journal = journals.of(self.target)
         state = journal.state(step_id)
         if state in (StepState.APPLIED, StepState.VERIFIED):
             warnings.append(f"step {step_id} is already {state}")
+        elif (elsewhere := journals.elsewhere(self.target, step_id)) is not None:
+            warnings.append(elsewhere)
         warnings.extend(self._unmet(step, journal))
         diffs: list[str] = []
         changes: list[str] = []
@@ -211,11 +262,22 @@ class ApplySession:
         """Apply the step (module docstring). An applied step is left alone."""
         require_write(self.write_enabled)
         step = self._step(step_id)
-        journal = load_journal(self.journal_path)
+        with self._locked(f"apply {step_id}"):
+            return self._apply(step, force=force, resume=resume,
+                               force_conflicts=force_conflicts, progress=progress)
+
+    def _apply(self, step: Step, *, force: bool, resume: bool, force_conflicts: bool,
+               progress: Progress | None) -> StepOutcome:
+        step_id = step.id
+        journal = self._journal()
         entry = journal.entry(step_id)
         if entry.state in (StepState.APPLIED, StepState.VERIFIED):
-            return StepOutcome(step_id, str(entry.state),
-                               [f"step {step_id} is already {entry.state}; nothing to do"])
+            # Said through progress too: a run that waited for the lock must say it did nothing.
+            line = (f"step {step_id} is already {entry.state} on {self.target.label()}; "
+                    "nothing to do")
+            if progress is not None:
+                progress(line)
+            return StepOutcome(step_id, str(entry.state), [line])
         forced = self._preconditions(step, journal, force)
         stamp = Stamp(step_id, self.plan_hash, _now())
         planned, warnings = self.writer.planned(step, stamp)
@@ -229,7 +291,7 @@ class ApplySession:
         if not entry.records:
             for write in planned:  # every write validated before the first one happens
                 self.writer.dry_run(write, force_conflicts=force_conflicts)
-        save_journal(self.journal_path, journal)
+        self._save(journal)
         messages = [*warnings, *(f"forced: {f}" for f in forced)]
         for index, write in enumerate(planned):
             record = entry.record(index)
@@ -239,24 +301,24 @@ class ApplySession:
                 before = self.writer.read(write.kind, write.target)
                 journal = jr.intend(journal, step_id, Record(index, write.kind, write.target,
                                                              before, write.desired))
-                save_journal(self.journal_path, journal)
+                self._save(journal)
             try:
                 after = self.writer.write(write, force_conflicts=force_conflicts)
             except PlannerError as err:
                 journal = jr.finish(journal, step_id, StepState.FAILED, _now(),
                                     f"failed at write {index + 1}: {err}")
-                save_journal(self.journal_path, journal)
+                self._save(journal)
                 raise
             self._wrote()
             journal = jr.done(journal, step_id, index, after)
-            save_journal(self.journal_path, journal)
+            self._save(journal)
             line = f"{_VERBS[write.kind]} {show_target(write.target)}"
             messages.append(line)
             if progress is not None:
                 progress(line)
         journal = jr.finish(journal, step_id, StepState.APPLIED, _now(),
                             f"applied {len(planned)} write(s)")
-        save_journal(self.journal_path, journal)
+        self._save(journal)
         return StepOutcome(step_id, str(StepState.APPLIED), messages)
 
     def _resumable(self, entry: jr.StepEntry, planned: list[Planned]) -> list[Planned]:
@@ -327,16 +389,24 @@ class ApplySession:
         """Restore every object the step wrote to its journaled before-state (creations are
         deleted), newest first, restarts last. Idempotent: rerun it after an interruption."""
         require_write(self.write_enabled)
-        journal = load_journal(self.journal_path)
+        with self._locked(f"rollback {step_id}"):
+            return self._rollback(step_id, progress)
+
+    def _rollback(self, step_id: str, progress: Progress | None) -> StepOutcome:
+        journals = load_journals(self.journal_path)
+        journal = journals.of(self.target)
         entry = journal.entry(step_id)
         if entry.state is StepState.ROLLED_BACK:
             return StepOutcome(step_id, str(entry.state),
                                [f"step {step_id} is already rolled back"])
+        if entry.state is StepState.PENDING and (
+                elsewhere := journals.elsewhere(self.target, step_id)) is not None:
+            raise ApplyError(f"{elsewhere}: nothing to roll back here")
         try:
             journal = jr.begin_rollback(journal, step_id, _now())
         except JournalError as err:
-            raise ApplyError(str(err)) from None
-        save_journal(self.journal_path, journal)
+            raise ApplyError(f"{err} on {self.target.label()}") from None
+        self._save(journal)
         messages: list[str] = []
         for record in jr.undo_order(entry):
             live = self.writer.read(record.kind, record.target)
@@ -344,24 +414,24 @@ class ApplySession:
                 messages.append(f"warning: {show_target(record.target)} changed since the "
                                 "apply; its before-state is restored anyway")
             journal = jr.begin_undo(journal, step_id, record.index)
-            save_journal(self.journal_path, journal)
+            self._save(journal)
             if live != record.before:
                 try:
                     self.writer.undo(record, live)
                 except PlannerError as err:
                     journal = jr.finish(journal, step_id, StepState.ROLLING_BACK, _now(),
                                         f"rollback failed: {err}")
-                    save_journal(self.journal_path, journal)
+                    self._save(journal)
                     raise
                 self._wrote()
             journal = jr.undone(journal, step_id, record.index)
-            save_journal(self.journal_path, journal)
+            self._save(journal)
             line = f"restored {show_target(record.target)}"
             messages.append(line)
             if progress is not None:
                 progress(line)
         journal = jr.finish(journal, step_id, StepState.ROLLED_BACK, _now(), "rolled back")
-        save_journal(self.journal_path, journal)
+        self._save(journal)
         return StepOutcome(step_id, str(StepState.ROLLED_BACK), messages)
 
     # --- verify and status -----------------------------------------------------------------
@@ -372,12 +442,14 @@ class ApplySession:
         configured. State ``verified`` means it passed (and is recorded); any other state is
         the reason it did not."""
         step = self._step(step_id)
-        journal = load_journal(self.journal_path)
-        entry = journal.entry(step_id)
+        journals = load_journals(self.journal_path)
+        entry = journals.of(self.target).entry(step_id)
         messages: list[str] = []
         drift = False
         if entry.state not in (StepState.APPLIED, StepState.VERIFIED):
-            messages.append(f"step {step_id} is {jr.shown_state(entry)}, not applied")
+            messages.append(journals.elsewhere(self.target, step_id) or
+                            f"step {step_id} is {jr.shown_state(entry)} on "
+                            f"{self.target.label()}, not applied")
         else:
             for record in entry.records:
                 if jr.drifted(record, self.writer.read(record.kind, record.target)):
@@ -390,8 +462,14 @@ class ApplySession:
                   and (gate is None or gate.status == "pass"))
         if not passed:
             return StepOutcome(step_id, str(jr.shown_state(entry, drift)), messages)
-        journal = jr.finish(journal, step_id, StepState.VERIFIED, _now(), "verified")
-        save_journal(self.journal_path, journal)
+        with self._locked(f"verify {step_id}"):
+            # Re-read under the lock: an apply or rollback may have run while this checked.
+            journal = self._journal()
+            if journal.entry(step_id) != entry:
+                return StepOutcome(step_id, str(jr.shown_state(journal.entry(step_id))), [
+                    *messages, f"step {step_id} changed while it was verified; run verify "
+                    "again"])
+            self._save(jr.finish(journal, step_id, StepState.VERIFIED, _now(), "verified"))
         checked = len(entry.records)
         return StepOutcome(step_id, str(StepState.VERIFIED),
                            [*messages, f"{checked} object(s) live as applied"])
@@ -403,8 +481,9 @@ class ApplySession:
     def status_details(self) -> list[tuple[str, str, str]]:
         """(step id, state, note) rows: the journal checked against the live objects. A step
         the journal does not know is ``applied`` when every object it writes carries its
-        ``meshplan.io/step`` annotation (the journal was lost), else ``pending``."""
-        journal = load_journal(self.journal_path)
+        ``meshplan.io/step`` annotation (the journal was lost), else ``pending``. Only the
+        entries of this session's target count (:meth:`journal_note` mentions the others)."""
+        journal = self._journal()
         ids = [s.id for s in self.plan.steps]
         ids += sorted(set(journal.steps) - set(ids))
         rows = []

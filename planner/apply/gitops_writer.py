@@ -18,7 +18,7 @@ from typing import Any
 
 from planner.apply.journal_file import write_atomically
 from planner.apply.writer import Planned, Stamp, with_annotations
-from planner.domain.journal import Record, WriteKind
+from planner.domain.journal import Record, Target, WriteKind
 from planner.domain.plan import Action, Step
 from planner.errors import ApplyError
 from planner.sinks.gitops import KUSTOMIZE_API, path_component
@@ -35,6 +35,10 @@ class GitOpsWriter:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def identity(self) -> Target:
+        """The folder, resolved: the same folder named two ways is one target."""
+        return Target(folder=str(self.root.resolve()))
 
     def planned(self, step: Step, stamp: Stamp) -> tuple[list[Planned], list[str]]:
         """One file per applied object plus the step's kustomization.yaml."""

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from planner.apply.writer import Planned, Stamp, clean, object_key, parse_key, with_annotations
-from planner.domain.journal import RESTARTED_AT, STEP_ANNOTATION, Record, WriteKind
+from planner.domain.journal import RESTARTED_AT, STEP_ANNOTATION, Record, Target, WriteKind
 from planner.domain.plan import Action, Step
 from planner.errors import ApplyError
 from planner.sinks.wire import dump_yaml, to_wire
@@ -47,11 +47,30 @@ class KubeWriter:
         self._client: Any = client  # the kubernetes package has no annotations
         self.api = KubeApi(client, timeout_s, max_retry_s)
         self.label = f"cluster {context} ({self.api.url})"
+        self.context = context
         self._resources: dict[tuple[str, str], tuple[str, bool]] = {}
+        self._identity: Target | None = None
 
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
+
+    def identity(self) -> Target:
+        """The cluster: the UID of its ``kube-system`` namespace (it survives API server
+        address changes and is new when a cluster is recreated), with the URL and context for
+        display. Read once per writer; ApplyError when it cannot be read, since steps that
+        cannot be told apart by cluster must not be applied or trusted."""
+        if self._identity is None:
+            what = "identify the cluster (get namespace kube-system)"
+            response = self.api.get("/api/v1/namespaces/kube-system", {}, what)
+            body = self._check(response, what) if response.status != 404 else {}
+            uid = str(((body or {}).get("metadata") or {}).get("uid") or "")
+            if not uid:
+                raise ApplyError(f"cannot {what} on {self.api.url}: it has no kube-system "
+                                 "namespace with a uid, so its steps cannot be journaled "
+                                 "apart from other clusters'")
+            self._identity = Target(uid=uid, server=self.api.url, context=self.context)
+        return self._identity
 
     # --- planning ------------------------------------------------------------------------
 

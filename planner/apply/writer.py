@@ -13,7 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from planner.domain.journal import PLAN_HASH_ANNOTATION, STEP_ANNOTATION, Record, WriteKind
+from planner.domain.journal import (
+    PLAN_HASH_ANNOTATION,
+    STEP_ANNOTATION,
+    Record,
+    Target,
+    WriteKind,
+)
 from planner.domain.plan import Step
 
 #: Metadata the API server owns; never sent back, never compared (docs/apply.md).
@@ -49,6 +55,10 @@ class Writer(Protocol):
     """Where a step's changes go. ``label`` names it in messages."""
 
     label: str
+
+    def identity(self) -> Target:
+        """What this writer changes, as the journal files it (a cluster's kube-system UID,
+        or the folder)."""
 
     def planned(self, step: Step, stamp: Stamp) -> tuple[list[Planned], list[str]]:
         """The writes of ``step`` in order, and warnings about changes this writer skips."""

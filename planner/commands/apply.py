@@ -29,7 +29,7 @@ from planner.commands.common import (
 from planner.commands.plan import make_plan, plan_options
 from planner.errors import ApplyError
 from planner.exit_codes import ExitCode
-from planner.service import DEFAULT_JOURNAL, TrafficSource
+from planner.service import DEFAULT_JOURNAL, LOCK_WAIT_S, TrafficSource
 
 
 def session_options(func: Any) -> Any:
@@ -39,6 +39,10 @@ def session_options(func: Any) -> Any:
                      help="Journal of every write, for resume, rollback and status."),
         click.option("--out", "out_dir", default=None, metavar="DIR",
                      help="Manifest input (-f): write the step's GitOps files here."),
+        click.option("--lock-wait", default=LOCK_WAIT_S, show_default=True, metavar="SECONDS",
+                     type=click.FloatRange(min=0),
+                     help="How long to wait for another apply or rollback holding the "
+                          "journal."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -58,7 +62,8 @@ def _open(spec: Any, options: dict[str, Any], write: bool,
         raise ApplyError(plan.unknown_step(step_id))
     return open_apply_session(analysis, plan, write=write, journal_path=options["journal"],
                               kube=spec if isinstance(spec, ClusterInput) else None,
-                              out_dir=options["out_dir"], traffic=_traffic_source(traffic))
+                              out_dir=options["out_dir"], traffic=_traffic_source(traffic),
+                              lock_wait_s=options["lock_wait"])
 
 
 def _traffic_source(traffic: TrafficOptions | None) -> TrafficSource | None:
@@ -235,24 +240,45 @@ def verify(step_id: str, traffic: TrafficOptions, **options: Any) -> None:
 @plan_options
 @session_options
 @output_option("table", "json")
+@click.option("--migrate-journal", is_flag=True,
+              help="Bind the steps of a format-1 journal to this cluster (or --out folder) "
+                   "and rewrite it in the current format; the old file is kept as .v1.")
 @handle_errors
-def status(output: str, **options: Any) -> None:
-    """Each step's state: pending, applied, verified, failed, rolled back or drifted.
+def status(output: str, migrate_journal: bool, **options: Any) -> None:
+    """Each step's state on this cluster: pending, applied, verified, failed, rolled back,
+    drifted or superseded.
+
+    Only the journal entries of the cluster the command talks to (or of the --out folder)
+    are used; a note on stderr says when the journal also holds other clusters' steps.
 
     \b
     Examples:
       planner status
       planner status -o json
+      planner status --migrate-journal    # once, for a journal of planner 0.x (format 1)
     """
+    from planner.service import migrate_journal as migrate
+
     with _open(_spec(options), options, False) as session:
+        if migrate_journal:
+            bound = migrate(session)
+            _note(f"journal {options['journal']}: {bound} step(s) bound to "
+                  f"{session.target.label()}" if bound else
+                  f"journal {options['journal']} is already in the current format")
         rows = session.status_details()
+        note = session.journal_note()
+        target = session.target
+    if note:
+        _note(note)
     if output == "json":
-        print_document({"schemaVersion": 1, "steps": [
+        where = ({"folder": target.folder} if target.folder else
+                 {"server": target.server, "uid": target.uid, "context": target.context})
+        print_document({"schemaVersion": 1, "target": where, "steps": [
             {"id": step_id, "state": state, "note": note} for step_id, state, note in rows]})
         return
     from rich.table import Table
 
-    table = Table(title="Rollout status")
+    table = Table(title=f"Rollout status on {target.label()}")
     for column in ("step", "state", "note"):
         table.add_column(column)
     for row in rows:

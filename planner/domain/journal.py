@@ -18,6 +18,11 @@ the intent and the end of the step); :func:`shown_state` reports them as ``faile
 :func:`interruption` saying what to do. ``drifted`` is never stored: it is derived by comparing
 the live objects with the recorded after-state (:func:`drift_view`).
 
+Every step is journaled under the :class:`Target` it was applied to: a cluster, identified by
+the UID of its ``kube-system`` namespace (the API server URL and the kubeconfig context are kept
+for display), or a GitOps folder. One journal file (:class:`Journals`) holds the journals of
+several targets; the engine only ever reads and writes the one of the target it talks to.
+
 This module does no I/O: ``planner.apply.journal_file`` stores the journal, the engine reads the
 cluster and passes timestamps in.
 """
@@ -29,12 +34,15 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 JOURNAL_KIND = "MeshplanJournal"
 #: Annotations put on every object the planner applies: the cluster itself records the step.
 STEP_ANNOTATION = "meshplan.io/step"
 PLAN_HASH_ANNOTATION = "meshplan.io/plan-hash"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+#: How long (seconds) an apply or rollback waits for another one holding the journal before it
+#: refuses, by default (``--lock-wait``).
+LOCK_WAIT_S = 5.0
 
 
 class StepState(StrEnum):
@@ -111,10 +119,36 @@ class StepEntry:
 
 
 @dataclass(frozen=True)
+class Target:
+    """What steps were applied to. A cluster is identified by the UID of its ``kube-system``
+    namespace (``uid``): it is the same however the API server is reached (``server``, the URL,
+    and ``context``, the kubeconfig context, are for display). A GitOps folder by its resolved
+    path (``folder``)."""
+
+    uid: str = ""
+    server: str = ""
+    context: str = ""
+    folder: str = ""
+
+    @property
+    def key(self) -> str:
+        """The identity the journal files entries under."""
+        return f"folder:{self.folder}" if self.folder else f"cluster:{self.uid}"
+
+    def label(self) -> str:
+        """The target for people: context, URL and short UID, or the folder."""
+        if self.folder:
+            return f"GitOps folder {self.folder}"
+        return (f"cluster {self.context or '(no context)'} ({self.server}, kube-system uid "
+                f"{self.uid[:8]})")
+
+
+@dataclass(frozen=True)
 class Journal:
-    """Every step the planner touched, by id."""
+    """Every step the planner touched on one target, by id."""
 
     steps: Mapping[str, StepEntry] = field(default_factory=dict)
+    target: Target = field(default_factory=Target)
 
     def entry(self, step_id: str) -> StepEntry:
         """The step's entry (a pending one when the step was never touched)."""
@@ -135,8 +169,41 @@ class JournalError(ValueError):
 _DONE = frozenset({StepState.APPLIED, StepState.VERIFIED})
 
 
+@dataclass(frozen=True)
+class Journals:
+    """The journals of every target one journal file holds, by :attr:`Target.key`."""
+
+    by_target: Mapping[str, Journal] = field(default_factory=dict)
+
+    def of(self, target: Target) -> Journal:
+        """The journal of ``target`` (an empty one when nothing was applied to it yet). The
+        stored identity is refreshed with ``target``'s URL and context: a cluster reached
+        another way is the same cluster."""
+        journal = self.by_target.get(target.key)
+        return replace(journal, target=target) if journal is not None else Journal(target=target)
+
+    def put(self, journal: Journal) -> Journals:
+        """These journals with ``journal`` (of its target) replaced."""
+        return Journals({**self.by_target, journal.target.key: journal})
+
+    def others(self, target: Target) -> list[Journal]:
+        """The journals of targets other than ``target`` that hold steps, by key."""
+        return [j for k, j in sorted(self.by_target.items()) if k != target.key and j.steps]
+
+    def elsewhere(self, target: Target, step_id: str) -> str | None:
+        """One line saying where else ``step_id`` is journaled as done, or None: what a user
+        who points the journal at the wrong cluster needs to hear."""
+        found = [j.target.label() for j in self.others(target)
+                 if j.steps.get(step_id) is not None and j.state(step_id) in _DONE]
+        if not found:
+            return None
+        more = f" (and to {len(found) - 1} other target(s))" if len(found) > 1 else ""
+        return (f"step {step_id} was applied to {found[0]}{more}, not to this "
+                f"{target.label()}")
+
+
 def _put(journal: Journal, entry: StepEntry) -> Journal:
-    return Journal({**journal.steps, entry.step_id: entry})
+    return replace(journal, steps={**journal.steps, entry.step_id: entry})
 
 
 def _log(entry: StepEntry, at: str, message: str) -> tuple[Event, ...]:
@@ -292,47 +359,95 @@ def interruption(entry: StepEntry) -> str | None:
 # --- wire format -----------------------------------------------------------------------------
 
 
-def to_document(journal: Journal) -> dict[str, Any]:
-    """The journal as a JSON-ready document (see docs/apply.md for the format)."""
+def _steps_document(journal: Journal) -> dict[str, Any]:
+    return {
+        step_id: {
+            "state": str(e.state),
+            "planHash": e.plan_hash,
+            "forced": list(e.forced),
+            "records": [{"index": r.index, "kind": str(r.kind), "target": r.target,
+                         "phase": str(r.phase), "before": r.before, "desired": r.desired,
+                         "after": r.after} for r in e.records],
+            "events": [{"at": ev.at, "message": ev.message} for ev in e.events],
+        }
+        for step_id, e in sorted(journal.steps.items())
+    }
+
+
+def _target_document(target: Target) -> dict[str, str]:
+    if target.folder:
+        return {"folder": target.folder}
+    return {"uid": target.uid, "server": target.server, "context": target.context}
+
+
+def to_document(journals: Journals | Journal) -> dict[str, Any]:
+    """The journal file as a JSON-ready document (see docs/apply.md for the format)."""
+    if isinstance(journals, Journal):
+        journals = Journals().put(journals)
     return {
         "schemaVersion": SCHEMA_VERSION,
         "kind": JOURNAL_KIND,
-        "steps": {
-            step_id: {
-                "state": str(e.state),
-                "planHash": e.plan_hash,
-                "forced": list(e.forced),
-                "records": [{"index": r.index, "kind": str(r.kind), "target": r.target,
-                             "phase": str(r.phase), "before": r.before, "desired": r.desired,
-                             "after": r.after} for r in e.records],
-                "events": [{"at": ev.at, "message": ev.message} for ev in e.events],
-            }
-            for step_id, e in sorted(journal.steps.items())
+        "targets": {
+            key: {"target": _target_document(j.target), "steps": _steps_document(j)}
+            for key, j in sorted(journals.by_target.items())
         },
     }
 
 
-def from_document(doc: Any) -> Journal:
+#: Why a format-1 journal is refused, and the way out (docs/apply.md, "Journal format").
+FORMAT_1 = ("journal format 1 does not record which cluster its steps were applied to; if they "
+            "were applied to the cluster (or --out folder) this command talks to, bind them to "
+            "it with `planner status --migrate-journal` (same flags), else move the file away")
+
+
+def from_document(doc: Any) -> Journals:
     """Read a document written by :func:`to_document`; :class:`JournalError` when it is not
-    one."""
+    one (a format-1 journal included: :func:`migrate` converts it)."""
     if not isinstance(doc, dict) or doc.get("kind") != JOURNAL_KIND:
         raise JournalError(f"not a meshplan journal (kind is not {JOURNAL_KIND})")
+    if doc.get("schemaVersion") == 1:
+        raise JournalError(FORMAT_1)
     if doc.get("schemaVersion") != SCHEMA_VERSION:
         raise JournalError(f"journal schemaVersion {doc.get('schemaVersion')!r} is not "
                            f"supported (expected {SCHEMA_VERSION})")
-    steps: dict[str, StepEntry] = {}
+    by_target: dict[str, Journal] = {}
     try:
-        for step_id, raw in (doc.get("steps") or {}).items():
-            records = tuple(
-                Record(int(r["index"]), WriteKind(r["kind"]), str(r["target"]), r.get("before"),
-                       r.get("desired"), r.get("after"), RecordPhase(r["phase"]))
-                for r in raw.get("records") or [])
-            events = tuple(Event(str(e["at"]), str(e["message"]))
-                           for e in raw.get("events") or [])
-            steps[str(step_id)] = StepEntry(str(step_id), StepState(raw["state"]),
-                                            str(raw.get("planHash", "")), records,
-                                            tuple(str(f) for f in raw.get("forced") or []),
-                                            events)
+        for raw in (doc.get("targets") or {}).values():
+            who = raw["target"]
+            target = Target(str(who.get("uid", "")), str(who.get("server", "")),
+                            str(who.get("context", "")), str(who.get("folder", "")))
+            if not (target.uid or target.folder):
+                raise ValueError("a target without a cluster uid or a folder")
+            by_target[target.key] = Journal(_steps_from(raw.get("steps")), target)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise JournalError(f"journal entry is malformed: {type(err).__name__}: {err}") from None
-    return Journal(steps)
+    return Journals(by_target)
+
+
+def migrate(doc: Any, target: Target) -> Journals:
+    """A format-1 document's steps, bound to ``target`` (the user says they were applied
+    there); a format-2 document is read as it is. :class:`JournalError` otherwise."""
+    if isinstance(doc, dict) and doc.get("kind") == JOURNAL_KIND and \
+            doc.get("schemaVersion") == 1:
+        try:
+            return Journals().put(Journal(_steps_from(doc.get("steps")), target))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise JournalError(f"journal entry is malformed: {type(err).__name__}: "
+                               f"{err}") from None
+    return from_document(doc)
+
+
+def _steps_from(raw_steps: Any) -> dict[str, StepEntry]:
+    steps: dict[str, StepEntry] = {}
+    for step_id, raw in (raw_steps or {}).items():
+        records = tuple(
+            Record(int(r["index"]), WriteKind(r["kind"]), str(r["target"]), r.get("before"),
+                   r.get("desired"), r.get("after"), RecordPhase(r["phase"]))
+            for r in raw.get("records") or [])
+        events = tuple(Event(str(e["at"]), str(e["message"]))
+                       for e in raw.get("events") or [])
+        steps[str(step_id)] = StepEntry(str(step_id), StepState(raw["state"]),
+                                        str(raw.get("planHash", "")), records,
+                                        tuple(str(f) for f in raw.get("forced") or []),
+                                        events)
+    return steps

@@ -35,6 +35,7 @@ from planner.service import (
     build_plan,
     open_apply_session,
 )
+from tests.apply.journal_doc import journal_steps
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.tls import make_certificate, openssl_available
 from tests.traffic.conftest import GROUND_TRUTH
@@ -102,8 +103,7 @@ def _mode(api: KubeAPIServer, namespace: str) -> str | None:
 
 
 def _journal(tmp_path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((tmp_path / "journal.json").read_text())
-    return data
+    return {"steps": journal_steps(tmp_path / "journal.json")}
 
 
 @pytest.fixture(params=["prometheus", "csv"])

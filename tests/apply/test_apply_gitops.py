@@ -70,7 +70,7 @@ def test_unreadable_journal_is_an_apply_error(tmp_path: Path) -> None:
     path = tmp_path / "journal.json"
     path.write_text("{not json")
     with pytest.raises(ApplyError, match="unusable"):
-        journal_file.load_journal(path)
+        journal_file.load_journals(path)
 
 
 @pytest.mark.parametrize("command", ["apply", "verify", "rollback"])

@@ -28,6 +28,7 @@ from planner.domain.journal import PLAN_HASH_ANNOTATION, RESTARTED_AT, STEP_ANNO
 from planner.errors import ApplyError, ReadOnlyError
 from planner.exit_codes import ExitCode
 from planner.service import ClusterInput, analyse, build_plan, open_apply_session
+from tests.apply.journal_doc import journal_steps
 from tests.kubeapi import KubeAPIServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,8 +179,7 @@ def test_strict_step_requires_its_prerequisites_unless_forced(cluster: KubeAPISe
         outcome = session.apply("40-strict-tiny", force=True)
         assert outcome.state == "applied"
         assert any(m.startswith("forced: ") for m in outcome.messages)
-    journal = json.loads((tmp_path / "journal.json").read_text())
-    assert journal["steps"]["40-strict-tiny"]["forced"]
+    assert journal_steps(tmp_path / "journal.json")["40-strict-tiny"]["forced"]
 
 
 def test_conflicting_field_manager_is_reported_not_overwritten(cluster: KubeAPIServer,
@@ -244,8 +244,7 @@ def test_process_killed_between_writes_is_recoverable(cluster: KubeAPIServer, tm
         session.apply("20-mesh-permissive")
     after_permissive = canonical(cluster)
     assert _crashing_apply(cluster, tmp_path, "30-enroll-tiny") == -signal.SIGKILL
-    journal = json.loads((tmp_path / "journal.json").read_text())
-    entry = journal["steps"]["30-enroll-tiny"]
+    entry = journal_steps(tmp_path / "journal.json")["30-enroll-tiny"]
     assert entry["state"] == "applying"
     assert [r["phase"] for r in entry["records"]] == ["intent"]  # written, not yet journaled
     ns = cluster.get("namespaces", "tiny") or {}
@@ -295,5 +294,5 @@ def test_prometheus_gate_refuses_strict_unless_forced(cluster: KubeAPIServer,
         outcome = session.apply("40-strict-tiny", force=True)
         assert outcome.state == "applied"
         assert session.verify("40-strict-tiny").state == "applied"  # gate still unknown
-    journal = json.loads((tmp_path / "journal.json").read_text())
-    assert "Prometheus gate unknown" in journal["steps"]["40-strict-tiny"]["forced"][0]
+    forced = journal_steps(tmp_path / "journal.json")["40-strict-tiny"]["forced"]
+    assert "Prometheus gate unknown" in forced[0]

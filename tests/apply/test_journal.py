@@ -15,11 +15,11 @@ def _record(index: int, kind: WriteKind = WriteKind.APPLY) -> Record:
 
 
 def test_apply_lifecycle_and_round_trip() -> None:
-    j = jr.begin_apply(Journal(), "s", "abc", T)
+    j = jr.begin_apply(Journal(target=jr.Target(uid="u", server="https://k")), "s", "abc", T)
     j = jr.intend(j, "s", _record(0))
     j = jr.done(j, "s", 0, {"spec": {}})
     j = jr.finish(j, "s", StepState.APPLIED, T, "applied")
-    assert jr.from_document(jr.to_document(j)) == j
+    assert jr.from_document(jr.to_document(j)).of(j.target) == j
     with pytest.raises(jr.JournalError, match="already applied"):
         jr.begin_apply(j, "s", "abc", T)
 
@@ -63,5 +63,5 @@ def test_bad_documents_raise_journal_error() -> None:
     with pytest.raises(jr.JournalError):
         jr.from_document({"kind": "Other"})
     with pytest.raises(jr.JournalError, match="malformed"):
-        jr.from_document({"kind": jr.JOURNAL_KIND, "schemaVersion": 1,
-                          "steps": {"s": {"state": "nope"}}})
+        jr.from_document({"kind": jr.JOURNAL_KIND, "schemaVersion": 2, "targets": {
+            "cluster:u": {"target": {"uid": "u"}, "steps": {"s": {"state": "nope"}}}}})

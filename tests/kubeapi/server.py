@@ -303,6 +303,10 @@ class KubeAPIServer:
     ``istio=False`` serves no ``*.istio.io`` group (the Istio CRDs are "not installed").
     ``strict_namespaces`` makes creates in a namespace that does not exist fail with 404, as
     the real NamespaceLifecycle admission plugin does (``load`` is never checked).
+
+    Like every cluster it has a ``kube-system`` namespace; its UID (``cluster_uid``, random
+    unless given) is the cluster's identity, so two servers are two clusters. ``kube_system``
+    False leaves it out (a server that cannot be identified).
     """
 
     def __init__(
@@ -314,8 +318,11 @@ class KubeAPIServer:
         user: str = "system:serviceaccount:meshplan:meshplan",
         strict_namespaces: bool = True,
         tls: bool | None = None,
+        cluster_uid: str | None = None,
+        kube_system: bool = True,
     ) -> None:
         self.tls = openssl_available() if tls is None else tls
+        self.cluster_uid = cluster_uid or str(uuid.uuid4())
         self.types: tuple[ResourceType, ...] = catalogue(istio=istio)
         self.token = token or "meshplan-test-" + uuid.uuid4().hex
         self.user = user
@@ -332,6 +339,9 @@ class KubeAPIServer:
         self._thread: threading.Thread | None = None
         self.kubeconfig: str = str(self._tmp / "kubeconfig")
         self.ca_data: str | None = None  # base64 PEM of the server certificate (TLS only)
+        if kube_system:
+            self.load([{"apiVersion": "v1", "kind": "Namespace",
+                        "metadata": {"name": "kube-system", "uid": self.cluster_uid}}])
 
     # --- lifecycle -------------------------------------------------------------------------
 

@@ -53,10 +53,12 @@ SEED = [
 
 
 @pytest.fixture
-def cluster(kube_api: KubeAPIServer) -> KubeAPIServer:
-    kube_api.load(SEED)
-    kube_api.clear_log()
-    return kube_api
+def cluster(kube_api_factory: ServerFactory) -> KubeAPIServer:
+    # Without kube-system: the scan must return exactly the seeded objects.
+    api = kube_api_factory(kube_system=False)
+    api.load(SEED)
+    api.clear_log()
+    return api
 
 
 def _scan(api: KubeAPIServer, **options: Any) -> tuple[LoadResult, ScanStats]:

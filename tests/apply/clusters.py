@@ -1,0 +1,55 @@
+"""What the apply tests share: the tiny sample cluster as a seed, a session on a test server,
+and ``planner`` run as a subprocess (a real process, as an operator runs it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from planner.apply.engine import ApplySession
+from planner.service import ClusterInput, analyse, build_plan, open_apply_session
+from tests.kubeapi import KubeAPIServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tiny_seed() -> list[dict[str, Any]]:
+    """sample_clusters/tiny (one namespace, four Deployments) plus istio-system."""
+    docs = [d for d in yaml.safe_load_all((ROOT / "sample_clusters/tiny/app.yaml").read_text())
+            if d]
+    docs.append({"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": "istio-system", "labels": {"team": "platform"}}})
+    return docs
+
+
+def session(api: KubeAPIServer, journal: Path, *, write: bool = True,
+            **options: Any) -> ApplySession:
+    """An apply session on ``api``'s cluster with the journal at ``journal``."""
+    spec = ClusterInput(api.kubeconfig)
+    analysis = analyse(spec)
+    return open_apply_session(analysis, build_plan(analysis), write=write,
+                              journal_path=str(journal), kube=spec, **options)
+
+
+def planner_command(api: KubeAPIServer, journal: Path, *args: str) -> list[str]:
+    """The argv of ``planner ARGS`` against ``api`` with the journal at ``journal``."""
+    return [sys.executable, "-m", "planner", *args, "--kubeconfig", api.kubeconfig,
+            "--journal", str(journal)]
+
+
+def run_planner(api: KubeAPIServer, journal: Path, *args: str,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``planner ARGS`` as a subprocess and wait for it."""
+    return subprocess.run(planner_command(api, journal, *args), capture_output=True,
+                          text=True, timeout=120, check=False, env={**os.environ, **(env or {})})
+
+
+def writes(api: KubeAPIServer) -> list[Any]:
+    """The requests that changed the store (dry runs excluded)."""
+    return [c for c in api.requests if c.method in ("PATCH", "PUT", "POST", "DELETE")
+            and c.query.get("dryRun") != "All" and 200 <= c.status < 300]
