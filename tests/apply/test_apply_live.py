@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from planner.apply.engine import CRASH_ENV, ApplySession
@@ -28,6 +27,7 @@ from planner.domain.journal import PLAN_HASH_ANNOTATION, RESTARTED_AT, STEP_ANNO
 from planner.errors import ApplyError, ReadOnlyError
 from planner.exit_codes import ExitCode
 from planner.service import ClusterInput, analyse, build_plan, open_apply_session
+from tests.apply.clusters import tiny_seed
 from tests.apply.journal_doc import journal_steps
 from tests.kubeapi import KubeAPIServer
 
@@ -44,17 +44,9 @@ def canonical(api: KubeAPIServer) -> str:
     return json.dumps(objects, sort_keys=True, separators=(",", ":"))
 
 
-def _seed() -> list[dict[str, Any]]:
-    docs = [d for d in yaml.safe_load_all((ROOT / "sample_clusters/tiny/app.yaml").read_text())
-            if d]
-    docs.append({"apiVersion": "v1", "kind": "Namespace",
-                 "metadata": {"name": "istio-system", "labels": {"team": "platform"}}})
-    return docs
-
-
 @pytest.fixture
 def cluster(kube_api: KubeAPIServer) -> KubeAPIServer:
-    kube_api.load(_seed())
+    kube_api.load(tiny_seed())
     kube_api.clear_log()
     return kube_api
 
