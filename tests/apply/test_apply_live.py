@@ -31,7 +31,6 @@ from tests.apply.clusters import tiny_seed
 from tests.apply.journal_doc import journal_steps
 from tests.kubeapi import KubeAPIServer
 
-ROOT = Path(__file__).resolve().parents[2]
 VOLATILE = ("resourceVersion", "managedFields", "uid", "creationTimestamp", "generation")
 
 
