@@ -66,11 +66,10 @@ def test_the_same_step_twice_writes_once_and_rolls_back_to_the_original(
     outputs = [run.communicate(timeout=180) for run in (first, second)]
     assert [first.returncode, second.returncode] == [0, 0], outputs
     assert sum("nothing to do" in err for _, err in outputs) == 1, outputs
-    restarts = [c for c in writes(cluster) if c.resource == "deployments.apps"]
-    assert len(restarts) == 4  # one per Deployment, not two
     entry = journal_steps(journal)["30-enroll-tiny"]
+    assert len(writes(cluster)) == len(entry["records"])  # each write once, not twice
     label = next(r for r in entry["records"] if r["kind"] == "label")
-    assert "istio-injection" not in (label["before"]["metadata"].get("labels") or {})
+    assert not label["before"]["metadata"].get("labels")  # the namespace as it was
     cluster.clear_faults()
     done = run_planner(cluster, journal, "rollback", "30-enroll-tiny", "--write", "--yes")
     assert done.returncode == 0, done.stderr
