@@ -276,11 +276,11 @@ def status(output: str, migrate_journal: bool, **options: Any) -> None:
         print_document({"schemaVersion": 1, "target": where, "steps": [
             {"id": step_id, "state": state, "note": note} for step_id, state, note in rows]})
         return
-    from rich.table import Table
+    from planner.sinks.tables import Column, Id, KubeTable
+    from planner.sinks.untrusted import plain
 
-    table = Table(title=f"Rollout status on {target.label()}")
-    for column in ("step", "state", "note"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
+    table = KubeTable(f"Rollout status on {target.label()}", [
+        Column("step", whole=True), Column("state"), Column("note")])
+    for step_id, state, remark in rows:
+        table.add_row(Id(step_id), state, plain(remark))
     stdout_console().print(table)

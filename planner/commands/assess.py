@@ -28,7 +28,7 @@ from planner.commands.common import (
               help="Golden metrics and tracing are wanted without instrumenting services.")
 @click.option("--nodes", type=click.IntRange(min=1), default=None, metavar="N",
               help="Node count for ztunnel and DaemonSet pods (default: Node objects seen).")
-@output_option("table", "json")
+@output_option("table", "wide", "json")
 @handle_errors
 def assess(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
            all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
@@ -53,10 +53,11 @@ def assess(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
                  "observability_needed": observability_needed, "nodes": nodes}
     analysis = run_analysis(spec, profile_path=profile_path, profile_overrides=overrides)
     assessment = run_assess(analysis)
-    if output == "table":
+    if output in ("table", "wide"):
         from planner.sinks.assessment_table import render_assessment
 
-        render_assessment(stdout_console(), assessment, analysis.scan.source_label)
+        render_assessment(stdout_console(), assessment, analysis.scan.source_label,
+                          wide=output == "wide")
     else:
         from planner.sinks.assessment_json import assessment_document
 

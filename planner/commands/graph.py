@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 @click.command()
 @input_options
 @traffic_options
-@output_option("table", "json", "dot", "mermaid")
+@output_option("table", "wide", "json", "dot", "mermaid")
 @click.option("--namespaces", "by_namespace", is_flag=True,
               help="Show the namespace-level graph (call counts between namespaces).")
 @click.option("--explain", metavar="EDGE", default=None,
@@ -48,6 +48,7 @@ def graph(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     \b
     Examples:
       planner graph -f sample_clusters/shop -R
+      planner graph -f sample_clusters/shop -R -o wide
       planner graph -f sample_clusters/shop -R -o dot | dot -Tsvg > calls.svg
       planner graph -f sample_clusters/shop -R --namespaces -o mermaid
       planner graph -f sample_clusters/shop -R --explain 'storefront/web assets'
@@ -83,7 +84,7 @@ def graph(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
             render_namespace_table(stdout_console(), call_graph)
         else:
             render_table(stdout_console(), call_graph, include_hints=show_hints,
-                         observed=traffic.given)
+                         observed=traffic.given, wide=output == "wide")
     exit_if_invalid(analysis.scan)
 
 

@@ -65,7 +65,7 @@ def make_plan(spec: Any, root_namespace: str, granularity: str, dataplane: str,
 
 @click.command()
 @input_options
-@output_option("table", "json", "yaml")
+@output_option("table", "wide", "json", "yaml")
 @plan_options
 @traffic_options
 @click.option("--out", "out_dir", default=None, metavar="DIR",
@@ -83,6 +83,7 @@ def plan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     \b
     Examples:
       planner plan -f sample_clusters/shop -R
+      planner plan -f sample_clusters/shop -R -o wide
       planner plan -f sample_clusters/shop -R -o yaml
       planner plan -f sample_clusters/shop -R --out rollout/ --force
       planner plan -f sample_clusters/shop -R --prometheus http://127.0.0.1:9090
@@ -100,10 +101,10 @@ def plan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
 
         path = write_gitops(result, out_dir, force=force)
         click.echo(f"planner: wrote {len(result.steps)} steps to {path}", err=True)
-    if output == "table":
+    if output in ("table", "wide"):
         from planner.sinks.plan_table import render_plan
 
-        render_plan(stdout_console(), result, gates)
+        render_plan(stdout_console(), result, gates, wide=output == "wide")
     else:
         from planner.sinks.plan_json import plan_document
 

@@ -43,12 +43,12 @@ def list_rules(output: str) -> None:
     if output == "markdown":
         sys.stdout.write(MARKDOWN_HEADER + _markdown(infos))
         return
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="Rules", title_justify="left")
-    for column in ("code", "category", "severity", "title"):
-        table.add_column(column)
+    from planner.sinks.tables import Column, KubeTable
+
+    table = KubeTable("Rules", [Column("code"), Column("category"), Column("severity"),
+                                Column("title")])
     for info in infos:
         table.add_row(info.code, info.category, info.severity.value, Text(info.title))
     stdout_console().print(table)

@@ -19,7 +19,7 @@ from planner.service import paused_gc
 
 @click.command()
 @input_options
-@output_option("table", "json", "yaml")
+@output_option("table", "wide", "json", "yaml")
 @handle_errors
 def scan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
          all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
@@ -35,10 +35,10 @@ def scan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
                       context)
     with paused_gc():
         result = run_scan(spec)
-        if output == "table":
+        if output in ("table", "wide"):
             from planner.sinks.inventory_table import render_inventory
 
-            render_inventory(stdout_console(), result)
+            render_inventory(stdout_console(), result, wide=output == "wide")
         else:
             from planner.sinks.inventory_json import inventory_document
 

@@ -22,7 +22,7 @@ from planner.errors import InputError
 @click.command()
 @input_options
 @traffic_options
-@output_option("table", "json")
+@output_option("table", "wide", "json")
 @click.option("--cluster-domain", default="cluster.local", show_default=True, metavar="DOMAIN",
               help="DNS suffix of the cluster (svc.DOMAIN names resolve to Services).")
 @handle_errors
@@ -56,5 +56,5 @@ def traffic(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     else:
         from planner.sinks.traffic_table import render_traffic
 
-        render_traffic(stdout_console(), analysis.traffic, entries)
+        render_traffic(stdout_console(), analysis.traffic, entries, wide=output == "wide")
     exit_if_invalid(analysis.scan)

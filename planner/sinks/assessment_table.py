@@ -4,11 +4,11 @@ Cluster strings go in as ``Text``, never markup."""
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from planner.domain.fit import Assessment
 from planner.domain.verdict import OPTIONAL, OVERKILL
+from planner.sinks.tables import Column, Id, KubeTable
 from planner.sinks.untrusted import clean, plain
 
 #: Evidence objects shown per row; the JSON output has them all.
@@ -16,11 +16,11 @@ EVIDENCE_SHOWN = 3
 _VERDICT_STYLE = {OVERKILL: "bold yellow", OPTIONAL: "bold cyan"}
 
 
-def _evidence(objects: tuple[str, ...]) -> Text:
+def _evidence(objects: tuple[str, ...]) -> Id:
     shown = list(objects[:EVIDENCE_SHOWN])
     if len(objects) > EVIDENCE_SHOWN:
         shown.append(f"+{len(objects) - EVIDENCE_SHOWN} more")
-    return Text("\n".join(clean(s) for s in shown))
+    return Id(" ".join(shown))
 
 
 def _cpu(millicores: int) -> str:
@@ -31,17 +31,19 @@ def _memory(mib: float) -> str:
     return f"{mib / 1024:.2f} GiB" if mib >= 1024 else f"{mib:g} MiB"
 
 
-def render_assessment(console: Console, assessment: Assessment, source: str) -> None:
-    """Print the verdict and the tables behind it."""
+def render_assessment(console: Console, assessment: Assessment, source: str,
+                      wide: bool = False) -> None:
+    """Print the verdict and the tables behind it. ``wide`` adds each factor's threshold and
+    evidence, each namespace's reasons and each cost line's assumption."""
     a = assessment
     console.print(plain(f"Source: {source}", style="bold"))
     console.print(Text.assemble(
         "Verdict: ", (a.verdict, _VERDICT_STYLE.get(a.verdict, "bold green")),
         f"  score {a.score}/100"))
 
-    factors = Table(title="Factors", title_justify="left")
-    for column in ("code", "factor", "value", "threshold", "weight", "evidence"):
-        factors.add_column(column, justify="right" if column == "weight" else "left")
+    factors = KubeTable("Factors", [
+        Column("code"), Column("factor"), Column("value"), Column("threshold", wide=True),
+        Column("weight", justify="right"), Column("evidence", wide=True)], wide)
     for f in a.factors:
         factors.add_row(f.code, plain(f.title), plain(f.value), plain(f.threshold),
                         f"{f.weight:+g}", _evidence(f.objects))
@@ -55,22 +57,22 @@ def render_assessment(console: Console, assessment: Assessment, source: str) -> 
     for alt in a.alternatives:
         console.print(plain(f"Lighter alternative: {alt.name}. {alt.why}"))
 
-    planes = Table(title="Data plane per namespace", title_justify="left")
-    for column in ("namespace", "mode", "pods", "waypoint (ambient)", "reasons"):
-        planes.add_column(column)
+    planes = KubeTable("Data plane per namespace", [
+        Column("namespace", whole=True), Column("mode"), Column("pods", justify="right"),
+        Column("waypoint (ambient)"), Column("reasons", wide=True)], wide)
     for c in a.namespaces:
         waypoint = "-"
         if c.waypoint is not None:
             waypoint = (f"service accounts: {', '.join(c.waypoint.service_accounts)}"
                         if c.waypoint.service_accounts else "namespace")
-        planes.add_row(plain(c.namespace), c.mode, str(c.pods), plain(waypoint),
+        planes.add_row(Id(c.namespace), c.mode, str(c.pods), Id(waypoint),
                        Text("\n".join(clean(r) for r in c.reasons)))
     console.print(planes)
 
-    costs = Table(title="Resource cost (requests added)", title_justify="left")
-    for column in ("option", "component", "count", "CPU", "memory", "assumption"):
-        costs.add_column(column, justify="right" if column in ("count", "CPU", "memory")
-                         else "left")
+    costs = KubeTable("Resource cost (requests added)", [
+        Column("option"), Column("component"), Column("count", justify="right"),
+        Column("CPU", justify="right"), Column("memory", justify="right"),
+        Column("assumption", wide=True)], wide)
     for option in a.costs.options:
         for line in option.lines:
             costs.add_row(option.name, line.component, str(line.count),

@@ -12,9 +12,10 @@ import re
 from collections.abc import Iterable, Sequence
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from planner.domain.graph import CallGraph, Edge
+from planner.sinks.tables import Column, Id, KubeTable
 from planner.sinks.untrusted import plain
 
 #: Characters Mermaid treats as syntax inside a quoted label.
@@ -34,23 +35,25 @@ def evidence_summary(edge: Edge) -> str:
 
 
 def render_table(console: Console, graph: CallGraph, include_hints: bool = False,
-                 observed: bool = False) -> None:
+                 observed: bool = False, wide: bool = False) -> None:
     """The call edges as a table, then a one-line count of hints and coverage gaps.
-    ``observed`` (traffic was merged) adds each edge's origin and mTLS share."""
-    table = Table(title=plain("Call graph"), show_lines=False)
-    headers = ("caller", "callee", "port", "protocol", "evidence")
-    for header in (*headers, "origin", "mTLS") if observed else headers:
-        table.add_column(plain(header))
+    ``observed`` (traffic was merged) adds each edge's mTLS share (and, ``wide``, its origin);
+    ``wide`` adds the strongest evidence of each edge."""
+    columns = [Column("caller", whole=True), Column("callee", whole=True), Column("port"),
+               Column("protocol")]
+    if observed:
+        columns += [Column("origin", wide=True), Column("mTLS")]
+    table = KubeTable("Call graph", [*columns, Column("evidence", wide=True)], wide)
     rows: Iterable[Edge] = (*graph.edges, *graph.hints) if include_hints else graph.edges
     for edge in rows:
-        cells = [plain(edge.caller), plain(edge.callee + (" (hint)" if edge.hint else "")),
-                 plain("" if edge.port is None else str(edge.port)), plain(edge.protocol),
-                 plain(evidence_summary(edge))]
+        cells: list[Id | Text] = [
+                 Id(edge.caller), Id(edge.callee + (" (hint)" if edge.hint else "")),
+                 plain("" if edge.port is None else str(edge.port)), plain(edge.protocol)]
         if observed:
             share = edge.observed.mtls_share if edge.observed else None
             cells += [plain(edge.origin.value),
                       plain("-" if share is None else f"{share:.0%}")]
-        table.add_row(*cells)
+        table.add_row(*cells, plain(evidence_summary(edge)))
     console.print(table)
     console.print(plain(f"{len(graph.edges)} calls, {len(graph.hints)} allowed-traffic hints, "
                        f"{len(graph.coverage)} coverage gaps"))
@@ -60,12 +63,11 @@ def render_table(console: Console, graph: CallGraph, include_hints: bool = False
 
 def render_namespace_table(console: Console, graph: CallGraph) -> None:
     """Namespace-to-namespace call counts."""
-    table = Table(title=plain("Namespace graph"))
-    for header in ("from", "to", "calls"):
-        table.add_column(plain(header))
+    table = KubeTable("Namespace graph", [Column("from", whole=True), Column("to", whole=True),
+                                          Column("calls", justify="right")])
     for a, b, data in sorted(graph.namespace_graph.edges(data=True),
                              key=lambda t: (str(t[0]), str(t[1]))):
-        table.add_row(plain(str(a)), plain(str(b)), plain(str(data["count"])))
+        table.add_row(Id(a), Id(b), plain(str(data["count"])))
     console.print(table)
 
 

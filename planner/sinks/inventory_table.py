@@ -5,21 +5,22 @@ from __future__ import annotations
 from collections import Counter
 
 from rich.console import Console
-from rich.table import Table
 
 from planner.domain.analysis import ScanResult
 from planner.domain.inventory import WORKLOAD_KINDS
+from planner.sinks.tables import Column, Id, KubeTable
 from planner.sinks.untrusted import plain
 
 
-def render_inventory(console: Console, result: ScanResult) -> None:
-    """Print namespaces with their enrollment, workloads by kind, services, Istio objects."""
+def render_inventory(console: Console, result: ScanResult, wide: bool = False) -> None:
+    """Print namespaces with their enrollment, workloads by kind, services, Istio objects.
+    ``wide`` adds the Istio labels each namespace's enrollment was read from."""
     inv = result.inventory
     console.print(plain(f"Source: {result.source_label}", style="bold"))
 
-    ns_table = Table(title="Namespaces", title_justify="left")
-    for column in ("namespace", "enrollment", "labels", "workloads", "pods injected"):
-        ns_table.add_column(column)
+    ns_table = KubeTable("Namespaces", [
+        Column("namespace", whole=True), Column("enrollment"), Column("labels", wide=True),
+        Column("workloads", justify="right"), Column("pods injected", justify="right")], wide)
     workloads_by_ns = Counter(w.namespace for w in inv.workloads)
     for ns in inv.namespaces:
         in_ns = [w for w in inv.workloads if w.namespace == ns.name]
@@ -28,14 +29,12 @@ def render_inventory(console: Console, result: ScanResult) -> None:
                     if observed else "-")
         labels = ", ".join(f"{k}={v}" for k, v in sorted(ns.labels.items())
                            if "istio" in k) or ("(implied)" if not ns.declared else "")
-        ns_table.add_row(plain(ns.name), plain(ns.enrollment), plain(labels),
+        ns_table.add_row(Id(ns.name), plain(ns.enrollment), Id(labels),
                          str(workloads_by_ns[ns.name]), injected)
     console.print(ns_table)
 
     kinds = Counter(w.ref.kind for w in inv.workloads)
-    kind_table = Table(title="Workloads", title_justify="left")
-    kind_table.add_column("kind")
-    kind_table.add_column("count", justify="right")
+    kind_table = KubeTable("Workloads", [Column("kind"), Column("count", justify="right")])
     for kind in WORKLOAD_KINDS:
         if kinds[kind]:
             kind_table.add_row(kind, str(kinds[kind]))

@@ -6,12 +6,12 @@ from collections import Counter
 from collections.abc import Mapping
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from planner.domain.plan import DATAPLANE_WORDS, Action, Plan
+from planner.domain.plan import DATAPLANE_WORDS, Action, Plan, Step
 from planner.domain.traffic import GateResult
-from planner.sinks.untrusted import clean, plain
+from planner.sinks.tables import Column, Id, KubeTable
+from planner.sinks.untrusted import plain
 
 _SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}
 _GATE_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
@@ -34,44 +34,47 @@ def render_verdict(console: Console, plan: Plan) -> None:
         console.print(plain(f"note: {note}", style="dim"))
 
 
+def _blockers(step: Step) -> Text:
+    """``MP201 x2, MP205``: each blocker code once, with its count, styled by severity."""
+    cell = Text()
+    counts = Counter(f.code for f in step.blockers)
+    for finding in step.blockers:
+        if finding.code not in counts:
+            continue  # already listed, with its count
+        if cell:
+            cell.append(", ")
+        times = counts.pop(finding.code)
+        cell.append(finding.code + (f" x{times}" if times > 1 else ""),
+                    style=_SEVERITY_STYLE.get(finding.severity.value, ""))
+    return cell
+
+
+def _changes(step: Step) -> str:
+    applies = sum(1 for c in step.apply if c.action is Action.APPLY)
+    restarts = sum(1 for c in step.apply if c.action is Action.RESTART)
+    # One count a line: the column stays as narrow as its header.
+    return f"{applies} apply" + (f"\n{restarts} restart" if restarts else "")
+
+
 def render_plan(console: Console, plan: Plan,
-                gates: Mapping[str, GateResult] | None = None) -> None:
+                gates: Mapping[str, GateResult] | None = None, wide: bool = False) -> None:
     """Print the steps in order, then where each namespace ends up. With ``gates`` (observed
     traffic) a ``gate`` column shows each STRICT step's plaintext gate, and the reasons
-    follow the table."""
+    follow the table. ``wide`` adds what each step does and its exact target."""
     render_verdict(console, plan)
-    table = Table(title=f"Rollout plan (root namespace {plan.root_namespace})",
-                  title_justify="left")
-    table.add_column("#", justify="right")
-    # Step ids are what users type back (apply, --explain): never truncated.
-    table.add_column("step", no_wrap=True)
-    table.add_column("what", ratio=1, min_width=30)
-    table.add_column("changes", no_wrap=True)
-    table.add_column("blockers")
+    columns = [Column("#", wide=True, justify="right"), Column("step", whole=True),
+               Column("namespace", whole=True),
+               Column("what", wide=True), Column("target", wide=True), Column("changes"),
+               Column("blockers")]
     if gates is not None:
-        table.add_column("gate")
+        columns.append(Column("gate"))
+    table = KubeTable(f"Rollout plan (root namespace {plan.root_namespace})", columns, wide)
     for i, step in enumerate(plan.steps, start=1):
-        target = step.target.scope
-        if step.target.namespace:
-            target += f" {step.target.namespace}"
-        if step.target.name:
-            target += f"/{step.target.name}"
-        applies = sum(1 for c in step.apply if c.action is Action.APPLY)
-        restarts = sum(1 for c in step.apply if c.action is Action.RESTART)
-        changes = f"{applies} apply" + (f", {restarts} restart" if restarts else "")
-        blockers = Text()
-        counts = Counter(f.code for f in step.blockers)
-        for finding in step.blockers:
-            if finding.code not in counts:
-                continue  # already listed, with its count
-            if blockers:
-                blockers.append(", ")
-            times = counts.pop(finding.code)
-            blockers.append(finding.code + (f" x{times}" if times > 1 else ""),
-                            style=_SEVERITY_STYLE.get(finding.severity.value, ""))
-        what = plain(step.title)
-        what.append(f"\n{clean(target)}", style="dim")
-        cells: list[Text | str] = [str(i), plain(step.id, style="bold"), what, changes, blockers]
+        target = " ".join(part for part in (step.target.scope, step.target.name) if part)
+        # Step ids are what users type back (apply, --explain): folded when long, never cut.
+        cells: list[Id | Text | str] = [
+            str(i), Id(step.id, style="bold"), Id(step.target.namespace or "-"),
+            plain(step.title), plain(target), _changes(step), _blockers(step)]
         if gates is not None:
             gate = gates.get(step.id)
             cells.append(plain(gate.status, style=_GATE_STYLE[gate.status]) if gate else "")
@@ -81,9 +84,8 @@ def render_plan(console: Console, plan: Plan,
         console.print(plain(f"gate {step_id}: {gate.status}: {gate.reason}"
                             + (f"; {gate.proof}" if gate.proof else "")))
 
-    fates = Table(title="Namespaces", title_justify="left")
-    for column in ("namespace", "data plane", "ends", "why"):
-        fates.add_column(column)
+    fates = KubeTable("Namespaces", [Column("namespace", whole=True), Column("data plane"),
+                                     Column("ends"), Column("why")], wide)
     for fate in plan.namespaces:
-        fates.add_row(plain(fate.name), fate.mode, fate.final, plain(fate.reason))
+        fates.add_row(Id(fate.name), fate.mode, fate.final, plain(fate.reason))
     console.print(fates)

@@ -40,6 +40,18 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
     return [*lines, ""]
 
 
+def _notes(rows: Iterable[tuple[object, str]]) -> list[str]:
+    """The prose that belongs to a table's rows, as a list after it: a table of short cells
+    reads in an 80-column terminal, a table with a paragraph in a cell does not."""
+    lines = [f"- **{md(key)}**: {text}" for key, text in rows if text]
+    return [*lines, ""] if lines else []
+
+
+def _then(first: str, second: str) -> str:
+    """Two sentences: ``first`` ends with one full stop, whether it brought its own or not."""
+    return f"{first.rstrip('.')}. {second}"
+
+
 def _names(values: Iterable[object]) -> str:
     return ", ".join(md(v) for v in values) or "—"
 
@@ -115,9 +127,11 @@ def _verdict(a: Mapping[str, Any] | None, fit: Mapping[str, Any] | None) -> list
     if a["profile"]["origin"]:
         lines += [f"Profile answers from {md(a['profile']['origin'])}.", ""]
     lines += ["### Factors", ""]
-    lines += _table(["code", "factor", "value", "threshold", "weight", "finding", "fix"], (
+    lines += _table(["code", "factor", "value", "threshold", "weight"], (
         [md(f["code"]), md(f["title"]), md(f["value"]), md(f["threshold"]),
-         f"{f['weight']:+g}", md(f["message"]), md(f["fix"])] for f in a["factors"]))
+         f"{f['weight']:+g}"] for f in a["factors"]))
+    lines += _notes((f["code"], _then(md(f["message"]), f"Fix: {md(f['fix'])}"))
+                    for f in a["factors"])
     if a["unknowns"]:
         lines += ["### Unknowns", "", "Counted as no effect; each answer would give:", ""]
         lines += [f"- {md(u['question'])} ({md(u['field'])}): {md(u['effect'])}"
@@ -136,9 +150,11 @@ def _dataplane(a: Mapping[str, Any]) -> list[str]:
         needs = "—" if waypoint is None else (
             f"{waypoint['scope']}: {_names(waypoint['serviceAccounts'])}"
             if waypoint["serviceAccounts"] else waypoint["scope"])
-        rows.append([md(ns), choice["mode"], choice["pods"], needs,
-                     "; ".join(md(r) for r in [*choice["reasons"], *choice["ambientBlockers"]])])
-    lines += _table(["namespace", "data plane", "pods", "waypoint (ambient)", "why"], rows)
+        rows.append([md(ns), choice["mode"], choice["pods"], needs])
+    lines += _table(["namespace", "data plane", "pods", "waypoint (ambient)"], rows)
+    lines += _notes((ns, "; ".join(md(r) for r in [*choice["reasons"],
+                                                   *choice["ambientBlockers"]]))
+                    for ns, choice in a["dataplane"].items())
     costs = a["costs"]
     lines += _table(["option", "proxies", "CPU requests", "memory requests"], (
         [md(o["name"]), o["proxies"], cpu(o["cpuMillicores"]), memory(o["memoryMiB"])]
@@ -168,9 +184,11 @@ def _summary(doc: Mapping[str, Any]) -> list[str]:
 
 def _namespaces(plan: Mapping[str, Any]) -> list[str]:
     return ["## Namespaces and their mTLS fate", "", *_table(
-        ["namespace", "data plane", "ends", "why", "steps"],
-        ([md(ns["name"]), ns["mode"] + (" (already)" if ns["already"] else ""), ns["final"],
-          md(ns["reason"]), _names(ns["steps"])] for ns in plan["namespaces"]))]
+        ["namespace", "data plane", "ends"],
+        ([md(ns["name"]), ns["mode"] + (" (already)" if ns["already"] else ""), ns["final"]]
+         for ns in plan["namespaces"])), *_notes(
+        (ns["name"], _then(md(ns["reason"]), f"Steps: {_names(ns['steps'])}"))
+        for ns in plan["namespaces"])]
 
 
 def where(finding: Mapping[str, Any]) -> str:
@@ -191,11 +209,15 @@ def _blockers(blockers: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = ["## Blockers", ""]
     if not blockers:
         return [*lines, "None: nothing found that STRICT would break.", ""]
-    return lines + _table(["severity", "code", "namespace", "subject", "what breaks", "fix"], (
-        [b["severity"] + (f" ({md(note)})" if (note := suppressed_note(b)) else ""),
-         md(b["code"]), md(b["namespace"]),
-         md(b["subject"]) + (f" ({md(at)})" if (at := where(b)) else ""), md(b["message"]),
-         md(b["fix"])] for b in blockers))
+    lines += _table(["#", "severity", "code", "namespace", "subject"], (
+        [i, b["severity"] + (" (suppressed)" if b.get("suppressed") else ""), md(b["code"]),
+         md(b["namespace"]), md(b["subject"])] for i, b in enumerate(blockers, start=1)))
+    lines += [f"{i}. {md(b['code'])} {md(b['subject'])}"
+              + (f" ({md(at)})" if (at := where(b)) else "") + ": "
+              + _then(md(b["message"]), f"Fix: {md(b['fix'])}")
+              + (f" ({md(note)})" if (note := suppressed_note(b)) else "")
+              for i, b in enumerate(blockers, start=1)]
+    return [*lines, ""]
 
 
 def _step(step: Mapping[str, Any]) -> list[str]:

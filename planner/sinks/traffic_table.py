@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.table import Table
 
 from planner.domain.observed import NamespaceTraffic
 from planner.domain.traffic import EVIDENCE_TEXT, TrafficSnapshot, count_text
+from planner.sinks.tables import Column, Id, KubeTable
 from planner.sinks.untrusted import plain
 
 _GATE_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
@@ -21,8 +21,10 @@ def share(part: float, total: float) -> str:
 
 
 def render_traffic(console: Console, snapshot: TrafficSnapshot,
-                   namespaces: Sequence[NamespaceTraffic]) -> None:
-    """Where the data came from, the per-namespace summary, then each namespace's details."""
+                   namespaces: Sequence[NamespaceTraffic], wide: bool = False) -> None:
+    """Where the data came from, the per-namespace summary, then each namespace's details.
+    ``wide`` adds the connection share and the counts of unpredicted and unobserved edges
+    to the summary (the details list them either way)."""
     console.print(plain(f"Observed traffic: {snapshot.source}, window {snapshot.window}"))
     console.print(plain(f"evidence: {snapshot.evidence} ({EVIDENCE_TEXT[snapshot.evidence]})"))
     if snapshot.resolution:
@@ -32,12 +34,14 @@ def render_traffic(console: Console, snapshot: TrafficSnapshot,
     if not snapshot.has_data:
         console.print(plain("no series at all: every gate is unknown (no data is not the same "
                            "as no plaintext)", style="yellow"))
-    summary = Table(title="mTLS per namespace", title_justify="left")
-    for column in ("namespace", "status", "requests mTLS", "connections mTLS", "gate",
-                   "plaintext callers", "unpredicted", "never observed"):
-        summary.add_column(column)
+    summary = KubeTable("mTLS per namespace", [
+        Column("namespace", whole=True), Column("status"), Column("requests mTLS"),
+        Column("connections mTLS", wide=True), Column("gate"),
+        Column("plaintext callers", justify="right"),
+        Column("unpredicted", wide=True, justify="right"),
+        Column("never observed", wide=True, justify="right")], wide)
     for entry in namespaces:
-        summary.add_row(plain(entry.namespace), entry.status,
+        summary.add_row(Id(entry.namespace), entry.status,
                         share(entry.requests_mtls, entry.requests),
                         share(entry.connections_mtls, entry.connections),
                         plain(entry.gate.status, style=_GATE_STYLE[entry.gate.status]),
@@ -48,12 +52,11 @@ def render_traffic(console: Console, snapshot: TrafficSnapshot,
         render_namespace(console, entry)
     egress = snapshot.egress()
     if egress:
-        table = Table(title="Egress (hosts outside the cluster's registry; no namespace)",
-                      title_justify="left")
-        for column in ("edge", "count", "evidence"):
-            table.add_column(column)
+        table = KubeTable("Egress (hosts outside the cluster's registry; no namespace)",
+                          [Column("edge"), Column("count", justify="right"),
+                           Column("evidence")])
         for edge in egress:
-            table.add_row(plain(edge.label()), count_text(edge.total, at_least=edge.at_least),
+            table.add_row(Id(edge.label()), count_text(edge.total, at_least=edge.at_least),
                           edge.evidence)
         console.print(table)
 
@@ -62,18 +65,17 @@ def render_namespace(console: Console, entry: NamespaceTraffic) -> None:
     """One namespace: its gate and reason, then plaintext callers, edges the manifests did not
     predict and inferred edges never observed."""
     caption = entry.gate.reason + (f"; {entry.gate.proof}" if entry.gate.proof else "")
-    table = Table(title=plain(f"{entry.namespace}: {entry.status}, gate {entry.gate.status}"),
-                  title_justify="left", caption=plain(caption), caption_justify="left")
-    for column in ("finding", "edge", "detail"):
-        table.add_column(column)
+    table = KubeTable(f"{entry.namespace}: {entry.status}, gate {entry.gate.status}",
+                      [Column("finding"), Column("edge"), Column("detail")],
+                      caption=plain(caption))
     for caller in entry.plaintext_callers:
         detail = (f"{count_text(caller.plaintext)} of {count_text(caller.total)} "
                   f"{caller.protocol} in plaintext")
         if caller.suspects:
             detail += "; manifests suggest " + ", ".join(caller.suspects)
-        table.add_row("plaintext", plain(f"{caller.caller} -> {caller.service}"), plain(detail))
+        table.add_row("plaintext", Id(f"{caller.caller} -> {caller.service}"), plain(detail))
     for key in entry.unpredicted:
-        table.add_row("unpredicted", plain(key), "observed, not in the manifests")
+        table.add_row("unpredicted", Id(key), "observed, not in the manifests")
     for key in entry.unobserved:
-        table.add_row("never observed", plain(key), "inferred, no traffic in the window")
+        table.add_row("never observed", Id(key), "inferred, no traffic in the window")
     console.print(table)

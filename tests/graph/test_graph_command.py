@@ -18,10 +18,12 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_table_lists_edges_with_evidence() -> None:
+def test_table_lists_edges_and_wide_adds_evidence() -> None:
     code, out, _ = run("-f", TINY)
     assert code == 0
-    assert "3 calls" in out and "API_URL" in out
+    assert "3 calls" in out and "API_URL" not in out
+    code, wide, _ = run("-f", TINY, "-o", "wide")
+    assert code == 0 and "evidence" in wide and "API_URL" in wide
 
 
 def test_json_is_versioned_and_deterministic() -> None:

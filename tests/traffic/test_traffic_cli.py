@@ -111,7 +111,10 @@ def test_graph_shows_origin_and_share(shop_prom: str) -> None:
     edges = {e["key"]: e for e in json.loads(out)["edges"]}
     edge = edges["Deployment/storefront/web -> Service/storefront/bff:8080"]
     assert edge["origin"] == "both" and edge["observed"]["mtls_share"] == 1.0
-    assert "origin" in invoke("graph", "-f", SHOP, "-R", "--prometheus", shop_prom).stdout
+    table = invoke("graph", "-f", SHOP, "-R", "--prometheus", shop_prom).stdout
+    assert "mTLS" in table and "origin" not in table
+    assert "origin" in invoke("graph", "-f", SHOP, "-R", "--prometheus", shop_prom,
+                              "-o", "wide").stdout
 
 
 def test_empty_prometheus_every_gate_unknown(empty_prom_url: str) -> None:

@@ -1,0 +1,248 @@
+"""Every human table at 80 and 200 columns: nothing past the edge, nothing cropped, and the
+cells that decide something (steps, namespaces, states, blockers, gates) all there, whole and
+in order; ``-o wide`` adds columns and still fits."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from rich.cells import cell_len
+from rich.console import Console
+
+from planner.cli import cli
+from planner.rules.registry import CATALOGUE
+from planner.service import (
+    Analysis,
+    ManifestInput,
+    analyse,
+    assess,
+    build_plan,
+    gate_plan,
+    namespace_report,
+    observe,
+)
+from planner.sinks.assessment_table import render_assessment
+from planner.sinks.graph_render import render_namespace_table, render_table
+from planner.sinks.inventory_table import render_inventory
+from planner.sinks.plan_table import render_plan
+from planner.sinks.tables import Id
+from planner.sinks.traffic_table import render_traffic
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOP = str(ROOT / "sample_clusters" / "shop")
+WIDTHS = (80, 200)
+
+#: The longest names Kubernetes allows (63-character labels), so ids must fold at 80 columns.
+LONG_NS = "ledger-" + "x" * 56
+LONG_APP = "reconciliation-" + "y" * 48
+LONG = f"""\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {LONG_NS}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {LONG_APP}, namespace: {LONG_NS}}}
+spec:
+  selector: {{matchLabels: {{app: {LONG_APP}}}}}
+  template:
+    metadata: {{labels: {{app: {LONG_APP}}}}}
+    spec:
+      containers:
+        - name: app
+          image: example/app:1
+          ports: [{{containerPort: 8080}}]
+          env:
+            - {{name: PAYMENTS_URL, value: "http://payments.payments:8080"}}
+            - {{name: SELF_URL, value: "http://{LONG_APP}:8080"}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: {LONG_APP}, namespace: {LONG_NS}}}
+spec:
+  selector: {{app: {LONG_APP}}}
+  ports: [{{port: 8080, targetPort: 8080}}]
+"""
+
+
+@pytest.fixture(scope="module")
+def analysis(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
+    folder = tmp_path_factory.mktemp("long")
+    (folder / "long.yaml").write_text(LONG, encoding="utf-8")
+    return analyse(ManifestInput((SHOP, str(folder)), True, False, "default"))
+
+
+def render(width: int, draw: Callable[[Console], None]) -> str:
+    """What ``draw`` prints on a ``width``-column console like the CLI's (markup off)."""
+    out = io.StringIO()
+    console = Console(file=out, width=width, markup=False, highlight=False, emoji=False,
+                      color_system=None)
+    draw(console)
+    text = out.getvalue()
+    for line in text.splitlines():
+        assert cell_len(line) <= width, f"past column {width}: {line!r}"
+    assert "…" not in text, "a cell was cropped"
+    return text
+
+
+def columns(text: str, title: str) -> dict[str, str]:
+    """The table whose title starts with ``title``, read back column by column: header ->
+    every fragment of the column's cells joined top to bottom with whitespace removed
+    (wrapping and folding only move text to the next line, so whole cells come back whole)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title))
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("└"))
+    block = lines[start + 1:end]
+    rule = next(line for line in block if line.startswith("┡"))
+    bounds = [i for i, ch in enumerate(rule) if ch in "┡╇┩"]
+
+    def read(prefix: str) -> list[str]:
+        parts = ["" for _ in bounds[1:]]
+        for line in block:
+            if line.startswith(prefix):
+                for n, (a, b) in enumerate(itertools.pairwise(bounds)):
+                    parts[n] += "".join(line[a + 1:b].split())
+        return parts
+
+    return dict(zip(read("┃"), read("│"), strict=True))
+
+
+def squeeze(values: list[str]) -> str:
+    return "".join("".join(v.split()) for v in values)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_plan_keeps_steps_namespaces_blockers_and_gates(analysis: Analysis, tmp_path: Path,
+                                                        width: int) -> None:
+    csv = tmp_path / "traffic.csv"
+    csv.write_text("source_namespace,source_workload,destination_namespace,"
+                   "destination_service,requests,mtls_share\n"
+                   "storefront,web,orders,orders,100,1\n", encoding="utf-8")
+    plan, gates = gate_plan(observe(analysis, traffic_file=str(csv)), build_plan(analysis))
+    assert any(len(step.id) > 70 for step in plan.steps), "the fixture has long step ids"
+    text = render(width, lambda c: render_plan(c, plan, gates))
+    table = columns(text, "Rollout plan (root namespace istio-system)")
+    assert set(table) == {"step", "namespace", "changes", "blockers", "gate"}
+    assert table["step"] == squeeze([s.id for s in plan.steps])
+    assert table["namespace"] == squeeze([s.target.namespace or "-" for s in plan.steps])
+    codes = [code for s in plan.steps for code in dict.fromkeys(f.code for f in s.blockers)]
+    assert codes and re.findall(r"MP\d{3}", table["blockers"]) == codes
+    assert table["gate"] == squeeze([gates[s.id].status for s in plan.steps if s.id in gates])
+    fates = columns(text, "Namespaces")
+    assert fates["namespace"] == squeeze([f.name for f in plan.namespaces])
+    assert fates["ends"] == squeeze([f.final for f in plan.namespaces])
+
+    wide = render(width, lambda c: render_plan(c, plan, gates, wide=True))
+    table = columns(wide, "Rollout plan (root namespace istio-system)")
+    assert {"#", "what", "target"} <= set(table)
+    assert table["step"] == squeeze([s.id for s in plan.steps])
+    assert re.findall(r"MP\d{3}", table["blockers"]) == codes
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_graph_keeps_callers_callees_and_ports(analysis: Analysis, width: int) -> None:
+    graph = analysis.graph
+    assert any(LONG_APP in e.caller for e in graph.edges)
+    for wide in (False, True):
+        text = render(width, lambda c, w=wide: render_table(c, graph, wide=w))
+        table = columns(text, "Call graph")
+        assert ("evidence" in table) is wide
+        assert table["caller"] == squeeze([e.caller for e in graph.edges])
+        assert table["callee"] == squeeze([e.callee for e in graph.edges])
+        assert table["port"] == squeeze(["" if e.port is None else str(e.port)
+                                         for e in graph.edges])
+    text = render(width, lambda c: render_namespace_table(c, graph))
+    edges = sorted(graph.namespace_graph.edges, key=lambda t: (str(t[0]), str(t[1])))
+    table = columns(text, "Namespace graph")
+    assert table["from"] == squeeze([str(a) for a, _ in edges])
+    assert table["to"] == squeeze([str(b) for _, b in edges])
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_scan_keeps_namespaces_and_enrollment(analysis: Analysis, width: int) -> None:
+    inventory = analysis.scan.inventory
+    for wide in (False, True):
+        text = render(width, lambda c, w=wide: render_inventory(
+            c, analysis.scan, wide=w))
+        table = columns(text, "Namespaces")
+        assert ("labels" in table) is wide
+        assert table["namespace"] == squeeze([ns.name for ns in inventory.namespaces])
+        assert table["enrollment"] == squeeze([ns.enrollment for ns in inventory.namespaces])
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_assess_keeps_factors_and_data_planes(analysis: Analysis, width: int) -> None:
+    result = assess(analysis)
+    for wide in (False, True):
+        text = render(width, lambda c, w=wide: render_assessment(
+            c, result, "src", wide=w))
+        factors = columns(text, "Factors")
+        assert ("evidence" in factors) is wide
+        assert factors["code"] == squeeze([f.code for f in result.factors])
+        assert factors["weight"] == squeeze([f"{f.weight:+g}" for f in result.factors])
+        planes = columns(text, "Data plane per namespace")
+        assert ("reasons" in planes) is wide
+        assert planes["namespace"] == squeeze([n.namespace for n in result.namespaces])
+        assert planes["mode"] == squeeze([n.mode for n in result.namespaces])
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_traffic_keeps_namespaces_status_and_gates(analysis: Analysis, tmp_path: Path,
+                                                   width: int) -> None:
+    csv = tmp_path / "traffic.csv"
+    csv.write_text("source_namespace,source_workload,destination_namespace,"
+                   f"destination_service,requests,mtls_share\n"
+                   f"{LONG_NS},{LONG_APP},payments,payments,100,0.5\n", encoding="utf-8")
+    observed = observe(analysis, traffic_file=str(csv))
+    entries = namespace_report(observed)
+    for wide in (False, True):
+        text = render(width, lambda c, w=wide: render_traffic(
+            c, observed.traffic, entries, wide=w))
+        table = columns(text, "mTLS per namespace")
+        assert ("neverobserved" in table) is wide
+        assert table["namespace"] == squeeze([e.namespace for e in entries])
+        assert table["status"] == squeeze([e.status for e in entries])
+        assert table["gate"] == squeeze([e.gate.status for e in entries])
+        payments = columns(text, "payments: mixed, gate fail")
+        assert f"{LONG_NS}/{LONG_APP}->" in payments["edge"].replace("Deployment/", "")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_cli_tables_fit_the_terminal(tmp_path: Path, width: int) -> None:
+    """The commands themselves, at $COLUMNS: rules list and status (and plan, as typed)."""
+    runner = CliRunner(env={"COLUMNS": str(width)})
+    rules = runner.invoke(cli, ["rules", "list"])
+    assert rules.exit_code == 0
+    render(width, lambda c: c.out(rules.stdout, end=""))
+    assert columns(rules.stdout, "Rules")["code"] == squeeze([i.code for i in CATALOGUE])
+    status = runner.invoke(cli, ["status", "-f", SHOP, "-R", "--out", str(tmp_path / "out"),
+                                 "--journal", str(tmp_path / "journal.json")])
+    assert status.exit_code == 0, status.output
+    render(width, lambda c: c.out(status.stdout, end=""))
+    table = columns(status.stdout, "Rollout status")
+    assert table["state"].startswith("pending") and "40-strict-payments" in table["step"]
+    plan = runner.invoke(cli, ["plan", "-f", SHOP, "-R", "-o", "wide"])
+    assert plan.exit_code == 0
+    render(width, lambda c: c.out(plan.stdout, end=""))
+    assert "50-exception-payments-payments-webhook" in columns(
+        plan.stdout, "Rollout plan (root namespace istio-system)")["step"]
+
+
+def test_ids_break_between_parts_and_fold_only_a_part_too_wide() -> None:
+    def lines(value: str, width: int) -> list[str]:
+        out = io.StringIO()
+        Console(file=out, width=width, color_system=None).print(Id(value))
+        return out.getvalue().splitlines()
+
+    assert lines("Service/data/postgres", 14) == ["Service/data/", "postgres"]
+    assert lines("50-exception-payments", 13) == ["50-exception-", "payments"]
+    assert lines("a/" + "z" * 10, 4) == ["a/", "zzzz", "zzzz", "zz"]
+    assert lines("web -> Service/x/api", 12) == ["web -> ", "Service/x/", "api"]
+    assert lines("\x1b[31mred", 20) == ["\\x1b[31mred"], "control characters stay visible"
