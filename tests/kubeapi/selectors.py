@@ -92,3 +92,24 @@ def parse_field_selector(selector: str) -> Callable[[Mapping[str, object]], bool
 
         checks.append(check)
     return lambda meta: all(c(meta) for c in checks)
+
+
+def label_selector_matches(selector: object, labels: Mapping[str, str]) -> bool:
+    """Whether a structured ``LabelSelector`` (``matchLabels``, ``matchExpressions``) selects
+    ``labels``, as controllers and webhooks evaluate it; empty or absent selects everything."""
+    if not isinstance(selector, Mapping):
+        return True
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions") or []:
+        key = expression.get("key")
+        values = set(expression.get("values") or [])
+        operator = expression.get("operator")
+        ok = {"In": key in labels and labels.get(key) in values,
+              "NotIn": labels.get(key) not in values,
+              "Exists": key in labels,
+              "DoesNotExist": key not in labels}.get(operator, False)
+        if not ok:
+            return False
+    return True

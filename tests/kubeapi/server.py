@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+from tests.kubeapi.cluster_sim import ClusterSim
 from tests.kubeapi.resources import ALL_VERBS, ResourceType, catalogue
 from tests.kubeapi.selectors import SelectorError, parse_field_selector, parse_selector
 from tests.kubeapi.tls import make_certificate, openssl_available
@@ -339,6 +340,8 @@ class KubeAPIServer:
         self._thread: threading.Thread | None = None
         self.kubeconfig: str = str(self._tmp / "kubeconfig")
         self.ca_data: str | None = None  # base64 PEM of the server certificate (TLS only)
+        #: Controllers and Istio reacting to writes (rollouts, sidecar injection).
+        self.cluster = ClusterSim(self)
         if kube_system:
             self.load([{"apiVersion": "v1", "kind": "Namespace",
                         "metadata": {"name": "kube-system", "uid": self.cluster_uid}}])
@@ -504,6 +507,7 @@ class KubeAPIServer:
     def objects(self) -> list[Obj]:
         """Deep copies of every stored object, in a stable order."""
         with self._lock:
+            self.cluster.tick()
             return [copy.deepcopy(self._store[k]) for k in sorted(self._store)]
 
     def snapshot(self) -> str:
@@ -514,6 +518,7 @@ class KubeAPIServer:
         """A deep copy of one stored object (``resource`` is ``plural[.group]``) or None."""
         rt = self._type_named(resource)
         with self._lock:
+            self.cluster.tick()
             obj = self._store.get(self._key(rt, namespace, name))
             return copy.deepcopy(obj) if obj is not None else None
 
@@ -889,7 +894,10 @@ class KubeAPIServer:
             new["metadata"]["resourceVersion"] = self._next_rv()
             meta = new["metadata"]
             self._store[self._key(route.rt, meta.get("namespace"), meta["name"])] = new
-        return self._out(new, route)
+        out = self._out(new, route)
+        if not dry_run:
+            self.cluster.committed(route.rt, old, new)
+        return out
 
     def _track_update(self, old: Obj | None, new: Obj, manager: str, api_version: str) -> None:
         """Give ``manager`` (operation Update) every field this write changed."""
@@ -1283,6 +1291,7 @@ class _Handler(BaseHTTPRequestHandler):
         manager = query.get("fieldManager") or (
             (self.headers.get("User-Agent") or "unknown").split("/")[0][:128])
         with api._lock:
+            api.cluster.tick()
             if verb == "watch":
                 raise ApiError(405, "MethodNotAllowed", "watch is not supported by the test "
                                "server")
