@@ -6,7 +6,9 @@
     ├── MetricsError             Prometheus or a traffic export could not be read
     └── ApplyError               a plan step could not be applied or rolled back
         ├── ReadOnlyError        a mutating action without ``--write``
-        └── GateRefused          a precondition gate (plaintext traffic) refused a step
+        ├── GateRefused          a precondition gate (plaintext traffic) refused a step
+        └── OutcomeNotReached    the cluster is not in the state the step needs or promises
+                                 (Istio missing, a rollout that failed, pods without sidecar)
 
 The CLI maps each class to one code of :class:`planner.exit_codes.ExitCode`.
 """
@@ -40,3 +42,9 @@ class ReadOnlyError(ApplyError):
 
 class GateRefused(ApplyError):
     """A precondition gate (Prometheus plaintext check) refused the step."""
+
+
+class OutcomeNotReached(ApplyError):
+    """The cluster, read live, is not in the state a step needs or promises: Istio's control
+    plane missing before ``10-prereq``, a rollout that failed or timed out, pods that came
+    back without the data plane they were enrolled to."""

@@ -30,3 +30,6 @@ class ExitCode(IntEnum):
     FINDINGS = 10
     #: A verification gate failed (`planner verify`, or apply refused by a gate).
     GATE_FAILED = 11
+    #: An outcome read back from the cluster is not reached (`planner verify`, the
+    #: prerequisites of `apply 10-prereq`, an enrollment's rollouts).
+    NOT_READY = 12

@@ -56,9 +56,17 @@ from planner.domain.journal import (
     WriteKind,
 )
 from planner.domain.plan import Phase, Plan, Step
-from planner.errors import ApplyError, GateRefused, MetricsError, PlannerError, ReadOnlyError
+from planner.errors import (
+    ApplyError,
+    GateRefused,
+    MetricsError,
+    OutcomeNotReached,
+    PlannerError,
+    ReadOnlyError,
+)
 
 if TYPE_CHECKING:
+    from planner.domain.outcomes import Outcome
     from planner.domain.traffic import GateResult, TrafficSnapshot
 
 CRASH_ENV: Final = "PLANNER_TEST_CRASH_AFTER_WRITES"
@@ -109,11 +117,15 @@ class StepPreview:
 
 @dataclass(frozen=True)
 class StepOutcome:
-    """The state a step is in after an operation, and what happened."""
+    """The state a step is in after an operation, and what happened. ``failed`` says what a
+    verification did not find: ``gate`` (the plaintext gate did not pass) or ``outcome``
+    (not applied, drifted, or the cluster not in the state the step promises); empty when it
+    passed."""
 
     step_id: str
     state: str
     messages: list[str] = field(default_factory=list)
+    failed: str = ""
 
 
 def plan_hash(plan: Plan) -> str:
@@ -279,6 +291,9 @@ class ApplySession:
                 progress(line)
             return StepOutcome(step_id, str(entry.state), [line])
         forced = self._preconditions(step, journal, force)
+        checked: list[str] = []
+        if step.phase is Phase.PREREQUISITES:
+            forced, checked = self._control_plane_ready(step, forced, force)
         stamp = Stamp(step_id, self.plan_hash, _now())
         planned, warnings = self.writer.planned(step, stamp)
         try:
@@ -292,7 +307,10 @@ class ApplySession:
             for write in planned:  # every write validated before the first one happens
                 self.writer.dry_run(write, force_conflicts=force_conflicts)
         self._save(journal)
-        messages = [*warnings, *(f"forced: {f}" for f in forced)]
+        messages = [*warnings, *checked, *(f"forced: {f}" for f in forced)]
+        if progress is not None:
+            for line in checked:
+                progress(line)
         for index, write in enumerate(planned):
             record = entry.record(index)
             if record is not None and record.phase is RecordPhase.DONE:
@@ -366,6 +384,41 @@ class ApplySession:
                                   "in the journal)")
             forced.append(reason)
         return tuple(forced)
+
+    def _control_plane_ready(self, step: Step, forced: tuple[str, ...],
+                             force: bool) -> tuple[tuple[str, ...], list[str]]:
+        """The prerequisites read live (istiod, Istio APIs, injector or ztunnel, root
+        namespace): OutcomeNotReached unless they hold or ``force`` (then recorded). Returns
+        the forced reasons and the check lines. Without a cluster (GitOps) there is nothing
+        to read: a line says so."""
+        outcome = self._outcome(step)
+        if outcome is None:
+            return forced, [f"{step.id}: not checked: {self.writer.label} has no cluster to "
+                            "read Istio from"]
+        lines = [check.line() for check in outcome.checks]
+        if outcome.reached:
+            return forced, lines
+        reason = f"Istio is not ready on {self.writer.label}: {outcome.summary()}"
+        if not force:
+            raise OutcomeNotReached(f"{step.id}: {reason}; install Istio first (or --force, "
+                                    "recorded in the journal)")
+        return (*forced, reason), lines
+
+    def _outcome(self, step: Step) -> Outcome | None:
+        """What the step promises, read live: the control plane for the prerequisites, the
+        workloads' data plane for an enrollment; None for other steps (their objects, checked
+        for drift, are their outcome) and without a cluster."""
+        probe = self.writer.probe
+        if probe is None:
+            return None
+        from planner.domain import outcomes as oc
+
+        if step.phase is Phase.PREREQUISITES:
+            return probe.control_plane(self.plan.root_namespace, oc.dataplane_needs(self.plan))
+        if step.phase is Phase.ENROLL:
+            namespace = step.target.namespace
+            return probe.enrollment(namespace, oc.enrollment_mode(self.plan, namespace))
+        return None
 
     def _gate(self, step: Step, window: str) -> GateResult | None:
         """The plaintext gate of a STRICT step, when a traffic source is configured: the same
@@ -455,20 +508,39 @@ class ApplySession:
                 if jr.drifted(record, self.writer.read(record.kind, record.target)):
                     drift = True
                     messages.append(f"{show_target(record.target)} changed since the apply")
+        applied = entry.state in (StepState.APPLIED, StepState.VERIFIED)
+        outcome = self._outcome(step) if applied else None
+        if outcome is not None:
+            messages.extend(check.line() for check in outcome.checks)
+        elif applied and step.phase in (Phase.PREREQUISITES, Phase.ENROLL) \
+                and self.writer.probe is None:
+            messages.append(f"outcome not checked: {self.writer.label} has no cluster; verify "
+                            "against the cluster once it has synced")
         gate = self._gate(step, VERIFY_WINDOW)
         if self.traffic is not None and gate is not None:
             messages.append(gate_line(self.traffic.label, gate))
-        passed = (entry.state in (StepState.APPLIED, StepState.VERIFIED) and not drift
-                  and (gate is None or gate.status == "pass"))
-        if not passed:
-            return StepOutcome(step_id, str(jr.shown_state(entry, drift)), messages)
+        gate_failed = gate is not None and gate.status != "pass"
+        reached = applied and not drift and (outcome is None or outcome.reached)
+        if gate_failed or not reached:
+            failed = "gate" if gate_failed else "outcome"
+            if entry.state is StepState.VERIFIED:
+                # A verification that no longer holds is news: the journal stops saying so.
+                with self._locked(f"verify {step_id}"):
+                    journal = self._journal()
+                    if journal.entry(step_id) == entry:
+                        journal = jr.finish(journal, step_id, StepState.APPLIED, _now(),
+                                            f"verification failed ({failed} not reached)")
+                        self._save(journal)
+                    entry = journal.entry(step_id)
+            return StepOutcome(step_id, str(jr.shown_state(entry, drift)), messages,
+                               failed=failed)
         with self._locked(f"verify {step_id}"):
             # Re-read under the lock: an apply or rollback may have run while this checked.
             journal = self._journal()
             if journal.entry(step_id) != entry:
                 return StepOutcome(step_id, str(jr.shown_state(journal.entry(step_id))), [
                     *messages, f"step {step_id} changed while it was verified; run verify "
-                    "again"])
+                    "again"], failed="outcome")
             self._save(jr.finish(journal, step_id, StepState.VERIFIED, _now(), "verified"))
         checked = len(entry.records)
         return StepOutcome(step_id, str(StepState.VERIFIED),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.apply.journal_file import write_atomically
 from planner.apply.writer import Planned, Stamp, with_annotations
@@ -25,6 +25,9 @@ from planner.sinks.gitops import KUSTOMIZE_API, path_component
 from planner.sinks.gitops import _file_name as file_name  # same names as `planner plan --out`
 from planner.sinks.wire import dump_yaml, to_wire
 
+if TYPE_CHECKING:
+    from planner.apply.cluster_probe import ClusterProbe
+
 
 class GitOpsWriter:
     """A folder of YAML files; targets are paths relative to it."""
@@ -32,6 +35,8 @@ class GitOpsWriter:
     def __init__(self, out_dir: str | os.PathLike[str]) -> None:
         self.root = Path(out_dir)
         self.label = f"GitOps folder {self.root}"
+        #: No cluster behind a folder: outcomes cannot be read from here.
+        self.probe: ClusterProbe | None = None
 
     def close(self) -> None:
         """Nothing to release."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from planner.apply.cluster_probe import ClusterProbe
 from planner.apply.writer import Planned, Stamp, clean, object_key, parse_key, with_annotations
 from planner.domain.journal import RESTARTED_AT, STEP_ANNOTATION, Record, Target, WriteKind
 from planner.domain.plan import Action, Step
@@ -50,6 +51,7 @@ class KubeWriter:
         self.context = context
         self._resources: dict[tuple[str, str], tuple[str, bool]] = {}
         self._identity: Target | None = None
+        self.probe: ClusterProbe | None = ClusterProbe(self.api)
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from planner.domain.journal import (
     PLAN_HASH_ANNOTATION,
@@ -21,6 +21,9 @@ from planner.domain.journal import (
     WriteKind,
 )
 from planner.domain.plan import Step
+
+if TYPE_CHECKING:
+    from planner.apply.cluster_probe import ClusterProbe
 
 #: Metadata the API server owns; never sent back, never compared (docs/apply.md).
 SERVER_MANAGED = ("resourceVersion", "managedFields", "uid", "creationTimestamp", "generation",
@@ -52,9 +55,11 @@ class Planned:
 
 
 class Writer(Protocol):
-    """Where a step's changes go. ``label`` names it in messages."""
+    """Where a step's changes go. ``label`` names it in messages; ``probe`` reads the
+    outcomes of steps on a live cluster (None for a GitOps folder: there is no cluster)."""
 
     label: str
+    probe: ClusterProbe | None
 
     def identity(self) -> Target:
         """What this writer changes, as the journal files it (a cluster's kube-system UID,

@@ -231,8 +231,12 @@ def verify(step_id: str, traffic: TrafficOptions, **options: Any) -> None:
     for message in outcome.messages:
         _note(message)
     click.echo(f"{outcome.step_id}: {outcome.state}")
-    if outcome.state != "verified":
-        fail(f"verification of {step_id} failed (state {outcome.state})", ExitCode.GATE_FAILED)
+    if outcome.failed:
+        if outcome.failed == "gate":
+            fail(f"verification of {step_id} failed: its plaintext gate did not pass (state "
+                 f"{outcome.state})", ExitCode.GATE_FAILED)
+        fail(f"verification of {step_id} failed: outcome not reached (state {outcome.state})",
+             ExitCode.NOT_READY)
 
 
 @click.command()

@@ -19,6 +19,7 @@ from planner.errors import (
     GateRefused,
     InputError,
     MetricsError,
+    OutcomeNotReached,
     PlannerError,
     ReadOnlyError,
 )
@@ -29,6 +30,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _EXIT_FOR: tuple[tuple[type[PlannerError], ExitCode], ...] = (
     (ReadOnlyError, ExitCode.READ_ONLY),
     (GateRefused, ExitCode.GATE_FAILED),
+    (OutcomeNotReached, ExitCode.NOT_READY),
     (InputError, ExitCode.INPUT_ERROR),
     (ClusterError, ExitCode.CLUSTER_ERROR),
     (MetricsError, ExitCode.METRICS_ERROR),

@@ -527,7 +527,9 @@ class _Planner:
             "revisions": revisions,
             "rootNamespace": self.root,
             "rootNamespacePresent": self.root in self.inv.namespace_index,
-            "present": bool(crds or istiod or self.inv.istio),
+            # Never from Istio objects: meshplan writes PeerAuthentications itself, and a
+            # VirtualService in an app's manifests says nothing about a control plane.
+            "present": bool(crds or istiod),
         }
 
     def revision(self) -> str | None:
@@ -546,7 +548,9 @@ class _Planner:
                 [*(f"istiod {i}" for i in state["istiod"]),
                  f"{len(state['crds'])} Istio CRDs" if state["crds"] else "Istio objects"]))
         else:
-            notes.append("Istio is not installed: install istiod (and the CRDs) first")
+            notes.append("Istio is not installed: install istiod (and the CRDs) first"
+                         + (f" ({len(self.inv.istio)} Istio object(s) in the input do not "
+                            "make a control plane)" if self.inv.istio else ""))
         ambient = sorted(n for n, m in self.members.modes.items() if m == "ambient")
         if ambient:
             notes.append(f"ambient data plane for {policy.join_names(ambient)}: Istio installed "

@@ -14,14 +14,17 @@ import yaml
 from planner.apply.engine import ApplySession
 from planner.service import ClusterInput, analyse, build_plan, open_apply_session
 from tests.kubeapi import KubeAPIServer
+from tests.kubeapi.cluster_sim import istio_control_plane
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_seed() -> list[dict[str, Any]]:
-    """sample_clusters/tiny (one namespace, four Deployments) plus istio-system."""
+    """sample_clusters/tiny (one namespace, four Deployments) on a cluster with Istio installed
+    in istio-system (an available istiod and the sidecar injector webhook)."""
     docs = [d for d in yaml.safe_load_all((ROOT / "sample_clusters/tiny/app.yaml").read_text())
             if d]
+    docs.extend(o for o in istio_control_plane() if o["kind"] != "Namespace")
     docs.append({"apiVersion": "v1", "kind": "Namespace",
                  "metadata": {"name": "istio-system", "labels": {"team": "platform"}}})
     return docs
