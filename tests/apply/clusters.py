@@ -21,10 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def tiny_seed() -> list[dict[str, Any]]:
     """sample_clusters/tiny (one namespace, four Deployments) on a cluster with Istio installed
-    in istio-system (an available istiod and the sidecar injector webhook)."""
+    in istio-system: an available istiod, the sidecar injector webhook, and ztunnel and
+    istio-cni (the ambient profile), so both data planes have what they need."""
     docs = [d for d in yaml.safe_load_all((ROOT / "sample_clusters/tiny/app.yaml").read_text())
             if d]
-    docs.extend(o for o in istio_control_plane() if o["kind"] != "Namespace")
+    docs.extend(o for o in istio_control_plane(ambient=True) if o["kind"] != "Namespace")
     docs.append({"apiVersion": "v1", "kind": "Namespace",
                  "metadata": {"name": "istio-system", "labels": {"team": "platform"}}})
     return docs

@@ -65,7 +65,7 @@ def test_a_second_cluster_does_not_inherit_the_first_ones_steps(
     assert len(lines) == 1 and first.url in lines[0] and second.url in lines[0], lines
     assert "nothing to roll back here" in lines[0]
     done = run_planner(second, journal, "verify", "20-mesh-permissive")
-    assert done.returncode == ExitCode.GATE_FAILED and first.url in done.stderr
+    assert done.returncode == ExitCode.NOT_READY and first.url in done.stderr
 
 
 def test_one_journal_holds_both_clusters_apart(

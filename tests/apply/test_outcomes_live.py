@@ -19,6 +19,8 @@ import pytest
 import yaml
 
 from planner.exit_codes import ExitCode
+from tests.apply.clusters import run_planner
+from tests.apply.journal_doc import journal_steps
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.cluster_sim import istio_control_plane
 from tests.kubeapi.fixtures import ServerFactory
@@ -32,16 +34,14 @@ def _tiny() -> list[dict[str, Any]]:
 
 
 def planner(api: KubeAPIServer, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``planner ARGS`` in a subprocess against ``api``, journal in ``tmp_path``."""
-    return subprocess.run(
-        [sys.executable, "-m", "planner", *args, "--kubeconfig", api.kubeconfig,
-         "--journal", str(tmp_path / "journal.json")],
-        capture_output=True, text=True, timeout=180, check=False)
+    """``planner ARGS --dataplane sidecar`` in a subprocess against ``api``, journal in
+    ``tmp_path`` (tiny's recommended data plane is ambient; these cases are about sidecars)."""
+    return run_planner(api, tmp_path / "journal.json", *args, "--dataplane", "sidecar")
 
 
-def _journal(tmp_path: Path) -> dict[str, Any]:
+def _steps(tmp_path: Path) -> dict[str, Any]:
     path = tmp_path / "journal.json"
-    return json.loads(path.read_text()) if path.exists() else {"steps": {}}
+    return journal_steps(path) if path.exists() else {}
 
 
 def test_prerequisites_on_a_cluster_without_istio_are_refused_and_verify_says_why(
@@ -58,19 +58,19 @@ def test_prerequisites_on_a_cluster_without_istio_are_refused_and_verify_says_wh
                     "sidecar injector: no sidecar injector webhook selects namespaces "
                     "labelled istio-injection=enabled"):
         assert missing in error
-    assert "10-prereq" not in _journal(tmp_path)["steps"]
+    assert "10-prereq" not in _steps(tmp_path)
     verified = planner(api, tmp_path, "verify", "10-prereq")
     assert verified.returncode == ExitCode.NOT_READY
     forced = planner(api, tmp_path, "apply", "10-prereq", "--write", "--yes", "--force")
     assert forced.returncode == 0, forced.stderr
-    entry = _journal(tmp_path)["steps"]["10-prereq"]
+    entry = _steps(tmp_path)["10-prereq"]
     assert entry["forced"][0].startswith("Istio is not ready on cluster test")
     verified = planner(api, tmp_path, "verify", "10-prereq")
     assert verified.returncode == ExitCode.NOT_READY, verified.stderr
     assert "planner: NOT REACHED: istiod: no istiod Deployment" in verified.stderr
     assert verified.stderr.splitlines()[-1] == (
         "planner: error: verification of 10-prereq failed: outcome not reached (state applied)")
-    assert _journal(tmp_path)["steps"]["10-prereq"]["state"] == "applied"
+    assert _steps(tmp_path)["10-prereq"]["state"] == "applied"
 
 
 def test_prerequisites_are_read_live_each_time(kube_api: KubeAPIServer,
