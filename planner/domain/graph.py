@@ -250,20 +250,60 @@ class CallGraph:
         return grouped
 
     def dependents(self, namespace: str) -> set[str]:
-        """Workload ids that transitively depend on a Service in ``namespace`` (blast radius)."""
-        reverse = self._callers_of
-        served_by = self._served_by
-        frontier = list(self._services_by_namespace.get(namespace, ()))
-        seen: set[str] = set()
-        while frontier:
-            current = frontier.pop()
-            for caller in reverse.get(current, ()):
-                if caller in seen:
-                    continue
-                seen.add(caller)
-                frontier.extend(served_by.get(caller, ()))
+        """Workload ids that transitively depend on a Service in ``namespace`` (blast radius):
+        callers of its Services, callers of the Services those callers serve, and so on."""
+        bit = self._namespace_bits.get(namespace)
+        if bit is None:
+            return set()
+        return {w for w, deps in self._dependencies.items() if deps & bit}
+
+    def blast_radius(self) -> dict[str, int]:
+        """For every namespace with Services, how many workloads depend on it transitively
+        (``len(dependents(ns))`` for all namespaces in one pass over the graph)."""
+        # A bit-sliced counter: planes[j] holds bit j of every namespace's count, so adding a
+        # workload's whole dependency set is a carry over a few integers, and the work does not
+        # grow with how many namespaces each workload depends on.
+        planes: list[int] = []
+        for deps in self._dependencies.values():
+            carry, j = deps, 0
+            while carry:
+                if j == len(planes):
+                    planes.append(0)
+                planes[j], carry = planes[j] ^ carry, planes[j] & carry
+                j += 1
+        return {ns: sum(((plane & bit) != 0) << j for j, plane in enumerate(planes))
+                for ns, bit in self._namespace_bits.items()}
+
+    @cached_property
+    def _namespace_bits(self) -> dict[str, int]:
+        return {ns: 1 << i for i, ns in enumerate(sorted(self._services_by_namespace))}
+
+    @cached_property
+    def _dependencies(self) -> dict[str, int]:
+        """Workload id -> the namespaces it depends on transitively, as a bitset over
+        ``_namespace_bits``. One pass: a caller depends on the namespaces of the Services it
+        calls and on everything their backends depend on, so dependencies flow backwards over
+        the strongly connected components of caller -> backend, sinks first (Tarjan's order)."""
+        ns_bits = self._namespace_bits
+        service_bit = {s: ns_bits[ns] for ns, services in self._services_by_namespace.items()
+                       for s in services}
+        direct: dict[str, int] = defaultdict(int)
+        successors: dict[str, set[str]] = defaultdict(set)
+        for e in self.edges:
+            direct[e.caller] |= service_bit.get(e.callee, 0)
+            successors[e.caller].update(self.backends.get(e.callee, ()))
+        deps: dict[str, int] = {}
+        for component in _components_sinks_first(successors):
+            acc = 0
+            for node in component:
+                acc |= direct.get(node, 0)
+                for succ in successors.get(node, ()):
+                    acc |= deps.get(succ, 0)
+            for node in component:
+                deps[node] = acc
         index = self.node_index
-        return {w for w in seen if w in index and index[w].kind is NodeKind.WORKLOAD}
+        return {n: d for n, d in deps.items()
+                if n in index and index[n].kind is NodeKind.WORKLOAD}
 
     def edge(self, key: str) -> Edge | None:
         """Look an edge up by its ``key`` (``caller -> callee:port``)."""
@@ -276,3 +316,47 @@ class CallGraph:
 def merge_evidence(evidence: Iterable[Evidence]) -> tuple[Evidence, ...]:
     """Deduplicated, sorted evidence."""
     return tuple(sorted(set(evidence)))
+
+
+def _components_sinks_first(successors: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of a directed graph (Tarjan's algorithm, iterative so that
+    a long call chain cannot exhaust the recursion limit), every component after all the
+    components it reaches. Nodes are the keys of ``successors`` and every node they name."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    for root in successors:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(successors.get(root, ())))]
+        while work:
+            node, children = work[-1]
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(successors.get(child, ()))))
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    components.append(component)
+    return components

@@ -762,7 +762,8 @@ class _Planner:
     # -- phase 4: exceptions and STRICT -------------------------------------------------------
 
     def strict(self) -> None:
-        self.blast = {ns: len(self.graph.dependents(ns)) for ns in self.enroll_step}
+        radius = self.graph.blast_radius()
+        self.blast = {ns: radius.get(ns, 0) for ns in self.enroll_step}
         order = sorted(self.enroll_step, key=lambda ns: (self.blast[ns], ns))
         for ns in order:
             self.strict_namespace(ns)
