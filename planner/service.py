@@ -39,6 +39,10 @@ Progress = Callable[[int, int, str], None]
 #: the steps the other applied.
 DEFAULT_JOURNAL = os.path.join(".meshplan", "journal.json")
 
+#: How far back observed traffic is read for the plan's gates unless ``--window`` says: long
+#: enough for weekly jobs.
+DEFAULT_WINDOW = "7d"
+
 
 @dataclass(frozen=True)
 class ManifestInput:
@@ -237,10 +241,12 @@ def assess(analysis: Analysis) -> Assessment:
 # --- applying plan steps ----------------------------------------------------------------------
 
 if TYPE_CHECKING:
-    from planner.apply.engine import ApplySession, TrafficReader
+    # ApplySession re-exported: front ends name the session type without importing the engine.
+    from planner.apply.engine import ApplySession as ApplySession
+    from planner.apply.engine import TrafficReader
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrafficSource:
     """Where observed traffic comes from: a Prometheus (bearer token from ``token_file`` or
     ``$PLANNER_PROMETHEUS_TOKEN``, server certificate checked against ``ca_file``) or an export
@@ -248,8 +254,9 @@ class TrafficSource:
     ``traffic_file``; ``InputError`` otherwise.
 
     ``window`` is how far back Prometheus looks; None leaves it to the reader's caller (the
-    apply engine: 7 days before a STRICT step, 15 minutes to verify one). Satisfies the apply
-    engine's ``TrafficReader``.
+    apply engine: 7 days before a STRICT step, 15 minutes to verify one; :func:`observe`:
+    :data:`DEFAULT_WINDOW`). The one shape of observed-traffic input for every front end;
+    satisfies the apply engine's ``TrafficReader``.
     """
 
     prometheus: str | None = None
@@ -288,7 +295,6 @@ class TrafficSource:
 
 def open_apply_session(analysis: Analysis, plan: Plan, *, write: bool, journal_path: str,
                        kube: ClusterInput | None = None, out_dir: str | None = None,
-                       prometheus: str | None = None,
                        traffic: TrafficReader | None = None,
                        lock_wait_s: float | None = None,
                        caller: str = "planner") -> ApplySession:
@@ -298,21 +304,13 @@ def open_apply_session(analysis: Analysis, plan: Plan, *, write: bool, journal_p
 
     ``traffic`` (a :class:`TrafficSource`, or any ``TrafficReader``) is where the STRICT
     steps' plaintext gate reads observed traffic, on every apply and verify (``fail`` or
-    ``unknown`` refuse the step unless forced); ``prometheus`` is short for
-    ``traffic=TrafficSource(prometheus=URL)``. ``write=False`` keeps it
-    read-only: ``preview``, ``verify`` and ``status`` work, ``apply`` and ``rollback`` raise
-    ``ReadOnlyError``. Raises ``ApplyError`` when there is no target, ``InputError`` for both
-    ``prometheus`` and ``traffic``, and ``ClusterError`` when the kubeconfig cannot be loaded.
-    Close it (or use ``with``)."""
+    ``unknown`` refuse the step unless forced). ``write=False`` keeps it read-only:
+    ``preview``, ``verify`` and ``status`` work, ``apply`` and ``rollback`` raise
+    ``ReadOnlyError``. Raises ``ApplyError`` when there is no target and ``ClusterError`` when
+    the kubeconfig cannot be loaded. Close it (or use ``with``)."""
     from planner.apply.engine import ApplySession
     from planner.apply.writer import Writer
-    from planner.errors import ApplyError, InputError
-
-    if prometheus is not None:
-        if traffic is not None:
-            raise InputError("give the apply gate either a Prometheus URL or a traffic "
-                             "source, not both")
-        traffic = TrafficSource(prometheus=prometheus)
+    from planner.errors import ApplyError
 
     writer: Writer
     if kube is not None:
@@ -354,24 +352,20 @@ def check_writable(write: bool) -> None:
     require_write(write)
 
 
-def observe(analysis: Analysis, *, prometheus: str | None = None, token_file: str | None = None,
-            ca_file: str | None = None, window: str = "7d", traffic_file: str | None = None,
-            traffic_format: str | None = None) -> Analysis:
-    """Read observed traffic (a Prometheus URL or an export file) and merge it into the graph.
+def observe(analysis: Analysis, traffic: TrafficSource) -> Analysis:
+    """Read observed traffic (over ``traffic.window`` or :data:`DEFAULT_WINDOW`; an export
+    says its own) and merge it into the graph.
 
     The returned Analysis carries the snapshot in ``traffic`` and the merged graph in ``graph``;
     ``context.graph`` stays the manifests' graph, so the blocker rules and the plan's steps still
-    come from the manifests and the telemetry only gates them. ``window`` applies to Prometheus
-    (an export says its own). The bearer token comes from ``token_file`` or
-    ``$PLANNER_PROMETHEUS_TOKEN``. Raises ``InputError`` unless exactly one source is given,
-    ``MetricsError`` when it cannot be read.
+    come from the manifests and the telemetry only gates them. Raises ``MetricsError`` when the
+    source cannot be read.
     """
     from dataclasses import replace
 
     from planner.domain.observed import merge_observed, resolve_pods
 
-    snapshot = TrafficSource(prometheus, token_file, ca_file, traffic_file,
-                             traffic_format).read(window)
+    snapshot = traffic.read(DEFAULT_WINDOW)
     # Hubble names pods: map them to the scanned workloads before they meet the graph.
     snapshot = resolve_pods(snapshot, analysis.scan.inventory)
     return replace(analysis, graph=merge_observed(analysis.graph, snapshot), traffic=snapshot)
@@ -417,6 +411,99 @@ def namespace_report(analysis: Analysis) -> tuple[NamespaceTraffic, ...]:
     if analysis.traffic is None:
         return ()
     return namespace_traffic(analysis.graph, analysis.traffic)
+
+
+# --- the pipeline every front end runs ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """How to plan: Istio's root namespace, STRICT per ``namespace`` or per ``workload``, how
+    namespaces not yet labelled join the mesh (one of :data:`DATAPLANE_CHOICES`), and the
+    profile (``--profile FILE``) behind the fit verdict the plan opens with."""
+
+    root_namespace: str = "istio-system"
+    granularity: str = "namespace"
+    dataplane: str = "recommended"
+    profile_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """What :func:`run_pipeline` gives: the analysis (with the observed traffic merged in when
+    it was read), its assessment, the plan as the manifests make it (what the apply engine
+    gets), the plan to show (``gated``: with observed traffic, MP301 blockers and the proven
+    namespaces first; else ``plan`` itself), the gate of every STRICT step by id (None without
+    traffic), and why the traffic asked for could not be read ("")."""
+
+    analysis: Analysis
+    assessment: Assessment
+    plan: Plan
+    gated: Plan
+    gates: dict[str, GateResult] | None
+    traffic_error: str = ""
+
+    def step_gates(self) -> dict[str, GateResult]:
+        """The gate of every STRICT step: ``gates``, or ``unknown`` (and why) for each without
+        observed traffic."""
+        if self.gates is not None:
+            return self.gates
+        return {step_id: gate_for_step(self.analysis, self.plan, step_id)
+                for step_id in gated_steps(self.plan)}
+
+
+def gated_steps(plan: Plan) -> tuple[str, ...]:
+    """The ids of the steps with a plaintext gate (namespace, workload and mesh-wide STRICT)."""
+    from planner.domain.plan import Phase
+
+    return tuple(s.id for s in plan.steps if s.phase in (Phase.STRICT, Phase.MESH_STRICT))
+
+
+def run_pipeline(spec: InputSpec, options: PlanOptions = PlanOptions(), *,
+                 traffic: TrafficSource | None = None,
+                 profile_overrides: Mapping[str, Any] | None = None,
+                 traffic_optional: bool = False, progress: Progress | None = None,
+                 stdin: BinaryIO | None = None,
+                 scanned: Callable[[ScanResult], None] | None = None,
+                 stage: Callable[[str], None] | None = None) -> Rollout:
+    """Scan, read the observed traffic, assess, plan and gate: the one chain ``plan``,
+    ``report``, ``apply`` and the TUI run.
+
+    ``traffic_optional``: a source that cannot be read leaves the analysis without traffic and
+    says why in ``traffic_error`` (the TUI shows the manifests' analysis anyway) instead of
+    raising. ``scanned`` sees the scan before the traffic is read; ``stage`` names each later
+    stage (``reading traffic``, ``assessing``, ``planning``) as it starts. Raises what
+    :func:`analyse` and :func:`observe` raise, and ``ValueError`` for an unknown granularity
+    or data plane."""
+    from planner.errors import PlannerError
+
+    analysis = analyse(spec, profile_path=options.profile_path,
+                       profile_overrides=profile_overrides, progress=progress, stdin=stdin,
+                       root_namespace=options.root_namespace)
+    if scanned is not None:
+        scanned(analysis.scan)
+    traffic_error = ""
+    if traffic is not None:
+        if stage is not None:
+            stage("reading traffic")
+        try:
+            analysis = observe(analysis, traffic)
+        except PlannerError as err:
+            if not traffic_optional:
+                raise
+            traffic_error = str(err)
+    if stage is not None:
+        stage("assessing")
+    # One assessment serves the verdict, the plan's verdict and its data plane.
+    assessment = assess(analysis)
+    if stage is not None:
+        stage("planning")
+    plan = build_plan(analysis, granularity=options.granularity, dataplane=options.dataplane,
+                      assessment=assessment)
+    gated, gates = plan, None
+    if analysis.traffic is not None:
+        gated, gates = gate_plan(analysis, plan)
+    return Rollout(analysis, assessment, plan, gated, gates, traffic_error)
 
 
 def write_output(path: Path, text: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from time import perf_counter
@@ -19,8 +19,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from planner.domain.plan import Phase
-from planner.errors import ApplyError, PlannerError
+from planner.errors import PlannerError
 from tui.actions import ACTIONS, BY_ID, applies_to, available, parse_command
 from tui.format import clean, gate_text
 from tui.messages import (
@@ -42,22 +41,16 @@ from tui.screens.plan import PlanScreen, changes_yaml, yaml_view
 #: Where a WRITE session in manifest mode writes the steps' GitOps files without --out.
 DEFAULT_OUT = "meshplan-rollout"
 DONE_STATES = frozenset({"applied", "verified"})
-#: The phases with a plaintext gate (``planner.service.gate_for_step`` answers for them).
-GATED_PHASES = frozenset({Phase.STRICT, Phase.MESH_STRICT})
 
 if TYPE_CHECKING:
-    from planner.commands.common import TrafficOptions
-
-
-class ApplyUnavailable(ApplyError):
-    """The apply engine (``planner.service.open_apply_session``) is not in this build."""
+    from planner.service import InputSpec, TrafficSource
 
 
 @dataclass(frozen=True)
 class TuiOptions:
     """What ``planner tui`` was started with."""
 
-    spec: Any
+    spec: InputSpec
     profile_path: str | None = None
     write: bool = False
     out_dir: str | None = None
@@ -65,15 +58,15 @@ class TuiOptions:
     root_namespace: str = "istio-system"
     start: str = "assess"
     overrides: dict[str, Any] = field(default_factory=dict)
-    #: Observed-traffic flags (--prometheus, --traffic ...); None or not ``given``: none.
-    traffic: TrafficOptions | None = None
+    #: Observed traffic (--prometheus, --traffic ...); None: none.
+    traffic: TrafficSource | None = None
     #: ``sidecar``, or ``recommended`` to enroll namespaces as the fit assessment recommends.
     dataplane: str = "recommended"
 
     @property
     def observing(self) -> bool:
         """True when observed traffic was asked for."""
-        return self.traffic is not None and self.traffic.given
+        return self.traffic is not None
 
 
 def bindings() -> list[BindingType]:
@@ -375,28 +368,21 @@ class MeshplanApp(App[None]):
         if not worker.is_cancelled:
             self.post_message(message)
 
-    def _analyse(self, overrides: dict[str, Any], label: str) -> Any:
-        from planner import service
+    def _scan_progress(self, label: str) -> Callable[[int, int, str], None]:
+        """A scan's progress, posted as ``label: what`` with done and total."""
 
         def progress(done: int, total: int, what: str = "") -> None:
             self._post(WorkProgress(f"{label}: {what}" if what else label, done, total))
 
-        return service.analyse(self.options.spec, profile_path=self.options.profile_path,
-                               profile_overrides=overrides or None, progress=progress,
-                               root_namespace=self.options.root_namespace)
+        return progress
 
-    def _observe(self, analysis: Any) -> tuple[Any, str]:
-        """``analysis`` with the observed traffic merged in, and why it could not be (or "")."""
-        traffic = self.options.traffic
-        if traffic is None or not traffic.given:
-            return analysis, ""
-        self._post(WorkProgress("reading traffic"))
-        try:
-            return traffic.observe(analysis), ""
-        except PlannerError as err:
-            # An unreachable Prometheus must not hide the manifests' analysis: show it, say
-            # why the traffic is missing, and let every gate read "unknown".
-            return analysis, str(err)
+    def _analyse(self, overrides: dict[str, Any], label: str) -> Any:
+        from planner import service
+
+        return service.analyse(self.options.spec, profile_path=self.options.profile_path,
+                               profile_overrides=overrides or None,
+                               progress=self._scan_progress(label),
+                               root_namespace=self.options.root_namespace)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="scan", name="scan")
     def run_analysis(self) -> None:
@@ -406,28 +392,28 @@ class MeshplanApp(App[None]):
         start = perf_counter()
         self._post(WorkProgress("scanning"))
         overrides = dict(self.overrides)
-        # The session keeps what this builds; the collector would only re-walk it.
+        options = service.PlanOptions(root_namespace=self.options.root_namespace,
+                                      dataplane=self.options.dataplane,
+                                      profile_path=self.options.profile_path)
+        # The session keeps what this builds; the collector would only re-walk it. The plan
+        # opens with the verdict and follows the assessment's data plane, so the assessment
+        # cannot wait for the first paint.
         with service.paused_gc(keep=True):
-            analysis = self._analyse(overrides, "scanning")
-            analysis, traffic_error = self._observe(analysis)
-            # The plan opens with the verdict and follows the assessment's data plane, so the
-            # assessment cannot wait for the first paint.
-            self._post(WorkProgress("assessing"))
-            assessment = service.assess(analysis)
-            self._post(WorkProgress("planning"))
-            plan = service.build_plan(analysis, dataplane=self.options.dataplane,
-                                      assessment=assessment)
-            if analysis.traffic is not None:
-                shown, gates = service.gate_plan(analysis, plan)
-            else:
-                # No proof either way: the service says "unknown" and why, step by step.
-                shown, gates = plan, {s.id: service.gate_for_step(analysis, plan, s.id)
-                                      for s in plan.steps if s.phase in GATED_PHASES}
+            rollout = service.run_pipeline(
+                self.options.spec, options, traffic=self.options.traffic,
+                profile_overrides=overrides or None, traffic_optional=True,
+                progress=self._scan_progress("scanning"),
+                stage=lambda name: self._post(WorkProgress(name)))
+            # Without traffic, every gate reads "unknown" (no proof either way), with why.
+            gates = rollout.step_gates()
+            analysis = rollout.analysis
             namespaces = {r.namespace: r for r in service.namespace_report(analysis)}
-        self._post(Analysed(analysis, shown, perf_counter() - start, plan, gates, namespaces,
-                            traffic_error))
+        # An unreachable Prometheus must not hide the manifests' analysis: it is shown, with
+        # why the traffic is missing (traffic_error), and every gate reads "unknown".
+        self._post(Analysed(analysis, rollout.gated, perf_counter() - start, rollout.plan,
+                            gates, namespaces, rollout.traffic_error))
         self._shown.wait(timeout=30)
-        self._post(Assessed(assessment, analysis, overrides))
+        self._post(Assessed(rollout.assessment, analysis, overrides))
         self._post(WorkProgress(""))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="assess", name="re-assess")
@@ -447,23 +433,18 @@ class MeshplanApp(App[None]):
                 return self._session
             from planner import service
 
-            opener = getattr(service, "open_apply_session", None)
-            if opener is None or self.analysis is None or self.plan is None:
-                raise ApplyUnavailable("the apply engine (open_apply_session) is not available "
-                                       "in this build: dry-run, apply and verify are disabled")
             spec = self.options.spec
-            manifests = hasattr(spec, "paths")
+            manifests = isinstance(spec, service.ManifestInput)
             out_dir = self.options.out_dir or (DEFAULT_OUT if manifests else None)
             # traffic=: the engine re-checks a STRICT step's plaintext gate (Prometheus with its
             # token and CA, or the export file) right before writing it, and raises
-            # GateRefused when it does not pass; it picks its own look-back window.
-            traffic = self.options.traffic
-            self._session = opener(
+            # GateRefused when it does not pass; it picks its own look-back window unless
+            # --window was given.
+            self._session = service.open_apply_session(
                 self.analysis, self.apply_plan or self.plan, write=self.write,
                 journal_path=self.options.journal_path or service.DEFAULT_JOURNAL,
-                kube=None if manifests else spec, out_dir=out_dir,
-                traffic=traffic.source(None) if traffic is not None else None,
-                caller="planner tui")
+                kube=spec if isinstance(spec, service.ClusterInput) else None, out_dir=out_dir,
+                traffic=self.options.traffic, caller="planner tui")
             return self._session
 
     def _close_session(self) -> None:

@@ -10,26 +10,28 @@ STRICT steps. Flow, journal, gates and recovery: docs/apply.md.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from planner.commands.common import (
-    TrafficOptions,
     fail,
     handle_errors,
     input_options,
-    input_spec,
     one_line,
     output_option,
     print_document,
+    run_pipeline,
     stdout_console,
     traffic_options,
 )
-from planner.commands.plan import make_plan, plan_options
+from planner.commands.plan import plan_options
 from planner.errors import ApplyError
 from planner.exit_codes import ExitCode
-from planner.service import DEFAULT_JOURNAL, LOCK_WAIT_S, TrafficSource
+from planner.service import DEFAULT_JOURNAL, LOCK_WAIT_S
+
+if TYPE_CHECKING:
+    from planner.service import ApplySession, InputSpec, PlanOptions, TrafficSource
 
 
 def session_options(func: Any) -> Any:
@@ -49,43 +51,24 @@ def session_options(func: Any) -> Any:
     return func
 
 
-def _open(spec: Any, options: dict[str, Any], write: bool,
-          traffic: TrafficOptions | None = None, step_id: str | None = None) -> Any:
-    """Analyse, plan and open the apply session for the chosen input; with ``traffic`` given,
-    its STRICT steps are gated on that observed traffic. An unknown ``step_id`` is reported
-    before anything else is asked of the user (such as an output folder)."""
+def _open(spec: InputSpec, plan_options: PlanOptions, session: dict[str, Any], write: bool,
+          traffic: TrafficSource | None = None, step_id: str | None = None) -> ApplySession:
+    """Analyse, plan and open the apply session for the chosen input (``session``: the
+    :func:`session_options`); with ``traffic`` given, its STRICT steps are gated on that
+    observed traffic. An unknown ``step_id`` is reported before anything else is asked of the
+    user (such as an output folder)."""
     from planner.service import ClusterInput, open_apply_session
 
-    analysis, plan = make_plan(spec, options["root_namespace"], options["granularity"],
-                               options["dataplane"], options["profile_path"])
+    # The engine reads the traffic itself, right before each gated step: not here.
+    rollout = run_pipeline(spec, plan_options)
+    plan = rollout.plan
     if step_id is not None and step_id not in {s.id for s in plan.steps}:
         raise ApplyError(plan.unknown_step(step_id))
-    return open_apply_session(analysis, plan, write=write, journal_path=options["journal"],
+    return open_apply_session(rollout.analysis, plan, write=write,
+                              journal_path=session["journal"],
                               kube=spec if isinstance(spec, ClusterInput) else None,
-                              out_dir=options["out_dir"], traffic=_traffic_source(traffic),
-                              lock_wait_s=options["lock_wait"])
-
-
-def _traffic_source(traffic: TrafficOptions | None) -> TrafficSource | None:
-    """The service's TrafficSource for the flags, None without --prometheus/--traffic.
-
-    ``--window`` goes along only when given on the command line: its default suits the gate
-    before STRICT, while verify must look at the last minutes only (older plaintext predates
-    the step), so the engine picks the window unless the user did."""
-    if traffic is None:
-        return None
-    from click.core import ParameterSource
-
-    source = click.get_current_context().get_parameter_source("window")
-    window = None if source in (None, ParameterSource.DEFAULT) else traffic.window
-    result: TrafficSource | None = traffic.source(window)
-    return result
-
-
-def _spec(options: dict[str, Any]) -> Any:
-    return input_spec(options["filenames"], options["recursive"], options["namespace"],
-                      options["all_namespaces"], options["strict"], options["kubeconfig"],
-                      options["context"])
+                              out_dir=session["out_dir"], traffic=traffic,
+                              lock_wait_s=session["lock_wait"])
 
 
 def _note(message: str) -> None:
@@ -140,8 +123,9 @@ def confirm(question: str, yes: bool) -> bool:
 @click.option("--force-conflicts", is_flag=True,
               help="Take over fields another field manager owns.")
 @handle_errors
-def apply(step_id: str, write: bool, dry_run: bool, yes: bool, resume: bool, force: bool,
-          force_conflicts: bool, traffic: TrafficOptions, **options: Any) -> None:
+def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
+          traffic: TrafficSource | None, write: bool, dry_run: bool, yes: bool, resume: bool,
+          force: bool, force_conflicts: bool, **session: Any) -> None:
     """Apply one plan step: dry run, diff, confirm, server-side apply, journal.
 
     With --prometheus or --traffic, a STRICT step whose plaintext gate fails or cannot be
@@ -160,8 +144,8 @@ def apply(step_id: str, write: bool, dry_run: bool, yes: bool, resume: bool, for
 
     if not dry_run:
         check_writable(write)
-    with _open(_spec(options), options, write, traffic, step_id) as session:
-        preview = session.preview(step_id, force_conflicts=force_conflicts)
+    with _open(spec, plan_options, session, write, traffic, step_id) as opened:
+        preview = opened.preview(step_id, force_conflicts=force_conflicts)
         print_diff(preview.diff)
         for line in preview.changes:
             _note(f"{step_id}: {line}")
@@ -171,10 +155,10 @@ def apply(step_id: str, write: bool, dry_run: bool, yes: bool, resume: bool, for
             if preview.refused:
                 fail(preview.refused, ExitCode.APPLY_ERROR)
             return
-        if not confirm(f"Apply step {step_id} to {session.writer.label}?", yes):
+        if not confirm(f"Apply step {step_id} to {opened.writer.label}?", yes):
             _note("not applied")
             return
-        outcome = session.apply(step_id, force=force, resume=resume,
+        outcome = opened.apply(step_id, force=force, resume=resume,
                                 force_conflicts=force_conflicts, progress=_note)
     click.echo(f"{outcome.step_id}: {outcome.state}")
 
@@ -187,7 +171,8 @@ def apply(step_id: str, write: bool, dry_run: bool, yes: bool, resume: bool, for
 @click.option("--write", is_flag=True, help="Allow changes (read-only without it).")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @handle_errors
-def rollback(step_id: str, write: bool, yes: bool, **options: Any) -> None:
+def rollback(step_id: str, spec: InputSpec, plan_options: PlanOptions, write: bool, yes: bool,
+             **session: Any) -> None:
     """Restore what one step changed to the journaled before-state.
 
     \b
@@ -197,11 +182,11 @@ def rollback(step_id: str, write: bool, yes: bool, **options: Any) -> None:
     from planner.service import check_writable
 
     check_writable(write)
-    with _open(_spec(options), options, write, step_id=step_id) as session:
-        if not confirm(f"Roll back step {step_id} on {session.writer.label}?", yes):
+    with _open(spec, plan_options, session, write, step_id=step_id) as opened:
+        if not confirm(f"Roll back step {step_id} on {opened.writer.label}?", yes):
             _note("not rolled back")
             return
-        outcome = session.rollback(step_id, progress=_note)
+        outcome = opened.rollback(step_id, progress=_note)
     for message in outcome.messages:
         if message.startswith("warning:"):
             _note(message)
@@ -215,7 +200,8 @@ def rollback(step_id: str, write: bool, yes: bool, **options: Any) -> None:
 @session_options
 @traffic_options
 @handle_errors
-def verify(step_id: str, traffic: TrafficOptions, **options: Any) -> None:
+def verify(step_id: str, spec: InputSpec, plan_options: PlanOptions,
+           traffic: TrafficSource | None, **session: Any) -> None:
     """Check a step: journal, live objects as applied, plaintext gate (exit 11 on failure).
 
     The gate reads --prometheus over the last 15 minutes unless --window says otherwise, or
@@ -226,8 +212,8 @@ def verify(step_id: str, traffic: TrafficOptions, **options: Any) -> None:
       planner verify 40-strict-shop --prometheus http://127.0.0.1:9090
       planner verify 40-strict-shop --traffic edges.csv
     """
-    with _open(_spec(options), options, False, traffic, step_id) as session:
-        outcome = session.verify(step_id)
+    with _open(spec, plan_options, session, False, traffic, step_id) as opened:
+        outcome = opened.verify(step_id)
     for message in outcome.messages:
         _note(message)
     click.echo(f"{outcome.step_id}: {outcome.state}")
@@ -248,7 +234,8 @@ def verify(step_id: str, traffic: TrafficOptions, **options: Any) -> None:
               help="Bind the steps of a format-1 journal to this cluster (or --out folder) "
                    "and rewrite it in the current format; the old file is kept as .v1.")
 @handle_errors
-def status(output: str, migrate_journal: bool, **options: Any) -> None:
+def status(spec: InputSpec, plan_options: PlanOptions, output: str, migrate_journal: bool,
+           **session: Any) -> None:
     """Each step's state on this cluster: pending, applied, verified, failed, rolled back,
     drifted or superseded.
 
@@ -263,15 +250,15 @@ def status(output: str, migrate_journal: bool, **options: Any) -> None:
     """
     from planner.service import migrate_journal as migrate
 
-    with _open(_spec(options), options, False) as session:
+    with _open(spec, plan_options, session, False) as opened:
         if migrate_journal:
-            bound = migrate(session)
-            _note(f"journal {options['journal']}: {bound} step(s) bound to "
-                  f"{session.target.label()}" if bound else
-                  f"journal {options['journal']} is already in the current format")
-        rows = session.status_details()
-        note = session.journal_note()
-        target = session.target
+            bound = migrate(opened)
+            _note(f"journal {session['journal']}: {bound} step(s) bound to "
+                  f"{opened.target.label()}" if bound else
+                  f"journal {session['journal']} is already in the current format")
+        rows = opened.status_details()
+        note = opened.journal_note()
+        target = opened.target
     if note:
         _note(note)
     if output == "json":

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from planner.commands.common import (
     exit_if_invalid,
     handle_errors,
     input_options,
-    input_spec,
     output_option,
     print_document,
     run_analysis,
     stdout_console,
 )
+
+if TYPE_CHECKING:
+    from planner.service import InputSpec
 
 
 @click.command()
@@ -30,9 +34,7 @@ from planner.commands.common import (
               help="Node count for ztunnel and DaemonSet pods (default: Node objects seen).")
 @output_option("table", "wide", "json")
 @handle_errors
-def assess(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
-           all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
-           profile_path: str | None, platform_engineers: int | None,
+def assess(spec: InputSpec, profile_path: str | None, platform_engineers: int | None,
            compliance_mtls: bool | None, observability_needed: bool | None, nodes: int | None,
            output: str) -> None:
     """Give a mesh-fit verdict (mesh-overkill, mesh-optional, mesh-recommended) with every
@@ -47,8 +49,6 @@ def assess(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
     """
     from planner.service import assess as run_assess
 
-    spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
-                      context)
     overrides = {"platform_engineers": platform_engineers, "compliance_mtls": compliance_mtls,
                  "observability_needed": observability_needed, "nodes": nodes}
     analysis = run_analysis(spec, profile_path=profile_path, profile_overrides=overrides)

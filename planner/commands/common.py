@@ -7,8 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, overload
 
 import click
 
@@ -24,6 +23,10 @@ from planner.errors import (
     ReadOnlyError,
 )
 from planner.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from planner.domain.analysis import Analysis, ScanResult
+    from planner.service import InputSpec, PlanOptions, Rollout
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,6 +91,11 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: The parameters :func:`input_options` turns into one ``spec``.
+_INPUT_PARAMETERS = ("filenames", "recursive", "namespace", "all_namespaces", "strict",
+                     "kubeconfig", "context")
+
+
 @overload
 def input_options(func: F) -> F: ...
 
@@ -98,11 +106,17 @@ def input_options(func: None = None, *, strict_flag: str = "--strict") -> Callab
 
 def input_options(func: F | None = None, *, strict_flag: str = "--strict") -> Any:
     """kubectl's input flags: -f/--filename (repeatable, ``-`` for stdin), -R, -n, --strict,
-    and --kubeconfig/--context/-A for a live cluster. A command whose own ``--strict`` means
-    something else names the input one differently (``@input_options(strict_flag=...)``); the
-    parameter is ``strict`` either way."""
+    and --kubeconfig/--context/-A for a live cluster, passed to the command as one
+    ``spec`` (:func:`input_spec`). A command whose own ``--strict`` means something else names
+    the input one differently (``@input_options(strict_flag=...)``)."""
     if func is None:
         return functools.partial(input_options, strict_flag=strict_flag)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        spec = input_spec(*(kwargs.pop(name) for name in _INPUT_PARAMETERS))
+        return func(*args, spec=spec, **kwargs)
+
     decorators = [
         click.option("-f", "--filename", "filenames", multiple=True, metavar="PATH",
                      help="Manifest file or directory ('-' reads stdin). Repeatable."),
@@ -125,13 +139,13 @@ def input_options(func: F | None = None, *, strict_flag: str = "--strict") -> An
                           "cluster does not serve or forbids)."),
     ]
     for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+        wrapper = decorator(wrapper)
+    return wrapper  # type: ignore[return-value]
 
 
 def input_spec(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
                all_namespaces: bool, strict: bool, kubeconfig: str | None,
-               context: str | None) -> Any:
+               context: str | None) -> InputSpec:
     """Choose the input from the flags: manifests when -f is given, else the live cluster."""
     from planner.service import ClusterInput, ManifestInput
 
@@ -167,7 +181,7 @@ def _remember_verbose(ctx: click.Context, _param: click.Parameter, value: bool) 
     return value
 
 
-def report_scan(result: Any) -> None:
+def report_scan(result: ScanResult) -> None:
     """Print a ScanResult's diagnostics on stderr, one line each; with -v also what the scan
     cost (objects, API calls) and the notes (kinds not served)."""
     for diagnostic in result.diagnostics:
@@ -184,18 +198,18 @@ def report_scan(result: Any) -> None:
         click.echo(f"planner: {one_line(note)}", err=True)
 
 
-def exit_if_invalid(result: Any) -> None:
+def exit_if_invalid(result: ScanResult) -> None:
     """Exit INVALID_INPUT when the scan skipped documents (after the output was written)."""
     if result.invalid:
         sys.exit(int(ExitCode.INVALID_INPUT))
 
 
-def _stdin_for(spec: Any) -> Any:
+def _stdin_for(spec: InputSpec) -> BinaryIO | None:
     """The binary stdin when ``-f -`` was given, else None."""
     return sys.stdin.buffer if "-" in getattr(spec, "paths", ()) else None
 
 
-def run_scan(spec: Any) -> Any:
+def run_scan(spec: InputSpec) -> ScanResult:
     """Scan with a progress bar, print the diagnostics on stderr, return the ScanResult."""
     from planner.service import scan
 
@@ -206,7 +220,7 @@ def run_scan(spec: Any) -> Any:
     return result
 
 
-def run_analysis(spec: Any, **options: Any) -> Any:
+def run_analysis(spec: InputSpec, **options: Any) -> Analysis:
     """``service.analyse`` with a progress bar and stdin for ``-f -``; prints the scan's
     diagnostics on stderr and returns the Analysis. ``options`` go to ``analyse``."""
     from planner.service import analyse
@@ -216,6 +230,18 @@ def run_analysis(spec: Any, **options: Any) -> Any:
     report_scan(analysis.scan)
     keep_until_exit(analysis)
     return analysis
+
+
+def run_pipeline(spec: InputSpec, options: PlanOptions, **more: Any) -> Rollout:
+    """``service.run_pipeline`` with a progress bar and stdin for ``-f -``; prints the scan's
+    diagnostics on stderr as soon as it is done. ``more`` goes to ``run_pipeline``."""
+    from planner import service
+
+    with progress_bar("scanning") as progress:
+        rollout = service.run_pipeline(spec, options, progress=progress,
+                                       stdin=_stdin_for(spec), scanned=report_scan, **more)
+    keep_until_exit(rollout)
+    return rollout
 
 
 def print_document(data: Any, output: str = "json") -> None:
@@ -249,54 +275,36 @@ def stdout_console() -> Any:
     return Console(markup=False, highlight=False, emoji=False, width=width)
 
 
-@dataclass(frozen=True)
-class TrafficOptions:
-    """The observed-traffic flags of one command line (see :func:`traffic_options`)."""
-
-    prometheus: str | None = None
-    token_file: str | None = None
-    ca_file: str | None = None
-    window: str = "7d"
-    traffic_file: str | None = None
-    traffic_format: str | None = None
-
-    @property
-    def given(self) -> bool:
-        """True when --prometheus or --traffic was given."""
-        return self.prometheus is not None or self.traffic_file is not None
-
-    def source(self, window: str | None) -> Any:
-        """The service's ``TrafficSource`` for these flags (None without --prometheus or
-        --traffic); ``window`` None lets the apply engine pick its own look-back."""
-        if not self.given:
-            return None
-        from planner.service import TrafficSource
-
-        return TrafficSource(self.prometheus, self.token_file, self.ca_file, self.traffic_file,
-                             self.traffic_format, window)
-
-    def observe(self, analysis: Any) -> Any:
-        """``analysis`` with the traffic merged in (unchanged when none was given); raises
-        ``InputError`` for both --prometheus and --traffic."""
-        from planner.service import observe
-
-        if not self.given:
-            return analysis
-        return observe(analysis, prometheus=self.prometheus, token_file=self.token_file,
-                       ca_file=self.ca_file, window=self.window,
-                       traffic_file=self.traffic_file, traffic_format=self.traffic_format)
-
-
 def traffic_options(func: F) -> F:
-    """Observed-traffic inputs, passed to the command as one ``traffic: TrafficOptions``:
-    --prometheus URL (with --prometheus-token-file, --prometheus-ca, --window) or --traffic FILE
-    (with --traffic-format)."""
+    """Observed-traffic inputs, passed to the command as one ``traffic``: the service's
+    ``TrafficSource``, or None without --prometheus and --traffic. --prometheus URL comes with
+    --prometheus-token-file, --prometheus-ca and --window, --traffic FILE with
+    --traffic-format. Both at once is an input error.
+
+    ``window`` goes along only when given on the command line: each reader picks its own
+    otherwise (the plan's gates look back 7 days; ``verify`` only the last minutes, since
+    older plaintext predates the step)."""
     names = ("prometheus", "prometheus_token_file", "prometheus_ca", "window", "traffic_file",
              "traffic_format")
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        traffic = TrafficOptions(*(kwargs.pop(name) for name in names))
+        from click.core import ParameterSource
+
+        prometheus, token_file, ca_file, window, traffic_file, traffic_format = (
+            kwargs.pop(name) for name in names)
+        traffic = None
+        if prometheus is not None or traffic_file is not None:
+            from planner.service import TrafficSource
+
+            given = click.get_current_context().get_parameter_source("window")
+            try:
+                traffic = TrafficSource(
+                    prometheus=prometheus, token_file=token_file, ca_file=ca_file,
+                    traffic_file=traffic_file, traffic_format=traffic_format,
+                    window=None if given in (None, ParameterSource.DEFAULT) else window)
+            except PlannerError as err:  # outside the command's handle_errors
+                fail(str(err), exit_code_for(err))
         return func(*args, traffic=traffic, **kwargs)
 
     decorators = [

@@ -8,11 +8,9 @@ from typing import TYPE_CHECKING
 import click
 
 from planner.commands.common import (
-    TrafficOptions,
     exit_if_invalid,
     handle_errors,
     input_options,
-    input_spec,
     output_option,
     print_document,
     run_analysis,
@@ -23,6 +21,7 @@ from planner.errors import InputError
 
 if TYPE_CHECKING:
     from planner.domain.graph import CallGraph, Edge
+    from planner.service import InputSpec, TrafficSource
 
 
 @click.command()
@@ -39,10 +38,8 @@ if TYPE_CHECKING:
 @click.option("--cluster-domain", default="cluster.local", show_default=True, metavar="DOMAIN",
               help="DNS suffix of the cluster (svc.DOMAIN names resolve to Services).")
 @handle_errors
-def graph(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
-          all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
-          traffic: TrafficOptions, output: str, by_namespace: bool, explain: str | None,
-          show_hints: bool, cluster_domain: str) -> None:
+def graph(spec: InputSpec, traffic: TrafficSource | None, output: str, by_namespace: bool,
+          explain: str | None, show_hints: bool, cluster_domain: str) -> None:
     """Build the service call graph from manifests (-f) or a live cluster.
 
     \b
@@ -54,11 +51,11 @@ def graph(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
       planner graph -f sample_clusters/shop -R --explain 'storefront/web assets'
       planner graph -f sample_clusters/shop -R --prometheus http://127.0.0.1:9090
     """
+    from planner.service import observe
 
-    spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
-                      context)
     analysis = run_analysis(spec, cluster_domain=cluster_domain)
-    analysis = traffic.observe(analysis)
+    if traffic is not None:
+        analysis = observe(analysis, traffic)
     call_graph = analysis.graph
     if explain is not None:
         from planner.sinks.graph_render import render_explain
@@ -84,7 +81,7 @@ def graph(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
             render_namespace_table(stdout_console(), call_graph)
         else:
             render_table(stdout_console(), call_graph, include_hints=show_hints,
-                         observed=traffic.given, wide=output == "wide")
+                         observed=traffic is not None, wide=output == "wide")
     exit_if_invalid(analysis.scan)
 
 

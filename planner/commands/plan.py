@@ -3,30 +3,42 @@ GitOps tree."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from planner.commands.common import (
-    TrafficOptions,
     exit_if_invalid,
     handle_errors,
     input_options,
-    input_spec,
     output_option,
     print_document,
-    run_analysis,
+    run_pipeline,
     stdout_console,
     traffic_options,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+if TYPE_CHECKING:
+    from planner.service import InputSpec, PlanOptions, TrafficSource
+
 
 def plan_options(func: Any) -> Any:
     """Options ``plan``, ``report`` and the step commands share: root namespace, granularity,
-    data plane, and the profile behind the verdict the plan opens with."""
+    data plane, and the profile behind the verdict the plan opens with; passed to the command
+    as one ``plan_options`` (the service's PlanOptions)."""
+    names = ("root_namespace", "granularity", "dataplane", "profile_path")
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from planner.service import PlanOptions
+
+        options = PlanOptions(*(kwargs.pop(name) for name in names))
+        return func(*args, plan_options=options, **kwargs)
+
     decorators = [
         click.option("--root-namespace", default="istio-system", show_default=True,
                      metavar="NS", help="Istio's root namespace (meshConfig.rootNamespace)."),
@@ -39,8 +51,8 @@ def plan_options(func: Any) -> Any:
                           "(docs/profile.md)."),
     ]
     for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+        wrapper = decorator(wrapper)
+    return wrapper
 
 
 def dataplane_option(who: str) -> Callable[[F], F]:
@@ -53,16 +65,6 @@ def dataplane_option(who: str) -> Callable[[F], F]:
              "for each (ambient or sidecar), or sidecar or ambient for all.")
 
 
-def make_plan(spec: Any, root_namespace: str, granularity: str, dataplane: str,
-              profile_path: str | None = None) -> Any:
-    """Analyse the input and build the plan (``dataplane``: see :func:`dataplane_option`);
-    diagnostics go to stderr. Returns ``(analysis, plan)``."""
-    from planner.service import build_plan
-
-    analysis = run_analysis(spec, root_namespace=root_namespace, profile_path=profile_path)
-    return analysis, build_plan(analysis, granularity=granularity, dataplane=dataplane)
-
-
 @click.command()
 @input_options
 @output_option("table", "wide", "json", "yaml")
@@ -73,11 +75,8 @@ def make_plan(spec: Any, root_namespace: str, granularity: str, dataplane: str,
                    "kustomization.yaml and rollback/.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
 @handle_errors
-def plan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
-         all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
-         output: str, root_namespace: str, granularity: str, dataplane: str,
-         profile_path: str | None, traffic: TrafficOptions, out_dir: str | None,
-         force: bool) -> None:
+def plan(spec: InputSpec, output: str, plan_options: PlanOptions,
+         traffic: TrafficSource | None, out_dir: str | None, force: bool) -> None:
     """Plan the PERMISSIVE -> STRICT mTLS rollout, step by step, with rollbacks.
 
     \b
@@ -88,14 +87,8 @@ def plan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
       planner plan -f sample_clusters/shop -R --out rollout/ --force
       planner plan -f sample_clusters/shop -R --prometheus http://127.0.0.1:9090
     """
-    spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
-                      context)
-    analysis, result = make_plan(spec, root_namespace, granularity, dataplane, profile_path)
-    gates = None
-    if traffic.given:
-        from planner.service import gate_plan
-
-        result, gates = gate_plan(traffic.observe(analysis), result)
+    rollout = run_pipeline(spec, plan_options, traffic=traffic)
+    result, gates = rollout.gated, rollout.gates
     if out_dir is not None:
         from planner.sinks.gitops import write_gitops
 
@@ -109,4 +102,4 @@ def plan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
         from planner.sinks.plan_json import plan_document
 
         print_document(plan_document(result, gates), output)
-    exit_if_invalid(analysis.scan)
+    exit_if_invalid(rollout.analysis.scan)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,11 +19,13 @@ from planner.commands.common import (
     exit_if_invalid,
     handle_errors,
     input_options,
-    input_spec,
-    run_analysis,
+    run_pipeline,
 )
 from planner.commands.plan import plan_options
 from planner.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from planner.service import InputSpec, PlanOptions
 
 
 def _json(doc: dict[str, Any]) -> str:
@@ -81,11 +83,8 @@ def _write(path: str, text: str) -> None:
               help="Accept a finding: it stays in the report, marked suppressed, and "
                    "--fail-on does not count it. Repeatable.")
 @handle_errors
-def report(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
-           all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
-           root_namespace: str, granularity: str, dataplane: str, profile_path: str | None,
-           fmt: str | None, as_json: bool, out_file: str | None,
-           fail_on: str | None, ignore: tuple[str, ...]) -> None:
+def report(spec: InputSpec, plan_options: PlanOptions, fmt: str | None, as_json: bool,
+           out_file: str | None, fail_on: str | None, ignore: tuple[str, ...]) -> None:
     """Report inventory, call graph, fit verdict, plan and blockers as one deterministic
     document.
 
@@ -99,20 +98,15 @@ def report(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
           --ignore MP205:StatefulSet/data/postgres
     """
     from planner.domain.findings import Level
-    from planner.service import assess, build_plan, suppressions
+    from planner.service import suppressions
     from planner.sinks.report_json import report_document
 
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json contradicts --format {fmt}")
-    spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
-                      context)
-    analysis = run_analysis(spec, profile_path=profile_path, root_namespace=root_namespace)
-    # One assessment serves the verdict section, the plan's verdict and its data plane.
-    assessment = assess(analysis)
-    plan = build_plan(analysis, granularity=granularity, dataplane=dataplane,
-                      assessment=assessment)
+    rollout = run_pipeline(spec, plan_options)
+    analysis, plan = rollout.analysis, rollout.plan
     accepted = suppressions(analysis, ignore)
-    doc = report_document(analysis, plan, assessment, accepted)
+    doc = report_document(analysis, plan, rollout.assessment, accepted)
     text = _FORMATS[fmt or "json"](doc)
     if out_file is None:
         sys.stdout.write(text)

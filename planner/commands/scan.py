@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from planner.commands.common import (
     exit_if_invalid,
     handle_errors,
     input_options,
-    input_spec,
     output_option,
     print_document,
     run_scan,
@@ -16,14 +17,15 @@ from planner.commands.common import (
 )
 from planner.service import paused_gc
 
+if TYPE_CHECKING:
+    from planner.service import InputSpec
+
 
 @click.command()
 @input_options
 @output_option("table", "wide", "json", "yaml")
 @handle_errors
-def scan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
-         all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
-         output: str) -> None:
+def scan(spec: InputSpec, output: str) -> None:
     """Read manifests (-f) or a live cluster into an inventory.
 
     \b
@@ -31,8 +33,6 @@ def scan(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
       planner scan -f sample_clusters/shop -R
       kubectl get -A -o yaml deploy,svc,ns | planner scan -f - -o json
     """
-    spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
-                      context)
     with paused_gc():
         result = run_scan(spec)
         if output in ("table", "wide"):

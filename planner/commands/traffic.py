@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from planner.commands.common import (
-    TrafficOptions,
     exit_if_invalid,
     handle_errors,
     input_options,
-    input_spec,
     output_option,
     print_document,
     run_analysis,
@@ -17,6 +17,9 @@ from planner.commands.common import (
     traffic_options,
 )
 from planner.errors import InputError
+
+if TYPE_CHECKING:
+    from planner.service import InputSpec, TrafficSource
 
 
 @click.command()
@@ -26,9 +29,8 @@ from planner.errors import InputError
 @click.option("--cluster-domain", default="cluster.local", show_default=True, metavar="DOMAIN",
               help="DNS suffix of the cluster (svc.DOMAIN names resolve to Services).")
 @handle_errors
-def traffic(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
-            all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
-            traffic: TrafficOptions, output: str, cluster_domain: str) -> None:
+def traffic(spec: InputSpec, traffic: TrafficSource | None, output: str,
+            cluster_domain: str) -> None:
     """Show mTLS status per namespace from observed traffic (--prometheus or --traffic):
     plaintext callers, the STRICT gate, edges the manifests missed and edges never seen.
 
@@ -38,23 +40,22 @@ def traffic(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
       planner traffic -f sample_clusters/shop -R --traffic kiali-graph.json -o json
       planner traffic --context prod --prometheus https://prom.example --window 30d
     """
-    from planner.service import namespace_report
+    from planner.service import namespace_report, observe
 
-    if not traffic.given:
+    if traffic is None:
         # InputError, not click.UsageError: handle_errors turns only planner errors into codes.
         raise InputError("planner traffic needs observed traffic: --prometheus URL or "
                          "--traffic FILE")
-    spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
-                      context)
-    analysis = run_analysis(spec, cluster_domain=cluster_domain)
-    analysis = traffic.observe(analysis)
+    analysis = observe(run_analysis(spec, cluster_domain=cluster_domain), traffic)
+    snapshot = analysis.traffic
+    assert snapshot is not None  # observe() sets it
     entries = namespace_report(analysis)
     if output == "json":
         from planner.sinks.traffic_json import traffic_document
 
-        print_document(traffic_document(analysis.traffic, analysis.graph, entries))
+        print_document(traffic_document(snapshot, analysis.graph, entries))
     else:
         from planner.sinks.traffic_table import render_traffic
 
-        render_traffic(stdout_console(), analysis.traffic, entries, wide=output == "wide")
+        render_traffic(stdout_console(), snapshot, entries, wide=output == "wide")
     exit_if_invalid(analysis.scan)

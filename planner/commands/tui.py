@@ -4,17 +4,19 @@ through the rollout (apply and rollback only with --write). Textual loads only h
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING
 
 import click
 
 from planner.commands.common import (
-    TrafficOptions,
     handle_errors,
     input_options,
-    input_spec,
     traffic_options,
 )
 from planner.commands.plan import dataplane_option
+
+if TYPE_CHECKING:
+    from planner.service import InputSpec, TrafficSource
 
 
 @click.command()
@@ -35,10 +37,9 @@ from planner.commands.plan import dataplane_option
 @click.option("--screen", "start", type=click.Choice(["assess", "graph", "plan"]),
               default="assess", show_default=True, help="The screen to open first.")
 @handle_errors
-def tui(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
-        all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
-        profile_path: str | None, write: bool, out_dir: str | None, journal_path: str | None,
-        root_namespace: str, dataplane: str, traffic: TrafficOptions, start: str) -> None:
+def tui(spec: InputSpec, profile_path: str | None, write: bool, out_dir: str | None,
+        journal_path: str | None, root_namespace: str, dataplane: str,
+        traffic: TrafficSource | None, start: str) -> None:
     """Explore the assessment, the call graph and the rollout plan; apply it step by step.
 
     Read-only unless --write: dangerous actions (apply, rollback) do not exist without it.
@@ -54,14 +55,11 @@ def tui(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
       planner tui --context prod --write --journal prod-journal.json
       planner tui -f sample_clusters/shop -R --prometheus http://127.0.0.1:9090
     """
-    if "-" in filenames or traffic.traffic_file == "-":
+    from planner.service import ManifestInput
+
+    reads_stdin = isinstance(spec, ManifestInput) and "-" in spec.paths
+    if reads_stdin or (traffic is not None and traffic.traffic_file == "-"):
         raise click.UsageError("the TUI reads the terminal; give files, not stdin")
-    if traffic.prometheus is not None and traffic.traffic_file is not None:
-        # Checked here rather than in the scan worker: a usage error belongs on the command
-        # line, before the screen is taken over.
-        raise click.UsageError("give either --prometheus or --traffic, not both")
-    spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
-                      context)
     from tui.app import TuiOptions, run
 
     gc.enable()  # the console script runs commands without it (planner.cli.main)

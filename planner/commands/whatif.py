@@ -4,21 +4,23 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from planner.commands.common import (
-    TrafficOptions,
     exit_if_invalid,
     handle_errors,
     input_options,
-    input_spec,
     print_document,
     run_analysis,
     stdout_console,
     traffic_options,
 )
 from planner.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from planner.service import InputSpec, TrafficSource
 
 
 @click.command("what-if")
@@ -41,11 +43,9 @@ from planner.exit_codes import ExitCode
               help="Istio's root namespace (meshConfig.rootNamespace).")
 @traffic_options
 @handle_errors
-def what_if(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
-            all_namespaces: bool, strict: bool, kubeconfig: str | None, context: str | None,
-            output: str, strict_ns: tuple[str, ...], permissive_ns: tuple[str, ...],
-            workloads: tuple[str, ...], after_enrollment: bool, root_namespace: str,
-            traffic: TrafficOptions) -> None:
+def what_if(spec: InputSpec, output: str, strict_ns: tuple[str, ...],
+            permissive_ns: tuple[str, ...], workloads: tuple[str, ...], after_enrollment: bool,
+            root_namespace: str, traffic: TrafficSource | None) -> None:
     """Which calls break if these PeerAuthentication changes were applied now.
 
     Each call into the workloads the changes reach is judged: the effective mode on the port
@@ -59,15 +59,16 @@ def what_if(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
           --workload Deployment/storefront/web -o json
       planner what-if --context prod --strict payments --prometheus http://127.0.0.1:9090
     """
+    from planner.service import observe
     from planner.service import what_if as simulate
     from planner.sinks.whatif_json import whatif_document
 
-    spec = input_spec(filenames, recursive, namespace, all_namespaces, strict, kubeconfig,
-                      context)
     if not (strict_ns or permissive_ns or workloads):
         raise click.UsageError("give at least one change: --strict NS, --permissive NS or "
                                "--workload KIND/NS/NAME")
-    analysis = traffic.observe(run_analysis(spec, root_namespace=root_namespace))
+    analysis = run_analysis(spec, root_namespace=root_namespace)
+    if traffic is not None:
+        analysis = observe(analysis, traffic)
     result = simulate(analysis, strict=strict_ns, permissive=permissive_ns,
                       workloads=workloads, after_enrollment=after_enrollment)
     doc = whatif_document(result, analysis.scan.source_label)

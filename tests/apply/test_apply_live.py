@@ -28,7 +28,13 @@ from planner.cli import cli
 from planner.domain.journal import PLAN_HASH_ANNOTATION, RESTARTED_AT, STEP_ANNOTATION
 from planner.errors import ApplyError, ReadOnlyError
 from planner.exit_codes import ExitCode
-from planner.service import ClusterInput, analyse, build_plan, open_apply_session
+from planner.service import (
+    ClusterInput,
+    TrafficSource,
+    analyse,
+    build_plan,
+    open_apply_session,
+)
 from tests.apply.clusters import tiny_seed
 from tests.apply.journal_doc import journal_steps
 from tests.kubeapi import KubeAPIServer
@@ -63,7 +69,7 @@ def _session(api: KubeAPIServer, tmp_path: Path, *, write: bool = True,
     plan = build_plan(analysis, dataplane="sidecar")  # these cases check sidecar labels
     return open_apply_session(analysis, plan, write=write,
                               journal_path=str(tmp_path / "journal.json"), kube=spec,
-                              prometheus=prometheus)
+                              traffic=TrafficSource(prometheus=prometheus) if prometheus else None)
 
 
 def _run(api: KubeAPIServer, tmp_path: Path, *args: str) -> Any:

@@ -24,6 +24,7 @@ from planner.rules.plan.mp301_plaintext_observed import gate_blockers
 from planner.service import (
     Analysis,
     ManifestInput,
+    TrafficSource,
     analyse,
     build_plan,
     gate_for_step,
@@ -187,7 +188,7 @@ def test_empty_source_makes_every_gate_unknown(shop: Analysis) -> None:
 
 
 def test_service_observe_and_gate_for_step(shop: Analysis, tmp_path: Path) -> None:
-    analysis = observe(shop, traffic_file=str(write_csv(tmp_path / "t.csv")))
+    analysis = observe(shop, TrafficSource(traffic_file=str(write_csv(tmp_path / "t.csv"))))
     assert analysis.traffic is not None and analysis.context.graph is shop.graph
     plan = build_plan(analysis)
     assert gate_for_step(analysis, plan, "40-strict-orders").status == "fail"
@@ -200,9 +201,9 @@ def test_service_observe_and_gate_for_step(shop: Analysis, tmp_path: Path) -> No
     assert isinstance(gated, Plan) and gates["40-strict-orders"].status == "fail"
     assert gate_plan(shop, plan) == (plan, {})
     with pytest.raises(InputError):
-        observe(shop)
+        TrafficSource()
     with pytest.raises(InputError):
-        observe(shop, prometheus="http://127.0.0.1:1", traffic_file="x.csv")
+        TrafficSource(prometheus="http://127.0.0.1:1", traffic_file="x.csv")
 
 
 def test_unknown_tls_is_not_mtls(shop: Analysis) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, DataTable, Static
 
-from planner.commands.common import TrafficOptions
-from planner.service import build_plan, open_apply_session
+from planner.exit_codes import ExitCode
+from planner.service import TrafficSource, build_plan, open_apply_session
 from tests.traffic.promserver import PromServer, require_prometheus
 from tests.traffic.shop_truth import SHOP_TRUTH
 from tests.tui.conftest import SIZE, journey, plain, ready, shop_app, wait_for
@@ -35,7 +35,7 @@ def shop_prom() -> Iterator[str]:
 
 @journey
 async def test_plaintext_caller_on_the_graph_fails_its_strict_gate(shop_prom: str) -> None:
-    app = shop_app(traffic=TrafficOptions(prometheus=shop_prom))
+    app = shop_app(traffic=TrafficSource(prometheus=shop_prom))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         assert app.traffic_error == ""
@@ -99,7 +99,7 @@ async def test_plaintext_caller_on_the_graph_fails_its_strict_gate(shop_prom: st
 async def test_apply_refuses_a_strict_step_whose_gate_fails(shop_prom: str,
                                                             tmp_path: Path) -> None:
     out, journal = tmp_path / "out", tmp_path / "journal.json"
-    app = shop_app(traffic=TrafficOptions(prometheus=shop_prom), write=True, out_dir=str(out),
+    app = shop_app(traffic=TrafficSource(prometheus=shop_prom), write=True, out_dir=str(out),
                    journal_path=str(journal), start="plan")
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -182,6 +182,7 @@ def test_cli_takes_the_traffic_and_dataplane_options() -> None:
     for option in ("--prometheus", "--prometheus-token-file", "--prometheus-ca", "--window",
                    "--traffic", "--dataplane"):
         assert option in help_text
+    # Refused before the screen is taken over, with the input error every command gives.
     both = runner.invoke(cli, ["tui", "-f", "sample_clusters/shop", "--prometheus",
                                "http://127.0.0.1:1", "--traffic", "x.json"])
-    assert both.exit_code == 2 and "not both" in both.output
+    assert both.exit_code == ExitCode.INPUT_ERROR and "not both" in both.output
