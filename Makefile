@@ -26,9 +26,11 @@ demo: venv
 test: venv
 	$(BIN)/python -m pytest
 
+## ruff, mypy and the layer contracts (docs/architecture.md), as CI runs them.
 lint: venv
 	$(BIN)/ruff check planner tui tests bench sample_clusters
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
