@@ -140,7 +140,7 @@ def input_options(func: F | None = None, *, strict_flag: str = "--strict") -> An
     ]
     for decorator in reversed(decorators):
         wrapper = decorator(wrapper)
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def input_spec(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
