@@ -20,6 +20,7 @@ from planner.rules.registry import CATALOGUE
 from planner.service import (
     Analysis,
     ManifestInput,
+    TrafficSource,
     analyse,
     assess,
     build_plan,
@@ -125,7 +126,8 @@ def test_plan_keeps_steps_namespaces_blockers_and_gates(analysis: Analysis, tmp_
     csv.write_text("source_namespace,source_workload,destination_namespace,"
                    "destination_service,requests,mtls_share\n"
                    "storefront,web,orders,orders,100,1\n", encoding="utf-8")
-    plan, gates = gate_plan(observe(analysis, traffic_file=str(csv)), build_plan(analysis))
+    observed = observe(analysis, TrafficSource(traffic_file=str(csv)))
+    plan, gates = gate_plan(observed, build_plan(analysis))
     assert any(len(step.id) > 70 for step in plan.steps), "the fixture has long step ids"
     text = render(width, lambda c: render_plan(c, plan, gates))
     table = columns(text, "Rollout plan (root namespace istio-system)")
@@ -200,7 +202,7 @@ def test_traffic_keeps_namespaces_status_and_gates(analysis: Analysis, tmp_path:
     csv.write_text("source_namespace,source_workload,destination_namespace,"
                    f"destination_service,requests,mtls_share\n"
                    f"{LONG_NS},{LONG_APP},payments,payments,100,0.5\n", encoding="utf-8")
-    observed = observe(analysis, traffic_file=str(csv))
+    observed = observe(analysis, TrafficSource(traffic_file=str(csv)))
     entries = namespace_report(observed)
     for wide in (False, True):
         text = render(width, lambda c, w=wide: render_traffic(

@@ -204,7 +204,7 @@ def test_unreadable_files(tmp_path: Path) -> None:
 def test_hubble_pods_resolve_through_the_inventory(tmp_path: Path) -> None:
     """Pod names (no ``workloads`` field) become the scanned Deployment and its Service; the
     reply and the second observation point of the same connection count once."""
-    from planner.service import ManifestInput, analyse, observe
+    from planner.service import ManifestInput, TrafficSource, analyse, observe
 
     manifests = tmp_path / "app.yaml"
     manifests.write_text(
@@ -226,7 +226,8 @@ def test_hubble_pods_resolve_through_the_inventory(tmp_path: Path) -> None:
     again = {**flow, "trace_observation_point": "TO_ENDPOINT"}
     export = tmp_path / "flows.json"
     export.write_text("\n".join(json.dumps({"flow": f}) for f in (flow, reply, again)))
-    analysis = observe(analyse(ManifestInput((str(manifests),))), traffic_file=str(export))
+    analysis = observe(analyse(ManifestInput((str(manifests),))),
+                       TrafficSource(traffic_file=str(export)))
     assert analysis.traffic is not None
     (edge,) = analysis.traffic.edges
     assert (edge.destination_workload, edge.destination_service, edge.total) == (

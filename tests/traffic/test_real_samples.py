@@ -288,12 +288,12 @@ def test_server_side_prometheus_is_proof(tmp_path: Path) -> None:
 def test_hubble_pods_map_to_the_scanned_workloads_and_services() -> None:
     """Real Hubble names pods; with bookinfo's manifests scanned (as namespace bookinfo, as in
     the capture) they become the Deployments that own them and the Services that select them."""
-    from planner.service import ManifestInput, analyse, observe
+    from planner.service import ManifestInput, TrafficSource, analyse, observe
 
     manifests = require_shared("corpus", "bookinfo", "bookinfo.yaml")
     flows = sample("hubble", "basic-sample-400-tcp-flows.json")
     analysis = observe(analyse(ManifestInput((str(manifests),), namespace="bookinfo")),
-                       traffic_file=str(flows))
+                       TrafficSource(traffic_file=str(flows)))
     assert analysis.traffic is not None
     callers = {e.source_workload for e in analysis.traffic.edges
                if e.source_namespace == "bookinfo"}
