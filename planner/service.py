@@ -199,10 +199,22 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
     # The rules judge the mesh this plan builds: ambient namespaces are not sidecar ones.
     context = replace(analysis.context, dataplane=modes)
     findings = [f for rule in BLOCKER_RULES for f in rule.check(context)]
-    return build_plan_from(context.inventory, context.graph, findings,
+    plan = build_plan_from(context.inventory, context.graph, findings,
                            root_namespace=context.root_namespace, granularity=granularity,
                            dataplane=modes, dataplane_why=why, dataplane_choice=choice,
                            fit=assessment.fit_verdict)
+    return replace(plan, what_if=_step_what_ifs(analysis, plan))
+
+
+def _step_what_ifs(analysis: Analysis, plan: Plan) -> dict[str, WhatIf]:
+    """Each STRICT and exception step's what-if now: its policies on top of the mesh as the
+    scan shows it, judged on ``analysis.graph`` (with observed traffic once merged)."""
+    from planner.domain import whatif
+
+    inventory = analysis.scan.inventory
+    return whatif.step_what_ifs(
+        inventory, analysis.graph, plan.steps, root_namespace=plan.root_namespace,
+        enrollment=whatif.current_enrollment(inventory, analysis.graph))
 
 
 def _dataplane_modes(analysis: Analysis, assessment: Assessment,
@@ -377,13 +389,17 @@ def gate_plan(analysis: Analysis, plan: Plan) -> tuple[Plan, dict[str, GateResul
     Returns the plan with failing STRICT steps blocked by MP301 findings and the namespaces
     that proved mTLS-only first, and the gate of every STRICT step by id. Without traffic the
     plan comes back unchanged with no gates."""
+    from dataclasses import replace
+
     from planner.domain.observed import block_on_gates, evaluate_gates
     from planner.rules.plan.mp301_plaintext_observed import gate_blockers
 
     if analysis.traffic is None:
         return plan, {}
     gates = evaluate_gates(plan, analysis.traffic)
-    return block_on_gates(plan, gates, gate_blockers(plan, analysis.graph)), gates
+    blocked = block_on_gates(plan, gates, gate_blockers(plan, analysis.graph))
+    # The steps' what-ifs again, now with the plaintext the traffic shows as evidence.
+    return replace(blocked, what_if=_step_what_ifs(analysis, blocked)), gates
 
 
 def gate_for_step(analysis: Analysis, plan: Plan, step_id: str) -> GateResult:
@@ -522,7 +538,7 @@ def write_output(path: Path, text: str) -> None:
 
 def what_if(analysis: Analysis, *, strict: Sequence[str] = (), permissive: Sequence[str] = (),
             workloads: Sequence[str] = (), after_enrollment: bool = False,
-            dataplane: Mapping[str, str] | None = None) -> WhatIf:
+            dataplane: str | Mapping[str, str] = "recommended") -> WhatIf:
     """Simulate PeerAuthentication changes on top of the current state and judge every call
     into the workloads they reach (docs/what-if.md).
 
@@ -530,8 +546,9 @@ def what_if(analysis: Analysis, *, strict: Sequence[str] = (), permissive: Seque
     ``workloads`` are ``KIND/NS/NAME`` or ``KIND/NS/NAME=MODE`` (default PERMISSIVE: one
     exception). Callers and servers are judged as the scan shows them, or, with
     ``after_enrollment``, as the plan's enroll steps leave them (``dataplane`` as for
-    :func:`build_plan`). Observed traffic merged by :func:`observe` counts as evidence.
-    Raises ``InputError`` for no change, an unknown namespace or workload, or a bad mode."""
+    :func:`build_plan`, so the two agree). Observed traffic merged by :func:`observe` counts
+    as evidence. Raises ``InputError`` for no change, an unknown namespace or workload, or a
+    bad mode."""
     from planner.domain import whatif
     from planner.domain.plan import membership
     from planner.errors import InputError
@@ -560,9 +577,12 @@ def what_if(analysis: Analysis, *, strict: Sequence[str] = (), permissive: Seque
             changes.append(whatif.workload_policy(workload, mode))
         except ValueError as err:
             raise InputError(f"--workload {text}: {err}") from None
-    enrollment = (whatif.planned_enrollment(inventory, graph,
-                                            membership(inventory, root, dataplane))
-                  if after_enrollment else whatif.current_enrollment(inventory, graph))
+    if after_enrollment:
+        modes = _dataplane_modes(analysis, assess(analysis), dataplane)[0]
+        enrollment = whatif.planned_enrollment(inventory, graph,
+                                               membership(inventory, root, modes))
+    else:
+        enrollment = whatif.current_enrollment(inventory, graph)
     return whatif.simulate(inventory, graph, changes, root_namespace=root,
                            enrollment=enrollment)
 

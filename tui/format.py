@@ -10,6 +10,7 @@ from planner.domain.traffic import count_text
 
 if TYPE_CHECKING:
     from planner.domain.traffic import GateResult
+    from planner.domain.whatif import WhatIf
 
 #: Longest cluster string shown in a table cell; the full value stays in the detail panes.
 CELL_LIMIT = 60
@@ -90,4 +91,31 @@ def gate_text(gate: GateResult, traffic_error: str = "") -> Text:
         text.append(f"    … and {len(gate.offenders) - GATE_OFFENDERS} more\n", style="dim")
     if gate.proof:
         text.append(f"    {clean(gate.proof)}\n", style="dim")
+    return text
+
+
+#: How many calls a step's what-if lists; ``planner what-if`` lists them all, with evidence.
+WHAT_IF_CALLS = 8
+
+
+def what_if_text(what_if: WhatIf) -> Text:
+    """A step's what-if as lines: how many calls would break if it were applied now, each
+    with its reasons, and where it has no effect yet."""
+    text = Text(end="")
+    breaking = what_if.breaking
+    text.append("  what-if now ", style="bold")
+    text.append(f"{len(breaking)} of {len(what_if.edges)} call(s) would break\n",
+                style="bold red" if breaking else "bold green")
+    for edge in breaking[:WHAT_IF_CALLS]:
+        port = "?" if edge.container_port is None else edge.container_port
+        text.append("    ✗ ", style="red")
+        text.append(clean(f"{edge.caller} → {edge.callee}:{port}", 100))
+        text.append("  " + ", ".join(r.code for r in edge.reasons) + "\n", style="dim")
+        for reason in edge.reasons:
+            text.append("      " + clean(reason.message) + "\n", style="dim")
+    if len(breaking) > WHAT_IF_CALLS:
+        text.append(f"    … and {len(breaking) - WHAT_IF_CALLS} more (planner what-if)\n",
+                    style="dim")
+    for entry in what_if.no_effect:
+        text.append("    no effect now: " + clean(entry.reason) + "\n", style="yellow")
     return text

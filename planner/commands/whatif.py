@@ -17,6 +17,7 @@ from planner.commands.common import (
     stdout_console,
     traffic_options,
 )
+from planner.commands.plan import dataplane_option
 from planner.exit_codes import ExitCode
 
 if TYPE_CHECKING:
@@ -41,11 +42,15 @@ if TYPE_CHECKING:
                    "the scan shows them now.")
 @click.option("--root-namespace", default="istio-system", show_default=True, metavar="NS",
               help="Istio's root namespace (meshConfig.rootNamespace).")
+@dataplane_option("--after-enrollment")
+@click.option("--profile", "profile_path", default=None, metavar="FILE",
+              help="Fit profile, for --dataplane recommended (docs/profile.md).")
 @traffic_options
 @handle_errors
 def what_if(spec: InputSpec, output: str, strict_ns: tuple[str, ...],
             permissive_ns: tuple[str, ...], workloads: tuple[str, ...], after_enrollment: bool,
-            root_namespace: str, traffic: TrafficSource | None) -> None:
+            root_namespace: str, dataplane: str, profile_path: str | None,
+            traffic: TrafficSource | None) -> None:
     """Which calls break if these PeerAuthentication changes were applied now.
 
     Each call into the workloads the changes reach is judged: the effective mode on the port
@@ -66,11 +71,12 @@ def what_if(spec: InputSpec, output: str, strict_ns: tuple[str, ...],
     if not (strict_ns or permissive_ns or workloads):
         raise click.UsageError("give at least one change: --strict NS, --permissive NS or "
                                "--workload KIND/NS/NAME")
-    analysis = run_analysis(spec, root_namespace=root_namespace)
+    analysis = run_analysis(spec, root_namespace=root_namespace, profile_path=profile_path)
     if traffic is not None:
         analysis = observe(analysis, traffic)
     result = simulate(analysis, strict=strict_ns, permissive=permissive_ns,
-                      workloads=workloads, after_enrollment=after_enrollment)
+                      workloads=workloads, after_enrollment=after_enrollment,
+                      dataplane=dataplane)
     doc = whatif_document(result, analysis.scan.source_label)
     if output == "json":
         print_document(doc)

@@ -381,6 +381,16 @@ class Inventory:
         return {(c.ref.namespace, c.ref.name): c for c in self.config_maps}
 
     @cached_property
+    def services_of(self) -> dict[ObjectRef, tuple[Service, ...]]:
+        """The Services whose selector picks each workload (workloads no Service selects are
+        left out)."""
+        found: dict[ObjectRef, list[Service]] = {}
+        for svc in self.services:
+            for ref in svc.selects:
+                found.setdefault(ref, []).append(svc)
+        return {ref: tuple(services) for ref, services in found.items()}
+
+    @cached_property
     def source_index(self) -> dict[str, Source]:
         """Where each object came from, by ``ObjectRef.key`` (``Namespace/<name>`` for
         namespaces): how a finding about an object is traced back to a file and line."""

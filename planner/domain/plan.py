@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from shlex import quote
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -38,6 +38,9 @@ from planner.domain.gateways import GATEWAY_MESHED, is_istio_gateway, is_istio_g
 from planner.domain.graph import INGRESS_PREFIX, KUBELET, CallGraph, Edge
 from planner.domain.inventory import Inventory, ObjectRef, Service, Workload
 from planner.domain.verdict import FitVerdict
+
+if TYPE_CHECKING:
+    from planner.domain.whatif import Enrollment, WhatIf
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 #: Kinds ``kubectl rollout restart`` accepts.
@@ -146,6 +149,9 @@ class Plan:
     dataplane: str = "sidecar"
     #: What the input could not tell and the plan assumed (one line each).
     notes: tuple[str, ...] = ()
+    #: Per STRICT and exception step id: the calls that would break if it were applied now
+    #: (``planner.domain.whatif.step_what_ifs``; empty for library callers that skip it).
+    what_if: Mapping[str, WhatIf] = field(default_factory=dict)
 
     def unknown_step(self, step_id: str) -> str:
         """The message for a step id this plan does not have, listing the ones it has."""
@@ -495,6 +501,8 @@ class _Planner:
         self.steps: list[Step] = []
         self.enroll_step: dict[str, str] = {}
         self.fates: dict[str, NamespaceFate] = {}
+        #: Who is in the mesh once the enroll steps are done (see ``exceptions_for``).
+        self.planned: Enrollment | None = None
         self._bound: dict[ObjectRef, set[int]] = {}
 
     # -- shared pieces ------------------------------------------------------------------------
@@ -770,27 +778,29 @@ class _Planner:
 
     def exceptions_for(self, ns: str) -> tuple[dict[str, _Exception], list[str]]:
         """Port exceptions needed before ``ns`` goes STRICT, and callers none can cover."""
+        # The calls that need one are what `planner what-if --after-enrollment --strict NS`
+        # says breaks because of the caller: the same function, so the two never disagree.
+        # DestinationRule and pod-IP breakage is no caller's to except: it stays a blocker.
+        from planner.domain import whatif  # it builds on this module's membership helpers
+
         needed: dict[str, _Exception] = {}
         # Keyed by caller, workload and problem: a call and the finding about it say the same.
         uncovered: dict[tuple[str, str, str], str] = {}
         workloads = self.inv.workload_index
-        for edge in self.graph.edges_into_namespace(ns):
-            meshed, reason = caller_fate(self.inv, self.members, edge.caller)
-            if meshed:
+        if self.planned is None:
+            self.planned = whatif.planned_enrollment(self.inv, self.graph, self.members)
+        strict = whatif.namespace_policy(self.inv, self.root, ns, "STRICT")
+        simulated = whatif.simulate(
+            self.inv, self.graph, [strict], root_namespace=self.root, enrollment=self.planned,
+            scope=[w for w in self.inv.workloads if w.namespace == ns])
+        for row in simulated.breaking:
+            callee = parse_ref(row.callee)
+            server = workloads.get(callee) if callee is not None else None
+            if server is None or not {r.code for r in row.reasons} & whatif.CALLER_REASONS:
                 continue
-            service_ref = parse_ref(edge.callee)
-            service = self.inv.service_index.get((ns, service_ref.name)) if service_ref else None
-            for backend in self.graph.backends.get(edge.callee, ()):
-                ref = parse_ref(backend)
-                workload = workloads.get(ref) if ref else None
-                if workload is None or not enforces_peer_authentication(
-                        self.inv, self.members, backend):
-                    continue  # no sidecar (or a gateway) to enforce STRICT
-                if benign_plaintext(self.inv, self.members, edge, workload):
-                    continue
-                ports = backend_ports(self.inv, service, edge, workload)
-                self.cover(needed, uncovered, edge.caller, f"{edge.caller} ({reason})",
-                           workload, ports)
+            reason = self.planned.of(row.caller)[1]
+            self.cover(needed, uncovered, row.caller, f"{row.caller} ({reason})", server,
+                       () if row.container_port is None else (row.container_port,))
         for finding in self.findings:
             data = finding.exception
             if finding.namespace != ns or not data:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.domain import policy
+from planner.domain.gateways import is_istio_gateway
 from planner.domain.graph import ANY_CALLER, KUBELET, CallGraph, Edge, Evidence, ObservedStats
 from planner.domain.inventory import (
     REWRITE_PROBES_ANNOTATION,
@@ -38,11 +39,15 @@ from planner.domain.inventory import (
     Workload,
 )
 from planner.domain.plan import (
+    Action,
     Membership,
+    Phase,
+    Step,
     backend_ports,
     benign_plaintext,
     caller_fate,
     container_ports,
+    enforces_peer_authentication,
     parse_ref,
 )
 
@@ -60,6 +65,9 @@ PROBE = "probe-not-rewritten"
 DESTINATION_RULE = "destination-rule-plaintext"
 OBSERVED = "observed-plaintext"
 REASON_CODES = (NO_IDENTITY, HOST_NETWORK, POD_IP, PROBE, DESTINATION_RULE, OBSERVED)
+#: Reasons that lie with the caller, which a port exception on the callee lets through; the
+#: plan turns these into exception steps (the others stay blockers).
+CALLER_REASONS = frozenset({NO_IDENTITY, HOST_NETWORK, PROBE})
 
 
 @dataclass(frozen=True, order=True)
@@ -129,12 +137,15 @@ class WhatIf:
 @dataclass(frozen=True)
 class Enrollment:
     """Who is in the mesh in the state simulated: ``members`` gives each namespace's data
-    plane (sidecar, ambient or outside), ``meshed`` each graph node's membership and why.
-    ``label`` says which state it is, for the output."""
+    plane (sidecar, ambient or outside), ``meshed`` each graph node's membership and why, and
+    ``enforces`` the workloads whose proxy would enforce a PeerAuthentication (in the mesh and
+    not an Istio gateway, whose listeners only its Gateway objects configure). ``label`` says
+    which state it is, for the output."""
 
     label: str
     members: Membership
     meshed: Mapping[str, tuple[bool, str]]
+    enforces: frozenset[str] = frozenset()
 
     def of(self, node_id: str) -> tuple[bool, str]:
         """Whether the node is in the mesh, and why (in words)."""
@@ -155,8 +166,10 @@ def current_enrollment(inventory: Inventory, graph: CallGraph) -> Enrollment:
         if mode != "none":
             already.add(ns.name)
     meshed = {n.id: (n.meshed, n.mesh_reason) for n in graph.nodes}
+    enforces = frozenset(w.ref.key for w in inventory.workloads
+                         if meshed.get(w.ref.key, (False, ""))[0] and not is_istio_gateway(w))
     return Enrollment("now (as the scan shows it)",
-                      Membership(modes, reasons, frozenset(already)), meshed)
+                      Membership(modes, reasons, frozenset(already)), meshed, enforces)
 
 
 def planned_enrollment(inventory: Inventory, graph: CallGraph,
@@ -164,7 +177,9 @@ def planned_enrollment(inventory: Inventory, graph: CallGraph,
     """The mesh once the plan's enroll steps are done (``members`` is the plan's
     :func:`~planner.domain.plan.membership`)."""
     meshed = {n.id: caller_fate(inventory, members, n.id) for n in graph.nodes}
-    return Enrollment("after the plan's enrollment", members, meshed)
+    enforces = frozenset(w.ref.key for w in inventory.workloads
+                         if enforces_peer_authentication(inventory, members, w.ref.key))
+    return Enrollment("after the plan's enrollment", members, meshed, enforces)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,7 +375,9 @@ def simulate(inventory: Inventory, graph: CallGraph, changes: Sequence[Mapping[s
     simulated += [p for p in (after.mesh, *after.namespace.values())
                   if p is not None and p.ref in after.simulated]
     targets = list(scope) if scope is not None else in_scope(after, inventory, simulated)
-    no_effect, enforcing = _enforcing(inventory, enrollment, targets)
+    strict = any(policy.mtls_mode(p) == STRICT for p in simulated)
+    no_effect, enforcing = _enforcing(inventory, enrollment, targets,
+                                      "STRICT" if strict else "the change")
     rows: list[EdgeVerdict] = []
     for workload in enforcing:
         for edge, service in _edges_into(inventory, graph, workload):
@@ -381,8 +398,8 @@ def simulate(inventory: Inventory, graph: CallGraph, changes: Sequence[Mapping[s
     )
 
 
-def _enforcing(inventory: Inventory, enrollment: Enrollment,
-               targets: Sequence[Workload]) -> tuple[list[NoEffect], list[Workload]]:
+def _enforcing(inventory: Inventory, enrollment: Enrollment, targets: Sequence[Workload],
+               what: str) -> tuple[list[NoEffect], list[Workload]]:
     """Split the workloads in scope into those whose pods would enforce a policy and the
     places it has no effect: one line per namespace with no workload in the mesh, else one per
     workload left out."""
@@ -393,14 +410,19 @@ def _enforcing(inventory: Inventory, enrollment: Enrollment,
     enforcing: list[Workload] = []
     for ns, workloads in sorted(by_ns.items()):
         states = [(w, enrollment.of(w.ref.key)) for w in workloads]
-        if not any(meshed for _, (meshed, _) in states):
+        if not any(w.ref.key in enrollment.enforces for w in workloads) and not any(
+                meshed for _, (meshed, _) in states):
             why = enrollment.members.reasons.get(ns, "not enrolled")
             no_effect.append(NoEffect(ns, f"namespace {ns} is not enrolled in the mesh ({why}):"
-                                          " STRICT would have no effect on its workloads"))
+                                          f" {what} would have no effect on its workloads"))
             continue
         for w, (meshed, reason) in states:
-            if meshed:
+            if w.ref.key in enrollment.enforces:
                 enforcing.append(w)
+            elif meshed:
+                no_effect.append(NoEffect(w.ref.key, f"{w.ref.key} is an Istio gateway: "
+                                                     "PeerAuthentication does not configure "
+                                                     "its listeners"))
             else:
                 no_effect.append(NoEffect(w.ref.key, f"{w.ref.key} is not in the mesh "
                                                      f"({reason}): nothing enforces the policy "
@@ -409,15 +431,10 @@ def _enforcing(inventory: Inventory, enrollment: Enrollment,
 
 
 def _edges_into(inventory: Inventory, graph: CallGraph,
-                workload: Workload) -> list[tuple[Edge, Service | None]]:
+                workload: Workload) -> list[tuple[Edge, Service]]:
     found = []
-    key = workload.ref.key
-    for service_id, backends in graph.backends.items():
-        if key not in backends:
-            continue
-        ref = parse_ref(service_id)
-        service = inventory.service_index.get((ref.namespace, ref.name)) if ref else None
-        for edge in graph.inbound.get(service_id, ()):
+    for service in inventory.services_of.get(workload.ref, ()):
+        for edge in graph.inbound.get(service.ref.key, ()):
             if edge.caller != ANY_CALLER:
                 found.append((edge, service))
     return found
@@ -504,7 +521,7 @@ def _peer_rows(inventory: Inventory, graph: CallGraph, before: PolicySet, after:
     or per-pod DNS name. On a container port no Service port covers, that traffic goes through
     PassthroughCluster in plaintext (MESH-NOTES §7.3), so STRICT refuses it even between
     sidecars. One row per such port."""
-    services = [s for s in inventory.services if workload.ref in s.selects]
+    services = inventory.services_of.get(workload.ref, ())
     headless = sorted(s.ref.key for s in services if s.headless)
     if workload.ref.kind != "StatefulSet" and not headless:
         return []
@@ -605,3 +622,19 @@ def _rule_tls_mode(spec: Mapping[str, Any], port: int | None) -> str:
     return str(tls["mode"]) if isinstance(tls, Mapping) and isinstance(tls.get("mode"), str) \
         else ""
 
+
+
+#: Plan phases whose steps change what servers accept, and so get a what-if.
+WHAT_IF_PHASES = frozenset({Phase.EXCEPTION, Phase.STRICT, Phase.MESH_STRICT})
+
+
+def step_what_ifs(inventory: Inventory, graph: CallGraph, steps: Iterable[Step], *,
+                  root_namespace: str, enrollment: Enrollment) -> dict[str, WhatIf]:
+    """Each STRICT and exception step's what-if: the calls that would break if the step's
+    PeerAuthentications were applied on top of ``enrollment``'s state (the scan's: "if
+    applied now"), by :func:`simulate`, the function behind ``planner what-if``."""
+    return {
+        step.id: simulate(inventory, graph,
+                          [c.object for c in step.apply if c.action is Action.APPLY],
+                          root_namespace=root_namespace, enrollment=enrollment)
+        for step in steps if step.phase in WHAT_IF_PHASES}

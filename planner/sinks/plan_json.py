@@ -8,6 +8,7 @@ from typing import Any
 from planner.domain.plan import Plan
 from planner.domain.traffic import GateResult
 from planner.sinks.traffic_json import gate_body
+from planner.sinks.whatif_json import step_what_if_body
 from planner.sinks.wire import document, to_wire
 
 SCHEMA_VERSION = "meshplan.io/plan/v1"
@@ -20,6 +21,9 @@ def plan_body(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict
     steps = []
     for i, step in enumerate(plan.steps, start=1):
         data = {**to_wire(step), "order": i}
+        what_if = plan.what_if.get(step.id)
+        if what_if is not None:
+            data["whatIf"] = step_what_if_body(what_if)
         gate = (gates or {}).get(step.id)
         if gate is not None:
             data["gate"] = gate_body(gate)

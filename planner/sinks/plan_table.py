@@ -10,6 +10,7 @@ from rich.text import Text
 
 from planner.domain.plan import DATAPLANE_WORDS, Action, Plan, Step
 from planner.domain.traffic import GateResult
+from planner.domain.whatif import WhatIf
 from planner.sinks.tables import Column, Id, KubeTable
 from planner.sinks.untrusted import plain
 
@@ -83,9 +84,37 @@ def render_plan(console: Console, plan: Plan,
     for step_id, gate in (gates or {}).items():
         console.print(plain(f"gate {step_id}: {gate.status}: {gate.reason}"
                             + (f"; {gate.proof}" if gate.proof else "")))
+    for step in plan.steps:
+        what_if = plan.what_if.get(step.id)
+        if what_if is not None:
+            _print_what_if(console, step.id, what_if)
 
     fates = KubeTable("Namespaces", [Column("namespace", whole=True), Column("data plane"),
                                      Column("ends"), Column("why")], wide)
     for fate in plan.namespaces:
         fates.add_row(Id(fate.name), fate.mode, fate.final, plain(fate.reason))
     console.print(fates)
+
+
+#: Calls listed per step under the table; `planner what-if` lists them all, with evidence.
+WHAT_IF_SHOWN = 5
+
+
+def _print_what_if(console: Console, step_id: str, what_if: WhatIf) -> None:
+    """One line per step saying what would break if it were applied now, then the first
+    calls that would."""
+    breaking = what_if.breaking
+    if not breaking and not what_if.edges:
+        if what_if.no_effect:
+            console.print(plain(f"what-if now {step_id}: no effect yet ("
+                                f"{what_if.no_effect[0].reason})", style="dim"))
+        return
+    console.print(plain(f"what-if now {step_id}: {len(breaking)} of {len(what_if.edges)} "
+                        "call(s) would break", style="red" if breaking else "green"))
+    for edge in breaking[:WHAT_IF_SHOWN]:
+        codes = ", ".join(r.code for r in edge.reasons)
+        port = "?" if edge.container_port is None else edge.container_port
+        console.print(plain(f"  {edge.caller} -> {edge.callee}:{port} ({codes})"))
+    if len(breaking) > WHAT_IF_SHOWN:
+        console.print(plain(f"  ... and {len(breaking) - WHAT_IF_SHOWN} more (planner what-if)",
+                            style="dim"))

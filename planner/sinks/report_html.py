@@ -16,6 +16,7 @@ from typing import Any
 from planner.domain.plan import DATAPLANE_WORDS
 from planner.sinks.report_markdown import change_lines, cpu, memory, suppressed_note, where
 from planner.sinks.untrusted import clean_lines
+from planner.sinks.whatif_json import step_what_if_lines
 from planner.sinks.wire import dump_yaml_all
 
 _CSS = """
@@ -307,6 +308,8 @@ def _step(step: Mapping[str, Any]) -> list[str]:
     if step["forced_by"]:
         facts.append(f"forced by: {', '.join(step['forced_by'])}")
     facts += [f"blocker {b['code']} ({b['severity']}): {b['subject']}" for b in step["blockers"]]
+    if "whatIf" in step:
+        facts += step_what_if_lines(step["whatIf"])
     out = [f'<section class="step"><h3>{_e(step["order"])}. {_e(step["id"])}: '
            f'{_e(step["title"])}</h3>', *_list(facts)]
     if step["preconditions"]:

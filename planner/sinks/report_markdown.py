@@ -15,6 +15,7 @@ from typing import Any
 
 from planner.domain.plan import DATAPLANE_WORDS
 from planner.sinks.untrusted import clean, clean_lines
+from planner.sinks.whatif_json import step_what_if_lines
 from planner.sinks.wire import dump_yaml_all
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "|": "\\|", "`": "\\`", "<": "&lt;", "&": "&amp;"})
@@ -233,6 +234,10 @@ def _step(step: Mapping[str, Any]) -> list[str]:
     if step["blockers"]:
         lines.append("- blockers: " + ", ".join(
             f"{md(b['code'])} ({b['severity']}) {md(b['subject'])}" for b in step["blockers"]))
+    if "whatIf" in step:
+        head, *rest = step_what_if_lines(step["whatIf"])
+        lines.append(f"- {md(head)}")
+        lines += [f"  - {md(line)}" for line in rest]
     lines.append("")
     if step["preconditions"]:
         lines += ["**Preconditions**", "", *(f"- {md(p)}" for p in step["preconditions"]), ""]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
@@ -68,3 +69,31 @@ def whatif_schema() -> dict[str, Any]:
     text = resources.files("planner").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
+
+
+def step_what_if_body(result: WhatIf) -> dict[str, Any]:
+    """A plan step's what-if, compact: the counts, the calls that would break (without their
+    evidence: ``planner what-if`` gives it) and where the step has no effect."""
+    return {
+        "breaking": [{k: v for k, v in edge_body(e).items()
+                      if k in ("callee", "caller", "containerPort", "decidedBy", "mode", "port",
+                               "reasons", "service")} for e in result.breaking],
+        "enrollment": result.enrollment,
+        "noEffect": [{"reason": n.reason, "scope": n.scope} for n in result.no_effect],
+        "summary": {"breaking": len(result.breaking), "edges": len(result.edges)},
+    }
+
+
+def step_what_if_lines(body: Mapping[str, Any]) -> list[str]:
+    """A step's what-if (:func:`step_what_if_body`) as plain lines for people: the count, one
+    line per call that would break with its reason codes, one per place without effect.
+    Cluster strings are left as they are: each format escapes them its own way."""
+    summary = body["summary"]
+    lines = [f"what-if now: {summary['breaking']} of {summary['edges']} call(s) into the "
+             "workloads it reaches would break"]
+    for edge in body["breaking"]:
+        port = edge["containerPort"] if edge["containerPort"] is not None else "?"
+        codes = ", ".join(r["code"] for r in edge["reasons"])
+        lines.append(f"breaks: {edge['caller']} -> {edge['callee']}:{port} ({codes})")
+    lines += [f"no effect now: {n['reason']}" for n in body["noEffect"]]
+    return lines

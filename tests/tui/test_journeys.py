@@ -164,3 +164,31 @@ async def test_errors_become_notifications_not_crashes(tmp_path) -> None:
         assert app.analysis is None
         await pilot.press("3", "2", "1")
         assert app.is_running
+
+
+@journey
+async def test_strict_step_detail_lists_its_what_if() -> None:
+    """The step detail says which calls would break if the step were applied now: the same
+    calls `planner what-if` gives for the step's policies."""
+    app = shop_app(start="plan")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert isinstance(app.screen, PlanScreen)
+        what_if = app.plan.what_if["40-strict-storefront"]
+        assert what_if.breaking
+        app.screen.select_step("40-strict-storefront")
+        await pilot.pause()
+        info = plain(app.screen.query_one("#step-info", Static))
+        assert f"what-if now {len(what_if.breaking)} of {len(what_if.edges)} call(s)" in info
+        for edge in what_if.breaking:
+            assert f"{edge.caller} → {edge.callee}:{edge.container_port}" in info
+        assert "probe-not-rewritten" in info
+        # A namespace that is not enrolled yet: the step would have no effect now.
+        app.screen.select_step("40-strict-payments")
+        await pilot.pause()
+        info = plain(app.screen.query_one("#step-info", Static))
+        assert "no effect now: namespace payments is not enrolled" in info
+        # Steps that change no policy have none.
+        app.screen.select_step("30-enroll-storefront")
+        await pilot.pause()
+        assert "what-if now" not in plain(app.screen.query_one("#step-info", Static))

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from planner.domain.plan import DATAPLANE_WORDS, Action, Change, Plan, Step
 from tui.actions import PLAN
-from tui.format import clean, gate_text, matches, safe, state_text
+from tui.format import clean, gate_text, matches, safe, state_text, what_if_text
 from tui.screens.base import MeshScreen
 
 SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}
@@ -196,6 +196,9 @@ class PlanScreen(MeshScreen):
             head.append("  • no series for ", style="")
             head.append(clean(q), style="cyan")
             head.append("\n")
+        what_if = self.mesh.plan.what_if.get(step.id) if self.mesh.plan else None
+        if what_if is not None:
+            head.append_text(what_if_text(what_if))
         gate = self.mesh.gates.get(step.id)
         if gate is not None:
             head.append_text(gate_text(gate, self.mesh.traffic_error))
