@@ -130,11 +130,15 @@ class StepOutcome:
 
 def plan_hash(plan: Plan) -> str:
     """First 12 hex digits of the SHA-256 of the plan's JSON document, in its canonical form:
-    how `planner plan -o json` lays the document out does not change the hash."""
+    how `planner plan -o json` lays the document out does not change the hash. The steps'
+    what-ifs are left out: they describe the moment the plan was shown, not what it does."""
+    from dataclasses import replace
+
     from planner.sinks.plan_json import plan_document
     from planner.sinks.wire import canonical_json
 
-    return hashlib.sha256(canonical_json(plan_document(plan))).hexdigest()[:12]
+    return hashlib.sha256(canonical_json(plan_document(replace(plan, what_if={})))).hexdigest()[
+        :12]
 
 
 def require_write(write: bool) -> None:
