@@ -138,6 +138,11 @@ class CallGraph:
         return {n.id: n for n in self.nodes}
 
     @cached_property
+    def has_observed(self) -> bool:
+        """True when observed traffic was merged in (some edge carries observed stats)."""
+        return any(e.observed is not None for e in self.edges)
+
+    @cached_property
     def inbound(self) -> dict[str, tuple[Edge, ...]]:
         """Call edges by callee Service id."""
         grouped: dict[str, list[Edge]] = defaultdict(list)

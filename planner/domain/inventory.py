@@ -381,6 +381,14 @@ class Inventory:
         return {(c.ref.namespace, c.ref.name): c for c in self.config_maps}
 
     @cached_property
+    def workloads_by_namespace(self) -> dict[str, tuple[Workload, ...]]:
+        """Workloads by namespace, each group sorted as ``workloads`` is."""
+        found: dict[str, list[Workload]] = {}
+        for w in self.workloads:
+            found.setdefault(w.namespace, []).append(w)
+        return {ns: tuple(ws) for ns, ws in found.items()}
+
+    @cached_property
     def services_of(self) -> dict[ObjectRef, tuple[Service, ...]]:
         """The Services whose selector picks each workload (workloads no Service selects are
         left out)."""

@@ -792,7 +792,7 @@ class _Planner:
         strict = whatif.namespace_policy(self.inv, self.root, ns, "STRICT")
         simulated = whatif.simulate(
             self.inv, self.graph, [strict], root_namespace=self.root, enrollment=self.planned,
-            scope=[w for w in self.inv.workloads if w.namespace == ns])
+            scope=self.inv.workloads_by_namespace.get(ns, ()))
         for row in simulated.breaking:
             callee = parse_ref(row.callee)
             server = workloads.get(callee) if callee is not None else None

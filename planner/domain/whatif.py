@@ -287,14 +287,15 @@ def in_scope(ps: PolicySet, inventory: Inventory,
     """Workloads a set of policies reaches: the selected pods, a namespace's workloads, or
     every workload for a mesh-wide policy."""
     found: dict[ObjectRef, Workload] = {}
+    by_namespace = inventory.workloads_by_namespace
     for p in changes:
-        for w in inventory.workloads:
-            if policy.has_selector(p):
-                hit = w.namespace == p.ref.namespace and selects(p, w)
-            else:
-                hit = p.ref.namespace == ps.root or w.namespace == p.ref.namespace
-            if hit:
-                found[w.ref] = w
+        if policy.has_selector(p):
+            found.update((w.ref, w) for w in by_namespace.get(p.ref.namespace, ())
+                         if selects(p, w))
+        elif p.ref.namespace == ps.root:
+            return list(inventory.workloads)  # mesh-wide: every workload, already sorted
+        else:
+            found.update((w.ref, w) for w in by_namespace.get(p.ref.namespace, ()))
     return [found[r] for r in sorted(found)]
 
 
@@ -394,7 +395,7 @@ def simulate(inventory: Inventory, graph: CallGraph, changes: Sequence[Mapping[s
         edges=tuple(rows),
         no_effect=tuple(sorted(no_effect)),
         affected=tuple(w.ref.key for w in enforcing),
-        traffic=any(e.observed is not None for e in graph.edges),
+        traffic=graph.has_observed,
     )
 
 
