@@ -419,6 +419,31 @@ def gate_for_step(analysis: Analysis, plan: Plan, step_id: str) -> GateResult:
     return gate or GateResult("pass", f"step {step_id} has no plaintext precondition")
 
 
+def step_callers(analysis: Analysis, plan: Plan, step_id: str) -> list[str]:
+    """The calls a STRICT step puts under mutual TLS, per the call graph (manifests, and the
+    observed traffic once :func:`observe` merged it): every call into its namespace (every
+    namespace for the mesh-wide step) except meshed callers inside that namespace, as
+    ``caller -> callee:port`` keys, sorted. These are who must be proven to speak mutual TLS
+    when a gate cannot tell; empty for steps without a gate. Raises ``KeyError`` for an
+    unknown step."""
+    from planner.domain.plan import Phase
+
+    step = plan.step(step_id)
+    if step.phase not in (Phase.STRICT, Phase.MESH_STRICT):
+        return []
+    graph = analysis.graph
+    namespaces = ({graph.namespace_of(e.callee) for e in graph.edges}
+                  if step.target.scope == "mesh" else {step.target.namespace})
+    keys = set()
+    for namespace in namespaces:
+        for edge in graph.edges_into_namespace(namespace):
+            node = graph.node_index.get(edge.caller)
+            inside = node is not None and node.namespace == namespace and node.meshed
+            if not edge.hint and not inside:
+                keys.add(edge.key)
+    return sorted(keys)
+
+
 def namespace_report(analysis: Analysis) -> tuple[NamespaceTraffic, ...]:
     """Per namespace: mTLS status, plaintext callers, the STRICT gate, and where the manifests
     and the telemetry disagree. Empty when the analysis has no traffic (see :func:`observe`)."""

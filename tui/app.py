@@ -21,12 +21,13 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from planner.errors import PlannerError
 from tui.actions import ACTIONS, BY_ID, applies_to, available, parse_command
-from tui.format import clean, gate_text
+from tui.format import clean
 from tui.messages import (
     Analysed,
     Assessed,
     GateRefusedStep,
     PreviewReady,
+    RollbackPreviewReady,
     StepFinished,
     StepsChanged,
     WorkFailed,
@@ -35,8 +36,8 @@ from tui.messages import (
 from tui.screens.assess import AssessScreen
 from tui.screens.base import MeshScreen
 from tui.screens.graph import GraphScreen, NamespaceScreen
-from tui.screens.modals import ConfirmModal, GateRefusedModal, HelpScreen, MessageModal
-from tui.screens.plan import PlanScreen, changes_yaml, yaml_view
+from tui.screens.modals import ConfirmModal, GateModal, HelpScreen, MessageModal
+from tui.screens.plan import PlanScreen
 
 #: Where a WRITE session in manifest mode writes the steps' GitOps files without --out.
 DEFAULT_OUT = "meshplan-rollout"
@@ -329,21 +330,8 @@ class MeshplanApp(App[None]):
 
     def action_rollback_step(self) -> None:
         step_id = self._selected_step()
-        if step_id is None or not self.write or self.plan is None:
-            return
-        step = self.plan.step(step_id)
-        body: list[Any] = [
-            Text(f"Roll back {clean(step_id)}: the objects return to their state before "
-                 "the step; objects it created are deleted.", style="bold"),
-            yaml_view(changes_yaml(step.rollback)),
-        ]
-
-        def confirmed(ok: bool | None) -> None:
-            if ok:
-                self.run_step("rollback", step_id)
-
-        self.push_screen(ConfirmModal(f"Roll back step {step_id}?", body, "Roll back"),
-                         confirmed)
+        if step_id is not None and self.write and self.plan is not None:
+            self.run_preview(step_id, "rollback")
 
     # --- profile answers -----------------------------------------------------------------
 
@@ -476,15 +464,27 @@ class MeshplanApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="apply", name="dry-run")
     def run_preview(self, step_id: str, then: str) -> None:
-        """Dry-run one step; ``then`` is ``apply`` to continue into the confirm dialog."""
-        self._post(WorkProgress(f"dry-run {step_id}"))
-        preview = self._open_session().preview(step_id)
-        self._post(PreviewReady(step_id, preview, then))
+        """Dry-run one step; ``then`` is ``apply`` to continue into the confirm dialog, or
+        ``rollback`` for the rollback's own diff (from the journal, as ``planner rollback
+        --dry-run`` prints it), with the applied steps that depend on it."""
+        self._post(WorkProgress(f"dry-run {then if then == 'rollback' else 'of'} {step_id}"))
+        session = self._open_session()
+        if then == "rollback":
+            preview = session.rollback_preview(step_id)
+            dependents = list(session.dependents(step_id)) if preview.refused else []
+            if dependents:
+                preview = session.rollback_preview(step_id, cascade=True)
+            self._post(RollbackPreviewReady(step_id, preview, dependents))
+        else:
+            self._post(PreviewReady(step_id, session.preview(step_id), then))
         self._post(WorkProgress(""))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="apply", name="step")
-    def run_step(self, operation: str, step_id: str) -> None:
-        """Apply (then verify), roll back, or verify one step, with progress."""
+    def run_step(self, operation: str, step_id: str, *, force: bool = False,
+                 cascade: bool = False) -> None:
+        """Apply (then verify), roll back, or verify one step, with progress. ``force`` applies
+        over a refusing gate (journaled as forced); ``cascade`` rolls back the applied steps
+        that depend on the step first."""
         session = self._open_session()
         verb = {"apply": "applying", "rollback": "rolling back", "verify": "verifying"}
 
@@ -501,7 +501,7 @@ class MeshplanApp(App[None]):
         try:
             if operation == "apply":
                 try:
-                    outcome = session.apply(step_id, progress=progress)
+                    outcome = session.apply(step_id, force=force, progress=progress)
                 except GateRefused as err:
                     # Not a failure of the app: the gate did its job. Say why in a dialog.
                     self._post(GateRefusedStep(step_id, str(err)))
@@ -510,8 +510,8 @@ class MeshplanApp(App[None]):
                 progress("verifying")
                 self._post(StepFinished("verify", step_id, session.verify(step_id)))
             elif operation == "rollback":
-                self._post(StepFinished("rollback", step_id,
-                                        session.rollback(step_id, progress=progress)))
+                self._post(StepFinished("rollback", step_id, session.rollback(
+                    step_id, cascade=cascade, progress=progress)))
             else:
                 self._post(StepFinished("verify", step_id, session.verify(step_id)))
         finally:
@@ -592,11 +592,6 @@ class MeshplanApp(App[None]):
             body.append(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
         else:
             body.append(Text("(no difference: the target already matches)", style="dim"))
-        gate = self.gates.get(message.step_id)
-        if gate is not None and gate.status != "pass":
-            # Shown before the confirm button: with --prometheus the engine refuses the step
-            # anyway, with an export file this is the only warning.
-            body.append(gate_text(gate, self.traffic_error))
         changes = list(getattr(preview, "changes", ()) or ())
         if changes:
             body.append(Text("\n".join(f"• {clean(c)}" for c in changes)))
@@ -604,6 +599,11 @@ class MeshplanApp(App[None]):
         if warnings:
             body.append(Text("\n".join(f"! {clean(w)}" for w in warnings), style="yellow"))
         step_id = message.step_id
+        gate = self.gates.get(step_id)
+        if gate is not None and gate.status != "pass":
+            # The gate first, and no plain Apply: the engine would refuse the step anyway.
+            self._push_gate(step_id, gate, "", body)
+            return
 
         def confirmed(ok: bool | None) -> None:
             if ok:
@@ -611,12 +611,66 @@ class MeshplanApp(App[None]):
 
         self.push_screen(ConfirmModal(f"Apply step {step_id}?", body, "Apply"), confirmed)
 
+    def _push_gate(self, step_id: str, gate: Any, reason: str, body: list[Any]) -> None:
+        """The gate dialog of a STRICT step; "Apply anyway" (``--write`` only) applies it
+        forced."""
+        callers: list[str] = []
+        if self.analysis is not None and self.plan is not None:
+            from planner import service
+
+            try:
+                callers = service.step_callers(self.analysis, self.apply_plan or self.plan,
+                                               step_id)
+            except KeyError:
+                callers = []
+
+        def forced(ok: bool | None) -> None:
+            if ok and self.write:
+                self.run_step("apply", step_id, force=True)
+
+        self.push_screen(GateModal(step_id, gate, reason, callers, self.write, body,
+                                   self.traffic_error), forced)
+
+    @on(RollbackPreviewReady)
+    def _rollback_preview_ready(self, message: RollbackPreviewReady) -> None:
+        preview, step_id, dependents = message.preview, message.step_id, message.dependents
+        if preview.refused and not dependents:
+            self.push_screen(MessageModal(f"Cannot roll back {step_id}", preview.refused))
+            return
+        body: list[Any] = [Text(f"Rollback of {clean(step_id)}: the diff below is built from "
+                                "the journal (what was there before the step). Nothing has "
+                                "changed yet.", style="bold")]
+        if dependents:
+            body.append(Text(f"{', '.join(clean(d) for d in dependents)} depend(s) on it and "
+                             "will be rolled back first, latest first.", style="bold yellow"))
+        if preview.diff:
+            from rich.syntax import Syntax
+
+            body.append(Syntax(preview.diff, "diff", theme="ansi_dark",
+                               background_color="default"))
+        else:
+            body.append(Text("(no difference: the target already holds the before-state)",
+                             style="dim"))
+        if preview.changes:
+            body.append(Text("\n".join(f"• {clean(c)}" for c in preview.changes)))
+        if preview.warnings and not dependents:
+            body.append(Text("\n".join(f"! {clean(w)}" for w in preview.warnings),
+                             style="yellow"))
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.run_step("rollback", step_id, cascade=bool(dependents))
+
+        title = (f"Roll back {step_id} and the {len(dependents)} step(s) that depend on it?"
+                 if dependents else f"Roll back step {step_id}?")
+        label = f"Roll back {len(dependents) + 1} steps" if dependents else "Roll back"
+        self.push_screen(ConfirmModal(title, body, label), confirmed)
+
     @on(GateRefusedStep)
     def _gate_refused(self, message: GateRefusedStep) -> None:
         self.outcomes[message.step_id] = f"apply refused: {message.reason}"
         self._refresh_views()
-        self.push_screen(GateRefusedModal(message.step_id, message.reason,
-                                          self.gates.get(message.step_id), self.write))
+        self._push_gate(message.step_id, self.gates.get(message.step_id), message.reason, [])
 
     @on(StepFinished)
     def _step_finished(self, message: StepFinished) -> None:

@@ -64,6 +64,16 @@ class PreviewReady(Message):
 
 
 @dataclass
+class RollbackPreviewReady(Message):
+    """The diff a rollback will make (from the journal), and the applied steps that depend on
+    the step (rolled back first when confirmed)."""
+
+    step_id: str
+    preview: Any
+    dependents: list[str] = field(default_factory=list)
+
+
+@dataclass
 class StepFinished(Message):
     """An apply, rollback or verify finished; ``outcome`` is the engine's answer."""
 

@@ -128,6 +128,31 @@ class StepOutcome:
     failed: str = ""
 
 
+@dataclass(frozen=True)
+class LiveChanges:
+    """Objects of an applied step that no longer hold what it wrote: ``drifted`` (changed by
+    someone else) and ``superseded`` (rewritten by later applied steps: (step id, objects))."""
+
+    drifted: tuple[str, ...] = ()
+    superseded: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.drifted or self.superseded)
+
+    def state(self, entry: jr.StepEntry) -> StepState:
+        """The state to show for ``entry``."""
+        return jr.shown_state(entry, bool(self.drifted), bool(self.superseded))
+
+    def lines(self) -> list[str]:
+        """One line per kind of change, naming the objects (and the superseding steps)."""
+        lines = [f"superseded by {step}: {', '.join(objects)} rewritten by it"
+                 for step, objects in self.superseded]
+        if self.drifted:
+            lines.append("drifted: changed since the apply by someone else: "
+                         + ", ".join(self.drifted))
+        return lines
+
+
 def plan_hash(plan: Plan) -> str:
     """First 12 hex digits of the SHA-256 of the plan's JSON document, in its canonical form:
     how `planner plan -o json` lays the document out does not change the hash. The steps'
@@ -442,12 +467,85 @@ class ApplySession:
 
     # --- rollback --------------------------------------------------------------------------
 
-    def rollback(self, step_id: str, *, progress: Progress | None = None) -> StepOutcome:
+    def rollback(self, step_id: str, *, cascade: bool = False,
+                 progress: Progress | None = None) -> StepOutcome:
         """Restore every object the step wrote to its journaled before-state (creations are
-        deleted), newest first, restarts last. Idempotent: rerun it after an interruption."""
+        deleted), newest first, restarts last. Idempotent: rerun it after an interruption.
+
+        Refused (ApplyError naming them) while later steps of the plan that need this one are
+        applied here; ``cascade`` rolls those back first, latest first."""
         require_write(self.write_enabled)
         with self._locked(f"rollback {step_id}"):
-            return self._rollback(step_id, progress)
+            journal = self._journal()
+            order = self._rollback_order(step_id, journal, cascade)
+            messages: list[str] = []
+            outcome = StepOutcome(step_id, str(journal.state(step_id)))
+            for sid in order:
+                outcome = self._rollback(sid, progress)
+                messages.extend(outcome.messages)
+                if sid != step_id:
+                    messages.append(f"rolled back {sid} first: it depends on {step_id}")
+            return StepOutcome(step_id, outcome.state, messages)
+
+    def dependents(self, step_id: str, journal: Journal | None = None) -> list[str]:
+        """The later steps of the plan that need ``step_id`` and are applied (or half-applied)
+        on this target, in plan order."""
+        requires = {s.id: s.requires for s in self.plan.steps}
+        return jr.applied_dependents(journal or self._journal(), requires, step_id)
+
+    def _rollback_order(self, step_id: str, journal: Journal, cascade: bool) -> list[str]:
+        """``step_id``, after its applied dependents (latest first) with ``cascade``; without
+        it, ApplyError naming them while there are any."""
+        dependents = self.dependents(step_id, journal)
+        if dependents and not cascade:
+            named = ", ".join(f"{d} ({jr.shown_state(journal.entry(d))})" for d in dependents)
+            raise ApplyError(f"cannot roll back {step_id}: {named} depend(s) on it on "
+                             f"{self.target.label()}; roll them back first, or add --cascade "
+                             "to roll them back too, latest first")
+        return [*reversed(dependents), step_id]
+
+    def rollback_preview(self, step_id: str, *, cascade: bool = False) -> StepPreview:
+        """The diff a rollback will make (live -> the journal's before-state), without
+        changing anything: with ``cascade`` its applied dependents' first, in the order the
+        rollback takes. ``refused`` says why the rollback itself would refuse (dependents
+        without ``cascade``, nothing applied here)."""
+        journals = load_journals(self.journal_path)
+        journal = journals.of(self.target)
+        warnings: list[str] = []
+        refused: str | None = None
+        try:
+            order = self._rollback_order(step_id, journal, cascade)
+        except ApplyError as err:
+            refused = str(err)
+            order = [step_id]
+        diffs: list[str] = []
+        changes: list[str] = []
+        for sid in order:
+            entry = journal.entry(sid)
+            if entry.state is StepState.ROLLED_BACK:
+                warnings.append(f"step {sid} is already rolled back")
+                continue
+            if entry.state is StepState.PENDING:
+                refused = refused or (journals.elsewhere(self.target, sid) or
+                                      f"step {sid} was never applied to "
+                                      f"{self.target.label()}") + ": nothing to roll back here"
+                continue
+            for record in jr.undo_order(entry):
+                live = self.writer.read(record.kind, record.target)
+                restored = self.writer.restored(record, live)
+                if jr.drifted(record, live):
+                    warnings.append(f"{show_target(record.target)} changed since {sid} was "
+                                    "applied; the rollback restores its before-state anyway")
+                verb = "delete" if restored is None and live is not None else "restore"
+                changes.append(f"{sid}: {verb} {show_target(record.target)}")
+                diffs.extend(difflib.unified_diff(
+                    self.writer.render(live).splitlines(keepends=True),
+                    self.writer.render(restored).splitlines(keepends=True),
+                    fromfile=f"live: {show_target(record.target)}",
+                    tofile=f"after rollback: {show_target(record.target)}"))
+        if refused:
+            warnings.insert(0, refused)
+        return StepPreview(step_id, "".join(diffs), changes, warnings, refused)
 
     def _rollback(self, step_id: str, progress: Progress | None) -> StepOutcome:
         journals = load_journals(self.journal_path)
@@ -502,17 +600,13 @@ class ApplySession:
         journals = load_journals(self.journal_path)
         entry = journals.of(self.target).entry(step_id)
         messages: list[str] = []
-        drift = False
         if entry.state not in (StepState.APPLIED, StepState.VERIFIED):
             messages.append(journals.elsewhere(self.target, step_id) or
                             f"step {step_id} is {jr.shown_state(entry)} on "
                             f"{self.target.label()}, not applied")
-        else:
-            for record in entry.records:
-                if jr.drifted(record, self.writer.read(record.kind, record.target)):
-                    drift = True
-                    messages.append(f"{show_target(record.target)} changed since the apply")
         applied = entry.state in (StepState.APPLIED, StepState.VERIFIED)
+        changed = self._changes(journals.of(self.target), entry) if applied else LiveChanges()
+        messages.extend(changed.lines())
         outcome = self._outcome(step) if applied else None
         if outcome is not None:
             messages.extend(check.line() for check in outcome.checks)
@@ -524,7 +618,7 @@ class ApplySession:
         if self.traffic is not None and gate is not None:
             messages.append(gate_line(self.traffic.label, gate))
         gate_failed = gate is not None and gate.status != "pass"
-        reached = applied and not drift and (outcome is None or outcome.reached)
+        reached = applied and not changed and (outcome is None or outcome.reached)
         if gate_failed or not reached:
             failed = "gate" if gate_failed else "outcome"
             if entry.state is StepState.VERIFIED:
@@ -536,8 +630,7 @@ class ApplySession:
                                             f"verification failed ({failed} not reached)")
                         self._save(journal)
                     entry = journal.entry(step_id)
-            return StepOutcome(step_id, str(jr.shown_state(entry, drift)), messages,
-                               failed=failed)
+            return StepOutcome(step_id, str(changed.state(entry)), messages, failed=failed)
         with self._locked(f"verify {step_id}"):
             # Re-read under the lock: an apply or rollback may have run while this checked.
             journal = self._journal()
@@ -568,16 +661,31 @@ class ApplySession:
             if entry is None:
                 rows.append(self._from_annotations(self.plan.step(step_id)))
                 continue
-            drift = [r for r in entry.records
-                     if entry.state in (StepState.APPLIED, StepState.VERIFIED)
-                     and jr.drifted(r, self.writer.read(r.kind, r.target))]
-            note = jr.interruption(entry) or (
-                "changed since apply: " + ", ".join(show_target(r.target) for r in drift)
-                if drift else "")
+            changed = (self._changes(journal, entry)
+                       if entry.state in (StepState.APPLIED, StepState.VERIFIED)
+                       else LiveChanges())
+            note = jr.interruption(entry) or "; ".join(changed.lines())
             if entry.forced:
                 note = "; ".join(filter(None, [note, "forced: " + "; ".join(entry.forced)]))
-            rows.append((step_id, str(jr.shown_state(entry, bool(drift))), note))
+            rows.append((step_id, str(changed.state(entry)), note))
         return rows
+
+    def _changes(self, journal: Journal, entry: jr.StepEntry) -> LiveChanges:
+        """Which of the step's objects changed since it was applied: rewritten by a later
+        applied step of the plan (superseded), or by someone else (drifted)."""
+        drifted: list[str] = []
+        superseded: dict[str, list[str]] = {}
+        for record in entry.records:
+            live = self.writer.read(record.kind, record.target)
+            if not jr.drifted(record, live):
+                continue
+            later = jr.superseded_by(journal, entry.step_id, record)
+            if later is not None and not jr.drifted(later[1], live):
+                superseded.setdefault(later[0], []).append(show_target(record.target))
+            else:
+                drifted.append(show_target(record.target))
+        return LiveChanges(tuple(drifted), tuple((k, tuple(v))
+                                                 for k, v in sorted(superseded.items())))
 
     def _from_annotations(self, step: Step) -> tuple[str, str, str]:
         planned, _ = self.writer.planned(step, Stamp(step.id, self.plan_hash, _now()))

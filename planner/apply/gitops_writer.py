@@ -102,6 +102,10 @@ class GitOpsWriter:
         except OSError as err:
             raise ApplyError(f"cannot remove {path}: {err.strerror or err}") from None
 
+    def restored(self, record: Record, live: Any) -> Any:
+        """The previous text (None: the file goes)."""
+        return record.before
+
     def render(self, obj: Any) -> str:
         """File text as it is."""
         return "" if obj is None else str(obj)

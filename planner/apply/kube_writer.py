@@ -188,6 +188,15 @@ class KubeWriter:
         self._check(self.api.request("PATCH", self._path(target), {
             "fieldManager": FIELD_MANAGER}, what, body=patch, content_type=MERGE_PATCH), what)
 
+    def restored(self, record: Record, live: Any) -> Any:
+        """The object :meth:`undo` leaves: the before-state, nothing for an object the step
+        created, or the live object with the step's labels or restartedAt put back."""
+        if record.kind in (WriteKind.APPLY, WriteKind.DELETE):
+            return None if record.before is None else clean(record.before)
+        if live is None:
+            return None
+        return merge_patch(live, undo_patch(record, live))
+
     def render(self, obj: Any) -> str:
         """YAML of an object, keys sorted; empty for None."""
         return "" if obj is None else dump_yaml(to_wire(obj))
@@ -272,6 +281,20 @@ def undo_patch(record: Record, live: Mapping[str, Any]) -> dict[str, Any]:
             meta[part] = restore_map((before.get("metadata") or {}).get(part) or {},
                                      (live.get("metadata") or {}).get(part) or {}, touched)
     return {"metadata": meta}
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch of ``target`` (not modified): what the API server makes of
+    ``patch``; ``None`` removes a key."""
+    if not isinstance(patch, Mapping):
+        return patch
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
 
 
 def _labels(obj: Mapping[str, Any] | None) -> dict[str, str]:

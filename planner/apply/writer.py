@@ -81,6 +81,9 @@ class Writer(Protocol):
     def undo(self, record: Record, live: Any) -> None:
         """Restore ``record.before`` (``live`` is the current state, as read just before)."""
 
+    def restored(self, record: Record, live: Any) -> Any:
+        """What :meth:`undo` would leave, computed without writing (None: removed)."""
+
     def render(self, obj: Any) -> str:
         """Text of an object (or file) for a diff."""
 

@@ -169,26 +169,48 @@ def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
 @plan_options
 @session_options
 @click.option("--write", is_flag=True, help="Allow changes (read-only without it).")
+@click.option("--dry-run", is_flag=True,
+              help="Print the diff the rollback will make (from the journal) and stop.")
+@click.option("--cascade", is_flag=True,
+              help="Roll back the applied steps that depend on STEP first, latest first.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @handle_errors
-def rollback(step_id: str, spec: InputSpec, plan_options: PlanOptions, write: bool, yes: bool,
-             **session: Any) -> None:
+def rollback(step_id: str, spec: InputSpec, plan_options: PlanOptions, write: bool,
+             dry_run: bool, cascade: bool, yes: bool, **session: Any) -> None:
     """Restore what one step changed to the journaled before-state.
+
+    Refused while later applied steps depend on STEP (they are named); --cascade rolls them
+    back first. The diff is printed before the confirmation, as --dry-run prints it.
 
     \b
     Examples:
+      planner rollback 30-enroll-shop --dry-run
       planner rollback 30-enroll-shop --write
+      planner rollback 30-enroll-shop --write --cascade   # 40-strict-shop first
     """
     from planner.service import check_writable
 
-    check_writable(write)
+    if not dry_run:
+        check_writable(write)
     with _open(spec, plan_options, session, write, step_id=step_id) as opened:
-        if not confirm(f"Roll back step {step_id} on {opened.writer.label}?", yes):
+        preview = opened.rollback_preview(step_id, cascade=cascade)
+        print_diff(preview.diff)
+        for line in preview.changes:
+            _note(line)
+        for line in preview.warnings:
+            if line != preview.refused:
+                _note(f"warning: {line}")
+        if preview.refused:
+            raise ApplyError(preview.refused)
+        if dry_run:
+            return
+        what = f"step {step_id}" + (" and the steps that depend on it" if cascade else "")
+        if not confirm(f"Roll back {what} on {opened.writer.label}?", yes):
             _note("not rolled back")
             return
-        outcome = opened.rollback(step_id, progress=_note)
+        outcome = opened.rollback(step_id, cascade=cascade, progress=_note)
     for message in outcome.messages:
-        if message.startswith("warning:"):
+        if message.startswith(("warning:", "rolled back")):
             _note(message)
     click.echo(f"{outcome.step_id}: {outcome.state}")
 

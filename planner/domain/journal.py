@@ -15,8 +15,10 @@ Step states::
 
 ``applying`` and ``rolling back`` are only seen after an interruption (the process died between
 the intent and the end of the step); :func:`shown_state` reports them as ``failed``, with
-:func:`interruption` saying what to do. ``drifted`` is never stored: it is derived by comparing
-the live objects with the recorded after-state (:func:`drift_view`).
+:func:`interruption` saying what to do. ``drifted`` and ``superseded`` are never stored: they
+are derived by comparing the live objects with the recorded after-state (:func:`drift_view`);
+an object a later step of the plan rewrote (:func:`superseded_by`) is ``superseded``, one that
+changed otherwise is ``drifted`` (someone else changed it).
 
 Every step is journaled under the :class:`Target` it was applied to: a cluster, identified by
 the UID of its ``kube-system`` namespace (the API server URL and the kubeconfig context are kept
@@ -56,6 +58,7 @@ class StepState(StrEnum):
     ROLLING_BACK = "rolling back"
     ROLLED_BACK = "rolled back"
     DRIFTED = "drifted"
+    SUPERSEDED = "superseded"
 
 
 class WriteKind(StrEnum):
@@ -331,13 +334,57 @@ def drifted(record: Record, live: Any) -> bool:
     return bool(drift_view(record.kind, live) != drift_view(record.kind, expected))
 
 
-def shown_state(entry: StepEntry, any_drift: bool = False) -> StepState:
+def superseded_by(journal: Journal, step_id: str, record: Record,
+                  _seen: frozenset[str] = frozenset()) -> tuple[str, Record] | None:
+    """The step (and its record) that wrote ``record``'s object on top of what ``step_id``
+    left there (its before-state is this record's after-state), if that step is still applied:
+    the plan's own next move, not drift (``60-mesh-strict`` rewrites the mesh-wide policy of
+    ``20-mesh-permissive``). The last of a chain when several stacked up."""
+    if record.phase is not RecordPhase.DONE:
+        return None
+    seen = _seen | {step_id}
+    for other_id, entry in sorted(journal.steps.items()):
+        if other_id in seen or entry.state not in _DONE:
+            continue
+        for later in entry.records:
+            if (later.target == record.target and later.phase is RecordPhase.DONE
+                    and drift_view(later.kind, later.before)
+                    == drift_view(record.kind, record.after)):
+                return superseded_by(journal, other_id, later, seen) or (other_id, later)
+    return None
+
+
+def applied_dependents(journal: Journal, requires: Mapping[str, tuple[str, ...]],
+                       step_id: str) -> list[str]:
+    """The steps that need ``step_id`` (directly or through others, per ``requires``: step id
+    -> the ids it requires) and are not undone in ``journal``, in the order of ``requires``:
+    rolling ``step_id`` back under them would pull the floor from under applied steps
+    (STRICT without sidecars)."""
+    needed: dict[str, set[str]] = {}
+
+    def closure(sid: str) -> set[str]:
+        if sid not in needed:
+            needed[sid] = set()
+            for required in requires.get(sid, ()):
+                needed[sid] |= {required, *closure(required)}
+        return needed[sid]
+
+    live = (StepState.PENDING, StepState.ROLLED_BACK)
+    return [sid for sid in requires if sid != step_id and step_id in closure(sid)
+            and journal.state(sid) not in live]
+
+
+def shown_state(entry: StepEntry, any_drift: bool = False,
+                superseded: bool = False) -> StepState:
     """The state shown to users: interrupted operations are ``failed``; applied or verified
-    steps whose objects changed since are ``drifted``."""
+    steps whose objects changed since are ``drifted``, or ``superseded`` when every change is
+    a later applied step's (:func:`superseded_by`)."""
     if entry.state in (StepState.APPLYING, StepState.ROLLING_BACK):
         return StepState.FAILED
     if entry.state in _DONE and any_drift:
         return StepState.DRIFTED
+    if entry.state in _DONE and superseded:
+        return StepState.SUPERSEDED
     return entry.state
 
 

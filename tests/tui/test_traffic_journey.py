@@ -16,7 +16,7 @@ from tests.traffic.promserver import PromServer, require_prometheus
 from tests.traffic.shop_truth import SHOP_TRUTH
 from tests.tui.conftest import SIZE, journey, plain, ready, shop_app, wait_for
 from tui.screens.graph import GraphScreen, NamespaceScreen
-from tui.screens.modals import ConfirmModal, GateRefusedModal
+from tui.screens.modals import GateModal
 from tui.screens.plan import PlanScreen
 
 pytestmark = pytest.mark.slow
@@ -115,23 +115,20 @@ async def test_apply_refuses_a_strict_step_whose_gate_fails(shop_prom: str,
         assert isinstance(plan_screen, PlanScreen)
         plan_screen.select_step(step.id)
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal),
-                       what="the confirm dialog")
-        body = "".join(plain(s) for s in app.screen.query(Static) if s.id is None)
-        assert "plaintext gate fail" in body
-        await pilot.press("y")
-        await wait_for(pilot, lambda: isinstance(app.screen, GateRefusedModal),
-                       what="the gate-refused dialog")
+        # The gate comes first, before any Apply: the dialog has only the explicit override.
+        await wait_for(pilot, lambda: isinstance(app.screen, GateModal),
+                       what="the gate dialog")
         modal = app.screen
-        assert isinstance(modal, GateRefusedModal) and modal.step_id == step.id
-        assert "Prometheus gate fail" in modal.reason
+        assert isinstance(modal, GateModal) and modal.step_id == step.id
+        assert modal.title_str == f"Gate fail: step {step.id} is refused"
+        assert "plaintext gate fail" in plain(modal.query_one("#gate-detail", Static))
         assert "unknown/unknown -> orders/orders" in plain(modal.query_one("#gate-detail",
                                                                           Static))
-        assert [b.id for b in modal.query(Button)] == ["close"]  # nothing to force it with
+        assert [b.id for b in modal.query(Button)] == ["force", "cancel"]
         await pilot.press("escape")
         await wait_for(pilot, lambda: not app.busy_label, what="the apply worker")
         assert app.states.get(step.id, "pending") == "pending"
-        assert app.outcomes[step.id].startswith("apply refused")
+        assert step.id not in app.outcomes and not (out / step.id).exists()  # never tried
         assert not app.failures
 
 

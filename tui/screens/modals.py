@@ -79,34 +79,92 @@ class MessageModal(ModalScreen[None]):
         self.dismiss(None)
 
 
-class GateRefusedModal(MessageModal):
-    """The apply engine refused a STRICT step: its plaintext gate did not pass.
+class GateModal(ModalScreen[bool]):
+    """A STRICT step whose plaintext gate did not pass: said first, then the reason, the
+    callers concerned and (before an apply) the dry-run diff. There is no plain Apply: in a
+    ``--write`` session an explicit "Apply anyway" overrides the gate, and the journal records
+    the step as forced (the TUI's ``planner apply --force``); ``esc``/``n``/``q`` cancel.
 
-    Only a Close button, in every mode: overriding a gate is a deliberate, journaled act left to
-    ``planner apply --force``, and a read-only session is not even told about it."""
+    ``callers`` are the calls into the step's namespaces (``planner.service.step_callers``):
+    listed when the gate has no plaintext callers to name (``unknown``: no proof either way),
+    so the dialog never asks to fix "the callers below" and lists none."""
 
-    def __init__(self, step_id: str, reason: str, gate: Any = None, write: bool = False) -> None:
-        lines = ["Nothing was written. Make the callers below use mutual TLS (the MP301 "
-                 "blockers on the plan screen say how), then dry-run and apply again."]
-        if write:
-            lines.append("To override the gate, run `planner apply --force` from the command "
-                         "line: it records the override in the journal.")
-        super().__init__(f"Gate refused step {step_id}", reason, "\n".join(lines))
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,n,q", "cancel", "Cancel")]
+    #: Callers listed before "… and N more" (``planner plan`` lists them all).
+    CALLERS_SHOWN: ClassVar[int] = 10
+
+    def __init__(self, step_id: str, gate: Any = None, reason: str = "",
+                 callers: list[str] | None = None, write: bool = False,
+                 body: list[Any] | None = None, traffic_error: str = "") -> None:
+        super().__init__()
+        self.traffic_error = traffic_error
         self.step_id = step_id
-        self.reason = reason
         self.gate = gate
+        self.reason = reason
+        self.callers = list(callers or [])
+        self.write = write
+        self.body = list(body or [])
+        self.status = str(getattr(gate, "status", "") or "unknown")
+
+    @property
+    def title_str(self) -> str:
+        """The dialog's first line: the gate's verdict, before anything else."""
+        return f"Gate {self.status}: step {self.step_id} is refused"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog danger"):
             yield Label(Text(clean(self.title_str), style="bold"), id="dialog-title")
             with VerticalScroll(id="dialog-body"):
                 # Text(...) and gate_text never read markup: callers' names are cluster data.
-                yield Static(Text(clean(self.message)), id="gate-reason")
+                yield Static(Text(self._verdict(), style="bold red"), id="gate-verdict")
+                if self.reason:
+                    yield Static(Text(clean(self.reason)), id="gate-reason")
                 if self.gate is not None:
-                    yield Static(gate_text(self.gate), id="gate-detail")
-                yield Static(Text(self.details, style="dim"), id="dialog-details")
+                    yield Static(gate_text(self.gate, self.traffic_error), id="gate-detail")
+                if self.callers and not getattr(self.gate, "offenders", None):
+                    yield Static(self._callers(), id="gate-callers")
+                for part in self.body:
+                    yield Static(part)
+                if self.write:
+                    yield Static(Text("Apply anyway overrides the gate; the journal records "
+                                      "the step as forced, and `planner status` shows it.",
+                                      style="dim"), id="dialog-details")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Close", id="close")
+                if self.write:
+                    yield Button("Apply anyway", variant="error", id="force")
+                yield Button("Cancel" if self.write else "Close", id="cancel")
+
+    def _verdict(self) -> str:
+        if self.status == "fail":
+            return ("Plaintext callers would be cut off: make the callers below use mutual "
+                    "TLS (the MP301 blockers on the plan screen say how), then dry-run and "
+                    "apply again. Nothing was written.")
+        return ("No proof either way that every caller speaks mutual TLS, so STRICT could cut "
+                "some off. Show that the callers below use mutual TLS (Istio telemetry in "
+                "Prometheus over the window), then dry-run and apply again. Nothing was "
+                "written.")
+
+    def _callers(self) -> Text:
+        text = Text("Calls into the step's namespaces (from the call graph):\n", style="bold")
+        for key in self.callers[:self.CALLERS_SHOWN]:
+            text.append("    ? ", style="yellow")
+            text.append(clean(key, 120) + "\n", style="")
+        if len(self.callers) > self.CALLERS_SHOWN:
+            text.append(f"    … and {len(self.callers) - self.CALLERS_SHOWN} more\n",
+                        style="dim")
+        return text
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    @on(Button.Pressed, "#force")
+    def action_force(self) -> None:
+        if self.write:
+            self.dismiss(True)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(False)
 
 
 class HelpScreen(ModalScreen[None]):
