@@ -109,7 +109,7 @@ def test_status_tells_superseded_from_drifted(cluster: KubeAPIServer, tmp_path: 
                     "rewritten by it")
     assert _states(cluster, journal)["60-mesh-strict"][0] == "applied"
     done = run_planner(cluster, journal, "verify", "20-mesh-permissive")
-    assert done.returncode == ExitCode.GATE_FAILED and "superseded by 60-mesh-strict" in \
+    assert done.returncode == ExitCode.NOT_READY and "superseded by 60-mesh-strict" in \
         done.stderr
     # Someone else changes the policy: now both are drifted, and say so.
     status, _ = cluster.request("PATCH", POLICY, {"spec": {"mtls": {"mode": "DISABLE"}}},

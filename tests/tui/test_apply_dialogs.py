@@ -19,8 +19,7 @@ from typing import Any
 from rich.syntax import Syntax
 from textual.widgets import Button, Static
 
-from planner.commands.common import TrafficOptions
-from planner.service import ClusterInput, open_apply_session
+from planner.service import ClusterInput, TrafficSource, open_apply_session
 from tests.apply.clusters import run_planner, session, tiny_seed
 from tests.apply.journal_doc import journal_steps
 from tests.kubeapi import KubeAPIServer
@@ -52,7 +51,7 @@ async def _open_gate(pilot: Any, app: MeshplanApp, step_id: str) -> GateModal:
 async def test_failing_gate_comes_first_and_only_apply_anyway_overrides_it(
         tmp_path: Path) -> None:
     out, journal = tmp_path / "out", tmp_path / "journal.json"
-    traffic = TrafficOptions(traffic_file=str(write_csv(tmp_path / "edges.csv")))
+    traffic = TrafficSource(traffic_file=str(write_csv(tmp_path / "edges.csv")))
     app = shop_app(traffic=traffic, write=True, out_dir=str(out), journal_path=str(journal),
                    start="plan")
     async with app.run_test(size=SIZE) as pilot:
@@ -92,7 +91,7 @@ async def test_failing_gate_comes_first_and_only_apply_anyway_overrides_it(
 
 @journey
 async def test_unknown_gate_lists_the_callers_it_could_not_clear(tmp_path: Path) -> None:
-    traffic = TrafficOptions(traffic_file=str(write_csv(tmp_path / "edges.csv")))
+    traffic = TrafficSource(traffic_file=str(write_csv(tmp_path / "edges.csv")))
     app = shop_app(traffic=traffic, write=True, out_dir=str(tmp_path / "out"),
                    journal_path=str(tmp_path / "journal.json"), start="plan")
     async with app.run_test(size=SIZE) as pilot:
