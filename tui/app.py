@@ -15,6 +15,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.markup import escape
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -128,6 +129,8 @@ class MeshplanApp(App[None]):
         self.first_plan_paint: float | None = None
         self.started = perf_counter()
         self.failures: list[WorkFailed] = []
+        #: The exception that ended the app, if one escaped every handler (a bug).
+        self.crash: BaseException | None = None
         self._views: list[MeshScreen] = []
         self._session: Any = None
         self._session_lock = threading.Lock()
@@ -201,6 +204,20 @@ class MeshplanApp(App[None]):
 
     # --- life cycle ----------------------------------------------------------------------
 
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual exits on an uncaught exception with code 1 and prints a page of traceback
+        # with locals (cluster data among them); `planner tui` re-raises it once the terminal
+        # is restored, so the CLI reports it as one line with its exit code (see run()).
+        if self.crash is None:
+            self.crash = error
+        super()._handle_exception(error)
+
+    def _print_error_renderables(self) -> None:
+        if self.crash is None:
+            super()._print_error_renderables()
+        else:
+            self._exit_renderables.clear()
+
     def on_mount(self) -> None:
         self.switch_mode(self.options.start if self.options.start in self.MODES else "assess")
         self.run_analysis()
@@ -217,18 +234,20 @@ class MeshplanApp(App[None]):
         return applies_to(definition, name)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # The palette reads a command's title and help as Textual markup: everything is
+        # escaped (the filter key `[/]` is a closing tag, a namespace name is cluster data).
         name = getattr(screen, "name_in_table", "")
         for a in available(self.write):
             if a.argument or not applies_to(a, name) or a.id in ("command_palette", "drill"):
                 continue
             keys = f"  [{a.key_label}]" if a.keys else ""
-            yield SystemCommand(a.description + (" (write)" if a.dangerous else ""),
-                                f":{a.command}{keys}" if a.command else keys.strip(),
+            yield SystemCommand(escape(a.description + (" (write)" if a.dangerous else "")),
+                                escape(f":{a.command}{keys}" if a.command else keys.strip()),
                                 partial(self.run_action_id, a.id))
         if self.analysis is not None:
             for ns in self.analysis.scan.inventory.namespaces[:500]:
-                yield SystemCommand(f"Open namespace {clean(ns.name, 60)}",
-                                    f":ns {clean(ns.name, 60)}",
+                shown = escape(clean(ns.name, 60))
+                yield SystemCommand(f"Open namespace {shown}", f":ns {shown}",
                                     partial(self.action_goto_namespace, ns.name))
         yield from super().get_system_commands(screen)
 
@@ -713,8 +732,12 @@ class MeshplanApp(App[None]):
 
 
 def run(options: TuiOptions) -> None:
-    """Start the TUI (blocking)."""
-    MeshplanApp(options).run()
+    """Start the TUI (blocking). An exception that ended it is raised again here, after the
+    terminal is restored, for the CLI's one-line internal error and exit code."""
+    app = MeshplanApp(options)
+    app.run()
+    if app.crash is not None:
+        raise app.crash
 
 
 __all__ = ["MeshplanApp", "TuiOptions", "run"]

@@ -35,7 +35,8 @@ class ConfirmModal(ModalScreen[bool]):
             yield Label(Text(clean(self.title_str), style="bold"), id="dialog-title")
             with VerticalScroll(id="dialog-body"):
                 for part in self.body:
-                    yield Static(part)
+                    # A plain string would be read as markup; parts are Text or Syntax.
+                    yield Static(Text(part) if isinstance(part, str) else part)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.confirm_label, variant="error", id="confirm")
                 yield Button("Cancel", variant="default", id="cancel")
@@ -187,7 +188,7 @@ class HelpScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         table.add_columns("keys", "command", "action", "where")
         for keys, command, description, where in help_rows(self.write):
-            table.add_row(keys, command, Text(description), where)
+            table.add_row(Text(keys), Text(command), Text(description), Text(where))
         table.focus()
 
     def action_close(self) -> None:
