@@ -85,6 +85,21 @@ _VERBS: Final = {WriteKind.APPLY: "server-side apply", WriteKind.LABEL: "label (
 Progress = Callable[[str], None]
 
 
+def _would(write: Planned, live: Any, unchanged: bool | None) -> str:
+    """A preview's line for one write, in the conditional: nothing is written yet. Says
+    whether the target is new, changed or already as planned (``unchanged`` None: the dry run
+    was refused, so it is not known)."""
+    target = show_target(write.target)
+    if unchanged:
+        return f"unchanged: {target}"
+    verb = "create" if live is None else "update"
+    if write.kind is WriteKind.FILE:
+        return f"would {verb} file {target}"
+    if write.kind is WriteKind.APPLY:
+        return f"would {verb} {target} (server-side apply)"
+    return f"would {_VERBS[write.kind]} {target}"
+
+
 class TrafficReader(Protocol):
     """Where the plaintext gate reads observed traffic (``planner.service.TrafficSource``).
 
@@ -279,13 +294,15 @@ class ApplySession:
         diffs: list[str] = []
         changes: list[str] = []
         for write in planned:
-            changes.append(f"{_VERBS[write.kind]} {show_target(write.target)}")
             live = self.writer.read(write.kind, write.target)
             try:
                 result = self.writer.dry_run(write, force_conflicts=force_conflicts)
             except ApplyError as err:
+                changes.append(_would(write, live, None))
                 warnings.append(DRY_RUN_REFUSED + str(err))
                 continue
+            changes.append(_would(write, live, self.writer.render(live) == self.writer.render(
+                result)))
             diffs.extend(difflib.unified_diff(
                 self.writer.render(live).splitlines(keepends=True),
                 self.writer.render(result).splitlines(keepends=True),

@@ -3,9 +3,11 @@
 
 Each step gets a folder ``DIR/<step-id>/`` holding one YAML file per object it applies (with
 the step and plan-hash annotations, as in a cluster) and a ``kustomization.yaml`` listing them,
-for Argo CD or Flux to sync. Every file is written atomically (temp + fsync + rename) and
-journaled like a cluster write: its previous text (None when it did not exist) before, the
-written text after. Undo puts the previous text back or removes the file.
+for Argo CD or Flux to sync: the folders and file names of ``planner plan --out DIR``
+(:mod:`planner.sinks.gitops`), so apply works on the tree the plan wrote. Every file is
+written atomically (temp + fsync + rename) and journaled like a cluster write: its previous
+text (None when it did not exist) before, the written text after. Undo puts the previous text
+back or removes the file.
 
 Restarts and deletes have no file form: they are reported as warnings to do after the sync.
 """
@@ -21,8 +23,7 @@ from planner.apply.writer import Planned, Stamp, with_annotations
 from planner.domain.journal import Record, Target, WriteKind
 from planner.domain.plan import Action, Step
 from planner.errors import ApplyError
-from planner.sinks.gitops import KUSTOMIZE_API, path_component
-from planner.sinks.gitops import _file_name as file_name  # same names as `planner plan --out`
+from planner.sinks.gitops import kustomization, resource_files, step_folder
 from planner.sinks.wire import dump_yaml, to_wire
 
 if TYPE_CHECKING:
@@ -47,9 +48,9 @@ class GitOpsWriter:
 
     def planned(self, step: Step, stamp: Stamp) -> tuple[list[Planned], list[str]]:
         """One file per applied object plus the step's kustomization.yaml."""
-        writes: list[Planned] = []
         warnings: list[str] = []
-        folder = path_component(step.id)  # an id holds namespace names: never nest
+        folder = step_folder(step.id)
+        objects = []
         for change in step.apply:
             meta = change.object.get("metadata") or {}
             ref = f"{change.object.get('kind')} {meta.get('namespace') or ''}/{meta.get('name')}"
@@ -59,15 +60,13 @@ class GitOpsWriter:
             elif change.action is Action.DELETE:
                 warnings.append(f"delete {ref} from the repository by hand")
             else:
-                obj = with_annotations(change.object, stamp.annotations)
-                writes.append(Planned(WriteKind.FILE, f"{folder}/{file_name(obj)}",
-                                      dump_yaml(to_wire(obj))))
+                objects.append(with_annotations(change.object, stamp.annotations))
+        files = resource_files(objects)
+        writes = [Planned(WriteKind.FILE, f"{folder}/{name}", dump_yaml(to_wire(obj)))
+                  for name, obj in files]
         if writes:
-            resources = [w.target.split("/", 1)[1] for w in writes]
-            kustomization = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization",
-                             "resources": resources}
             writes.append(Planned(WriteKind.FILE, f"{folder}/kustomization.yaml",
-                                  dump_yaml(kustomization)))
+                                  kustomization([name for name, _ in files])))
         return writes, warnings
 
     def read(self, kind: WriteKind, target: str) -> Any:

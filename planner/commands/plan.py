@@ -71,8 +71,9 @@ def dataplane_option(who: str) -> Callable[[F], F]:
 @plan_options
 @traffic_options
 @click.option("--out", "out_dir", default=None, metavar="DIR",
-              help="Write GitOps-ready YAML: one numbered folder per step with a "
-                   "kustomization.yaml and rollback/.")
+              help="Write GitOps-ready YAML: one folder per step, named by its id (as "
+                   "apply --out writes), with a kustomization.yaml and rollback/; steps.yaml "
+                   "gives the order.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
 @handle_errors
 def plan(spec: InputSpec, output: str, plan_options: PlanOptions,

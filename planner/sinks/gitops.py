@@ -1,20 +1,25 @@
-"""GitOps output of a plan (``planner plan --out DIR``): one folder per step, in order.
+"""GitOps output of a plan (``planner plan --out DIR``): one folder per step, named by the
+step's id — the layout ``planner apply STEP --out DIR`` writes too, so the two commands work on
+one tree.
 
 Layout::
 
     DIR/
-      01-10-prereq/
+      steps.yaml                # the step ids in the order to apply them
+      10-prereq/
         kustomization.yaml      # lists the step's resources (none for read-only steps)
         step.yaml               # id, why, preconditions, PromQL, requires, verify, restarts
         rollback/
           kustomization.yaml    # the exact previous objects to re-apply
           delete.yaml           # objects the step created (kubectl delete -f), if any
-      02-20-mesh-permissive/
+      20-mesh-permissive/
         peerauthentication-istio-system-default.yaml
         ...
 
-The tree is written into a temporary sibling directory and renamed into place, so ``DIR`` is
-never half-written; a non-empty ``DIR`` is replaced only with ``force``.
+Folders are named by step id rather than numbered: an id is what every command takes, and it
+stays the same when observed traffic reorders the plan. The tree is written into a temporary
+sibling directory and renamed into place, so ``DIR`` is never half-written; a non-empty ``DIR``
+is replaced only with ``force``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +49,34 @@ def path_component(text: str) -> str:
     return name or "_"
 
 
+def step_folder(step_id: str) -> str:
+    """The folder of a step under ``--out``, for ``plan`` and ``apply`` alike: its id (an id
+    holds namespace names, so it goes through :func:`path_component`)."""
+    return path_component(step_id)
+
+
+def resource_files(objects: Sequence[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
+    """Each object with the file name it gets in its step's folder: ``kind-namespace-name``,
+    with ``-2``, ``-3`` ... when two names map to one file once unsafe characters are
+    replaced."""
+    names: set[str] = set()
+    files = []
+    for obj in objects:
+        name = _file_name(obj)
+        stem, n = name.removesuffix(".yaml"), 2
+        while name in names:
+            name, n = f"{stem}-{n}.yaml", n + 1
+        names.add(name)
+        files.append((name, obj))
+    return files
+
+
+def kustomization(resources: list[str]) -> str:
+    """The text of a ``kustomization.yaml`` listing ``resources``."""
+    return dump_yaml({"apiVersion": KUSTOMIZE_API, "kind": "Kustomization",
+                      "resources": resources})
+
+
 def write_gitops(plan: Plan, out: str | os.PathLike[str], *, force: bool = False) -> Path:
     """Write the plan under ``out`` atomically and return the final path.
 
@@ -61,8 +94,12 @@ def write_gitops(plan: Plan, out: str | os.PathLike[str], *, force: bool = False
     except OSError as err:
         raise InputError(f"cannot write {target}: {err.strerror or err}") from err
     try:
-        for i, step in enumerate(plan.steps, start=1):
-            _write_step(staging / f"{i:02d}-{path_component(step.id)}", step)
+        for step in plan.steps:
+            _write_step(staging / step_folder(step.id), step)
+        order = {"steps": [step_folder(step.id) for step in plan.steps]}
+        (staging / "steps.yaml").write_text(
+            "# The steps in the order to apply them; each is the folder of that name.\n"
+            + dump_yaml(order), encoding="utf-8")
         _swap_in(staging, target)
     except OSError as err:
         raise InputError(f"cannot write {target}: {err.strerror or err}") from err
@@ -96,24 +133,13 @@ def _file_name(obj: Mapping[str, Any]) -> str:
     return path_component("-".join(p for p in parts if p)) + ".yaml"
 
 
-def _write_resources(folder: Path, objects: list[Mapping[str, Any]]) -> list[str]:
+def _write_resources(folder: Path, objects: list[Mapping[str, Any]]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    names: list[str] = []
-    for obj in objects:
-        name = _file_name(obj)
-        # Two names can map to one file name once unsafe characters are replaced.
-        stem, n = name.removesuffix(".yaml"), 2
-        while name in names:
-            name, n = f"{stem}-{n}.yaml", n + 1
+    files = resource_files(objects)
+    for name, obj in files:
         (folder / name).write_text(dump_yaml(to_wire(obj)), encoding="utf-8")
-        names.append(name)
-    _write_kustomization(folder, names)
-    return names
-
-
-def _write_kustomization(folder: Path, resources: list[str]) -> None:
-    doc = {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization", "resources": resources}
-    (folder / "kustomization.yaml").write_text(dump_yaml(doc), encoding="utf-8")
+    (folder / "kustomization.yaml").write_text(kustomization([name for name, _ in files]),
+                                               encoding="utf-8")
 
 
 def _objects(changes: tuple[Change, ...], action: Action) -> list[Mapping[str, Any]]:

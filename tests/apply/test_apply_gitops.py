@@ -96,3 +96,45 @@ def test_status_in_manifest_mode_needs_the_out_folder(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["steps"][0] == {"id": "10-prereq", "note": "",
                                                      "state": "pending"}
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_apply_works_on_the_tree_plan_out_wrote_and_its_dry_run_writes_nothing(
+        tmp_path: Path) -> None:
+    # One layout: `plan --out` and `apply --out` name a step's folder and files alike.
+    planned = CliRunner().invoke(cli, ["plan", "-f", TINY, "-R", "--out", str(tmp_path / "out")])
+    assert planned.exit_code == 0, planned.output
+    before = _tree(tmp_path / "out")
+    order = yaml.safe_load(before["steps.yaml"])["steps"]
+    assert order[:2] == ["10-prereq", "20-mesh-permissive"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir()) == sorted(order)
+    dry = _run(tmp_path, "apply", "20-mesh-permissive", "--dry-run")
+    assert dry.exit_code == 0, dry.output  # type: ignore[attr-defined]
+    assert _tree(tmp_path / "out") == before  # nothing written, no second tree
+    notes = dry.stderr.splitlines()  # type: ignore[attr-defined]
+    assert "planner: 20-mesh-permissive: would update file "\
+           "20-mesh-permissive/peerauthentication-istio-system-default.yaml" in notes, notes
+    assert "planner: 20-mesh-permissive: unchanged: 20-mesh-permissive/kustomization.yaml" \
+        in notes, notes
+    assert not [n for n in notes if "write" in n.split(":", 2)[-1]], notes
+    # The diff shows only what apply adds to the plan's file: its step and plan annotations.
+    added = [line for line in dry.stdout.splitlines()  # type: ignore[attr-defined]
+             if line.startswith("+") and not line.startswith("+++")]
+    assert [line.split(":")[0].strip("+ ") for line in added] == [
+        "annotations", "meshplan.io/plan-hash", "meshplan.io/step"]
+    # The real apply updates the plan's file in place: still one folder for the step.
+    applied = _run(tmp_path, "apply", "20-mesh-permissive", "--write", "--yes")
+    assert applied.exit_code == 0, applied.output  # type: ignore[attr-defined]
+    after = _tree(tmp_path / "out")
+    assert set(after) == set(before)
+    assert after["20-mesh-permissive/step.yaml"] == before["20-mesh-permissive/step.yaml"]
+
+
+def test_a_dry_run_into_an_empty_folder_says_what_it_would_create(tmp_path: Path) -> None:
+    dry = _run(tmp_path, "apply", "20-mesh-permissive", "--dry-run")
+    assert dry.exit_code == 0, dry.output  # type: ignore[attr-defined]
+    assert "would create file 20-mesh-permissive/kustomization.yaml" in dry.stderr  # type: ignore[attr-defined]
+    assert not (tmp_path / "out").exists()

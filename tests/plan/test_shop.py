@@ -140,15 +140,15 @@ def test_workload_granularity_stages_per_workload(shop: tuple[Analysis, Plan]) -
 def test_gitops_tree(shop: tuple[Analysis, Plan], tmp_path: Path) -> None:
     _, plan = shop
     out = write_gitops(plan, tmp_path / "rollout")
-    folders = sorted(p.name for p in out.iterdir())
-    assert folders[0] == "01-10-prereq" and folders[-1].endswith("-60-mesh-strict")
-    assert len(folders) == len(plan.steps)
-    for folder in out.iterdir():
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert folders == sorted(ids(plan))  # a step's folder is its id, as apply --out writes
+    assert yaml.safe_load((out / "steps.yaml").read_text())["steps"] == ids(plan)
+    for folder in (p for p in out.iterdir() if p.is_dir()):
         kust = yaml.safe_load((folder / "kustomization.yaml").read_text())
         for resource in kust["resources"]:
             assert (folder / resource).is_file()
         assert (folder / "rollback" / "kustomization.yaml").is_file()
-    assert (out / "13-40-strict-orders" / "rollback" / "delete.yaml").is_file()
+    assert (out / "40-strict-orders" / "rollback" / "delete.yaml").is_file()
     with pytest.raises(InputError, match="not empty"):
         write_gitops(plan, out)
     write_gitops(plan, out, force=True)
