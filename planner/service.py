@@ -150,7 +150,7 @@ def _result(inventory: Inventory, label: str, load_diagnostics: list[Diagnostic]
 
     build_errors = [d for d in inventory.diagnostics if d.severity is Severity.ERROR]
     if strict and build_errors:
-        raise InputError(str(build_errors[0]))
+        raise InputError(build_errors[0].located)
     diagnostics = tuple(sorted([*load_diagnostics, *inventory.diagnostics]))
     return ScanResult(inventory, label, diagnostics, invalid + len(build_errors))
 

@@ -49,5 +49,13 @@ class Diagnostic:
     severity: Severity
     message: str
 
+    @property
+    def located(self) -> str:
+        """``WHERE: WHAT``, without the severity: the message of the error raised when the
+        diagnostic stops the command (--strict)."""
+        return f"{self.source}: {self.message}"
+
     def __str__(self) -> str:
-        return f"{self.source}: {self.severity.value}: {self.message}"
+        # Severity first: the shape of every stderr line (`planner: error: WHERE: WHAT`), so a
+        # skipped document reads as the same document stopping --strict (docs/exit-codes.md).
+        return f"{self.severity.value}: {self.located}"

@@ -223,7 +223,7 @@ class _Collector:
         if self._strict:
             for diagnostic in part.diagnostics:
                 if diagnostic.severity is Severity.ERROR:
-                    raise InputError(f"{diagnostic.source}: {diagnostic.message}")
+                    raise InputError(diagnostic.located)
         self.result.documents.extend(part.documents)
         self.result.diagnostics.extend(part.diagnostics)
         self.result.invalid += part.invalid

@@ -236,3 +236,23 @@ def test_the_tui_runs_with_the_collector_the_console_script_turns_off(
             gc.enable()
     assert result.exit_code == 0, result.output
     assert seen == [True]  # a long-running app needs it
+
+
+def test_one_diagnostic_shape_with_and_without_strict(tmp_path: Path) -> None:
+    # docs/exit-codes.md: `planner: SEVERITY: WHERE: WHAT`, whether the document is skipped
+    # (exit 3) or stops the command (--strict, exit 4).
+    path = tmp_path / "mixed.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n"
+                    "---\napiVersion: v1\nkind: Service\nmetadata: {name: bad}\n"
+                    "spec: {ports: [{port: '80'}]}\n"
+                    "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n")
+    skipped = run("scan", "-f", str(path), "-o", "json")
+    strict = run("scan", "-f", str(path), "-o", "json", "--strict")
+    assert (skipped.returncode, strict.returncode) == (ExitCode.INVALID_INPUT,
+                                                       ExitCode.INPUT_ERROR)
+    error = f"planner: error: {path} (document 2): "
+    [skipped_error] = [line for line in skipped.stderr.splitlines() if ": error: " in line]
+    assert skipped_error.startswith(error), skipped.stderr
+    assert strict.stderr.splitlines() == [skipped_error]
+    warning = f"planner: warning: {path} (document 3): duplicate ConfigMap"
+    assert any(line.startswith(warning) for line in skipped.stderr.splitlines()), skipped.stderr
