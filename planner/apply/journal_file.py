@@ -18,7 +18,6 @@ import fcntl
 import json
 import os
 import socket
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from planner.domain.journal import (
     to_document,
 )
 from planner.errors import ApplyError
+from planner.sinks.files import temp_file_beside
 
 _LOCK_POLL_S = 0.1
 
@@ -151,7 +151,7 @@ def write_atomically(target: Path, text: str) -> None:
     Raises ApplyError naming the file on failure."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, temp = temp_file_beside(target)  # the user's umask, not mkstemp's 0600
     except OSError as err:
         raise ApplyError(f"cannot write {target}: {err.strerror or err}") from None
     try:

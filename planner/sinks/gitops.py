@@ -27,13 +27,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from planner.domain.plan import Action, Change, Plan, Step
 from planner.errors import InputError
+from planner.sinks.files import temp_dir_beside
 from planner.sinks.wire import dump_yaml, dump_yaml_all, to_wire
 
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
@@ -90,7 +90,7 @@ def write_gitops(plan: Plan, out: str | os.PathLike[str], *, force: bool = False
     parent = target.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+        staging = temp_dir_beside(parent / target.name)  # the user's umask, not 0700
     except OSError as err:
         raise InputError(f"cannot write {target}: {err.strerror or err}") from err
     try:
