@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "status": "planner.commands.apply:status",
     "tui": "planner.commands.tui:tui",
     "rules": "planner.commands.rules:rules",
+    "completion": "planner.commands.completion:completion",
 }
 
 
@@ -64,6 +65,7 @@ SUMMARIES: dict[str, str] = {
     "status": "Each step's state: pending, applied, verified, failed, rolled back, drifted.",
     "tui": "Explore assessment, graph and plan in the terminal; apply with --write.",
     "traffic": "mTLS status per namespace from observed traffic; the STRICT gates.",
+    "completion": "Print the shell completion script (bash, zsh, fish).",
 }
 
 

@@ -357,6 +357,14 @@ def migrate_journal(session: ApplySession) -> int:
         return migrate(session.journal_path, target)
 
 
+def journal_step_ids(journal_path: str) -> list[str]:
+    """Ids of the steps a journal records, sorted (shell completion of STEP); raises
+    ``ApplyError`` when the journal cannot be read."""
+    from planner.apply.journal_file import load_journal
+
+    return sorted(load_journal(journal_path).steps)
+
+
 def check_writable(write: bool) -> None:
     """Raise ``ReadOnlyError`` unless ``write``: lets front ends refuse before a slow scan."""
     from planner.apply.engine import require_write

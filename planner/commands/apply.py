@@ -25,6 +25,7 @@ from planner.commands.common import (
     stdout_console,
     traffic_options,
 )
+from planner.commands.completion import complete_step
 from planner.commands.plan import plan_options
 from planner.errors import ApplyError
 from planner.exit_codes import ExitCode
@@ -108,7 +109,7 @@ def confirm(question: str, yes: bool) -> bool:
 
 
 @click.command()
-@click.argument("step_id", metavar="STEP")
+@click.argument("step_id", metavar="STEP", shell_complete=complete_step)
 @input_options
 @plan_options
 @session_options
@@ -164,7 +165,7 @@ def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
 
 
 @click.command()
-@click.argument("step_id", metavar="STEP")
+@click.argument("step_id", metavar="STEP", shell_complete=complete_step)
 @input_options
 @plan_options
 @session_options
@@ -216,7 +217,7 @@ def rollback(step_id: str, spec: InputSpec, plan_options: PlanOptions, write: bo
 
 
 @click.command()
-@click.argument("step_id", metavar="STEP")
+@click.argument("step_id", metavar="STEP", shell_complete=complete_step)
 @input_options
 @plan_options
 @session_options

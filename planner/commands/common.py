@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, overload
 
 import click
 
+from planner.commands.completion import complete_namespace
 from planner.commands.process import keep_until_exit
 from planner.errors import (
     ApplyError,
@@ -123,6 +124,7 @@ def input_options(func: F | None = None, *, strict_flag: str = "--strict") -> An
         click.option("-R", "--recursive", is_flag=True,
                      help="Descend into subdirectories of -f directories."),
         click.option("-n", "--namespace", default=None, metavar="NS",
+                     shell_complete=complete_namespace,
                      help="Namespace for objects without one (manifests; default 'default') "
                           "or the only namespace to scan (cluster)."),
         click.option("-A", "--all-namespaces", is_flag=True,
