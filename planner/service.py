@@ -358,11 +358,13 @@ def migrate_journal(session: ApplySession) -> int:
 
 
 def journal_step_ids(journal_path: str) -> list[str]:
-    """Ids of the steps a journal records, sorted (shell completion of STEP); raises
-    ``ApplyError`` when the journal cannot be read."""
-    from planner.apply.journal_file import load_journal
+    """Ids of the steps a journal file records for any target, sorted (shell completion of
+    STEP, which cannot ask a cluster which target it is); raises ``ApplyError`` when the
+    journal cannot be read."""
+    from planner.apply.journal_file import load_journals
 
-    return sorted(load_journal(journal_path).steps)
+    journals = load_journals(journal_path).by_target.values()
+    return sorted({step for journal in journals for step in journal.steps})
 
 
 def check_writable(write: bool) -> None:
