@@ -250,9 +250,9 @@ def test_one_diagnostic_shape_with_and_without_strict(tmp_path: Path) -> None:
     strict = run("scan", "-f", str(path), "-o", "json", "--strict")
     assert (skipped.returncode, strict.returncode) == (ExitCode.INVALID_INPUT,
                                                        ExitCode.INPUT_ERROR)
-    error = f"planner: error: {path} (document 2): "
+    error = f"planner: error: {path}:5 (document 2): "
     [skipped_error] = [line for line in skipped.stderr.splitlines() if ": error: " in line]
     assert skipped_error.startswith(error), skipped.stderr
     assert strict.stderr.splitlines() == [skipped_error]
-    warning = f"planner: warning: {path} (document 3): duplicate ConfigMap"
+    warning = f"planner: warning: {path}:10 (document 3): duplicate ConfigMap"
     assert any(line.startswith(warning) for line in skipped.stderr.splitlines()), skipped.stderr
