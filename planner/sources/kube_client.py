@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from planner.errors import ClusterError
+from planner.sources.kubeconfig import check_kubeconfig
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient, Configuration
@@ -122,6 +123,8 @@ def connect(target: KubeTarget) -> tuple[ApiClient, str]:
         if found or target.kubeconfig is not None:
             if not found:
                 raise ClusterError(f"kubeconfig {target.kubeconfig} does not exist")
+            for path in found:
+                check_kubeconfig(path)  # the loader's own errors would read as our bugs
             config_file = os.pathsep.join(found)
             context = target.context or current_context(config_file)
             # persist_config=False: refreshed exec/OIDC tokens must never be written back
