@@ -2,6 +2,7 @@
 
     PlannerError                 base; the CLI prints ``str(err)`` as one line
     ├── InputError               a manifest, profile or export file is unusable
+    │   └── NoUsableInput        every document of the input was invalid
     ├── ClusterError             the Kubernetes API could not be read
     ├── MetricsError             Prometheus or a traffic export could not be read
     └── ApplyError               a plan step could not be applied or rolled back
@@ -22,6 +23,16 @@ class PlannerError(Exception):
 
 class InputError(PlannerError):
     """A file or document given to the planner cannot be used."""
+
+
+class NoUsableInput(InputError):
+    """Every document of the input was invalid: nothing is left to work on (exit 4, not the
+    3 of a partial input, and no output). ``details`` holds one diagnostic line per document,
+    which the CLI prints before the error."""
+
+    def __init__(self, message: str, details: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class ClusterError(PlannerError):

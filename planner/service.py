@@ -123,7 +123,22 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
             why = f" ({loaded.diagnostics[0]})" if loaded.diagnostics else ""
             raise InputError(f"no Kubernetes objects found in {spec.label}{why}")
         inventory = build_inventory(loaded.documents, default_namespace=spec.namespace)
-        return _result(inventory, spec.label, loaded.diagnostics, loaded.invalid, spec.strict)
+        result = _result(inventory, spec.label, loaded.diagnostics, loaded.invalid, spec.strict)
+        rejected = {d.source for d in inventory.diagnostics if d.severity is Severity.ERROR}
+        if result.invalid and all(doc.source in rejected for doc in loaded.documents):
+            from planner.errors import NoUsableInput
+
+            # A plan of nothing would read as "nothing to do"; exit 4 says the input is unusable.
+            # One bad document reads as the line --strict prints for it; several are each
+            # listed, then summed up.
+            errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
+            if len(errors) == 1:
+                raise NoUsableInput(errors[0].located, tuple(
+                    str(d) for d in result.diagnostics if d is not errors[0]))
+            raise NoUsableInput(
+                f"no usable document in {spec.label}: all {result.invalid} invalid",
+                tuple(str(d) for d in result.diagnostics))
+        return result
 
     from planner.sources.kube import KubeTarget, scan_cluster
 

@@ -72,6 +72,8 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except PlannerError as err:
+            for line in getattr(err, "details", ()):  # NoUsableInput: why each was refused
+                click.echo(f"planner: {one_line(line)}", err=True)
             fail(str(err), exit_code_for(err))
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise  # Click prints these itself, with its own exit codes (2 for usage)

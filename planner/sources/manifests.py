@@ -32,6 +32,7 @@ import sys
 from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import orjson
@@ -85,7 +86,8 @@ _TEMPLATE_LINE: Final = re.compile(r"^\{\{", re.MULTILINE)
 # klog's header (`E1125 18:07:08.049243 4975 run.go:72] `) says nothing to a user.
 _KLOG_HEADER: Final = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ [^\]]+\] ")
 _TYPE_NAMES: Final[dict[type, str]] = {
-    list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+    list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean",
+    dict: "a mapping", date: "a date", datetime: "a timestamp"}
 
 _HELM_HINT: Final = "looks like a Helm template; render it with `helm template` first (skipped)"
 
@@ -504,11 +506,11 @@ def _decode(data: bytes) -> str:
 
 
 def _is_json(unit: _Unit, content: str | bytes) -> bool:
-    """JSON by extension; stdin and other names are sniffed like kubectl does."""
+    """YAML by extension (.yaml, .yml); anything else, ``.json`` files included, is JSON when
+    it starts with ``{`` or ``[``, as kubectl's decoder sniffs it."""
     if unit.kind is _Kind.FILE and unit.path.endswith((".yaml", ".yml")):
         return False
-    if unit.kind is _Kind.FILE and unit.path.endswith(".json"):
-        return True
+    # A .json file is sniffed too: kubectl reads YAML whatever the extension.
     start = _JSON_START.match(content) if isinstance(content, str) else (
         _JSON_START_BYTES.match(content))
     return unit.kind is not _Kind.KUSTOMIZATION and start is not None
@@ -545,6 +547,10 @@ def _object_problem(body: Any) -> str | None:
             return f"missing {key}" if value is None else f"{key} is not a non-empty string"
     metadata = body.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
+    if name is not None and not isinstance(name, str):
+        # YAML reads an unquoted 2001-01-01 as a date and 0123 as a number: say so, and how.
+        kind = _TYPE_NAMES.get(type(name), type(name).__name__)
+        return f"{body['kind']} metadata.name is {kind}, not a string: quote it"
     if not isinstance(name, str) or not name:
         hint = (" (generateName is not enough for kubectl apply)"
                 if isinstance(metadata, dict) and "generateName" in metadata else "")

@@ -22,8 +22,40 @@ from typing import Any, Final, NamedTuple
 import yaml
 
 # libyaml is several times faster; the pure-Python parser gives the same documents.
-_YamlLoader: type[yaml.CSafeLoader] | type[yaml.SafeLoader] = getattr(
+_BaseLoader: type[yaml.CSafeLoader] | type[yaml.SafeLoader] = getattr(
     yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG: Final = "tag:yaml.org,2002:merge"
+#: How much of a duplicate key a message shows.
+_KEY_SHOWN: Final = 60
+
+
+class DuplicateKey(yaml.constructor.ConstructorError):
+    """A mapping names one key twice. kubectl refuses the document (``mapping key "name"
+    already defined``); PyYAML would keep the last value silently. ``first`` is the 0-based
+    line of the first occurrence, in the text the loader read."""
+
+    def __init__(self, key: str, first: int, mark: yaml.Mark) -> None:
+        shown = key[:_KEY_SHOWN] + ("…" if len(key) > _KEY_SHOWN else "")
+        super().__init__(None, None, f"duplicate key {shown!r}", mark)
+        self.first = first
+
+
+class _YamlLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """The safe loader, refusing duplicate keys (a key from a merge ``<<`` may still be
+    overridden, as in kubectl's YAML)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # Before the merge keys are flattened in: only the mapping's own keys are checked.
+        seen: dict[tuple[str, str], int] = {}
+        for key, _value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+                continue
+            identity = (key.tag, key.value)
+            if identity in seen:
+                raise DuplicateKey(key.value, seen[identity], key.start_mark)
+            seen[identity] = key.start_mark.line
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+        return mapping
 
 # Errors the YAML constructor raises for well-formed but unusable values, e.g. the date
 # 2001-02-30 (ValueError), an unhashable key in a set (TypeError) or an empty `!!int`
@@ -144,6 +176,11 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 def _construct_problem(doc: int, exc: BaseException, first_line: int) -> Problem:
     if isinstance(exc, RecursionError):
         return Problem(doc, "YAML is nested too deeply")
+    if isinstance(exc, DuplicateKey) and exc.problem_mark is not None:
+        line = first_line + exc.problem_mark.line + 1
+        return Problem(doc, f"{exc.problem} at line {line}, first at line "
+                            f"{first_line + exc.first + 1} (kubectl refuses duplicate keys)",
+                       line)
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         line = first_line + exc.problem_mark.line + 1
         return Problem(doc, f"invalid YAML value at line {line}: {exc.problem}", line)
