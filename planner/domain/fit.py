@@ -57,9 +57,16 @@ def is_system_namespace(namespace: str, root_namespace: str = "istio-system") ->
 
 def app_services(inventory: Inventory, root_namespace: str = "istio-system") -> list[Service]:
     """The Services a team runs: every Service outside the system namespaces except
-    ExternalName aliases, which point outside the cluster."""
+    ExternalName aliases, which point outside the cluster, and ``default/kubernetes``, the
+    API server's own Service (in every export of a cluster)."""
     return [s for s in inventory.services
-            if s.type != "ExternalName" and not is_system_namespace(s.namespace, root_namespace)]
+            if s.type != "ExternalName" and not is_system_namespace(s.namespace, root_namespace)
+            and not is_apiserver_service(s)]
+
+
+def is_apiserver_service(service: Service) -> bool:
+    """True for ``default/kubernetes``: the API server's Service, without a selector."""
+    return (service.namespace, service.name) == ("default", "kubernetes") and not service.selector
 
 
 def verdict_for(score: float) -> str:

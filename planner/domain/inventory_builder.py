@@ -141,8 +141,28 @@ def _str(value: Any, path: str, key: str = "", default: str = "") -> str:
     return value
 
 
+def _bool(value: Any, path: str, key: str = "") -> bool:
+    """A boolean field. ``"false"`` in quotes is a string, which the API server rejects (and
+    which ``bool()`` would read as true)."""
+    if type(value) is bool:
+        return value
+    if value is None:
+        return False
+    raise InvalidObject(
+        f"{path}{key}: invalid value {value!r}: must be a boolean (true or false, without "
+        f"quotes), got {_type_name(value)}")
+
+
 def _int_or_str(value: Any, path: str, key: str = "") -> int | str | None:
-    if value is None or isinstance(value, str):
+    if isinstance(value, str):
+        if value.isdigit():
+            # A port name must contain a letter: the API server rejects "8080" in quotes,
+            # and reading it as a name would match no port.
+            raise InvalidObject(
+                f"{path}{key}: invalid value {value!r}: a port number in quotes; give the "
+                "number without quotes or a port name")
+        return value
+    if value is None:
         return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidObject(
@@ -324,7 +344,7 @@ def _pod_spec(template: Mapping[str, Any], path: str) -> _PodSpec:
         annotations=_str_map(meta.get("annotations"), path, ".metadata.annotations"),
         service_account=_str(spec.get("serviceAccountName") or spec.get("serviceAccount"),
                              path, ".spec.serviceAccountName", "default"),
-        host_network=bool(spec.get("hostNetwork", False)),
+        host_network=_bool(spec.get("hostNetwork"), path, ".spec.hostNetwork"),
         containers=containers("containers"),
         init_containers=containers("initContainers"),
         run_as_user=_int(security.get("runAsUser"), path, ".spec.securityContext.runAsUser"),

@@ -135,3 +135,16 @@ def test_dataplane_says_where_the_plan_keeps_infrastructure_outside() -> None:
         note = choices[namespace].reasons[-1]
         assert "keeps this namespace outside the mesh" in note and holder in note
     assert not any("outside the mesh" in r for r in choices["orders"].reasons)
+
+
+def test_the_apiserver_service_is_not_an_application_service() -> None:
+    from planner.domain.fit import app_services
+    from planner.rules.registry import rule
+    from planner.service import ManifestInput, analyse
+
+    fixture = (Path(__file__).resolve().parents[1] / "rules" / "MP101"
+               / "fail-nine-services-and-the-apiserver.yaml")
+    analysis = analyse(ManifestInput((str(fixture),)))
+    keys = [s.ref.key for s in app_services(analysis.scan.inventory)]
+    assert len(keys) == 9 and "Service/default/kubernetes" not in keys
+    assert [(f.code, f.value) for f in rule("MP101").check(analysis.context)] == [("MP101", "9")]

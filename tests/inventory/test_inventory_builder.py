@@ -259,6 +259,66 @@ spec: {{ports: [{{port: 80}}]}}
     assert invalid_count(inv) == 1
 
 
+@pytest.mark.parametrize("spec,message", [
+    # bool("false") is True: read loosely, a quoted false made the pod hostNetwork.
+    ('hostNetwork: "false"', "spec.template.spec.hostNetwork: invalid value 'false': must be "
+                             "a boolean (true or false, without quotes), got string"),
+    ("hostNetwork: 'true'", "spec.template.spec.hostNetwork: invalid value 'true'"),
+    ("hostNetwork: 1", "spec.template.spec.hostNetwork: invalid value 1: must be a boolean"),
+    ("containers: [{name: c, readinessProbe: {tcpSocket: {port: '8080'}}}]",
+     "containers[0].readinessProbe.tcpSocket.port: invalid value '8080': a port number in quotes"),
+])
+def test_mistyped_pod_spec_fields_are_invalid_values(spec: str, message: str) -> None:
+    inv = build_inventory(docs(f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: agent, namespace: ops}}
+spec:
+  template:
+    spec:
+      {spec}
+"""))
+    assert not inv.workloads and invalid_count(inv) == 1
+    assert "Deployment ops/agent" in inv.diagnostics[0].message
+    assert message in inv.diagnostics[0].message
+
+
+def test_booleans_and_named_ports_are_read() -> None:
+    inv = build_inventory(docs("""
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: ops}
+spec:
+  template:
+    spec:
+      hostNetwork: true
+      containers: [{name: c, readinessProbe: {tcpSocket: {port: metrics}}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: ops}
+spec:
+  template:
+    spec:
+      hostNetwork: false
+"""))
+    assert not inv.diagnostics
+    assert {w.name: w.host_network for w in inv.workloads} == {"agent": True, "api": False}
+    assert inv.workloads[0].containers[0].probes[0].port == "metrics"
+
+
+def test_service_target_port_in_quotes_is_invalid() -> None:
+    inv = build_inventory(docs("""
+apiVersion: v1
+kind: Service
+metadata: {name: s}
+spec: {ports: [{port: 80, targetPort: "8080"}]}
+"""))
+    assert invalid_count(inv) == 1
+    assert ("spec.ports[0].targetPort: invalid value '8080': a port number in quotes"
+            in inv.diagnostics[0].message)
+
+
 def test_service_port_as_string_is_invalid() -> None:
     inv = build_inventory(docs("""
 apiVersion: v1

@@ -1,8 +1,12 @@
 """MP205 Headless Services and StatefulSet peers reached by pod IP or per-pod DNS.
 
 Detects: StatefulSets and workloads behind a headless Service (``clusterIP: None``) that will be
-meshed. Their peers dial pod IPs or ``pod-0.svc`` names; a pod IP that is not behind a Service
-port goes to PassthroughCluster without TLS and STRICT refuses it.
+meshed and declare container ports no Service port covers: peers (more than one replica) or the
+headless Service's clients dial pod IPs or ``pod-0.svc`` names, and a pod IP on a port that is
+not behind a Service port goes to PassthroughCluster without TLS, which STRICT refuses. A port
+some Service covers is fine (Istio builds per-pod listeners for it), so a single-replica
+StatefulSet whose ports are all in its Service is not reported. A replicated workload that
+declares no port at all is reported with its ports unknown.
 """
 
 from __future__ import annotations
@@ -10,10 +14,6 @@ from __future__ import annotations
 from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.domain.plan import container_ports
 from planner.rules.blockers._common import enrolled_workloads
-
-#: Ports clustered stores use between peers: ZooKeeper, Kafka, Elasticsearch, Cassandra, DBs.
-PEER_PORTS = frozenset({2181, 2888, 3888, 9092, 9093, 9300, 7000, 7001, 27017, 3306, 5432,
-                        6379, 16379, 4369, 25672})
 
 INFO = RuleInfo(
     code="MP205",
@@ -33,31 +33,38 @@ INFO = RuleInfo(
 
 
 def check(ctx: RuleContext) -> list[Finding]:
-    """One finding per meshed StatefulSet or headless-Service backend."""
+    """One finding per meshed StatefulSet or headless-Service backend with peer ports no
+    Service port covers."""
     inv = ctx.inventory
     headless: dict[str, list[str]] = {}
-    ports: dict[str, set[int]] = {}
+    covered: dict[str, set[int]] = {}
     for svc in inv.services:
-        if not svc.headless:
-            continue
         for ref in svc.selects:
-            headless.setdefault(ref.key, []).append(svc.ref.key)
+            if svc.headless:
+                headless.setdefault(ref.key, []).append(svc.ref.key)
             w = inv.workload_index.get(ref)
             if w is not None:
-                ports.setdefault(ref.key, set()).update(container_ports(inv, svc, None, w))
+                covered.setdefault(ref.key, set()).update(container_ports(inv, svc, None, w))
     findings = []
     for w, _mode in enrolled_workloads(ctx):
         services = sorted(headless.get(w.ref.key, []))
         if w.ref.kind != "StatefulSet" and not services:
             continue
+        peers = w.replicas > 1
+        if not peers and not services:
+            continue  # one pod and no headless Service: nobody dials its pod IP
         declared = {p.container_port for c in w.containers for p in c.ports}
-        peer = sorted(ports.get(w.ref.key) or (declared & PEER_PORTS) or declared)
+        uncovered = sorted(declared - covered.get(w.ref.key, set()))
+        if not uncovered and (declared or not peers):
+            continue
         what = ("behind headless " + ", ".join(services)) if services else "a StatefulSet"
+        who = f"its {w.replicas} replicas" if peers else "clients of the headless Service"
+        ports = (f"port(s) {', '.join(map(str, uncovered))}, which no Service port covers"
+                 if uncovered else "ports it does not declare")
         findings.append(INFO.finding(
             subject=w.ref.key,
-            message=(f"{w.ref.key} is {what}: its peers may call pod IPs or per-pod DNS "
-                     f"names (ports {', '.join(map(str, peer)) or 'unknown'}), which STRICT "
-                     "refuses when no Service port covers them"),
+            message=(f"{w.ref.key} is {what}: {who} may dial pod IPs or per-pod DNS names on "
+                     f"{ports}; STRICT refuses that plaintext (PassthroughCluster)"),
             namespace=w.namespace,
             objects=tuple(sorted({w.ref.key, *services})),
         ))
