@@ -25,9 +25,9 @@ from typing import Any, Final
 from planner.domain import raw
 from planner.domain.findings import Finding, Rule, RuleContext
 from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
-from planner.domain.plan import infrastructure_role
 from planner.domain.policy import disable_settings
 from planner.domain.profile import COST_BASIS, QUESTIONS, Profile, ProxyCost
+from planner.domain.roles import infrastructure_role
 from planner.domain.verdict import OPTIONAL, OVERKILL, RECOMMENDED, Alternative, FitVerdict
 
 BASE_SCORE: Final = 50

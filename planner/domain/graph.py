@@ -121,6 +121,38 @@ class CoverageGap:
     reason: str
 
 
+@dataclass(frozen=True, order=True)
+class Dangling:
+    """An address naming a Service that is not in the input: a missing dependency, or an
+    external name. ``source`` is where it was read (``Deployment shop/cart env CART_ADDR``)."""
+
+    workload: str
+    source: str
+    text: str
+    host: str
+
+
+@dataclass(frozen=True)
+class ManifestCoverage:
+    """How much of the application the manifests can show. ``applications`` counts the
+    workloads expected to call something (not system, mesh, ingress or monitoring
+    infrastructure, datastores or exporters); ``blind`` are those of them with no outbound call
+    found: their calls are hard-coded, discovered at run time or hidden in a Secret, and only
+    observed traffic can show them."""
+
+    applications: int = 0
+    blind: tuple[str, ...] = ()
+    dangling: tuple[Dangling, ...] = ()
+
+    @property
+    def share(self) -> float | None:
+        """Of the application workloads, the share with at least one outbound call found
+        (None without any)."""
+        if not self.applications:
+            return None
+        return round((self.applications - len(self.blind)) / self.applications, 2)
+
+
 @dataclass(frozen=True)
 class CallGraph:
     """Nodes, call edges, hint edges and coverage gaps, all sorted. Views are cached."""
@@ -131,6 +163,9 @@ class CallGraph:
     coverage: tuple[CoverageGap, ...] = ()
     #: Service node id -> workload node ids it selects (a Service is served by these).
     backends: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: What the manifests could show of the application's calls (blind workloads, dangling
+    #: addresses); built from the manifests alone, kept as is when traffic is merged.
+    manifest_coverage: ManifestCoverage = field(default_factory=ManifestCoverage)
 
     @cached_property
     def node_index(self) -> dict[str, Node]:

@@ -24,7 +24,6 @@ from typing import Any
 
 from planner.domain import raw
 from planner.domain.addresses import Address, expand_vars, find_addresses
-from planner.domain.gateways import GATEWAY_MESHED, ISTIO_GATEWAY_CLASSES, is_istio_gateway
 from planner.domain.graph import (
     ANY_CALLER,
     APISERVER,
@@ -34,8 +33,10 @@ from planner.domain.graph import (
     PROMETHEUS,
     CallGraph,
     CoverageGap,
+    Dangling,
     Edge,
     Evidence,
+    ManifestCoverage,
     Node,
     NodeKind,
     merge_evidence,
@@ -50,6 +51,13 @@ from planner.domain.inventory import (
     Service,
     ServicePort,
     Workload,
+)
+from planner.domain.roles import (
+    GATEWAY_MESHED,
+    ISTIO_GATEWAY_CLASSES,
+    infrastructure_role,
+    is_istio_gateway,
+    is_server_only,
 )
 
 #: Confidence of each way of finding an edge (documented in docs/graph.md).
@@ -139,6 +147,7 @@ class _Builder:
         self.calls: dict[tuple[str, str, int | None], _EdgeAcc] = defaultdict(_EdgeAcc)
         self.hints: dict[tuple[str, str, int | None], _EdgeAcc] = defaultdict(_EdgeAcc)
         self.externals: dict[str, str] = {}  # id -> mesh reason
+        self.dangling: set[Dangling] = set()
 
     # -----------------------------------------------------------------------------------------
     # Resolution helpers
@@ -263,8 +272,13 @@ class _Builder:
 
     def add_address(self, workload: Workload, text: _Text, address: Address) -> None:
         svc = self.resolve_host(address.host, workload.namespace)
-        if svc is None or workload.ref in svc.selects:
-            return  # not a Service, or the workload naming itself (CURRENT_SERVICE=cars)
+        if svc is None:
+            if self.names_missing_service(text, address):
+                self.dangling.add(Dangling(workload.ref.key, text.source, address.text,
+                                           address.host))
+            return
+        if workload.ref in svc.selects:
+            return  # the workload naming itself (CURRENT_SERVICE=cars)
         port, exact = self.port_for(svc, address)
         if not address.explicit and not self.bare_name_counts(text, address, exact):
             return
@@ -277,6 +291,29 @@ class _Builder:
         protocol = _SCHEME_PROTOCOLS.get(address.scheme or "")
         self.add(self.calls, workload.ref.key, svc, port,
                  Evidence(text.kind, text.source, address.text, confidence), protocol)
+
+    def names_missing_service(self, text: _Text, address: Address) -> bool:
+        """Whether an address that resolved to no Service still names one: a cluster DNS name
+        (``x.ns.svc``, or ``x.ns`` for a namespace of the input), a URL to a bare name
+        (``http://cart``), or a bare ``name:port`` in a variable named like an address
+        (``CART_ADDR=cart:7070``)."""
+        host = address.host
+        if host.startswith(_APISERVER_HOSTS):
+            return False  # default/kubernetes: the API server, never in manifests
+        if host.endswith(self.suffixes):
+            return True
+        if "." in host:
+            parts = host.split(".")
+            return len(parts) == 2 and parts[1] in self.inv.namespace_index
+        if not address.explicit or host == "localhost":
+            return False
+        if address.scheme is not None:
+            return True  # a URL to a dotless host: only cluster DNS resolves that
+        if not text.bare_ok:
+            return False
+        key = address.key or text.key
+        return key is not None and bool(_ADDRESS_KEY.search(key.lstrip("-"))) \
+            and not _NAME_KEY.search(key)
 
     def bare_name_counts(self, text: _Text, address: Address, exact: bool) -> bool:
         """A bare word equal to a Service name is a call only where the context says it is an
@@ -668,7 +705,15 @@ class _Builder:
             hints=hints,
             coverage=self.coverage(edges),
             backends=dict(sorted(backends.items())),
+            manifest_coverage=self.manifest_coverage(edges),
         )
+
+    def manifest_coverage(self, edges: tuple[Edge, ...]) -> ManifestCoverage:
+        """Application workloads, the blind ones among them, and the dangling addresses."""
+        callers = {e.caller for e in edges}
+        apps = [w.ref.key for w in self.inv.workloads if _expected_to_call(w)]
+        return ManifestCoverage(len(apps), tuple(k for k in apps if k not in callers),
+                                tuple(sorted(self.dangling)))
 
     def coverage(self, edges: tuple[Edge, ...]) -> tuple[CoverageGap, ...]:
         """Workloads the graph may be blind to. Kubelet and scrape edges do not count: every
@@ -687,8 +732,26 @@ class _Builder:
                 gaps.append(CoverageGap(key, "no address found; addresses may be in Secret "
                                         + ", ".join(secrets)))
             elif not outbound and not inbound:
-                gaps.append(CoverageGap(key, "no inferred inbound or outbound edge"))
+                missing = sorted({d.host for d in self.dangling if d.workload == key})
+                gaps.append(CoverageGap(key, "no inferred inbound or outbound edge" + (
+                    f"; it names {', '.join(missing)}, which no Service in the input is"
+                    if missing else "")))
         return tuple(sorted(gaps, key=lambda g: (g.workload, g.reason)))
+
+
+_APISERVER_HOSTS = ("kubernetes.default.svc", "kubernetes.default")
+_INFRA_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "istio-system"})
+
+
+def _expected_to_call(workload: Workload) -> bool:
+    """An application workload whose calls the graph should show: not in a system namespace,
+    not Istio's (istiod, gateways), not an ingress controller or Prometheus, and no datastore,
+    broker or exporter (they serve and call nothing)."""
+    if workload.namespace in _INFRA_NAMESPACES or is_istio_gateway(workload):
+        return False
+    if workload.name.startswith("istiod") or infrastructure_role(workload) is not None:
+        return False
+    return not is_server_only(workload)
 
 
 def _edges(table: Mapping[tuple[str, str, int | None], _EdgeAcc], inventory: Inventory,

@@ -236,7 +236,8 @@ def merge_observed(graph: CallGraph, snapshot: TrafficSnapshot) -> CallGraph:
         nodes=tuple(sorted((*graph.nodes, *new_nodes.values()), key=lambda n: n.id)),
         edges=tuple(sorted(edges, key=lambda e: (e.caller, e.callee,
                                                  -1 if e.port is None else e.port))),
-        hints=graph.hints, coverage=graph.coverage, backends=graph.backends)
+        hints=graph.hints, coverage=graph.coverage, backends=graph.backends,
+        manifest_coverage=graph.manifest_coverage)
 
 
 def observed_stats(observations: Iterable[ObservedEdge]) -> ObservedStats:

@@ -34,9 +34,14 @@ import networkx as nx
 
 from planner.domain import policy
 from planner.domain.findings import Finding
-from planner.domain.gateways import GATEWAY_MESHED, is_istio_gateway, is_istio_gateway_caller
 from planner.domain.graph import INGRESS_PREFIX, KUBELET, CallGraph, Edge
 from planner.domain.inventory import Inventory, ObjectRef, Service, Workload
+from planner.domain.roles import (
+    GATEWAY_MESHED,
+    infrastructure_role,
+    is_istio_gateway,
+    is_istio_gateway_caller,
+)
 from planner.domain.verdict import FitVerdict
 
 if TYPE_CHECKING:
@@ -49,8 +54,6 @@ PLAINTEXT_METRICS = ("istio_requests_total", "istio_tcp_connections_opened_total
 MERGE_METRICS_ANNOTATION = "prometheus.istio.io/merge-metrics"
 #: pilot-agent's merged metrics port: served in plaintext, never subject to PeerAuthentication.
 AGENT_PORT = 15020
-_INGRESS_IMAGES = ("ingress-nginx", "nginx-ingress", "traefik", "haproxy-ingress", "contour",
-                   "kong", "ingress-controller")
 
 
 #: How a plan chose its data plane, in words (``Plan.dataplane``).
@@ -117,6 +120,10 @@ class Step:
     verify: tuple[str, ...] = ()
     blockers: tuple[Finding, ...] = ()
     forced_by: tuple[str, ...] = ()
+    #: STRICT steps: what can prove them safe, ``manifests`` (every caller is known) or
+    #: ``observed traffic`` (``blind`` workloads may call in unseen); empty for other steps.
+    proof: str = ""
+    blind: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,24 +188,6 @@ class Membership:
     def enrolled(self, namespace: str) -> bool:
         """True when the plan puts (or keeps) the namespace in the mesh."""
         return self.modes.get(namespace, "outside") != "outside"
-
-
-def infrastructure_role(workload: Workload) -> str | None:
-    """``ingress controller`` or ``Prometheus`` for workloads that stay outside the mesh by
-    design (MESH-NOTES §7.2, §7.5), else None. Istio's own gateways are neither: they are
-    proxies of the mesh."""
-    if is_istio_gateway(workload):
-        return None
-    images = " ".join(c.image.lower() for c in workload.containers)
-    names = {workload.name, workload.pod_labels.get("app", ""),
-             workload.pod_labels.get("app.kubernetes.io/name", "")}
-    if any(marker in images for marker in _INGRESS_IMAGES) or any(
-            "ingress" in n and "controller" in n for n in names):
-        return "ingress controller"
-    if any(c.image.lower().split("@")[0].split(":")[0].rsplit("/", 1)[-1] == "prometheus"
-           for c in workload.containers):
-        return "Prometheus"
-    return None
 
 
 def membership(inventory: Inventory, root_namespace: str,
@@ -886,8 +875,10 @@ class _Planner:
                     f"({policy.join_names(callers) or 'no other namespace calls it'})"
                     + (" or covered by an exception applied just before." if exceptions
                        else "."))
+        proof, blind, unproven = self.proof_for(ns)
         if self.granularity == "workload":
-            self.workload_strict_steps(ns, exceptions, requires + exception_ids, position)
+            self.workload_strict_steps(ns, exceptions, requires + exception_ids, position,
+                                       (proof, blind, unproven))
         existing = self.policies.namespace_wide.get(ns)
         obj = (policy.with_mode(existing, "STRICT") if existing is not None
                else policy.peer_authentication(ns, "default", mode="STRICT"))
@@ -909,15 +900,37 @@ class _Planner:
                             if existing else ""),
             apply=(apply,), rollback=(undo,),
             preconditions=(f"no plaintext traffic into {ns} over 7 days (queries below return "
-                           "no series)", *(f"{c} enrolled" for c in callers)),
+                           "no series)", *(f"{c} enrolled" for c in callers), *unproven),
             promql=plaintext_queries(ns, excepted_workloads=excepted),
             requires=tuple(sorted({*requires, *exception_ids,
                                    *(s.id for s in self.steps
                                      if s.target.namespace == ns and s.phase is Phase.STRICT)})),
             verify=_strict_checks(ns),
+            proof=proof, blind=blind,
         ))
         fate = self.fates[ns]
         self.fates[ns] = NamespaceFate(ns, fate.mode, fate.already, "STRICT", fate.reason)
+
+    def proof_for(self, ns: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        """What can prove STRICT on ``ns`` safe, the blind workloads that keep the manifests
+        from it, and the precondition that says so. Blind workloads (no outbound call in the
+        manifests) in ``ns``, in a namespace calling it, or staying outside the mesh may call
+        into ``ns`` unseen: only observed traffic can show those calls."""
+        g = self.graph.namespace_graph
+        near = {ns, *(g.predecessors(ns) if ns in g else ())}
+        blind = tuple(key for key in self.graph.manifest_coverage.blind
+                      if (ref := parse_ref(key)) is not None
+                      and (ref.namespace in near
+                           or not caller_fate(self.inv, self.members, key)[0]))
+        if not blind:
+            return "manifests", (), ()
+        shown = policy.join_names([*blind[:3], f"{len(blind) - 3} more"] if len(blind) > 3
+                                  else blind)
+        return "observed traffic", blind, (
+            f"proof from observed traffic: the manifests show no outbound call of {shown}, "
+            f"so they cannot show every caller of {ns}: enroll in PERMISSIVE "
+            f"(30-enroll-{ns}), observe (--prometheus or --traffic), then STRICT; unproven "
+            "until a traffic source gates this step",)
 
     def exception_step(self, ns: str, step_id: str, entry: _Exception,
                        requires: list[str]) -> None:
@@ -951,7 +964,8 @@ class _Planner:
         ))
 
     def workload_strict_steps(self, ns: str, exceptions: Mapping[str, _Exception],
-                              requires: list[str], position: str) -> None:
+                              requires: list[str], position: str,
+                              proof: tuple[str, tuple[str, ...], tuple[str, ...]]) -> None:
         served = {w for ws in self.graph.backends.values() for w in ws}
         candidates = [w for w in self.inv.workloads if w.namespace == ns
                       and w.ref.key in served and w.ref.key not in exceptions
@@ -969,13 +983,14 @@ class _Planner:
                 target=Target("workload", ns, w.name),
                 why=position + " Staged per workload (--granularity workload).",
                 apply=(apply,), rollback=(undo,),
-                preconditions=(f"no plaintext traffic into {w.name} over 7 days",),
+                preconditions=(f"no plaintext traffic into {w.name} over 7 days", *proof[2]),
                 promql=tuple(q.replace(f'destination_service_namespace="{ns}"',
                                        f'destination_service_namespace="{ns}", '
                                        f'destination_workload="{w.name}"')
                              for q in plaintext_queries(ns)),
                 requires=tuple(requires),
                 verify=(f"istioctl x describe pod <pod of {quote(w.name)}> -n {quote(ns)}",),
+                proof=proof[0], blind=proof[1],
             ))
 
     def keep_permissive(self, ns: str, uncovered: list[str], requires: list[str]) -> None:

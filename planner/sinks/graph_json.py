@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.domain.graph import CallGraph, Edge
+from planner.domain.graph import CallGraph, Edge, ManifestCoverage
 from planner.sinks.wire import document, to_wire
 
 SCHEMA_VERSION = "meshplan.io/graph/v1"
@@ -21,6 +21,17 @@ def edge_document(edge: Edge) -> dict[str, Any]:
     return dict(sorted(data.items()))
 
 
+def coverage_document(coverage: ManifestCoverage) -> dict[str, Any]:
+    """What the manifests could show: application workloads, the share with an outbound call,
+    the blind ones and the dangling addresses."""
+    return {
+        "applications": coverage.applications,
+        "share": coverage.share,
+        "blind": list(coverage.blind),
+        "dangling": [to_wire(d) for d in coverage.dangling],
+    }
+
+
 def graph_document(graph: CallGraph) -> dict[str, Any]:
     """The whole call graph: nodes, calls, hints, coverage gaps and Service backends."""
     return document(SCHEMA_VERSION, {
@@ -29,6 +40,7 @@ def graph_document(graph: CallGraph) -> dict[str, Any]:
         "edges": [edge_document(e) for e in graph.edges],
         "hints": [edge_document(e) for e in graph.hints],
         "coverage": [to_wire(c) for c in graph.coverage],
+        "manifestCoverage": coverage_document(graph.manifest_coverage),
         "backends": to_wire(graph.backends),
         "entryPoints": [e.key for e in graph.entry_points()],
         "stronglyConnectedNamespaces": [list(c) for c in graph.strongly_connected_namespaces()],

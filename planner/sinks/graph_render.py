@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from rich.console import Console
 from rich.text import Text
 
-from planner.domain.graph import CallGraph, Edge
+from planner.domain.graph import CallGraph, Edge, ManifestCoverage
 from planner.sinks.tables import Column, Id, KubeTable
 from planner.sinks.untrusted import plain
 
@@ -59,6 +59,18 @@ def render_table(console: Console, graph: CallGraph, include_hints: bool = False
                        f"{len(graph.coverage)} coverage gaps"))
     for gap in graph.coverage:
         console.print(plain(f"  gap: {gap.workload}: {gap.reason}"))
+    render_coverage(console, graph.manifest_coverage)
+
+
+def render_coverage(console: Console, coverage: ManifestCoverage) -> None:
+    """The manifest coverage figure, the blind workloads and the dangling addresses."""
+    from planner.sinks.graph_json import coverage_document
+    from planner.sinks.report_markdown import coverage_lines
+
+    lines = coverage_lines(coverage_document(coverage))
+    console.print(plain(lines[0] + f"; {len(coverage.blind)} blind"))
+    for line in lines[1:]:
+        console.print(plain(f"  {line}"))
 
 
 def render_namespace_table(console: Console, graph: CallGraph) -> None:

@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from planner.domain.plan import Plan
+from planner.domain.plan import Plan, Step
 from planner.domain.traffic import GateResult
 from planner.sinks.traffic_json import gate_body
 from planner.sinks.whatif_json import step_what_if_body
 from planner.sinks.wire import document, to_wire
 
 SCHEMA_VERSION = "meshplan.io/plan/v1"
+
+
+def readiness(step: Step) -> str:
+    """A STRICT step without observed traffic: ``ready`` when the manifests show every caller,
+    ``unproven`` when blind workloads keep them from it (docs/plan.md)."""
+    return "ready" if step.proof == "manifests" else "unproven"
 
 
 def plan_body(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict[str, Any]:
@@ -25,6 +31,8 @@ def plan_body(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict
         if what_if is not None:
             data["whatIf"] = step_what_if_body(what_if)
         gate = (gates or {}).get(step.id)
+        if gates is None and step.proof:
+            data["status"] = readiness(step)
         if gate is not None:
             data["gate"] = gate_body(gate)
         steps.append(data)

@@ -11,11 +11,13 @@ from rich.text import Text
 from planner.domain.plan import DATAPLANE_WORDS, Action, Plan, Step
 from planner.domain.traffic import GateResult
 from planner.domain.whatif import WhatIf
+from planner.sinks.plan_json import readiness
 from planner.sinks.tables import Column, Id, KubeTable
 from planner.sinks.untrusted import plain
 
 _SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}
-_GATE_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
+_GATE_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow", "ready": "green",
+               "unproven": "yellow"}
 
 
 def render_verdict(console: Console, plan: Plan) -> None:
@@ -67,7 +69,9 @@ def render_plan(console: Console, plan: Plan,
                Column("namespace", whole=True),
                Column("what", wide=True), Column("target", wide=True), Column("changes"),
                Column("blockers")]
-    if gates is not None:
+    # Without traffic the gate column says what the manifests alone can prove.
+    proven = gates is None and any(step.proof for step in plan.steps)
+    if gates is not None or proven:
         columns.append(Column("gate"))
     table = KubeTable(f"Rollout plan (root namespace {plan.root_namespace})", columns, wide)
     for i, step in enumerate(plan.steps, start=1):
@@ -79,8 +83,17 @@ def render_plan(console: Console, plan: Plan,
         if gates is not None:
             gate = gates.get(step.id)
             cells.append(plain(gate.status, style=_GATE_STYLE[gate.status]) if gate else "")
+        elif proven:
+            status = readiness(step) if step.proof else ""
+            cells.append(plain(status, style=_GATE_STYLE.get(status, "")))
         table.add_row(*cells)
     console.print(table)
+    unproven = [s for s in plan.steps if gates is None and s.proof == "observed traffic"]
+    for step in unproven:
+        console.print(plain(f"unproven {step.id}: {len(step.blind)} blind workload(s) "
+                            f"({', '.join(step.blind)}); the manifests cannot show every "
+                            "caller: enroll, observe traffic (--prometheus or --traffic), "
+                            "then STRICT"))
     for step_id, gate in (gates or {}).items():
         console.print(plain(f"gate {step_id}: {gate.status}: {gate.reason}"
                             + (f"; {gate.proof}" if gate.proof else "")))

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.domain.plan import DATAPLANE_WORDS
-from planner.sinks.report_markdown import change_lines, cpu, memory, suppressed_note, where
+from planner.sinks.report_markdown import (
+    change_lines,
+    coverage_lines,
+    cpu,
+    memory,
+    proof_line,
+    suppressed_note,
+    where,
+)
 from planner.sinks.untrusted import clean_lines
 from planner.sinks.whatif_json import step_what_if_lines
 from planner.sinks.wire import dump_yaml_all
@@ -247,6 +255,7 @@ def _summary(doc: Mapping[str, Any]) -> list[str]:
              f"{inv['services']} Services, {inv['pods']} pods; Istio objects: {istio}",
              f"{graph['nodes']} graph nodes, {graph['edges']} call edges, {graph['hints']} hints, "
              f"{graph['entryPoints']} entry points, {graph['coverageGaps']} coverage gaps"]
+    facts += coverage_lines(graph["manifestCoverage"])
     if inv["invalidDocuments"]:
         facts.append(f"{inv['invalidDocuments']} invalid documents skipped")
     facts += [f"namespaces calling each other in a cycle: {', '.join(group)}"
@@ -307,6 +316,8 @@ def _step(step: Mapping[str, Any]) -> list[str]:
         facts.append(f"requires: {', '.join(step['requires'])}")
     if step["forced_by"]:
         facts.append(f"forced by: {', '.join(step['forced_by'])}")
+    if step.get("status"):
+        facts.append(proof_line(step))
     facts += [f"blocker {b['code']} ({b['severity']}): {b['subject']}" for b in step["blockers"]]
     if "whatIf" in step:
         facts += step_what_if_lines(step["whatIf"])

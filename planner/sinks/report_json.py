@@ -17,6 +17,7 @@ from planner.domain.analysis import Analysis
 from planner.domain.inventory import Inventory
 from planner.domain.plan import Plan
 from planner.domain.suppressions import Suppression, match
+from planner.sinks.graph_json import coverage_document
 from planner.sinks.plan_json import plan_body
 from planner.sinks.wire import document, to_wire
 
@@ -90,6 +91,7 @@ def report_document(analysis: Analysis, plan: Plan,
             "stronglyConnectedNamespaces": [list(g) for g in
                                             graph.strongly_connected_namespaces()],
             "coverageGaps": len(graph.coverage),
+            "manifestCoverage": coverage_document(graph.manifest_coverage),
         },
         # Blockers are listed once, at the top level; steps name theirs.
         "plan": {k: v for k, v in plan_body(plan).items() if k != "blockers"},

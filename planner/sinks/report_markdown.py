@@ -164,6 +164,25 @@ def _dataplane(a: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def coverage_lines(coverage: Mapping[str, Any]) -> list[str]:
+    """The manifest coverage figure, the blind workloads and the dangling names, as sentences
+    (plain text: each format escapes them)."""
+    share, apps, blind = coverage["share"], coverage["applications"], coverage["blind"]
+    if share is None:
+        return ["manifest coverage: no application workloads"]
+    lines = [f"manifest coverage: {apps - len(blind)} of {apps} application workloads "
+             f"({share:.0%}) show an outbound call"]
+    if blind:
+        lines.append(f"blind (only observed traffic can show their calls): {', '.join(blind)}")
+    hosts: dict[str, list[str]] = {}
+    for d in coverage["dangling"]:
+        hosts.setdefault(d["host"], []).append(d["source"])
+    lines += [f"dangling: {host} is no Service in the input (a missing dependency or an "
+              f"external name); named by {'; '.join(sources)}"
+              for host, sources in sorted(hosts.items())]
+    return lines
+
+
 def _summary(doc: Mapping[str, Any]) -> list[str]:
     inv, graph = doc["inventory"], doc["graph"]
     kinds = ", ".join(f"{n} {md(k)}" for k, n in inv["workloadsByKind"].items())
@@ -173,6 +192,7 @@ def _summary(doc: Mapping[str, Any]) -> list[str]:
              f"{inv['services']} Services, {inv['pods']} pods; Istio objects: {istio}",
              f"- {graph['nodes']} graph nodes, {graph['edges']} call edges, {graph['hints']} "
              f"hints, {graph['entryPoints']} entry points, {graph['coverageGaps']} coverage gaps"]
+    lines += [f"- {md(line)}" for line in coverage_lines(graph["manifestCoverage"])]
     if inv["invalidDocuments"]:
         lines.append(f"- {inv['invalidDocuments']} invalid documents skipped")
     for group in graph["stronglyConnectedNamespaces"]:
@@ -221,6 +241,14 @@ def _blockers(blockers: Sequence[Mapping[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def proof_line(step: Mapping[str, Any]) -> str:
+    """``ready: ...`` or ``unproven: ...`` for a STRICT step planned without traffic."""
+    if step["status"] == "ready":
+        return "ready: the manifests show every caller"
+    return (f"unproven: {len(step['blind'])} blind workload(s) ({', '.join(step['blind'])}); "
+            "the gate must come from observed traffic")
+
+
 def _step(step: Mapping[str, Any]) -> list[str]:
     target = step["target"]
     where = " ".join(md(t) for t in (target["scope"], target["namespace"], target["name"]) if t)
@@ -231,6 +259,8 @@ def _step(step: Mapping[str, Any]) -> list[str]:
         lines.append(f"- requires: {_names(step['requires'])}")
     if step["forced_by"]:
         lines.append(f"- forced by: {_names(step['forced_by'])}")
+    if step.get("status"):
+        lines.append(f"- {md(proof_line(step))}")
     if step["blockers"]:
         lines.append("- blockers: " + ", ".join(
             f"{md(b['code'])} ({b['severity']}) {md(b['subject'])}" for b in step["blockers"]))

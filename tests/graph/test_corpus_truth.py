@@ -201,6 +201,34 @@ def test_corpus_case_reaches_its_figures(name: str) -> None:
     assert (recall, precision) == pytest.approx(FIGURES[name])
 
 
+#: Manifest coverage (docs/graph.md): application workloads, the blind ones among them (no
+#: outbound call in the manifests), and the dangling names.
+COVERAGE: dict[str, tuple[int, set[str], set[str]]] = {
+    "online-boutique": (11, {"adservice", "currencyservice", "emailservice", "paymentservice",
+                             "productcatalogservice", "shippingservice"},
+                        {"shoppingassistantservice"}),
+    "bookinfo": (6, {"details-v1", "productpage-v1", "ratings-v1", "reviews-v1", "reviews-v2",
+                     "reviews-v3"}, set()),
+    "sock-shop": (8, {"carts", "catalogue", "front-end", "orders", "payment", "queue-master",
+                      "shipping"}, {"zipkin.jaeger.svc.cluster.local"}),
+    "sock-shop-multi-namespace": (12, {"node-directory-size-metrics", "grafana-core", "carts",
+                                       "front-end", "orders", "queue-master"}, set()),
+    "otel-demo": (19, {"grafana"}, set()),
+    "kiali-travels": (10, {"discounts-v1"}, set()),
+    "robot-shop": (10, {"cart", "catalogue", "dispatch", "payment", "payment-fix", "ratings",
+                        "shipping", "user", "web"}, set()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_corpus_case_coverage_names_its_blind_workloads(name: str) -> None:
+    coverage = CASES[name].graph().manifest_coverage
+    applications, blind, dangling = COVERAGE[name]
+    assert coverage.applications == applications
+    assert {key.rsplit("/", 1)[-1] for key in coverage.blind} == blind
+    assert {d.host for d in coverage.dangling} == dangling
+
+
 def test_overall_recall_and_precision() -> None:
     totals = [0, 0, 0, 0]
     for case in CASES.values():

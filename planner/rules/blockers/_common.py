@@ -21,10 +21,10 @@ from planner.domain.plan import (
     benign_plaintext,
     caller_fate,
     enforces_peer_authentication,
-    infrastructure_role,
     membership,
     parse_ref,
 )
+from planner.domain.roles import infrastructure_role
 
 T = TypeVar("T")
 

@@ -1,6 +1,9 @@
-"""Istio's own gateways: ingress, egress and east-west gateways and ambient waypoints.
+"""What part a workload plays beside the application: Istio's gateways, ingress controllers,
+Prometheus, and servers that call nothing (datastores, brokers, exporters).
 
-They are Envoys of the mesh (Istio's ``proxyv2`` image, certificates from istiod): they call
+Istio's own gateways (ingress, egress and east-west gateways and ambient waypoints)
+
+are Envoys of the mesh (Istio's ``proxyv2`` image, certificates from istiod): they call
 meshed backends over mutual TLS whether or not their namespace is labelled for injection, so a
 call from one needs no PERMISSIVE exception. Their listeners are configured by ``Gateway``
 objects, not by PeerAuthentication, so STRICT never refuses what reaches them either
@@ -14,6 +17,7 @@ route whose ``Gateway`` has an Istio class.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from planner.domain.graph import INGRESS_PREFIX
@@ -53,6 +57,42 @@ def is_istio_gateway_caller(node_id: str) -> bool:
     """True for the graph's ``ingress:<class>`` callers that are Istio gateways."""
     return (node_id.startswith(INGRESS_PREFIX)
             and node_id.removeprefix(INGRESS_PREFIX) in ISTIO_GATEWAY_CLASSES)
+
+
+_INGRESS_IMAGES = ("ingress-nginx", "nginx-ingress", "traefik", "haproxy-ingress", "contour",
+                   "kong", "ingress-controller")
+#: Image and workload names of servers that call nothing by design: datastores, brokers,
+#: exporters and trace stores.
+_SERVER_NAMES = re.compile(
+    r"postgres|mysql|mariadb|mongo|redis|valkey|keydb|rabbitmq|kafka|zookeeper|elasticsearch|"
+    r"opensearch|cassandra|scylla|memcached|etcd|nats|minio|clickhouse|couchdb|influxdb|"
+    r"cockroach|neo4j|exporter|kube-state-metrics|jaeger|zipkin|(?:^|[-_])db(?:$|[-_:])")
+
+
+def infrastructure_role(workload: Workload) -> str | None:
+    """``ingress controller`` or ``Prometheus`` for workloads that stay outside the mesh by
+    design (MESH-NOTES §7.2, §7.5), else None. Istio's own gateways are neither: they are
+    proxies of the mesh."""
+    if is_istio_gateway(workload):
+        return None
+    images = " ".join(c.image.lower() for c in workload.containers)
+    names = {workload.name, workload.pod_labels.get("app", ""),
+             workload.pod_labels.get("app.kubernetes.io/name", "")}
+    if any(marker in images for marker in _INGRESS_IMAGES) or any(
+            "ingress" in n and "controller" in n for n in names):
+        return "ingress controller"
+    if any(c.image.lower().split("@")[0].split(":")[0].rsplit("/", 1)[-1] == "prometheus"
+           for c in workload.containers):
+        return "Prometheus"
+    return None
+
+
+def is_server_only(workload: Workload) -> bool:
+    """True for a datastore, broker, exporter or trace store (by image or workload name): it
+    serves and calls nothing, so the graph showing no outbound call from it is no blind
+    spot."""
+    return bool(_SERVER_NAMES.search(workload.name)) or any(
+        _SERVER_NAMES.search(c.image.lower().rsplit("/", 1)[-1]) for c in workload.containers)
 
 
 def _image_name(image: str) -> str:
