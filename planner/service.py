@@ -174,8 +174,9 @@ def analyse(spec: InputSpec, *, profile_path: str | None = None,
             profile_overrides: Mapping[str, Any] | None = None,
             progress: Progress | None = None, stdin: BinaryIO | None = None,
             root_namespace: str = "istio-system",
-            cluster_domain: str = "cluster.local") -> Analysis:
-    """Scan, build the call graph and load the profile (``--profile FILE`` plus flag answers)."""
+            cluster_domain: str = "cluster.local", min_confidence: float = 0.0) -> Analysis:
+    """Scan, build the call graph and load the profile (``--profile FILE`` plus flag answers).
+    Calls whose best evidence is below ``min_confidence`` stay out of the graph."""
     from planner.domain.findings import RuleContext
     from planner.domain.graph_builder import build_graph
     from planner.sources.profile import load_profile
@@ -183,7 +184,8 @@ def analyse(spec: InputSpec, *, profile_path: str | None = None,
     with paused_gc():
         result = scan(spec, progress=progress, stdin=stdin)
         profile = load_profile(profile_path, profile_overrides or {})
-        graph = build_graph(result.inventory, cluster_domain=cluster_domain)
+        graph = build_graph(result.inventory, cluster_domain=cluster_domain,
+                            min_confidence=min_confidence)
     context = RuleContext(result.inventory, graph, profile, root_namespace)
     return Analysis(result, graph, profile, context)
 
@@ -485,13 +487,15 @@ def namespace_report(analysis: Analysis) -> tuple[NamespaceTraffic, ...]:
 @dataclass(frozen=True)
 class PlanOptions:
     """How to plan: Istio's root namespace, STRICT per ``namespace`` or per ``workload``, how
-    namespaces not yet labelled join the mesh (one of :data:`DATAPLANE_CHOICES`), and the
-    profile (``--profile FILE``) behind the fit verdict the plan opens with."""
+    namespaces not yet labelled join the mesh (one of :data:`DATAPLANE_CHOICES`), the
+    profile (``--profile FILE``) behind the fit verdict the plan opens with, and the weakest
+    evidence a call may rest on (``--min-confidence``)."""
 
     root_namespace: str = "istio-system"
     granularity: str = "namespace"
     dataplane: str = "recommended"
     profile_path: str | None = None
+    min_confidence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -545,7 +549,8 @@ def run_pipeline(spec: InputSpec, options: PlanOptions = PlanOptions(), *,
 
     analysis = analyse(spec, profile_path=options.profile_path,
                        profile_overrides=profile_overrides, progress=progress, stdin=stdin,
-                       root_namespace=options.root_namespace)
+                       root_namespace=options.root_namespace,
+                       min_confidence=options.min_confidence)
     if scanned is not None:
         scanned(analysis.scan)
     traffic_error = ""

@@ -17,6 +17,7 @@ from planner.commands.common import (
     stdout_console,
     traffic_options,
 )
+from planner.commands.plan import min_confidence_option
 from planner.errors import InputError
 
 if TYPE_CHECKING:
@@ -37,9 +38,11 @@ if TYPE_CHECKING:
               help="Also list allowed-traffic hints in the table.")
 @click.option("--cluster-domain", default="cluster.local", show_default=True, metavar="DOMAIN",
               help="DNS suffix of the cluster (svc.DOMAIN names resolve to Services).")
+@min_confidence_option()
 @handle_errors
 def graph(spec: InputSpec, traffic: TrafficSource | None, output: str, by_namespace: bool,
-          explain: str | None, show_hints: bool, cluster_domain: str) -> None:
+          explain: str | None, show_hints: bool, cluster_domain: str,
+          min_confidence: float) -> None:
     """Build the service call graph from manifests (-f) or a live cluster.
 
     \b
@@ -53,7 +56,7 @@ def graph(spec: InputSpec, traffic: TrafficSource | None, output: str, by_namesp
     """
     from planner.service import observe
 
-    analysis = run_analysis(spec, cluster_domain=cluster_domain)
+    analysis = run_analysis(spec, cluster_domain=cluster_domain, min_confidence=min_confidence)
     if traffic is not None:
         analysis = observe(analysis, traffic)
     call_graph = analysis.graph

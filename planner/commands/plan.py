@@ -30,7 +30,7 @@ def plan_options(func: Any) -> Any:
     """Options ``plan``, ``report`` and the step commands share: root namespace, granularity,
     data plane, and the profile behind the verdict the plan opens with; passed to the command
     as one ``plan_options`` (the service's PlanOptions)."""
-    names = ("root_namespace", "granularity", "dataplane", "profile_path")
+    names = ("root_namespace", "granularity", "dataplane", "profile_path", "min_confidence")
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -49,10 +49,19 @@ def plan_options(func: Any) -> Any:
         click.option("--profile", "profile_path", default=None, metavar="FILE",
                      help="YAML answers the manifests cannot give, for the fit verdict "
                           "(docs/profile.md)."),
+        min_confidence_option(),
     ]
     for decorator in reversed(decorators):
         wrapper = decorator(wrapper)
     return wrapper
+
+
+def min_confidence_option() -> Callable[[F], F]:
+    """``--min-confidence``: leave out calls whose best evidence is weaker (docs/graph.md)."""
+    return click.option(
+        "--min-confidence", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+        metavar="C", help="Leave out calls whose best evidence has a lower confidence (0..1), "
+                          "e.g. 0.7 drops addresses read only from a shared ConfigMap (0.6).")
 
 
 def dataplane_option(who: str) -> Callable[[F], F]:

@@ -69,6 +69,10 @@ CONF_SCRAPE = 0.7  # scrape annotations and monitors
 CONF_PORT_MISMATCH = 0.5  # the Service exists but the port given is none of its ports
 CONF_HINT = 0.5  # allowed-traffic hints
 CONF_PROBE = 0.3  # kubelet probes reach pods, not Services: a weak, informative edge
+#: The most an address can count for when the workload gets it only as one of many keys of a
+#: ConfigMap other workloads consume too (``envFrom``, a mounted file): a shared list of
+#: every endpoint says little about which of them this workload calls.
+CONF_SHARED = 0.6
 
 #: Variable (or inner ``key=``) names whose bare values are taken as host names. Names of the
 #: form ``*_NAME`` are identities (``OTEL_SERVICE_NAME=cart``), never addresses.
@@ -98,11 +102,13 @@ _APP_LABELS = ("app.kubernetes.io/name", "app", "k8s-app", "name")
 _SYSTEM_NAMESPACES = frozenset({"kube-system"})
 
 
-def build_graph(inventory: Inventory, *, cluster_domain: str = "cluster.local") -> CallGraph:
+def build_graph(inventory: Inventory, *, cluster_domain: str = "cluster.local",
+                min_confidence: float = 0.0) -> CallGraph:
     """The call graph of ``inventory``. Deterministic: the same inventory gives the same graph
     whatever the order its objects were read in. ``cluster_domain`` is the DNS suffix of the
-    cluster (``svc.<domain>`` names resolve to Services)."""
-    builder = _Builder(inventory, cluster_domain)
+    cluster (``svc.<domain>`` names resolve to Services). Calls whose best evidence is below
+    ``min_confidence`` are left out (and count as not found for coverage)."""
+    builder = _Builder(inventory, cluster_domain, min_confidence)
     builder.workload_calls()
     builder.entry_edges()
     builder.apiserver_edges()
@@ -130,11 +136,25 @@ class _Text:
     value: str
     key: str | None  # the variable or ConfigMap key; decides whether bare names count
     bare_ok: bool
+    #: Other workloads that get the same text wholesale (a shared ``envFrom`` ConfigMap or
+    #: mounted file); empty when the text is the workload's own.
+    shared_with: tuple[str, ...] = ()
 
 
 class _Builder:
-    def __init__(self, inventory: Inventory, cluster_domain: str) -> None:
+    def __init__(self, inventory: Inventory, cluster_domain: str,
+                 min_confidence: float = 0.0) -> None:
         self.inv = inventory
+        self.min_confidence = min_confidence
+        #: ConfigMap (namespace, name) -> workloads that take all of it (envFrom or a mount).
+        self.wholesale: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for w in inventory.workloads:
+            names = {ref.name for c in w.all_containers for ref in c.env_from
+                     if ref.kind == "ConfigMap"}
+            names.update(m.config_map for c in w.all_containers for m in c.mounts
+                         if m.config_map)
+            for name in names:
+                self.wholesale[(w.namespace, name)].append(w.ref.key)
         self.suffixes = (f".svc.{cluster_domain.strip('.')}", ".svc")
         # The one index of Service names: every host token is a dictionary lookup.
         self.by_name: dict[str, dict[str, Service]] = defaultdict(dict)
@@ -230,11 +250,19 @@ class _Builder:
                 if mount.config_map and mount.config_map not in seen_mounts:
                     seen_mounts.add(mount.config_map)
                     cm = self.config_map(workload.namespace, mount.config_map)
+                    shared = self.shared_with(workload, cm)
                     for key, value in sorted(cm.data.items()) if cm else ():
                         # File content: a bare word there is too weak to count.
                         texts.append(_Text("volume", f"{cm.ref} key {key}" if cm else "",
-                                           value, key, False))
+                                           value, key, False, shared))
         return texts
+
+    def shared_with(self, workload: Workload, cm: ConfigMap | None) -> tuple[str, ...]:
+        """The other workloads that take all of ``cm`` too (sorted)."""
+        if cm is None:
+            return ()
+        consumers = self.wholesale.get((cm.ref.namespace, cm.ref.name), ())
+        return tuple(sorted(k for k in consumers if k != workload.ref.key))
 
     def config_map(self, namespace: str, name: str) -> ConfigMap | None:
         return self.inv.config_map_index.get((namespace, name))
@@ -245,10 +273,11 @@ class _Builder:
         env: dict[str, str] = {}
         for ref in container.env_from:
             cm = self.config_map(workload.namespace, ref.name) if ref.kind == "ConfigMap" else None
+            shared = self.shared_with(workload, cm)
             for key, value in sorted(cm.data.items()) if cm else ():
                 env[ref.prefix + key] = value
                 texts.append(_Text("configmap", f"{cm.ref} key {key}" if cm else "", value,
-                                   key, True))
+                                   key, True, shared))
         for var in container.env:
             if var.value is not None:
                 value = expand_vars(var.value, env)
@@ -288,9 +317,17 @@ class _Builder:
             confidence = CONF_QUALIFIED
         else:
             confidence = CONF_NAMED
+        source = text.source
+        if text.shared_with:
+            confidence = min(confidence, CONF_SHARED)
+            others = text.shared_with
+            named = ", ".join(others[:3]) + (f" and {len(others) - 3} more"
+                                             if len(others) > 3 else "")
+            cm = source.split(" key ", 1)[0]
+            source = f"{source} (shared {cm}, also used by {named})"
         protocol = _SCHEME_PROTOCOLS.get(address.scheme or "")
         self.add(self.calls, workload.ref.key, svc, port,
-                 Evidence(text.kind, text.source, address.text, confidence), protocol)
+                 Evidence(text.kind, source, address.text, confidence), protocol)
 
     def names_missing_service(self, text: _Text, address: Address) -> bool:
         """Whether an address that resolved to no Service still names one: a cluster DNS name
@@ -697,7 +734,9 @@ class _Builder:
         for node_id, reason in self.externals.items():
             meshed = reason.startswith("meshed")
             nodes.append(Node(node_id, NodeKind.EXTERNAL, "", node_id, meshed, reason))
-        edges = _edges(self.calls, self.inv, hint=False)
+        edges = tuple(e for e in _edges(self.calls, self.inv, hint=False)
+                      if max((ev.confidence for ev in e.evidence), default=1.0)
+                      >= self.min_confidence)
         hints = _edges(self.hints, self.inv, hint=True)
         return CallGraph(
             nodes=tuple(sorted(nodes, key=lambda n: n.id)),
