@@ -91,9 +91,14 @@ def test_cli_marks_unproven_steps_and_prints_the_figure(tmp_path: Path) -> None:
     assert status["40-strict-shop"] == status["40-strict-finance"] == "unproven"
     assert status["40-strict-tools"] == "ready"
     assert status["30-enroll-shop"] is None
-    table = runner.invoke(cli, ["plan", "-f", str(tmp_path)]).stdout
-    assert "unproven: 1 blind workload(s); observe traffic, then STRICT" in table
-    assert "ready: the manifests show every caller" in table
+    table = runner.invoke(cli, ["plan", "-f", str(tmp_path)]).stdout.splitlines()
+    gate = {cells[1]: cells[-1] for line in table if line.startswith("│ 40-strict")
+            for cells in [[c.strip() for c in line.split("│")[:-1]]]}
+    assert gate == {"40-strict-finance": "unproven", "40-strict-shop": "unproven",
+                    "40-strict-tools": "ready"}
+    assert ("unproven 40-strict-shop: 1 blind workload(s) (Deployment/shop/worker); the "
+            "manifests cannot show every caller: enroll, observe traffic (--prometheus or "
+            "--traffic), then STRICT") in " ".join(" ".join(table).split())
     graph = runner.invoke(cli, ["graph", "-f", str(tmp_path)]).stdout
     assert ("manifest coverage: 3 of 5 application workloads (60%) show an outbound call; "
             "2 blind") in graph

@@ -96,17 +96,18 @@ def test_ignore_flag_by_code_and_by_object() -> None:
 
 def test_profile_ignore_list(tmp_path: Path) -> None:
     profile = tmp_path / "profile.yaml"
-    profile.write_text("ignore:\n  - MP208\n  - code: MP205\n"
-                       "    object: StatefulSet/data/postgres\n"
-                       "    reason: replicas use a Service port since v2\n", encoding="utf-8")
+    profile.write_text("ignore:\n  - MP208\n  - code: MP206\n"
+                       "    object: Service/data/mysql\n"
+                       "    reason: clients connect with tcp- names since v2\n",
+                       encoding="utf-8")
     doc = report(*SHOP, "--profile", str(profile))
     assert marked(doc) == {
         ("MP208", "Deployment/catalog/ratings"): {
             "kind": "profile", "origin": "profile profile.yaml ignore[0]",
             "reason": "no reason given"},
-        ("MP205", "StatefulSet/data/postgres"): {
+        ("MP206", "Service/data/mysql"): {
             "kind": "profile", "origin": "profile profile.yaml ignore[1]",
-            "reason": "replicas use a Service port since v2"},
+            "reason": "clients connect with tcp- names since v2"},
     }
 
 
