@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.domain import policy
-from planner.domain.gateways import is_istio_gateway
 from planner.domain.graph import ANY_CALLER, KUBELET, CallGraph, Edge, Evidence, ObservedStats
 from planner.domain.inventory import (
     REWRITE_PROBES_ANNOTATION,
@@ -50,6 +49,7 @@ from planner.domain.plan import (
     enforces_peer_authentication,
     parse_ref,
 )
+from planner.domain.roles import is_istio_gateway
 
 STRICT = "STRICT"
 PERMISSIVE = "PERMISSIVE"
