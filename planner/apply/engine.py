@@ -291,6 +291,7 @@ class ApplySession:
         elif (elsewhere := journals.elsewhere(self.target, step_id)) is not None:
             warnings.append(elsewhere)
         warnings.extend(self._unmet(step, journal))
+        warnings.extend(f"not ready: {m}" for m in self.live_prerequisites(step, journal))
         diffs: list[str] = []
         changes: list[str] = []
         for write in planned:
@@ -418,10 +419,18 @@ class ApplySession:
                 f"{self.journal_path})"]
 
     def _preconditions(self, step: Step, journal: Journal, force: bool) -> tuple[str, ...]:
-        """Check requires and the gate; returns what ``force`` overrode."""
+        """Check requires (per the journal, then live) and the gate; returns what ``force``
+        overrode."""
         forced = self._unmet(step, journal)
         if forced and not force:
             raise ApplyError(f"{forced[0]}; use --force to apply anyway")
+        missing = self.live_prerequisites(step, journal)
+        if missing and not force:
+            raise OutcomeNotReached(
+                f"step {step.id} is not ready on {self.target.label()}: {missing[0]}"
+                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                + "; re-apply or roll back that step, or use --force (recorded in the journal)")
+        forced.extend(f"live prerequisite: {m}" for m in missing)
         gate = self._gate(step, GATE_WINDOW)
         if self.traffic is not None and gate is not None and gate.status != "pass":
             reason = gate_line(self.traffic.label, gate)
@@ -430,6 +439,33 @@ class ApplySession:
                                   "in the journal)")
             forced.append(reason)
         return tuple(forced)
+
+    def live_prerequisites(self, step: Step, journal: Journal) -> list[str]:
+        """What a STRICT step needs, read from the live cluster rather than trusted from the
+        journal: every object and namespace label its required steps wrote must still hold
+        (an exception PeerAuthentication deleted by hand, an injection label removed, would
+        otherwise go STRICT unnoticed). One line per problem; empty when ready, for steps
+        without a gate, and for requirements the journal does not show as applied (those are
+        :meth:`_unmet`). An object a later applied step rewrote (superseded) is not missing.
+
+        The place for further live checks before STRICT (the injected pods of the namespace:
+        :meth:`_outcome` of its enrollment step)."""
+        if step.phase not in _GATED_PHASES:
+            return []
+        missing: list[str] = []
+        for required in step.requires:
+            entry = journal.entry(required)
+            if entry.state not in (StepState.APPLIED, StepState.VERIFIED):
+                continue
+            for record in entry.records:
+                if record.kind not in (WriteKind.APPLY, WriteKind.LABEL):
+                    continue
+                live = self.writer.read(record.kind, record.target)
+                why = jr.prerequisite_missing(record, live)
+                later = jr.superseded_by(journal, required, record) if why else None
+                if why and (later is None or jr.drifted(later[1], live)):
+                    missing.append(f"{show_target(record.target)} of {required} {why}")
+        return missing
 
     def _control_plane_ready(self, step: Step, forced: tuple[str, ...],
                              force: bool) -> tuple[tuple[str, ...], list[str]]:

@@ -354,6 +354,27 @@ def superseded_by(journal: Journal, step_id: str, record: Record,
     return None
 
 
+def prerequisite_missing(record: Record, live: Any) -> str | None:
+    """Why what a required step wrote no longer holds on the live object, or None. An object
+    (an exception PeerAuthentication) must exist with the ``spec`` written; a namespace must
+    still carry the labels the step set (and lack those it removed): other labels may change
+    freely. Other kinds of writes are not prerequisites of a STRICT step."""
+    if record.phase is not RecordPhase.DONE or record.kind not in (WriteKind.APPLY,
+                                                                    WriteKind.LABEL):
+        return None
+    if live is None:
+        return "was deleted since it was applied"
+    if record.kind is WriteKind.APPLY:
+        if live.get("spec") != (record.after or {}).get("spec"):
+            return "was changed since it was applied (its spec differs)"
+        return None
+    wanted = ((record.desired or {}).get("metadata") or {}).get("labels") or {}
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    wrong = [f"{key}={labels.get(key)!r} (the step set {value!r})"
+             for key, value in sorted(wanted.items()) if labels.get(key) != value]
+    return f"lost its labels: {', '.join(wrong)}" if wrong else None
+
+
 def applied_dependents(journal: Journal, requires: Mapping[str, tuple[str, ...]],
                        step_id: str) -> list[str]:
     """The steps that need ``step_id`` (directly or through others, per ``requires``: step id
