@@ -33,3 +33,5 @@ class ExitCode(IntEnum):
     #: An outcome read back from the cluster is not reached (`planner verify`, the
     #: prerequisites of `apply 10-prereq`, an enrollment's rollouts).
     NOT_READY = 12
+    #: A live scan could not read some kinds (403): the output covers the rest and names them.
+    PARTIAL = 13

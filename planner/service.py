@@ -140,7 +140,7 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
                 tuple(str(d) for d in result.diagnostics))
         return result
 
-    from planner.sources.kube import KubeTarget, scan_cluster
+    from planner.sources.kube import SCAN_KINDS, KubeTarget, scan_cluster
 
     per_kind: dict[str, int] = {}
 
@@ -155,8 +155,10 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
     inventory = build_inventory(loaded.documents, default_namespace=spec.namespace or "default")
     notes = tuple(f"kind not served by the cluster: {k}" for k in stats.kinds_absent)
     result = _result(inventory, spec.label, loaded.diagnostics, loaded.invalid, strict=False)
+    kinds = {k.qualified: k.kind for k in SCAN_KINDS}
+    unread = tuple(sorted({kinds.get(q, q) for q in stats.kinds_forbidden}))
     return ScanResult(result.inventory, result.source_label, result.diagnostics, result.invalid,
-                      stats.api_calls, notes)
+                      stats.api_calls, notes, unread)
 
 
 def _result(inventory: Inventory, label: str, load_diagnostics: list[Diagnostic], invalid: int,
@@ -219,7 +221,7 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
     plan = build_plan_from(context.inventory, context.graph, findings,
                            root_namespace=context.root_namespace, granularity=granularity,
                            dataplane=modes, dataplane_why=why, dataplane_choice=choice,
-                           fit=assessment.fit_verdict)
+                           fit=assessment.fit_verdict, unread=analysis.scan.unread)
     return replace(plan, what_if=_step_what_ifs(analysis, plan))
 
 
@@ -358,7 +360,7 @@ def open_apply_session(analysis: Analysis, plan: Plan, *, write: bool, journal_p
     return ApplySession(plan, writer, write=write, journal_path=journal_path,
                         traffic=traffic, source=analysis.scan.source_label,
                         lock_wait_s=LOCK_WAIT_S if lock_wait_s is None else lock_wait_s,
-                        caller=caller)
+                        caller=caller, unread=analysis.scan.unread)
 
 
 def migrate_journal(session: ApplySession) -> int:

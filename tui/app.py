@@ -158,6 +158,8 @@ class MeshplanApp(App[None]):
         if self.plan is None or self.analysis is None:
             return "…"
         istio = self.plan.istio
+        if not istio.get("present") and "Deployment" in self.analysis.scan.unread:
+            return "unknown (unread)"
         if not istio.get("present"):
             return "not installed"
         keys = set(istio.get("istiod", ()))

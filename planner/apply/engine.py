@@ -224,7 +224,8 @@ class ApplySession:
 
     def __init__(self, plan: Plan, writer: Writer, *, write: bool, journal_path: str,
                  traffic: TrafficReader | None = None, source: str = "",
-                 lock_wait_s: float = LOCK_WAIT_S, caller: str = "planner") -> None:
+                 lock_wait_s: float = LOCK_WAIT_S, caller: str = "planner",
+                 unread: tuple[str, ...] = ()) -> None:
         self.plan = plan
         self.writer = writer
         self.write_enabled = write
@@ -234,6 +235,7 @@ class ApplySession:
         self.plan_hash = plan_hash(plan)
         self.lock_wait_s = lock_wait_s
         self.caller = caller
+        self.unread = frozenset(unread)
         self._writes = 0
         self._target: Target | None = None
 
@@ -292,6 +294,7 @@ class ApplySession:
             warnings.append(elsewhere)
         warnings.extend(self._unmet(step, journal))
         warnings.extend(f"not ready: {m}" for m in self.live_prerequisites(step, journal))
+        warnings.extend(self.unseen(planned))
         diffs: list[str] = []
         changes: list[str] = []
         for write in planned:
@@ -343,6 +346,11 @@ class ApplySession:
             forced, checked = self._control_plane_ready(step, forced, force)
         stamp = Stamp(step_id, self.plan_hash, _now())
         planned, warnings = self.writer.planned(step, stamp)
+        unseen = self.unseen(planned)
+        if unseen and not force:
+            raise ApplyError(f"{unseen[0]}; grant the meshplan-scan role (docs/rbac.yaml) and "
+                             "scan again, or use --force (recorded in the journal)")
+        forced = (*forced, *unseen)
         try:
             journal = jr.begin_apply(journal, step_id, self.plan_hash, _now(), resume=resume,
                                      forced=forced)
@@ -439,6 +447,14 @@ class ApplySession:
                                   "in the journal)")
             forced.append(reason)
         return tuple(forced)
+
+    def unseen(self, planned: list[Planned]) -> list[str]:
+        """Why writes of a kind the scan could not read (403) are refused: the plan could not
+        see what was there, so neither the step nor its rollback rests on facts."""
+        kinds = sorted({parse_key(w.target)[1] for w in planned if ":" in w.target}
+                       & self.unread)
+        return [f"step writes {kind} objects, which the scan could not read: its plan and "
+                "rollback rest on what it could not see" for kind in kinds]
 
     def live_prerequisites(self, step: Step, journal: Journal) -> list[str]:
         """What a STRICT step needs, read from the live cluster rather than trusted from the

@@ -203,7 +203,12 @@ def report_scan(result: ScanResult) -> None:
 
 
 def exit_if_invalid(result: ScanResult) -> None:
-    """Exit INVALID_INPUT when the scan skipped documents (after the output was written)."""
+    """After the output was written: exit PARTIAL when a live scan could not read some kinds
+    (saying which, once more, as the last line), INVALID_INPUT when it skipped documents."""
+    if result.unread:
+        click.echo(f"planner: partial result: could not read {', '.join(result.unread)} "
+                   "(forbidden); what depends on them is unknown", err=True)
+        sys.exit(int(ExitCode.PARTIAL))
     if result.invalid:
         sys.exit(int(ExitCode.INVALID_INPUT))
 

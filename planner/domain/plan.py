@@ -24,7 +24,7 @@ the mesh afterwards) are shared with the blocker rules, so findings and plan agr
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from shlex import quote
@@ -159,6 +159,9 @@ class Plan:
     #: Per STRICT and exception step id: the calls that would break if it were applied now
     #: (``planner.domain.whatif.step_what_ifs``; empty for library callers that skip it).
     what_if: Mapping[str, WhatIf] = field(default_factory=dict)
+    #: Kinds the scan could not read (``ScanResult.unread``): the plan states nothing about
+    #: them as fact and has no rollback that deletes one (it could not see whether it existed).
+    unread: tuple[str, ...] = ()
 
     def unknown_step(self, step_id: str) -> str:
         """The message for a step id this plan does not have, listing the ones it has."""
@@ -430,21 +433,45 @@ def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[F
                     dataplane: Mapping[str, str] | None = None,
                     dataplane_why: Mapping[str, str] | None = None,
                     dataplane_choice: str = "sidecar",
-                    fit: FitVerdict | None = None) -> Plan:
+                    fit: FitVerdict | None = None,
+                    unread: Collection[str] = ()) -> Plan:
     """Order the rollout. ``findings`` are the blocker findings; each is attached to the step it
     endangers, and its ``exception`` (caller, workload, ports) becomes a port exception.
     ``dataplane`` maps namespaces to the data plane they get (sidecar where missing),
     ``dataplane_why`` says how each was chosen and ``dataplane_choice`` how all were
     (``recommended``, ``sidecar``, ``ambient`` or ``given``); ``fit`` is the verdict the plan
-    opens with.
+    opens with. ``unread`` are kinds the scan could not read: see :attr:`Plan.unread`.
 
     Raises ``ValueError`` for an unknown ``granularity`` (``namespace`` or ``workload``)."""
     if granularity not in ("namespace", "workload"):
         raise ValueError(f"granularity must be namespace or workload, not {granularity!r}")
+    gaps = tuple(sorted(set(unread)))
     plan = _Planner(inventory, graph, tuple(sorted(findings)), root_namespace, granularity,
-                    membership(inventory, root_namespace, dataplane, dataplane_why)).build()
+                    membership(inventory, root_namespace, dataplane, dataplane_why),
+                    frozenset(gaps)).build()
+    partial = ((f"The scan could not read {', '.join(gaps)} (forbidden): what the plan says "
+                "about them is unknown, not absent, and it has no rollback that deletes one. "
+                "Grant the meshplan-scan role of docs/rbac.yaml and scan again.",)
+               if gaps else ())
     return replace(plan, fit=fit, dataplane=dataplane_choice,
-                   notes=gateway_notes(inventory, graph))
+                   notes=(*partial, *gateway_notes(inventory, graph)), unread=gaps)
+
+
+def _unseen_rollbacks(step: Step, unread: frozenset[str]) -> Step:
+    """``step`` without rollback deletions of objects of a kind the scan could not read: the
+    plan cannot know they did not exist before (the apply journal reads what is live)."""
+    unseen = [c for c in step.rollback
+              if c.action is Action.DELETE and c.object.get("kind") in unread]
+    if not unseen:
+        return step
+    notes = tuple(
+        f"rollback unknown for {c.object.get('kind')} "
+        f"{(c.object.get('metadata') or {}).get('namespace')}/"
+        f"{(c.object.get('metadata') or {}).get('name')}: {c.object.get('kind')} objects could "
+        "not be read, so whether it existed before is unknown; `planner apply` refuses this "
+        "step until they can be read" for c in unseen)
+    return replace(step, rollback=tuple(c for c in step.rollback if c not in unseen),
+                   preconditions=(*step.preconditions, *notes))
 
 
 def gateway_notes(inventory: Inventory, graph: CallGraph) -> tuple[str, ...]:
@@ -467,8 +494,10 @@ def gateway_notes(inventory: Inventory, graph: CallGraph) -> tuple[str, ...]:
 
 class _Planner:
     def __init__(self, inventory: Inventory, graph: CallGraph, findings: tuple[Finding, ...],
-                 root: str, granularity: str, members: Membership) -> None:
+                 root: str, granularity: str, members: Membership,
+                 unread: frozenset[str] = frozenset()) -> None:
         self.inv = inventory
+        self.unread = unread
         self.graph = graph
         self.findings = findings
         self.root = root
@@ -502,7 +531,7 @@ class _Planner:
         self.enrollment()
         self.strict()
         self.mesh_strict()
-        steps = self.attach_findings()
+        steps = [_unseen_rollbacks(s, self.unread) for s in self.attach_findings()]
         fates = []
         for ns in self.inv.namespaces:
             fate = self.fates.get(ns.name) or NamespaceFate(
@@ -540,7 +569,10 @@ class _Planner:
     def prerequisites(self) -> None:
         state = self.istio
         notes: list[str] = []
-        if state["present"]:
+        if not state["present"] and "Deployment" in self.unread:
+            notes.append("Istio: unknown: Deployments could not be read, so istiod could not be "
+                         "looked for")
+        elif state["present"]:
             notes.append("Istio is installed: " + ", ".join(
                 [*(f"istiod {i}" for i in state["istiod"]),
                  f"{len(state['crds'])} Istio CRDs" if state["crds"] else "Istio objects"]))
@@ -555,8 +587,13 @@ class _Planner:
         if not state["rootNamespacePresent"]:
             notes.append(f"root namespace {self.root} not found in the input")
         mesh = self.policies.mesh_wide
-        notes.append(f"mesh-wide PeerAuthentication: {mesh.ref} mode {policy.mtls_mode(mesh)}"
-                     if mesh else "no mesh-wide PeerAuthentication (Istio defaults to PERMISSIVE)")
+        if policy.PEER_AUTHENTICATION in self.unread:
+            notes.append("mesh-wide PeerAuthentication: unknown: PeerAuthentications could not "
+                         "be read, so none is assumed absent")
+        else:
+            notes.append(f"mesh-wide PeerAuthentication: {mesh.ref} mode "
+                         f"{policy.mtls_mode(mesh)}" if mesh else
+                         "no mesh-wide PeerAuthentication (Istio defaults to PERMISSIVE)")
         for p in sorted(self.policies.namespace_wide.values(), key=lambda p: p.ref):
             notes.append(f"namespace-wide PeerAuthentication {p.ref} mode {policy.mtls_mode(p)}")
         for ignored, winner in self.policies.shadowed:

@@ -76,6 +76,7 @@ def report_document(analysis: Analysis, plan: Plan,
             "pods": inv.pods_total(),
             "istioObjects": dict(sorted(Counter(o.ref.kind for o in inv.istio).items())),
             "invalidDocuments": analysis.scan.invalid,
+            **({"unreadKinds": list(analysis.scan.unread)} if analysis.scan.unread else {}),
         },
         "graph": {
             "nodes": len(graph.nodes),

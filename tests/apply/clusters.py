@@ -40,13 +40,14 @@ def session(api: KubeAPIServer, journal: Path, *, write: bool = True,
                               journal_path=str(journal), kube=spec, **options)
 
 
-def planner_command(api: KubeAPIServer, journal: Path, *args: str) -> list[str]:
-    """The argv of ``planner ARGS`` against ``api`` with the journal at ``journal``."""
+def planner_command(api: KubeAPIServer, journal: Path | None, *args: str) -> list[str]:
+    """The argv of ``planner ARGS`` against ``api`` with the journal at ``journal`` (None: a
+    command that has no journal)."""
     return [sys.executable, "-m", "planner", *args, "--kubeconfig", api.kubeconfig,
-            "--journal", str(journal)]
+            *(("--journal", str(journal)) if journal is not None else ())]
 
 
-def run_planner(api: KubeAPIServer, journal: Path, *args: str,
+def run_planner(api: KubeAPIServer, journal: Path | None, *args: str,
                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``planner ARGS`` as a subprocess and wait for it."""
     return subprocess.run(planner_command(api, journal, *args), capture_output=True,

@@ -35,6 +35,11 @@ def header_text(app: Any) -> Text:
         text.append(" READ-ONLY ", style="bold black on green")
     text.append("  ")
     text.append(app.progress_label, style="bold")
+    unread = tuple(getattr(getattr(getattr(app, "analysis", None), "scan", None), "unread", ()))
+    if unread:
+        # Early in the line: with the kinds it could not read, the scan is not the cluster.
+        text.append("  PARTIAL: ", style="bold black on yellow")
+        text.append(clean("unread " + ", ".join(unread), 48), style="bold yellow")
     text.append("  source: ", style="dim")
     text.append(clean(app.source_label, 40))
     text.append("  cluster: ", style="dim")
