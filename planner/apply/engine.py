@@ -307,9 +307,11 @@ class ApplySession:
                 continue
             changes.append(_would(write, live, self.writer.render(live) == self.writer.render(
                 result)))
+            # The parts the step touches, as the journal keeps them: a restart's diff shows
+            # the template annotations, not the workload's env and its credentials.
             diffs.extend(difflib.unified_diff(
-                self.writer.render(live).splitlines(keepends=True),
-                self.writer.render(result).splitlines(keepends=True),
+                self.writer.render(jr.kept(write.kind, live)).splitlines(keepends=True),
+                self.writer.render(jr.kept(write.kind, result)).splitlines(keepends=True),
                 fromfile=f"live: {show_target(write.target)}",
                 tofile=f"after: {show_target(write.target)}"))
         if not planned:
@@ -639,7 +641,7 @@ class ApplySession:
                                 "apply; its before-state is restored anyway")
             journal = jr.begin_undo(journal, step_id, record.index)
             self._save(journal)
-            if live != record.before:
+            if jr.kept(record.kind, live) != record.before:
                 try:
                     self.writer.undo(record, live)
                 except PlannerError as err:

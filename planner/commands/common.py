@@ -13,6 +13,7 @@ import click
 
 from planner.commands.completion import complete_namespace
 from planner.commands.process import keep_until_exit
+from planner.domain.redact import redact_text
 from planner.errors import (
     ApplyError,
     ClusterError,
@@ -58,8 +59,9 @@ def one_line(text: str) -> str:
 
 
 def fail(message: str, code: ExitCode) -> None:
-    """Print ``planner: error: MESSAGE`` on stderr and exit with ``code``."""
-    click.echo(f"planner: error: {one_line(message)}", err=True)
+    """Print ``planner: error: MESSAGE`` on stderr and exit with ``code``. A message can quote
+    input (a URL, a line of a file): its credentials are redacted like the output's."""
+    click.echo(f"planner: error: {one_line(redact_text(message))}", err=True)
     sys.exit(int(code))
 
 
@@ -189,7 +191,7 @@ def report_scan(result: ScanResult) -> None:
     """Print a ScanResult's diagnostics on stderr, one line each; with -v also what the scan
     cost (objects, API calls) and the notes (kinds not served)."""
     for diagnostic in result.diagnostics:
-        click.echo(f"planner: {one_line(str(diagnostic))}", err=True)
+        click.echo(f"planner: {one_line(redact_text(str(diagnostic)))}", err=True)
     context = click.get_current_context(silent=True)
     if context is None or not context.meta.get("planner.verbose"):
         return

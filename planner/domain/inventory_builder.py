@@ -38,6 +38,7 @@ from planner.domain.inventory import (
     VolumeMount,
     Workload,
 )
+from planner.domain.redact import redact_map, redact_strings, redact_value, redact_words
 
 #: Kinds that have no namespace (kubectl learns this from discovery; these are the built-ins
 #: and the cluster-scoped CRDs a mesh assessment meets).
@@ -189,6 +190,12 @@ def _str_map(value: Any, path: str, key: str = "") -> dict[str, str]:
     return result
 
 
+def _annotations(meta: Mapping[str, Any], path: str = "") -> Mapping[str, str]:
+    """An object's annotations with their secrets redacted (planner.domain.redact)."""
+    return redact_map(_str_map(meta.get("annotations"), path, ".metadata.annotations"
+                               if path else "metadata.annotations"))
+
+
 def _type_name(value: Any) -> str:
     return {
         str: "string",
@@ -247,9 +254,9 @@ def _container(raw: Any, path: str, volumes: _Volumes) -> Container:
         ports=tuple(ports),
         env=env,
         env_from=tuple(env_from),
-        command=() if command is None else tuple(
+        command=() if command is None else redact_words(
             [_str(a, path, ".command") for a in _list(command, path, ".command")]),
-        args=() if args is None else tuple(
+        args=() if args is None else redact_words(
             [_scalar_str(a) for a in _list(args, path, ".args")]),
         probes=probes,
         run_as_user=_int(security.get("runAsUser"), path, ".securityContext.runAsUser"),
@@ -291,11 +298,11 @@ def _env_var(raw: Any, path: str) -> EnvVar:
             ref = _map(value_from["fieldRef"], path, ".valueFrom.fieldRef")
             return EnvVar(name=name, field_ref=_str(ref.get("fieldPath"), path, ".fieldRef"))
     value = e.get("value")
-    if type(value) is str or value is None:  # the usual case, first
+    if value is None:
         return EnvVar(name=name, value=value)
     if isinstance(value, (dict, list)):
         raise InvalidObject(f"{path}.value must be a string, got {_type_name(value)}")
-    return EnvVar(name=name, value=_scalar_str(value))
+    return EnvVar(name=name, value=redact_value(name, _scalar_str(value)))
 
 
 def _probe(raw: Any, kind: str, path: str) -> Probe:
@@ -312,7 +319,7 @@ def _probe(raw: Any, kind: str, path: str) -> Probe:
 @dataclass(slots=True)
 class _PodSpec:
     labels: dict[str, str]
-    annotations: dict[str, str]
+    annotations: Mapping[str, str]
     service_account: str
     host_network: bool
     containers: tuple[Container, ...]
@@ -341,7 +348,7 @@ def _pod_spec(template: Mapping[str, Any], path: str) -> _PodSpec:
     security = _map(spec.get("securityContext"), path, ".spec.securityContext")
     return _PodSpec(
         labels=_str_map(meta.get("labels"), path, ".metadata.labels"),
-        annotations=_str_map(meta.get("annotations"), path, ".metadata.annotations"),
+        annotations=_annotations(meta, path),
         service_account=_str(spec.get("serviceAccountName") or spec.get("serviceAccount"),
                              path, ".spec.serviceAccountName", "default"),
         host_network=_bool(spec.get("hostNetwork"), path, ".spec.hostNetwork"),
@@ -551,7 +558,7 @@ def _workload(entry: _Entry, observed: PodState | None = None) -> Workload:
         ref=entry.ref,
         replicas=_replicas(kind, entry.body),
         labels=_str_map(meta.get("labels"), "metadata.labels"),
-        annotations=_str_map(meta.get("annotations"), "metadata.annotations"),
+        annotations=_annotations(meta),
         pod_labels=pod.labels,
         pod_annotations=pod.annotations,
         service_account=pod.service_account,
@@ -569,9 +576,9 @@ def _policy(entry: _Entry) -> PolicyObject:
     return PolicyObject(
         ref=entry.ref,
         api_version=entry.api_version,
-        spec=_map(entry.body.get("spec"), "spec"),
+        spec=redact_strings(_map(entry.body.get("spec"), "spec")),
         labels=_str_map(meta.get("labels"), "metadata.labels"),
-        annotations=_str_map(meta.get("annotations"), "metadata.annotations"),
+        annotations=_annotations(meta),
         created=_str(meta.get("creationTimestamp"), "metadata.creationTimestamp")
         if isinstance(meta.get("creationTimestamp"), str) else "",
         source=entry.source,
@@ -584,7 +591,7 @@ def _namespace(asm: _Assembly, entry: _Entry) -> None:
     asm.namespaces[name] = Namespace(
         name=name,
         labels=_str_map(meta.get("labels"), "metadata.labels"),
-        annotations=_str_map(meta.get("annotations"), "metadata.annotations"),
+        annotations=_annotations(meta),
         source=entry.source,
     )
 
@@ -621,7 +628,7 @@ def _build_service(entry: _Entry, pods: _PodIndex) -> Service:
         selector=selector,
         ports=tuple(ports),
         labels=_str_map(meta.get("labels"), "metadata.labels"),
-        annotations=_str_map(meta.get("annotations"), "metadata.annotations"),
+        annotations=_annotations(meta),
         external_name=_str(spec.get("externalName"), "spec.externalName") or None,
         selects=_selected(pods, entry.ref.namespace, selector),
         source=entry.source,
@@ -630,7 +637,8 @@ def _build_service(entry: _Entry, pods: _PodIndex) -> Service:
 
 def _config_map(asm: _Assembly, entry: _Entry) -> None:
     asm.config_maps.append(ConfigMap(
-        ref=entry.ref, data=_str_map(entry.body.get("data"), "data"), source=entry.source
+        ref=entry.ref, data=redact_map(_str_map(entry.body.get("data"), "data")),
+        source=entry.source
     ))
 
 
@@ -670,7 +678,7 @@ def _ingress(asm: _Assembly, entry: _Entry) -> None:
             add(pm.get("backend"), f"spec.rules[{i}].http.paths[{j}].backend",
                 _str(pm.get("path"), "path") or None)
     meta = entry.meta
-    annotations = _str_map(meta.get("annotations"), "metadata.annotations")
+    annotations = _annotations(meta)
     class_name = _str(spec.get("ingressClassName"), "spec.ingressClassName") or annotations.get(
         "kubernetes.io/ingress.class")
     asm.routes.append(Route(ref=entry.ref, api_version=entry.api_version, class_name=class_name,

@@ -25,6 +25,10 @@ the UID of its ``kube-system`` namespace (the API server URL and the kubeconfig 
 for display), or a GitOps folder. One journal file (:class:`Journals`) holds the journals of
 several targets; the engine only ever reads and writes the one of the target it talks to.
 
+The journal never holds what the step does not touch: :func:`kept` reduces every before- and
+after-state to the fields a rollback restores and drift detection compares, so a workload's
+env (and whatever credentials it holds) is never written to the journal file.
+
 This module does no I/O: ``planner.apply.journal_file`` stores the journal, the engine reads the
 cluster and passes timestamps in.
 """
@@ -35,6 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+
+from planner.domain.redact import redact_map
 
 SCHEMA_VERSION = 2
 JOURNAL_KIND = "MeshplanJournal"
@@ -250,8 +256,36 @@ def begin_apply(journal: Journal, step_id: str, plan_hash: str, at: str, *,
     return _put(journal, new)
 
 
+def kept(kind: WriteKind, obj: Any) -> Any:
+    """What the journal keeps of an object read or written for a write of ``kind``.
+
+    Applied and deleted objects (the Istio policies a plan writes) and GitOps files are kept
+    whole: a rollback puts them back exactly as they were. A label write keeps the object's
+    identity, labels, annotations and spec (drift compares labels and spec; a rollback
+    restores only the keys the step set). A restart keeps only the pod template's annotations:
+    the rollback restores ``restartedAt`` alone, so the rest of the workload, env included, is
+    not needed. Annotations are redacted (:mod:`planner.domain.redact`); the step's own keys
+    (``meshplan.io/...``, ``restartedAt``) never say secret, so what a rollback restores is
+    exact."""
+    if obj is None or kind in (WriteKind.APPLY, WriteKind.DELETE, WriteKind.FILE):
+        return obj
+    meta = obj.get("metadata") or {}
+    identity = {k: meta[k] for k in ("name", "namespace") if k in meta}
+    head = {k: obj[k] for k in ("apiVersion", "kind") if k in obj}
+    if kind is WriteKind.RESTART:
+        template = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
+        annotations = redact_map(template.get("annotations") or {})
+        return {**head, "metadata": identity,
+                "spec": {"template": {"metadata": {"annotations": dict(annotations)}}}}
+    kept_meta = {**identity, "labels": dict(meta.get("labels") or {}),
+                 "annotations": dict(redact_map(meta.get("annotations") or {}))}
+    return {**head, "metadata": kept_meta, **({"spec": obj["spec"]} if "spec" in obj else {})}
+
+
 def intend(journal: Journal, step_id: str, record: Record) -> Journal:
-    """Record a write about to happen (replacing an earlier intent for the same index)."""
+    """Record a write about to happen (replacing an earlier intent for the same index); the
+    before-state is reduced to what the journal keeps (:func:`kept`)."""
+    record = replace(record, before=kept(record.kind, record.before))
     entry = journal.entry(step_id)
     records = [*(r for r in entry.records if r.index != record.index), record]
     return _put(journal, replace(entry, records=tuple(sorted(records, key=lambda r: r.index))))
@@ -266,7 +300,10 @@ def _set_record(journal: Journal, step_id: str, index: int, **changes: Any) -> J
 
 
 def done(journal: Journal, step_id: str, index: int, after: Any) -> Journal:
-    """Record that write ``index`` happened and what the server returned."""
+    """Record that write ``index`` happened and what the server returned (as :func:`kept`)."""
+    record = journal.entry(step_id).record(index)
+    if record is not None:
+        after = kept(record.kind, after)
     return _set_record(journal, step_id, index, after=after, phase=RecordPhase.DONE)
 
 
