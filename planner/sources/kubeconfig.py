@@ -36,6 +36,12 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+def _wrong(path: str, field: str, expected: str, value: Any) -> ClusterError:
+    """The error for a field of the wrong type; names the type, never the value."""
+    return ClusterError(f"kubeconfig {path}: {field} must be {expected}, not "
+                        f"{_type_name(value)}")
+
+
 def check_kubeconfig(path: str) -> None:
     """Raise ``ClusterError`` when the kubeconfig at ``path`` is not YAML or a field the client
     reads has the wrong type; an unreadable file is left to the loader's own error."""
@@ -57,15 +63,13 @@ def check_kubeconfig(path: str) -> None:
         raise ClusterError(f"kubeconfig {path} is not a mapping (got {_type_name(doc)})")
     for key in ("current-context", "apiVersion", "kind"):
         if key in doc and doc[key] is not None and not isinstance(doc[key], str):
-            raise ClusterError(f"kubeconfig {path}: {key} must be a string, not "
-                               f"{_type_name(doc[key])}")
+            raise _wrong(path, key, "a string", doc[key])
     for section, (inner, fields) in _FIELDS.items():
         entries = doc.get(section)
         if entries is None:
             continue
         if not isinstance(entries, list):
-            raise ClusterError(f"kubeconfig {path}: {section} must be a list, not "
-                               f"{_type_name(entries)}")
+            raise _wrong(path, section, "a list", entries)
         for i, entry in enumerate(entries):
             _check_entry(path, f"{section}[{i}]", entry, inner, fields)
 
@@ -73,22 +77,18 @@ def check_kubeconfig(path: str) -> None:
 def _check_entry(path: str, where: str, entry: Any, inner: str,
                  fields: Mapping[str, type]) -> None:
     if not isinstance(entry, Mapping):
-        raise ClusterError(f"kubeconfig {path}: {where} must be a mapping, not "
-                           f"{_type_name(entry)}")
+        raise _wrong(path, where, "a mapping", entry)
     name = entry.get("name")
     if not isinstance(name, str):
-        raise ClusterError(f"kubeconfig {path}: {where}.name must be a string, not "
-                           f"{_type_name(name)}")
+        raise _wrong(path, f"{where}.name", "a string", name)
     body = entry.get(inner)
     if body is None:
         return
     if not isinstance(body, Mapping):
-        raise ClusterError(f"kubeconfig {path}: {where} ({name}): {inner} must be a mapping, "
-                           f"not {_type_name(body)}")
+        raise _wrong(path, f"{where} ({name}): {inner}", "a mapping", body)
     for key, wanted in fields.items():
         value = body.get(key)
         # bool is an int in Python; only the exact type passes.
         if value is not None and type(value) is not wanted:
-            kind = {str: "a string", bool: "true or false", dict: "a mapping"}[wanted]
-            raise ClusterError(f"kubeconfig {path}: {where} ({name}): {inner}.{key} must be "
-                               f"{kind}, not {_type_name(value)}")
+            expected = {str: "a string", bool: "true or false", dict: "a mapping"}[wanted]
+            raise _wrong(path, f"{where} ({name}): {inner}.{key}", expected, value)
