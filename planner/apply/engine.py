@@ -608,7 +608,8 @@ class ApplySession:
                     warnings.append(f"{show_target(record.target)} changed since {sid} was "
                                     "applied; the rollback restores its before-state anyway")
                 verb = "delete" if restored is None and live is not None else "restore"
-                changes.append(f"{sid}: {verb} {show_target(record.target)}")
+                # Conditional, as apply's preview: a dry run has changed nothing.
+                changes.append(f"{sid}: would {verb} {show_target(record.target)}")
                 diffs.extend(difflib.unified_diff(
                     self.writer.render(live).splitlines(keepends=True),
                     self.writer.render(restored).splitlines(keepends=True),

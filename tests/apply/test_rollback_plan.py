@@ -81,17 +81,17 @@ def test_rollback_dry_run_prints_the_journal_diff_and_changes_nothing(
     assert "+++ after rollback: Namespace tiny" in done.stdout
     assert f"-    {label}: {value}" in done.stdout
     assert "-    meshplan.io/step: 30-enroll-tiny" in done.stdout
-    assert "30-enroll-tiny: restore Namespace tiny" in done.stderr
+    assert "30-enroll-tiny: would restore Namespace tiny" in done.stderr
     assert cluster.snapshot() == before and journal.read_text() == journal_text
     assert not writes(cluster)
     # A created object's rollback is its deletion, shown as such.
     done = run_planner(cluster, journal, "rollback", "20-mesh-permissive", "--dry-run",
                        "--cascade")
     assert done.returncode == 0, done.stderr
-    assert "20-mesh-permissive: delete PeerAuthentication istio-system/default" in done.stderr
+    assert "20-mesh-permissive: would delete PeerAuthentication istio-system/default" in done.stderr
     assert "-    mode: PERMISSIVE" in done.stdout
-    assert done.stderr.index("30-enroll-tiny: restore") < done.stderr.index(
-        "20-mesh-permissive: delete")
+    assert done.stderr.index("30-enroll-tiny: would restore") < done.stderr.index(
+        "20-mesh-permissive: would delete")
     # Without --cascade, the dry run says what the rollback would refuse.
     done = run_planner(cluster, journal, "rollback", "20-mesh-permissive", "--dry-run")
     assert done.returncode == ExitCode.APPLY_ERROR and "30-enroll-tiny (applied)" in done.stderr
