@@ -71,6 +71,8 @@ EGRESS_PREFIX: Final = "external:egress/"
 traffic leaving the cluster's registry, never a namespace."""
 
 TELEMETRY: Final = "telemetry"
+
+_LEFT_OUT_SHOWN: Final = 5
 """Evidence kind of an observation."""
 
 # ---------------------------------------------------------------------------------------------
@@ -396,15 +398,68 @@ def evaluate_gates(plan: Plan, snapshot: TrafficSnapshot) -> dict[str, GateResul
     A namespace STRICT step takes :func:`~planner.domain.traffic.plaintext_gate` of its
     namespace; a per-workload STRICT step the same on the traffic to that workload only; the
     mesh-wide step every namespace at once (:func:`mesh_gate`). Other steps have no gate.
+    Traffic that the plan's port exceptions keep PERMISSIVE is left out first
+    (:func:`without_excepted`), and each gate's reason says what was left out.
     """
+    kept, left_out = without_excepted(snapshot, plan)
     gates: dict[str, GateResult] = {}
     for step in plan.steps:
         if step.phase is Phase.STRICT:
-            gates[step.id] = _step_gate(snapshot, step)
+            gate = _step_gate(kept, step)
+            scope = [e for e in left_out if e.destination_namespace == step.target.namespace]
         elif step.phase is Phase.MESH_STRICT:
             enrolled = {f.name for f in plan.namespaces if f.mode != "outside"}
-            gates[step.id] = mesh_gate(snapshot, enrolled)
+            gate = mesh_gate(kept, enrolled)
+            scope = list(left_out)
+        else:
+            continue
+        gates[step.id] = _with_left_out(gate, scope)
     return gates
+
+
+def port_exceptions(plan: Plan) -> dict[tuple[str, str], Step]:
+    """(namespace, workload) -> the port-exception step that keeps some of its ports
+    PERMISSIVE for the callers in its ``forced_by``."""
+    return {(s.target.namespace, s.target.name): s for s in plan.steps
+            if s.phase is Phase.EXCEPTION and s.target.scope == "workload"}
+
+
+def without_excepted(snapshot: TrafficSnapshot,
+                     plan: Plan) -> tuple[TrafficSnapshot, tuple[ObservedEdge, ...]]:
+    """``snapshot`` without the traffic the plan's port exceptions keep PERMISSIVE, and the
+    edges left out.
+
+    An edge is left out when it goes to a workload with a port exception and comes from a
+    caller that exception is for: one of its ``forced_by`` callers by namespace and name, or
+    an unnamed caller (Istio names no caller without a sidecar, and the exceptions exist for
+    exactly those). Istio's standard metrics carry no port, so the whole of that caller's
+    traffic into the workload is left out, not only the excepted ports; a named caller the
+    exception is not for still counts.
+    """
+    exceptions = port_exceptions(plan)
+    if not exceptions:
+        return snapshot, ()
+    kept: list[ObservedEdge] = []
+    left: list[ObservedEdge] = []
+    for e in snapshot.edges:
+        step = exceptions.get((e.destination_namespace, e.destination_workload))
+        names = {"/".join(c.rsplit("/", 2)[-2:]) for c in step.forced_by} if step else set()
+        excepted = step is not None and (
+            e.unknown_caller or f"{e.source_namespace}/{e.source_workload}" in names)
+        (left if excepted else kept).append(e)
+    return replace(snapshot, edges=tuple(kept)), tuple(left)
+
+
+def _with_left_out(gate: GateResult, left_out: list[ObservedEdge]) -> GateResult:
+    if not left_out:
+        return gate
+    return replace(gate, reason=(
+        f"{gate.reason}; left out as kept PERMISSIVE by the plan's port exceptions: "
+        f"{', '.join(e.label() for e in left_out[:_LEFT_OUT_SHOWN])}"
+        + (f" and {len(left_out) - _LEFT_OUT_SHOWN} more" if len(left_out) > _LEFT_OUT_SHOWN
+           else "")
+        + " (Istio's metrics carry no port: all of these callers' traffic into the excepted "
+          "workloads is left out, not only the excepted ports)"))
 
 
 def _step_gate(snapshot: TrafficSnapshot, step: Step) -> GateResult:

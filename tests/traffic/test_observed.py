@@ -144,14 +144,22 @@ def test_gates_block_and_reorder(shop: Analysis, merged: CallGraph,
     gates = evaluate_gates(plan, snapshot)
     assert {k: g.status for k, g in gates.items()} == {
         "40-strict-storefront": "pass",
-        "40-strict-orders": "fail", "40-strict-data": "fail",
+        "40-strict-orders": "pass", "40-strict-data": "fail",
         "40-strict-payments": "unknown", "60-mesh-strict": "fail"}
+    # orders' only plaintext comes from a caller without a sidecar into the workload that
+    # 50-exception-orders-orders keeps PERMISSIVE for the opted-out nightly-report CronJob:
+    # left out, and said so (telemetry has no port to narrow it further).
+    assert ("left out as kept PERMISSIVE by the plan's port exceptions: unknown/unknown -> "
+            "orders/orders (http)") in gates["40-strict-orders"].reason
+    assert "no port" in gates["40-strict-orders"].reason
     gated = block_on_gates(plan, gates, gate_blockers(plan, merged))
-    orders = gated.step("40-strict-orders")
-    [mp301] = [f for f in orders.blockers if f.code == MP301.code]
-    assert mp301.subject == "external:unknown@orders" and "no sidecar" in mp301.message
-    assert "50-exception-orders-orders" in mp301.message
+    data = gated.step("40-strict-data")
+    [mp301] = [f for f in data.blockers if f.code == MP301.code]
+    # A named caller the exception is not for still counts; the finding names the exception.
+    assert mp301.subject == "Deployment/catalog/catalog"
+    assert "50-exception-data-postgres" in mp301.message
     assert mp301 in gated.blockers
+    assert not [f for f in gated.step("40-strict-orders").blockers if f.code == "MP301"]
     assert not [f for f in gated.step("40-strict-storefront").blockers if f.code == "MP301"]
     strict = [s.target.namespace for s in gated.steps if s.phase is Phase.STRICT]
     # catalog stays PERMISSIVE (Prometheus scrapes a port no Service binds): no STRICT step.
@@ -172,7 +180,7 @@ def test_workload_granularity_gates(shop: Analysis, snapshot: TrafficSnapshot) -
     assert gates["40-strict-data-redis"].status == "pass"
     mysql = gates["40-strict-data-mysql"]
     assert mysql.status == "unknown" and mysql.reason.startswith("workload mysql: ")
-    assert gates["40-strict-orders"].status == "fail"
+    assert gates["40-strict-orders"].status == "pass"  # its only plaintext is excepted
 
 
 def test_empty_source_makes_every_gate_unknown(shop: Analysis) -> None:
@@ -191,14 +199,14 @@ def test_service_observe_and_gate_for_step(shop: Analysis, tmp_path: Path) -> No
     analysis = observe(shop, TrafficSource(traffic_file=str(write_csv(tmp_path / "t.csv"))))
     assert analysis.traffic is not None and analysis.context.graph is shop.graph
     plan = build_plan(analysis)
-    assert gate_for_step(analysis, plan, "40-strict-orders").status == "fail"
+    assert gate_for_step(analysis, plan, "40-strict-data").status == "fail"
     assert gate_for_step(analysis, plan, "40-strict-storefront").status == "pass"
     assert gate_for_step(analysis, plan, "30-enroll-data").status == "pass"
     assert gate_for_step(shop, plan, "40-strict-storefront").status == "unknown"
     with pytest.raises(KeyError):
         gate_for_step(analysis, plan, "99-nope")
     gated, gates = gate_plan(analysis, plan)
-    assert isinstance(gated, Plan) and gates["40-strict-orders"].status == "fail"
+    assert isinstance(gated, Plan) and gates["40-strict-data"].status == "fail"
     assert gate_plan(shop, plan) == (plan, {})
     with pytest.raises(InputError):
         TrafficSource()

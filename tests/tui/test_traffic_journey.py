@@ -67,7 +67,8 @@ async def test_plaintext_caller_on_the_graph_fails_its_strict_gate(shop_prom: st
         edges = app.screen.query_one("#edges", DataTable)
         assert str(list(edges.columns.values())[-1].label) == "mTLS share"
         await pilot.press("escape")
-        # Plan: the orders STRICT step's gate fails and names the caller; storefront passes.
+        # Plan: orders' plaintext is the sidecar-less caller its port exception is for, so
+        # the STRICT gate leaves it out and says so; data's named caller fails its gate.
         await pilot.press("colon", *"plan", "enter")
         plan_screen = app.screen
         assert isinstance(plan_screen, PlanScreen)
@@ -76,10 +77,17 @@ async def test_plaintext_caller_on_the_graph_fails_its_strict_gate(shop_prom: st
         plan_screen.select_step(orders.id)
         await pilot.pause()
         assert plan_screen.selected_step_id() == orders.id
-        assert app.gates[orders.id].status == "fail"
+        assert app.gates[orders.id].status == "pass"
+        info = plain(plan_screen.query_one("#step-info", Static))
+        assert "left out as kept PERMISSIVE" in " ".join(info.split())
+        data = next(s for s in app.plan.steps
+                    if s.phase.value == "strict" and s.target.namespace == "data")
+        plan_screen.select_step(data.id)
+        await pilot.pause()
+        assert app.gates[data.id].status == "fail"
         info = plain(plan_screen.query_one("#step-info", Static))
         assert "plaintext gate fail" in info
-        assert UNKNOWN_CALLER in info and "unknown/unknown -> orders/orders" in info
+        assert "catalog/catalog -> data/postgres" in info
         assert "MP301" in info  # the gated plan blocks it, as `planner plan --prometheus` does
         storefront = next(s for s in app.plan.steps
                           if s.phase.value == "strict" and s.target.namespace == "storefront")
@@ -104,7 +112,7 @@ async def test_apply_refuses_a_strict_step_whose_gate_fails(shop_prom: str,
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         step = next(s for s in app.plan.steps
-                    if s.phase.value == "strict" and s.target.namespace == "orders")
+                    if s.phase.value == "strict" and s.target.namespace == "data")
         # Its required steps done from "the command line" (same journal and out dir), so the
         # gate is the only thing left between it and the files.
         with open_apply_session(app.analysis, app.apply_plan, write=True,
@@ -122,7 +130,7 @@ async def test_apply_refuses_a_strict_step_whose_gate_fails(shop_prom: str,
         assert isinstance(modal, GateModal) and modal.step_id == step.id
         assert modal.title_str == f"Gate fail: step {step.id} is refused"
         assert "plaintext gate fail" in plain(modal.query_one("#gate-detail", Static))
-        assert "unknown/unknown -> orders/orders" in plain(modal.query_one("#gate-detail",
+        assert "catalog/catalog -> data/postgres" in plain(modal.query_one("#gate-detail",
                                                                           Static))
         assert [b.id for b in modal.query(Button)] == ["force", "cancel"]
         await pilot.press("escape")
