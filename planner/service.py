@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from planner.domain.observed import NamespaceTraffic
     from planner.domain.plan import Plan
     from planner.domain.suppressions import Suppression
-    from planner.domain.traffic import GateResult, TrafficSnapshot
+    from planner.domain.traffic import GateResult, Health, TrafficSnapshot
     from planner.domain.whatif import WhatIf
 
 #: ``progress(done, total)`` for file scans; ``progress(kind, objects)`` is adapted to it.
@@ -322,6 +322,23 @@ class TrafficSource:
 
         assert self.traffic_file is not None  # one of the two, checked in __post_init__
         return load_traffic_export(self.traffic_file, self.traffic_format)
+
+    @property
+    def rereadable(self) -> bool:
+        """True when the source can be read again after an apply (a Prometheus, not a file)."""
+        return self.prometheus is not None
+
+    def health(self, namespaces: Sequence[str], window: str) -> Health:
+        """Plaintext and failures into ``namespaces`` over the last ``window`` (Prometheus
+        only; ``MetricsError`` for an export file, which cannot be read again)."""
+        from planner.errors import MetricsError
+        from planner.sources.prometheus import PrometheusClient, resolve_bearer_token
+
+        if self.prometheus is None:
+            raise MetricsError(f"{self.traffic_file}: a traffic export cannot be read again "
+                               "after an apply; give --prometheus to check it")
+        return PrometheusClient(self.prometheus, bearer_token=resolve_bearer_token(
+            self.token_file), ca_file=self.ca_file).health(namespaces, window)
 
 
 def open_apply_session(analysis: Analysis, plan: Plan, *, write: bool, journal_path: str,

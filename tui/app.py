@@ -120,6 +120,8 @@ class MeshplanApp(App[None]):
         self.assessment: Any = None
         self.overrides: dict[str, Any] = dict(options.overrides)
         self.states: dict[str, str] = {}
+        #: The journal's note on a step (step id -> "applied without gate (--no-gate)" ...).
+        self.step_notes: dict[str, str] = {}
         self.previews: dict[str, Any] = {}
         self.outcomes: dict[str, str] = {}
         self.reassessing = False
@@ -470,6 +472,12 @@ class MeshplanApp(App[None]):
         self._close_session()
 
     def _states(self, session: Any) -> None:
+        details = getattr(session, "status_details", None)
+        if details is not None:
+            rows = list(details())
+            self._post(StepsChanged({step: state for step, state, _ in rows},
+                                    {step: note for step, _, note in rows if note}))
+            return
         status = getattr(session, "status", None)
         if status is not None:
             self._post(StepsChanged(dict(status())))
@@ -564,6 +572,7 @@ class MeshplanApp(App[None]):
         self.previews.clear()
         self.outcomes.clear()
         self.states = {}
+        self.step_notes = {}
         self._close_session()
         self._refresh_views()
         if message.traffic_error:
@@ -593,6 +602,7 @@ class MeshplanApp(App[None]):
     def _steps_changed(self, message: StepsChanged) -> None:
         self.states = {k: str(v).replace("_", " ").replace("-", " ")
                        for k, v in message.states.items()}
+        self.step_notes = dict(message.notes)
         self._refresh_views()
 
     @on(PreviewReady)

@@ -49,9 +49,11 @@ class WorkProgress(Message):
 
 @dataclass
 class StepsChanged(Message):
-    """Step states from the apply session (step id -> state)."""
+    """Step states from the apply session (step id -> state), and the journal's note on a
+    step where it has one (step id -> note, such as "applied without gate (--no-gate)")."""
 
     states: dict[str, str]
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

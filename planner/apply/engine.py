@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import os
 import signal
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from planner.apply.journal_file import (
     journal_lock,
@@ -56,6 +58,7 @@ from planner.domain.journal import (
     WriteKind,
 )
 from planner.domain.plan import Phase, Plan, Step
+from planner.domain.traffic import health_rose
 from planner.errors import (
     ApplyError,
     GateRefused,
@@ -67,7 +70,7 @@ from planner.errors import (
 
 if TYPE_CHECKING:
     from planner.domain.outcomes import Outcome
-    from planner.domain.traffic import GateResult, TrafficSnapshot
+    from planner.domain.traffic import GateResult, Health, TrafficSnapshot
 
 CRASH_ENV: Final = "PLANNER_TEST_CRASH_AFTER_WRITES"
 DRY_RUN_REFUSED: Final = "dry run refused: "
@@ -117,6 +120,18 @@ class TrafficReader(Protocol):
     def read(self, window: str) -> TrafficSnapshot: ...
 
 
+@runtime_checkable
+class HealthReader(Protocol):
+    """A traffic source that can be read again after an apply (``TrafficSource`` with a
+    Prometheus): ``rereadable`` says whether it can, ``health`` reads plaintext and failures
+    into the namespaces over the last ``window`` or raises ``MetricsError``."""
+
+    @property
+    def rereadable(self) -> bool: ...
+
+    def health(self, namespaces: Sequence[str], window: str) -> Health: ...
+
+
 @dataclass(frozen=True)
 class StepPreview:
     """What applying a step would do: a unified diff (live -> dry-run result), one line per
@@ -141,6 +156,7 @@ class StepOutcome:
     state: str
     messages: list[str] = field(default_factory=list)
     failed: str = ""
+    check_failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,6 +214,11 @@ def gate_line(label: str, gate: GateResult) -> str:
     if gate.proof:
         line += f"; {gate.proof}"
     return line
+
+
+def settle_window(settle_s: float) -> str:
+    """The Prometheus duration of a settle period (whole seconds, at least one)."""
+    return f"{max(math.ceil(settle_s), 1)}s"
 
 
 def _now() -> str:
@@ -322,16 +343,28 @@ class ApplySession:
     # --- apply -----------------------------------------------------------------------------
 
     def apply(self, step_id: str, *, force: bool = False, resume: bool = False,
-              force_conflicts: bool = False, progress: Progress | None = None) -> StepOutcome:
-        """Apply the step (module docstring). An applied step is left alone."""
+              force_conflicts: bool = False, progress: Progress | None = None,
+              no_gate: bool = False, settle_s: float | None = None,
+              auto_rollback: bool = False) -> StepOutcome:
+        """Apply the step (module docstring). An applied step is left alone.
+
+        A STRICT step with no traffic source is refused unless ``no_gate`` (recorded as gate
+        mode ``none``). With ``settle_s`` and a source that can be read again (Prometheus),
+        a STRICT step is checked after the writes: wait ``settle_s`` seconds (Istio pushes the
+        policy to the proxies asynchronously), read plaintext and connection failures into
+        its namespaces over that time, and compare with the same figures before the writes;
+        when they rose, the outcome has ``check_failed`` and, with ``auto_rollback``, the
+        step is rolled back."""
         require_write(self.write_enabled)
         step = self._step(step_id)
         with self._locked(f"apply {step_id}"):
             return self._apply(step, force=force, resume=resume,
-                               force_conflicts=force_conflicts, progress=progress)
+                               force_conflicts=force_conflicts, progress=progress,
+                               no_gate=no_gate, settle_s=settle_s, auto_rollback=auto_rollback)
 
     def _apply(self, step: Step, *, force: bool, resume: bool, force_conflicts: bool,
-               progress: Progress | None) -> StepOutcome:
+               progress: Progress | None, no_gate: bool, settle_s: float | None,
+               auto_rollback: bool) -> StepOutcome:
         step_id = step.id
         journal = self._journal()
         entry = journal.entry(step_id)
@@ -342,10 +375,18 @@ class ApplySession:
             if progress is not None:
                 progress(line)
             return StepOutcome(step_id, str(entry.state), [line])
-        forced = self._preconditions(step, journal, force)
+        forced, gate_mode = self._preconditions(step, journal, force, no_gate)
         checked: list[str] = []
         if step.phase is Phase.PREREQUISITES:
             forced, checked = self._control_plane_ready(step, forced, force)
+        gated = step.phase in _GATED_PHASES
+        if gated and auto_rollback and (settle_s is None or self._health_reader(step) is None):
+            raise ApplyError("--auto-rollback needs the post-apply check: a --settle period and "
+                             "a traffic source that can be read again after the apply "
+                             "(--prometheus; an export file cannot)")
+        baseline = self._baseline(step, settle_s)
+        unchecked = (gated and settle_s is not None and self.traffic is not None
+                     and baseline is None)
         stamp = Stamp(step_id, self.plan_hash, _now())
         planned, warnings = self.writer.planned(step, stamp)
         unseen = self.unseen(planned)
@@ -356,6 +397,8 @@ class ApplySession:
         try:
             journal = jr.begin_apply(journal, step_id, self.plan_hash, _now(), resume=resume,
                                      forced=forced)
+            if gate_mode:
+                journal = jr.set_gate(journal, step_id, gate_mode)
         except JournalError as err:
             raise ApplyError(str(err)) from None
         entry = journal.entry(step_id)
@@ -368,6 +411,9 @@ class ApplySession:
         if progress is not None:
             for line in checked:
                 progress(line)
+        if unchecked:
+            messages.append("no post-apply check: a traffic export cannot be read again; "
+                            f"check the step with `planner verify {step_id} --prometheus URL`")
         for index, write in enumerate(planned):
             record = entry.record(index)
             if record is not None and record.phase is RecordPhase.DONE:
@@ -394,7 +440,82 @@ class ApplySession:
         journal = jr.finish(journal, step_id, StepState.APPLIED, _now(),
                             f"applied {len(planned)} write(s)")
         self._save(journal)
-        return StepOutcome(step_id, str(StepState.APPLIED), messages)
+        if gate_mode == jr.GATE_NONE:
+            messages.append("applied without gate (--no-gate): no traffic source checked "
+                            "for plaintext callers")
+        if baseline is None or settle_s is None:
+            return StepOutcome(step_id, str(StepState.APPLIED), messages)
+        return self._post_apply(step, baseline, settle_s, auto_rollback, messages, progress)
+
+    # --- after a STRICT apply --------------------------------------------------------------
+
+    def _health_reader(self, step: Step) -> HealthReader | None:
+        reader = self.traffic
+        if step.phase not in _GATED_PHASES or not isinstance(reader, HealthReader) \
+                or not reader.rereadable:
+            return None
+        return reader
+
+    def _gate_namespaces(self, step: Step) -> list[str]:
+        if step.phase is Phase.MESH_STRICT:
+            return sorted({f.name for f in self.plan.namespaces if f.mode != "outside"})
+        return [step.target.namespace]
+
+    def _baseline(self, step: Step, settle_s: float | None) -> Health | None:
+        """Plaintext and failures into the step's namespaces over the settle period before
+        the writes: what the post-apply check compares with. None when there is no check
+        (no ``settle_s``, not a STRICT step, or a source that cannot be read again)."""
+        reader = self._health_reader(step)
+        if settle_s is None or reader is None:
+            return None
+        try:
+            return reader.health(self._gate_namespaces(step), settle_window(settle_s))
+        except MetricsError as err:
+            raise ApplyError(f"post-apply check: cannot read the traffic before the step "
+                             f"(nothing written): {err}") from None
+
+    def _post_apply(self, step: Step, before: Health, settle_s: float, auto_rollback: bool,
+                    messages: list[str], progress: Progress | None) -> StepOutcome:
+        """Wait ``settle_s``, re-read, compare with ``before``; roll back on a rise with
+        ``auto_rollback``. An unreadable source after the apply fails the check."""
+        reader = self._health_reader(step)
+        assert reader is not None  # a baseline was read, so the source can be read again
+        namespaces = self._gate_namespaces(step)
+        wait = (f"waiting {settle_s:g}s for Istio to push the policy to the proxies "
+                "(--settle)")
+        messages.append(wait)
+        if progress is not None:
+            progress(wait)
+        time.sleep(settle_s)
+        try:
+            after = reader.health(namespaces, settle_window(settle_s))
+            risen = health_rose(before, after)
+        except MetricsError as err:
+            risen = [f"traffic could not be read after the apply: {err}"]
+        where = ", ".join(namespaces)
+        if not risen:
+            line = (f"post-apply check passed: no rise in plaintext or connection failures "
+                    f"into {where} over {settle_s:g}s")
+            self._log_check(step.id, line)
+            return StepOutcome(step.id, str(StepState.APPLIED), [*messages, line])
+        line = f"post-apply check failed: into {where}, " + "; ".join(risen)
+        self._log_check(step.id, line)
+        if not auto_rollback:
+            return StepOutcome(step.id, str(StepState.APPLIED),
+                               [*messages, line, f"roll it back with `planner rollback "
+                                f"{step.id} --write`, or apply with --auto-rollback"],
+                               check_failed=True)
+        if progress is not None:
+            progress("rolling back (--auto-rollback)")
+        # Still under this apply's lock: nothing else touches the step in between.
+        undone = self._rollback(step.id, progress)
+        return StepOutcome(step.id, undone.state,
+                           [*messages, line, "rolled back (--auto-rollback)", *undone.messages],
+                           check_failed=True)
+
+    def _log_check(self, step_id: str, line: str) -> None:
+        journal = self._journal()
+        self._save(jr.finish(journal, step_id, journal.state(step_id), _now(), line))
 
     def _resumable(self, entry: jr.StepEntry, planned: list[Planned]) -> list[Planned]:
         """The writes to do: recorded payloads where the journal has them (resending exactly
@@ -428,9 +549,11 @@ class ApplySession:
         return [f"step {step.id} requires {', '.join(missing)} to be applied first (journal "
                 f"{self.journal_path})"]
 
-    def _preconditions(self, step: Step, journal: Journal, force: bool) -> tuple[str, ...]:
+    def _preconditions(self, step: Step, journal: Journal, force: bool,
+                       no_gate: bool = False) -> tuple[tuple[str, ...], str]:
         """Check requires (per the journal, then live) and the gate; returns what ``force``
-        overrode."""
+        overrode and how the gate was met (a :data:`planner.domain.journal.GATE_MODES` value,
+        empty without a gate)."""
         forced = self._unmet(step, journal)
         if forced and not force:
             raise ApplyError(f"{forced[0]}; use --force to apply anyway")
@@ -441,14 +564,27 @@ class ApplySession:
                 + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
                 + "; re-apply or roll back that step, or use --force (recorded in the journal)")
         forced.extend(f"live prerequisite: {m}" for m in missing)
+        if step.phase not in _GATED_PHASES:
+            return tuple(forced), ""
+        if self.traffic is None:
+            if not no_gate:
+                raise GateRefused(
+                    f"step {step.id} turns on STRICT and no traffic source gates it: give "
+                    "--prometheus URL or --traffic FILE to check for plaintext callers, or "
+                    "--no-gate to apply it without a gate (recorded in the journal)")
+            return tuple(forced), jr.GATE_NONE
+        if no_gate:
+            raise ApplyError("--no-gate and a traffic source exclude each other: the gate "
+                             "runs whenever a source is given")
         gate = self._gate(step, GATE_WINDOW)
-        if self.traffic is not None and gate is not None and gate.status != "pass":
+        if gate is not None and gate.status != "pass":
             reason = gate_line(self.traffic.label, gate)
             if not force:
                 raise GateRefused(f"{reason}; use --force to apply anyway (it is recorded "
                                   "in the journal)")
             forced.append(reason)
-        return tuple(forced)
+            return tuple(forced), jr.GATE_FORCED
+        return tuple(forced), jr.GATE_PASSED
 
     def unseen(self, planned: list[Planned]) -> list[str]:
         """Why writes of a kind the scan could not read (403) are refused: the plan could not
@@ -739,6 +875,8 @@ class ApplySession:
             note = jr.interruption(entry) or "; ".join(changed.lines())
             if entry.forced:
                 note = "; ".join(filter(None, [note, "forced: " + "; ".join(entry.forced)]))
+            if entry.state in (StepState.APPLIED, StepState.VERIFIED) and jr.gate_note(entry):
+                note = "; ".join(filter(None, [jr.gate_note(entry), note]))
             rows.append((step_id, str(changed.state(entry)), note))
         return rows
 

@@ -27,7 +27,7 @@ from planner.commands.common import (
 )
 from planner.commands.completion import complete_step
 from planner.commands.plan import plan_options
-from planner.errors import ApplyError
+from planner.errors import ApplyError, InputError
 from planner.exit_codes import ExitCode
 from planner.service import DEFAULT_JOURNAL, LOCK_WAIT_S
 
@@ -123,14 +123,27 @@ def confirm(question: str, yes: bool) -> bool:
                    "does not pass (recorded in the journal).")
 @click.option("--force-conflicts", is_flag=True,
               help="Take over fields another field manager owns.")
+@click.option("--no-gate", is_flag=True,
+              help="Apply a STRICT step without a traffic source to gate it (recorded; "
+                   "status shows 'applied without gate').")
+@click.option("--settle", default="60s", show_default=True, metavar="DURATION",
+              help="After a STRICT step, wait this long for Istio to push the policy, then "
+                   "re-read plaintext and connection failures (--prometheus only).")
+@click.option("--auto-rollback", is_flag=True,
+              help="Roll a STRICT step back when plaintext or connection failures rose "
+                   "after the settle period.")
 @handle_errors
 def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
           traffic: TrafficSource | None, write: bool, dry_run: bool, yes: bool, resume: bool,
-          force: bool, force_conflicts: bool, **session: Any) -> None:
+          force: bool, force_conflicts: bool, no_gate: bool, settle: str, auto_rollback: bool,
+          **session: Any) -> None:
     """Apply one plan step: dry run, diff, confirm, server-side apply, journal.
 
-    With --prometheus or --traffic, a STRICT step whose plaintext gate fails or cannot be
-    proven is refused (exit 11) unless --force.
+    A STRICT step needs a traffic source (--prometheus or --traffic) to gate it, or an
+    explicit --no-gate. A STRICT step whose plaintext gate fails or cannot be proven is
+    refused (exit 11) unless --force. With --prometheus, a STRICT step is checked again after
+    --settle: a rise in plaintext or connection failures exits 11 (and is rolled back with
+    --auto-rollback).
 
     \b
     Examples:
@@ -141,10 +154,18 @@ def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
         --prometheus-token-file token --prometheus-ca ca.crt
       planner apply 40-strict-shop -f manifests/ -R --out gitops/ --write --traffic edges.csv
     """
+    from planner.domain.traffic import window_seconds
     from planner.service import check_writable
 
     if not dry_run:
         check_writable(write)
+    if no_gate and traffic is not None:
+        raise InputError("--no-gate and --prometheus/--traffic exclude each other: the gate "
+                         "runs whenever a traffic source is given")
+    try:
+        settle_s = window_seconds(settle)
+    except ValueError as err:
+        raise InputError(f"--settle: {err}") from None
     with _open(spec, plan_options, session, write, traffic, step_id) as opened:
         preview = opened.preview(step_id, force_conflicts=force_conflicts)
         print_diff(preview.diff)
@@ -160,8 +181,18 @@ def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
             _note("not applied")
             return
         outcome = opened.apply(step_id, force=force, resume=resume,
-                                force_conflicts=force_conflicts, progress=_note)
+                               force_conflicts=force_conflicts, progress=_note,
+                               no_gate=no_gate, settle_s=settle_s,
+                               auto_rollback=auto_rollback)
+    for message in outcome.messages:
+        if message.startswith(("applied without gate", "post-apply check",
+                               "no post-apply check", "roll it back")):
+            _note(message)
     click.echo(f"{outcome.step_id}: {outcome.state}")
+    if outcome.check_failed:
+        fail(f"post-apply check of {step_id} failed"
+             + (": rolled back" if outcome.state == "rolled back" else ""),
+             ExitCode.GATE_FAILED)
 
 
 @click.command()

@@ -113,7 +113,8 @@ class Event:
 
 @dataclass(frozen=True)
 class StepEntry:
-    """The journal of one step. ``forced`` lists the checks ``--force`` overrode."""
+    """The journal of one step. ``forced`` lists the checks ``--force`` overrode; ``gate`` is
+    how the step's plaintext gate was met (:data:`GATE_MODES`; empty for steps without one)."""
 
     step_id: str
     state: StepState = StepState.PENDING
@@ -121,6 +122,7 @@ class StepEntry:
     records: tuple[Record, ...] = ()
     forced: tuple[str, ...] = ()
     events: tuple[Event, ...] = ()
+    gate: str = ""
 
     def record(self, index: int) -> Record | None:
         """The record of write ``index``, if it was intended."""
@@ -166,6 +168,30 @@ class Journal:
     def state(self, step_id: str) -> StepState:
         """The stored state of a step."""
         return self.entry(step_id).state
+
+
+GATE_PASSED = "passed"
+GATE_FORCED = "forced"
+GATE_NONE = "none"
+#: How a STRICT step's plaintext gate was met: it passed on evidence that proves it, it did
+#: not pass and ``--force`` overrode it, or no traffic source gated it (``--no-gate``).
+GATE_MODES = (GATE_PASSED, GATE_FORCED, GATE_NONE)
+
+
+def set_gate(journal: Journal, step_id: str, gate: str) -> Journal:
+    """Record how the step's gate was met (one of :data:`GATE_MODES`)."""
+    if gate not in GATE_MODES:
+        raise JournalError(f"unknown gate mode {gate!r}")
+    return _put(journal, replace(journal.entry(step_id), gate=gate))
+
+
+def gate_note(entry: StepEntry) -> str:
+    """How the gate was met, for ``status``: "applied without gate" after ``--no-gate``."""
+    if entry.gate == GATE_NONE:
+        return "applied without gate (--no-gate)"
+    if entry.gate == GATE_FORCED:
+        return "gate overridden (--force)"
+    return ""
 
 
 class JournalError(ValueError):
@@ -470,6 +496,7 @@ def _steps_document(journal: Journal) -> dict[str, Any]:
             "state": str(e.state),
             "planHash": e.plan_hash,
             "forced": list(e.forced),
+            **({"gate": e.gate} if e.gate else {}),
             "records": [{"index": r.index, "kind": str(r.kind), "target": r.target,
                          "phase": str(r.phase), "before": r.before, "desired": r.desired,
                          "after": r.after} for r in e.records],
@@ -554,5 +581,5 @@ def _steps_from(raw_steps: Any) -> dict[str, StepEntry]:
         steps[str(step_id)] = StepEntry(str(step_id), StepState(raw["state"]),
                                         str(raw.get("planHash", "")), records,
                                         tuple(str(f) for f in raw.get("forced") or []),
-                                        events)
+                                        events, str(raw.get("gate") or ""))
     return steps

@@ -410,6 +410,14 @@ def validate_window(window: str) -> str:
     return window
 
 
+def window_seconds(window: str) -> float:
+    """Seconds in a Prometheus duration (``90s``, ``1h30m``, ``7d``); ValueError if invalid."""
+    units = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1,
+             "ms": 0.001}
+    return float(sum(int(n) * units[u]
+                     for n, u in re.findall(r"([0-9]+)(ms|[ywdhms])", validate_window(window))))
+
+
 def validate_namespace(namespace: str) -> str:
     """Return ``namespace`` if it is a valid Kubernetes namespace name, else ValueError."""
     if not _NAMESPACE_RE.match(namespace):
@@ -467,3 +475,61 @@ def _metric_name(metric: str) -> str:
     if not _METRIC_RE.match(metric):
         raise ValueError(f"invalid metric name {metric!r}")
     return metric
+
+
+# --- after a STRICT step: did plaintext or failures rise? ------------------------------------
+
+HEALTH_MARGIN: Final = 1.5
+"""How much higher (per second) plaintext or failures must be after a STRICT step than before
+it to count as risen: scrape timing alone moves a short window's rate by tens of percent."""
+
+
+@dataclass(frozen=True)
+class Health:
+    """Plaintext and failed traffic into some namespaces over ``seconds``.
+
+    ``plaintext`` counts server-side requests and connections that were not mutual TLS;
+    ``failures`` counts what the callers' sidecars saw fail: requests answered 503 (Envoy's
+    code for a reset or refused upstream, which is what a caller without the new config gets
+    from a STRICT server) and TCP connections closed with a response flag.
+    """
+
+    plaintext: float
+    failures: float
+    seconds: float
+
+    def rate(self, value: float) -> float:
+        """``value`` per second of this window."""
+        return value / self.seconds if self.seconds > 0 else 0.0
+
+
+def health_rose(before: Health, after: Health) -> list[str]:
+    """What rose from ``before`` to ``after``, per second, as words (empty: nothing did).
+
+    A figure rose when after the step it is at least one event and more than
+    :data:`HEALTH_MARGIN` times its rate before."""
+    risen = []
+    for what, old, new in (("plaintext", before.plaintext, after.plaintext),
+                           ("connection failures", before.failures, after.failures)):
+        if new >= 1 and after.rate(new) > HEALTH_MARGIN * before.rate(old):
+            risen.append(f"{what} {before.rate(old) * 60:.3g}/min -> "
+                         f"{after.rate(new) * 60:.3g}/min")
+    return risen
+
+
+def promql_health(namespaces: Iterable[str], window: str) -> tuple[str, str]:
+    """(plaintext, failures) PromQL over ``window`` into ``namespaces``: each answers one
+    sample (0 when nothing matched), see :class:`Health`."""
+    sel = namespace_matcher(namespaces, "destination_service_namespace")
+    window = validate_window(window)
+
+    def total(*parts: str) -> str:
+        return " + ".join(f"(sum(increase({p}[{window}])) or vector(0))" for p in parts)
+
+    plaintext = total(
+        f'{REQUESTS_METRIC}{{reporter="destination",connection_security_policy="none"{sel}}}',
+        f'{TCP_METRIC}{{reporter="destination",connection_security_policy="none"{sel}}}')
+    failures = total(
+        f'{REQUESTS_METRIC}{{reporter="source",response_code="503"{sel}}}',
+        f'istio_tcp_connections_closed_total{{reporter="source",response_flags!~"-|"{sel}}}')
+    return plaintext, failures

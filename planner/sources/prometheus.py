@@ -31,9 +31,12 @@ from planner.domain.traffic import (
     TCP,
     TCP_METRIC,
     UNKNOWN,
+    Health,
     ObservedEdge,
     TrafficSnapshot,
+    promql_health,
     promql_traffic_query,
+    window_seconds,
 )
 from planner.errors import MetricsError
 
@@ -166,6 +169,24 @@ class PrometheusClient:
         return TrafficSnapshot.build(edges, window=window,
                                      source=f"prometheus {self.display_url}",
                                      has_data=series > 0)
+
+
+    def value(self, promql: str) -> float:
+        """The one sample of a query that answers a single number (``sum(...)``)."""
+        result = self.query(promql)
+        where = f"Prometheus {self.display_url}"
+        if len(result) != 1:
+            raise MetricsError(f"{where}: expected one sample, got {len(result)}")
+        return _edge({"metric": {}, "value": result[0].get("value")}, HTTP, where).total
+
+    def health(self, namespaces: Sequence[str], window: str) -> Health:
+        """Plaintext and failures into ``namespaces`` over ``window`` (two queries)."""
+        try:
+            plaintext, failures = promql_health(namespaces, window)
+            seconds = window_seconds(window)
+        except ValueError as exc:
+            raise MetricsError(f"Prometheus {self.display_url}: {exc}") from exc
+        return Health(self.value(plaintext), self.value(failures), seconds)
 
 
 def fetch_traffic(url: str, *, window: str = DEFAULT_WINDOW, bearer_token: str | None = None,

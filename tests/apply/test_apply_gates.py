@@ -39,6 +39,7 @@ from tests.apply.journal_doc import journal_steps
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.tls import make_certificate, openssl_available
 from tests.traffic.conftest import GROUND_TRUTH
+from tests.traffic.promserver import PromServer, require_prometheus
 from tests.traffic.shop_truth import write_csv
 
 BILLING_CALLER = "batch/report-job -> billing/invoices (http)"
@@ -125,14 +126,15 @@ def test_strict_gate_refuses_plaintext_passes_clean_and_force_is_journaled(
     assert cluster.snapshot() == before
     assert "40-strict-billing" not in _journal(tmp_path)["steps"]
 
-    clean = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes", *flags)
+    clean = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
+                 "--settle", "1s", *flags)
     assert clean.exit_code == 0, clean.output
     assert clean.stdout.endswith("40-strict-payments: applied\n")
     assert _mode(cluster, "payments") == "STRICT"
     assert not _journal(tmp_path)["steps"]["40-strict-payments"]["forced"]
 
     forced = _run(cluster, tmp_path, "apply", "40-strict-billing", "--write", "--yes",
-                  "--force", *flags)
+                  "--force", "--settle", "1s", *flags)
     assert forced.exit_code == 0, forced.output
     assert _mode(cluster, "billing") == "STRICT"
     [reason] = _journal(tmp_path)["steps"]["40-strict-billing"]["forced"]
@@ -279,12 +281,18 @@ def test_token_file_turns_an_unknown_gate_into_pass_and_fail(
                   *with_file, env=no_token)
     assert result.exit_code == ExitCode.GATE_FAILED, result.output
     assert "Prometheus gate fail" in result.stderr and BILLING_CALLER in result.stderr
+    asked = len(proxy.seen)
     result = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
-                  *with_file, env=no_token)
+                  "--settle", "1s", *with_file, env=no_token)
     assert result.exit_code == 0, result.output
     assert _mode(cluster, "payments") == "STRICT" and _mode(cluster, "billing") is None
-    assert proxy.seen[-1][0] == f"Bearer {TOKEN}"
-    assert f"[{GATE_WINDOW}]" in urllib.parse.unquote_plus(proxy.seen[-1][1])
+    # The gate (7 days) and the post-apply check (the settle period, before and after the
+    # writes) all carry the token.
+    queries = [urllib.parse.unquote_plus(q) for _, q in proxy.seen[asked:]]
+    assert {auth for auth, _ in proxy.seen[asked:]} == {f"Bearer {TOKEN}"}
+    assert [q for q in queries if f"[{GATE_WINDOW}]" in q]
+    assert len([q for q in queries if "[1s]" in q]) == 4
+    assert "post-apply check passed" in result.stderr
 
     # $PLANNER_PROMETHEUS_TOKEN works as well; verify looks at the last 15 minutes (whether
     # the fixture's data still reaches into them depends on how long ago it was written).
@@ -332,3 +340,138 @@ def test_gate_windows(tmp_path: Path, window: str | None, expected: list[str]) -
         outcome = session.verify("40-strict-payments")
     assert outcome.state == "applied"  # unknown never verifies
     assert reader.asked == [expected[0], expected[0], expected[1]]
+
+
+# --- STRICT without a traffic source: --no-gate ----------------------------------------------
+
+
+def test_strict_without_a_traffic_source_needs_no_gate(cluster: KubeAPIServer,
+                                                       tmp_path: Path) -> None:
+    before = cluster.snapshot()
+    refused = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes")
+    assert refused.exit_code == ExitCode.GATE_FAILED, refused.output
+    assert "no traffic source gates it" in refused.stderr and "--no-gate" in refused.stderr
+    assert cluster.snapshot() == before
+    # --force is for a gate that ran and did not pass; it does not stand in for a source.
+    forced = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
+                  "--force")
+    assert forced.exit_code == ExitCode.GATE_FAILED and cluster.snapshot() == before
+    both = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
+                "--no-gate", "--traffic", str(_csv_export(tmp_path / "e.csv")))
+    assert both.exit_code == ExitCode.INPUT_ERROR and "exclude each other" in both.stderr
+
+    ungated = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
+                   "--no-gate")
+    assert ungated.exit_code == 0, ungated.output
+    assert "applied without gate" in ungated.stderr
+    assert _mode(cluster, "payments") == "STRICT"
+    assert _journal(tmp_path)["steps"]["40-strict-payments"]["gate"] == "none"
+    status = json.loads(_run(cluster, tmp_path, "status", "-o", "json").stdout)
+    notes = {s["id"]: s["note"] for s in status["steps"]}
+    assert notes["40-strict-payments"].startswith("applied without gate")
+    table = _run(cluster, tmp_path, "status").stdout
+    assert "applied without gate" in " ".join(table.split())
+    # Non-STRICT steps have no gate to record.
+    assert "gate" not in _journal(tmp_path)["steps"]["20-mesh-permissive"]
+
+
+def test_gate_mode_is_journaled_for_passed_and_forced(cluster: KubeAPIServer, tmp_path: Path,
+                                                      source: tuple[str, list[str]]) -> None:
+    _, flags = source
+    assert _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
+                "--settle", "1s", *flags).exit_code == 0
+    assert _run(cluster, tmp_path, "apply", "40-strict-billing", "--write", "--yes",
+                "--force", "--settle", "1s", *flags).exit_code == 0
+    steps = _journal(tmp_path)["steps"]
+    assert (steps["40-strict-payments"]["gate"], steps["40-strict-billing"]["gate"]) == (
+        "passed", "forced")
+
+
+# --- after a STRICT apply: settle, re-read, roll back ----------------------------------------
+
+#: Failed requests into payments, as the callers' sidecars report them (503), per second.
+CALM, STORM = 0.02, 5.0
+
+
+def _failures(now: float, rise_at: float | None) -> list[tuple[float, float]]:
+    """A client-side 503 counter: CALM for the past hour, then one sample a second for two
+    minutes into the future, rising at STORM from ``rise_at`` (never when None)."""
+    samples, value = [], 0.0
+    for t in range(int(now) - 3600, int(now), 60):
+        samples.append((float(t), value))
+        value += CALM * 60
+    for t in range(int(now), int(now) + 120):
+        samples.append((float(t), value))
+        value += STORM if rise_at is not None and t >= rise_at else CALM
+    return samples
+
+
+def _storm_prometheus(rise_in_s: float | None) -> PromServer:
+    import time
+
+    now = time.time()
+    labels = {"reporter": "source", "response_code": "503", "source_workload": "checkout",
+              "source_workload_namespace": "shop", "destination_service_name": "gateway",
+              "destination_service_namespace": "payments", "connection_security_policy":
+              "unknown"}
+    rise = None if rise_in_s is None else now + rise_in_s
+    return PromServer(list(GROUND_TRUTH), raw=[("istio_requests", labels,
+                                                _failures(now, rise))])
+
+
+def test_failures_rising_after_strict_roll_it_back(cluster: KubeAPIServer,
+                                                   tmp_path: Path) -> None:
+    """A real Prometheus whose client-side 503s into payments start to climb 15 s after it
+    starts: the gate passes, the apply writes STRICT, the settle period sees the climb, and
+    --auto-rollback restores the namespace."""
+    require_prometheus()
+    before = cluster.snapshot()
+    with _storm_prometheus(rise_in_s=15) as prom:
+        result = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
+                      "--prometheus", prom.url, "--settle", "20s", "--auto-rollback")
+    assert result.exit_code == ExitCode.GATE_FAILED, result.output
+    assert "post-apply check failed: into payments, connection failures" in result.stderr
+    assert "rolled back" in result.stderr
+    assert result.stdout.endswith("40-strict-payments: rolled back\n")
+    assert _mode(cluster, "payments") is None and cluster.snapshot() == before
+    entry = _journal(tmp_path)["steps"]["40-strict-payments"]
+    assert entry["state"] == "rolled back"
+    assert any(e["message"].startswith("post-apply check failed") for e in entry["events"])
+
+
+def test_calm_traffic_after_strict_passes_the_post_apply_check(cluster: KubeAPIServer,
+                                                               tmp_path: Path) -> None:
+    require_prometheus()
+    with _storm_prometheus(rise_in_s=None) as prom:
+        result = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
+                      "--prometheus", prom.url, "--settle", "3s", "--auto-rollback")
+    assert result.exit_code == 0, result.output
+    assert "waiting 3s for Istio to push the policy" in result.stderr
+    assert "post-apply check passed" in result.stderr
+    assert _mode(cluster, "payments") == "STRICT"
+
+
+def test_a_rise_without_auto_rollback_leaves_the_step_and_exits_11(cluster: KubeAPIServer,
+                                                                   tmp_path: Path) -> None:
+    require_prometheus()
+    with _storm_prometheus(rise_in_s=0) as prom:
+        result = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
+                      "--prometheus", prom.url, "--settle", "3s")
+    assert result.exit_code == ExitCode.GATE_FAILED, result.output
+    assert "post-apply check failed" in result.stderr
+    assert "planner rollback 40-strict-payments" in result.stderr
+    assert _mode(cluster, "payments") == "STRICT"
+
+
+def test_auto_rollback_needs_a_source_it_can_read_again(cluster: KubeAPIServer,
+                                                        tmp_path: Path) -> None:
+    before = cluster.snapshot()
+    result = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
+                  "--traffic", str(_csv_export(tmp_path / "e.csv")), "--auto-rollback")
+    assert result.exit_code == ExitCode.APPLY_ERROR, result.output
+    assert "--auto-rollback needs the post-apply check" in result.stderr
+    assert cluster.snapshot() == before
+    plain_csv = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
+                     "--traffic", str(_csv_export(tmp_path / "e.csv")))
+    assert plain_csv.exit_code == 0, plain_csv.output
+    assert "no post-apply check: a traffic export cannot be read again" in plain_csv.stderr

@@ -179,7 +179,7 @@ def test_strict_step_requires_its_prerequisites_unless_forced(cluster: KubeAPISe
     with _session(cluster, tmp_path) as session:
         with pytest.raises(ApplyError, match="requires 30-enroll-tiny"):
             session.apply("40-strict-tiny")
-        outcome = session.apply("40-strict-tiny", force=True)
+        outcome = session.apply("40-strict-tiny", force=True, no_gate=True)
         assert outcome.state == "applied"
         assert any(m.startswith("forced: ") for m in outcome.messages)
     assert journal_steps(tmp_path / "journal.json")["40-strict-tiny"]["forced"]
@@ -197,11 +197,11 @@ def test_conflicting_field_manager_is_reported_not_overwritten(cluster: KubeAPIS
     before = cluster.snapshot()
     with _session(cluster, tmp_path) as session:
         with pytest.raises(ApplyError, match="argocd-controller") as err:
-            session.apply("40-strict-tiny", force=True)
+            session.apply("40-strict-tiny", force=True, no_gate=True)
         assert "--force-conflicts" in str(err.value)
         assert cluster.snapshot() == before
         assert session.status()["40-strict-tiny"] == "pending"
-        session.apply("40-strict-tiny", force=True, force_conflicts=True)
+        session.apply("40-strict-tiny", force=True, force_conflicts=True, no_gate=True)
     policy = cluster.get("peerauthentications.security.istio.io", "default", "tiny") or {}
     assert policy["spec"]["mtls"]["mode"] == "STRICT"
 

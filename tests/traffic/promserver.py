@@ -109,29 +109,39 @@ def _series(edge: EdgeLike) -> Iterator[tuple[str, dict[str, str], float]]:
     yield family, src, edge.total
 
 
+#: A raw counter series: (family, labels, [(unix time, value), ...]). Times may lie in the
+#: future: Prometheus answers with them once they have passed, which lets a test make a
+#: counter change its pace after a moment it chooses (an apply, say).
+RawSeries = tuple[str, dict[str, str], list[tuple[float, float]]]
+
+
 def write_openmetrics(path: Path, edges: Iterable[EdgeLike], *, now: float,
                       span_s: int = 7200, step_s: int = 60,
-                      idle_value: float = 5.0) -> int:
-    """Write counter samples for ``edges`` to ``path``; return the number of series.
+                      idle_value: float = 5.0, raw: Iterable[RawSeries] = ()) -> int:
+    """Write counter samples for ``edges`` (and the ``raw`` series) to ``path``; return the
+    number of series.
 
     A series whose final value is 0 is written as a constant ``idle_value`` (a counter that
     exists but did not move in the window: ``increase`` is exactly 0).
     """
     steps = span_s // step_s
     times = [now - span_s + i * step_s for i in range(steps + 1)]
-    by_family: dict[str, list[tuple[dict[str, str], float]]] = {}
+    rows_by_family: dict[str, list[tuple[dict[str, str], list[tuple[float, float]]]]] = {}
     for edge in edges:
         for family, labels, value in _series(edge):
-            by_family.setdefault(family, []).append((labels, value))
+            samples = [(t, idle_value if value == 0 else value * i / steps)
+                       for i, t in enumerate(times)]
+            rows_by_family.setdefault(family, []).append((labels, samples))
+    for family, labels, samples in raw:
+        rows_by_family.setdefault(family, []).append((labels, samples))
     count = 0
     with path.open("w", encoding="utf-8") as fh:
-        for family, rows in by_family.items():
+        for family, rows in rows_by_family.items():
             fh.write(f"# TYPE {family} counter\n")
-            for labels, value in rows:
+            for labels, samples in rows:
                 count += 1
                 text = _labels(labels)
-                for i, t in enumerate(times):
-                    v = idle_value if value == 0 else value * i / steps
+                for t, v in samples:
                     fh.write(f"{family}_total{{{text}}} {v:.6f} {t:.3f}\n")
         fh.write("# EOF\n")
     return count
@@ -161,6 +171,7 @@ class PromServer:
     """
 
     edges: list[EdgeLike] | None = None
+    raw: list[RawSeries] | None = None
     span_s: int = 7200
     step_s: int = 60
     ready_timeout_s: float = 120.0
@@ -176,10 +187,11 @@ class PromServer:
         work = self.workdir = Path(self._tmp.name)
         data = work / "data"
         data.mkdir()
-        if self.edges:
+        if self.edges or self.raw:
             om = work / "istio.om.txt"
-            self.series = write_openmetrics(om, self.edges, now=time.time(),
-                                            span_s=self.span_s, step_s=self.step_s)
+            self.series = write_openmetrics(om, self.edges or [], now=time.time(),
+                                            span_s=self.span_s, step_s=self.step_s,
+                                            raw=self.raw or [])
             subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", "-q",
                             str(om), str(data)], check=True, capture_output=True)
             om.unlink()  # the blocks hold it now; the text file can be large for the bench

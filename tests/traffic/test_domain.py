@@ -133,3 +133,18 @@ def test_gate_rests_on_the_weakest_evidence() -> None:
     assert (gate.status, gate.evidence) == ("unknown", PRESENCE) and gate.proof
     plain = ObservedEdge("a", "z", "b", "svc", "svc", "http", 5, 0, evidence=PROOF)
     assert plaintext_gate(_snap(proof, seen, plain), "b").status == "fail"
+
+
+def test_health_rose_compares_rates_with_a_margin() -> None:
+    from planner.domain.traffic import Health, health_rose, promql_health, window_seconds
+
+    calm = Health(plaintext=0, failures=6, seconds=60)  # 0.1/s
+    assert health_rose(calm, Health(0, 0.4, 2)) == []  # 0.2/s but less than one event
+    assert health_rose(calm, Health(0, 1, 10)) == []  # 0.1/s: the same pace
+    [rose] = health_rose(calm, Health(0, 3, 10))  # 0.3/s
+    assert rose == "connection failures 6/min -> 18/min"
+    assert health_rose(Health(0, 0, 60), Health(2, 0, 60)) == ["plaintext 0/min -> 2/min"]
+    plaintext, failures = promql_health(["b", "a"], "20s")
+    assert 'connection_security_policy="none",destination_service_namespace=~"a|b"' in plaintext
+    assert 'reporter="source",response_code="503"' in failures and "[20s]" in failures
+    assert [window_seconds(w) for w in ("20s", "1h30m", "7d")] == [20, 5400, 604800]

@@ -191,3 +191,32 @@ def test_cli_takes_the_traffic_and_dataplane_options() -> None:
     both = runner.invoke(cli, ["tui", "-f", "sample_clusters/shop", "--prometheus",
                                "http://127.0.0.1:1", "--traffic", "x.json"])
     assert both.exit_code == ExitCode.INPUT_ERROR and "not both" in both.output
+
+
+@journey
+async def test_a_strict_step_applied_without_gate_says_so(tmp_path: Path) -> None:
+    """`planner apply 40-strict-... --no-gate` is recorded; the TUI's plan shows it."""
+    from planner.service import ManifestInput, analyse
+
+    out, journal = tmp_path / "out", tmp_path / "journal.json"
+    analysis = analyse(ManifestInput(("sample_clusters/shop",), recursive=True))
+    plan = build_plan(analysis)
+    step = next(s for s in plan.steps
+                if s.phase.value == "strict" and s.target.namespace == "storefront")
+    with open_apply_session(analysis, plan, write=True, journal_path=str(journal),
+                            out_dir=str(out)) as session:
+        for required in step.requires:
+            session.apply(required, force=True)
+        session.apply(step.id, no_gate=True)
+    app = shop_app(write=True, out_dir=str(out), journal_path=str(journal), start="plan")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.states.get(step.id) == "applied",
+                       what="the journal's states")
+        plan_screen = app.screen
+        assert isinstance(plan_screen, PlanScreen)
+        plan_screen.select_step(step.id)
+        await pilot.pause()
+        info = plain(plan_screen.query_one("#step-info", Static))
+        assert "applied without gate (--no-gate)" in info
+        assert not app.failures

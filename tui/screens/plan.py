@@ -177,6 +177,9 @@ class PlanScreen(MeshScreen):
         head.append(clean(step.id), style="bold")
         head.append("  ")
         head.append_text(state_text(state))
+        note = self.mesh.step_notes.get(step.id, "")
+        if note:
+            head.append(f"  {clean(note)}", style="yellow")
         head.append(f"\n{clean(step.title)}\n")
         head.append("why: ", style="bold")
         head.append(clean(step.why) + "\n")
