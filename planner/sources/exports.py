@@ -52,7 +52,7 @@ from planner.domain.traffic import (
     validate_window,
 )
 from planner.errors import MetricsError
-from planner.sources.prometheus import vector_edges
+from planner.sources.prometheus import INCREASE_RESOLUTION, vector_edges
 
 FORMATS: Final = ("prometheus", "kiali", "hubble", "linkerd", "csv")
 CSV_HEADER: Final = ("source_namespace", "source_workload", "destination_namespace",
@@ -314,7 +314,8 @@ def _prometheus_doc(path: str, doc: Any, protocol: str | None) -> TrafficSnapsho
                      "show traffic, not mTLS")
     evidence = PRESENCE if edges and client == len(edges) else PROOF
     return TrafficSnapshot.build(edges, window=window, source=f"prometheus export {path}",
-                                 has_data=series > 0, evidence=evidence, notes=notes)
+                                 has_data=series > 0, evidence=evidence, notes=notes,
+                                 resolution=INCREASE_RESOLUTION)
 
 
 def _declared_window(path: str, doc: dict[str, Any]) -> str:
@@ -826,7 +827,8 @@ def _csv(path: str, text: str) -> TrafficSnapshot:
     if header is None:
         raise MetricsError(f"{path}: empty CSV: expected header {','.join(CSV_HEADER)}")
     return TrafficSnapshot.build(edges, window=UNKNOWN_WINDOW, source=f"csv export {path}",
-                                 has_data=bool(edges), evidence=DECLARED)
+                                 has_data=bool(edges), evidence=DECLARED,
+                                 resolution="counts and shares as written in the file")
 
 
 def _csv_rows(path: str, reader: Any) -> Iterator[list[str]]:

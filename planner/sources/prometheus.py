@@ -43,6 +43,9 @@ from planner.errors import MetricsError
 TOKEN_ENV: Final = "PLANNER_PROMETHEUS_TOKEN"
 """Environment variable holding a bearer token (``--prometheus-token-file`` wins over it)."""
 
+INCREASE_RESOLUTION: Final = ("counts are increase() over the window: extrapolated to its "
+                              "edges, so not whole numbers")
+
 PLAINTEXT_POLICY: Final = "none"
 """Istio's ``connection_security_policy`` of a plaintext request, on the server side."""
 
@@ -168,7 +171,7 @@ class PrometheusClient:
                          for row in result)
         return TrafficSnapshot.build(edges, window=window,
                                      source=f"prometheus {self.display_url}",
-                                     has_data=series > 0)
+                                     has_data=series > 0, resolution=INCREASE_RESOLUTION)
 
 
     def value(self, promql: str) -> float:

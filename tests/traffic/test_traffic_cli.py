@@ -84,8 +84,10 @@ def test_traffic_from_prometheus(shop_prom: str) -> None:
 
 def test_traffic_table(shop_prom: str) -> None:
     out = invoke("traffic", "-f", SHOP, "-R", "--prometheus", shop_prom).stdout
+    # Every source shows its window, evidence level and resolution.
     for text in ("mTLS per namespace", "orders: mixed, gate fail", "external:unknown@orders",
-                 "nightly-report", "unpredicted", "never observed", "payments: no-data"):
+                 "nightly-report", "unpredicted", "never observed", "payments: no-data",
+                 "window 7d", "evidence: server-side", "resolution: counts are increase()"):
         assert text in out, text
 
 
