@@ -40,7 +40,7 @@ def test_rollback_of_enrollment_under_strict_is_refused_then_cascades(
         s.apply("20-mesh-permissive")
         after_permissive = canonical(cluster)
         s.apply("30-enroll-tiny")
-        s.apply("40-strict-tiny")
+        s.apply("40-strict-tiny", no_gate=True)  # no traffic source in this test
     strict = canonical(cluster)
     cluster.clear_log()
     # Was: rolled back without a word, STRICT left on a namespace without a data plane.
@@ -102,7 +102,7 @@ def test_status_tells_superseded_from_drifted(cluster: KubeAPIServer, tmp_path: 
     with session(cluster, journal) as s:
         for step in ("20-mesh-permissive", "30-enroll-tiny", "40-strict-tiny",
                      "60-mesh-strict"):
-            s.apply(step)
+            s.apply(step, no_gate="strict" in step)  # no traffic source in this test
     state, note = _states(cluster, journal)["20-mesh-permissive"]
     assert state == "superseded", note  # was: drifted
     assert note == ("superseded by 60-mesh-strict: PeerAuthentication istio-system/default "

@@ -120,7 +120,7 @@ async def test_rollback_dialog_previews_the_journal_diff_and_cascades(
     journal = tmp_path / "journal.json"
     with session(kube_api, journal) as s:
         for step in ("20-mesh-permissive", "30-enroll-tiny", "40-strict-tiny"):
-            s.apply(step)
+            s.apply(step, no_gate="strict" in step)  # no traffic source in this test
         expected = s.rollback_preview("30-enroll-tiny", cascade=True).diff
     cli = run_planner(kube_api, journal, "rollback", "30-enroll-tiny", "--dry-run",
                       "--cascade")
@@ -160,7 +160,7 @@ async def test_a_fresh_cluster_starts_at_step_one_whatever_the_journal_holds(
         api.load(tiny_seed())
     with session(first, journal) as s:
         for step in ("20-mesh-permissive", "30-enroll-tiny", "40-strict-tiny"):
-            s.apply(step)
+            s.apply(step, no_gate="strict" in step)  # no traffic source in this test
     spec = ClusterInput(kubeconfig=fresh.kubeconfig)
     app = MeshplanApp(TuiOptions(spec, write=True, journal_path=str(journal), start="plan"))
     async with app.run_test(size=SIZE) as pilot:
