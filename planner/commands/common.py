@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, overload
 
@@ -65,6 +65,13 @@ def fail(message: str, code: ExitCode) -> None:
     sys.exit(int(code))
 
 
+def echo_diagnostics(diagnostics: Iterable[object]) -> None:
+    """Diagnostics on stderr, one line each, redacted like the output: every path that prints
+    them (a scan, an input with no usable document) goes through here."""
+    for diagnostic in diagnostics:
+        click.echo(f"planner: {one_line(redact_text(str(diagnostic)))}", err=True)
+
+
 def handle_errors(func: F) -> F:
     """Turn planner errors into one stderr line and a documented exit code; never a traceback
     (set PLANNER_DEBUG=1 to see one for an internal error)."""
@@ -74,8 +81,7 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except PlannerError as err:
-            for line in getattr(err, "details", ()):  # NoUsableInput: why each was refused
-                click.echo(f"planner: {one_line(line)}", err=True)
+            echo_diagnostics(getattr(err, "details", ()))  # NoUsableInput: why, per document
             fail(str(err), exit_code_for(err))
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise  # Click prints these itself, with its own exit codes (2 for usage)
@@ -190,8 +196,7 @@ def _remember_verbose(ctx: click.Context, _param: click.Parameter, value: bool) 
 def report_scan(result: ScanResult) -> None:
     """Print a ScanResult's diagnostics on stderr, one line each; with -v also what the scan
     cost (objects, API calls) and the notes (kinds not served)."""
-    for diagnostic in result.diagnostics:
-        click.echo(f"planner: {one_line(redact_text(str(diagnostic)))}", err=True)
+    echo_diagnostics(result.diagnostics)
     context = click.get_current_context(silent=True)
     if context is None or not context.meta.get("planner.verbose"):
         return

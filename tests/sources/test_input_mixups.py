@@ -42,6 +42,15 @@ def test_no_usable_document_exits_4_with_no_output(tmp_path: Path, command: str)
         f"planner: error: no usable document in {path}: all 2 invalid"]
 
 
+def test_the_list_of_unusable_documents_is_redacted_like_any_diagnostic(
+        tmp_path: Path) -> None:
+    path = write(tmp_path / "bad.yaml", ALL_BAD.replace(
+        "'80'", "'postgres://admin:hunter2@db:5432'"))
+    result = run("scan", "-f", path)
+    assert result.returncode == ExitCode.INPUT_ERROR
+    assert "hunter2" not in result.stderr and "admin:REDACTED@db" in result.stderr
+
+
 def test_one_bad_document_alone_reads_as_its_strict_line(tmp_path: Path) -> None:
     path = write(tmp_path / "bad.yaml", "kind: ConfigMap\n")
     result = run("plan", "-f", path)
