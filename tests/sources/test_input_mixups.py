@@ -110,3 +110,16 @@ def test_yaml_in_a_json_file_is_read_as_kubectl_reads_it(tmp_path: Path) -> None
     assert result.returncode == ExitCode.INPUT_ERROR
     assert result.stderr.startswith(f"planner: error: {broken} (document 1): JSON syntax error "
                                     "at line 2")
+
+
+def test_the_service_raises_an_unusable_input_already_redacted(tmp_path: Path) -> None:
+    # The TUI shows the error's text as it is: the service redacts it, not only the CLI.
+    from planner.errors import NoUsableInput
+    from planner.service import ManifestInput, scan
+
+    path = write(tmp_path / "bad.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n"
+                 "spec: {ports: [{port: 'postgres://admin:hunter2@db:5432'}]}\n")
+    with pytest.raises(NoUsableInput) as raised:
+        scan(ManifestInput((path,)))
+    assert "hunter2" not in str(raised.value) and "REDACTED" in str(raised.value)
+    assert raised.value.details == ()
