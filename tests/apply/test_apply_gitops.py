@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -138,3 +139,30 @@ def test_a_dry_run_into_an_empty_folder_says_what_it_would_create(tmp_path: Path
     assert dry.exit_code == 0, dry.output  # type: ignore[attr-defined]
     assert "would create file 20-mesh-permissive/kustomization.yaml" in dry.stderr  # type: ignore[attr-defined]
     assert not (tmp_path / "out").exists()
+
+
+def test_each_out_folder_has_its_own_entries_in_one_journal(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.json"
+
+    def run(out: str, *args: str) -> Any:
+        return CliRunner().invoke(cli, [*args, "-f", TINY, "-R", "--out", str(tmp_path / out),
+                                        "--journal", str(journal)])
+
+    assert run("prod", "apply", "20-mesh-permissive", "--write", "--yes").exit_code == 0
+    staging = run("staging", "status", "-o", "json")
+    assert staging.exit_code == 0
+    states = {s["id"]: s["state"] for s in json.loads(staging.stdout)["steps"]}
+    assert states["20-mesh-permissive"] == "pending"  # prod's entry is not staging's
+    assert json.loads(staging.stdout)["target"] == {"folder": str((tmp_path / "staging")
+                                                                  .resolve())}
+    assert "also holds steps of other targets" in staging.stderr
+    assert run("staging", "apply", "20-mesh-permissive", "--write", "--yes").exit_code == 0
+    assert (tmp_path / "staging" / "20-mesh-permissive").is_dir()
+    assert sorted(json.loads(journal.read_text())["targets"]) == [
+        f"folder:{(tmp_path / name).resolve()}" for name in ("prod", "staging")]
+    # The same folder named another way is the same target.
+    other = CliRunner().invoke(cli, ["status", "-o", "json", "-f", TINY, "-R", "--out",
+                                     str(tmp_path / "staging" / ".." / "prod"),
+                                     "--journal", str(journal)])
+    assert {s["id"]: s["state"] for s in json.loads(other.stdout)["steps"]}[
+        "20-mesh-permissive"] == "applied"

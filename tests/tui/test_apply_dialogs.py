@@ -13,12 +13,14 @@ Prometheus is needed; the cluster is the Kubernetes-API test server."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from rich.syntax import Syntax
 from textual.widgets import Button, Static
 
+from planner.apply.journal_file import journal_lock
 from planner.service import ClusterInput, TrafficSource, open_apply_session
 from tests.apply.clusters import run_planner, session, tiny_seed
 from tests.apply.journal_doc import journal_steps
@@ -169,3 +171,29 @@ async def test_a_fresh_cluster_starts_at_step_one_whatever_the_journal_holds(
         assert set(app.states.values()) == {"pending"}, app.states
         assert app.progress_label == f"step 1 of {len(app.plan.steps)}"  # was: step 4 of 5
         assert "step 1 of" in plain(app.screen.query_one("#header"))
+
+
+@journey
+async def test_an_apply_while_another_holds_the_journal_is_refused_naming_it(
+        kube_api: KubeAPIServer, tmp_path: Path) -> None:
+    kube_api.load(tiny_seed())
+    journal = tmp_path / "journal.json"
+    spec = ClusterInput(kubeconfig=kube_api.kubeconfig)
+    app = MeshplanApp(TuiOptions(spec, write=True, journal_path=str(journal), start="plan"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.plan is not None and bool(app.states),
+                       what="the journal status")
+        screen = app.screen
+        assert isinstance(screen, PlanScreen)
+        screen.select_step("20-mesh-permissive")
+        with journal_lock(journal, "planner rollback 30-enroll-tiny on cluster test"):
+            await pilot.press("a")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), what="confirm")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: bool(app.failures), what="the refusal")
+        failure = app.failures[-1]
+        assert failure.expected and f"is in use by pid {os.getpid()}" in failure.message
+        assert "(planner rollback 30-enroll-tiny on cluster test, since" in failure.message
+        assert app.states["20-mesh-permissive"] == "pending"
+        assert kube_api.get("peerauthentications.security.istio.io", "default",
+                            "istio-system") is None
