@@ -65,6 +65,10 @@ class KubeWriter:
         if self._identity is None:
             what = "identify the cluster (get namespace kube-system)"
             response = self.api.get("/api/v1/namespaces/kube-system", {}, what)
+            if response.status == 403:
+                raise ApplyError(f"cannot {what} on {self.api.url}: forbidden (the "
+                                 "meshplan-scan role of docs/rbac.yaml grants get namespaces); "
+                                 "steps are journaled per cluster, so none can run unidentified")
             body = self._check(response, what) if response.status != 404 else {}
             uid = str(((body or {}).get("metadata") or {}).get("uid") or "")
             if not uid:

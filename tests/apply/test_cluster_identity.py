@@ -134,3 +134,13 @@ def test_format_1_journal_is_refused_then_migrated(
         "20-mesh-permissive"] == "applied"
     assert json.loads(journal.read_text()) == current
     assert json.loads((tmp_path / "journal.json.v1").read_text()) == old
+
+
+def test_a_cluster_that_forbids_reading_kube_system_is_refused(
+        two_clusters: tuple[KubeAPIServer, KubeAPIServer], tmp_path: Path) -> None:
+    first, _ = two_clusters
+    first.forbid("namespaces", verb="get", namespace=None)
+    done = run_planner(first, tmp_path / "journal.json", "status")
+    assert done.returncode == ExitCode.APPLY_ERROR
+    assert "identify the cluster (get namespace kube-system)" in done.stderr
+    assert "meshplan-scan role" in done.stderr and not (tmp_path / "journal.json").exists()
