@@ -4,6 +4,7 @@
     ├── InputError               a manifest, profile or export file is unusable
     │   └── NoUsableInput        every document of the input was invalid
     ├── ClusterError             the Kubernetes API could not be read
+    │   └── ClusterTimeout       one request timed out (a scan goes on without that kind)
     ├── MetricsError             Prometheus or a traffic export could not be read
     └── ApplyError               a plan step could not be applied or rolled back
         ├── ReadOnlyError        a mutating action without ``--write``
@@ -37,6 +38,11 @@ class NoUsableInput(InputError):
 
 class ClusterError(PlannerError):
     """The Kubernetes API server could not be reached or read."""
+
+
+class ClusterTimeout(ClusterError):
+    """The API server did not answer one request in time (no answer within the timeout, or
+    504 until the retries gave up): a scan records the kind as unread and goes on."""
 
 
 class MetricsError(PlannerError):

@@ -157,7 +157,8 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
     notes = tuple(f"kind not served by the cluster: {k}" for k in stats.kinds_absent)
     result = _result(inventory, spec.label, loaded.diagnostics, loaded.invalid, strict=False)
     kinds = {k.qualified: k.kind for k in SCAN_KINDS}
-    unread = tuple(sorted({kinds.get(q, q) for q in stats.kinds_forbidden}))
+    unread = tuple(sorted({kinds.get(q, q)
+                           for q in (*stats.kinds_forbidden, *stats.kinds_timed_out)}))
     return ScanResult(result.inventory, result.source_label, result.diagnostics, result.invalid,
                       stats.api_calls, notes, unread)
 

@@ -214,7 +214,7 @@ def exit_if_invalid(result: ScanResult) -> None:
     (saying which, once more, as the last line), INVALID_INPUT when it skipped documents."""
     if result.unread:
         click.echo(f"planner: partial result: could not read {', '.join(result.unread)} "
-                   "(forbidden); what depends on them is unknown", err=True)
+                   "(forbidden or timed out); what depends on them is unknown", err=True)
         sys.exit(int(ExitCode.PARTIAL))
     if result.invalid:
         sys.exit(int(ExitCode.INVALID_INPUT))

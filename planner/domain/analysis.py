@@ -27,8 +27,8 @@ class ScanResult:
     invalid: int = 0
     api_calls: int | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
-    #: Kinds (``PeerAuthentication``) a live scan could not read (403): what depends on them is
-    #: unknown, never absent. Every output says so; commands exit PARTIAL (13).
+    #: Kinds (``PeerAuthentication``) a live scan could not read (403, timeout): what depends on
+    #: them is unknown, never absent. Every output says so; commands exit PARTIAL (13).
     unread: tuple[str, ...] = ()
 
 

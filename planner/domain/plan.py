@@ -449,7 +449,8 @@ def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[F
     plan = _Planner(inventory, graph, tuple(sorted(findings)), root_namespace, granularity,
                     membership(inventory, root_namespace, dataplane, dataplane_why),
                     frozenset(gaps)).build()
-    partial = ((f"The scan could not read {', '.join(gaps)} (forbidden): what the plan says "
+    partial = ((f"The scan could not read {', '.join(gaps)} (forbidden or timed out): what "
+                "the plan says "
                 "about them is unknown, not absent, and it has no rollback that deletes one. "
                 "Grant the meshplan-scan role of docs/rbac.yaml and scan again.",)
                if gaps else ())

@@ -11,11 +11,13 @@ Contract of :func:`scan_cluster`:
 * Secrets are never requested, not even their names (:data:`SCAN_KINDS` has no Secret and
   :func:`_collection_path` refuses it).
 * 403 on a kind: the scan goes on without it, with a warning naming the missing permission and
-  the kind in ``kinds_forbidden``. 410 on a continue token: the list restarts from scratch; if it
-  keeps expiring, one unpaginated list (client-go's pager does the same). 429 and 5xx: retried
-  with exponential backoff honouring ``Retry-After``, at most ``max_retry_s`` of waiting per
-  scan. Anything else raises :class:`~planner.errors.ClusterError` with one line that names the
-  API server URL and never a credential.
+  the kind in ``kinds_forbidden``; a list that times out (no answer in ``timeout_s``, or 504
+  until the retries give up) likewise, in ``kinds_timed_out``. 410 on a continue token: the
+  list restarts from scratch; if it keeps expiring, one unpaginated list (client-go's pager
+  does the same). 429 and 5xx: retried with exponential backoff honouring ``Retry-After``, at
+  most ``max_retry_s`` of waiting per scan. Anything else raises
+  :class:`~planner.errors.ClusterError` with one line that names the API server URL and never
+  a credential.
 
 The connection (kubeconfig loading, retries, error lines) lives in
 :mod:`planner.sources.kube_client`, shared with the apply engine. The ``kubernetes`` package is
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from planner.domain.diagnostics import Diagnostic, Severity, Source
-from planner.errors import ClusterError
+from planner.errors import ClusterError, ClusterTimeout
 from planner.sources.kube_client import KubeApi, Response, connect
 from planner.sources.kube_client import KubeTarget as KubeTarget  # re-exported: scan's API
 from planner.sources.manifests import LoadResult, RawDocument
@@ -113,6 +115,7 @@ class ScanStats:
     kinds_listed: list[str] = field(default_factory=list)
     kinds_absent: list[str] = field(default_factory=list)
     kinds_forbidden: list[str] = field(default_factory=list)
+    kinds_timed_out: list[str] = field(default_factory=list)
 
 
 def scan_cluster(
@@ -198,6 +201,13 @@ class _Scanner:
                     items = self._list(spec, version)
             except _Forbidden:
                 self._forbidden(spec)
+                continue
+            except ClusterTimeout as err:
+                self.stats.kinds_timed_out.append(spec.qualified)
+                self.result.diagnostics.append(Diagnostic(
+                    Source(self.source_file, 0), Severity.WARNING,
+                    f"timed out: list {spec.qualified} ({err}); {spec.kind} objects were not "
+                    "scanned"))
                 continue
             except _Gone:
                 self.stats.kinds_absent.append(spec.qualified)

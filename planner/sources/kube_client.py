@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-from planner.errors import ClusterError
+from planner.errors import ClusterError, ClusterTimeout
 from planner.sources.kubeconfig import check_kubeconfig
 
 if TYPE_CHECKING:
@@ -224,7 +224,8 @@ class KubeApi:
             delay = retry_after if retry_after is not None else min(
                 _FIRST_BACKOFF_S * 2**attempt, _MAX_BACKOFF_S)
             if delay > self.retry_budget_s or attempt >= _MAX_RETRIES:
-                raise ClusterError(
+                gave_up = ClusterTimeout if response.status == 504 else ClusterError
+                raise gave_up(
                     f"API server {self.url} answered {response.status} {response.reason} to "
                     f"{what} {attempt + 1} time(s); gave up retrying")
             self.retry_budget_s -= delay
@@ -259,7 +260,13 @@ class KubeApi:
                     raise ClusterError(self._unreachable(exc)) from None
                 dropped_once = True
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise ClusterError(self._unreachable(exc)) from None
+                # A read that timed out: the server took the request and did not answer in
+                # time, so it is up and this one read is what failed (a connect timeout stays
+                # a ClusterError: unreachable).
+                timed_out = isinstance(exc, urllib3.exceptions.ReadTimeoutError) or isinstance(
+                    getattr(exc, "reason", None), urllib3.exceptions.ReadTimeoutError)
+                raise (ClusterTimeout if timed_out else ClusterError)(
+                    self._unreachable(exc)) from None
             except ApiException as exc:  # the client wraps TLS failures as status 0
                 raise ClusterError(f"cannot reach API server {self.url}: "
                                    f"{first_line(str(exc.reason))}") from None

@@ -100,3 +100,16 @@ async def test_the_tui_header_says_partial(cluster: KubeAPIServer, tmp_path: Pat
         await pilot.pause()
         header = plain(app.screen.query_one("#header"))
         assert "PARTIAL: unread PeerAuthentication" in header
+
+
+def test_a_kind_whose_list_times_out_is_a_gap_not_a_failure(kube_api: KubeAPIServer) -> None:
+    from planner.sources.kube import KubeTarget, scan_cluster
+
+    kube_api.load([*tiny_seed(), MESH_POLICY])
+    kube_api.slow(4.0, PA, verb="list")
+    loaded, stats = scan_cluster(KubeTarget(kube_api.kubeconfig), timeout_s=0.5,
+                                 max_retry_s=1.0)
+    assert stats.kinds_timed_out == [PA] and not stats.kinds_forbidden
+    assert "deployments.apps" in stats.kinds_listed
+    assert any(str(d).count("timed out: list " + PA) for d in loaded.diagnostics)
+    assert not [d for d in loaded.documents if d.body["kind"] == "PeerAuthentication"]
