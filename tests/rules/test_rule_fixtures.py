@@ -1,9 +1,11 @@
 """Every rule fires on its ``fail-*`` fixtures and stays quiet on its ``pass-*`` fixtures.
 
 Layout (Polaris-style): ``tests/rules/<CODE>/pass-<case>.yaml`` and ``fail-<case>.yaml``; an
-optional ``<same name>.profile.yaml`` beside a fixture supplies the fit profile. A fail fixture
-may name the resources its findings must be about, one ``# subject: Kind/ns/name`` line each: the
-rule must then report exactly those, not merely fire.
+optional ``<same name>.profile.yaml`` beside a fixture supplies the fit profile. Every fail
+fixture names what its findings are about, so a rule that fires on the wrong object fails: one
+``# subject: Kind/ns/name`` line per finding (fit factors judge the ``cluster``) and, where the
+subject is the cluster, ``# objects: A, B`` lines listing every object the findings cite. The
+rule must report exactly those, not merely fire.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ def test_every_rule_has_pass_and_fail_fixtures() -> None:
         assert any(n.startswith("fail-") for n in names), f"{code} has no fail fixture"
 
 
+def _header(path: Path, key: str) -> list[str]:
+    """The values of the fixture's ``# key: value`` comment lines."""
+    prefix = f"# {key}:"
+    return [line.removeprefix(prefix).strip()
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.startswith(prefix)]
+
+
 @pytest.mark.parametrize(("code", "path"), CASES, ids=[f"{c}/{p.name}" for c, p in CASES])
 def test_rule_fixture(code: str, path: Path) -> None:
     profile = path.with_name(path.stem + ".profile.yaml")
@@ -40,10 +50,12 @@ def test_rule_fixture(code: str, path: Path) -> None:
     if path.name.startswith("fail-"):
         assert findings, f"{code} did not fire on {path.name}"
         assert all(f.code == code for f in findings)
-        subjects = sorted(line.removeprefix("# subject:").strip()
-                          for line in path.read_text(encoding="utf-8").splitlines()
-                          if line.startswith("# subject:"))
-        if subjects:
-            assert sorted(f.subject for f in findings) == subjects, findings
+        subjects = sorted(_header(path, "subject"))
+        assert subjects, f"{path.name} names no '# subject:' for its findings"
+        assert sorted(f.subject for f in findings) == subjects, findings
+        objects = sorted(o for line in _header(path, "objects") for o in line.split(", "))
+        cited = sorted({o for f in findings for o in f.objects})
+        if objects or subjects == ["cluster"] * len(subjects):
+            assert cited == objects, f"{path.name}: the findings cite {cited}"
     else:
         assert not findings, f"{code} fired on {path.name}: {findings}"
