@@ -80,8 +80,8 @@ InputSpec = ManifestInput | ClusterInput
 def paused_gc(*, keep: bool = False) -> Iterator[None]:
     """Pause the cyclic garbage collector. A scan allocates millions of objects that stay alive
     to the end (the parsed documents, then the model and its wire form) and makes no reference
-    cycles, so each collection only re-walks live objects: about half the time of a
-    10,000-service scan. Reference counting still frees everything else as it goes. Nests.
+    cycles, so each collection only re-walks live objects (figures: docs/performance.md, "Why
+    the code is shaped this way"). Reference counting still frees everything else as it goes. Nests.
 
     ``keep`` is for a long-running front end that holds what it built for the session (the
     TUI's analysis): at the end, the objects alive are moved out of the collector's reach

@@ -265,8 +265,8 @@ def print_document(data: Any, output: str = "json") -> None:
     from planner.sinks.wire import dump_yaml, json_chunks
 
     if output == "json":
-        # As bytes: decoding 10^7 bytes only for the text layer to encode them again cost
-        # 0.04 s on a 10,000-service inventory.
+        # As bytes: decoding megabytes only for the text layer to encode them again is
+        # wasted work.
         sys.stdout.flush()
         for chunk in json_chunks(data):
             sys.stdout.buffer.write(chunk)

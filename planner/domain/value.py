@@ -1,14 +1,14 @@
 """Value classes: the immutable records the inventory is built from, by the hundred thousand.
 
-A frozen dataclass's ``__init__`` sets every field through ``object.__setattr__``; on a
-10,000-service cluster that was a fifth of building the inventory (0.07 s of 0.35 s). A value
+A frozen dataclass's ``__init__`` sets every field through ``object.__setattr__``, a
+measurable share of building a large inventory (docs/performance.md). A value
 class is a plain dataclass that the type checker treats as frozen
 (``dataclass_transform(frozen_default=True)``: assigning a field is a mypy error, and CI runs
 mypy strict on ``planner/``), while its ``__init__`` stores the fields directly. Instances
 compare and hash by value, as frozen dataclasses do, so their fields are never assigned.
 
 No ``__slots__``: orjson writes a dataclass from its instance dict (filled by ``__init__`` in
-declaration order) four times faster than from slots, which the JSON inventory relies on
+declaration order) much faster than from slots, which the JSON inventory relies on
 (``planner.sinks.inventory_json.NATIVE_VALUES``).
 """
 

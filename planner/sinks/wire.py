@@ -279,7 +279,7 @@ def dump_yaml(data: Any) -> str:
 
 def dump_yaml_all(documents: list[Any]) -> str:
     """Deterministic multi-document YAML."""
-    # Imported here: PyYAML costs ~11 ms to import, which JSON output never needs.
+    # Imported here: JSON output never needs PyYAML, whose import is not free.
     import yaml
 
     dumper: type[yaml.SafeDumper] | type[yaml.CSafeDumper] = getattr(

@@ -255,7 +255,7 @@ def _from_workers(units: list[_Unit], stdin: BinaryIO | None,
     workers = _workers([size for size in sizes if size is not None])
     if workers < 2:
         return
-    # Imported here: most scans read one file or a few, and these cost ~15 ms to import.
+    # Imported here: most scans read one file or a few and never need a process pool.
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -345,8 +345,8 @@ class _Reader:
             self.error(Source(unit.path, 0), str(exc))
             return
         if _is_json(unit, data):
-            # One JSON value, the usual `kubectl get -o json` export: orjson reads it in 60% of
-            # the time and needs no decoded copy. Anything it refuses (a stream of values, NaN,
+            # One JSON value, the usual `kubectl get -o json` export: orjson reads it faster
+            # and needs no decoded copy. Anything it refuses (a stream of values, NaN,
             # a syntax error, bad UTF-8) is read below, which reports what is wrong.
             try:
                 body = orjson.loads(data)
@@ -394,7 +394,7 @@ class _Reader:
         return data
 
     def _kustomize(self, directory: str) -> bytes:
-        import shutil  # here: with its compression modules, ~3 ms no other scan needs
+        import shutil  # here: it loads compression modules no other scan needs
         import subprocess
 
         kubectl = shutil.which("kubectl")
@@ -446,7 +446,7 @@ class _Reader:
         if templated and _HELM_ACTION.search(text):
             self._warn_helm(file)
             return
-        # Imported here: PyYAML costs ~11 ms to import, which a scan of JSON never needs.
+        # Imported here: a scan of JSON never needs PyYAML, whose import is not free.
         from planner.sources.yaml_stream import Problem, parse_yaml
 
         documents = parse_yaml(text, max_alias_nodes=MAX_ALIAS_NODES)

@@ -10,7 +10,7 @@ measured on the composed node graph before anything is constructed; recursive al
 refused; libyaml caps nesting depth, and the pure-Python parser's recursion limit is reported
 as a problem.
 
-This module imports PyYAML (~11 ms), so callers import it only when they meet YAML.
+This module imports PyYAML, which is not free, so callers import it only when they meet YAML.
 """
 
 from __future__ import annotations
