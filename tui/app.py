@@ -21,8 +21,8 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from planner.errors import PlannerError
+from planner.untrusted import clean
 from tui.actions import ACTIONS, BY_ID, applies_to, available, parse_command
-from tui.format import clean
 from tui.messages import (
     Analysed,
     Assessed,

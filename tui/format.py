@@ -1,4 +1,5 @@
-"""Rendering helpers: cluster strings are data, never markup or terminal control codes."""
+"""Rendering helpers: cluster strings are data, never markup or terminal control codes
+(:mod:`planner.untrusted` has the rules)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from planner.domain.traffic import count_text
+from planner.untrusted import clean
 
 if TYPE_CHECKING:
     from planner.domain.traffic import GateResult
@@ -14,18 +16,6 @@ if TYPE_CHECKING:
 
 #: Longest cluster string shown in a table cell; the full value stays in the detail panes.
 CELL_LIMIT = 60
-
-
-def clean(value: object, limit: int | None = None) -> str:
-    """``value`` as one printable line: control characters (ANSI escapes, newlines) become
-    visible ``\\x1b``-style escapes; cut to ``limit`` characters with an ellipsis."""
-    text = str(value)
-    if not text.isprintable():
-        text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
-                       for ch in text)
-    if limit is not None and len(text) > limit:
-        text = text[: max(limit - 1, 1)] + "…"
-    return text
 
 
 def safe(value: object, style: str = "", limit: int | None = CELL_LIMIT) -> Text:

@@ -18,7 +18,6 @@ from planner.commands.common import (
     fail,
     handle_errors,
     input_options,
-    one_line,
     output_option,
     print_document,
     run_pipeline,
@@ -30,6 +29,7 @@ from planner.commands.plan import plan_options
 from planner.errors import ApplyError, InputError
 from planner.exit_codes import ExitCode
 from planner.service import DEFAULT_JOURNAL, LOCK_WAIT_S
+from planner.untrusted import one_line
 
 if TYPE_CHECKING:
     from planner.service import ApplySession, InputSpec, PlanOptions, TrafficSource
@@ -322,7 +322,7 @@ def status(spec: InputSpec, plan_options: PlanOptions, output: str, migrate_jour
             {"id": step_id, "state": state, "note": note} for step_id, state, note in rows]})
         return
     from planner.sinks.tables import Column, Id, KubeTable
-    from planner.sinks.untrusted import plain
+    from planner.untrusted import plain
 
     table = KubeTable(f"Rollout status on {target.label()}", [
         Column("step", whole=True), Column("state"), Column("note")])

@@ -25,6 +25,7 @@ from planner.errors import (
     ReadOnlyError,
 )
 from planner.exit_codes import ExitCode
+from planner.untrusted import one_line
 
 if TYPE_CHECKING:
     from planner.domain.analysis import Analysis, ScanResult
@@ -49,13 +50,6 @@ def exit_code_for(err: PlannerError) -> ExitCode:
         if isinstance(err, cls):
             return code
     return ExitCode.INTERNAL
-
-
-def one_line(text: str) -> str:
-    """Collapse a message to one line and strip terminal control characters: error messages can
-    carry names from a cluster or bytes from a file."""
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in text.replace("\n", " "))
-    return " ".join(cleaned.split())
 
 
 def fail(message: str, code: ExitCode) -> None:

@@ -9,7 +9,7 @@ from rich.text import Text
 from planner.domain.fit import Assessment
 from planner.domain.verdict import OPTIONAL, OVERKILL
 from planner.sinks.tables import Column, Id, KubeTable
-from planner.sinks.untrusted import clean, plain
+from planner.untrusted import clean, plain
 
 #: Evidence objects shown per row; the JSON output has them all.
 EVIDENCE_SHOWN = 3

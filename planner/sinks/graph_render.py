@@ -1,7 +1,7 @@
 """Human and diagram renderings of the call graph: a Rich table, Graphviz DOT and Mermaid.
 
 Every name comes from a cluster and is untrusted: table cells are ``rich.text.Text`` (never
-markup; control characters shown as escapes, see :mod:`planner.sinks.untrusted`), DOT strings
+markup; control characters shown as escapes, see :mod:`planner.untrusted`), DOT strings
 are quoted with ``"`` and ``\\`` escaped, Mermaid labels are quoted with their special
 characters replaced by entity codes and node ids are generated.
 """
@@ -16,7 +16,7 @@ from rich.text import Text
 
 from planner.domain.graph import CallGraph, Edge, ManifestCoverage
 from planner.sinks.tables import Column, Id, KubeTable
-from planner.sinks.untrusted import plain
+from planner.untrusted import plain
 
 #: Characters Mermaid treats as syntax inside a quoted label.
 _MERMAID_ESCAPES = {'"': "#quot;", "<": "#lt;", ">": "#gt;", "#": "#35;", "`": "#96;",

@@ -9,7 +9,7 @@ from rich.console import Console
 from planner.domain.analysis import ScanResult
 from planner.domain.inventory import WORKLOAD_KINDS
 from planner.sinks.tables import Column, Id, KubeTable
-from planner.sinks.untrusted import plain
+from planner.untrusted import plain
 
 
 def render_inventory(console: Console, result: ScanResult, wide: bool = False) -> None:

@@ -13,7 +13,7 @@ from planner.domain.traffic import GateResult
 from planner.domain.whatif import WhatIf
 from planner.sinks.plan_json import readiness
 from planner.sinks.tables import Column, Id, KubeTable
-from planner.sinks.untrusted import plain
+from planner.untrusted import plain
 
 _SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}
 _GATE_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow", "ready": "green",

@@ -3,12 +3,12 @@
 Renders the report document (:func:`planner.sinks.report_json.report_document`). The page
 loads nothing: inline CSS, no scripts, no external URLs, and the namespace graph is inline SVG
 laid out here (:func:`layout`). Every string from the document goes through :func:`_e`
-(``html.escape`` with quotes), in text and attributes alike: names come from the cluster.
+(:func:`planner.untrusted.html_text`), in text and attributes alike: names come from the
+cluster.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +23,9 @@ from planner.sinks.report_markdown import (
     suppressed_note,
     where,
 )
-from planner.sinks.untrusted import clean_lines
 from planner.sinks.whatif_json import step_what_if_lines
 from planner.sinks.wire import dump_yaml_all
+from planner.untrusted import html_text
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:78em;padding:0 1em;color:#1d232a}
@@ -46,11 +46,10 @@ _CHAR_WIDTH = 7.2  # px per character of 12px sans-serif, wide enough not to cli
 _NODE_HEIGHT, _ROW_GAP, _COLUMN_GAP, _MARGIN = 40, 18, 90, 16
 
 
-def _e(value: object) -> str:
-    """Escape any value for HTML text or a quoted attribute. Control characters become visible
-    escapes: most are not allowed in HTML (nor in the inline SVG's XML), and an ANSI escape
-    would still drive a terminal that ``cat``s the file."""
-    return html.escape(clean_lines(value), quote=True)
+#: Any value for HTML text or a quoted attribute (:mod:`planner.untrusted`): control
+#: characters become visible escapes, since most are not allowed in HTML (nor in the inline
+#: SVG's XML) and an ANSI escape would still drive a terminal that ``cat``s the file.
+_e = html_text
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[object]],

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from planner.domain.plan import DATAPLANE_WORDS
-from planner.sinks.untrusted import clean, clean_lines
 from planner.sinks.whatif_json import step_what_if_lines
 from planner.sinks.wire import dump_yaml_all
+from planner.untrusted import clean, clean_lines
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "|": "\\|", "`": "\\`", "<": "&lt;", "&": "&amp;"})
 

@@ -29,7 +29,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from planner.sinks.untrusted import clean, plain
+from planner.untrusted import clean, plain
 
 #: Below this a wrapping column stops being readable; whole columns leave others this much.
 _READABLE = 8
@@ -41,7 +41,7 @@ _ID_BREAK = re.compile(r"(?<=[/.:=,\s])|(?<=-)(?!>)")
 
 class Id:
     """An id as a table cell: breaks between its parts (see the module notes), never cut.
-    The text is untrusted and shown as :func:`planner.sinks.untrusted.clean` shows it."""
+    The text is untrusted and shown as :func:`planner.untrusted.clean` shows it."""
 
     def __init__(self, value: object, style: str = "") -> None:
         self.text = clean(value)

@@ -10,7 +10,7 @@ from rich.console import Console
 from planner.domain.observed import NamespaceTraffic
 from planner.domain.traffic import EVIDENCE_TEXT, TrafficSnapshot, count_text
 from planner.sinks.tables import Column, Id, KubeTable
-from planner.sinks.untrusted import plain
+from planner.untrusted import plain
 
 _GATE_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
 

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from planner.sinks.report_markdown import md
-from planner.sinks.untrusted import plain
+from planner.untrusted import plain
 
 
 def _port(edge: Mapping[str, Any]) -> str:

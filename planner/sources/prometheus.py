@@ -39,6 +39,7 @@ from planner.domain.traffic import (
     window_seconds,
 )
 from planner.errors import MetricsError
+from planner.untrusted import one_line
 
 TOKEN_ENV: Final = "PLANNER_PROMETHEUS_TOKEN"
 """Environment variable holding a bearer token (``--prometheus-token-file`` wins over it)."""
@@ -215,7 +216,7 @@ def _vector_result(raw: bytes, where: str) -> list[dict[str, Any]]:
     if doc.get("status") != "success":
         detail = doc.get("error") or "no error message"
         raise MetricsError(f"{where}: query failed: status {doc.get('status')!r}: "
-                           f"{_one_line(str(detail))}")
+                           f"{one_line(str(detail))}")
     data = doc.get("data")
     if not isinstance(data, dict):
         raise MetricsError(f"{where}: response has no 'data' object")
@@ -279,11 +280,11 @@ def _error_detail(exc: urllib.error.HTTPError) -> str:
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        text = _one_line(raw.decode("utf-8", "replace"))
+        text = one_line(raw.decode("utf-8", "replace"))
         return f" {exc.reason}" + (f": {text[:_MAX_ERROR_BODY]}" if text else "")
     if isinstance(doc, dict) and doc.get("error"):
         kind = f"{doc['errorType']}: " if doc.get("errorType") else ""
-        return f" {exc.reason}: {kind}{_one_line(str(doc['error']))}"
+        return f" {exc.reason}: {kind}{one_line(str(doc['error']))}"
     return f" {exc.reason}"
 
 
@@ -298,13 +299,13 @@ def _url_reason(reason: object, timeout: float) -> str:
         return f"cannot resolve host ({reason.strerror})"
     if isinstance(reason, OSError):
         return _os_reason(reason)
-    return _one_line(str(reason))
+    return one_line(str(reason))
 
 
 def _os_reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    return _one_line(str(exc)) or type(exc).__name__
+    return one_line(str(exc)) or type(exc).__name__
 
 
 def _strip_userinfo(url: str) -> str:
@@ -313,7 +314,3 @@ def _strip_userinfo(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -10,9 +10,10 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from planner.service import ManifestInput
+from planner.untrusted import clean
 from tests.tui.conftest import SIZE, journey, ready, wait_for
 from tui.app import MeshplanApp, TuiOptions
-from tui.format import clean, matches, safe
+from tui.format import matches, safe
 from tui.screens.graph import EdgeScreen, GraphScreen, NamespaceScreen
 
 MARKUP = "[bold red]x"

@@ -11,8 +11,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Label, Select, Static
 
+from planner.untrusted import clean
 from tui.actions import ASSESS
-from tui.format import clean, safe
+from tui.format import safe
 from tui.screens.base import MeshScreen
 
 VERDICT_STYLE = {"mesh-overkill": "bold red", "mesh-optional": "bold yellow",

@@ -17,8 +17,9 @@ from textual.widgets import DataTable, Label, Static
 
 from planner.domain import policy
 from planner.domain.graph import Edge, NodeKind
+from planner.untrusted import clean
 from tui.actions import EDGE, GRAPH, NAMESPACE
-from tui.format import GATE_STYLE, clean, matches, safe
+from tui.format import GATE_STYLE, matches, safe
 from tui.screens.base import MeshScreen, set_columns
 
 NAMESPACE_COLUMNS = ("namespace", "enrolled", "mTLS now", "plan ends", "callers meshed",

@@ -13,8 +13,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static
 
+from planner.untrusted import clean
 from tui.actions import help_rows
-from tui.format import clean, gate_text
+from tui.format import gate_text
 
 
 class ConfirmModal(ModalScreen[bool]):

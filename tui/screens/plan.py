@@ -15,8 +15,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from planner.domain.plan import DATAPLANE_WORDS, Action, Change, Plan, Step
+from planner.untrusted import clean
 from tui.actions import PLAN
-from tui.format import clean, gate_text, matches, safe, state_text, what_if_text
+from tui.format import gate_text, matches, safe, state_text, what_if_text
 from tui.screens.base import MeshScreen
 
 SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}

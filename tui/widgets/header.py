@@ -7,7 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.format import clean
+from planner.untrusted import clean
 
 
 class MeshHeader(Static):
