@@ -33,7 +33,7 @@ from planner.domain.graph import (
     merge_evidence,
 )
 from planner.domain.inventory import Inventory, Workload
-from planner.domain.plan import Phase, Plan, Step
+from planner.domain.plan import NamespaceMode, Phase, Plan, Scope, Step
 from planner.domain.traffic import (
     EVIDENCE_TEXT,
     UNKNOWN,
@@ -408,7 +408,7 @@ def evaluate_gates(plan: Plan, snapshot: TrafficSnapshot) -> dict[str, GateResul
             gate = _step_gate(kept, step)
             scope = [e for e in left_out if e.destination_namespace == step.target.namespace]
         elif step.phase is Phase.MESH_STRICT:
-            enrolled = {f.name for f in plan.namespaces if f.mode != "outside"}
+            enrolled = {f.name for f in plan.namespaces if f.mode != NamespaceMode.OUTSIDE}
             gate = mesh_gate(kept, enrolled)
             scope = list(left_out)
         else:
@@ -421,7 +421,7 @@ def port_exceptions(plan: Plan) -> dict[tuple[str, str], Step]:
     """(namespace, workload) -> the port-exception step that keeps some of its ports
     PERMISSIVE for the callers in its ``forced_by``."""
     return {(s.target.namespace, s.target.name): s for s in plan.steps
-            if s.phase is Phase.EXCEPTION and s.target.scope == "workload"}
+            if s.phase is Phase.EXCEPTION and s.target.scope == Scope.WORKLOAD}
 
 
 def without_excepted(snapshot: TrafficSnapshot,
@@ -464,7 +464,7 @@ def _with_left_out(gate: GateResult, left_out: list[ObservedEdge]) -> GateResult
 
 def _step_gate(snapshot: TrafficSnapshot, step: Step) -> GateResult:
     ns = step.target.namespace
-    if step.target.scope != "workload":
+    if step.target.scope != Scope.WORKLOAD:
         return plaintext_gate(snapshot, ns)
     # Only the traffic to this workload decides its STRICT step; ``has_data`` stays the whole
     # snapshot's, so an empty source still reads as "no data at all".

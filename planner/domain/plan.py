@@ -84,6 +84,37 @@ class Action(StrEnum):
     RESTART = "restart"
 
 
+class Scope(StrEnum):
+    """What a step acts on."""
+
+    MESH = "mesh"
+    NAMESPACE = "namespace"
+    WORKLOAD = "workload"
+
+
+class Granularity(StrEnum):
+    """How STRICT is staged: one step per namespace, or per workload inside namespaces."""
+
+    NAMESPACE = "namespace"
+    WORKLOAD = "workload"
+
+
+class NamespaceMode(StrEnum):
+    """How a namespace is in the mesh at the end of the plan."""
+
+    SIDECAR = "sidecar"
+    AMBIENT = "ambient"
+    OUTSIDE = "outside"
+
+
+class FinalMtls(StrEnum):
+    """The mTLS mode a namespace ends the plan with (``outside``: not in the mesh)."""
+
+    STRICT = "STRICT"
+    PERMISSIVE = "PERMISSIVE"
+    OUTSIDE = "outside"
+
+
 @dataclass(frozen=True)
 class Change:
     """One change: apply a manifest, delete an object (stub), or restart a workload (stub)."""
@@ -94,9 +125,9 @@ class Change:
 
 @dataclass(frozen=True)
 class Target:
-    """What a step acts on: ``mesh``, a ``namespace`` or a ``workload``."""
+    """What a step acts on: the mesh, a namespace or a workload."""
 
-    scope: str
+    scope: Scope
     namespace: str = ""
     name: str = ""
 
@@ -128,13 +159,12 @@ class Step:
 
 @dataclass(frozen=True)
 class NamespaceFate:
-    """Where a namespace ends up: ``mode`` is sidecar, ambient or outside; ``final`` is STRICT,
-    PERMISSIVE or outside."""
+    """Where a namespace ends up: its data plane and its final mTLS mode."""
 
     name: str
-    mode: str
+    mode: NamespaceMode
     already: bool
-    final: str
+    final: FinalMtls
     reason: str
     steps: tuple[str, ...] = ()
 
@@ -144,7 +174,7 @@ class Plan:
     """The ordered rollout."""
 
     root_namespace: str
-    granularity: str
+    granularity: Granularity
     istio: Mapping[str, Any]
     steps: tuple[Step, ...]
     namespaces: tuple[NamespaceFate, ...]
@@ -443,10 +473,11 @@ def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[F
     opens with. ``unread`` are kinds the scan could not read: see :attr:`Plan.unread`.
 
     Raises ``ValueError`` for an unknown ``granularity`` (``namespace`` or ``workload``)."""
-    if granularity not in ("namespace", "workload"):
+    if granularity not in tuple(Granularity):
         raise ValueError(f"granularity must be namespace or workload, not {granularity!r}")
     gaps = tuple(sorted(set(unread)))
-    plan = _Planner(inventory, graph, tuple(sorted(findings)), root_namespace, granularity,
+    plan = _Planner(inventory, graph, tuple(sorted(findings)), root_namespace,
+                    Granularity(granularity),
                     membership(inventory, root_namespace, dataplane, dataplane_why),
                     frozenset(gaps)).build()
     partial = ((f"The scan could not read {', '.join(gaps)} (forbidden or timed out): what "
@@ -495,7 +526,7 @@ def gateway_notes(inventory: Inventory, graph: CallGraph) -> tuple[str, ...]:
 
 class _Planner:
     def __init__(self, inventory: Inventory, graph: CallGraph, findings: tuple[Finding, ...],
-                 root: str, granularity: str, members: Membership,
+                 root: str, granularity: Granularity, members: Membership,
                  unread: frozenset[str] = frozenset()) -> None:
         self.inv = inventory
         self.unread = unread
@@ -536,7 +567,8 @@ class _Planner:
         fates = []
         for ns in self.inv.namespaces:
             fate = self.fates.get(ns.name) or NamespaceFate(
-                ns.name, "outside", False, "outside", self.members.reasons.get(ns.name, ""))
+                ns.name, NamespaceMode.OUTSIDE, False, FinalMtls.OUTSIDE,
+                self.members.reasons.get(ns.name, ""))
             ids = tuple(s.id for s in steps if s.target.namespace == ns.name)
             fates.append(NamespaceFate(fate.name, fate.mode, fate.already, fate.final,
                                        fate.reason, ids))
@@ -609,7 +641,7 @@ class _Planner:
         self.steps.append(Step(
             id="10-prereq", phase=Phase.PREREQUISITES,
             title="Check Istio and the existing mTLS policy",
-            target=Target("mesh"),
+            target=Target(Scope.MESH),
             why="Nothing may change before the control plane is present and the policies that "
                 "already count are known (only the oldest mesh-wide and namespace-wide "
                 "PeerAuthentication are used).",
@@ -635,7 +667,7 @@ class _Planner:
             self.steps.append(Step(
                 id="20-mesh-permissive", phase=Phase.MESH_PERMISSIVE,
                 title=f"Keep mesh-wide STRICT in {self.root} (already STRICT)",
-                target=Target("mesh", self.root),
+                target=Target(Scope.MESH, self.root),
                 why=(f"{mesh.ref} already makes the mesh STRICT. It is not lowered: PERMISSIVE "
                      "would let plaintext into every meshed namespace without a policy of its "
                      "own. Instead, each namespace the plan enrolls gets a namespace-wide "
@@ -650,7 +682,7 @@ class _Planner:
         self.steps.append(Step(
             id="20-mesh-permissive", phase=Phase.MESH_PERMISSIVE,
             title=f"Make mesh-wide PERMISSIVE explicit in {self.root}",
-            target=Target("mesh", self.root),
+            target=Target(Scope.MESH, self.root),
             why="Servers must accept plaintext and mTLS while clients move into the mesh; an "
                 "explicit policy makes the starting point visible and the last step a one-field "
                 "change.",
@@ -741,7 +773,7 @@ class _Planner:
         self.steps.append(Step(
             id=step_id, phase=Phase.ENROLL,
             title=f"Enroll {ns} ({mode})" if not already else f"Confirm {ns} is enrolled ({mode})",
-            target=Target("namespace", ns),
+            target=Target(Scope.NAMESPACE, ns),
             why=f"{position} Mode {mode}: {how}." + (f" {precedence}" if precedence else ""),
             apply=tuple(apply), rollback=tuple(undo),
             preconditions=("20-mesh-permissive done" if self.mesh_was_strict
@@ -751,7 +783,8 @@ class _Planner:
             requires=("20-mesh-permissive", *earlier),
             verify=_enroll_checks(ns, mode),
         ))
-        self.fates[ns] = NamespaceFate(ns, mode, already, "PERMISSIVE", self.members.reasons[ns])
+        self.fates[ns] = NamespaceFate(ns, NamespaceMode(mode), already, FinalMtls.PERMISSIVE,
+                                       self.members.reasons[ns])
 
     def permissive_pin(self, ns: str, mode: str) -> tuple[dict[str, Any] | None, str]:
         """The namespace-wide PERMISSIVE policy ``ns`` needs while it joins the mesh, if any, and
@@ -914,7 +947,7 @@ class _Planner:
                     + (" or covered by an exception applied just before." if exceptions
                        else "."))
         proof, blind, unproven = self.proof_for(ns)
-        if self.granularity == "workload":
+        if self.granularity == Granularity.WORKLOAD:
             self.workload_strict_steps(ns, exceptions, requires + exception_ids, position,
                                        (proof, blind, unproven))
         existing = self.policies.namespace_wide.get(ns)
@@ -931,7 +964,7 @@ class _Planner:
         self.steps.append(Step(
             id=step_id, phase=Phase.STRICT,
             title=f"STRICT mTLS for namespace {ns}",
-            target=Target("namespace", ns),
+            target=Target(Scope.NAMESPACE, ns),
             why=position + (f" Edits the existing {existing.ref} (the one Istio uses) instead "
                             "of adding a policy Istio would ignore; a namespace-wide policy "
                             "overrides the mesh-wide one, workload policies override it."
@@ -947,7 +980,8 @@ class _Planner:
             proof=proof, blind=blind,
         ))
         fate = self.fates[ns]
-        self.fates[ns] = NamespaceFate(ns, fate.mode, fate.already, "STRICT", fate.reason)
+        self.fates[ns] = NamespaceFate(ns, fate.mode, fate.already, FinalMtls.STRICT,
+                                       fate.reason)
 
     def proof_for(self, ns: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
         """What can prove STRICT on ``ns`` safe, the blind workloads that keep the manifests
@@ -973,7 +1007,7 @@ class _Planner:
     def exception_step(self, ns: str, step_id: str, entry: _Exception,
                        requires: list[str]) -> None:
         w = entry.workload
-        mode = "STRICT" if self.granularity == "workload" else None
+        mode = "STRICT" if self.granularity == Granularity.WORKLOAD else None
         obj = policy.peer_authentication(
             ns, f"meshplan-exception-{w.name}", mode=mode,
             selector=entry.selector,
@@ -984,7 +1018,7 @@ class _Planner:
         self.steps.append(Step(
             id=step_id, phase=Phase.EXCEPTION,
             title=f"Port exception for {w.ref.kind} {ns}/{w.name} (ports {ports})",
-            target=Target("workload", ns, w.name),
+            target=Target(Scope.WORKLOAD, ns, w.name),
             why=(f"{policy.join_names(callers)} cannot join the mesh and call(s) {w.name} on "
                  f"container port(s) {ports}; a workload policy keeps exactly those ports "
                  f"PERMISSIVE. Applied before 40-strict-{ns} so the caller is never refused."),
@@ -1018,7 +1052,7 @@ class _Planner:
             self.steps.append(Step(
                 id=f"40-strict-{ns}-{names[w.ref.key]}", phase=Phase.STRICT,
                 title=f"STRICT mTLS for {w.ref.kind} {ns}/{w.name}",
-                target=Target("workload", ns, w.name),
+                target=Target(Scope.WORKLOAD, ns, w.name),
                 why=position + " Staged per workload (--granularity workload).",
                 apply=(apply,), rollback=(undo,),
                 preconditions=(f"no plaintext traffic into {w.name} over 7 days", *proof[2]),
@@ -1040,7 +1074,7 @@ class _Planner:
         self.steps.append(Step(
             id=f"50-exception-{ns}", phase=Phase.EXCEPTION,
             title=f"Keep namespace {ns} PERMISSIVE",
-            target=Target("namespace", ns),
+            target=Target(Scope.NAMESPACE, ns),
             why=(f"Some callers cannot join the mesh and no port exception can cover them: "
                  f"{reason}. An explicit namespace policy keeps {ns} PERMISSIVE when the mesh "
                  "goes STRICT. Plaintext then gets no authn checks: add an "
@@ -1051,7 +1085,7 @@ class _Planner:
             forced_by=tuple(sorted({u.split(" ", 1)[0] for u in uncovered})),
         ))
         fate = self.fates[ns]
-        self.fates[ns] = NamespaceFate(ns, fate.mode, fate.already, "PERMISSIVE",
+        self.fates[ns] = NamespaceFate(ns, fate.mode, fate.already, FinalMtls.PERMISSIVE,
                                        f"{fate.reason}; kept PERMISSIVE: {reason}")
 
     # -- phase 5 ------------------------------------------------------------------------------
@@ -1062,7 +1096,7 @@ class _Planner:
         self.steps.append(Step(
             id="60-mesh-strict", phase=Phase.MESH_STRICT,
             title=f"Mesh-wide STRICT in {self.root}",
-            target=Target("mesh", self.root),
+            target=Target(Scope.MESH, self.root),
             why="Last: every enrolled namespace has its own policy by now (STRICT, or PERMISSIVE "
                 "with its reason), and the port exceptions stay, so this only sets the default "
                 "for namespaces without a policy, including ones created later."
@@ -1089,7 +1123,7 @@ class _Planner:
         homes: dict[str, str] = {}
         for s in self.steps:
             ns = s.target.namespace
-            if s.target.scope != "namespace":
+            if s.target.scope != Scope.NAMESPACE:
                 continue
             if s.phase in (Phase.STRICT, Phase.EXCEPTION) or ns not in homes:
                 homes[ns] = s.id

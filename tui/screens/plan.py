@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
-from planner.domain.plan import DATAPLANE_WORDS, Action, Change, Plan, Step
+from planner.domain.plan import DATAPLANE_WORDS, Action, Change, Plan, Scope, Step
 from planner.untrusted import clean
 from tui.actions import PLAN
 from tui.format import gate_text, matches, safe, state_text, what_if_text
@@ -240,7 +240,7 @@ class PlanScreen(MeshScreen):
         workloads the manifests suspect behind an unnamed (sidecar-less) one."""
         text = Text(end="")
         report = self.mesh.namespace_traffic.get(step.target.namespace)
-        if gate.status != "fail" or report is None or step.target.scope != "namespace":
+        if gate.status != "fail" or report is None or step.target.scope != Scope.NAMESPACE:
             return text
         for c in report.plaintext_callers[:6]:
             text.append("    caller ", style="dim")

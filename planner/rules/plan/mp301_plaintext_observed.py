@@ -13,7 +13,7 @@ from typing import Final
 from planner.domain.findings import Finding, Level, RuleInfo
 from planner.domain.graph import CallGraph
 from planner.domain.observed import callee_id, caller_id
-from planner.domain.plan import Phase, Plan, Step
+from planner.domain.plan import Phase, Plan, Scope, Step
 from planner.domain.traffic import GateResult, ObservedEdge, count_text
 
 INFO: Final = RuleInfo(
@@ -36,7 +36,7 @@ def gate_blockers(plan: Plan, graph: CallGraph) -> Callable[[Step, GateResult],
     port-exception step of the callee's workload when ``plan`` has one (telemetry has no ports
     to tell whether it covers the caller)."""
     exceptions = {(s.target.namespace, s.target.name): s.id for s in plan.steps
-                  if s.phase is Phase.EXCEPTION and s.target.scope == "workload"}
+                  if s.phase is Phase.EXCEPTION and s.target.scope == Scope.WORKLOAD}
 
     def blockers(step: Step, gate: GateResult) -> tuple[Finding, ...]:
         return tuple(_finding(graph, step, obs, gate, exceptions.get(
