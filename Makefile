@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test test-fast lint venv clean
 
 $(BIN)/planner: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ demo: venv
 ## Set up, then run the test suite (CI runs this after ruff and mypy).
 test: venv
 	$(BIN)/python -m pytest
+
+## The quick loop: everything but the slow, live-API, TUI and subprocess tests
+## (markers: tests/conftest.py).
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow and not live and not tui and not subprocess"
 
 ## ruff, mypy and the layer contracts (docs/architecture.md), as CI runs them.
 lint: venv
