@@ -13,6 +13,9 @@ from rich.console import Console
 from planner.sinks.report_markdown import md
 from planner.untrusted import plain
 
+#: Calls that keep working listed in the terminal; every breaking call is always listed.
+SAFE_SHOWN = 30
+
 
 def _port(edge: Mapping[str, Any]) -> str:
     port = f"port {edge['port']}" if edge["port"] is not None else "a pod port"
@@ -56,8 +59,11 @@ def render_text(console: Console, doc: Mapping[str, Any]) -> None:
     safe = [e for e in edges if not e["breaks"]]
     if safe:
         console.print()
-        for edge in safe:
+        for edge in safe[:SAFE_SHOWN]:
             console.print(plain(f"ok     {_call(edge)}: {edge['mode']}, {edge['note']}"))
+        if len(safe) > SAFE_SHOWN:
+            console.print(plain(f"ok     ... and {len(safe) - SAFE_SHOWN} more call(s) that keep "
+                                "working (-o json or -o markdown lists them all)", style="dim"))
     if doc["noEffect"]:
         console.print()
         for entry in doc["noEffect"]:

@@ -317,3 +317,18 @@ def test_docs_field_table_is_current() -> None:
     docs = (ROOT / "docs" / "what-if.md").read_text(encoding="utf-8")
     assert update_docs(docs, whatif_schema()) == docs, (
         "docs/what-if.md is stale: run python -m planner.sinks.schema_docs docs/what-if.md")
+
+
+def test_text_lists_every_breaking_call_and_caps_the_safe_ones(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner.sinks import whatif_text
+
+    shown = 5
+    monkeypatch.setattr(whatif_text, "SAFE_SHOWN", shown)
+    result = run("-f", SHOP, "-R", "--strict", "istio-system")
+    doc = whatif_json("-f", SHOP, "-R", "--strict", "istio-system")
+    safe = [e for e in doc["edges"] if not e["breaks"]]
+    assert len(safe) > shown
+    assert result.stdout.count("\nBREAKS ") == doc["summary"]["breaking"]
+    assert result.stdout.count("\nok     ") == shown + 1
+    assert f"and {len(safe) - shown} more call(s) that keep working" in result.stdout
