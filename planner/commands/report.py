@@ -20,12 +20,13 @@ from planner.commands.common import (
     handle_errors,
     input_options,
     run_pipeline,
+    traffic_options,
 )
 from planner.commands.plan import plan_options
 from planner.exit_codes import ExitCode
 
 if TYPE_CHECKING:
-    from planner.service import InputSpec, PlanOptions
+    from planner.service import InputSpec, PlanOptions, TrafficSource
 
 
 def _json(doc: dict[str, Any]) -> str:
@@ -70,6 +71,7 @@ def _write(path: str, text: str) -> None:
 @click.command()
 @input_options
 @plan_options
+@traffic_options
 @click.option("--format", "fmt", type=click.Choice(list(_FORMATS)), default=None,
               help="Output format: json (for machines; the default), markdown, html (one "
                    "self-contained page) or sarif (SARIF 2.1.0, for code scanning).")
@@ -83,8 +85,9 @@ def _write(path: str, text: str) -> None:
               help="Accept a finding: it stays in the report, marked suppressed, and "
                    "--fail-on does not count it. Repeatable.")
 @handle_errors
-def report(spec: InputSpec, plan_options: PlanOptions, fmt: str | None, as_json: bool,
-           out_file: str | None, fail_on: str | None, ignore: tuple[str, ...]) -> None:
+def report(spec: InputSpec, plan_options: PlanOptions, traffic: TrafficSource | None,
+           fmt: str | None, as_json: bool, out_file: str | None, fail_on: str | None,
+           ignore: tuple[str, ...]) -> None:
     """Report inventory, call graph, fit verdict, plan and blockers as one deterministic
     document.
 
@@ -96,6 +99,7 @@ def report(spec: InputSpec, plan_options: PlanOptions, fmt: str | None, as_json:
       planner report -f manifests/ -R --format sarif --out meshplan.sarif
       planner report -f manifests/ -R --fail-on error --ignore MP207 \\
           --ignore MP205:StatefulSet/data/postgres
+      planner report --context prod --prometheus http://127.0.0.1:9090 --format sarif
     """
     from planner.domain.findings import Level
     from planner.service import suppressions
@@ -103,8 +107,9 @@ def report(spec: InputSpec, plan_options: PlanOptions, fmt: str | None, as_json:
 
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json contradicts --format {fmt}")
-    rollout = run_pipeline(spec, plan_options)
-    analysis, plan = rollout.analysis, rollout.plan
+    rollout = run_pipeline(spec, plan_options, traffic=traffic)
+    # With observed traffic, the gated plan: STRICT steps with plaintext carry MP301 findings.
+    analysis, plan = rollout.analysis, rollout.gated
     accepted = suppressions(analysis, ignore)
     doc = report_document(analysis, plan, rollout.assessment, accepted)
     text = _FORMATS[fmt or "json"](doc)

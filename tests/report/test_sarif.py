@@ -124,3 +124,24 @@ def test_fail_on_still_exits_10_with_sarif() -> None:
 def test_locations_show_in_json_and_markdown(fmt: str) -> None:
     out = run_report([*SHOP, "--format", fmt]).stdout
     assert "sample_clusters/shop/storefront/assets.yaml" in out
+
+
+def test_plan_findings_from_observed_traffic(tmp_path: Path) -> None:
+    """With --traffic, STRICT steps whose namespace saw plaintext carry MP301 (a plan
+    finding); SARIF reports it like any other finding, and validates."""
+    from tests.traffic.shop_truth import write_csv
+
+    csv = write_csv(tmp_path / "shop.csv")
+    doc = sarif(*SHOP, "--traffic", str(csv))
+    mp301 = [r for r in doc["runs"][0]["results"] if r["ruleId"] == "MP301"]
+    assert mp301 and all(r["level"] == "error" for r in mp301)
+    assert "MP301" in {r["id"] for r in doc["runs"][0]["tool"]["driver"]["rules"]}
+    report = json.loads(run_report([*SHOP, "--traffic", str(csv), "--json"]).stdout)
+    assert len(mp301) == len([b for b in report["blockers"] if b["code"] == "MP301"])
+    # The steps' what-ifs count the observed plaintext as evidence too.
+    reasons = {r["code"] for s in report["plan"]["steps"] if "whatIf" in s
+               for e in s["whatIf"]["breaking"] for r in e["reasons"]}
+    assert "observed-plaintext" in reasons
+    path = tmp_path / "traffic.sarif"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert validate(path) == []
