@@ -212,7 +212,7 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
     from dataclasses import replace
 
     from planner.domain.plan import build_plan_from
-    from planner.rules.blockers import BLOCKER_RULES
+    from planner.rules.blockers import AMBIENT_READINESS_RULES, BLOCKER_RULES
 
     if assessment is None:
         assessment = assess(analysis)
@@ -223,7 +223,8 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
     plan = build_plan_from(context.inventory, context.graph, findings,
                            root_namespace=context.root_namespace, granularity=granularity,
                            dataplane=modes, dataplane_why=why, dataplane_choice=choice,
-                           fit=assessment.fit_verdict, unread=analysis.scan.unread)
+                           fit=assessment.fit_verdict, unread=analysis.scan.unread,
+                           enrollment_codes={r.info.code for r in AMBIENT_READINESS_RULES})
     return replace(plan, what_if=_step_what_ifs(analysis, plan))
 
 
@@ -265,10 +266,20 @@ def _dataplane_modes(analysis: Analysis, assessment: Assessment,
 
 def assess(analysis: Analysis) -> Assessment:
     """The mesh-fit verdict, the data plane per namespace and the cost of each option."""
-    from planner.domain.fit import assess_fit
+    from dataclasses import replace
+
+    from planner.domain.fit import ambient_candidates, assess_fit
+    from planner.rules.blockers import AMBIENT_READINESS_RULES, WAYPOINT_RESOLVES
     from planner.rules.fit import FIT_RULES, L7_RULES
 
-    return assess_fit(analysis.context, FIT_RULES, [r.info.code for r in L7_RULES])
+    ctx = analysis.context
+    # Judge every namespace as if it went ambient, so the recommendation and the plan's
+    # ambient enrollment rest on the same readiness rules.
+    judged = replace(ctx, ambient_candidates=ambient_candidates(ctx.inventory,
+                                                                ctx.root_namespace))
+    readiness = [f for rule in AMBIENT_READINESS_RULES for f in rule.check(judged)]
+    return assess_fit(ctx, FIT_RULES, [r.info.code for r in L7_RULES], readiness,
+                      WAYPOINT_RESOLVES)
 
 
 # --- applying plan steps ----------------------------------------------------------------------

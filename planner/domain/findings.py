@@ -82,6 +82,9 @@ class RuleContext:
     profile: Any = None
     root_namespace: str = "istio-system"
     dataplane: Mapping[str, str] | None = None
+    #: Namespaces the ambient readiness rules judge as if they went ambient (``assess`` asks
+    #: before choosing a data plane); None: the namespaces the plan puts in ambient mode.
+    ambient_candidates: frozenset[str] | None = None
 
 
 Check = Callable[[RuleContext], list[Finding]]

@@ -18,14 +18,13 @@ needs; :func:`estimate_costs` sizes each option from the inventory and the profi
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from planner.domain import raw
 from planner.domain.findings import Finding, Rule, RuleContext
 from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
-from planner.domain.policy import disable_settings
 from planner.domain.profile import COST_BASIS, QUESTIONS, Profile, ProxyCost
 from planner.domain.roles import infrastructure_role
 from planner.domain.verdict import OPTIONAL, OVERKILL, RECOMMENDED, Alternative, FitVerdict
@@ -42,9 +41,6 @@ SYSTEM_NAMESPACES: Final = frozenset({"kube-system", "kube-public", "kube-node-l
 #: An existing sidecar namespace with at least this many L7 policy objects keeps sidecars: the
 #: article calls sidecar "the safer choice" for existing meshes with complex L7 policy.
 COMPLEX_L7_OBJECTS: Final = 3
-#: Kinds that only sidecars take: EnvoyFilter patches sidecar Envoy config (waypoints take a
-#: subset), and the ``Sidecar`` resource has no ambient equivalent.
-SIDECAR_ONLY_KINDS: Final = ("EnvoyFilter", "Sidecar")
 
 AMBIENT: Final = "ambient"
 SIDECAR: Final = "sidecar"
@@ -255,9 +251,14 @@ def _score(findings: Iterable[Finding]) -> tuple[int, float]:
     return max(0, min(100, round(raw))), raw
 
 
-def assess_fit(ctx: RuleContext, rules: Sequence[Rule], l7_codes: Iterable[str]) -> Assessment:
+def assess_fit(ctx: RuleContext, rules: Sequence[Rule], l7_codes: Iterable[str],
+               readiness: Sequence[Finding] = (),
+               waypoint_codes: Collection[str] = ()) -> Assessment:
     """Run the fit ``rules`` and build the assessment. ``l7_codes`` are the rules whose objects
-    call for an L7 proxy (a waypoint in ambient)."""
+    call for an L7 proxy (a waypoint in ambient). ``readiness`` are the ambient readiness
+    findings for every namespace judged as ambient (:func:`ambient_candidates`): a namespace
+    with one is not recommended ambient, except for ``waypoint_codes`` findings, which the
+    recommended waypoint resolves and the reasons name as what must change first."""
     profile = ctx.profile if isinstance(ctx.profile, Profile) else Profile()
     ctx = replace(ctx, profile=profile)
     findings = _run(rules, ctx)
@@ -268,7 +269,7 @@ def assess_fit(ctx: RuleContext, rules: Sequence[Rule], l7_codes: Iterable[str])
     codes = {f.code for f in findings if f.weight}
     nodes = node_count(ctx.inventory, profile)
     choices = recommend_dataplane(ctx.inventory, findings, titles, set(l7_codes), nodes[0],
-                                  ctx.root_namespace)
+                                  ctx.root_namespace, readiness, waypoint_codes)
     return Assessment(
         verdict=verdict_for(score),
         score=score,
@@ -319,12 +320,22 @@ def _alternatives(codes: set[str], profile: Profile) -> tuple[Alternative, ...]:
 # Data plane per namespace
 
 
+def ambient_candidates(inventory: Inventory, root_namespace: str) -> frozenset[str]:
+    """The namespaces the data-plane choice could put in ambient mode: every namespace but
+    Kubernetes' own and Istio's root."""
+    names = {n.name for n in inventory.namespaces} | {w.namespace for w in inventory.workloads}
+    return frozenset(n for n in names if not is_system_namespace(n, root_namespace))
+
+
 def recommend_dataplane(inventory: Inventory, findings: Sequence[Finding],
                         titles: Mapping[str, str], l7_codes: set[str], nodes: int,
-                        root_namespace: str = "istio-system") -> tuple[DataplaneChoice, ...]:
-    """Ambient by default; sidecar where existing L7 policy is complex or ambient cannot take
-    the configuration; a waypoint only for namespaces or service accounts whose services need
-    L7 features, naming the features. ``nodes`` sizes DaemonSets."""
+                        root_namespace: str = "istio-system",
+                        readiness: Sequence[Finding] = (),
+                        waypoint_codes: Collection[str] = ()) -> tuple[DataplaneChoice, ...]:
+    """Ambient by default; sidecar where existing L7 policy is complex or an ambient readiness
+    finding says ambient cannot take the configuration; a waypoint only for namespaces or
+    service accounts whose services need L7 features, naming the features. ``nodes`` sizes
+    DaemonSets."""
     l7: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     accounts: dict[str, set[str | None]] = defaultdict(set)
     for f in findings:
@@ -336,7 +347,11 @@ def recommend_dataplane(inventory: Inventory, findings: Sequence[Finding],
                 l7[namespace][key].add(feature)
                 accounts[namespace].add(account)
     pods = _pods_by_namespace(inventory, nodes)
-    blockers = _ambient_blockers(inventory, root_namespace)
+    blockers: dict[str, list[str]] = defaultdict(list)
+    changes: dict[str, list[str]] = defaultdict(list)
+    for f in sorted(readiness):
+        (changes if f.code in waypoint_codes else blockers)[f.namespace].append(
+            f"{f.code} {f.message}")
     infrastructure = _infrastructure_notes(inventory)
     choices = []
     for namespace in sorted(pods):
@@ -351,7 +366,7 @@ def recommend_dataplane(inventory: Inventory, findings: Sequence[Finding],
                                 () if None in sas else tuple(sorted(str(a) for a in sas)),
                                 features, tuple(sorted(objects)))
         choice = _choose(inventory, namespace, pods[namespace], waypoint,
-                         blockers.get(namespace, ()) + blockers.get(root_namespace, ()))
+                         tuple(blockers.get(namespace, ())), tuple(changes.get(namespace, ())))
         if namespace in infrastructure:
             # Say where the assessment and the rollout plan differ, so neither surprises.
             choice = replace(choice, reasons=(*choice.reasons, infrastructure[namespace]))
@@ -373,17 +388,13 @@ def _infrastructure_notes(inventory: Inventory) -> dict[str, str]:
 
 
 def _choose(inventory: Inventory, namespace: str, pods: int, waypoint: Waypoint | None,
-            blockers: tuple[str, ...]) -> DataplaneChoice:
+            blockers: tuple[str, ...], changes: tuple[str, ...] = ()) -> DataplaneChoice:
     ns = inventory.namespace_index.get(namespace)
     existing_sidecar = ns is not None and ns.enrollment == SIDECAR
-    sidecar_only = sorted(o.ref.key for o in inventory.istio
-                          if o.ref.namespace == namespace and o.ref.kind in SIDECAR_ONLY_KINDS)
     reasons: list[str] = []
     if blockers:
         reasons.append("ambient cannot take: " + "; ".join(blockers)
-                       + " (remove it to move to ambient)")
-    if sidecar_only:
-        reasons.append("sidecar-only configuration: " + ", ".join(sidecar_only))
+                       + " (change it to move to ambient; docs/rules.md says how)")
     if existing_sidecar and waypoint and len(waypoint.objects) >= COMPLEX_L7_OBJECTS:
         reasons.append(f"existing sidecar namespace with complex L7 policy "
                        f"({len(waypoint.objects)} objects: {', '.join(waypoint.features)}); "
@@ -398,18 +409,9 @@ def _choose(inventory: Inventory, namespace: str, pods: int, waypoint: Waypoint 
         who = (f"service accounts {', '.join(waypoint.service_accounts)}"
                if waypoint.service_accounts else "the whole namespace")
         reasons.append(f"waypoint for {who}: {', '.join(waypoint.features)}")
+    if changes:
+        reasons.append("before enrolling it in ambient: " + "; ".join(changes))
     return DataplaneChoice(namespace, AMBIENT, tuple(reasons), pods, waypoint, blockers)
-
-
-def _ambient_blockers(inventory: Inventory, root_namespace: str) -> dict[str, tuple[str, ...]]:
-    """PeerAuthentications that set DISABLE (whole workload or one port): ambient has no
-    plaintext exception, so the migration guide calls them incompatible."""
-    found: dict[str, list[str]] = defaultdict(list)
-    for pa in inventory.istio_of_kind("PeerAuthentication"):
-        if disable_settings(pa):
-            scope = " (mesh-wide)" if pa.ref.namespace == root_namespace else ""
-            found[pa.ref.namespace].append(f"{pa.ref.key} sets mTLS DISABLE{scope}")
-    return {k: tuple(v) for k, v in found.items()}
 
 
 def _l7_targets(inventory: Inventory, key: str) -> list[tuple[str, str | None]]:

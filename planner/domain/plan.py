@@ -464,13 +464,16 @@ def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[F
                     dataplane_why: Mapping[str, str] | None = None,
                     dataplane_choice: str = "sidecar",
                     fit: FitVerdict | None = None,
-                    unread: Collection[str] = ()) -> Plan:
+                    unread: Collection[str] = (),
+                    enrollment_codes: Collection[str] = ()) -> Plan:
     """Order the rollout. ``findings`` are the blocker findings; each is attached to the step it
     endangers, and its ``exception`` (caller, workload, ports) becomes a port exception.
     ``dataplane`` maps namespaces to the data plane they get (sidecar where missing),
     ``dataplane_why`` says how each was chosen and ``dataplane_choice`` how all were
     (``recommended``, ``sidecar``, ``ambient`` or ``given``); ``fit`` is the verdict the plan
     opens with. ``unread`` are kinds the scan could not read: see :attr:`Plan.unread`.
+    Findings whose code is in ``enrollment_codes`` (ambient readiness) block the namespace's
+    enrollment step instead of its STRICT step.
 
     Raises ``ValueError`` for an unknown ``granularity`` (``namespace`` or ``workload``)."""
     if granularity not in tuple(Granularity):
@@ -479,7 +482,7 @@ def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[F
     plan = _Planner(inventory, graph, tuple(sorted(findings)), root_namespace,
                     Granularity(granularity),
                     membership(inventory, root_namespace, dataplane, dataplane_why),
-                    frozenset(gaps)).build()
+                    frozenset(gaps), frozenset(enrollment_codes)).build()
     partial = ((f"The scan could not read {', '.join(gaps)} (forbidden or timed out): what "
                 "the plan says "
                 "about them is unknown, not absent, and it has no rollback that deletes one. "
@@ -527,8 +530,10 @@ def gateway_notes(inventory: Inventory, graph: CallGraph) -> tuple[str, ...]:
 class _Planner:
     def __init__(self, inventory: Inventory, graph: CallGraph, findings: tuple[Finding, ...],
                  root: str, granularity: Granularity, members: Membership,
-                 unread: frozenset[str] = frozenset()) -> None:
+                 unread: frozenset[str] = frozenset(),
+                 enrollment_codes: frozenset[str] = frozenset()) -> None:
         self.inv = inventory
+        self.enrollment_codes = enrollment_codes
         self.unread = unread
         self.graph = graph
         self.findings = findings
@@ -1115,8 +1120,9 @@ class _Planner:
         ))
 
     def attach_findings(self) -> list[Step]:
-        """Attach each finding to the step it endangers: the namespace's STRICT (or keep
-        PERMISSIVE) step, else its enrollment, else the prerequisites."""
+        """Attach each finding to the step it endangers: the namespace's enrollment for the
+        ambient readiness codes, else its STRICT (or keep PERMISSIVE) step, else its
+        enrollment, else the prerequisites."""
         by_ns: dict[str, list[Finding]] = defaultdict(list)
         for f in self.findings:
             by_ns[f.namespace].append(f)
@@ -1129,7 +1135,9 @@ class _Planner:
                 homes[ns] = s.id
         placed: dict[str, list[Finding]] = defaultdict(list)
         for ns, found in by_ns.items():
-            placed[homes.get(ns, "10-prereq")].extend(found)
+            for f in found:
+                enroll = self.enroll_step.get(ns) if f.code in self.enrollment_codes else None
+                placed[enroll or homes.get(ns, "10-prereq")].append(f)
         result = []
         for s in self.steps:
             extra = placed.get(s.id, [])

@@ -92,8 +92,9 @@ def test_peerauthentication_disable_is_flagged_for_ambient(tmp_path: Path) -> No
     write(tmp_path / "app.yaml", APP.replace("NS", "shop") + "---\n" + disable)
     choice = assessment_of(tmp_path).namespaces[0]
     assert choice.mode == SIDECAR
-    assert choice.ambient_blockers == ("PeerAuthentication/shop/legacy sets mTLS DISABLE",)
-    assert "remove it to move to ambient" in choice.reasons[0]
+    [blocker] = choice.ambient_blockers
+    assert blocker.startswith("MP215 PeerAuthentication/shop/legacy sets port 9000 DISABLE")
+    assert "change it to move to ambient" in choice.reasons[0]
 
 
 def test_costs_from_replicas_daemonsets_and_nodes(tmp_path: Path) -> None:

@@ -19,7 +19,28 @@ from planner.rules.blockers import (
     mp213_probes_not_rewritten,
     mp214_scrape_app_port,
     mp215_ambient_disable,
+    mp216_ambient_envoyfilter,
+    mp217_ambient_sidecar_only,
+    mp218_ambient_vm,
+    mp219_ambient_l7_no_waypoint,
+    mp220_ambient_missing_waypoint,
 )
+
+#: What breaks or silently changes when a namespace goes ambient (MP215 DISABLE and
+#: MP216-MP220): ``assess`` keeps a namespace with such a finding off ambient, and the plan
+#: blocks that namespace's ambient enrollment with it.
+AMBIENT_READINESS_RULES: tuple[Rule, ...] = (
+    mp215_ambient_disable.RULE,
+    mp216_ambient_envoyfilter.RULE,
+    mp217_ambient_sidecar_only.RULE,
+    mp218_ambient_vm.RULE,
+    mp219_ambient_l7_no_waypoint.RULE,
+    mp220_ambient_missing_waypoint.RULE,
+)
+
+#: Readiness findings the waypoint ``assess`` recommends resolves: they name what must change
+#: before ambient rather than keep the namespace on sidecars.
+WAYPOINT_RESOLVES: frozenset[str] = frozenset({mp219_ambient_l7_no_waypoint.INFO.code})
 
 BLOCKER_RULES: tuple[Rule, ...] = (
     mp201_ingress_outside.RULE,
@@ -36,5 +57,5 @@ BLOCKER_RULES: tuple[Rule, ...] = (
     mp212_destination_rule_tls.RULE,
     mp213_probes_not_rewritten.RULE,
     mp214_scrape_app_port.RULE,
-    mp215_ambient_disable.RULE,
+    *AMBIENT_READINESS_RULES,
 )

@@ -16,6 +16,7 @@ from planner.domain.policy import (
     has_selector,
     mtls_mode,
 )
+from planner.rules.blockers._ambient import ambient_targets
 from planner.rules.blockers._common import members
 
 INFO = RuleInfo(
@@ -47,7 +48,7 @@ def _targets(policy: PolicyObject, ambient: list[str], ctx: RuleContext) -> list
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per (PeerAuthentication, ambient namespace)."""
     m = members(ctx)
-    ambient = sorted(ns for ns, mode in m.modes.items() if mode == "ambient")
+    ambient = list(ambient_targets(ctx))
     if not ambient:
         return []
     findings = []
@@ -57,10 +58,12 @@ def check(ctx: RuleContext) -> list[Finding]:
             continue
         for ns in _targets(pa, ambient, ctx):
             scope = "mesh-wide " if pa.ref.namespace != ns else ""
+            where = (f"{ns} is in ambient mode ({m.reasons.get(ns, 'ambient')})"
+                     if m.modes.get(ns) == "ambient" else f"{ns} cannot go ambient with it")
             findings.append(INFO.finding(
                 subject=pa.ref.key,
                 message=(f"{scope}{pa.ref.key} sets {', '.join(found)}, which ambient does not "
-                         f"support; {ns} is in ambient mode ({m.reasons.get(ns, 'ambient')})"),
+                         f"support; {where}"),
                 namespace=ns,
                 objects=(pa.ref.key,),
             ))

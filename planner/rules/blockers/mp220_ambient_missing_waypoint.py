@@ -1,0 +1,72 @@
+"""MP220 targetRefs or use-waypoint naming a Gateway that does not exist.
+
+Detects, in a namespace judged as ambient: Istio objects whose ``targetRefs`` (or
+``targetRef``) name a Gateway API ``Gateway`` absent from the input, and Namespaces or Services
+whose ``istio.io/use-waypoint`` label names a waypoint absent from the input. A policy bound to
+nothing is enforced nowhere: an ALLOW-list meant to narrow the callers leaves traffic allowed
+to all (istio/istio#57315).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from planner.domain import raw
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.rules.blockers._ambient import ambient_targets, gateways, waypoint_label, waypoints
+
+INFO = RuleInfo(
+    code="MP220",
+    title="targetRefs or use-waypoint names a missing Gateway",
+    category="blocker",
+    severity=Level.ERROR,
+    why=("A policy whose targetRefs name a waypoint or Gateway that does not exist applies to "
+         "nothing, without an error: a migration tool once bound policies to a missing "
+         "waypoint, which left traffic allowed to all (istio/istio#57315). A use-waypoint label "
+         "naming a missing waypoint sends the L7 features nowhere."),
+    fix=("Create the waypoint (istioctl waypoint apply -n NS --name NAME) before the policies "
+         "that target it, or fix the name in targetRefs / the istio.io/use-waypoint label."),
+)
+
+
+def _refs(spec: object) -> Iterator[dict[str, object]]:
+    mapping = raw.mapping(spec)
+    yield from (dict(raw.mapping(r)) for r in raw.sequence(mapping.get("targetRefs")))
+    if single := raw.mapping(mapping.get("targetRef")):
+        yield dict(single)
+
+
+def check(ctx: RuleContext) -> list[Finding]:
+    """One finding per object naming a Gateway or waypoint the input does not hold."""
+    targets = set(ambient_targets(ctx))
+    if not targets:
+        return []
+    known, bound = gateways(ctx), waypoints(ctx)
+    findings = []
+    for obj in ctx.inventory.istio:
+        ns = obj.ref.namespace
+        if ns not in targets:
+            continue
+        missing = sorted({f"{r.get('namespace') or ns}/{r.get('name')}" for r in _refs(obj.spec)
+                          if r.get("kind") == "Gateway"
+                          and (str(r.get("namespace") or ns), str(r.get("name"))) not in known})
+        for name in missing:
+            findings.append(INFO.finding(
+                subject=obj.ref.key,
+                message=(f"{obj.ref.key} targets Gateway {name}, which is not in the input: the "
+                         "policy would apply to nothing"),
+                namespace=ns, objects=(obj.ref.key, f"Gateway/{name}")))
+    labelled = [(f"Namespace/{n.name}", n.name, n.labels) for n in ctx.inventory.namespaces]
+    labelled += [(s.ref.key, s.namespace, s.labels) for s in ctx.inventory.services]
+    for key, ns, labels in labelled:
+        named = waypoint_label(labels, ns)
+        if ns in targets and named is not None and named not in bound:
+            findings.append(INFO.finding(
+                subject=key,
+                message=(f"{key} uses waypoint {named[0]}/{named[1]} (istio.io/use-waypoint), "
+                         "which is not in the input as a Gateway of class istio-waypoint"),
+                namespace=ns, objects=(key, f"Gateway/{named[0]}/{named[1]}")))
+    return sorted(findings)
+
+
+RULE = Rule(INFO, check)
