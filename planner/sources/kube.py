@@ -100,6 +100,14 @@ SCAN_KINDS: Final[tuple[KindSpec, ...]] = (
     KindSpec("networking.istio.io", "sidecars", "Sidecar", _ISTIO_NETWORKING),
     KindSpec("networking.istio.io", "gateways", "Gateway", _ISTIO_NETWORKING),
     KindSpec("networking.istio.io", "serviceentries", "ServiceEntry", _ISTIO_NETWORKING),
+    # What the ambient readiness rules (MP216-MP218) judge: objects ambient ignores or lacks.
+    KindSpec("networking.istio.io", "envoyfilters", "EnvoyFilter", ("v1alpha3",)),
+    KindSpec("networking.istio.io", "workloadentries", "WorkloadEntry", _ISTIO_NETWORKING),
+    KindSpec("networking.istio.io", "workloadgroups", "WorkloadGroup", _ISTIO_NETWORKING),
+    KindSpec("security.istio.io", "requestauthentications", "RequestAuthentication",
+             _ISTIO_SECURITY),
+    KindSpec("telemetry.istio.io", "telemetries", "Telemetry", ("v1", "v1alpha1")),
+    KindSpec("extensions.istio.io", "wasmplugins", "WasmPlugin", ("v1alpha1",)),
     # Prometheus Operator monitors say who scrapes which port.
     KindSpec("monitoring.coreos.com", "servicemonitors", "ServiceMonitor", ("v1",)),
     KindSpec("monitoring.coreos.com", "podmonitors", "PodMonitor", ("v1",)),

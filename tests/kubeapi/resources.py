@@ -22,7 +22,8 @@ ALL_VERBS: tuple[str, ...] = (
 )
 
 #: Groups that belong to Istio; a server can be started without them ("CRDs absent").
-ISTIO_GROUPS: frozenset[str] = frozenset({"security.istio.io", "networking.istio.io"})
+ISTIO_GROUPS: frozenset[str] = frozenset({"security.istio.io", "networking.istio.io",
+                                          "telemetry.istio.io", "extensions.istio.io"})
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,13 @@ CATALOGUE: tuple[ResourceType, ...] = (
     _rt("networking.istio.io", _ISTIO_NET, "sidecars", "Sidecar"),
     _rt("networking.istio.io", _ISTIO_NET, "gateways", "Gateway", short=("gw",)),
     _rt("networking.istio.io", _ISTIO_NET, "serviceentries", "ServiceEntry", short=("se",)),
+    _rt("networking.istio.io", ("v1alpha3",), "envoyfilters", "EnvoyFilter"),
+    _rt("networking.istio.io", _ISTIO_NET, "workloadentries", "WorkloadEntry", short=("we",)),
+    _rt("networking.istio.io", _ISTIO_NET, "workloadgroups", "WorkloadGroup", short=("wg",)),
+    _rt("security.istio.io", _ISTIO_SEC, "requestauthentications", "RequestAuthentication",
+        short=("ra",)),
+    _rt("telemetry.istio.io", ("v1", "v1alpha1"), "telemetries", "Telemetry", short=("telemetry",)),
+    _rt("extensions.istio.io", ("v1alpha1",), "wasmplugins", "WasmPlugin"),
 )
 
 

@@ -111,10 +111,11 @@ def test_one_list_per_kind_per_page_and_never_secrets(cluster: KubeAPIServer) ->
     assert set(per_kind.values()) <= {1, 2}
     assert set(per_kind) == {s.qualified for s in SCAN_KINDS}
     # /apis, then one resource list per API group of interest; nothing for the core group.
+    # EnvoyFilter is served at v1alpha3 only: networking.istio.io is asked about twice.
     groups = {s.group for s in SCAN_KINDS if s.group}
-    assert _discovery_calls(cluster) == 1 + len(groups)
+    assert _discovery_calls(cluster) == 1 + len(groups) + 1
     expected_lists = len(SCAN_KINDS) + 1  # every kind has at most 2 objects, but pods
-    assert stats.api_calls == len(cluster.requests) == 1 + len(groups) + expected_lists
+    assert stats.api_calls == len(cluster.requests) == 2 + len(groups) + expected_lists
     assert not cluster.calls(resource="secrets")
     assert {r.method for r in cluster.requests} == {"GET"}
     assert all("secrets" not in r.path for r in cluster.requests)
@@ -271,7 +272,7 @@ def test_istio_crds_absent_are_noted_not_fatal(kube_api_factory: ServerFactory) 
     api.load([o for o in SEED if "istio.io" not in o["apiVersion"]])
     result, stats = _scan(api)
     assert stats.kinds_absent == ISTIO_KINDS
-    assert len(ISTIO_KINDS) == 7
+    assert len(ISTIO_KINDS) == 13
     assert not [r for r in api.requests if "istio.io" in r.path]
     assert "PeerAuthentication" not in {d.body["kind"] for d in result.documents}
     assert result.diagnostics == []
@@ -366,3 +367,20 @@ def test_apply_role_and_bindings() -> None:
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "meshplan",
                                         "namespace": "meshplan"}]
     assert "ServiceAccount/meshplan" in rbac
+
+
+def test_ambient_readiness_kinds_are_read(cluster: KubeAPIServer) -> None:
+    # What MP216-MP218 judge must come from a live scan too, not only from manifests.
+    cluster.load([
+        _obj("networking.istio.io/v1alpha3", "EnvoyFilter", "lua", "shop", spec={}),
+        _obj("networking.istio.io/v1", "WorkloadEntry", "vm-1", "shop",
+             spec={"address": "10.0.0.5"}),
+        _obj("security.istio.io/v1", "RequestAuthentication", "jwt", "shop", spec={}),
+        _obj("telemetry.istio.io/v1", "Telemetry", "logs", "shop", spec={}),
+        _obj("extensions.istio.io/v1alpha1", "WasmPlugin", "auth", "shop", spec={}),
+    ])
+    result, stats = _scan(cluster)
+    kinds = {d.body["kind"] for d in result.documents}
+    assert {"EnvoyFilter", "WorkloadEntry", "RequestAuthentication", "Telemetry",
+            "WasmPlugin"} <= kinds
+    assert stats.kinds_absent == [] and stats.kinds_forbidden == []
