@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from planner.domain import raw
-from planner.domain.findings import RuleContext
+from planner.domain.findings import Finding, RuleContext, RuleInfo
 from planner.domain.inventory import PolicyObject
 from planner.rules.blockers._common import members
 
@@ -68,3 +68,14 @@ def bound_waypoint(ctx: RuleContext, namespace: str,
     named = (waypoint_label(svc.labels, namespace) if svc is not None else None) or (
         waypoint_label(ns.labels, namespace) if ns is not None else None)
     return named if named is not None and named in waypoints(ctx) else None
+
+
+def per_namespace(info: RuleInfo, obj: PolicyObject, namespaces: tuple[str, ...],
+                  what: str) -> list[Finding]:
+    """One finding of ``info`` per namespace ``obj`` reaches: ``what`` it does there, with
+    ``mesh-wide`` when it comes from another (the root) namespace."""
+    return [info.finding(
+        subject=obj.ref.key,
+        message=(f"{'mesh-wide ' if obj.ref.namespace != ns else ''}{obj.ref.key} {what} "
+                 f"({ns} is judged as ambient)"),
+        namespace=ns, objects=(obj.ref.key,)) for ns in namespaces]

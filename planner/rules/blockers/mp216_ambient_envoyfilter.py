@@ -8,7 +8,7 @@ sidecar patches, so the filter stops applying without an error.
 from __future__ import annotations
 
 from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
-from planner.rules.blockers._ambient import ambient_targets, reach
+from planner.rules.blockers._ambient import ambient_targets, per_namespace, reach
 
 INFO = RuleInfo(
     code="MP216",
@@ -28,15 +28,9 @@ def check(ctx: RuleContext) -> list[Finding]:
     targets = ambient_targets(ctx)
     if not targets:
         return []
-    findings = []
-    for ef in ctx.inventory.istio_of_kind("EnvoyFilter"):
-        for ns in reach(ef, targets, ctx, "workloadSelector"):
-            scope = "mesh-wide " if ef.ref.namespace != ns else ""
-            findings.append(INFO.finding(
-                subject=ef.ref.key,
-                message=f"{scope}{ef.ref.key} would be silently ignored once {ns} is ambient",
-                namespace=ns, objects=(ef.ref.key,)))
-    return findings
+    return [f for ef in ctx.inventory.istio_of_kind("EnvoyFilter")
+            for f in per_namespace(INFO, ef, reach(ef, targets, ctx, "workloadSelector"),
+                                   "would be silently ignored: ambient has no sidecar Envoy")]
 
 
 RULE = Rule(INFO, check)

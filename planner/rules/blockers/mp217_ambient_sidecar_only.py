@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from planner.domain import raw
 from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
-from planner.rules.blockers._ambient import ambient_targets, reach
+from planner.rules.blockers._ambient import ambient_targets, per_namespace, reach
 
 #: Kinds that bind to pods with ``selector`` in sidecar mode and need a waypoint in ambient.
 SELECTOR_KINDS = ("RequestAuthentication", "Telemetry", "WasmPlugin")
@@ -47,12 +47,7 @@ def check(ctx: RuleContext) -> list[Finding]:
             what = "selects workloads, which only a sidecar applies; ambient needs targetRefs"
         else:
             continue
-        for ns in reached:
-            scope = "mesh-wide " if obj.ref.namespace != ns else ""
-            findings.append(INFO.finding(
-                subject=obj.ref.key,
-                message=f"{scope}{obj.ref.key} {what} ({ns} is judged as ambient)",
-                namespace=ns, objects=(obj.ref.key,)))
+        findings.extend(per_namespace(INFO, obj, reached, what))
     return findings
 
 
