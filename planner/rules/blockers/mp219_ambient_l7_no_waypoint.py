@@ -6,7 +6,8 @@ Detects, in a namespace judged as ambient:
   principals, CUSTOM) that are not bound with ``targetRefs`` to a waypoint that exists (a
   ``Gateway`` of class ``istio-waypoint``, or a Service that uses one);
 * VirtualServices applied to the mesh (no ``gateways``, or ``mesh``) with ``http`` routes, and
-  HTTPRoutes or GRPCRoutes whose parent is a Service, for a Service no waypoint serves.
+  HTTPRoutes or GRPCRoutes whose parent is a Service, for a Service no waypoint serves, unless
+  the route only sends the Service to itself (nothing is lost without a waypoint).
 
 ztunnel enforces L4 only; without a waypoint the L7 parts are not applied. A policy whose
 ``targetRefs`` name a Gateway that does not exist is MP220's.
@@ -56,14 +57,44 @@ def _service_of_host(host: str, namespace: str) -> tuple[str, str]:
     return (parts[1], parts[0]) if len(parts) > 1 else (namespace, host)
 
 
+def _plain_http(http: list[object], host: str, namespace: str) -> bool:
+    """True for VirtualService ``http`` routes that change nothing: one route, no match, one
+    destination, the host itself, no subset. Without a waypoint nothing is lost."""
+    if len(http) != 1:
+        return False
+    entry = raw.mapping(http[0])
+    route = raw.sequence(entry.get("route"))
+    if set(entry) - {"name", "route"} or len(route) != 1:
+        return False
+    dest = raw.mapping(raw.mapping(route[0]).get("destination"))
+    if set(raw.mapping(route[0])) - {"destination"} or set(dest) - {"host", "port"}:
+        return False
+    return _service_of_host(str(dest.get("host", "")), namespace) == \
+        _service_of_host(host, namespace)
+
+
+def _plain_route(rules: list[object], parent: str) -> bool:
+    """True for a Gateway API route to a Service that only sends it to itself."""
+    if len(rules) != 1:
+        return False
+    rule = raw.mapping(rules[0])
+    backends = raw.sequence(rule.get("backendRefs"))
+    return (not set(rule) - {"name", "backendRefs"} and len(backends) == 1
+            and raw.mapping(backends[0]).get("name") == parent
+            and not set(raw.mapping(backends[0])) - {"name", "port", "kind", "group"})
+
+
 def _routes(ctx: RuleContext, targets: set[str]) -> Iterator[tuple[str, str, str]]:
-    """``(route key, namespace, service)`` for every mesh route to a Service in a target."""
+    """``(route key, namespace, service)`` for every mesh route that does something at L7 to
+    a Service in a target."""
     for vs in ctx.inventory.istio_of_kind("VirtualService"):
         gw = raw.sequence(vs.spec.get("gateways"))
-        if (gw and "mesh" not in gw) or not raw.sequence(vs.spec.get("http")):
+        http = raw.sequence(vs.spec.get("http"))
+        if (gw and "mesh" not in gw) or not http:
             continue
         for host in raw.sequence(vs.spec.get("hosts")):
-            if isinstance(host, str) and "*" not in host:
+            if isinstance(host, str) and "*" not in host \
+                    and not _plain_http(http, host, vs.ref.namespace):
                 ns, svc = _service_of_host(host, vs.ref.namespace)
                 if ns in targets and (ns, svc) in ctx.inventory.service_index:
                     yield vs.ref.key, ns, svc
@@ -71,7 +102,8 @@ def _routes(ctx: RuleContext, targets: set[str]) -> Iterator[tuple[str, str, str
         if route.ref.kind not in ("HTTPRoute", "GRPCRoute"):
             continue
         for parent in route.parents:
-            if parent.kind == "Service" and parent.namespace in targets:
+            if parent.kind == "Service" and parent.namespace in targets \
+                    and not _plain_route(raw.sequence(route.spec.get("rules")), parent.name):
                 yield route.ref.key, parent.namespace, parent.name
 
 
