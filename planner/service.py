@@ -23,6 +23,7 @@ from planner.domain.journal import LOCK_WAIT_S as LOCK_WAIT_S
 
 if TYPE_CHECKING:
     # networkx loads only for commands that build the graph; `planner scan` does not need it.
+    from planner.domain.authz import AuthzProposal
     from planner.domain.fit import Assessment
     from planner.domain.observed import NamespaceTraffic
     from planner.domain.plan import Plan
@@ -280,6 +281,20 @@ def assess(analysis: Analysis) -> Assessment:
     readiness = [f for rule in AMBIENT_READINESS_RULES for f in rule.check(judged)]
     return assess_fit(ctx, FIT_RULES, [r.info.code for r in L7_RULES], readiness,
                       WAYPOINT_RESOLVES)
+
+
+def authorization(analysis: Analysis, *, dataplane: str | Mapping[str, str] = "recommended",
+                  enforce: bool = False, trust_domain: str = "cluster.local") -> AuthzProposal:
+    """Least-privilege ALLOW AuthorizationPolicies for the mesh the plan builds (``dataplane``
+    as for :func:`build_plan`): who calls each workload, from the call graph and the observed
+    traffic :func:`observe` merged into it. Dry run unless ``enforce``."""
+    from planner.domain.authz import authorization_policies
+    from planner.domain.plan import membership
+
+    modes, why, _ = _dataplane_modes(analysis, assess(analysis), dataplane)
+    members = membership(analysis.scan.inventory, analysis.context.root_namespace, modes, why)
+    return authorization_policies(analysis.scan.inventory, analysis.graph, members,
+                                  enforce=enforce, trust_domain=trust_domain)
 
 
 # --- applying plan steps ----------------------------------------------------------------------

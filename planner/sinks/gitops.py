@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,23 @@ def write_gitops(plan: Plan, out: str | os.PathLike[str], *, force: bool = False
 
     Raises ``InputError`` when ``out`` exists and is not an empty directory (without ``force``),
     or when it cannot be written."""
+
+    def fill(staging: Path) -> None:
+        for step in plan.steps:
+            _write_step(staging / step_folder(step.id), step)
+        order = {"steps": [step_folder(step.id) for step in plan.steps]}
+        (staging / "steps.yaml").write_text(
+            "# The steps in the order to apply them; each is the folder of that name.\n"
+            + dump_yaml(order), encoding="utf-8")
+
+    return write_tree(out, fill, force=force)
+
+
+def write_tree(out: str | os.PathLike[str], fill: Callable[[Path], None], *,
+               force: bool = False) -> Path:
+    """Have ``fill`` write a tree into a staging folder beside ``out``, then rename it into
+    place, so ``out`` is never half-written; return the final path. Raises ``InputError`` when
+    ``out`` exists and is not an empty directory (without ``force``), or cannot be written."""
     target = Path(out)
     if target.exists() and not target.is_dir():
         raise InputError(f"{target} exists and is not a directory")
@@ -94,12 +111,7 @@ def write_gitops(plan: Plan, out: str | os.PathLike[str], *, force: bool = False
     except OSError as err:
         raise InputError(f"cannot write {target}: {err.strerror or err}") from err
     try:
-        for step in plan.steps:
-            _write_step(staging / step_folder(step.id), step)
-        order = {"steps": [step_folder(step.id) for step in plan.steps]}
-        (staging / "steps.yaml").write_text(
-            "# The steps in the order to apply them; each is the folder of that name.\n"
-            + dump_yaml(order), encoding="utf-8")
+        fill(staging)
         _swap_in(staging, target)
     except OSError as err:
         raise InputError(f"cannot write {target}: {err.strerror or err}") from err
@@ -133,7 +145,9 @@ def _file_name(obj: Mapping[str, Any]) -> str:
     return path_component("-".join(p for p in parts if p)) + ".yaml"
 
 
-def _write_resources(folder: Path, objects: list[Mapping[str, Any]]) -> None:
+def write_resources(folder: Path, objects: list[Mapping[str, Any]]) -> None:
+    """One file per object in ``folder`` (see :func:`resource_files`) and a
+    ``kustomization.yaml`` listing them."""
     folder.mkdir(parents=True, exist_ok=True)
     files = resource_files(objects)
     for name, obj in files:
@@ -147,9 +161,9 @@ def _objects(changes: tuple[Change, ...], action: Action) -> list[Mapping[str, A
 
 
 def _write_step(folder: Path, step: Step) -> None:
-    _write_resources(folder, _objects(step.apply, Action.APPLY))
+    write_resources(folder, _objects(step.apply, Action.APPLY))
     rollback = folder / "rollback"
-    _write_resources(rollback, _objects(step.rollback, Action.APPLY))
+    write_resources(rollback, _objects(step.rollback, Action.APPLY))
     deletes = _objects(step.rollback, Action.DELETE)
     if deletes:
         (rollback / "delete.yaml").write_text(
