@@ -40,7 +40,7 @@ from planner.domain.plan import (
     enforces_peer_authentication,
     parse_ref,
 )
-from planner.domain.roles import infrastructure_role, is_istio_gateway
+from planner.domain.roles import infrastructure_role, is_istio_gateway, is_istio_gateway_caller
 
 AUTHORIZATION_API: Final = "security.istio.io/v1"
 DRY_RUN_ANNOTATION: Final = "istio.io/dry-run"
@@ -213,9 +213,17 @@ def _principal_callers(inventory: Inventory, caller: str) -> list[str]:
     Istio gateway known only by class, the gateway workloads in the inventory."""
     if _workload(inventory, caller) is not None:
         return [caller]
-    if caller.startswith(INGRESS_PREFIX):
-        return sorted(w.ref.key for w in inventory.workloads if is_istio_gateway(w))
+    if is_istio_gateway_caller(caller):
+        return sorted(w.ref.key for w in inventory.workloads
+                      if is_istio_gateway(w) and not _not_ingress(w))
     return []
+
+
+def _not_ingress(workload: Workload) -> bool:
+    """Egress and east-west gateways and waypoints: Istio gateways that do not route ingress."""
+    labels = workload.pod_labels
+    text = " ".join((workload.name, labels.get("istio", ""), labels.get("app", "")))
+    return "egress" in text or "eastwest" in text or "istio.io/waypoint-for" in labels
 
 
 def _principal_of(inventory: Inventory, caller_id: str, trust_domain: str) -> str | None:
@@ -267,6 +275,10 @@ def _advice(inventory: Inventory, caller: str) -> str:
     if caller == INTERNET:
         return ("traffic from outside the cluster has no identity: route it through an Istio "
                 "ingress gateway and allow the gateway's principal; " + keep)
+    if is_istio_gateway_caller(caller):
+        return ("the Istio gateway's workload is not in the input: add its principal (by "
+                "default cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account) "
+                "to the policy, or scan the namespace it runs in")
     if caller.startswith(INGRESS_PREFIX) or (
             workload is not None and infrastructure_role(workload) == "ingress controller"):
         return ("enroll the ingress controller (or replace it with an Istio gateway) so it has "

@@ -167,3 +167,48 @@ def test_cli_writes_yaml_json_and_a_gitops_folder(tmp_path: Path) -> None:
             "patches/deployment-web-worker-a.yaml") in script
     enforced = runner.invoke(cli, ["authz", "-f", str(path), "--enforce"])
     assert enforced.exit_code == 0 and "istio.io/dry-run" not in enforced.stdout
+
+
+INGRESS = """---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: api, namespace: shop}
+spec:
+  ingressClassName: istio
+  rules:
+    - http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend: {service: {name: api, port: {number: 80}}}
+"""
+GATEWAY = """---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istio-ingressgateway, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  template:
+    metadata: {labels: {istio: ingressgateway, app: istio-ingressgateway}}
+    spec:
+      serviceAccountName: istio-ingressgateway-service-account
+      containers: [{name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}]
+"""
+
+
+@pytest.mark.parametrize("with_gateway", [True, False])
+def test_istio_ingress_gateway_is_allowed_by_its_principal(tmp_path: Path,
+                                                           with_gateway: bool) -> None:
+    path = write_cluster(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8") + INGRESS
+                    + (GATEWAY if with_gateway else ""), encoding="utf-8")
+    proposal = authorization(analyse(ManifestInput((str(path),))))
+    api = _policy_of(proposal, "Deployment/shop/api")
+    gateway = "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
+    assert (gateway in _principals(api.policy)) is with_gateway
+    missing = [u for u in proposal.unexpressible if u.caller == "ingress:istio"]
+    if with_gateway:
+        assert not missing
+    else:
+        [entry] = missing
+        assert "not in the input" in entry.action and gateway in entry.action
