@@ -26,8 +26,8 @@ from typing import Any
 
 from planner.domain.authz import AuthzProposal
 from planner.sinks.gitops import path_component, resource_files, write_resources, write_tree
-from planner.sinks.untrusted import clean
 from planner.sinks.wire import document, dump_json, dump_yaml, dump_yaml_all, to_wire
+from planner.untrusted import clean
 
 SCHEMA_VERSION = "meshplan.io/authz/v1"
 
