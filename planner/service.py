@@ -249,15 +249,16 @@ def _dataplane_modes(analysis: Analysis, assessment: Assessment,
         return modes, {ns: f"{m}, as given" for ns, m in modes.items()}, "given"
     if dataplane == "recommended":
         modes, why = {}, {}
-        for ns, (mode, reasons) in assessment.dataplane.items():
-            modes[ns] = mode
-            why[ns] = f"{mode}, as assess recommends" + (f": {reasons[0]}" if reasons else "")
+        for ns, choice in assessment.dataplane.items():
+            modes[ns] = choice.mode
+            why[ns] = (f"{choice.mode}, as assess recommends"
+                       + (f": {choice.reasons[0]}" if choice.reasons else ""))
         return modes, why, dataplane
     if dataplane not in DATAPLANE_CHOICES:
         raise ValueError(f"dataplane must be one of {', '.join(DATAPLANE_CHOICES)}, "
                          f"not {dataplane!r}")
     names = [ns.name for ns in analysis.scan.inventory.namespaces]
-    recommended = {ns: mode for ns, (mode, _) in assessment.dataplane.items()}
+    recommended = {ns: choice.mode for ns, choice in assessment.dataplane.items()}
     why = {ns: f"{dataplane}, chosen with --dataplane {dataplane}"
                + (f" (assess recommends {recommended[ns]})"
                   if recommended.get(ns, dataplane) != dataplane else "")

@@ -233,9 +233,10 @@ class Assessment:
         return FitVerdict(self.verdict, self.score, summary, self.alternatives)
 
     @property
-    def dataplane(self) -> dict[str, tuple[str, tuple[str, ...]]]:
-        """Namespace -> (``ambient``|``sidecar``, reasons): what the plan engine reads."""
-        return {c.namespace: (c.mode, c.reasons) for c in self.namespaces}
+    def dataplane(self) -> dict[str, DataplaneChoice]:
+        """Namespace -> its data plane choice (``mode`` and ``reasons``): what the plan engine
+        reads."""
+        return {c.namespace: c for c in self.namespaces}
 
 
 # ---------------------------------------------------------------------------------------------

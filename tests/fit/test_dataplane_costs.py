@@ -58,12 +58,12 @@ spec:
 
 def test_shop_catalog_keeps_sidecars_the_rest_goes_ambient() -> None:
     a = assessment_of(SAMPLES / "shop")
-    modes = {ns: mode for ns, (mode, _) in a.dataplane.items()}
+    modes = {ns: choice.mode for ns, choice in a.dataplane.items()}
     assert modes["catalog"] == SIDECAR
     assert {ns for ns, m in modes.items() if m == AMBIENT} == {
         "data", "ingress-nginx", "monitoring", "orders", "payments", "storefront"}
     assert "istio-system" not in modes
-    assert "sidecar is the safer choice" in a.dataplane["catalog"][1][0]
+    assert "sidecar is the safer choice" in a.dataplane["catalog"].reasons[0]
 
 
 def test_waypoint_only_for_the_service_account_that_needs_l7(tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ def test_large_generated_cluster_with_canaries_is_recommended(tmp_path: Path) ->
     assert a.verdict == RECOMMENDED
     assert {"MP101", "MP103", "MP104"} <= {f.code for f in a.factors if f.weight}
     assert len(a.namespaces) == 6
-    assert a.dataplane["ns-000"][0] == "ambient"
+    assert a.dataplane["ns-000"].mode == "ambient"
     waypoint = a.namespaces[0].waypoint
     assert waypoint is not None
     assert waypoint.features == ("MP103 Weighted or header-matched routing",)

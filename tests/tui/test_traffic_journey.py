@@ -146,7 +146,7 @@ async def test_dataplane_follows_the_assessment_and_the_plan_screen_opens_with_t
     app = shop_app(start="plan")  # no --dataplane: as assess recommends
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        recommended = {ns: choice[0] for ns, choice in app.assessment.dataplane.items()}
+        recommended = {ns: choice.mode for ns, choice in app.assessment.dataplane.items()}
         modes = {f.name: f.mode for f in app.plan.namespaces}
         # Namespaces that already inject sidecars keep them; a new one (payments) follows
         # the recommendation.
