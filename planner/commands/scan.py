@@ -42,6 +42,6 @@ def scan(spec: InputSpec, output: str) -> None:
         else:
             from planner.sinks.inventory_json import inventory_document
 
-            print_document(inventory_document(result.inventory, native=output == "json"),
-                           output)
+            print_document(inventory_document(result.inventory, native=output == "json",
+                                              unread=result.unread), output)
     exit_if_invalid(result)

@@ -79,10 +79,12 @@ _config_map = dataclass_converter(ConfigMap, _FLAT_REF)
 _policy = dataclass_converter(PolicyObject, _FLAT_REF)
 
 
-def inventory_document(inventory: Inventory, *, native: bool = False) -> dict[str, Any]:
+def inventory_document(inventory: Inventory, *, native: bool = False,
+                       unread: tuple[str, ...] = ()) -> dict[str, Any]:
     """The inventory as a plain, sorted document. Object sources are kept (file and document
     index) because they are how a user finds an object again; references print as
-    ``Kind/namespace/name``.
+    ``Kind/namespace/name``. ``unread`` (kinds a live scan could not read) become
+    ``unreadKinds``, left out when every kind was read.
 
     ``native`` leaves containers, ports, probes and backends as the model's objects, for
     ``json_bytes`` only: orjson writes them faster than it writes their dicts, with the same
@@ -106,4 +108,5 @@ def inventory_document(inventory: Inventory, *, native: bool = False) -> dict[st
         "other": to_wire(inventory.other),
         "folded": to_wire(inventory.folded),
         "diagnostics": [to_wire(d) for d in inventory.diagnostics],
+        **({"unreadKinds": list(unread)} if unread else {}),
     }, converted=True)

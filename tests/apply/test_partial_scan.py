@@ -67,6 +67,16 @@ def test_the_plan_states_nothing_it_could_not_read(cluster: KubeAPIServer,
     assert json.loads(done.stdout)["steps"][1]["rollback"][0]["action"] == "apply"  # exists
 
 
+def test_the_scan_names_the_kinds_missing(cluster: KubeAPIServer) -> None:
+    done = run_planner(cluster, None, "scan", "-o", "json")
+    assert done.returncode == ExitCode.PARTIAL, done.stderr
+    assert json.loads(done.stdout)["unreadKinds"] == ["PeerAuthentication"]
+    assert "forbidden: missing permission list peerauthentications" in done.stderr
+    cluster.clear_faults()
+    done = run_planner(cluster, None, "scan", "-o", "json")
+    assert done.returncode == 0 and "unreadKinds" not in json.loads(done.stdout)
+
+
 def test_the_report_names_the_kinds_missing(cluster: KubeAPIServer, tmp_path: Path) -> None:
     done = run_planner(cluster, None, "report", "--json")
     assert done.returncode == ExitCode.PARTIAL, done.stderr
