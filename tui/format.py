@@ -42,6 +42,8 @@ STATE_STYLE = {
     "rolled back": "yellow",
     "rolled-back": "yellow",
     "drifted": "bold magenta",
+    # The plan's own later step rewrote its objects: expected, not an alarm.
+    "superseded": "cyan",
 }
 
 
