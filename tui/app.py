@@ -42,7 +42,8 @@ from tui.screens.plan import PlanScreen
 
 #: Where a WRITE session in manifest mode writes the steps' GitOps files without --out.
 DEFAULT_OUT = "meshplan-rollout"
-DONE_STATES = frozenset({"applied", "verified"})
+#: Applied steps; "superseded" is applied too (a later step of the plan rewrote its objects).
+DONE_STATES = frozenset({"applied", "verified", "superseded"})
 
 if TYPE_CHECKING:
     from planner.service import InputSpec, TrafficSource

@@ -197,3 +197,21 @@ async def test_an_apply_while_another_holds_the_journal_is_refused_naming_it(
         assert app.states["20-mesh-permissive"] == "pending"
         assert kube_api.get("peerauthentications.security.istio.io", "default",
                             "istio-system") is None
+
+
+@journey
+async def test_a_superseded_step_counts_as_done(kube_api: KubeAPIServer,
+                                                 tmp_path: Path) -> None:
+    kube_api.load(tiny_seed())
+    journal = tmp_path / "journal.json"
+    with session(kube_api, journal) as s:
+        s.apply("10-prereq", force=True)  # no istiod on the test server
+        for step in ("20-mesh-permissive", "30-enroll-tiny", "40-strict-tiny",
+                     "60-mesh-strict"):
+            s.apply(step, no_gate="strict" in step)  # no traffic source in this test
+    spec = ClusterInput(kubeconfig=kube_api.kubeconfig)
+    app = MeshplanApp(TuiOptions(spec, journal_path=str(journal), start="plan"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(app.states), what="the journal status")
+        assert app.states["20-mesh-permissive"] == "superseded"
+        assert app.progress_label == f"step {len(app.plan.steps)} of {len(app.plan.steps)} ✓"
