@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from planner.domain.analysis import Analysis, ScanResult
-from planner.domain.diagnostics import Diagnostic, Severity
+from planner.domain.diagnostics import Diagnostic, Severity, capped
 from planner.domain.inventory import Inventory
 from planner.domain.inventory_builder import build_inventory
 from planner.domain.journal import LOCK_WAIT_S as LOCK_WAIT_S
@@ -171,7 +171,7 @@ def _result(inventory: Inventory, label: str, load_diagnostics: list[Diagnostic]
     build_errors = [d for d in inventory.diagnostics if d.severity is Severity.ERROR]
     if strict and build_errors:
         raise InputError(build_errors[0].located)
-    diagnostics = tuple(sorted([*load_diagnostics, *inventory.diagnostics]))
+    diagnostics = capped(sorted([*load_diagnostics, *inventory.diagnostics]))
     return ScanResult(inventory, label, diagnostics, invalid + len(build_errors))
 
 

@@ -12,8 +12,8 @@ overrides that reorder what a reader sees. Every front end and sink goes through
   an ellipsis (table cells).
 * **code blocks** (:func:`clean_lines`): the same, but line breaks stay (YAML, commands, PromQL).
 * **Rich** (:func:`plain`): a :class:`rich.text.Text` of :func:`clean`'s result, never parsed
-  as markup (a ``[bold]x`` stays as typed); consoles that print cluster strings also have
-  ``markup=False``.
+  as markup (a ``[bold]x`` stays as typed), wrapped in :class:`Lines` so that it renders in
+  time linear in its length; consoles that print cluster strings also have ``markup=False``.
 * **HTML** (:func:`html_text`): :func:`clean_lines`, then ``html.escape`` with quotes, for text
   and attribute values alike.
 * **one line** (:func:`one_line`): for messages on stderr (diagnostics, errors): whitespace runs
@@ -28,6 +28,8 @@ import html
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.measure import Measurement
     from rich.text import Text
 
 
@@ -51,11 +53,55 @@ def clean_lines(value: object) -> str:
     return "\n".join(clean(line) for line in str(value).split("\n"))
 
 
-def plain(value: object, style: str = "") -> Text:
-    """A Rich ``Text`` showing ``value`` literally: no markup, no control characters."""
+def plain(value: object, style: str = "") -> Lines:
+    """A Rich renderable showing ``value`` literally: no markup, no control characters, and
+    rendered in time linear in its length (:class:`Lines`)."""
     from rich.text import Text
 
-    return Text(clean(value), style=style)
+    return Lines(Text(clean(value), style=style))
+
+
+class Lines:
+    """``text`` as a renderable that wraps, justifies and styles exactly as the ``Text`` does,
+    but yields one line at a time.
+
+    Rich wraps a ``Text`` into lines, joins them with ``\\n`` into one segment, and the console
+    then splits that segment at each ``\\n`` by partitioning what is left of it: a 10 MB value
+    (an env value no API server checked) wrapped into 10^5 lines costs 10^5 copies of
+    megabytes, tens of seconds. Yielded line by line, every split works on one line. It is no
+    ``Text`` on purpose: the console merges the ``Text`` objects it prints into one, and
+    renders that the quadratic way."""
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+
+    @property
+    def plain(self) -> str:
+        """The text without styles."""
+        return self.text.plain
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        from rich.measure import Measurement
+
+        return Measurement.get(console, options, self.text)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.segment import Segment
+        from rich.text import DEFAULT_JUSTIFY, DEFAULT_OVERFLOW
+
+        text = self.text
+        tab_size = console.tab_size if text.tab_size is None else text.tab_size
+        no_wrap = options.no_wrap if text.no_wrap is None else text.no_wrap
+        lines = text.wrap(console, options.max_width,
+                          justify=text.justify or options.justify or DEFAULT_JUSTIFY,
+                          overflow=text.overflow or options.overflow or DEFAULT_OVERFLOW,
+                          tab_size=tab_size or 8, no_wrap=bool(no_wrap))
+        for index, line in enumerate(lines):
+            if index:
+                yield Segment.line()
+            yield from line.render(console)
+        if text.end:
+            yield Segment(text.end)
 
 
 def html_text(value: object) -> str:

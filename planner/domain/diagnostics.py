@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -59,3 +60,33 @@ class Diagnostic:
         # Severity first: the shape of every stderr line (`planner: error: WHERE: WHAT`), so a
         # skipped document reads as the same document stopping --strict (docs/exit-codes.md).
         return f"{self.severity.value}: {self.located}"
+
+
+#: Diagnostics shown per file; the rest are counted: 100,000 broken documents in one file make
+#: 21 lines, not 100,000.
+SHOWN_PER_FILE = 20
+_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+
+
+def capped(diagnostics: Iterable[Diagnostic],
+           limit: int = SHOWN_PER_FILE) -> tuple[Diagnostic, ...]:
+    """The first ``limit`` diagnostics of each file, in order; the rest of a file are summed
+    up in one more, right after its last one shown, with the worst severity among them."""
+    out: list[Diagnostic] = []
+    shown: dict[str, int] = {}
+    hidden: dict[str, list[Diagnostic]] = {}
+    last: dict[str, int] = {}
+    for diagnostic in diagnostics:
+        file = diagnostic.source.file
+        if shown.get(file, 0) < limit:
+            shown[file] = shown.get(file, 0) + 1
+            last[file] = len(out)
+            out.append(diagnostic)
+        else:
+            hidden.setdefault(file, []).append(diagnostic)
+    for file, rest in sorted(hidden.items(), key=lambda item: -last[item[0]]):
+        worst = max((d.severity for d in rest), key=_RANK.__getitem__)
+        out.insert(last[file] + 1, Diagnostic(
+            Source(file, 0), worst,
+            f"... and {len(rest)} more in {file} (only the first {limit} are shown)"))
+    return tuple(out)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from rich.console import Console
-from rich.text import Text
+from rich.console import Console, RenderableType
 
 from planner.domain.graph import CallGraph, Edge, ManifestCoverage
 from planner.sinks.tables import Column, Id, KubeTable
@@ -46,7 +45,7 @@ def render_table(console: Console, graph: CallGraph, include_hints: bool = False
     table = KubeTable("Call graph", [*columns, Column("evidence", wide=True)], wide)
     rows: Iterable[Edge] = (*graph.edges, *graph.hints) if include_hints else graph.edges
     for edge in rows:
-        cells: list[Id | Text] = [
+        cells: list[RenderableType] = [
                  Id(edge.caller), Id(edge.callee + (" (hint)" if edge.hint else "")),
                  plain("" if edge.port is None else str(edge.port)), plain(edge.protocol)]
         if observed:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from planner.domain.diagnostics import capped
 from planner.domain.inventory import (
     ApiServerCallee,
     BackendRef,
@@ -107,6 +108,6 @@ def inventory_document(inventory: Inventory, *, native: bool = False,
         "crds": list(inventory.crds),
         "other": to_wire(inventory.other),
         "folded": to_wire(inventory.folded),
-        "diagnostics": [to_wire(d) for d in inventory.diagnostics],
+        "diagnostics": [to_wire(d) for d in capped(inventory.diagnostics)],
         **({"unreadKinds": list(unread)} if unread else {}),
     }, converted=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.text import Text
 
 from planner.domain.plan import DATAPLANE_WORDS, Action, Plan, Step
@@ -77,7 +77,7 @@ def render_plan(console: Console, plan: Plan,
     for i, step in enumerate(plan.steps, start=1):
         target = " ".join(part for part in (step.target.scope, step.target.name) if part)
         # Step ids are what users type back (apply, --explain): folded when long, never cut.
-        cells: list[Id | Text | str] = [
+        cells: list[RenderableType] = [
             str(i), Id(step.id, style="bold"), Id(step.target.namespace or "-"),
             plain(step.title), plain(target), _changes(step), _blockers(step)]
         if gates is not None:

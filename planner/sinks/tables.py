@@ -29,7 +29,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from planner.untrusted import clean, plain
+from planner.untrusted import Lines, clean
 
 #: Below this a wrapping column stops being readable; whole columns leave others this much.
 _READABLE = 8
@@ -65,7 +65,7 @@ class Id:
             *full, line = chop_cells(part, width) or [""]
             lines.extend(full)
         lines.append(line)
-        yield Text("\n".join(lines), style=self.style, overflow="fold")
+        yield Lines(Text("\n".join(lines), style=self.style, overflow="fold"))
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,11 @@ class KubeTable:
     the view decides what shows. Column widths are settled when it is printed, for the width of
     the console it is printed on."""
 
-    def __init__(self, title: str | Text, columns: Sequence[Column], wide: bool = False,
-                 caption: Text | None = None) -> None:
-        self.title = plain(title) if isinstance(title, str) else title
-        self.caption = caption
+    def __init__(self, title: str, columns: Sequence[Column], wide: bool = False,
+                 caption: str | None = None) -> None:
+        # Titles and captions are short, and Rich takes them as ``Text`` only.
+        self.title = Text(clean(title))
+        self.caption = None if caption is None else Text(clean(caption))
         self._shown = [i for i, column in enumerate(columns) if wide or not column.wide]
         self.columns = [columns[i] for i in self._shown]
         self.rows: list[tuple[list[RenderableType], bool]] = []

@@ -67,7 +67,7 @@ def render_namespace(console: Console, entry: NamespaceTraffic) -> None:
     caption = entry.gate.reason + (f"; {entry.gate.proof}" if entry.gate.proof else "")
     table = KubeTable(f"{entry.namespace}: {entry.status}, gate {entry.gate.status}",
                       [Column("finding"), Column("edge"), Column("detail")],
-                      caption=plain(caption))
+                      caption=caption)
     for caller in entry.plaintext_callers:
         detail = (f"{count_text(caller.plaintext)} of {count_text(caller.total)} "
                   f"{caller.protocol} in plaintext")

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 import orjson
 
 from planner.domain.diagnostics import Diagnostic, Severity, Source
+from planner.domain.object_names import kind_problem, name_problem, namespace_problem
 from planner.domain.value import value_class
 from planner.errors import InputError
 
@@ -376,15 +377,44 @@ class _Reader:
             return self._kustomize(unit.path)
         try:
             info = os.stat(unit.path)
-            if unit.listed and not stat.S_ISREG(info.st_mode):
+            if stat.S_ISREG(info.st_mode):
+                if info.st_size > self._max_bytes:
+                    raise _Invalid(f"file is {info.st_size} bytes, over the limit of "
+                                   f"{self._max_bytes} bytes")
+                with open(unit.path, "rb") as stream:
+                    return self._bounded_read(stream)
+            if unit.listed:
                 raise _Invalid("not a regular file")
-            if info.st_size > self._max_bytes:
-                raise _Invalid(
-                    f"file is {info.st_size} bytes, over the limit of {self._max_bytes} bytes")
-            with open(unit.path, "rb") as stream:
-                return self._bounded_read(stream)
+            return self._special(unit.path, info)
         except OSError as exc:
             raise _Invalid(f"cannot read: {_reason(exc)}") from exc
+
+    def _special(self, path: str, info: os.stat_result) -> bytes:
+        """A path the user named that is no regular file. A pipe is read (``-f <(kubectl get
+        ...)`` names one), but opened without waiting for a writer: a FIFO nothing writes to
+        would block forever, and is refused instead. Devices and sockets are refused, except
+        the terminal or file that is this process's stdin (``-f /dev/stdin``)."""
+        if stat.S_ISFIFO(info.st_mode):
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            with open(fd, "rb") as stream:
+                # Blocking again: a writer that is still writing is waited for. A FIFO that no
+                # process holds open for writing reads as end of file at once.
+                os.set_blocking(fd, True)
+                data = self._bounded_read(stream)
+            if not data:
+                raise _Invalid("a FIFO that nothing writes to: refused rather than waited on")
+            return data
+        try:
+            is_stdin = os.path.samestat(info, os.fstat(0))
+        except OSError:
+            is_stdin = False
+        if not is_stdin:
+            what = ("character device" if stat.S_ISCHR(info.st_mode) else "block device"
+                    if stat.S_ISBLK(info.st_mode) else "socket" if stat.S_ISSOCK(info.st_mode)
+                    else "special file")
+            raise _Invalid(f"not a regular file but a {what}: refused")
+        with open(path, "rb") as stream:
+            return self._bounded_read(stream)
 
     def _bounded_read(self, stream: BinaryIO) -> bytes:
         # Pipes have no size to stat: read one byte past the limit to notice the overflow.
@@ -468,6 +498,9 @@ class _Reader:
         if body is None:
             return
         if isinstance(body, dict) and _is_list(body):
+            if (problem := kind_problem(body["kind"])) is not None:
+                self.error(Source(file, doc, 0, line), problem)
+                return
             items = body["items"]
             if not isinstance(items, list):
                 self.error(Source(file, doc, 0, line),
@@ -537,7 +570,9 @@ def _is_list(body: dict[Any, Any]) -> bool:
 
 
 def _object_problem(body: Any) -> str | None:
-    """What stops ``kubectl apply`` from taking ``body``, or ``None``."""
+    """What stops ``kubectl apply`` from taking ``body``, or ``None``: its shape, then the
+    API server's naming rules (:mod:`planner.domain.object_names`), so that no name or kind
+    larger than Kubernetes allows reaches a table, a report or a graph node."""
     if not isinstance(body, dict):
         kind = _TYPE_NAMES.get(type(body), type(body).__name__)
         return f"document is not a mapping (a Kubernetes object) but {kind}"
@@ -545,16 +580,25 @@ def _object_problem(body: Any) -> str | None:
         value = body.get(key)
         if not isinstance(value, str) or not value:
             return f"missing {key}" if value is None else f"{key} is not a non-empty string"
+    kind = body["kind"]
+    if (problem := kind_problem(kind)) is not None:
+        return problem
     metadata = body.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
     if name is not None and not isinstance(name, str):
         # YAML reads an unquoted 2001-01-01 as a date and 0123 as a number: say so, and how.
-        kind = _TYPE_NAMES.get(type(name), type(name).__name__)
-        return f"{body['kind']} metadata.name is {kind}, not a string: quote it"
+        type_name = _TYPE_NAMES.get(type(name), type(name).__name__)
+        return f"{kind} metadata.name is {type_name}, not a string: quote it"
     if not isinstance(name, str) or not name:
         hint = (" (generateName is not enough for kubectl apply)"
                 if isinstance(metadata, dict) and "generateName" in metadata else "")
-        return f"{body['kind']} has no metadata.name{hint}"
+        return f"{kind} has no metadata.name{hint}"
+    if (problem := name_problem(kind, name)) is not None:
+        return f"metadata.name: {problem}"
+    namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
+    if isinstance(namespace, str) and namespace and (
+            problem := namespace_problem(namespace)) is not None:
+        return f"metadata.namespace: {problem}"
     return None
 
 

@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.kubeapi import KubeAPIServer
+
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "sample_clusters" / "tiny"
 
@@ -98,7 +100,7 @@ def hostile_documents() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def hostile_manifests(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A manifest folder with :func:`hostile_documents`."""
     folder = tmp_path_factory.mktemp("hostile") / "manifests"
     folder.mkdir()
@@ -106,6 +108,20 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
         yaml.safe_dump_all(hostile_documents(), allow_unicode=True, width=10**6),
         encoding="utf-8")
     return folder
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ...]]:
+    """The input flags of a cluster serving :func:`hostile_documents`. Manifests with these
+    names are refused (Kubernetes' naming rules, see the last test); a cluster's names are
+    taken as served, so they are where hostile names still reach the outputs (the test API
+    server, like a misbehaving aggregated API, does not validate them)."""
+    server = KubeAPIServer(tmp_path_factory.mktemp("kubeapi")).start()
+    try:
+        server.load(hostile_documents())
+        yield ("--kubeconfig", str(server.kubeconfig))
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -181,46 +197,46 @@ HUMAN_COMMANDS = [
 
 
 @pytest.mark.parametrize("args", HUMAN_COMMANDS, ids=" ".join)
-def test_human_outputs_emit_no_control_characters(hostile: Path, generated: Path,
+def test_human_outputs_emit_no_control_characters(hostile: tuple[str, ...], generated: Path,
                                                   args: tuple[str, ...]) -> None:
-    for folder in (hostile, generated):
-        assert_inert(ok(*args, "-f", str(folder), "-R"))
+    for source in (hostile, ("-f", str(generated), "-R")):
+        assert_inert(ok(*args, *source))
 
 
 @pytest.mark.parametrize("args", [("scan",), ("graph",), ("graph", "--namespaces"), ("assess",),
                                   ("plan",)], ids=" ".join)
-def test_tables_show_markup_literally_and_escapes_visibly(hostile: Path,
+def test_tables_show_markup_literally_and_escapes_visibly(hostile: tuple[str, ...],
                                                           args: tuple[str, ...]) -> None:
-    out = ok(*args, "-f", str(hostile)).stdout
+    out = ok(*args, *hostile).stdout
     assert NS in out  # verbatim: Rich did not interpret it
     if args != ("graph", "--namespaces"):  # no call leaves these namespaces
         assert NS_HTML in out
         assert "esc\\x1b[31mns\\x07\\u202e" in out  # the tampering shows, it does not act
 
 
-def test_graph_explain_and_rules_list(hostile: Path) -> None:
-    result = ok("graph", "-f", str(hostile), "--explain", "web api")
+def test_graph_explain_and_rules_list(hostile: tuple[str, ...]) -> None:
+    result = ok("graph", *hostile, "--explain", "web api")
     assert_inert(result)
     assert f"Deployment/{NS}/web -> Service/{NS}/api:80" in result.stdout
     assert_inert(ok("rules", "list"))
 
 
-def test_traffic_export_with_hostile_workloads(hostile: Path, traffic_csv: Path) -> None:
-    table = ok("traffic", "-f", str(hostile), "--traffic", str(traffic_csv))
+def test_traffic_export_with_hostile_workloads(hostile: tuple[str, ...], traffic_csv: Path) -> None:
+    table = ok("traffic", *hostile, "--traffic", str(traffic_csv))
     assert_inert(table)
     assert f"observed:{NS}/evil\\x1b[31mwl\\x07[/]" in table.stdout
     assert MARKUP in table.stdout
-    graph = ok("graph", "-f", str(hostile), "--traffic", str(traffic_csv))
+    graph = ok("graph", *hostile, "--traffic", str(traffic_csv))
     assert_inert(graph)
-    doc = json.loads(ok("traffic", "-f", str(hostile), "--traffic", str(traffic_csv),
+    doc = json.loads(ok("traffic", *hostile, "--traffic", str(traffic_csv),
                         "-o", "json").stdout)
     found = "\n".join(strings(doc))
     assert HOSTILE_WORKLOAD in found and MARKUP in found
 
 
-def test_plan_out_keeps_files_inside_the_folder(hostile: Path, tmp_path: Path) -> None:
+def test_plan_out_keeps_files_inside_the_folder(hostile: tuple[str, ...], tmp_path: Path) -> None:
     out = tmp_path / "gitops"
-    assert_inert(ok("plan", "-f", str(hostile), "--out", str(out)))
+    assert_inert(ok("plan", *hostile, "--out", str(out)))
     written = [p for p in out.rglob("*") if p.is_file()]
     assert written
     for path in written:
@@ -246,8 +262,8 @@ _DOT_LINE = re.compile(rf"  {_DOT_STRING}( -> {_DOT_STRING})?( \[[^\n]*\])?;")
 
 
 @pytest.mark.parametrize("namespaces", [False, True])
-def test_dot_quotes_every_string(hostile: Path, namespaces: bool) -> None:
-    result = ok("graph", "-f", str(hostile), "-o", "dot", *(["--namespaces"] * namespaces))
+def test_dot_quotes_every_string(hostile: tuple[str, ...], namespaces: bool) -> None:
+    result = ok("graph", *hostile, "-o", "dot", *(["--namespaces"] * namespaces))
     assert_inert(result)
     lines = result.stdout.splitlines()
     assert lines[0].startswith("digraph ") and lines[0].endswith("{") and lines[-1] == "}"
@@ -264,8 +280,8 @@ _MERMAID_EDGE = re.compile(rf"  n\d+ (-->|-\.->)\|{_MERMAID_LABEL}\| n\d+")
 
 
 @pytest.mark.parametrize("namespaces", [False, True])
-def test_mermaid_labels_stay_valid(hostile: Path, namespaces: bool) -> None:
-    result = ok("graph", "-f", str(hostile), "-o", "mermaid", *(["--namespaces"] * namespaces))
+def test_mermaid_labels_stay_valid(hostile: tuple[str, ...], namespaces: bool) -> None:
+    result = ok("graph", *hostile, "-o", "mermaid", *(["--namespaces"] * namespaces))
     assert_inert(result)
     lines = result.stdout.splitlines()
     assert lines[0] == "flowchart LR"
@@ -302,8 +318,8 @@ def _parse_html(text: str) -> _Collector:
     return parser
 
 
-def test_html_report_holds_only_its_own_elements(hostile: Path) -> None:
-    result = ok("report", "-f", str(hostile), "--format", "html")
+def test_html_report_holds_only_its_own_elements(hostile: tuple[str, ...]) -> None:
+    result = ok("report", *hostile, "--format", "html")
     assert_inert(result)
     page = _parse_html(result.stdout)
     # What the report itself makes, from a benign cluster: the hostile one adds no element
@@ -332,8 +348,8 @@ def _cells(line: str) -> int:
     return count
 
 
-def test_markdown_tables_keep_one_row_per_line(hostile: Path) -> None:
-    result = ok("report", "-f", str(hostile), "--format", "markdown")
+def test_markdown_tables_keep_one_row_per_line(hostile: tuple[str, ...]) -> None:
+    result = ok("report", *hostile, "--format", "markdown")
     assert_inert(result)
     lines = result.stdout.splitlines()
     tables = 0
@@ -355,18 +371,19 @@ def test_markdown_tables_keep_one_row_per_line(hostile: Path) -> None:
     assert "&lt;img" in prose and "<img" not in prose
 
 
-def test_json_round_trips_hostile_strings_exactly(hostile: Path, generated: Path) -> None:
-    report = json.loads(ok("report", "-f", str(hostile), "--format", "json").stdout)
+def test_json_round_trips_hostile_strings_exactly(hostile: tuple[str, ...],
+                                                 generated: Path) -> None:
+    report = json.loads(ok("report", *hostile, "--format", "json").stdout)
     found = set(strings(report))
     for name in (NS, NS_ESC, NS_HTML):
         assert name in found
     joined = "\n".join(found)
     assert SVC_PIPE in joined and SVC_QUOTE in joined
-    inventory = json.loads(ok("scan", "-f", str(hostile), "-o", "json").stdout)
+    inventory = json.loads(ok("scan", *hostile, "-o", "json").stdout)
     values = set(strings(inventory))
     for value in (MARKUP, ANSI, LONG, UNICODE, MARKUP + ANSI + UNICODE + LONG):
         assert value in values
-    graph = json.loads(ok("graph", "-f", str(hostile), "-o", "json").stdout)
+    graph = json.loads(ok("graph", *hostile, "-o", "json").stdout)
     assert f"Deployment/{NS}/{SVC_QUOTE}" in set(strings(graph))
     # the generator's hostile values survive too
     expected = set()
@@ -378,7 +395,7 @@ def test_json_round_trips_hostile_strings_exactly(hostile: Path, generated: Path
     generated_inventory = json.loads(ok("scan", "-f", str(generated), "-R", "-o", "json").stdout)
     assert expected <= set(strings(generated_inventory))
     for args in (("plan", "-o", "json"), ("assess", "-o", "json"), ("graph", "-o", "json")):
-        json.loads(ok(*args, "-f", str(hostile)).stdout)  # valid JSON whatever the names
+        json.loads(ok(*args, *hostile).stdout)  # valid JSON whatever the names
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -400,9 +417,24 @@ def test_syntax_error_in_a_file_named_with_an_escape(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown"])
-def test_what_if_shows_hostile_names_inertly(hostile: Path, fmt: str) -> None:
+def test_what_if_shows_hostile_names_inertly(hostile: tuple[str, ...], fmt: str) -> None:
     for ns in (NS, NS_ESC, NS_HTML):
-        result = run("what-if", "-f", str(hostile), "--strict", ns, "--after-enrollment",
+        result = run("what-if", *hostile, "--strict", ns, "--after-enrollment",
                      "-o", fmt)
         assert result.returncode in (0, 10), result.stderr
         assert_inert(result)
+
+
+def test_hostile_names_in_manifests_are_refused_one_line_each(hostile_manifests: Path) -> None:
+    """No API server would take these names; from manifests each document is refused with a
+    diagnostic naming file, document and field, and the name shown inertly (all are invalid
+    here: exit 4)."""
+    result = run("scan", "-f", str(hostile_manifests), "-o", "json")
+    assert result.returncode == 4, result.stderr
+    assert_inert(result)
+    *lines, last = result.stderr.splitlines()
+    assert len(lines) == len(hostile_documents()) and "no usable document" in last
+    assert all("hostile.yaml" in line and "(document " in line for line in lines)
+    assert "metadata.namespace: '[bold red]x[/]' is not a valid namespace name" in lines[1]
+    assert any("metadata.name: 'pipe|`tick`' is not a valid Service name" in line
+               for line in lines)

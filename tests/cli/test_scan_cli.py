@@ -124,13 +124,15 @@ def test_missing_path_and_empty_input() -> None:
     assert empty.returncode == ExitCode.INPUT_ERROR and "no Kubernetes objects" in empty.stderr
 
 
-def test_hostile_names_do_not_become_markup(tmp_path: Path) -> None:
+def test_hostile_names_do_not_become_markup(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the label cell on one line
     path = tmp_path / "ns.yaml"
-    path.write_text('apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "[bold red]x"\n'
-                    '  labels: {istio-injection: "[/]\\u001b[31m"}\n')
-    result = run("scan", "-f", str(path))
+    path.write_text('apiVersion: v1\nkind: Namespace\nmetadata:\n  name: markup\n'
+                    '  labels: {istio-injection: "[/]\\u001b[31m", istio.io/x: "[bold red]x"}\n')
+    result = run("scan", "-f", str(path), "-o", "wide")
     assert result.returncode == 0, result.stderr
-    assert "[bold red]x" in result.stdout
+    assert "[bold red]x" in result.stdout and "[/]\\x1b[31m" in result.stdout
     assert "\x1b[31m" not in result.stdout
 
 

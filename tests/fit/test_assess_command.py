@@ -11,6 +11,7 @@ from planner.cli import cli
 from planner.exit_codes import ExitCode
 from planner.rules.registry import ALL_RULES
 from tests.fit.conftest import REPO, SAMPLES, write
+from tests.kubeapi import KubeAPIServer
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -53,13 +54,15 @@ def test_flags_answer_the_profile_questions() -> None:
     assert doc["verdict"] == "mesh-optional"
 
 
-def test_cluster_strings_are_not_markup(tmp_path: Path) -> None:
-    write(tmp_path / "x.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n"
-          "  name: web\n  namespace: '[bold]ns[/bold]'\nspec: {ports: [{port: 80}]}\n"
-          "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
-          "  name: web\n  namespace: '[bold]ns[/bold]'\nspec:\n  template:\n"
-          "    spec: {containers: [{name: web, image: x}]}\n")
-    code, out, _ = invoke("assess", "-f", str(tmp_path))
+def test_cluster_strings_are_not_markup(kube_api: KubeAPIServer) -> None:
+    # A cluster's names are shown as served (manifests with this name are refused: see
+    # tests/cli/test_hostile_output.py); the test API server does not validate them.
+    kube_api.load([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "[bold]ns[/bold]"}},
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "web", "namespace": "[bold]ns[/bold]"},
+         "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "x"}]}}}}])
+    code, out, _ = invoke("assess", "--kubeconfig", str(kube_api.kubeconfig))
     assert code == ExitCode.OK
     assert "│ [bold]ns[/bold] │ ambient" in out
 

@@ -1,11 +1,13 @@
-"""Commands and queries the plan prints stay well-formed whatever a namespace is called:
-manifests are not validated by an API server, so names may hold shell or PromQL syntax."""
+"""Commands and queries the plan prints stay well-formed whatever a namespace is called: a
+cluster's names are taken as served (only manifests are checked against Kubernetes' naming
+rules), so names may hold shell or PromQL syntax. The test API server validates none."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import yaml
 
-from planner.service import ManifestInput, analyse, build_plan
+from planner.service import ClusterInput, analyse, build_plan
+from tests.kubeapi import KubeAPIServer
 
 HOSTILE_NS = 'team a;rm -rf "x"'
 MANIFESTS = f"""
@@ -28,10 +30,10 @@ spec: {{selector: {{app: web}}, ports: [{{name: http, port: 80, targetPort: 8080
 """
 
 
-def test_verify_commands_quote_the_namespace_and_promql_escapes_it(tmp_path: Path) -> None:
-    path = tmp_path / "ns.yaml"
-    path.write_text(MANIFESTS, encoding="utf-8")
-    plan = build_plan(analyse(ManifestInput((str(path),))))
+def test_verify_commands_quote_the_namespace_and_promql_escapes_it(
+        kube_api: KubeAPIServer) -> None:
+    kube_api.load([doc for doc in yaml.safe_load_all(MANIFESTS) if doc])
+    plan = build_plan(analyse(ClusterInput(str(kube_api.kubeconfig))))
     strict = next(s for s in plan.steps if s.id.startswith("40-strict-"))
     commands = [v for s in plan.steps for v in s.verify if f"-n {HOSTILE_NS}" in v]
     assert not commands, commands

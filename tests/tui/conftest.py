@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from textual.pilot import Pilot
 
-from planner.service import ManifestInput
+from planner.service import ClusterInput, ManifestInput
 from tui.app import MeshplanApp, TuiOptions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,3 +88,13 @@ def hostile_cluster(tmp_path: Path) -> Path:
                     "--namespaces", "3", "--services", "4", "--seed", "3", "--hostile",
                     "--out", str(out)], check=True, capture_output=True)
     return out / "manifests"
+
+
+def served(api: Any, folder: Path, extra: str) -> ClusterInput:
+    """The input of a cluster serving ``folder``'s manifests and the ``extra`` YAML as they
+    are. Names no API server allows are refused in manifests (Kubernetes' naming rules), so a
+    cluster (the test API server validates none) is how hostile names reach the TUI."""
+    docs = [doc for path in sorted(folder.rglob("*.yaml"))
+            for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
+    api.load([*docs, *(doc for doc in yaml.safe_load_all(extra) if doc)])
+    return ClusterInput(str(api.kubeconfig))

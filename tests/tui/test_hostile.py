@@ -9,9 +9,9 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import DataTable
 
-from planner.service import ManifestInput
 from planner.untrusted import clean
-from tests.tui.conftest import SIZE, journey, ready, wait_for
+from tests.kubeapi import KubeAPIServer
+from tests.tui.conftest import SIZE, journey, ready, served, wait_for
 from tui.app import MeshplanApp, TuiOptions
 from tui.format import matches, safe
 from tui.screens.graph import EdgeScreen, GraphScreen, NamespaceScreen
@@ -54,9 +54,9 @@ def test_helpers_escape_everything() -> None:
 
 
 @journey
-async def test_hostile_names_render_literally(hostile_cluster: Path) -> None:
-    (hostile_cluster / "zz-hostile.yaml").write_text(EXTRA, encoding="utf-8")
-    spec = ManifestInput((str(hostile_cluster),), recursive=True)
+async def test_hostile_names_render_literally(hostile_cluster: Path,
+                                             kube_api: KubeAPIServer) -> None:
+    spec = served(kube_api, hostile_cluster, EXTRA)
     app = MeshplanApp(TuiOptions(spec))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)

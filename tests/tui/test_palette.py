@@ -9,8 +9,8 @@ from typing import Any
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 
-from planner.service import ManifestInput
-from tests.tui.conftest import SIZE, journey, ready, shop_app, wait_for
+from tests.kubeapi import KubeAPIServer
+from tests.tui.conftest import SIZE, journey, ready, served, shop_app, wait_for
 from tests.tui.test_hostile import EXTRA, MARKUP
 from tui.app import MeshplanApp, TuiOptions
 from tui.screens.graph import EdgeScreen, GraphScreen, NamespaceScreen
@@ -83,9 +83,9 @@ async def test_palette_on_every_screen_searches_and_runs_a_command() -> None:
 
 
 @journey
-async def test_palette_shows_a_hostile_namespace_literally(hostile_cluster: Path) -> None:
-    (hostile_cluster / "zz-hostile.yaml").write_text(EXTRA, encoding="utf-8")
-    app = MeshplanApp(TuiOptions(ManifestInput((str(hostile_cluster),), recursive=True)))
+async def test_palette_shows_a_hostile_namespace_literally(hostile_cluster: Path,
+                                                           kube_api: KubeAPIServer) -> None:
+    app = MeshplanApp(TuiOptions(served(kube_api, hostile_cluster, EXTRA)))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         shown = await palette(pilot, f"Open namespace {MARKUP}")
