@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from planner.domain import raw
 from planner.domain.findings import Finding, RuleContext, RuleInfo
 from planner.domain.inventory import PolicyObject
-from planner.rules.blockers._common import members
+from planner.rules.blockers._common import _cached, members
 
 #: The GatewayClass of Istio's waypoints (``istioctl waypoint apply`` creates them with it).
 WAYPOINT_CLASS = "istio-waypoint"
@@ -41,13 +41,15 @@ def reach(obj: PolicyObject, targets: tuple[str, ...], ctx: RuleContext,
 
 def waypoints(ctx: RuleContext) -> dict[tuple[str, str], PolicyObject]:
     """Gateway API Gateways of class ``istio-waypoint``, by ``(namespace, name)``."""
-    return {(g.ref.namespace, g.ref.name): g for g in ctx.inventory.gateways
-            if g.spec.get("gatewayClassName") == WAYPOINT_CLASS}
+    return _cached("waypoints", ctx, lambda: {
+        key: g for key, g in gateways(ctx).items()
+        if g.spec.get("gatewayClassName") == WAYPOINT_CLASS})
 
 
 def gateways(ctx: RuleContext) -> dict[tuple[str, str], PolicyObject]:
     """Every Gateway API Gateway, by ``(namespace, name)``."""
-    return {(g.ref.namespace, g.ref.name): g for g in ctx.inventory.gateways}
+    return _cached("gateways", ctx, lambda: {
+        (g.ref.namespace, g.ref.name): g for g in ctx.inventory.gateways})
 
 
 def waypoint_label(labels: Mapping[str, str], namespace: str) -> tuple[str, str] | None:

@@ -113,9 +113,9 @@ def check(ctx: RuleContext) -> list[Finding]:
     if not targets:
         return []
     findings = []
+    policies = {o.ref.key: o for o in ctx.inventory.istio_of_kind("AuthorizationPolicy")}
     for key, detail in request_authorization(ctx.inventory):
-        ap = next((o for o in ctx.inventory.istio_of_kind("AuthorizationPolicy")
-                   if o.ref.key == key), None)
+        ap = policies.get(key)
         if ap is None or ap.ref.namespace not in targets:
             continue
         bound, why = _policy_bound(ctx, ap)
