@@ -1,4 +1,4 @@
-"""External tools some tests run for real (Microsoft's SARIF multitool).
+"""External tools some tests run for real (Microsoft's SARIF multitool, Chromium, the Mermaid CLI).
 
 A tool that is not installed makes those tests skip with one reason naming it and how to get
 it. CI sets ``MESHPLAN_REQUIRE_TOOLS=1`` (``.ci/run`` installs them), which turns the skips

@@ -2,8 +2,7 @@
 
 Every name comes from a cluster and is untrusted: table cells are ``rich.text.Text`` (never
 markup; control characters shown as escapes, see :mod:`planner.untrusted`), DOT strings
-are quoted with ``"`` and ``\\`` escaped, Mermaid labels are quoted with their special
-characters replaced by entity codes and node ids are generated.
+are quoted with ``"`` and ``\\`` escaped, Mermaid goes through :mod:`planner.sinks.mermaid`.
 """
 
 from __future__ import annotations
@@ -14,13 +13,11 @@ from collections.abc import Iterable, Sequence
 from rich.console import Console, RenderableType
 
 from planner.domain.graph import CallGraph, Edge, ManifestCoverage
+from planner.sinks.mermaid import flowchart
 from planner.sinks.tables import Column, Id, KubeTable
 from planner.untrusted import plain
 
-#: Characters Mermaid treats as syntax inside a quoted label.
-_MERMAID_ESCAPES = {'"': "#quot;", "<": "#lt;", ">": "#gt;", "#": "#35;", "`": "#96;",
-                    "[": "#91;", "]": "#93;", "{": "#123;", "}": "#125;", "|": "#124;"}
-# C1 too: U+009B is a one-byte CSI on some terminals, and this output is often just printed.
+# C1 too: U+009B is a one-byte CSI on some terminals, and DOT output is often just printed.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -123,27 +120,11 @@ def namespaces_to_dot(graph: CallGraph) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mermaid_label(text: str) -> str:
-    cleaned = _CONTROL.sub(" ", text.replace("&", "#38;"))
-    return '"' + "".join(_MERMAID_ESCAPES.get(ch, ch) for ch in cleaned) + '"'
-
-
-def _mermaid(node_ids: Sequence[str], edges: Iterable[tuple[str, str, str, bool]]) -> str:
-    # Generated ids (n0, n1...) keep cluster names out of Mermaid syntax entirely.
-    ids = {name: f"n{i}" for i, name in enumerate(node_ids)}
-    lines = ["flowchart LR"]
-    lines.extend(f"  {ids[name]}[{_mermaid_label(name)}]" for name in node_ids)
-    for src, dst, label, dashed in edges:
-        arrow = "-.->" if dashed else "-->"
-        lines.append(f"  {ids[src]} {arrow}|{_mermaid_label(label)}| {ids[dst]}")
-    return "\n".join(lines) + "\n"
-
-
 def to_mermaid(graph: CallGraph) -> str:
     """Mermaid flowchart of the call graph; hints are dotted."""
     names = sorted({n.id for n in graph.nodes} | {e.caller for e in graph.edges}
                    | {e.caller for e in graph.hints})
-    return _mermaid(names, (
+    return flowchart(names, (
         (e.caller, e.callee, f"{e.port if e.port is not None else '*'}/{e.protocol}", e.hint)
         for e in (*graph.edges, *graph.hints)))
 
@@ -151,6 +132,6 @@ def to_mermaid(graph: CallGraph) -> str:
 def namespaces_to_mermaid(graph: CallGraph) -> str:
     """Mermaid flowchart of the namespace graph."""
     ng = graph.namespace_graph
-    return _mermaid(sorted(str(n) for n in ng.nodes), (
+    return flowchart(sorted(str(n) for n in ng.nodes), (
         (str(a), str(b), str(data["count"]), False)
         for a, b, data in sorted(ng.edges(data=True), key=lambda t: (str(t[0]), str(t[1])))))

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from planner.domain.plan import DATAPLANE_WORDS
+from planner.sinks.mermaid import flowchart
+from planner.sinks.report_summary import summary_lines
 from planner.sinks.whatif_json import step_what_if_lines
 from planner.sinks.wire import dump_yaml_all
 from planner.untrusted import clean, clean_lines
@@ -198,9 +200,38 @@ def _summary(doc: Mapping[str, Any]) -> list[str]:
     for group in graph["stronglyConnectedNamespaces"]:
         lines.append(f"- namespaces calling each other in a cycle: {_names(group)}")
     lines.append("")
+    lines += ["Namespaces and who calls whom (numbers count call edges; green ends STRICT, "
+              "yellow PERMISSIVE, grey outside the mesh; dashed: callers outside the "
+              "namespaces):", "", *fence(_mermaid(doc), "mermaid"), ""]
     lines += _table(["from", "to", "calls"], ([md(e["from"]), md(e["to"]), e["calls"]]
                                               for e in graph["namespaceEdges"]))
     return lines
+
+
+#: Node colours by where a namespace ends up, as in the HTML report's graph.
+_FATE_STYLES = {"STRICT": ("strict", "fill:#d1f0d9,stroke:#8c959f"),
+                "PERMISSIVE": ("permissive", "fill:#fff1c2,stroke:#8c959f"),
+                "outside": ("outside", "fill:#eaeef2,stroke:#8c959f")}
+
+
+def _mermaid(doc: Mapping[str, Any]) -> str:
+    """The namespace graph as a Mermaid flowchart (GitHub and GitLab draw it), coloured by
+    where each namespace ends up; callers outside the namespaces are white and dashed."""
+    graph = doc["graph"]
+    edges = graph["namespaceEdges"]
+    names = sorted({*graph["namespaces"], *(e["from"] for e in edges), *(e["to"] for e in edges)})
+    fates = {ns["name"]: ns["final"] for ns in doc["plan"]["namespaces"]}
+    styles = {cls: (style, sorted(name for name, final in fates.items() if final == fate))
+              for fate, (cls, style) in _FATE_STYLES.items()}
+    styles["caller"] = ("fill:#ffffff,stroke:#8c959f,stroke-dasharray:4 3",
+                        [name for name in names if name not in fates])
+    return flowchart(names, ((e["from"], e["to"], str(e["calls"]), False) for e in edges),
+                     styles)
+
+
+def _summary_first(doc: Mapping[str, Any]) -> list[str]:
+    return ["## Summary", "", *(f"- **{label}**: {md(text)}" for label, text in
+                               summary_lines(doc)), ""]
 
 
 def _namespaces(plan: Mapping[str, Any]) -> list[str]:
@@ -287,6 +318,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     lines = ["# meshplan report", "",
              f"Source: {md(doc['source'])}. Root namespace {md(plan['rootNamespace'])}, "
              f"granularity {plan['granularity']}. Schema {doc['schemaVersion']}.", ""]
+    lines += _summary_first(doc)
     lines += _verdict(doc.get("assessment"), plan["fit"])
     if "assessment" in doc:
         lines += _dataplane(doc["assessment"])

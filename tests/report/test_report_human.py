@@ -83,7 +83,9 @@ def _parse(page: str) -> _Page:
 def _assert_self_contained(page: _Page) -> None:
     assert not {"script", "link", "img", "iframe", "object", "embed"} & set(page.tags)
     names = {name for name, _ in page.attrs}
-    assert not {"src", "href", "srcset", "xmlns"} & names
+    assert not {"src", "srcset", "xmlns"} & names
+    # Links only inside the page (the graph's namespaces to their table rows).
+    assert all((value or "").startswith("#") for name, value in page.attrs if name == "href")
     assert not [name for name in names if name.startswith("on")], "event handler attribute"
     assert all(value in (None, "") or "://" not in value for _, value in page.attrs)
 
