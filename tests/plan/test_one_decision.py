@@ -68,8 +68,10 @@ def test_plan_and_report_open_with_the_verdict_of_assess() -> None:
     assert text[0] == "Verdict: mesh-recommended  score 100/100"
     assert text[1].startswith("A mesh fits this cluster (Compliance requires mTLS")
     markdown = _run("report", *SHOP, "--format", "markdown")
-    body = markdown.split("\n## ", 1)[1]
-    assert body.startswith("Verdict\n\n**mesh-recommended**, score 100/100")
+    # The summary opens the report with the verdict; the Verdict section follows it.
+    summary, verdict = markdown.split("\n## ")[1:3]
+    assert summary.startswith("Summary\n\n- **verdict**: mesh-recommended, score 100/100")
+    assert verdict.startswith("Verdict\n\n**mesh-recommended**, score 100/100")
 
 
 def test_mesh_overkill_still_plans_but_leads_with_the_lighter_alternative() -> None:
