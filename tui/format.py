@@ -23,14 +23,19 @@ def safe(value: object, style: str = "", limit: int | None = CELL_LIMIT) -> Text
     return Text(clean(value, limit), style=style, no_wrap=True, end="")
 
 
-def matches(query: str, *fields: object) -> bool:
-    """The ``/`` filter: case-insensitive substring over ``fields``; ``!x`` inverts."""
+def needle(query: str) -> tuple[str, bool]:
+    """The ``/`` filter's text, lower-cased, and whether it hides matches (``!x``)."""
     query = query.strip()
     invert = query.startswith("!")
-    needle = query[1:].strip().lower() if invert else query.lower()
-    if not needle:
+    return (query[1:].strip().lower() if invert else query.lower()), invert
+
+
+def matches(query: str, *fields: object) -> bool:
+    """The ``/`` filter: case-insensitive substring over ``fields``; ``!x`` inverts."""
+    text, invert = needle(query)
+    if not text:
         return True
-    found = any(needle in str(f).lower() for f in fields)
+    found = any(text in str(f).lower() for f in fields)
     return found != invert
 
 

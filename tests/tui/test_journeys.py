@@ -64,7 +64,7 @@ async def test_find_the_namespace_with_a_plaintext_caller_and_its_evidence() -> 
         assert isinstance(app.screen, NamespaceScreen)
         assert app.screen.namespace == "storefront"
         plaintext = app.analysis.graph.inbound_callers("storefront")["not_meshed"]
-        edges = app.screen._edges
+        edges = app.screen.edges
         index = next(i for i, e in enumerate(edges) if e.caller in plaintext)
         edge_table = app.screen.query_one("#edges", DataTable)
         edge_table.move_cursor(row=edge_table.get_row_index(str(index)))

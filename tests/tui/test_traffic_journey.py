@@ -61,7 +61,7 @@ async def test_plaintext_caller_on_the_graph_fails_its_strict_gate(shop_prom: st
         # Its edges: the unnamed caller's edge is telemetry-only, with no mTLS at all.
         await pilot.press("enter")
         assert isinstance(app.screen, NamespaceScreen) and app.screen.namespace == "orders"
-        edge = next(e for e in app.screen._edges if e.caller == UNKNOWN_CALLER)
+        edge = next(e for e in app.screen.edges if e.caller == UNKNOWN_CALLER)
         assert edge.origin.value == "observed" and edge.observed is not None
         assert edge.observed.mtls_share == 0.0
         edges = app.screen.query_one("#edges", DataTable)

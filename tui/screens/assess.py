@@ -64,14 +64,13 @@ class AssessScreen(MeshScreen):
             yield DataTable(id="costs", cursor_type="row", zebra_stripes=True)
             yield Static("", id="assumptions")
 
-    def on_mount(self) -> None:
+    def prepare(self) -> None:
         self.query_one("#factors", DataTable).add_columns(
             "code", "factor", "weight", "value", "threshold", "evidence")
         self.query_one("#dataplane", DataTable).add_columns(
             "namespace", "mode", "pods", "waypoint (ambient)", "reasons")
         self.query_one("#costs", DataTable).add_columns(
             "option", "component", "count", "CPU", "memory", "assumption")
-        super().on_mount()
 
     def focus_main(self) -> None:
         self.query_one("#factors", DataTable).focus()

@@ -52,8 +52,14 @@ class MeshScreen(Screen[None]):
         yield from ()
 
     def on_mount(self) -> None:
+        # Textual calls the on_mount of every class in the MRO: subclasses set up their tables
+        # in prepare() instead, so a mount draws the data once.
+        self.prepare()
         self.mesh.register_view(self)
         self.refresh_data()
+
+    def prepare(self) -> None:
+        """Set up the screen's widgets (table columns) before its first draw."""
 
     def on_unmount(self) -> None:
         self.mesh.unregister_view(self)
@@ -65,8 +71,9 @@ class MeshScreen(Screen[None]):
     def refresh_data(self) -> None:
         """Redraw from the app's analysis, plan and assessment (any may still be None)."""
 
-    def apply_filter(self, query: str) -> None:
-        """Show only the rows matching ``query`` (see :func:`tui.format.matches`)."""
+    def apply_filter(self, query: str, now: bool = True) -> None:
+        """Show only the rows matching ``query`` (see :func:`tui.format.matches`); ``now`` is
+        False while the user types (a big list waits for a pause, see :mod:`tui.rows`)."""
 
     def open_prompt(self, kind: str) -> None:
         """Open the ``:`` command line or the ``/`` filter."""
@@ -87,7 +94,7 @@ class MeshScreen(Screen[None]):
     @on(PromptBar.FilterChanged)
     def _filter_changed(self, event: PromptBar.FilterChanged) -> None:
         self.filter_text = event.value
-        self.apply_filter(event.value)
+        self.apply_filter(event.value, now=False)
 
     @on(PromptBar.Done)
     def _prompt_done(self, event: PromptBar.Done) -> None:

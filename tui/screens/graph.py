@@ -20,6 +20,7 @@ from planner.domain.graph import Edge, NodeKind
 from planner.untrusted import clean
 from tui.actions import EDGE, GRAPH, NAMESPACE
 from tui.format import GATE_STYLE, matches, safe
+from tui.rows import Row, TableFeed, row
 from tui.screens.base import MeshScreen, set_columns
 
 NAMESPACE_COLUMNS = ("namespace", "enrolled", "mTLS now", "plan ends", "callers meshed",
@@ -76,6 +77,45 @@ def caller_text(analysis: Any, caller: str) -> Text:
     return text
 
 
+def service_rows(analysis: Any, namespace: str) -> list[Row]:
+    """The Services of ``namespace`` with their ports, backends and callers (meshed or not)."""
+    graph = analysis.graph
+    rows: list[Row] = []
+    for svc in analysis.scan.inventory.services:
+        if svc.namespace != namespace:
+            continue
+        node_id = svc.ref.key
+        inbound = graph.inbound.get(node_id, ())
+        plaintext = {e.caller for e in inbound
+                     if not (n := graph.node_index.get(e.caller)) or not n.meshed}
+        ports = ",".join(str(p.port) for p in svc.ports[:6])
+        rows.append(row(node_id, (
+            safe(svc.name), svc.type, ports, str(len(graph.backends.get(node_id, ()))),
+            str(len({e.caller for e in inbound})),
+            Text(str(len(plaintext)), style="bold red" if plaintext else "dim")), svc.name))
+    return rows
+
+
+def edge_rows(analysis: Any, namespace: str) -> list[Row]:
+    """Every call edge into ``namespace`` and out of it to another one (value: the Edge)."""
+    graph = analysis.graph
+    out = [e for e in graph.edges if graph.namespace_of(e.caller) == namespace
+           and graph.namespace_of(e.callee) != namespace]
+    observing = analysis.traffic is not None
+    rows: list[Row] = []
+    for i, e in enumerate((*graph.edges_into_namespace(namespace), *out)):
+        kinds = sorted({ev.kind for ev in e.evidence})
+        cells: tuple[Any, ...] = (
+            caller_text(analysis, e.caller), safe(e.callee),
+            "-" if e.port is None else str(e.port), e.protocol,
+            e.origin.value, safe(f"{len(e.evidence)}: {', '.join(kinds)}"))
+        if observing:
+            cells += (mtls_share(e),)
+        rows.append(row(str(i), cells, e.caller, e.callee, e.protocol, e.origin.value,
+                        *(ev.kind for ev in e.evidence), value=e))
+    return rows
+
+
 class GraphScreen(MeshScreen):
     """Namespaces, their mTLS status and who calls them."""
 
@@ -99,9 +139,8 @@ class GraphScreen(MeshScreen):
             with VerticalScroll(id="ns-graph-scroll"):
                 yield Static("", id="ns-graph")
 
-    def on_mount(self) -> None:
+    def prepare(self) -> None:
         set_columns(self.query_one("#namespaces", DataTable), NAMESPACE_COLUMNS)
-        super().on_mount()
 
     def focus_main(self) -> None:
         self.query_one("#namespaces", DataTable).focus()
@@ -180,7 +219,7 @@ class GraphScreen(MeshScreen):
             self._lines.append((f"{src} {' '.join(map(str, targets))}", line))
         self.apply_filter(self.filter_text)
 
-    def apply_filter(self, query: str) -> None:
+    def apply_filter(self, query: str, now: bool = True) -> None:
         table = self.query_one("#namespaces", DataTable)
         table.clear()
         for i, ((name, plaintext), cells, search) in enumerate(zip(
@@ -263,7 +302,8 @@ class NamespaceScreen(MeshScreen):
         super().__init__()
         self.namespace = namespace
         self.title_text = f"ns {clean(namespace, 30)}"
-        self._edges: list[Edge] = []
+        self.service_rows = TableFeed(self, "services")
+        self.edge_rows = TableFeed(self, "edges")
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="ns-body"):
@@ -274,11 +314,10 @@ class NamespaceScreen(MeshScreen):
                         classes="section")
             yield DataTable(id="edges", cursor_type="row", zebra_stripes=True)
 
-    def on_mount(self) -> None:
+    def prepare(self) -> None:
         self.query_one("#services", DataTable).add_columns(
             "service", "type", "ports", "backends", "callers", "not meshed")
         set_columns(self.query_one("#edges", DataTable), EDGE_COLUMNS)
-        super().on_mount()
         self.focus_main()
 
     def focus_main(self) -> None:
@@ -288,7 +327,6 @@ class NamespaceScreen(MeshScreen):
         analysis = self.mesh.analysis
         if analysis is None:
             return
-        graph = analysis.graph
         ns = analysis.scan.inventory.namespace_index.get(self.namespace)
         title = Text()
         title.append("namespace ", style="dim")
@@ -298,52 +336,30 @@ class NamespaceScreen(MeshScreen):
         else:
             title.append(f"  enrollment: {ns.enrollment}")
         self.query_one("#ns-title", Static).update(title)
-        into = graph.edges_into_namespace(self.namespace)
-        out = [e for e in graph.edges if graph.namespace_of(e.caller) == self.namespace
-               and graph.namespace_of(e.callee) != self.namespace]
-        self._edges = list(into) + out
-        self.apply_filter(self.filter_text)
-
-    def apply_filter(self, query: str) -> None:
-        analysis = self.mesh.analysis
-        if analysis is None:
-            return
-        graph = analysis.graph
-        services = self.query_one("#services", DataTable)
-        services.clear()
-        for svc in analysis.scan.inventory.services:
-            if svc.namespace != self.namespace or not matches(query, svc.name):
-                continue
-            node_id = svc.ref.key
-            inbound = graph.inbound.get(node_id, ())
-            plaintext = {e.caller for e in inbound
-                         if not (n := graph.node_index.get(e.caller)) or not n.meshed}
-            ports = ",".join(str(p.port) for p in svc.ports[:6])
-            services.add_row(safe(svc.name), svc.type, ports,
-                             str(len(graph.backends.get(node_id, ()))),
-                             str(len({e.caller for e in inbound})),
-                             Text(str(len(plaintext)), style="bold red" if plaintext else "dim"))
-        edges = self.query_one("#edges", DataTable)
         observing = analysis.traffic is not None
-        set_columns(edges, EDGE_COLUMNS + (("mTLS share",) if observing else ()))
-        edges.clear()
-        for i, e in enumerate(self._edges):
-            if not matches(query, e.caller, e.callee, e.protocol, e.origin.value,
-                           *(ev.kind for ev in e.evidence)):
-                continue
-            kinds = sorted({ev.kind for ev in e.evidence})
-            cells: tuple[Any, ...] = (
-                caller_text(analysis, e.caller), safe(e.callee),
-                "-" if e.port is None else str(e.port), e.protocol,
-                e.origin.value, safe(f"{len(e.evidence)}: {', '.join(kinds)}"))
-            if observing:
-                cells += (mtls_share(e),)
-            edges.add_row(*cells, key=str(i))
+        set_columns(self.query_one("#edges", DataTable),
+                    EDGE_COLUMNS + (("mTLS share",) if observing else ()))
+        # The cluster's size, not the namespace's: counting the namespace's rows is the work
+        # the worker is there to take off the UI thread.
+        size = len(analysis.scan.inventory.services) + len(analysis.graph.edges)
+        self.service_rows.load(lambda: service_rows(analysis, self.namespace), size,
+                               self.filter_text)
+        self.edge_rows.load(lambda: edge_rows(analysis, self.namespace), size, self.filter_text)
+
+    @property
+    def edges(self) -> list[Edge]:
+        """The edges into and out of the namespace, in table order (before the filter)."""
+        return [r.value for r in self.edge_rows.rows]
+
+    def apply_filter(self, query: str, now: bool = True) -> None:
+        self.service_rows.filter(query, now)
+        self.edge_rows.filter(query, now)
 
     @on(DataTable.RowSelected, "#edges")
     def _edge_selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value is not None:
-            self.app.push_screen(EdgeScreen(self._edges[int(event.row_key.value)]))
+        edge = self.edge_rows.value(event.row_key.value)
+        if edge is not None:
+            self.app.push_screen(EdgeScreen(edge))
 
     def context(self) -> dict[str, Any]:
         return {"namespace": self.namespace}
@@ -365,10 +381,9 @@ class EdgeScreen(MeshScreen):
             yield Label("Evidence", classes="section")
             yield DataTable(id="evidence", cursor_type="row", zebra_stripes=True)
 
-    def on_mount(self) -> None:
+    def prepare(self) -> None:
         self.query_one("#evidence", DataTable).add_columns(
             "kind", "source", "text", "confidence")
-        super().on_mount()
         self.focus_main()
 
     def focus_main(self) -> None:

@@ -90,11 +90,10 @@ class PlanScreen(MeshScreen):
                 yield Label("Rollback", classes="section")
                 yield Static("", id="step-rollback")
 
-    def on_mount(self) -> None:
+    def prepare(self) -> None:
         self.query_one("#steps", DataTable).add_columns(
             # State right after the id: on a narrow terminal it is what must stay visible.
             "#", "step", "state", "phase", "changes", "blockers")
-        super().on_mount()
         if self.mesh.write:
             self.query_one("#steps-label", Label).update(
                 "Steps (d: dry-run diff, a: apply, u: roll back, v: verify)")
@@ -108,7 +107,7 @@ class PlanScreen(MeshScreen):
             self.query_one("#plan-verdict", Static).update(verdict_text(plan))
         self.apply_filter(self.filter_text)
 
-    def apply_filter(self, query: str) -> None:
+    def apply_filter(self, query: str, now: bool = True) -> None:
         plan = self.mesh.plan
         if plan is None:
             return
