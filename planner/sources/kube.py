@@ -7,7 +7,8 @@ Contract of :func:`scan_cluster`:
   installed) goes to ``kinds_absent`` and is not an error.
 * Then exactly one paginated list per kind (``limit``/``continue``) across all namespaces, or in
   the one namespace asked for (its Namespace object is then read with one ``get``). Never one
-  call per namespace, never a watch.
+  call per namespace, never a watch. Up to :data:`LIST_WORKERS` kinds are listed at once (the
+  pages of one kind in turn); the result is the same as listing them one after another.
 * Secrets are never requested, not even their names (:data:`SCAN_KINDS` has no Secret and
   :func:`_collection_path` refuses it).
 * 403 on a kind: the scan goes on without it, with a warning naming the missing permission and
@@ -29,7 +30,9 @@ that lack fields the OpenAPI schema calls required.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 from typing import Any, Final
 
 from planner.domain.diagnostics import Diagnostic, Severity, Source
@@ -41,6 +44,10 @@ from planner.sources.manifests import LoadResult, RawDocument
 Progress = Callable[[str, int], None]
 """Called after each page with the kind (``plural.group``) and the objects of it read so far."""
 
+#: Lists in flight at once: enough to keep the client parsing while the server answers,
+#: few enough to stay a polite client (kubectl's default QPS is 5).
+LIST_WORKERS: Final = 4
+_PROGRESS_EVERY_S: Final = 0.1  # how often the caller's thread passes on page progress
 _MAX_RESTARTS: Final = 2  # paginated restarts after 410 Expired before one unpaginated list
 _NEVER_LISTED: Final = frozenset({"secrets"})
 
@@ -192,38 +199,73 @@ class _Scanner:
         self.result = LoadResult()
         self.stats = ScanStats(api_calls=0)
         self.counter = 0
+        self._pages: SimpleQueue[tuple[str, int]] = SimpleQueue()
 
     def run(self) -> tuple[LoadResult, ScanStats]:
         versions = self._discover()
-        for spec in SCAN_KINDS:
-            version = versions.get(spec.qualified)
-            if version is None:
-                self.stats.kinds_absent.append(spec.qualified)
-                continue
-            try:
-                if spec.plural == "namespaces" and self.namespace is not None:
-                    items = [self._get_namespace(version)]
-                    if self.progress is not None:
-                        self.progress(spec.qualified, 1)
-                else:
-                    items = self._list(spec, version)
-            except _Forbidden:
-                self._forbidden(spec)
-                continue
-            except ClusterTimeout as err:
-                self.stats.kinds_timed_out.append(spec.qualified)
-                self.result.diagnostics.append(Diagnostic(
-                    Source(self.source_file, 0), Severity.WARNING,
-                    f"timed out: list {spec.qualified} ({err}); {spec.kind} objects were not "
-                    "scanned"))
-                continue
-            except _Gone:
-                self.stats.kinds_absent.append(spec.qualified)
-                continue
-            self.stats.kinds_listed.append(spec.qualified)
-            self._add(spec, version, items)
+        served = [(spec, versions[spec.qualified]) for spec in SCAN_KINDS
+                  if spec.qualified in versions]
+        # Kinds are listed in parallel by a few threads (pages of one kind in turn): the
+        # client parses one answer while the server prepares the next. Results are taken in
+        # SCAN_KINDS order, so documents, diagnostics and the first error are those of a scan
+        # one kind after another.
+        pool = ThreadPoolExecutor(max_workers=LIST_WORKERS, thread_name_prefix="kube-list")
+        try:
+            reads = {spec.qualified: pool.submit(self._read, spec, version)
+                     for spec, version in served}
+            for spec in SCAN_KINDS:
+                if spec.qualified not in versions:
+                    self.stats.kinds_absent.append(spec.qualified)
+                    continue
+                self._take(spec, versions[spec.qualified], reads[spec.qualified])
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         self.stats.api_calls = self.api.calls
         return self.result, self.stats
+
+    def _read(self, spec: KindSpec, version: str) -> list[Any]:
+        """Every object of one kind (in a worker thread)."""
+        if spec.plural == "namespaces" and self.namespace is not None:
+            items = [self._get_namespace(version)]
+            self._progress(spec.qualified, 1)
+            return items
+        return self._list(spec, version)
+
+    def _progress(self, kind: str, objects: int) -> None:
+        # Called in the list threads; the caller's callback runs on the caller's thread (a
+        # TUI worker posts from it), see _wait.
+        if self.progress is not None:
+            self._pages.put((kind, objects))
+
+    def _wait(self, read: Future[list[Any]]) -> None:
+        """Wait for one kind's read, passing on the progress of every page read meanwhile."""
+        while True:
+            done = wait([read], timeout=_PROGRESS_EVERY_S).done
+            while self.progress is not None and not self._pages.empty():
+                self.progress(*self._pages.get())
+            if done:
+                return
+
+    def _take(self, spec: KindSpec, version: str, read: Future[list[Any]]) -> None:
+        """Add one kind's objects, or record why there are none."""
+        self._wait(read)
+        try:
+            items = read.result()
+        except _Forbidden:
+            self._forbidden(spec)
+            return
+        except ClusterTimeout as err:
+            self.stats.kinds_timed_out.append(spec.qualified)
+            self.result.diagnostics.append(Diagnostic(
+                Source(self.source_file, 0), Severity.WARNING,
+                f"timed out: list {spec.qualified} ({err}); {spec.kind} objects were not "
+                "scanned"))
+            return
+        except _Gone:
+            self.stats.kinds_absent.append(spec.qualified)
+            return
+        self.stats.kinds_listed.append(spec.qualified)
+        self._add(spec, version, items)
 
     # discovery
 
@@ -336,8 +378,7 @@ class _Scanner:
                 raise ClusterError(f"API server {self.api.url} answered {response.status} "
                                    f"{response.reason} to {what}")
             items.extend(body.get("items") or [])
-            if self.progress is not None:
-                self.progress(spec.qualified, len(items))
+            self._progress(spec.qualified, len(items))
             metadata = body.get("metadata")
             token = metadata.get("continue") if isinstance(metadata, dict) else None
             if not token or not paginate:

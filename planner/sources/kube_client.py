@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -190,6 +191,22 @@ class Response:
     reason: str
 
 
+def _parse(data: bytes) -> Any:
+    """An answer's JSON body (None when empty or not JSON). orjson parses a list page in about
+    half of ``json``'s time; what it refuses (an integer beyond 64 bits) ``json`` reads."""
+    import orjson
+
+    if not data:
+        return None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(data)
+        except ValueError:
+            return None
+
+
 class KubeApi:
     """Requests with retries over one ApiClient; counts calls and spends one retry budget."""
 
@@ -200,6 +217,8 @@ class KubeApi:
         self.timeout_s = timeout_s
         self.retry_budget_s = max_retry_s
         self.calls = 0
+        # The scan lists several kinds at once: calls and the retry budget are shared.
+        self._lock = threading.Lock()
 
     def get(self, path: str, query: dict[str, str], what: str) -> Response:
         """GET ``path``; see :meth:`request`."""
@@ -228,7 +247,8 @@ class KubeApi:
                 raise gave_up(
                     f"API server {self.url} answered {response.status} {response.reason} to "
                     f"{what} {attempt + 1} time(s); gave up retrying")
-            self.retry_budget_s -= delay
+            with self._lock:
+                self.retry_budget_s -= delay
             time.sleep(delay)
             attempt += 1
 
@@ -245,7 +265,8 @@ class KubeApi:
             verb, url, headers, payload, _ = self.client.param_serialize(
                 method, path, query_params=list(query.items()), header_params=header_params,
                 body=body, auth_settings=["BearerToken"])
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         dropped_once = False
         while True:
             try:
@@ -270,10 +291,7 @@ class KubeApi:
             except ApiException as exc:  # the client wraps TLS failures as status 0
                 raise ClusterError(f"cannot reach API server {self.url}: "
                                    f"{first_line(str(exc.reason))}") from None
-        try:
-            answer = json.loads(data) if data else None
-        except ValueError:
-            answer = None
+        answer = _parse(data)
         retry_after: float | None = None
         header = raw.getheader("Retry-After")
         if header is not None:

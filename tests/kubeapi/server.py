@@ -336,6 +336,9 @@ class KubeAPIServer:
         self._faults: list[Fault] = []
         self._extra_items: dict[str, list[Any]] = {}
         self._log: list[RequestRecord] = []
+        #: Requests being served now, and the most ever served at once (clients that overlap).
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.kubeconfig: str = str(self._tmp / "kubeconfig")
@@ -1191,7 +1194,14 @@ class _Handler(BaseHTTPRequestHandler):
         raw_body = self._body()
         route = api.route(path)
         verb = self._verb(route, query)
-        status, body, headers = self._dispatch(api, query, raw_body, route, verb, path)
+        with api._lock:
+            api.in_flight += 1
+            api.max_in_flight = max(api.max_in_flight, api.in_flight)
+        try:
+            status, body, headers = self._dispatch(api, query, raw_body, route, verb, path)
+        finally:
+            with api._lock:
+                api.in_flight -= 1
         # Record before answering: a client that reacts to the answer (a test asserting on
         # the log right after its last call) must already see this request.
         api._record(RequestRecord(

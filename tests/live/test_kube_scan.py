@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -15,7 +16,7 @@ import yaml
 
 from planner.domain.diagnostics import Severity, Source
 from planner.errors import ClusterError
-from planner.sources.kube import SCAN_KINDS, KubeTarget, ScanStats, scan_cluster
+from planner.sources.kube import LIST_WORKERS, SCAN_KINDS, KubeTarget, ScanStats, scan_cluster
 from planner.sources.manifests import LoadResult
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import ServerFactory
@@ -119,6 +120,27 @@ def test_one_list_per_kind_per_page_and_never_secrets(cluster: KubeAPIServer) ->
     assert not cluster.calls(resource="secrets")
     assert {r.method for r in cluster.requests} == {"GET"}
     assert all("secrets" not in r.path for r in cluster.requests)
+
+
+def test_kinds_are_listed_in_parallel_pages_of_one_kind_in_turn(
+        cluster: KubeAPIServer) -> None:
+    # Every list answers after 0.2 s: one after another, the 14 kinds would take 3 s.
+    cluster.slow(0.2, verb="list")
+    cluster.max_in_flight = 0
+    threads: set[threading.Thread] = set()
+    result, stats = _scan(cluster, page_size=2,
+                          progress=lambda kind, n: threads.add(threading.current_thread()))
+    assert cluster.max_in_flight == LIST_WORKERS
+    # Progress is reported on the caller's thread (a TUI worker posts messages from it).
+    assert threads == {threading.current_thread()}
+    # The same documents, in the same order, as a scan one kind after another.
+    assert [d.source for d in result.documents] == [
+        Source("cluster:test", n) for n in range(1, len(result.documents) + 1)]
+    assert [d.body["kind"] for d in result.documents][:2] == ["Namespace", "Namespace"]
+    assert stats.kinds_listed == [s.qualified for s in SCAN_KINDS]
+    # The pages of one kind follow each other: the second carries the first's token.
+    pods = [r for r in cluster.requests if r.resource == "pods"]
+    assert len(pods) == 2 and "continue" not in pods[0].query and pods[1].query["continue"]
 
 
 def test_progress_after_each_page(cluster: KubeAPIServer) -> None:
