@@ -53,6 +53,9 @@ class ManifestInput:
     recursive: bool = False
     strict: bool = False
     namespace: str = "default"
+    #: Each immediate subfolder of a directory in ``paths`` is the namespace of the objects in
+    #: it that have none (a GitOps tree laid out one folder per namespace); implies recursive.
+    namespace_per_folder: bool = False
 
     @property
     def label(self) -> str:
@@ -114,8 +117,8 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
             if progress is not None:
                 progress(done, total, "reading files")
 
-        loaded = load_manifests(spec.paths, recursive=spec.recursive, strict=spec.strict,
-                                stdin=stdin, progress=file_progress)
+        loaded = load_manifests(spec.paths, recursive=spec.recursive or spec.namespace_per_folder,
+                                strict=spec.strict, stdin=stdin, progress=file_progress)
         if not loaded.documents and not loaded.invalid:
             # Only skipped files (Helm templates, say): an empty inventory would read as
             # "nothing to do", so stop and say why.
@@ -123,7 +126,13 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
 
             why = f" ({loaded.diagnostics[0]})" if loaded.diagnostics else ""
             raise InputError(f"no Kubernetes objects found in {spec.label}{why}")
-        inventory = build_inventory(loaded.documents, default_namespace=spec.namespace)
+        folders = None
+        if spec.namespace_per_folder:
+            from planner.sources.manifests import folder_namespaces
+
+            folders = folder_namespaces(spec.paths, loaded.documents)
+        inventory = build_inventory(loaded.documents, default_namespace=spec.namespace,
+                                    file_namespaces=folders)
         result = _result(inventory, spec.label, loaded.diagnostics, loaded.invalid, spec.strict)
         rejected = {d.source for d in inventory.diagnostics if d.severity is Severity.ERROR}
         if result.invalid and all(doc.source in rejected for doc in loaded.documents):

@@ -98,7 +98,7 @@ def handle_errors(func: F) -> F:
 
 #: The parameters :func:`input_options` turns into one ``spec``.
 _INPUT_PARAMETERS = ("filenames", "recursive", "namespace", "all_namespaces", "strict",
-                     "kubeconfig", "context")
+                     "kubeconfig", "context", "namespace_per_folder")
 
 
 @overload
@@ -131,6 +131,9 @@ def input_options(func: F | None = None, *, strict_flag: str = "--strict") -> An
                      shell_complete=complete_namespace,
                      help="Namespace for objects without one (manifests; default 'default') "
                           "or the only namespace to scan (cluster)."),
+        click.option("--namespace-per-folder", is_flag=True,
+                     help="Each immediate subfolder of a -f directory is the namespace of the "
+                          "objects in it that have none (implies -R)."),
         click.option("-A", "--all-namespaces", is_flag=True,
                      help="Scan every namespace of the cluster (the default for live scans)."),
         click.option(strict_flag, "strict", is_flag=True,
@@ -151,14 +154,18 @@ def input_options(func: F | None = None, *, strict_flag: str = "--strict") -> An
 
 def input_spec(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
                all_namespaces: bool, strict: bool, kubeconfig: str | None,
-               context: str | None) -> InputSpec:
+               context: str | None, namespace_per_folder: bool = False) -> InputSpec:
     """Choose the input from the flags: manifests when -f is given, else the live cluster."""
     from planner.service import ClusterInput, ManifestInput
 
     if filenames:
         if kubeconfig or context:
             raise click.UsageError("use either -f (manifests) or --kubeconfig/--context")
-        return ManifestInput(tuple(filenames), recursive, strict, namespace or "default")
+        return ManifestInput(tuple(filenames), recursive, strict, namespace or "default",
+                             namespace_per_folder)
+    if namespace_per_folder:
+        raise click.UsageError("--namespace-per-folder reads -f directories; a live cluster "
+                               "has its namespaces")
     return ClusterInput(kubeconfig, context, None if all_namespaces else namespace)
 
 

@@ -405,6 +405,8 @@ class _Entry:
 @dataclass
 class _State:
     default_namespace: str
+    #: Source file -> the namespace its objects without one land in (--namespace-per-folder).
+    file_namespaces: Mapping[str, str] = field(default_factory=dict)
     entries: dict[ObjectRef, _Entry] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
@@ -413,12 +415,14 @@ class _State:
 
 
 def build_inventory(
-    documents: Iterable[RawObject], default_namespace: str = "default"
+    documents: Iterable[RawObject], default_namespace: str = "default",
+    file_namespaces: Mapping[str, str] | None = None,
 ) -> Inventory:
     """Build the inventory. Objects without ``metadata.namespace`` land in ``default_namespace``,
-    as ``kubectl apply`` would place them. Duplicates: the last wins, with a warning. A document
-    with a field of the wrong type is skipped with an error diagnostic (see ``invalid_count``)."""
-    state = _State(default_namespace)
+    as ``kubectl apply`` would place them, or in the namespace ``file_namespaces`` gives their
+    source file. Duplicates: the last wins, with a warning. A document with a field of the wrong
+    type is skipped with an error diagnostic (see ``invalid_count``)."""
+    state = _State(default_namespace, dict(file_namespaces or {}))
     for doc in documents:
         _collect(state, doc)
     return _assemble(state)
@@ -448,7 +452,7 @@ def _collect(state: _State, doc: RawObject) -> None:
     if kind in CLUSTER_SCOPED_KINDS:
         namespace = ""
     elif namespace is None or namespace == "":
-        namespace = state.default_namespace
+        namespace = state.file_namespaces.get(doc.source.file, state.default_namespace)
     elif not isinstance(namespace, str):
         state.warn(doc.source, f"{kind} {name}: metadata.namespace must be a string",
                    Severity.ERROR)

@@ -604,3 +604,32 @@ def _object_problem(body: Any) -> str | None:
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+#: A namespace name: an RFC 1123 label.
+_NAMESPACE_NAME: Final = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def folder_namespaces(roots: Sequence[str], documents: Sequence[RawDocument]) -> dict[str, str]:
+    """Source file -> namespace for ``--namespace-per-folder``: a file under an immediate
+    subfolder of a directory in ``roots`` gets that subfolder's name (at any depth below it);
+    files directly in the directory keep the default.
+
+    Raises ``InputError`` naming the folder when its name is not a valid namespace name."""
+    dirs = [os.path.normpath(r) for r in roots if r != "-" and os.path.isdir(r)]
+    found: dict[str, str] = {}
+    for file in sorted({doc.source.file for doc in documents}):
+        path = os.path.normpath(file)
+        for root in dirs:
+            rel = os.path.relpath(path, root)
+            parts = rel.split(os.sep)
+            if rel.startswith(os.pardir) or len(parts) < 2:
+                continue
+            if not _NAMESPACE_NAME.fullmatch(parts[0]):
+                raise InputError(
+                    f"--namespace-per-folder: folder {os.path.join(root, parts[0])!r} is not a "
+                    "valid namespace name (lowercase letters, digits and '-', at most 63 "
+                    "characters, starting and ending with a letter or digit)")
+            found[file] = parts[0]
+            break
+    return found

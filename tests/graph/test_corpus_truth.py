@@ -288,3 +288,11 @@ def test_sock_shop_network_policies_become_hints_not_calls() -> None:
                    for e in graph.hints)
     assert all(e.hint for e in graph.hints)
     assert not any(e.hint for e in graph.edges)
+
+
+def test_namespace_per_folder_reads_kiali_travels_as_its_folders_say() -> None:
+    from planner.service import ManifestInput, analyse
+
+    by_flag = analyse(ManifestInput((str(corpus("kiali-travels")),),
+                                    namespace_per_folder=True)).graph
+    assert [e.key for e in by_flag.edges] == [e.key for e in CASES["kiali-travels"].graph().edges]
