@@ -21,6 +21,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "sample_clusters"
 SHOP = SAMPLES / "shop"
 TINY = SAMPLES / "tiny"
 TRUTH = SAMPLES / "truth"
+GITOPS = SAMPLES / "gitops-gateway"
 DNS_1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 CLUSTER_SCOPED = {"Namespace", "Node", "IngressClass", "ValidatingWebhookConfiguration"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job"}
@@ -81,7 +82,12 @@ def test_every_sample_yaml_parses_as_kubernetes_objects(path: Path) -> None:
     for doc in _docs([path]):
         assert {"apiVersion", "kind", "metadata"} <= doc.keys(), path
         assert DNS_1123_LABEL.match(doc["metadata"]["name"]) or "." in doc["metadata"]["name"]
-        if doc["kind"] not in CLUSTER_SCOPED:
+        if doc["kind"] in CLUSTER_SCOPED:
+            continue
+        if GITOPS in path.parents:
+            # A folder per namespace: the folder names it (--namespace-per-folder).
+            assert "namespace" not in doc["metadata"], f"{path}: the folder names it"
+        else:
             assert doc["metadata"].get("namespace"), f"{path}: {doc['kind']} without namespace"
 
 
@@ -298,3 +304,31 @@ def test_cli_writes_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_generator_rejects_bad_sizes(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         gen.generate(0, 5, 1, tmp_path, "yaml")
+
+
+def test_gitops_gateway_reads_one_folder_per_namespace_behind_an_istio_gateway() -> None:
+    """The README's walk-through: no MP201 for the Istio gateway that is not in the tree (one
+    note instead), the shared ConfigMap's edge counts less, reviews is blind (its namespace's
+    STRICT step unproven), ratings is dangling."""
+    from planner.domain.graph_builder import CONF_SHARED
+    from planner.service import ManifestInput, PlanOptions, run_pipeline
+
+    rollout = run_pipeline(ManifestInput((str(GITOPS),), namespace_per_folder=True),
+                           PlanOptions())
+    graph, plan = rollout.analysis.graph, rollout.plan
+    assert sorted(e.key for e in graph.edges) == [
+        "Deployment/catalog/catalog -> Service/catalog/reviews:8080",
+        "Deployment/frontend/web -> Service/catalog/catalog:8080",
+        "Deployment/frontend/web -> Service/orders/orders:8080",
+        "Deployment/orders/orders -> Service/orders/postgres:5432",
+        "ingress:istio -> Service/frontend/web:8080"]
+    shared = graph.edge("Deployment/catalog/catalog -> Service/catalog/reviews:8080")
+    assert shared is not None and [ev.confidence for ev in shared.evidence] == [CONF_SHARED]
+    assert not plan.blockers
+    assert len(plan.notes) == 1 and "(VirtualService frontend/web)" in plan.notes[0]
+    coverage = graph.manifest_coverage
+    assert coverage.blind == ("Deployment/catalog/reviews",)
+    assert {d.host for d in coverage.dangling} == {"ratings"}
+    assert {s.id: s.proof for s in plan.steps if s.proof} == {
+        "40-strict-frontend": "manifests", "40-strict-catalog": "observed traffic",
+        "40-strict-orders": "manifests"}

@@ -178,7 +178,11 @@ def coverage_lines(coverage: Mapping[str, Any]) -> list[str]:
         lines.append(f"blind (only observed traffic can show their calls): {', '.join(blind)}")
     hosts: dict[str, list[str]] = {}
     for d in coverage["dangling"]:
-        hosts.setdefault(d["host"], []).append(d["source"])
+        kind, _, rest = d["workload"].partition("/")
+        # An env var's source names its workload; a ConfigMap key's does not.
+        named = d["source"] if d["source"].startswith(f"{kind} {rest} ") else (
+            f"{d['workload']} ({d['source']})")
+        hosts.setdefault(d["host"], []).append(named)
     lines += [f"dangling: {host} is no Service in the input (a missing dependency or an "
               f"external name); named by {'; '.join(sources)}"
               for host, sources in sorted(hosts.items())]
