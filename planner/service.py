@@ -20,6 +20,10 @@ from planner.domain.diagnostics import Diagnostic, Severity, capped
 from planner.domain.inventory import Inventory
 from planner.domain.inventory_builder import build_inventory
 from planner.domain.journal import LOCK_WAIT_S as LOCK_WAIT_S
+from planner.domain.staging import DEFAULT_BATCH as DEFAULT_BATCH
+from planner.domain.staging import DEFAULT_ROLLOUT_TIMEOUT as DEFAULT_ROLLOUT_TIMEOUT
+from planner.domain.staging import parse_batch as parse_batch
+from planner.domain.staging import parse_duration as parse_duration
 
 if TYPE_CHECKING:
     # networkx loads only for commands that build the graph; `planner scan` does not need it.

@@ -142,6 +142,20 @@ class ClusterProbe:
                 return None if body is None else {**body, "kind": kind}
         raise ApplyError(f"cannot wait for a rollout of a {kind}")
 
+    def injector_check(self, namespace: str, labels: dict[str, str] | None = None) -> oc.Check:
+        """Whether a sidecar injector webhook selects the namespace as it is labelled now
+        (``labels``: already read)."""
+        if labels is None:
+            labels = self.namespace_labels(namespace) or {}
+        webhooks = self._list("/apis/admissionregistration.k8s.io/v1/"
+                              "mutatingwebhookconfigurations",
+                              "list MutatingWebhookConfigurations")
+        injector = oc.injector_for(webhooks, labels)
+        return oc.Check("sidecar injector", injector is not None,
+                        f"{injector} selects {namespace}" if injector else
+                        f"no sidecar injector webhook selects namespace {namespace} (its "
+                        "labels or the MutatingWebhookConfiguration)")
+
     def enrollment(self, namespace: str, mode: str) -> oc.Outcome:
         """An enrollment's outcome: the namespace labelled for ``mode``, and every workload in
         it rolled out with that data plane (ambient: with ztunnel ready)."""
@@ -157,14 +171,7 @@ class ClusterProbe:
             extra.append(oc.daemonsets_check("ztunnel", self._list(
                 "/apis/apps/v1/daemonsets", "list ztunnel DaemonSets", "app=ztunnel")))
         else:
-            webhooks = self._list("/apis/admissionregistration.k8s.io/v1/"
-                                  "mutatingwebhookconfigurations",
-                                  "list MutatingWebhookConfigurations")
-            injector = oc.injector_for(webhooks, labels)
-            extra.append(oc.Check("sidecar injector", injector is not None,
-                                  f"{injector} selects {namespace}" if injector else
-                                  f"no sidecar injector webhook selects namespace {namespace} "
-                                  "(its labels or the MutatingWebhookConfiguration)"))
+            extra.append(self.injector_check(namespace, labels))
         pods = self.pods(namespace)
         outcomes = [oc.workload_outcome(w, pods, mode) for w in self.workloads(namespace, pods)]
         return oc.enrollment(namespace, mode, outcomes, extra)

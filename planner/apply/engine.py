@@ -44,8 +44,9 @@ from planner.apply.journal_file import (
     load_journals,
     save_journal,
 )
-from planner.apply.writer import Planned, Stamp, Writer, parse_key
+from planner.apply.writer import Planned, Stamp, Writer, parse_key, restart_payload
 from planner.domain import journal as jr
+from planner.domain import staging
 from planner.domain.journal import (
     LOCK_WAIT_S,
     STEP_ANNOTATION,
@@ -86,6 +87,37 @@ _VERBS: Final = {WriteKind.APPLY: "server-side apply", WriteKind.LABEL: "label (
                  WriteKind.DELETE: "delete", WriteKind.FILE: "write file"}
 
 Progress = Callable[[str], None]
+#: Rollout polls start fast (a small Deployment is done in seconds) and back off to this.
+_FIRST_POLL_S: Final = 0.1
+_MAX_POLL_S: Final = 2.0
+DEFAULT_ROLLOUT_TIMEOUT_S: Final = staging.parse_duration(staging.DEFAULT_ROLLOUT_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class RolloutTick:
+    """One poll of one workload of a restart batch, for progress bars: ``ready`` of
+    ``desired`` replicas updated and available, ``done`` once rolled out."""
+
+    step_id: str
+    batch: int
+    batches: int
+    workload: str
+    ready: int
+    desired: int
+    done: bool
+    message: str
+
+
+RolloutWatch = Callable[[RolloutTick], None]
+
+
+@dataclass(frozen=True)
+class _Staging:
+    """How an apply stages its restarts: batch size, timeout per batch, who watches."""
+
+    batch: str
+    timeout_s: float
+    watch: RolloutWatch | None
 
 
 def _would(write: Planned, live: Any, unchanged: bool | None) -> str:
@@ -345,7 +377,9 @@ class ApplySession:
     def apply(self, step_id: str, *, force: bool = False, resume: bool = False,
               force_conflicts: bool = False, progress: Progress | None = None,
               no_gate: bool = False, settle_s: float | None = None,
-              auto_rollback: bool = False) -> StepOutcome:
+              auto_rollback: bool = False, batch: str = staging.DEFAULT_BATCH,
+              rollout_timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S,
+              watch: RolloutWatch | None = None) -> StepOutcome:
         """Apply the step (module docstring). An applied step is left alone.
 
         A STRICT step with no traffic source is refused unless ``no_gate`` (recorded as gate
@@ -354,17 +388,24 @@ class ApplySession:
         policy to the proxies asynchronously), read plaintext and connection failures into
         its namespaces over that time, and compare with the same figures before the writes;
         when they rose, the outcome has ``check_failed`` and, with ``auto_rollback``, the
-        step is rolled back."""
+        step is rolled back.
+
+        Restarts go in batches of ``batch`` (``25%`` of the step's restarts, or a count); on a
+        cluster each batch must roll out within ``rollout_timeout_s`` with the data plane in
+        its new pods before the next starts (``watch`` sees every poll). A batch that does not
+        stops the step (``failed``, the journal says which batch and why) with
+        OutcomeNotReached; ``resume`` waits for that batch again and goes on."""
         require_write(self.write_enabled)
         step = self._step(step_id)
         with self._locked(f"apply {step_id}"):
             return self._apply(step, force=force, resume=resume,
                                force_conflicts=force_conflicts, progress=progress,
-                               no_gate=no_gate, settle_s=settle_s, auto_rollback=auto_rollback)
+                               no_gate=no_gate, settle_s=settle_s, auto_rollback=auto_rollback,
+                               staged=_Staging(batch, rollout_timeout_s, watch))
 
     def _apply(self, step: Step, *, force: bool, resume: bool, force_conflicts: bool,
                progress: Progress | None, no_gate: bool, settle_s: float | None,
-               auto_rollback: bool) -> StepOutcome:
+               auto_rollback: bool, staged: _Staging) -> StepOutcome:
         step_id = step.id
         journal = self._journal()
         entry = journal.entry(step_id)
@@ -414,29 +455,16 @@ class ApplySession:
         if unchecked:
             messages.append("no post-apply check: a traffic export cannot be read again; "
                             f"check the step with `planner verify {step_id} --prometheus URL`")
-        for index, write in enumerate(planned):
-            record = entry.record(index)
-            if record is not None and record.phase is RecordPhase.DONE:
-                continue
-            if record is None:
-                before = self.writer.read(write.kind, write.target)
-                journal = jr.intend(journal, step_id, Record(index, write.kind, write.target,
-                                                             before, write.desired))
-                self._save(journal)
-            try:
-                after = self.writer.write(write, force_conflicts=force_conflicts)
-            except PlannerError as err:
-                journal = jr.finish(journal, step_id, StepState.FAILED, _now(),
-                                    f"failed at write {index + 1}: {err}")
-                self._save(journal)
-                raise
-            self._wrote()
-            journal = jr.done(journal, step_id, index, after)
-            self._save(journal)
-            line = f"{_VERBS[write.kind]} {show_target(write.target)}"
-            messages.append(line)
-            if progress is not None:
-                progress(line)
+        order = staging.stages([w.kind is WriteKind.RESTART for w in planned], staged.batch)
+        batches = [s for s in order if planned[s[0]].kind is WriteKind.RESTART]
+        for stage in order:
+            for index in stage:
+                journal = self._write(journal, step_id, index, planned[index],
+                                      force_conflicts, messages, progress)
+            if stage in batches and self.writer.probe is not None:
+                journal = self._staged(journal, step, [planned[i] for i in stage],
+                                       (batches.index(stage) + 1, len(batches)), staged,
+                                       progress, retry=resume)
         journal = jr.finish(journal, step_id, StepState.APPLIED, _now(),
                             f"applied {len(planned)} write(s)")
         self._save(journal)
@@ -517,18 +545,150 @@ class ApplySession:
         journal = self._journal()
         self._save(jr.finish(journal, step_id, journal.state(step_id), _now(), line))
 
+    def _write(self, journal: Journal, step_id: str, index: int, write: Planned,
+               force_conflicts: bool, messages: list[str],
+               progress: Progress | None) -> Journal:
+        """Write ``index`` of the step, journaled before (intent) and after (done); skipped
+        when the journal has it done (a resume). Returns the journal as saved."""
+        record = journal.entry(step_id).record(index)
+        if record is not None and record.phase is RecordPhase.DONE:
+            return journal
+        if record is None:
+            before = self.writer.read(write.kind, write.target)
+            journal = jr.intend(journal, step_id, Record(index, write.kind, write.target,
+                                                         before, write.desired))
+            self._save(journal)
+        try:
+            after = self.writer.write(write, force_conflicts=force_conflicts)
+        except PlannerError as err:
+            journal = jr.finish(journal, step_id, StepState.FAILED, _now(),
+                                f"failed at write {index + 1}: {err}")
+            self._save(journal)
+            raise
+        self._wrote()
+        journal = jr.done(journal, step_id, index, after)
+        self._save(journal)
+        line = f"{_VERBS[write.kind]} {show_target(write.target)}"
+        messages.append(line)
+        if progress is not None:
+            progress(line)
+        return journal
+
+    def _staged(self, journal: Journal, step: Step, batch: list[Planned],
+                position: tuple[int, int], staged: _Staging, progress: Progress | None,
+                *, retry: bool) -> Journal:
+        """Wait for one batch of restarts to roll out with its data plane. On a resume
+        (``retry``), workloads that rolled out without it (the injector was fixed since) are
+        restarted once more, their journaled before-state kept. A batch that does not make it
+        fails the step: the journal says which batch and why, and OutcomeNotReached says it
+        to the user."""
+        number, total = position
+        failure, bare = self._await(step, batch, position, staged, progress)
+        if failure and retry and bare:
+            stamp = _now()
+            for write in (w for w in batch if w.target in bare):
+                index = next(r.index for r in journal.entry(step.id).records
+                             if r.target == write.target)
+                record = journal.entry(step.id).record(index)
+                assert record is not None
+                desired = restart_payload(stamp)
+                journal = jr.intend(journal, step.id, Record(index, write.kind, write.target,
+                                                             record.before, desired))
+                self._save(journal)
+                journal = self._write(journal, step.id, index,
+                                      Planned(write.kind, write.target, desired),
+                                      False, [], progress)
+            failure, _ = self._await(step, batch, position, staged, progress)
+        if not failure:
+            return journal
+        where = (f"stopped at restart batch {number} of {total} "
+                 f"({', '.join(show_target(w.target) for w in batch)}): {failure}")
+        journal = jr.finish(journal, step.id, StepState.FAILED, _now(), where)
+        self._save(journal)
+        raise OutcomeNotReached(
+            f"{step.id} {where}; the later batches were not restarted. Fix it, then "
+            f"`planner apply {step.id} --resume` waits for this batch again and goes on, or "
+            f"`planner rollback {step.id}` undoes the step")
+
+    def _await(self, step: Step, batch: list[Planned], position: tuple[int, int],
+               staged: _Staging, progress: Progress | None) -> tuple[str, set[str]]:
+        """Poll the batch's workloads until each rolled out with the data plane in its
+        current pods (``kubectl rollout status``, then the pods), a rollout fails, or the
+        timeout passes. Returns why it failed (empty: it did not) and the targets that rolled
+        out without the data plane."""
+        from planner.domain import outcomes as oc
+
+        probe = self.writer.probe
+        assert probe is not None  # only a cluster restarts workloads
+        namespace = step.target.namespace
+        mode = oc.enrollment_mode(self.plan, namespace)
+        pending = {w.target: parse_key(w.target) for w in batch}
+        last: dict[str, str] = {}
+        bare: dict[str, str] = {}  # rolled out without the data plane, and how
+        deadline = time.monotonic() + staged.timeout_s
+        pause = _FIRST_POLL_S
+        while True:
+            pods: list[dict[str, Any]] | None = None
+            for target, (_, kind, ns, name) in list(pending.items()):
+                obj = probe.workload(kind, ns, name)
+                if obj is None:
+                    return f"{kind} {ns}/{name} no longer exists", set()
+                rollout = oc.rollout_status(obj)
+                last[target] = rollout.message
+                ready = rollout.desired if rollout.done else min(rollout.updated,
+                                                                 rollout.available)
+                if staged.watch is not None:
+                    staged.watch(RolloutTick(step.id, *position, f"{kind} {ns}/{name}",
+                                             ready, rollout.desired, rollout.done,
+                                             rollout.message))
+                if rollout.failed:
+                    return f"{rollout.message} ({rollout.failed})", set()
+                if not rollout.done:
+                    continue
+                del pending[target]
+                if mode == "sidecar":
+                    pods = probe.pods(ns) if pods is None else pods
+                    outcome = oc.workload_outcome(obj, pods, mode)
+                    if not outcome.ok:
+                        bare[target] = outcome.straggler(mode)
+                        continue
+                if progress is not None:
+                    progress(f"rolled out {kind} {ns}/{name} ({rollout.desired} replica(s)"
+                             + (", istio-proxy in every pod" if mode == "sidecar" else "")
+                             + f"; batch {position[0]} of {position[1]})")
+            if bare:
+                return ("; ".join(bare.values()) + " after rolling out; "
+                        + probe.injector_check(namespace).detail), set(bare)
+            if not pending:
+                return "", set()
+            if time.monotonic() >= deadline:
+                return (f"not rolled out within {staged.timeout_s:g}s (--rollout-timeout): "
+                        + "; ".join(last[t] for t in pending)), set()
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 1.5, _MAX_POLL_S)
+
     def _resumable(self, entry: jr.StepEntry, planned: list[Planned]) -> list[Planned]:
-        """The writes to do: recorded payloads where the journal has them (resending exactly
-        what may already have been written keeps a resume idempotent), the plan's for the
-        rest. ApplyError when the plan no longer matches the recorded writes."""
-        result = list(planned)
-        for record in entry.records:
-            if record.index >= len(result) or result[record.index].target != record.target:
-                raise ApplyError(f"step {entry.step_id} changed since the interrupted apply "
-                                 f"({show_target(record.target)} is no longer write "
-                                 f"{record.index + 1}); roll it back instead")
-            result[record.index] = Planned(record.kind, record.target, record.desired)
-        return result
+        """The writes to do: the recorded ones first, with their recorded payloads (resending
+        exactly what may already have been written keeps a resume idempotent), then the
+        plan's writes the journal does not have. A re-scan plans no restart for a workload
+        already running its sidecar, so restarts done before the interruption may be gone
+        from the plan: they stay recorded. ApplyError when any other write changed."""
+        recorded = sorted(entry.records, key=lambda r: r.index)
+        if not recorded:
+            return list(planned)
+        targets = {r.target for r in recorded}
+        planned_targets = {w.target for w in planned}
+        changed = [r.target for r in recorded
+                   if r.kind is not WriteKind.RESTART and r.target not in planned_targets]
+        if any(r.kind is WriteKind.RESTART for r in recorded):
+            changed += [w.target for w in planned
+                        if w.kind is not WriteKind.RESTART and w.target not in targets]
+        if changed or [r.index for r in recorded] != list(range(len(recorded))):
+            what = show_target(changed[0]) if changed else "the recorded writes"
+            raise ApplyError(f"step {entry.step_id} changed since the interrupted apply "
+                             f"({what} no longer matches the plan); roll it back instead")
+        return [*(Planned(r.kind, r.target, r.desired) for r in recorded),
+                *(w for w in planned if w.target not in targets)]
 
     def _wrote(self) -> None:
         self._writes += 1

@@ -27,7 +27,15 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from planner.apply.cluster_probe import ClusterProbe
-from planner.apply.writer import Planned, Stamp, clean, object_key, parse_key, with_annotations
+from planner.apply.writer import (
+    Planned,
+    Stamp,
+    clean,
+    object_key,
+    parse_key,
+    restart_payload,
+    with_annotations,
+)
 from planner.domain.journal import RESTARTED_AT, STEP_ANNOTATION, Record, Target, WriteKind
 from planner.domain.plan import Action, Step
 from planner.errors import ApplyError
@@ -89,8 +97,7 @@ class KubeWriter:
             obj = change.object
             key = object_key(obj)
             if change.action is Action.RESTART:
-                writes.append(Planned(WriteKind.RESTART, key, _template_annotations(
-                    {RESTARTED_AT: stamp.at})))
+                writes.append(Planned(WriteKind.RESTART, key, restart_payload(stamp.at)))
             elif change.action is Action.DELETE:
                 writes.append(Planned(WriteKind.DELETE, key, None))
             elif obj.get("kind") == "Namespace":

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from planner.domain.journal import (
     PLAN_HASH_ANNOTATION,
+    RESTARTED_AT,
     STEP_ANNOTATION,
     Record,
     Target,
@@ -125,3 +126,9 @@ def parse_key(target: str) -> tuple[str, str, str, str]:
     api_version, _, rest = target.partition(":")
     kind, namespace, name = rest.split("/", 2)
     return api_version, kind, namespace, name
+
+
+def restart_payload(at: str) -> dict[str, Any]:
+    """The merge patch of ``kubectl rollout restart``: the pod template's restartedAt
+    annotation set to ``at``."""
+    return {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}}

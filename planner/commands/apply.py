@@ -10,6 +10,8 @@ STRICT steps. Flow, journal, gates and recovery: docs/apply.md.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -28,7 +30,14 @@ from planner.commands.completion import complete_step
 from planner.commands.plan import plan_options
 from planner.errors import ApplyError, InputError
 from planner.exit_codes import ExitCode
-from planner.service import DEFAULT_JOURNAL, LOCK_WAIT_S
+from planner.service import (
+    DEFAULT_BATCH,
+    DEFAULT_JOURNAL,
+    DEFAULT_ROLLOUT_TIMEOUT,
+    LOCK_WAIT_S,
+    parse_batch,
+    parse_duration,
+)
 from planner.untrusted import one_line
 
 if TYPE_CHECKING:
@@ -97,6 +106,46 @@ def print_diff(diff: str) -> None:
     stdout_console().print(text, end="")
 
 
+def _checked(parse: Callable[[str], Any]) -> Callable[..., Any]:
+    """A Click callback running ``parse`` on the value: its ValueError is a usage error."""
+
+    def callback(_ctx: click.Context, _param: click.Parameter, value: str) -> Any:
+        try:
+            return parse(value)
+        except ValueError as err:
+            raise click.BadParameter(str(err)) from None
+
+    return callback
+
+
+@contextmanager
+def rollout_bars(console: Any = None) -> Iterator[Callable[[Any], None] | None]:
+    """A Rich bar per restarted workload (ready of desired replicas, batch n of m) on stderr
+    when it is a terminal, fed by the engine's RolloutTick; None otherwise (the progress
+    lines say when each workload rolled out). ``console``: where to draw instead."""
+    if console is None and not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    tasks: dict[str, Any] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console or Console(stderr=True)) as bar:
+
+        def watch(tick: Any) -> None:
+            total = max(tick.desired, 1)
+            if tick.workload not in tasks:
+                # Workload names come from the cluster: never parsed as markup.
+                tasks[tick.workload] = bar.add_task(
+                    escape(f"batch {tick.batch}/{tick.batches} {tick.workload}"), total=total)
+            bar.update(tasks[tick.workload], total=total,
+                       completed=total if tick.done else tick.ready)
+
+        yield watch
+
+
 def confirm(question: str, yes: bool) -> bool:
     """True to go ahead: ``--yes``, or an answer on a terminal. Without a terminal and without
     ``--yes`` the change is refused, never assumed."""
@@ -132,18 +181,27 @@ def confirm(question: str, yes: bool) -> bool:
 @click.option("--auto-rollback", is_flag=True,
               help="Roll a STRICT step back when plaintext or connection failures rose "
                    "after the settle period.")
+@click.option("--batch", default=DEFAULT_BATCH, show_default=True, metavar="N|P%",
+              callback=_checked(parse_batch),
+              help="Restart this many workloads (or this share of the step's) at a time; "
+                   "each batch must roll out before the next.")
+@click.option("--rollout-timeout", default=DEFAULT_ROLLOUT_TIMEOUT, show_default=True,
+              metavar="DURATION", callback=_checked(parse_duration),
+              help="How long one batch may take to roll out (90s, 5m, 1h).")
 @handle_errors
 def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
           traffic: TrafficSource | None, write: bool, dry_run: bool, yes: bool, resume: bool,
           force: bool, force_conflicts: bool, no_gate: bool, settle: str, auto_rollback: bool,
-          **session: Any) -> None:
+          batch: str, rollout_timeout: float, **session: Any) -> None:
     """Apply one plan step: dry run, diff, confirm, server-side apply, journal.
 
     A STRICT step needs a traffic source (--prometheus or --traffic) to gate it, or an
     explicit --no-gate. A STRICT step whose plaintext gate fails or cannot be proven is
     refused (exit 11) unless --force. With --prometheus, a STRICT step is checked again after
     --settle: a rise in plaintext or connection failures exits 11 (and is rolled back with
-    --auto-rollback).
+    --auto-rollback). An enrollment restarts its workloads in batches (--batch) and waits
+    for each to roll out with istio-proxy in its new pods; the first that does not stops the
+    step (exit 12) and --resume goes on from that batch.
 
     \b
     Examples:
@@ -180,10 +238,12 @@ def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
         if not confirm(f"Apply step {step_id} to {opened.writer.label}?", yes):
             _note("not applied")
             return
-        outcome = opened.apply(step_id, force=force, resume=resume,
-                               force_conflicts=force_conflicts, progress=_note,
-                               no_gate=no_gate, settle_s=settle_s,
-                               auto_rollback=auto_rollback)
+        with rollout_bars() as watch:
+            outcome = opened.apply(step_id, force=force, resume=resume,
+                                   force_conflicts=force_conflicts, progress=_note,
+                                   no_gate=no_gate, settle_s=settle_s,
+                                   auto_rollback=auto_rollback, batch=batch,
+                                   rollout_timeout_s=rollout_timeout, watch=watch)
     for message in outcome.messages:
         if message.startswith(("applied without gate", "post-apply check",
                                "no post-apply check", "roll it back")):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from planner.domain import outcomes as oc
-from tests.kubeapi.cluster_sim import istio_control_plane
+from tests.kubeapi.cluster_sim import istio_control_plane, revision_tag
 
 
 def _deployment(**status: Any) -> dict[str, Any]:
@@ -112,13 +112,8 @@ def test_istiod_must_be_available_and_of_the_revision_the_labels_name() -> None:
 
 def test_a_default_revision_tag_points_at_a_revisioned_istiod() -> None:
     objects = istio_control_plane(revision="1-24")
-    objects.append({"kind": "MutatingWebhookConfiguration", "metadata": {
-        "name": "istio-revision-tag-default",
-        "labels": {"istio.io/tag": "default", "istio.io/rev": "1-24"}},
-        "webhooks": [{"name": "namespace.sidecar-injector.istio.io", "namespaceSelector": {
-            "matchExpressions": [{"key": "istio-injection", "operator": "In",
-                                  "values": ["enabled"]}]}}]})
-    assert oc.control_plane(_facts(objects), SIDECAR).reached
+    assert not oc.control_plane(_facts(objects), SIDECAR).reached
+    assert oc.control_plane(_facts([*objects, revision_tag("1-24")]), SIDECAR).reached
 
 
 def test_ambient_needs_ztunnel_and_cni_not_the_injector() -> None:

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from planner.exit_codes import ExitCode
@@ -128,22 +127,32 @@ def test_policies_meshplan_wrote_never_make_istio_installed(kube_api: KubeAPISer
     assert verified.returncode == ExitCode.NOT_READY
 
 
-@pytest.fixture
-def enrolled_without_injector(kube_api: KubeAPIServer, tmp_path: Path) -> KubeAPIServer:
-    """istiod runs but no injector webhook exists: 30-enroll-tiny is applied (labels and
-    restarts), and the pods come back without a sidecar."""
-    kube_api.load([*_tiny(), *istio_control_plane(injector=False)])
+def _restart_all(api: KubeAPIServer, stamp: str) -> None:
+    """Someone runs ``kubectl rollout restart deploy -n tiny``."""
+    for name in ("api", "postgres", "redis", "web"):
+        status, _ = api.request(
+            "PATCH", f"/apis/apps/v1/namespaces/tiny/deployments/{name}",
+            {"spec": {"template": {"metadata": {"annotations": {"restarted-by": stamp}}}}},
+            content_type="application/merge-patch+json")
+        assert status == 200
+
+
+def test_verify_counts_every_workload_and_names_the_stragglers(kube_api: KubeAPIServer,
+                                                              tmp_path: Path) -> None:
+    """An applied, verified enrollment; then the injector webhook is deleted and every
+    workload restarted by hand: the pods come back without istio-proxy, and verify says so
+    per workload instead of "objects live as applied"."""
+    kube_api.load([*_tiny(), *istio_control_plane()])
     for step in ("20-mesh-permissive", "30-enroll-tiny"):
         done = planner(kube_api, tmp_path, "apply", step, "--write", "--yes")
-        assert done.returncode in (0, ExitCode.NOT_READY), done.stderr
-    return kube_api
-
-
-def test_enrollment_is_not_verified_while_pods_lack_the_sidecar(
-        enrolled_without_injector: KubeAPIServer, tmp_path: Path) -> None:
-    api = enrolled_without_injector
-    assert not api.cluster.rolling()
-    verified = planner(api, tmp_path, "verify", "30-enroll-tiny")
+        assert done.returncode == 0, done.stderr
+    assert planner(kube_api, tmp_path, "verify", "30-enroll-tiny").returncode == 0
+    status, _ = kube_api.request("DELETE", "/apis/admissionregistration.k8s.io/v1/"
+                                 "mutatingwebhookconfigurations/istio-sidecar-injector")
+    assert status == 200
+    _restart_all(kube_api, "1")
+    assert not kube_api.cluster.rolling()
+    verified = planner(kube_api, tmp_path, "verify", "30-enroll-tiny")
     assert verified.returncode == ExitCode.NOT_READY, verified.stderr
     lines = verified.stderr.splitlines()
     assert "planner: NOT REACHED: sidecar injector: no sidecar injector webhook selects " \
@@ -153,6 +162,8 @@ def test_enrollment_is_not_verified_while_pods_lack_the_sidecar(
                                 "out with istio-proxy in every current pod; not yet: ")
     for name, pods in (("api", 2), ("postgres", 1), ("redis", 1), ("web", 2)):
         assert f"Deployment tiny/{name}: 0/{pods} pods with istio-proxy" in workloads
+    assert "object(s) live as applied" not in verified.stderr
+    assert journal_steps(tmp_path / "journal.json")["30-enroll-tiny"]["state"] == "applied"
 
 
 def test_enrollment_is_verified_once_every_pod_runs_the_sidecar(kube_api: KubeAPIServer,

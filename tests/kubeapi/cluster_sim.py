@@ -84,6 +84,9 @@ class ClusterSim:
         self._rollouts: dict[Key, _Rollout] = {}
         self._broken: set[tuple[str, str]] = set()
         self._watched: set[str] = set()  # namespaces written through the API (istio-cni)
+        #: ``(event, "namespace/name", monotonic time)``: ``started`` and ``finished`` of
+        #: every rollout, in order, for tests about what waited for what.
+        self.history: list[tuple[str, str, float]] = []
 
     # --- test controls -----------------------------------------------------------------------
 
@@ -91,6 +94,19 @@ class ClusterSim:
         """The next rollouts of workload ``namespace/name`` never get a ready new pod (as a
         crash-looping image would): the first new pod stays unready, the old ones stay."""
         self._broken.add((namespace, name))
+
+    def repair(self, namespace: str, name: str) -> None:
+        """Undo :meth:`break_rollout`: a stuck rollout of it goes on from now."""
+        with self.server._lock:
+            self._broken.discard((namespace, name))
+            for rollout in self._rollouts.values():
+                if rollout.key[2:] == (namespace, name) and rollout.stuck:
+                    rollout.stuck = ""
+                    rollout.started = time.monotonic()
+                    for key, pod in self._pods(namespace):
+                        if _labels(pod).get(self._revision_label(rollout.kind)) == \
+                                rollout.revision:
+                            self._delete(key)  # the crash-looping pod is replaced
 
     def serve_istio(self, served: bool) -> None:
         """Serve the Istio API groups in discovery, or stop serving them (CRDs deleted)."""
@@ -122,6 +138,7 @@ class ClusterSim:
         rollout = _Rollout(key, rt.kind, time.monotonic(), _template_hash(template), desired,
                            int(meta.get("generation") or 1))
         self._rollouts[key] = rollout
+        self.history.append(("started", f"{key[2]}/{key[3]}", rollout.started))
         self._status(rollout, new)
 
     def tick(self) -> None:
@@ -142,6 +159,7 @@ class ClusterSim:
                 for pod_key in self._old_pods(rollout, obj):
                     self._delete(pod_key)
                 del self._rollouts[key]
+                self.history.append(("finished", f"{key[2]}/{key[3]}", now))
             self._status(rollout, obj)
         for namespace in sorted(self._watched):
             self._redirect(namespace)
@@ -364,6 +382,38 @@ def _deployment_status(replicas: int, available: int) -> Obj:
             "readyReplicas": available, "availableReplicas": available,
             "conditions": [{"type": "Available",
                             "status": "True" if available else "False"}]}
+
+
+def revision_tag(revision: str, tag: str = "default") -> Obj:
+    """The MutatingWebhookConfiguration ``istioctl tag set TAG --revision REVISION`` makes:
+    namespaces labelled ``istio-injection=enabled`` (tag ``default``) or ``istio.io/rev=TAG``
+    get the sidecar of ``revision``."""
+    if tag == "default":
+        selector = {"matchExpressions": [
+            {"key": "istio-injection", "operator": "In", "values": ["enabled"]}]}
+    else:
+        selector = {"matchExpressions": [
+            {"key": "istio.io/rev", "operator": "In", "values": [tag]},
+            {"key": "istio-injection", "operator": "DoesNotExist"}]}
+    return {"apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": f"istio-revision-tag-{tag}",
+                         "labels": {"istio.io/rev": revision, "istio.io/tag": tag}},
+            "webhooks": [{"name": "namespace.sidecar-injector.istio.io",
+                          "namespaceSelector": selector, "failurePolicy": "Fail",
+                          "sideEffects": "None", "admissionReviewVersions": ["v1"],
+                          "clientConfig": {"service": {"name": f"istiod-{revision}",
+                                                       "namespace": "istio-system"}}}]}
+
+
+def running(deployment: Obj) -> Obj:
+    """A copy of a Deployment (from manifests, without status) as its controller reports it
+    once every replica is up."""
+    out = copy.deepcopy(deployment)
+    replicas = (out.get("spec") or {}).get("replicas", 1)
+    out.setdefault("metadata", {})["generation"] = 1
+    out["status"] = _deployment_status(replicas, replicas)
+    return out
 
 
 def _daemonset(name: str, namespace: str, labels: dict[str, str], ready: int) -> Obj:

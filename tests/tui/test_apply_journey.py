@@ -10,6 +10,7 @@ import yaml
 
 from planner.service import ClusterInput
 from tests.kubeapi import KubeAPIServer
+from tests.kubeapi.cluster_sim import istio_control_plane, revision_tag, running
 from tests.tui.conftest import SHOP, SIZE, journey, wait_for
 from tui.app import MeshplanApp, TuiOptions
 from tui.screens.modals import ConfirmModal
@@ -30,6 +31,14 @@ def seed(api: KubeAPIServer) -> int:
                     loaded += 1
                 except (KeyError, ValueError, LookupError):
                     continue  # a kind the test server does not serve
+    # Istio as a cluster runs it: istiod-1-24 up, its sidecar injector webhook and the
+    # default revision tag that istio-injection=enabled namespaces rely on (the manifests
+    # hold only the Deployment), so enrolled pods come back with istio-proxy.
+    istiod = api.get("deployments.apps", "istiod-1-24", "istio-system")
+    assert istiod is not None
+    api.load([running(istiod), revision_tag("1-24"),
+              *(o for o in istio_control_plane(revision="1-24")
+                if o["kind"] == "MutatingWebhookConfiguration")])
     return loaded
 
 
