@@ -585,7 +585,9 @@ class ApplySession:
         number, total = position
         failure, bare = self._await(step, batch, position, staged, progress)
         if failure and retry and bare:
-            stamp = _now()
+            # Microseconds: a retry within the second of the first restart must still change
+            # the template, or no rollout happens.
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             for write in (w for w in batch if w.target in bare):
                 index = next(r.index for r in journal.entry(step.id).records
                              if r.target == write.target)
