@@ -202,6 +202,11 @@ class Workload:
     annotations: Mapping[str, str] = field(default_factory=dict)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    #: The controller's own pod selector (``spec.selector.matchLabels``; a
+    #: ReplicationController's ``spec.selector``): it keeps selecting the pods of every version
+    #: the controller rolls out, whatever version labels the template carries. Empty for bare
+    #: Pods, Jobs and CronJobs (their selectors are generated).
+    selector: Mapping[str, str] = field(default_factory=dict)
     service_account: str = "default"
     host_network: bool = False
     containers: tuple[Container, ...] = ()

@@ -552,6 +552,10 @@ def _dispatch(asm: _Assembly, entry: _Entry) -> None:
         asm.other[kind] += 1
 
 
+#: Kinds whose pods a selector of their own picks (Jobs' and CronJobs' are generated).
+_SELECTOR_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout",
+                             "ReplicationController"})
+
 def _workload(entry: _Entry, observed: PodState | None = None) -> Workload:
     kind = entry.ref.kind
     keys, path = _template_path(kind)
@@ -565,6 +569,7 @@ def _workload(entry: _Entry, observed: PodState | None = None) -> Workload:
         annotations=_annotations(meta),
         pod_labels=pod.labels,
         pod_annotations=pod.annotations,
+        selector=_selector(kind, entry.body),
         service_account=pod.service_account,
         host_network=pod.host_network,
         containers=pod.containers,
@@ -573,6 +578,17 @@ def _workload(entry: _Entry, observed: PodState | None = None) -> Workload:
         observed=observed,
         source=entry.source,
     )
+
+
+def _selector(kind: str, body: Mapping[str, Any]) -> dict[str, str]:
+    """A controller's ``matchLabels`` (a ReplicationController's plain selector map)."""
+    spec = body.get("spec")
+    selector = spec.get("selector") if isinstance(spec, Mapping) else None
+    if not isinstance(selector, Mapping) or kind not in _SELECTOR_KINDS:
+        return {}
+    if kind == "ReplicationController":
+        return _str_map(selector, "spec.selector")
+    return _str_map(selector.get("matchLabels"), "spec.selector.matchLabels")
 
 
 def _policy(entry: _Entry) -> PolicyObject:

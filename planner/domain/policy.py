@@ -233,10 +233,22 @@ WORKLOAD_API = {
 }
 
 
+#: Pod labels that differ from one version of a workload to the next (Istio's ``version``, the
+#: recommended ``app.kubernetes.io/version``, the hashes controllers add): a policy selecting
+#: on them would lose the pods of the next version.
+VERSION_LABELS = frozenset({"version", "app.kubernetes.io/version", "pod-template-hash",
+                            "controller-revision-hash", "rollouts-pod-template-hash"})
+
 def selector_labels(workload: Workload) -> dict[str, str]:
-    """Pod labels usable as ``matchLabels``: values the CRD schema accepts (<= 63 characters, no
-    wildcard). Empty when nothing usable is left, in which case no port exception is possible."""
-    return {k: v for k, v in sorted(workload.pod_labels.items())
+    """``matchLabels`` for a policy on ``workload``'s pods: the workload's own selector
+    (``spec.selector.matchLabels``) when it has one, which selects the pods of every version
+    it rolls out (a v2 canary of the template keeps its policy); else (bare Pods, Jobs) the pod
+    labels without the ones that change per version (:data:`VERSION_LABELS`). Only values the
+    CRD schema accepts (<= 63 characters, no wildcard); empty when nothing usable is left, in
+    which case no port exception is possible."""
+    source = workload.selector or {k: v for k, v in workload.pod_labels.items()
+                                   if k not in VERSION_LABELS}
+    return {k: v for k, v in sorted(source.items())
             if k and "*" not in k and len(v) <= _MAX_LABEL_VALUE and "*" not in v}
 
 
