@@ -13,10 +13,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from planner.domain.findings import Level
 from planner.domain.plan import DATAPLANE_WORDS
 
-#: Severities from the most to the least urgent, as the blockers carry them.
-SEVERITIES = ("critical", "error", "warning", "info")
+#: Severities from the most to the least urgent (``Level`` lists them lowest first).
+SEVERITIES = tuple(level.value for level in reversed(Level))
 
 
 def _cost(option: Mapping[str, Any]) -> str:
