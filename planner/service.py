@@ -225,7 +225,7 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
     ``ValueError`` for an unknown ``granularity`` or ``dataplane``."""
     from dataclasses import replace
 
-    from planner.domain.plan import build_plan_from
+    from planner.domain.plan_builder import build_plan_from
     from planner.rules.blockers import AMBIENT_READINESS_RULES, BLOCKER_RULES
 
     if assessment is None:
@@ -303,7 +303,7 @@ def authorization(analysis: Analysis, *, dataplane: str | Mapping[str, str] = "r
     as for :func:`build_plan`): who calls each workload, from the call graph and the observed
     traffic :func:`observe` merged into it. Dry run unless ``enforce``."""
     from planner.domain.authz import authorization_policies
-    from planner.domain.plan import membership
+    from planner.domain.membership import membership
 
     modes, why, _ = _dataplane_modes(analysis, assess(analysis), dataplane)
     members = membership(analysis.scan.inventory, analysis.context.root_namespace, modes, why)
@@ -666,7 +666,7 @@ def what_if(analysis: Analysis, *, strict: Sequence[str] = (), permissive: Seque
     as evidence. Raises ``InputError`` for no change, an unknown namespace or workload, or a
     bad mode."""
     from planner.domain import whatif
-    from planner.domain.plan import membership
+    from planner.domain.membership import membership
     from planner.errors import InputError
 
     inventory, graph = analysis.scan.inventory, analysis.graph

@@ -3,7 +3,7 @@ naming the principals of the callers the call graph and observed traffic show, a
 they use.
 
 Pure. :func:`authorization_policies` reads the inventory, the call graph (with observed traffic
-merged in, when there is some) and the plan's enrollment (:class:`~planner.domain.plan.
+merged in, when there is some) and the plan's enrollment (:class:`~planner.domain.membership.
 Membership`), and returns an :class:`AuthzProposal`:
 
 * a policy per workload that will be in the mesh and has callers: ``security.istio.io/v1``,
@@ -32,7 +32,7 @@ from typing import Any, Final
 from planner.domain import policy
 from planner.domain.graph import APISERVER, INGRESS_PREFIX, INTERNET, KUBELET, CallGraph, Edge
 from planner.domain.inventory import Inventory, Workload
-from planner.domain.plan import (
+from planner.domain.membership import (
     Membership,
     backend_ports,
     benign_plaintext,

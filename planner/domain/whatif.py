@@ -17,7 +17,7 @@ now?" from what the planner already knows:
 * observed traffic, when the graph was merged with a snapshot: plaintext seen in the window.
 
 A call breaks when the server enforces STRICT on the container port it reaches (its pods are in
-the mesh) and the caller sends plaintext. The plan (:mod:`planner.domain.plan`) derives its port
+the mesh) and the caller sends plaintext. The plan (:mod:`planner.domain.plan_builder`) derives its port
 exceptions from the same function, so ``planner what-if`` and ``planner plan`` cannot disagree.
 """
 
@@ -37,11 +37,8 @@ from planner.domain.inventory import (
     Service,
     Workload,
 )
-from planner.domain.plan import (
-    Action,
+from planner.domain.membership import (
     Membership,
-    Phase,
-    Step,
     backend_ports,
     benign_plaintext,
     caller_fate,
@@ -49,6 +46,7 @@ from planner.domain.plan import (
     enforces_peer_authentication,
     parse_ref,
 )
+from planner.domain.plan import Action, Phase, Step
 from planner.domain.roles import is_istio_gateway
 
 STRICT = "STRICT"
@@ -175,7 +173,7 @@ def current_enrollment(inventory: Inventory, graph: CallGraph) -> Enrollment:
 def planned_enrollment(inventory: Inventory, graph: CallGraph,
                        members: Membership) -> Enrollment:
     """The mesh once the plan's enroll steps are done (``members`` is the plan's
-    :func:`~planner.domain.plan.membership`)."""
+    :func:`~planner.domain.membership.membership`)."""
     meshed = {n.id: caller_fate(inventory, members, n.id) for n in graph.nodes}
     enforces = frozenset(w.ref.key for w in inventory.workloads
                          if enforces_peer_authentication(inventory, members, w.ref.key))

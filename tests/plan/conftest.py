@@ -10,15 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from planner.domain.plan import (
-    Action,
-    Phase,
-    Plan,
-    benign_plaintext,
-    caller_fate,
-    membership,
-    parse_ref,
-)
+from planner.domain.membership import benign_plaintext, caller_fate, membership, parse_ref
+from planner.domain.plan import Action, Phase, Plan
 from planner.service import Analysis, ManifestInput, analyse, build_plan
 from tests.shared_data import require_shared
 

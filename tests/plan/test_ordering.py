@@ -13,7 +13,7 @@ from planner.domain.inventory import (
     ServicePort,
     Workload,
 )
-from planner.domain.plan import build_plan_from
+from planner.domain.plan_builder import build_plan_from
 
 
 def _cluster(calls: list[tuple[str, str]], namespaces: list[str]) -> tuple[Inventory, CallGraph]:

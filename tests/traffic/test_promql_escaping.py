@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from planner.domain.plan import plaintext_queries
+from planner.domain.promql import plaintext_queries
 
 HOSTILE = ['ns"quote', "back\\slash", "dot.ted", "pipe|d", "brack[et]", "paren(s)", "star*"]
 

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from planner.cli import cli
 from planner.domain import whatif
 from planner.domain.inventory import Inventory
-from planner.domain.plan import Action, Phase, Plan, membership
+from planner.domain.membership import membership
+from planner.domain.plan import Action, Phase, Plan
 from planner.service import Analysis, ManifestInput, analyse, build_plan
 from planner.service import what_if as what_if_command
 

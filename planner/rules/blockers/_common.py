@@ -1,7 +1,7 @@
 """What the blocker rules share: the plaintext calls STRICT would refuse, by kind of caller.
 
 A call is *at risk* when its callee namespace is enrolled by the plan, the serving workload will
-be in the mesh, the caller will not be (see :func:`planner.domain.plan.caller_fate`), and the
+be in the mesh, the caller will not be (see :func:`planner.domain.membership.caller_fate`), and the
 traffic is not one STRICT lets through anyway (rewritten probes, merged metrics). Each rule of
 the caller family picks one kind of caller, so a call is reported exactly once.
 """
@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 from planner.domain.findings import Finding, RuleContext, RuleInfo
 from planner.domain.graph import APISERVER, INGRESS_PREFIX, INTERNET, KUBELET, PROMETHEUS, Edge
 from planner.domain.inventory import Workload
-from planner.domain.plan import (
+from planner.domain.membership import (
     Membership,
     backend_ports,
     benign_plaintext,

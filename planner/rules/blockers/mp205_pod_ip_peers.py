@@ -12,7 +12,7 @@ declares no port at all is reported with its ports unknown.
 from __future__ import annotations
 
 from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
-from planner.domain.plan import container_ports
+from planner.domain.membership import container_ports
 from planner.rules.blockers._common import enrolled_workloads
 
 INFO = RuleInfo(

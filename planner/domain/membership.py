@@ -1,0 +1,176 @@
+"""Plan membership: which namespaces the plan enrolls (and with which data plane), and which
+callers end up in the mesh. Shared by the plan builder and the blocker rules, so findings and
+plan agree."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from planner.domain import policy
+from planner.domain.graph import INGRESS_PREFIX, KUBELET, Edge
+from planner.domain.inventory import Inventory, ObjectRef, Service, Workload
+from planner.domain.roles import (
+    GATEWAY_MESHED,
+    infrastructure_role,
+    is_istio_gateway,
+    is_istio_gateway_caller,
+)
+
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+MERGE_METRICS_ANNOTATION = "prometheus.istio.io/merge-metrics"
+#: pilot-agent's merged metrics port: served in plaintext, never subject to PeerAuthentication.
+AGENT_PORT = 15020
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Namespace enrollment decided for the plan. ``modes`` maps every namespace to sidecar,
+    ambient or outside; ``reasons`` says why; ``already`` marks labels that enroll it now."""
+
+    modes: Mapping[str, str]
+    reasons: Mapping[str, str]
+    already: frozenset[str]
+
+    def enrolled(self, namespace: str) -> bool:
+        """True when the plan puts (or keeps) the namespace in the mesh."""
+        return self.modes.get(namespace, "outside") != "outside"
+
+
+def membership(inventory: Inventory, root_namespace: str,
+               dataplane: Mapping[str, str] | None = None,
+               why: Mapping[str, str] | None = None) -> Membership:
+    """Decide each namespace's enrollment. Existing enrollment labels are kept; the data plane
+    chosen for the plan (namespace -> ambient|sidecar, default sidecar) applies to the rest,
+    ``why`` saying per namespace how it was chosen."""
+    by_ns: dict[str, list[Workload]] = defaultdict(list)
+    for w in inventory.workloads:
+        by_ns[w.namespace].append(w)
+    modes: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    already: set[str] = set()
+    for ns in inventory.namespaces:
+        name = ns.name
+        workloads = by_ns.get(name, [])
+        if name == root_namespace:
+            modes[name], reasons[name] = "outside", "Istio's root namespace (control plane)"
+        elif name in SYSTEM_NAMESPACES:
+            modes[name], reasons[name] = "outside", "Kubernetes system namespace"
+        elif ns.injection == "disabled" or ns.dataplane_mode == "none":
+            modes[name], reasons[name] = "outside", "opted out by its namespace labels"
+        elif ns.enrollment != "none":
+            modes[name], reasons[name] = ns.enrollment, f"already labelled for {ns.enrollment}"
+            already.add(name)
+        elif not workloads:
+            modes[name], reasons[name] = "outside", "no workloads to enroll"
+        elif all(is_istio_gateway(w) for w in workloads):
+            modes[name] = "outside"
+            reasons[name] = ("holds only Istio gateways ("
+                             + policy.join_names(sorted(w.name for w in workloads))
+                             + "), proxies of the mesh themselves: nothing to enroll")
+        elif roles := sorted({f"{role} {w.name}" for w in workloads
+                              if (role := infrastructure_role(w)) is not None}):
+            modes[name] = "outside"
+            reasons[name] = ("holds " + policy.join_names(roles)
+                             + ", which stays outside the mesh")
+        else:
+            mode = (dataplane or {}).get(name, "sidecar")
+            modes[name] = mode if mode in ("sidecar", "ambient") else "sidecar"
+            reasons[name] = (why or {}).get(name) or f"{modes[name]} (the default data plane)"
+    return Membership(modes, reasons, frozenset(already))
+
+
+def parse_ref(node_id: str) -> ObjectRef | None:
+    """The ObjectRef of a ``Kind/namespace/name`` node id; None for other ids."""
+    parts = node_id.split("/", 2)
+    return ObjectRef(*parts) if len(parts) == 3 else None
+
+
+def caller_fate(inventory: Inventory, members: Membership, node_id: str) -> tuple[bool, str]:
+    """Whether a caller is in the mesh once the plan's enrollment is done, and why not."""
+    ref = parse_ref(node_id)
+    workload = inventory.workload_index.get(ref) if ref is not None else None
+    if workload is None:
+        if is_istio_gateway_caller(node_id):
+            return True, GATEWAY_MESHED
+        if node_id.startswith(INGRESS_PREFIX):
+            return False, f"ingress controller {node_id.removeprefix(INGRESS_PREFIX)} " \
+                          "outside the mesh"
+        return False, f"{node_id} is outside the mesh"
+    if is_istio_gateway(workload):
+        return True, GATEWAY_MESHED
+    mode = members.modes.get(workload.namespace, "outside")
+    if mode == "outside":
+        return False, (f"namespace {workload.namespace} stays outside the mesh "
+                       f"({members.reasons.get(workload.namespace, 'not enrolled')})")
+    if workload.host_network:
+        return False, "runs with hostNetwork; the mesh never captures its traffic"
+    if mode == "sidecar" and workload.inject_opt == "false":
+        what = "Job/CronJob" if workload.is_batch else "workload"
+        return False, f"{what} opted out with sidecar.istio.io/inject=false"
+    if mode == "ambient" and workload.pod_labels.get("istio.io/dataplane-mode") == "none":
+        return False, "opted out of ambient with istio.io/dataplane-mode=none"
+    return True, f"meshed ({mode})"
+
+
+def enforces_peer_authentication(inventory: Inventory, members: Membership,
+                                 node_id: str) -> bool:
+    """Whether the workload ``node_id`` will have a proxy that enforces PeerAuthentication once
+    the plan is done: it is in the mesh and is not an Istio gateway, whose listeners only its
+    ``Gateway`` objects configure."""
+    ref = parse_ref(node_id)
+    workload = inventory.workload_index.get(ref) if ref is not None else None
+    return (workload is not None and not is_istio_gateway(workload)
+            and caller_fate(inventory, members, node_id)[0])
+
+
+def benign_plaintext(inventory: Inventory, members: Membership, edge: Edge,
+                     workload: Workload) -> bool:
+    """Plaintext calls STRICT does not refuse: kubelet probes rewritten to pilot-agent, and
+    scrapes served by metrics merging on :15020 (MESH-NOTES §7.1, §7.2)."""
+    sidecar = members.modes.get(workload.namespace) == "sidecar"
+    if edge.target_ports and all(p == AGENT_PORT for p in edge.target_ports):
+        return True
+    if edge.caller == KUBELET:
+        rewrite_off = workload.pod_annotations.get(
+            "sidecar.istio.io/rewriteAppHTTPProbers") == "false"
+        # Ambient SNATs probes to 169.254.7.127 and lets them through (MESH-NOTES §7.1).
+        return not (sidecar and rewrite_off)
+    if any(ev.kind == "scrape" for ev in edge.evidence) and all(
+            ev.kind == "scrape" for ev in edge.evidence):
+        merge_off = workload.pod_annotations.get(MERGE_METRICS_ANNOTATION) == "false"
+        return sidecar and not merge_off
+    return False
+
+
+def container_ports(inventory: Inventory, service: Service, port: int | None,
+                    workload: Workload) -> tuple[int, ...]:
+    """Container ports of ``workload`` behind ``service``'s port ``port`` (every port when
+    ``port`` is None), resolving named targetPorts through the containers' port names."""
+    numbers: set[int] = set()
+    by_name = {p.name: p.container_port for c in workload.containers for p in c.ports if p.name}
+    for sp in service.ports:
+        if port is not None and sp.port != port:
+            continue
+        target = sp.target_port if sp.target_port is not None else sp.port
+        if isinstance(target, int):
+            numbers.add(target)
+        elif target in by_name:
+            numbers.add(by_name[target])
+    return tuple(sorted(numbers))
+
+
+def backend_ports(inventory: Inventory, service: Service | None, edge: Edge,
+                  workload: Workload) -> tuple[int, ...]:
+    """Container ports of ``workload`` a call on ``edge`` reaches.
+
+    With a known Service port the ports are resolved for this backend alone: the edge's
+    ``target_ports`` merge the named targetPort of every workload behind the Service, which may
+    differ between them. Without one (a scrape of a port no Service exposes, say) the edge's
+    ports are all there is, else every port of the Service."""
+    if service is not None and edge.port is not None:
+        return container_ports(inventory, service, edge.port, workload)
+    if edge.target_ports or service is None:
+        return edge.target_ports
+    return container_ports(inventory, service, None, workload)
