@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import threading
 import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from functools import partial
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -22,7 +20,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from planner.errors import PlannerError
 from planner.untrusted import clean
+from tui import analysis_worker, dialogs, header_model
 from tui.actions import ACTIONS, BY_ID, applies_to, available, parse_command
+from tui.apply_controller import ApplyController, describe
 from tui.messages import (
     Analysed,
     Assessed,
@@ -34,61 +34,17 @@ from tui.messages import (
     WorkFailed,
     WorkProgress,
 )
+from tui.options import TuiOptions
 from tui.screens.assess import AssessScreen
 from tui.screens.base import MeshScreen
 from tui.screens.graph import GraphScreen, NamespaceScreen
 from tui.screens.modals import ConfirmModal, GateModal, HelpScreen, MessageModal
 from tui.screens.plan import PlanScreen
 
-#: Where a WRITE session in manifest mode writes the steps' GitOps files without --out.
-DEFAULT_OUT = "meshplan-rollout"
-#: Applied steps; "superseded" is applied too (a later step of the plan rewrote its objects).
-DONE_STATES = frozenset({"applied", "verified", "superseded"})
-
-if TYPE_CHECKING:
-    from planner.service import InputSpec, TrafficSource
-
-
-@dataclass(frozen=True)
-class TuiOptions:
-    """What ``planner tui`` was started with."""
-
-    spec: InputSpec
-    profile_path: str | None = None
-    write: bool = False
-    out_dir: str | None = None
-    journal_path: str | None = None
-    root_namespace: str = "istio-system"
-    start: str = "assess"
-    overrides: dict[str, Any] = field(default_factory=dict)
-    #: Observed traffic (--prometheus, --traffic ...); None: none.
-    traffic: TrafficSource | None = None
-    #: ``sidecar``, or ``recommended`` to enroll namespaces as the fit assessment recommends.
-    dataplane: str = "recommended"
-
-    @property
-    def observing(self) -> bool:
-        """True when observed traffic was asked for."""
-        return self.traffic is not None
-
 
 def bindings() -> list[BindingType]:
     """Key bindings from the action table (``check_action`` hides what a session lacks)."""
     return [Binding(a.keys, a.id, a.footer, show=a.show) for a in ACTIONS if a.bind and a.keys]
-
-
-def describe(outcome: Any) -> str:
-    """An engine answer (StepOutcome or similar) in one line."""
-    if outcome is None:
-        return "done"
-    state = getattr(outcome, "state", None)
-    messages = getattr(outcome, "messages", None)
-    if state is None and messages is None:
-        return clean(outcome)
-    text = str(state or "done")
-    if messages:
-        text += ": " + "; ".join(str(m) for m in messages)
-    return clean(text)
 
 
 class MeshplanApp(App[None]):
@@ -135,8 +91,9 @@ class MeshplanApp(App[None]):
         #: The exception that ended the app, if one escaped every handler (a bug).
         self.crash: BaseException | None = None
         self._views: list[MeshScreen] = []
-        self._session: Any = None
-        self._session_lock = threading.Lock()
+        #: The apply session and the step operations on it (run in the "apply" workers).
+        self.apply = ApplyController(options, self._post,
+                                     lambda text: self.log.warning(text))
         #: Set once the first scan is on screen: the assessment waits for it so the first paint
         #: does not share the interpreter with it.
         self._shown = threading.Event()
@@ -146,41 +103,22 @@ class MeshplanApp(App[None]):
     @property
     def source_label(self) -> str:
         """The input, as the header shows it."""
-        return str(getattr(self.options.spec, "label", "")) or "-"
+        return header_model.source_label(self.options.spec)
 
     @property
     def cluster_label(self) -> str:
         """The kube context, or ``none`` in a manifest session (the source says which)."""
-        if hasattr(self.options.spec, "paths"):
-            return "none"
-        return str(getattr(self.options.spec, "context", None) or "current context")
+        return header_model.cluster_label(self.options.spec)
 
     @property
     def istio_label(self) -> str:
         """Istio's version (istiod image tag) and revisions, or that it is absent."""
-        if self.plan is None or self.analysis is None:
-            return "…"
-        istio = self.plan.istio
-        if not istio.get("present") and "Deployment" in self.analysis.scan.unread:
-            return "unknown (unread)"
-        if not istio.get("present"):
-            return "not installed"
-        keys = set(istio.get("istiod", ()))
-        tags = sorted({c.image.rsplit(":", 1)[1] for w in self.analysis.scan.inventory.workloads
-                       if w.ref.key in keys for c in w.containers
-                       if ":" in c.image.rsplit("/", 1)[-1]})
-        revisions = [r for r in istio.get("revisions", ()) if r != "default"]
-        label = ", ".join(tags) or "present"
-        return label + (f" (rev {', '.join(revisions)})" if revisions else "")
+        return header_model.istio_label(self.plan, self.analysis)
 
     @property
     def progress_label(self) -> str:
         """``step n of m``: n is the first step not yet applied."""
-        if self.plan is None:
-            return "step - of -"
-        total = len(self.plan.steps)
-        done = sum(1 for s in self.plan.steps if self.states.get(s.id) in DONE_STATES)
-        return f"step {min(done + 1, total)} of {total}" + (" ✓" if done == total else "")
+        return header_model.progress_label(self.plan, self.states)
 
     def bump(self) -> None:
         """Redraw the header."""
@@ -380,134 +318,30 @@ class MeshplanApp(App[None]):
         if not worker.is_cancelled:
             self.post_message(message)
 
-    def _scan_progress(self, label: str) -> Callable[[int, int, str], None]:
-        """A scan's progress, posted as ``label: what`` with done and total."""
-
-        def progress(done: int, total: int, what: str = "") -> None:
-            self._post(WorkProgress(f"{label}: {what}" if what else label, done, total))
-
-        return progress
-
-    def _analyse(self, overrides: dict[str, Any], label: str) -> Any:
-        from planner import service
-
-        return service.analyse(self.options.spec, profile_path=self.options.profile_path,
-                               profile_overrides=overrides or None,
-                               progress=self._scan_progress(label),
-                               root_namespace=self.options.root_namespace)
-
     @work(thread=True, exclusive=True, exit_on_error=False, group="scan", name="scan")
     def run_analysis(self) -> None:
         """Scan, read the observed traffic, build and gate the plan, then assess."""
-        from planner import service
-
-        start = perf_counter()
-        self._post(WorkProgress("scanning"))
-        overrides = dict(self.overrides)
-        options = service.PlanOptions(root_namespace=self.options.root_namespace,
-                                      dataplane=self.options.dataplane,
-                                      profile_path=self.options.profile_path)
-        # The session keeps what this builds; the collector would only re-walk it. The plan
-        # opens with the verdict and follows the assessment's data plane, so the assessment
-        # cannot wait for the first paint.
-        with service.paused_gc(keep=True):
-            rollout = service.run_pipeline(
-                self.options.spec, options, traffic=self.options.traffic,
-                profile_overrides=overrides or None, traffic_optional=True,
-                progress=self._scan_progress("scanning"),
-                stage=lambda name: self._post(WorkProgress(name)))
-            # Without traffic, every gate reads "unknown" (no proof either way), with why.
-            gates = rollout.step_gates()
-            analysis = rollout.analysis
-            namespaces = {r.namespace: r for r in service.namespace_report(analysis)}
-        # An unreachable Prometheus must not hide the manifests' analysis: it is shown, with
-        # why the traffic is missing (traffic_error), and every gate reads "unknown".
-        self._post(Analysed(analysis, rollout.gated, perf_counter() - start, rollout.plan,
-                            gates, namespaces, rollout.traffic_error))
-        self._shown.wait(timeout=30)
-        self._post(Assessed(rollout.assessment, analysis, overrides))
-        self._post(WorkProgress(""))
+        analysis_worker.analyse_and_plan(self.options, dict(self.overrides), self._post,
+                                         self._shown)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="assess", name="re-assess")
     def run_reassess(self, overrides: dict[str, Any]) -> None:
         """Re-run ``analyse`` with the answered questions, then ``assess``."""
-        from planner import service
-
-        self._post(WorkProgress("re-assessing"))
-        analysis = self._analyse(overrides, "re-assessing")
-        self._post(Assessed(service.assess(analysis), analysis, overrides))
-        self._post(WorkProgress(""))
-
-    def _open_session(self) -> Any:
-        """The apply session for the current plan (opened once per scan), in a worker."""
-        with self._session_lock:
-            if self._session is not None:
-                return self._session
-            from planner import service
-
-            spec = self.options.spec
-            manifests = isinstance(spec, service.ManifestInput)
-            out_dir = self.options.out_dir or (DEFAULT_OUT if manifests else None)
-            # traffic=: the engine re-checks a STRICT step's plaintext gate (Prometheus with its
-            # token and CA, or the export file) right before writing it, and raises
-            # GateRefused when it does not pass; it picks its own look-back window unless
-            # --window was given.
-            self._session = service.open_apply_session(
-                self.analysis, self.apply_plan or self.plan, write=self.write,
-                journal_path=self.options.journal_path or service.DEFAULT_JOURNAL,
-                kube=spec if isinstance(spec, service.ClusterInput) else None, out_dir=out_dir,
-                traffic=self.options.traffic, caller="planner tui")
-            return self._session
-
-    def _close_session(self) -> None:
-        with self._session_lock:
-            session, self._session = self._session, None
-        close = getattr(session, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception as err:  # closing must never take the app down
-                self.log.warning(f"closing the apply session: {err}")
+        analysis_worker.reassess(self.options, overrides, self._post)
 
     def on_unmount(self) -> None:
-        self._close_session()
-
-    def _states(self, session: Any) -> None:
-        details = getattr(session, "status_details", None)
-        if details is not None:
-            rows = list(details())
-            self._post(StepsChanged({step: state for step, state, _ in rows},
-                                    {step: note for step, _, note in rows if note}))
-            return
-        status = getattr(session, "status", None)
-        if status is not None:
-            self._post(StepsChanged(dict(status())))
+        self.apply.close()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="apply", name="status")
     def run_status(self) -> None:
         """Read the journal's step states (quietly skipped without an apply engine)."""
-        try:
-            session = self._open_session()
-            self._states(session)
-        except PlannerError:
-            return  # no engine or no target (manifests without --out): every step pending
+        self.apply.status(self.analysis, self.apply_plan or self.plan)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="apply", name="dry-run")
     def run_preview(self, step_id: str, then: str) -> None:
         """Dry-run one step; ``then`` is ``apply`` to continue into the confirm dialog, or
-        ``rollback`` for the rollback's own diff (from the journal, as ``planner rollback
-        --dry-run`` prints it), with the applied steps that depend on it."""
-        self._post(WorkProgress(f"dry-run {then if then == 'rollback' else 'of'} {step_id}"))
-        session = self._open_session()
-        if then == "rollback":
-            preview = session.rollback_preview(step_id)
-            dependents = list(session.dependents(step_id)) if preview.refused else []
-            if dependents:
-                preview = session.rollback_preview(step_id, cascade=True)
-            self._post(RollbackPreviewReady(step_id, preview, dependents))
-        else:
-            self._post(PreviewReady(step_id, session.preview(step_id), then))
-        self._post(WorkProgress(""))
+        ``rollback`` for the rollback's own diff, with the applied steps that depend on it."""
+        self.apply.preview(self.analysis, self.apply_plan or self.plan, step_id, then)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="apply", name="step")
     def run_step(self, operation: str, step_id: str, *, force: bool = False,
@@ -515,38 +349,8 @@ class MeshplanApp(App[None]):
         """Apply (then verify), roll back, or verify one step, with progress. ``force`` applies
         over a refusing gate (journaled as forced); ``cascade`` rolls back the applied steps
         that depend on the step first."""
-        session = self._open_session()
-        verb = {"apply": "applying", "rollback": "rolling back", "verify": "verifying"}
-
-        def progress(*args: Any, **_kwargs: Any) -> None:
-            ints = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
-            words = " ".join(str(a) for a in args if not isinstance(a, int))
-            label = f"{verb[operation]} {step_id}" + (f": {words}" if words else "")
-            done, total = [*ints, 0, 0][:2]
-            self._post(WorkProgress(label, done, total))
-
-        progress()
-        from planner.errors import GateRefused
-
-        try:
-            if operation == "apply":
-                try:
-                    outcome = session.apply(step_id, force=force, progress=progress)
-                except GateRefused as err:
-                    # Not a failure of the app: the gate did its job. Say why in a dialog.
-                    self._post(GateRefusedStep(step_id, str(err)))
-                    return
-                self._post(StepFinished("apply", step_id, outcome))
-                progress("verifying")
-                self._post(StepFinished("verify", step_id, session.verify(step_id)))
-            elif operation == "rollback":
-                self._post(StepFinished("rollback", step_id, session.rollback(
-                    step_id, cascade=cascade, progress=progress)))
-            else:
-                self._post(StepFinished("verify", step_id, session.verify(step_id)))
-        finally:
-            self._states(session)
-            self._post(WorkProgress(""))
+        self.apply.step(self.analysis, self.apply_plan or self.plan, operation, step_id,
+                        force=force, cascade=cascade)
 
     # --- results -------------------------------------------------------------------------
 
@@ -574,7 +378,7 @@ class MeshplanApp(App[None]):
         self.outcomes.clear()
         self.states = {}
         self.step_notes = {}
-        self._close_session()
+        self.apply.close()
         self._refresh_views()
         if message.traffic_error:
             self.notify(clean(message.traffic_error, 400), title="observed traffic unavailable",
@@ -614,22 +418,7 @@ class MeshplanApp(App[None]):
             self.screen.show_step(message.step_id, force=True)
         if message.then != "apply":
             return
-        preview = message.preview
-        body: list[Any] = [Text(f"Dry-run of {clean(message.step_id)} against the target. "
-                                "Nothing has changed yet.", style="bold")]
-        diff = str(getattr(preview, "diff", "") or "")
-        if diff:
-            from rich.syntax import Syntax
-
-            body.append(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
-        else:
-            body.append(Text("(no difference: the target already matches)", style="dim"))
-        changes = list(getattr(preview, "changes", ()) or ())
-        if changes:
-            body.append(Text("\n".join(f"• {clean(c)}" for c in changes)))
-        warnings = list(getattr(preview, "warnings", ()) or ())
-        if warnings:
-            body.append(Text("\n".join(f"! {clean(w)}" for w in warnings), style="yellow"))
+        body = dialogs.apply_body(message.step_id, message.preview)
         step_id = message.step_id
         gate = self.gates.get(step_id)
         if gate is not None and gate.status != "pass":
@@ -669,33 +458,12 @@ class MeshplanApp(App[None]):
         if preview.refused and not dependents:
             self.push_screen(MessageModal(f"Cannot roll back {step_id}", preview.refused))
             return
-        body: list[Any] = [Text(f"Rollback of {clean(step_id)}: the diff below is built from "
-                                "the journal (what was there before the step). Nothing has "
-                                "changed yet.", style="bold")]
-        if dependents:
-            body.append(Text(f"{', '.join(clean(d) for d in dependents)} depend(s) on it and "
-                             "will be rolled back first, latest first.", style="bold yellow"))
-        if preview.diff:
-            from rich.syntax import Syntax
-
-            body.append(Syntax(preview.diff, "diff", theme="ansi_dark",
-                               background_color="default"))
-        else:
-            body.append(Text("(no difference: the target already holds the before-state)",
-                             style="dim"))
-        if preview.changes:
-            body.append(Text("\n".join(f"• {clean(c)}" for c in preview.changes)))
-        if preview.warnings and not dependents:
-            body.append(Text("\n".join(f"! {clean(w)}" for w in preview.warnings),
-                             style="yellow"))
+        title, body, label = dialogs.rollback_dialog(step_id, preview, dependents)
 
         def confirmed(ok: bool | None) -> None:
             if ok:
                 self.run_step("rollback", step_id, cascade=bool(dependents))
 
-        title = (f"Roll back {step_id} and the {len(dependents)} step(s) that depend on it?"
-                 if dependents else f"Roll back step {step_id}?")
-        label = f"Roll back {len(dependents) + 1} steps" if dependents else "Roll back"
         self.push_screen(ConfirmModal(title, body, label), confirmed)
 
     @on(GateRefusedStep)
@@ -753,4 +521,4 @@ def run(options: TuiOptions) -> None:
         raise app.crash
 
 
-__all__ = ["MeshplanApp", "TuiOptions", "run"]
+__all__ = ["MeshplanApp", "run"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,3 +101,7 @@ class WorkFailed(Message):
     message: str
     details: str = ""
     expected: bool = True
+
+
+#: Posts a message from a worker thread to the app (dropped once the worker is superseded).
+Post = Callable[[Message], None]

@@ -60,7 +60,8 @@ def tui(spec: InputSpec, profile_path: str | None, write: bool, out_dir: str | N
     reads_stdin = isinstance(spec, ManifestInput) and "-" in spec.paths
     if reads_stdin or (traffic is not None and traffic.traffic_file == "-"):
         raise click.UsageError("the TUI reads the terminal; give files, not stdin")
-    from tui.app import TuiOptions, run
+    from tui.app import run
+    from tui.options import TuiOptions
 
     gc.enable()  # the console script runs commands without it (planner.cli.main)
     run(TuiOptions(spec, profile_path=profile_path, write=write, out_dir=out_dir,

@@ -17,8 +17,9 @@ now?" from what the planner already knows:
 * observed traffic, when the graph was merged with a snapshot: plaintext seen in the window.
 
 A call breaks when the server enforces STRICT on the container port it reaches (its pods are in
-the mesh) and the caller sends plaintext. The plan (:mod:`planner.domain.plan_builder`) derives its port
-exceptions from the same function, so ``planner what-if`` and ``planner plan`` cannot disagree.
+the mesh) and the caller sends plaintext. The plan (:mod:`planner.domain.plan_builder`) derives
+its port exceptions from the same function, so ``planner what-if`` and ``planner plan`` cannot
+disagree.
 """
 
 from __future__ import annotations

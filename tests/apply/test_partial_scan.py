@@ -18,7 +18,8 @@ from planner.sinks.report_json import report_schema
 from tests.apply.clusters import run_planner, session, tiny_seed, writes
 from tests.kubeapi import KubeAPIServer
 from tests.tui.conftest import SIZE, journey, plain, wait_for
-from tui.app import MeshplanApp, TuiOptions
+from tui.app import MeshplanApp
+from tui.options import TuiOptions
 
 PA = "peerauthentications.security.istio.io"
 MESH_POLICY: dict[str, Any] = {

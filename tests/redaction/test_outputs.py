@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from planner.cli import cli
 from planner.service import ManifestInput, analyse
 from tests.tui.conftest import SIZE, journey, ready
-from tui.app import MeshplanApp, TuiOptions
+from tui.app import MeshplanApp
+from tui.options import TuiOptions
 from tui.screens.graph import EdgeScreen, NamespaceScreen
 
 SECRETS = ("S3cr3t-pg", "hunter2-env", "tok-query-1", "tok-flag-2", "pw-flag-3", "cm-prop-4",

@@ -13,7 +13,8 @@ import yaml
 from textual.pilot import Pilot
 
 from planner.service import ClusterInput, ManifestInput
-from tui.app import MeshplanApp, TuiOptions
+from tui.app import MeshplanApp
+from tui.options import TuiOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "sample_clusters" / "shop"

@@ -28,7 +28,8 @@ from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import ServerFactory
 from tests.traffic.shop_truth import write_csv
 from tests.tui.conftest import SIZE, journey, plain, ready, shop_app, wait_for
-from tui.app import MeshplanApp, TuiOptions
+from tui.app import MeshplanApp
+from tui.options import TuiOptions
 from tui.screens.modals import ConfirmModal, GateModal
 from tui.screens.plan import PlanScreen
 

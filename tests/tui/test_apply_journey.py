@@ -12,7 +12,8 @@ from planner.service import ClusterInput
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.cluster_sim import istio_control_plane, revision_tag, running
 from tests.tui.conftest import SHOP, SIZE, journey, wait_for
-from tui.app import MeshplanApp, TuiOptions
+from tui.app import MeshplanApp
+from tui.options import TuiOptions
 from tui.screens.modals import ConfirmModal
 from tui.screens.plan import PlanScreen
 

@@ -17,7 +17,8 @@ from textual.widgets import DataTable
 from planner.service import ManifestInput
 from tests.tui.conftest import SIZE, journey, ready, shop_app, wait_for
 from tui import rows as rows_module
-from tui.app import MeshplanApp, TuiOptions
+from tui.app import MeshplanApp
+from tui.options import TuiOptions
 from tui.rows import BIG, FIRST_PAGE, Row
 from tui.screens import graph as graph_screens
 from tui.screens.assess import AssessScreen

@@ -12,8 +12,9 @@ from textual.widgets import DataTable
 from planner.untrusted import clean
 from tests.kubeapi import KubeAPIServer
 from tests.tui.conftest import SIZE, journey, ready, served, wait_for
-from tui.app import MeshplanApp, TuiOptions
+from tui.app import MeshplanApp
 from tui.format import matches, safe
+from tui.options import TuiOptions
 from tui.screens.graph import EdgeScreen, GraphScreen, NamespaceScreen
 
 MARKUP = "[bold red]x"

@@ -11,7 +11,8 @@ from planner.service import ClusterInput, analyse, build_plan, open_apply_sessio
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.cluster_sim import istio_control_plane
 from tests.tui.conftest import SIZE, journey, plain, wait_for
-from tui.app import MeshplanApp, TuiOptions
+from tui.app import MeshplanApp
+from tui.options import TuiOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -155,7 +155,8 @@ def test_command_parsing_and_the_docs_table() -> None:
 @journey
 async def test_errors_become_notifications_not_crashes(tmp_path) -> None:
     from planner.service import ManifestInput
-    from tui.app import MeshplanApp, TuiOptions
+    from tui.app import MeshplanApp
+    from tui.options import TuiOptions
 
     app = MeshplanApp(TuiOptions(ManifestInput((str(tmp_path / "missing"),))))
     async with app.run_test(size=SIZE) as pilot:

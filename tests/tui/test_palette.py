@@ -12,7 +12,8 @@ from textual.pilot import Pilot
 from tests.kubeapi import KubeAPIServer
 from tests.tui.conftest import SIZE, journey, ready, served, shop_app, wait_for
 from tests.tui.test_hostile import EXTRA, MARKUP
-from tui.app import MeshplanApp, TuiOptions
+from tui.app import MeshplanApp
+from tui.options import TuiOptions
 from tui.screens.graph import EdgeScreen, GraphScreen, NamespaceScreen
 from tui.screens.modals import HelpScreen
 from tui.screens.plan import PlanScreen

@@ -1,0 +1,157 @@
+"""The TUI's apply session: opened once per scan (in a worker), closed when a new scan
+arrives or the app ends; dry runs, apply (then verify), rollback and verify of one step, their
+results posted as messages. The app runs these methods in its thread workers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from planner.errors import PlannerError
+from planner.untrusted import clean
+from tui.messages import (
+    GateRefusedStep,
+    Post,
+    PreviewReady,
+    RollbackPreviewReady,
+    StepFinished,
+    StepsChanged,
+    WorkProgress,
+)
+from tui.options import TuiOptions
+
+#: Where a WRITE session in manifest mode writes the steps' GitOps files without --out.
+DEFAULT_OUT = "meshplan-rollout"
+
+
+def describe(outcome: Any) -> str:
+    """An engine answer (StepOutcome or similar) in one line."""
+    if outcome is None:
+        return "done"
+    state = getattr(outcome, "state", None)
+    messages = getattr(outcome, "messages", None)
+    if state is None and messages is None:
+        return clean(outcome)
+    text = str(state or "done")
+    if messages:
+        text += ": " + "; ".join(str(m) for m in messages)
+    return clean(text)
+
+
+class ApplyController:
+    """The apply session of one TUI and the step operations on it."""
+
+    def __init__(self, options: TuiOptions, post: Post,
+                 warn: Callable[[str], None]) -> None:
+        self.options = options
+        self._post = post
+        self._warn = warn
+        self._session: Any = None
+        self._session_lock = threading.Lock()
+
+    def session(self, analysis: Any, plan: Any) -> Any:
+        """The apply session for ``plan`` (opened once per scan), in a worker."""
+        with self._session_lock:
+            if self._session is not None:
+                return self._session
+            from planner import service
+
+            spec = self.options.spec
+            manifests = isinstance(spec, service.ManifestInput)
+            out_dir = self.options.out_dir or (DEFAULT_OUT if manifests else None)
+            # traffic=: the engine re-checks a STRICT step's plaintext gate (Prometheus with its
+            # token and CA, or the export file) right before writing it, and raises
+            # GateRefused when it does not pass; it picks its own look-back window unless
+            # --window was given.
+            self._session = service.open_apply_session(
+                analysis, plan, write=self.options.write,
+                journal_path=self.options.journal_path or service.DEFAULT_JOURNAL,
+                kube=spec if isinstance(spec, service.ClusterInput) else None, out_dir=out_dir,
+                traffic=self.options.traffic, caller="planner tui")
+            return self._session
+
+    def close(self) -> None:
+        """Close the session (a new scan opens another)."""
+        with self._session_lock:
+            session, self._session = self._session, None
+        close = getattr(session, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as err:  # closing must never take the app down
+                self._warn(f"closing the apply session: {err}")
+
+    def post_states(self, session: Any) -> None:
+        """Post the journal's step states (and notes) as :class:`StepsChanged`."""
+        details = getattr(session, "status_details", None)
+        if details is not None:
+            rows = list(details())
+            self._post(StepsChanged({step: state for step, state, _ in rows},
+                                    {step: note for step, _, note in rows if note}))
+            return
+        status = getattr(session, "status", None)
+        if status is not None:
+            self._post(StepsChanged(dict(status())))
+
+    def status(self, analysis: Any, plan: Any) -> None:
+        """Read the journal's step states (quietly skipped without an apply engine)."""
+        try:
+            session = self.session(analysis, plan)
+            self.post_states(session)
+        except PlannerError:
+            return  # no engine or no target (manifests without --out): every step pending
+
+    def preview(self, analysis: Any, plan: Any, step_id: str, then: str) -> None:
+        """Dry-run one step; ``then`` is ``apply`` to continue into the confirm dialog, or
+        ``rollback`` for the rollback's own diff (from the journal, as ``planner rollback
+        --dry-run`` prints it), with the applied steps that depend on it."""
+        self._post(WorkProgress(f"dry-run {then if then == 'rollback' else 'of'} {step_id}"))
+        session = self.session(analysis, plan)
+        if then == "rollback":
+            preview = session.rollback_preview(step_id)
+            dependents = list(session.dependents(step_id)) if preview.refused else []
+            if dependents:
+                preview = session.rollback_preview(step_id, cascade=True)
+            self._post(RollbackPreviewReady(step_id, preview, dependents))
+        else:
+            self._post(PreviewReady(step_id, session.preview(step_id), then))
+        self._post(WorkProgress(""))
+
+    def step(self, analysis: Any, plan: Any, operation: str, step_id: str, *,
+             force: bool = False, cascade: bool = False) -> None:
+        """Apply (then verify), roll back, or verify one step, with progress. ``force`` applies
+        over a refusing gate (journaled as forced); ``cascade`` rolls back the applied steps
+        that depend on the step first."""
+        session = self.session(analysis, plan)
+        verb = {"apply": "applying", "rollback": "rolling back", "verify": "verifying"}
+
+        def progress(*args: Any, **_kwargs: Any) -> None:
+            ints = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
+            words = " ".join(str(a) for a in args if not isinstance(a, int))
+            label = f"{verb[operation]} {step_id}" + (f": {words}" if words else "")
+            done, total = [*ints, 0, 0][:2]
+            self._post(WorkProgress(label, done, total))
+
+        progress()
+        from planner.errors import GateRefused
+
+        try:
+            if operation == "apply":
+                try:
+                    outcome = session.apply(step_id, force=force, progress=progress)
+                except GateRefused as err:
+                    # Not a failure of the app: the gate did its job. Say why in a dialog.
+                    self._post(GateRefusedStep(step_id, str(err)))
+                    return
+                self._post(StepFinished("apply", step_id, outcome))
+                progress("verifying")
+                self._post(StepFinished("verify", step_id, session.verify(step_id)))
+            elif operation == "rollback":
+                self._post(StepFinished("rollback", step_id, session.rollback(
+                    step_id, cascade=cascade, progress=progress)))
+            else:
+                self._post(StepFinished("verify", step_id, session.verify(step_id)))
+        finally:
+            self.post_states(session)
+            self._post(WorkProgress(""))

@@ -1,0 +1,50 @@
+"""What the header line says: the input, the cluster, Istio (version from the istiod image tag)
+and the rollout's progress, from the session's state. No widgets here
+(:mod:`tui.widgets.header` draws it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: Applied steps; "superseded" is applied too (a later step of the plan rewrote its objects).
+DONE_STATES = frozenset({"applied", "verified", "superseded"})
+
+
+def source_label(spec: Any) -> str:
+    """The input, as the header shows it."""
+    return str(getattr(spec, "label", "")) or "-"
+
+
+def cluster_label(spec: Any) -> str:
+    """The kube context, or ``none`` in a manifest session (the source says which)."""
+    if hasattr(spec, "paths"):
+        return "none"
+    return str(getattr(spec, "context", None) or "current context")
+
+
+def istio_label(plan: Any, analysis: Any) -> str:
+    """Istio's version (istiod image tag) and revisions, or that it is absent."""
+    if plan is None or analysis is None:
+        return "…"
+    istio = plan.istio
+    if not istio.get("present") and "Deployment" in analysis.scan.unread:
+        return "unknown (unread)"
+    if not istio.get("present"):
+        return "not installed"
+    keys = set(istio.get("istiod", ()))
+    tags = sorted({c.image.rsplit(":", 1)[1] for w in analysis.scan.inventory.workloads
+                   if w.ref.key in keys for c in w.containers
+                   if ":" in c.image.rsplit("/", 1)[-1]})
+    revisions = [r for r in istio.get("revisions", ()) if r != "default"]
+    label = ", ".join(tags) or "present"
+    return label + (f" (rev {', '.join(revisions)})" if revisions else "")
+
+
+def progress_label(plan: Any, states: Mapping[str, str]) -> str:
+    """``step n of m``: n is the first step not yet applied."""
+    if plan is None:
+        return "step - of -"
+    total = len(plan.steps)
+    done = sum(1 for s in plan.steps if states.get(s.id) in DONE_STATES)
+    return f"step {min(done + 1, total)} of {total}" + (" ✓" if done == total else "")

@@ -1,0 +1,32 @@
+"""What ``planner tui`` was started with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from planner.service import InputSpec, TrafficSource
+
+
+@dataclass(frozen=True)
+class TuiOptions:
+    """What ``planner tui`` was started with."""
+
+    spec: InputSpec
+    profile_path: str | None = None
+    write: bool = False
+    out_dir: str | None = None
+    journal_path: str | None = None
+    root_namespace: str = "istio-system"
+    start: str = "assess"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    #: Observed traffic (--prometheus, --traffic ...); None: none.
+    traffic: TrafficSource | None = None
+    #: ``sidecar``, or ``recommended`` to enroll namespaces as the fit assessment recommends.
+    dataplane: str = "recommended"
+
+    @property
+    def observing(self) -> bool:
+        """True when observed traffic was asked for."""
+        return self.traffic is not None
