@@ -192,6 +192,21 @@ class PodState:
 
 
 @value_class
+class RunningPod:
+    """A Pod the input holds (a live scan, or a ``kubectl get pods -o yaml`` dump): the
+    workload it runs for and the IPs it holds. Flow logs (Hubble) name pods and IPs; these
+    records map them to workloads by the Pods' own ownerReferences, not by guessing."""
+
+    ref: ObjectRef
+    #: The workload of the inventory the Pod counts toward (its top controller through
+    #: ReplicaSet or Job), or the Pod itself when its controller is not in the input.
+    workload: ObjectRef
+    #: ``status.podIPs`` (or ``status.podIP``). Empty for hostNetwork Pods, whose address is
+    #: their node's and names no pod.
+    ips: tuple[str, ...] = ()
+
+
+@value_class
 class Workload:
     """A workload: a controller with a pod template, or a bare Pod."""
 
@@ -360,6 +375,8 @@ class Inventory:
     monitors: tuple[PolicyObject, ...] = ()
     nodes: tuple[str, ...] = ()
     crds: tuple[str, ...] = ()
+    #: Pods the input holds, folded into ``workloads`` but kept to name pods and pod IPs.
+    pods: tuple[RunningPod, ...] = ()
     other: Mapping[str, int] = field(default_factory=dict)
     folded: Mapping[str, int] = field(default_factory=dict)
     default_namespace: str = "default"

@@ -7,11 +7,12 @@ its ReplicaSet and three Pods is one workload with three running pods.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from planner.domain.diagnostics import Diagnostic, Severity, Source
 from planner.domain.inventory import (
@@ -33,6 +34,7 @@ from planner.domain.inventory import (
     PolicyObject,
     Probe,
     Route,
+    RunningPod,
     Service,
     ServicePort,
     VolumeMount,
@@ -486,6 +488,7 @@ class _Assembly:
     other: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     folded: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     pods: list[_Entry] = field(default_factory=list)
+    running: list[RunningPod] = field(default_factory=list)
     replica_sets: list[_Entry] = field(default_factory=list)
     jobs: list[_Entry] = field(default_factory=list)
     service_entries: list[_Entry] = field(default_factory=list)
@@ -519,6 +522,7 @@ def _assemble(state: _State) -> Inventory:
         monitors=tuple(sorted(asm.monitors, key=_BY_REF)),
         nodes=tuple(sorted(asm.nodes)),
         crds=tuple(sorted(asm.crds)),
+        pods=tuple(sorted(asm.running, key=_BY_REF)),
         other=dict(sorted(asm.other.items())),
         folded=dict(sorted(asm.folded.items())),
         default_namespace=state.default_namespace,
@@ -835,14 +839,18 @@ def _fold_children(asm: _Assembly) -> None:
         target: ObjectRef | None = None
         if owner is not None:
             ref = ObjectRef(owner[0], entry.ref.namespace, owner[1])
-            target = top.get(ref, ref if ref in asm.workloads else None)
+            target = top.get(ref) or (ref if ref in asm.workloads
+                                     else _implied_owner(asm, entry, ref))
         if target is None:
             try:
                 asm.workloads[entry.ref] = _workload(entry, _pod_state([entry]))
             except InvalidObject as err:
                 asm.state.warn(entry.source, f"{entry.ref}: {err}", Severity.ERROR)
+                continue
+            asm.running.append(RunningPod(entry.ref, entry.ref, _pod_ips(entry)))
             continue
         asm.folded["Pod"] += 1
+        asm.running.append(RunningPod(entry.ref, target, _pod_ips(entry)))
         counts = states[target]
         injected, ambient = _pod_flags(entry)
         counts[0] += 1
@@ -852,6 +860,58 @@ def _fold_children(asm: _Assembly) -> None:
         w = asm.workloads[ref]
         asm.workloads[ref] = replace(w, observed=PodState(
             pods=pods, sidecar_injected=injected, ambient_redirected=ambient))
+
+
+#: The label a Deployment's (Argo Rollout's) controller puts on the ReplicaSets it makes and
+#: their Pods; the ReplicaSet is named ``<owner>-<hash>``.
+_TEMPLATE_HASH_LABELS: Final = (("Deployment", "pod-template-hash"),
+                                ("Rollout", "rollouts-pod-template-hash"))
+_CRONJOB_JOB_RE: Final = re.compile(r"^(.+)-[0-9]+$")  # <cronjob>-<scheduled minute>
+
+
+def _implied_owner(asm: _Assembly, pod: _Entry, owner: ObjectRef) -> ObjectRef | None:
+    """The workload of the input a Pod runs for when its direct owner is not in the input (a
+    pods dump next to the manifests holds no ReplicaSets or Jobs): the Deployment or Rollout
+    whose ReplicaSet name is ``<name>-<pod-template-hash>`` by the Pod's own hash label, or
+    the CronJob whose Job name is ``<name>-<minute>``."""
+    if owner.kind == "ReplicaSet":
+        labels = pod.meta.get("labels")
+        for kind, label in _TEMPLATE_HASH_LABELS:
+            digest = labels.get(label) if isinstance(labels, Mapping) else None
+            if isinstance(digest, str) and digest and owner.name.endswith(f"-{digest}"):
+                ref = ObjectRef(kind, owner.namespace, owner.name[:-len(digest) - 1])
+                if ref in asm.workloads:
+                    return ref
+    elif owner.kind == "Job" and (found := _CRONJOB_JOB_RE.match(owner.name)):
+        ref = ObjectRef("CronJob", owner.namespace, found.group(1))
+        if ref in asm.workloads:
+            return ref
+    return None
+
+
+_FINISHED_PHASES: Final = frozenset({"Succeeded", "Failed"})
+
+
+def _pod_ips(entry: _Entry) -> tuple[str, ...]:
+    """The IPs a Pod holds (``status.podIPs``, else ``status.podIP``): none for a hostNetwork
+    Pod (its address is its node's) or a finished one (its address may be another pod's now).
+    Status is the cluster's own writing; an odd one yields no IPs rather than an error."""
+    body = entry.body
+    status = body.get("status")
+    if not isinstance(status, Mapping) or status.get("phase") in _FINISHED_PHASES:
+        return ()
+    spec = body.get("spec")
+    if isinstance(spec, Mapping) and spec.get("hostNetwork") is True:
+        return ()
+    primary = status.get("podIP")
+    listed = status.get("podIPs")
+    # Most pods hold one IP, given twice (podIP and the one entry of podIPs).
+    if type(primary) is str and (listed is None or (type(listed) is list and len(listed) <= 1)):
+        return (primary,) if primary else ()
+    ips = {item.get("ip") for item in listed if isinstance(item, Mapping)} \
+        if isinstance(listed, list) else set()
+    ips.add(primary)
+    return tuple(sorted(ip for ip in ips if isinstance(ip, str) and ip))
 
 
 def _pod_flags(entry: _Entry) -> tuple[int, int]:

@@ -15,7 +15,8 @@ Pure functions over a :class:`~planner.domain.graph.CallGraph` and a
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Final
@@ -32,13 +33,17 @@ from planner.domain.graph import (
     Origin,
     merge_evidence,
 )
-from planner.domain.inventory import Inventory, Workload
+from planner.domain.inventory import Inventory, ObjectRef, Workload
 from planner.domain.plan import NamespaceMode, Phase, Plan, Scope, Step
 from planner.domain.traffic import (
     EVIDENCE_TEXT,
+    IP_NAMED_POD,
+    POD_VIAS,
     UNKNOWN,
     GateResult,
     ObservedEdge,
+    PodMapping,
+    SeenPod,
     Status,
     TrafficSnapshot,
     count_text,
@@ -140,38 +145,130 @@ def _is_http(protocol: str) -> bool:
 def resolve_pods(snapshot: TrafficSnapshot, inventory: Inventory) -> TrafficSnapshot:
     """``snapshot`` with the pods it names (``snapshot.pods``, Hubble without ``workloads``)
     mapped to the workloads of ``inventory``, and the Services that select them filled in
-    where the source named none. A pod belongs to the workload of its namespace whose pod
-    template labels it carries (the one whose name prefixes the pod's name wins a tie, as a
-    ReplicaSet's or StatefulSet's pods are named after their owner); a pod with no such
-    workload keeps its name, and a note counts them. Edges that now coincide are merged."""
+    where the source named none; ``pod_mappings`` says per pod which way it was mapped (or
+    why not) and a note sums it up. Ways, most certain first (:data:`POD_VIAS`):
+
+    1. ``owner-references``: the input holds the Pod (a live scan, a pods dump); its
+       ownerReferences name the workload it counts toward;
+    2. ``pod-ip``: a peer shown by IP only, and exactly one running Pod of the input holds
+       that IP. When the input has Pods in that namespace and none holds the IP (a node's
+       address, a pod gone), the peer stays unmapped: its labels prove nothing then;
+    3. ``pod-name``: the name follows the naming of a controller of the input
+       (``<deployment>-<hash>-<id>``, ``<statefulset>-<n>``, ``<daemonset>-<id>``,
+       ``<cronjob>-<minute>-<id>`` ...) and the pod's labels, when shown, carry that
+       controller's selector;
+    4. ``labels``: the pod's labels carry the pod template labels of a workload of its
+       namespace (the one whose name prefixes the pod name wins a tie).
+
+    A pod mapped no way keeps its name. Edges that now coincide are merged."""
     if not snapshot.pods:
         return snapshot
+    counts: dict[tuple[str, str], float] = defaultdict(float)
+    for e in snapshot.edges:
+        counts[(e.source_namespace, e.source_workload)] += e.total
+        counts[(e.destination_namespace, e.destination_workload)] += e.total
+    finder = _PodFinder(inventory)
     owners: dict[tuple[str, str], Workload] = {}
-    for namespace, pod, labels in snapshot.pods:
-        owner = _pod_owner(namespace, pod, _label_map(labels), inventory)
+    mappings = []
+    for seen in snapshot.pods:
+        owner, via, reason = finder.owner(seen)
         if owner is not None:
-            owners[(namespace, pod)] = owner
-    selecting: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for svc in inventory.services:
-        for ref in svc.selects:
-            selecting[(ref.namespace, ref.name)].append(svc.name)
+            owners[(seen.namespace, seen.name)] = owner
+        mappings.append(PodMapping(seen.namespace, seen.name,
+                                   owner.ref.key if owner is not None else "", via,
+                                   round(counts[(seen.namespace, seen.name)], 9), reason))
     edges = []
     for e in snapshot.edges:
         src = owners.get((e.source_namespace, e.source_workload))
         dst = owners.get((e.destination_namespace, e.destination_workload))
         service = e.destination_service
         if dst is not None and service == UNKNOWN:
-            names = sorted(set(selecting.get((dst.namespace, dst.name), ())))
+            names = sorted({svc.name for svc in inventory.services_of.get(dst.ref, ())})
             service = names[0] if len(names) == 1 else UNKNOWN
         edges.append(replace(
             e, source_workload=src.name if src else e.source_workload,
             destination_workload=dst.name if dst else e.destination_workload,
             destination_service=service))
-    missing = len(snapshot.pods) - len(owners)
-    note = (f"{len(owners)} of {len(snapshot.pods)} pod(s) mapped to their workloads through "
-            "the scanned inventory (pod template labels)"
-            + (f"; {missing} without a matching workload keep their pod name" if missing else ""))
-    return replace(snapshot, edges=merge_edges(edges), notes=(*snapshot.notes, note))
+    return replace(snapshot, edges=merge_edges(edges), pod_mappings=tuple(mappings),
+                   notes=(*snapshot.notes, _pods_note(mappings)))
+
+
+_UNMAPPED_SHOWN: Final = 5
+# generateName's random suffix, and a ReplicaSet's pod-template-hash (a safe-encoded number;
+# decimal in old clusters).
+_POD_ID: Final = "[a-z0-9]{5}"
+_TEMPLATE_HASH: Final = "[a-z0-9]{1,10}"
+#: How each controller names its pods: the part after ``<controller name>-``, and the kinds
+#: that name them so (a bare Pod is its own name).
+_POD_NAMING: Final[tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]] = (
+    (re.compile(f"-{_TEMPLATE_HASH}-{_POD_ID}$"), ("Deployment", "Rollout")),
+    (re.compile(f"-[0-9]+-{_POD_ID}$"), ("CronJob",)),
+    (re.compile(f"-{_POD_ID}$"), ("DaemonSet", "ReplicaSet", "ReplicationController", "Job")),
+    (re.compile("-[0-9]+$"), ("StatefulSet",)),
+)
+
+
+class _PodFinder:
+    """Looks seen pods up in the inventory (see :func:`resolve_pods` for the ways)."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        index = inventory.workload_index
+        self.by_name = {(p.ref.namespace, p.ref.name): index[p.workload]
+                        for p in inventory.pods if p.workload in index}
+        holders: dict[str, set[tuple[str, ObjectRef]]] = defaultdict(set)
+        for p in inventory.pods:
+            for ip in p.ips:
+                holders[ip].add((p.ref.namespace, p.workload))
+        self.by_ip = holders
+        self.with_pods = {p.ref.namespace for p in inventory.pods}
+
+    def owner(self, seen: SeenPod) -> tuple[Workload | None, str, str]:
+        """(workload, way, "") or (None, "", why not)."""
+        index = self.inventory.workload_index
+        by_ip = seen.name.startswith(IP_NAMED_POD)
+        if not by_ip and (seen.namespace, seen.name) in self.by_name:
+            return self.by_name[(seen.namespace, seen.name)], "owner-references", ""
+        if by_ip:
+            holders = self.by_ip.get(seen.ip, set())
+            if len(holders) == 1:
+                namespace, ref = next(iter(holders))
+                if namespace == seen.namespace and ref in index:
+                    return index[ref], "pod-ip", ""
+                return None, "", f"the input's Pod with this IP is in namespace {namespace}"
+            if len(holders) > 1:
+                return None, "", f"{len(holders)} workloads' Pods of the input hold this IP"
+            if seen.namespace in self.with_pods:
+                return None, "", ("no Pod of the input holds this IP (a node's address, or a "
+                                  "pod gone)")
+        labels = _label_map(seen.labels)
+        named = None if by_ip else self._named_after(seen.namespace, seen.name, labels)
+        if named is not None:
+            return named, "pod-name", ""
+        owner = _pod_owner(seen.namespace, seen.name, labels, self.inventory)
+        if owner is not None:
+            return owner, "labels", ""
+        if seen.namespace not in self.inventory.namespace_index:
+            return None, "", "the input has nothing in this namespace"
+        return None, "", "no workload of the input matches its name or labels"
+
+    def _named_after(self, namespace: str, pod: str,
+                     labels: Mapping[str, str]) -> Workload | None:
+        """The workload whose pod naming ``pod`` follows, the longest name first, and whose
+        selector the pod's labels carry (when the source showed labels)."""
+        index = self.inventory.workload_index
+        found = []
+        if (bare := index.get(ObjectRef("Pod", namespace, pod))) is not None:
+            found.append(bare)
+        for pattern, kinds in _POD_NAMING:
+            if (match := pattern.search(pod)) is None:
+                continue
+            for kind in kinds:
+                w = index.get(ObjectRef(kind, namespace, pod[:match.start()]))
+                if w is not None and (not labels or all(
+                        labels.get(k) == v for k, v in w.selector.items())):
+                    found.append(w)
+        return max(found, key=lambda w: len(w.name)) if found else None
 
 
 def _label_map(labels: Iterable[str]) -> dict[str, str]:
@@ -180,14 +277,35 @@ def _label_map(labels: Iterable[str]) -> dict[str, str]:
 
 def _pod_owner(namespace: str, pod: str, labels: Mapping[str, str],
                inventory: Inventory) -> Workload | None:
-    candidates = [w for w in inventory.workloads
-                  if w.namespace == namespace and w.pod_labels
-                  and all(labels.get(k) == v for k, v in w.pod_labels.items())]
+    if not labels:
+        return None
+    candidates = [w for w in inventory.workloads_by_namespace.get(namespace, ())
+                  if w.pod_labels and all(labels.get(k) == v for k, v in w.pod_labels.items())]
     if not candidates:
         return None
     # Owners name their pods: Deployment name-<hash>-<id>, StatefulSet name-<n>, Job name-<id>.
     return max(candidates, key=lambda w: (pod.startswith(w.name + "-"), len(w.pod_labels),
                                           w.name))
+
+
+def _pods_note(mappings: Iterable[PodMapping]) -> str:
+    """``11 pod(s) named by the source: 9 mapped to their workloads through the scanned
+    inventory (6 by owner references, ...); 2 unmapped keep their names: ns/pod (3), ...``"""
+    mappings = list(mappings)
+    ways = Counter(m.via for m in mappings if m.via)
+    unmapped = sorted((m for m in mappings if not m.via), key=lambda m: (-m.count, m.pod))
+    text = (f"{len(mappings)} pod(s) named by the source: {sum(ways.values())} mapped to "
+            "their workloads through the scanned inventory")
+    if ways:
+        text += " (" + ", ".join(f"{ways[via]} by {via.replace('-', ' ')}"
+                                 for via in POD_VIAS if ways[via]) + ")"
+    if unmapped:
+        shown = ", ".join(f"{m.namespace}/{m.pod} ({count_text(m.count)})"
+                          for m in unmapped[:_UNMAPPED_SHOWN])
+        more = len(unmapped) - _UNMAPPED_SHOWN
+        text += (f"; {len(unmapped)} unmapped keep their names: {shown}"
+                 + (f" and {more} more" if more > 0 else ""))
+    return text
 
 
 # ---------------------------------------------------------------------------------------------

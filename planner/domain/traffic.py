@@ -15,7 +15,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 UNKNOWN: Final = "unknown"
 """Istio's value for a peer it could not identify (a caller without sidecar has no metadata
@@ -168,6 +168,45 @@ class ObservedEdge:
                 f"{self.destination_namespace}/{self.destination_service} ({self.protocol})")
 
 
+IP_NAMED_POD: Final = "pod@"
+"""Name prefix of a pod a source showed by IP and labels only (``pod@10.244.0.148``)."""
+
+
+class SeenPod(NamedTuple):
+    """An endpoint a source named by pod only (Hubble without ``workloads``), to be mapped
+    to its workload through the scanned inventory (:func:`planner.domain.observed.resolve_pods`).
+    """
+
+    namespace: str
+    #: The pod name, or ``pod@<IP>`` for a peer the source showed by IP and labels only.
+    name: str
+    #: Pod labels ``key=value`` as the source saw them (Cilium's own labels left out).
+    labels: tuple[str, ...] = ()
+    ip: str = ""
+
+
+POD_VIAS: Final[tuple[str, ...]] = ("owner-references", "pod-ip", "pod-name", "labels")
+"""How a seen pod was mapped to its workload, most certain first: the input holds the Pod
+(its ownerReferences name the workload); the input holds a Pod with that IP; the pod's name
+follows its controller's naming (``<deployment>-<hash>-<id>``, ``<statefulset>-<n>`` ...); its
+labels match one workload's pod template."""
+
+
+@dataclass(frozen=True)
+class PodMapping:
+    """Where one :class:`SeenPod` went: ``workload`` is the workload's key
+    (``Deployment/ns/name``) and ``via`` one of :data:`POD_VIAS`, both empty when it stayed
+    unmapped (``reason`` says why). ``count`` adds up the requests and connections of the
+    edges it is an endpoint of."""
+
+    namespace: str
+    pod: str
+    workload: str
+    via: str
+    count: float
+    reason: str = ""
+
+
 @dataclass(frozen=True)
 class TrafficSnapshot:
     """Every observed edge from one source over one window.
@@ -176,8 +215,9 @@ class TrafficSnapshot:
     "no data", never "no plaintext". ``evidence`` is the strongest level the source can give
     (its edges may carry weaker ones), ``resolution`` what its figures can resolve (empty when
     they are exact counts), ``notes`` what the reader left out or could not resolve, in words.
-    ``pods`` lists (namespace, pod name, labels ``key=value``) of endpoints the source named by
-    pod only (Hubble): :func:`planner.domain.observed.resolve_pods` maps them to workloads.
+    ``pods`` lists the endpoints the source named by pod only (Hubble);
+    :func:`planner.domain.observed.resolve_pods` maps them to workloads and records each
+    outcome in ``pod_mappings``.
     """
 
     edges: tuple[ObservedEdge, ...]
@@ -187,13 +227,13 @@ class TrafficSnapshot:
     evidence: str = PROOF
     resolution: str = ""
     notes: tuple[str, ...] = ()
-    pods: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    pods: tuple[SeenPod, ...] = ()
+    pod_mappings: tuple[PodMapping, ...] = ()
 
     @classmethod
     def build(cls, edges: Iterable[ObservedEdge], *, window: str, source: str,
               has_data: bool | None = None, evidence: str = PROOF, resolution: str = "",
-              notes: Iterable[str] = (),
-              pods: tuple[tuple[str, str, tuple[str, ...]], ...] = ()) -> TrafficSnapshot:
+              notes: Iterable[str] = (), pods: tuple[SeenPod, ...] = ()) -> TrafficSnapshot:
         """A snapshot with ``edges`` merged (same edge key: totals added) and sorted.
 
         ``has_data`` defaults to "there is at least one edge".

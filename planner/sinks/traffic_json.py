@@ -54,6 +54,9 @@ def traffic_document(snapshot: TrafficSnapshot, graph: CallGraph,
         "egress": [{"edge": e.label(), "total": e.total, "evidence": e.evidence}
                    for e in snapshot.egress()],
         "namespaces": [namespace_body(n) for n in namespaces],
+        "pods": [{"namespace": m.namespace, "pod": m.pod, "workload": m.workload,
+                  "via": m.via, "count": m.count, "reason": m.reason}
+                 for m in snapshot.pod_mappings],
         "edges": [{"key": e.key, "origin": e.origin.value, "protocol": e.protocol,
                    "observed": to_wire(e.observed)} for e in graph.edges],
     })

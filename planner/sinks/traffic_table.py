@@ -24,7 +24,8 @@ def render_traffic(console: Console, snapshot: TrafficSnapshot,
                    namespaces: Sequence[NamespaceTraffic], wide: bool = False) -> None:
     """Where the data came from, the per-namespace summary, then each namespace's details.
     ``wide`` adds the connection share and the counts of unpredicted and unobserved edges
-    to the summary (the details list them either way)."""
+    to the summary (the details list them either way), and the pods the source named with the
+    workload each went to and how (the notes sum them up either way)."""
     console.print(plain(f"Observed traffic: {snapshot.source}, window {snapshot.window}"))
     console.print(plain(f"evidence: {snapshot.evidence} ({EVIDENCE_TEXT[snapshot.evidence]})"))
     if snapshot.resolution:
@@ -48,6 +49,18 @@ def render_traffic(console: Console, snapshot: TrafficSnapshot,
                         str(len(entry.plaintext_callers)), str(len(entry.unpredicted)),
                         str(len(entry.unobserved)))
     console.print(summary)
+    if wide and snapshot.pod_mappings:
+        pods = KubeTable("Pods named by the source -> workloads of the input", [
+            Column("pod"), Column("workload (or why not)"), Column("via"),
+            Column("count", justify="right")])
+        for m in snapshot.pod_mappings:
+            # The workload is in the pod's namespace: its kind and name say it.
+            kind, _, rest = m.workload.partition("/")
+            pods.add_row(Id(f"{m.namespace}/{m.pod}"),
+                         Id(f"{kind}/{rest.partition('/')[2]}") if m.workload
+                         else plain(m.reason, style="yellow"),
+                         m.via or "unmapped", count_text(m.count))
+        console.print(pods)
     for entry in namespaces:
         render_namespace(console, entry)
     egress = snapshot.egress()

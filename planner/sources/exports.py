@@ -38,6 +38,7 @@ from typing import Any, Final
 from planner.domain.traffic import (
     DECLARED,
     HTTP,
+    IP_NAMED_POD,
     PRESENCE,
     PROOF,
     REQUESTS_METRIC,
@@ -47,6 +48,7 @@ from planner.domain.traffic import (
     UDP,
     UNKNOWN,
     ObservedEdge,
+    SeenPod,
     TrafficSnapshot,
     count_text,
     validate_window,
@@ -559,8 +561,6 @@ _L4_CONNECTION: Final = {"TCP": TCP, "UDP": UDP}
 """Layer-4 protocols that make connections; ICMP and the rest are kept apart."""
 _IGNORED_LABEL_PREFIXES: Final = ("io.cilium.", "io.kubernetes.")
 _POD_NAMESPACE_LABEL: Final = "io.kubernetes.pod.namespace"
-IP_NAMED_POD: Final = "pod@"
-"""Name prefix of a pod Hubble showed by IP and labels only (``pod@10.244.0.148``)."""
 
 
 @dataclass(frozen=True)
@@ -578,7 +578,7 @@ class _Flow:
 def _hubble(path: str, text: str) -> TrafficSnapshot:
     times: list[datetime] = []
     flows: list[_Flow] = []
-    pods: dict[tuple[str, str], tuple[str, ...]] = {}
+    pods: dict[tuple[str, str], SeenPod] = {}
     by_ip: dict[str, tuple[str, str]] = {}
     skipped: Counter[str] = Counter()
     count = 0
@@ -606,7 +606,9 @@ def _hubble(path: str, text: str) -> TrafficSnapshot:
         edges, window=window, source=f"hubble export {path}", has_data=count > 0,
         evidence=PRESENCE, resolution="one count per connection (5-tuple); replies and the "
         "extra observation points of a connection dropped", notes=notes,
-        pods=tuple((ns, name, labels) for (ns, name), labels in sorted(pods.items())))
+        # A peer shown by IP only that another flow named is that pod, not one more.
+        pods=tuple(pods[key] for key in sorted(pods)
+                   if not (key[1].startswith(IP_NAMED_POD) and pods[key].ip in by_ip)))
 
 
 def _hubble_time(value: Any) -> datetime | None:
@@ -621,7 +623,7 @@ def _hubble_time(value: Any) -> datetime | None:
 
 
 def _hubble_flow(path: str, line: int, flow: dict[str, Any],
-                 pods: dict[tuple[str, str], tuple[str, ...]],
+                 pods: dict[tuple[str, str], SeenPod],
                  by_ip: dict[str, tuple[str, str]], skipped: Counter[str]) -> _Flow | None:
     """One flow, or None when it opens nothing (dropped, not TCP/UDP: counted in ``skipped``)."""
     if flow.get("verdict") in ("DROPPED", "ERROR"):
@@ -671,7 +673,7 @@ def _url_service(url: Any) -> str:
 
 
 def _hubble_endpoint(endpoint: dict[str, Any], ip: str,
-                     pods: dict[tuple[str, str], tuple[str, ...]],
+                     pods: dict[tuple[str, str], SeenPod],
                      by_ip: dict[str, tuple[str, str]]) -> tuple[str, str, str]:
     """(namespace, name, IP): Cilium's workload name when the export has one, else the pod
     name (recorded in ``pods`` with its labels, to be mapped to its workload through the
@@ -692,20 +694,20 @@ def _hubble_endpoint(endpoint: dict[str, Any], ip: str,
     if isinstance(workloads, list) and workloads and isinstance(workloads[0], dict):
         got = workloads[0].get("name")
         name = got if isinstance(got, str) else ""
+    kept = tuple(label for label in labels if not label.startswith(_IGNORED_LABEL_PREFIXES))
     pod = endpoint.get("pod_name")
     if not name and isinstance(pod, str) and pod:
         name = pod
-        pods[(namespace, pod)] = tuple(
-            label for label in labels if not label.startswith(_IGNORED_LABEL_PREFIXES))
+        pods[(namespace, pod)] = SeenPod(namespace, pod, kept, ip)
     if name and ip:
         by_ip[ip] = (namespace, name)
     elif not name and ip and labels:
         # Named by its labels only (a peer seen from the other side): ``pod@IP`` until the IP
-        # or the inventory (labels) names it.
+        # (in the capture or among the input's Pods) or the inventory (labels) names it.
         # An IP seen with different labels (a node address, a reused IP) names no one.
-        kept = tuple(label for label in labels if not label.startswith(_IGNORED_LABEL_PREFIXES))
-        pseudo = (namespace, f"{IP_NAMED_POD}{ip}")
-        pods[pseudo] = kept if pods.get(pseudo, kept) == kept else ()
+        key = (namespace, f"{IP_NAMED_POD}{ip}")
+        seen = pods.get(key)
+        pods[key] = SeenPod(*key, kept if seen is None or seen.labels == kept else (), ip)
     return namespace, name, ip
 
 

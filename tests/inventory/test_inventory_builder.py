@@ -221,6 +221,92 @@ def test_live_export_folds_children_into_owners() -> None:
     assert inv.folded == {"EndpointSlice": 1, "Endpoints": 1, "Pod": 2, "ReplicaSet": 1}
 
 
+def test_live_export_keeps_each_pod_with_its_workload() -> None:
+    """The folded Pods stay known by name: Pod -> ReplicaSet -> Deployment, a bare Pod is its
+    own workload (flow logs name pods; see resolve_pods)."""
+    inv = build_inventory(docs(LIVE_EXPORT))
+    assert [(p.ref.name, p.workload) for p in inv.pods] == [
+        ("debug", ObjectRef("Pod", "shop", "debug")),
+        ("web-5d4f-a", ObjectRef("Deployment", "shop", "web")),
+        ("web-5d4f-b", ObjectRef("Deployment", "shop", "web"))]
+
+
+PODS_DUMP = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web}]}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report, namespace: shop}
+spec:
+  schedule: "0 3 * * 0"
+  jobTemplate:
+    spec:
+      template:
+        spec: {containers: [{name: r, image: r}], restartPolicy: Never}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-7c9f8b6d5-x2x9z
+  namespace: shop
+  labels: {app: web, pod-template-hash: 7c9f8b6d5}
+  ownerReferences: [{kind: ReplicaSet, name: web-7c9f8b6d5, controller: true}]
+spec: {containers: [{name: web, image: web}]}
+status:
+  phase: Running
+  podIP: 10.1.0.7
+  podIPs: [{ip: 10.1.0.7}, {ip: "fd00::7"}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: other-7c9f8b6d5-q4q4q
+  namespace: shop
+  labels: {app: other, pod-template-hash: 6b5d}
+  ownerReferences: [{kind: ReplicaSet, name: other-7c9f8b6d5, controller: true}]
+spec: {containers: [{name: web, image: web}]}
+status: {phase: Running, podIP: 10.1.0.8}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: report-29123456-7hq2k
+  namespace: shop
+  ownerReferences: [{kind: Job, name: report-29123456, controller: true}]
+spec: {containers: [{name: r, image: r}]}
+status: {phase: Succeeded, podIP: 10.1.0.9}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: node-agent, namespace: shop}
+spec: {hostNetwork: true, containers: [{name: a, image: a}]}
+status: {phase: Running, podIP: 172.18.0.2, hostIP: 172.18.0.2}
+"""
+
+
+def test_pods_dump_next_to_manifests_folds_into_the_owners_it_names() -> None:
+    """A pods dump holds no ReplicaSets or Jobs: a Pod goes to the Deployment its
+    pod-template-hash names (the ReplicaSet is <deployment>-<hash>), and to the CronJob its
+    Job's name names (<cronjob>-<minute>); a hash that does not end the ReplicaSet's name
+    proves nothing. IPs are kept for running, non-hostNetwork Pods only."""
+    inv = build_inventory(docs(PODS_DUMP))
+    by_name = {p.ref.name: (p.workload.key, p.ips) for p in inv.pods}
+    assert by_name == {
+        "web-7c9f8b6d5-x2x9z": ("Deployment/shop/web", ("10.1.0.7", "fd00::7")),
+        "other-7c9f8b6d5-q4q4q": ("Pod/shop/other-7c9f8b6d5-q4q4q", ("10.1.0.8",)),
+        "report-29123456-7hq2k": ("CronJob/shop/report", ()),  # finished: its IP is free
+        "node-agent": ("Pod/shop/node-agent", ()),  # hostNetwork: the node's address
+    }
+    assert inv.folded == {"Pod": 2}
+
+
 def test_orphan_replicaset_stands_alone() -> None:
     text = LIVE_EXPORT.split("---")[1]
     inv = build_inventory(docs(text))

@@ -232,4 +232,6 @@ def test_hubble_pods_resolve_through_the_inventory(tmp_path: Path) -> None:
     (edge,) = analysis.traffic.edges
     assert (edge.destination_workload, edge.destination_service, edge.total) == (
         "web", "web-svc", 1)
-    assert analysis.traffic.notes[-1].startswith("1 of 1 pod(s) mapped")
+    assert [(m.pod, m.workload, m.via) for m in analysis.traffic.pod_mappings] == [
+        ("web-6d4b-x2x9z", "Deployment/shop/web", "pod-name")]
+    assert analysis.traffic.notes[-1].startswith("1 pod(s) named by the source: 1 mapped")

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from planner.domain.analysis import Analysis
 from planner.domain.traffic import (
     PRESENCE,
     PROOF,
@@ -27,6 +28,7 @@ from planner.sources.exports import detect_format, load_traffic_export
 from tests.shared_data import require_shared
 
 SAMPLES = ("traffic-samples",)
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def sample(folder: str, name: str) -> Path:
@@ -75,8 +77,9 @@ def _hubble_tcp(snap: TrafficSnapshot) -> None:
     # 400 flows: one count per connection (5-tuple), replies and the extra observation points
     # dropped; L7 requests counted as requests.
     assert (_total(snap, TCP), _total(snap, "http")) == (28, 33)
-    assert ("bookinfo", "productpage-v1-6b746f74dc-9rcxx") in {(ns, pod) for ns, pod, _ in
-                                                                snap.pods}
+    # Pods are kept with their IP, to be mapped through the inventory's Pods.
+    assert ("bookinfo", "productpage-v1-6b746f74dc-9rcxx", "10.244.0.177") in {
+        (p.namespace, p.name, p.ip) for p in snap.pods}
     # The URL host names the Service of an L7 request.
     assert {e.destination_service for e in snap.edges if e.protocol == "http"} == {
         "details", "productpage", "ratings", "reviews"}
@@ -285,16 +288,45 @@ def test_server_side_prometheus_is_proof(tmp_path: Path) -> None:
     assert (snap.window, gate.status, gate.evidence) == ("7d", "pass", PROOF)
 
 
-def test_hubble_pods_map_to_the_scanned_workloads_and_services() -> None:
-    """Real Hubble names pods; with bookinfo's manifests scanned (as namespace bookinfo, as in
-    the capture) they become the Deployments that own them and the Services that select them."""
+def _bookinfo_hubble(*extra: str) -> Analysis:
+    """The real 400-TCP-flow capture over bookinfo's manifests (as namespace bookinfo, as in
+    the capture), plus ``extra`` inputs."""
     from planner.service import ManifestInput, TrafficSource, analyse, observe
 
     manifests = require_shared("corpus", "bookinfo", "bookinfo.yaml")
     flows = sample("hubble", "basic-sample-400-tcp-flows.json")
-    analysis = observe(analyse(ManifestInput((str(manifests),), namespace="bookinfo")),
-                       TrafficSource(traffic_file=str(flows)))
+    return observe(analyse(ManifestInput((str(manifests), *extra), namespace="bookinfo")),
+                   TrafficSource(traffic_file=str(flows)))
+
+
+def _ways(analysis: Analysis) -> dict[str, tuple[str, str]]:
     assert analysis.traffic is not None
+    return {f"{m.namespace}/{m.pod}": (m.workload, m.via or m.reason)
+            for m in analysis.traffic.pod_mappings}
+
+
+def test_hubble_pods_map_by_their_names_without_pods_in_the_input() -> None:
+    """Real Hubble names pods; with only bookinfo's manifests, each pod follows its
+    Deployment's naming (<deployment>-<hash>-<id>), a peer shown by IP and labels maps by its
+    labels, and what the input does not hold stays unmapped, named with its count."""
+    analysis = _bookinfo_hubble()
+    ways = _ways(analysis)
+    assert len(ways) == 11
+    assert ways["bookinfo/reviews-v2-7bf8c9648f-r7bs2"] == (
+        "Deployment/bookinfo/reviews-v2", "pod-name")
+    assert sorted(v[1] for v in ways.values()).count("pod-name") == 6
+    assert ways["bookinfo/pod@10.244.1.29"] == ("Deployment/bookinfo/reviews-v3", "labels")
+    # Seen with productpage's and with ratings' labels: names no one.
+    assert ways["bookinfo/pod@10.244.0.148"][0] == ""
+    assert ways["jaeger/jaeger-default-6f5845c4b7-7r5r6"] == (
+        "", "the input has nothing in this namespace")
+    assert analysis.traffic is not None
+    assert analysis.traffic.notes[-1] == (
+        "11 pod(s) named by the source: 7 mapped to their workloads through the scanned "
+        "inventory (6 by pod name, 1 by labels); 4 unmapped keep their names: "
+        "bookinfo/pod@10.244.0.148 (20), jaeger/jaeger-default-6f5845c4b7-7r5r6 (3), "
+        "kube-system/otelcol-hubble-collector-fwc6m (2), "
+        "kube-system/otelcol-hubble-collector-2t8z4 (1)")
     callers = {e.source_workload for e in analysis.traffic.edges
                if e.source_namespace == "bookinfo"}
     assert {"productpage-v1", "ratings-v1", "reviews-v2"} <= callers
@@ -302,6 +334,54 @@ def test_hubble_pods_map_to_the_scanned_workloads_and_services() -> None:
     observed = {e.key for e in analysis.graph.edges if e.observed is not None}
     assert "Deployment/bookinfo/productpage-v1 -> Service/bookinfo/reviews" in observed
     assert "Deployment/bookinfo/reviews-v2 -> Service/bookinfo/ratings" in observed
-    # Pods of workloads the input does not hold keep their names, and the note says how many.
-    assert any(note.startswith("7 of 11 pod(s) mapped") for note in analysis.traffic.notes)
     assert not [k for k in observed if "Service/unknown/" in k]
+
+
+def test_hubble_pods_map_by_owner_references_and_ips_with_a_pods_dump() -> None:
+    """With a ``kubectl get pods -o yaml`` of the capture's pods next to the manifests, every
+    named pod maps through its own ownerReferences (the dump holds no ReplicaSets: the
+    pod-template-hash names the Deployment), and the two peers shown by IP only stay
+    unmapped: no pod holds those IPs (they are nodes' addresses), so their labels prove
+    nothing."""
+    analysis = _bookinfo_hubble(str(FIXTURES / "hubble-400-tcp-pods.yaml"))
+    ways = _ways(analysis)
+    assert sorted(v[1] for v in ways.values()).count("owner-references") == 9
+    assert ways["bookinfo/reviews-v2-7bf8c9648f-r7bs2"] == (
+        "Deployment/bookinfo/reviews-v2", "owner-references")
+    # The DaemonSet is not in the input: the Pod is the workload as far as the input knows.
+    assert ways["kube-system/otelcol-hubble-collector-2t8z4"] == (
+        "Pod/kube-system/otelcol-hubble-collector-2t8z4", "owner-references")
+    gone = "no Pod of the input holds this IP (a node's address, or a pod gone)"
+    assert ways["bookinfo/pod@10.244.1.29"] == ("", gone)
+    assert ways["bookinfo/pod@10.244.0.148"] == ("", gone)
+    assert analysis.scan.inventory.folded["Pod"] == 6  # into bookinfo's Deployments
+    observed = {e.key for e in analysis.graph.edges if e.observed is not None}
+    assert "Deployment/bookinfo/reviews-v3 -> Service/bookinfo/ratings" not in observed
+    assert "observed:bookinfo/pod@10.244.1.29 -> Service/bookinfo/ratings" in observed
+    assert "Deployment/bookinfo/productpage-v1 -> Service/bookinfo/reviews" in observed
+
+
+def test_traffic_command_says_per_pod_which_way_it_was_mapped() -> None:
+    """``planner traffic -o json`` lists every pod the capture named with its workload, the
+    way it was mapped and its count; ``-o wide`` shows the same as a table."""
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+
+    manifests = require_shared("corpus", "bookinfo", "bookinfo.yaml")
+    flows = sample("hubble", "basic-sample-400-tcp-flows.json")
+    args = ["traffic", "-f", str(manifests), "-f", str(FIXTURES / "hubble-400-tcp-pods.yaml"),
+            "-n", "bookinfo", "--traffic", str(flows)]
+    runner = CliRunner(env={"COLUMNS": "200"})
+    result = runner.invoke(cli, [*args, "-o", "json"])
+    assert result.exit_code == 0, result.output
+    pods = {p["pod"]: p for p in json.loads(result.stdout)["pods"]}
+    assert pods["productpage-v1-6b746f74dc-9rcxx"] == {
+        "namespace": "bookinfo", "pod": "productpage-v1-6b746f74dc-9rcxx",
+        "workload": "Deployment/bookinfo/productpage-v1", "via": "owner-references",
+        "count": 39, "reason": ""}
+    assert (pods["pod@10.244.0.148"]["via"], pods["pod@10.244.0.148"]["count"]) == ("", 20)
+    wide = runner.invoke(cli, [*args, "-o", "wide"])
+    assert wide.exit_code == 0, wide.output
+    assert "Pods named by the source -> workloads of the input" in wide.stdout
+    assert "Deployment/productpage-v1" in wide.stdout
