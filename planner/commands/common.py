@@ -263,7 +263,7 @@ def run_pipeline(spec: InputSpec, options: PlanOptions, **more: Any) -> Rollout:
 
 def print_document(data: Any, output: str = "json") -> None:
     """Write a wire document to stdout as ``json`` or ``yaml``."""
-    from planner.sinks.wire import dump_yaml, json_chunks
+    from planner.sinks.wire import json_chunks, yaml_document
 
     if output == "json":
         # As bytes: decoding megabytes only for the text layer to encode them again is
@@ -272,7 +272,7 @@ def print_document(data: Any, output: str = "json") -> None:
         for chunk in json_chunks(data):
             sys.stdout.buffer.write(chunk)
     else:
-        sys.stdout.write(dump_yaml(data))
+        sys.stdout.write(yaml_document(data))
     keep_until_exit(data)
 
 

@@ -42,6 +42,5 @@ def scan(spec: InputSpec, output: str) -> None:
         else:
             from planner.sinks.inventory_json import inventory_document
 
-            print_document(inventory_document(result.inventory, native=output == "json",
-                                              unread=result.unread), output)
+            print_document(inventory_document(result.inventory, unread=result.unread), output)
     exit_if_invalid(result)

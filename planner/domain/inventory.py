@@ -8,7 +8,7 @@ annotations) and actual enrollment (what the Pods show) apart.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
 
@@ -124,13 +124,12 @@ class ContainerPort:
 class EnvVar:
     """One ``env`` entry: a literal value or a reference (Secret refs keep only the name)."""
 
-    _: KW_ONLY
+    name: str
+    value: str | None = None
     config_map: str | None = None
     config_map_key: str | None = None
-    field_ref: str | None = None
-    name: str
     secret: str | None = None
-    value: str | None = None
+    field_ref: str | None = None
 
 
 @value_class
@@ -146,37 +145,34 @@ class EnvFrom:
 class Probe:
     """A kubelet probe. ``handler`` is ``http``, ``tcp``, ``grpc`` or ``exec``."""
 
-    _: KW_ONLY
-    handler: str
     kind: str  # liveness, readiness, startup
-    path: str | None = None
+    handler: str
     port: int | str | None = None
+    path: str | None = None
 
 
 @value_class
 class VolumeMount:
     """A mounted volume; ``config_map``/``secret`` name the object behind it, if any."""
 
-    _: KW_ONLY
-    config_map: str | None = None
-    mount_path: str
-    secret: str | None = None
     volume: str
+    mount_path: str
+    config_map: str | None = None
+    secret: str | None = None
 
 
 @value_class
 class Container:
     """A container or init container of a pod template."""
 
-    _: KW_ONLY
-    args: tuple[str, ...] = ()
+    name: str
+    image: str = ""
     command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    ports: tuple[ContainerPort, ...] = ()
     env: tuple[EnvVar, ...] = ()
     env_from: tuple[EnvFrom, ...] = ()
-    image: str = ""
     mounts: tuple[VolumeMount, ...] = ()
-    name: str
-    ports: tuple[ContainerPort, ...] = ()
     probes: tuple[Probe, ...] = ()
     run_as_user: int | None = None
 
@@ -185,10 +181,9 @@ class Container:
 class PodState:
     """What the running Pods of a workload show (only known from exports of a live cluster)."""
 
-    _: KW_ONLY
-    ambient_redirected: int = 0
     pods: int = 0
     sidecar_injected: int = 0
+    ambient_redirected: int = 0
 
 
 @value_class
@@ -262,13 +257,12 @@ class Workload:
 class ServicePort:
     """A Service port. ``target_port`` is a number or a container port name."""
 
-    _: KW_ONLY
-    app_protocol: str | None = None
-    name: str = ""
-    node_port: int | None = None
     port: int
+    name: str = ""
     protocol: str = "TCP"
     target_port: int | str | None = None
+    app_protocol: str | None = None
+    node_port: int | None = None
 
 
 @value_class
@@ -310,11 +304,10 @@ class ConfigMap:
 class BackendRef:
     """A reference to a Service port from a route, ingress, webhook or APIService."""
 
-    _: KW_ONLY
     namespace: str
-    path: str | None = None
-    port: int | str | None = None
     service: str
+    port: int | str | None = None
+    path: str | None = None
     weight: int | None = None
 
 

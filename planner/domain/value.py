@@ -7,9 +7,8 @@ class is a plain dataclass that the type checker treats as frozen
 mypy strict on ``planner/``), while its ``__init__`` stores the fields directly. Instances
 compare and hash by value, as frozen dataclasses do, so their fields are never assigned.
 
-No ``__slots__``: orjson writes a dataclass from its instance dict (filled by ``__init__`` in
-declaration order) much faster than from slots, which the JSON inventory relies on
-(``planner.sinks.inventory_json.NATIVE_VALUES``).
+Fields are declared in the order that reads best: the wire format is written key by key in the
+sinks (``planner.sinks.inventory_json``), never taken from a class's fields or their order.
 """
 
 from __future__ import annotations

@@ -24,12 +24,28 @@ from pathlib import Path
 from shlex import quote
 from typing import Any
 
-from planner.domain.authz import AuthzProposal
+from planner.domain.authz import AuthzProposal, Caller, SharedAccount, Unexpressible
 from planner.sinks.gitops import path_component, resource_files, write_resources, write_tree
 from planner.sinks.wire import document, dump_json, dump_yaml, dump_yaml_all, to_wire
 from planner.untrusted import clean
 
 SCHEMA_VERSION = "meshplan.io/authz/v1"
+
+
+def _caller(caller: Caller) -> dict[str, Any]:
+    return {"id": caller.id, "principal": caller.principal, "ports": list(caller.ports),
+            "seen": caller.seen}
+
+
+def _unexpressible(u: Unexpressible) -> dict[str, Any]:
+    return {"workload": u.workload, "caller": u.caller, "ports": list(u.ports),
+            "reason": u.reason, "action": u.action}
+
+
+def _shared_account(account: SharedAccount) -> dict[str, Any]:
+    return {"namespace": account.namespace, "account": account.account,
+            "principal": account.principal_text, "workloads": list(account.workloads),
+            "callers": list(account.callers), "policies": list(account.policies)}
 
 
 def authz_document(proposal: AuthzProposal) -> dict[str, Any]:
@@ -39,11 +55,10 @@ def authz_document(proposal: AuthzProposal) -> dict[str, Any]:
         "mode": "enforce" if proposal.enforce else "dry-run",
         "trustDomain": proposal.trust_domain,
         "policies": [{"workload": p.workload, "namespace": p.namespace, "dataplane": p.mode,
-                      "callers": to_wire(p.callers), "policy": to_wire(p.policy)}
+                      "callers": [_caller(c) for c in p.callers], "policy": to_wire(p.policy)}
                      for p in proposal.policies],
-        "unexpressible": to_wire(proposal.unexpressible),
-        "sharedAccounts": [{**to_wire(a), "principal": a.principal_text}
-                           for a in proposal.shared_accounts],
+        "unexpressible": [_unexpressible(u) for u in proposal.unexpressible],
+        "sharedAccounts": [_shared_account(a) for a in proposal.shared_accounts],
         "prerequisites": {
             "serviceAccounts": to_wire(split.service_accounts),
             "workloadPatches": to_wire(split.workload_patches),

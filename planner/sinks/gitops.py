@@ -34,6 +34,7 @@ from typing import Any
 from planner.domain.plan import Action, Change, Plan, Step
 from planner.errors import InputError
 from planner.sinks.files import temp_dir_beside
+from planner.sinks.plan_json import step_body
 from planner.sinks.wire import dump_yaml, dump_yaml_all, to_wire
 
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
@@ -169,7 +170,7 @@ def _write_step(folder: Path, step: Step) -> None:
         (rollback / "delete.yaml").write_text(
             "# kubectl delete -f delete.yaml: objects this step created\n"
             + dump_yaml_all([to_wire(o) for o in deletes]), encoding="utf-8")
-    info = to_wire(step)
+    info = to_wire(step_body(step))  # keys sorted, as every YAML the planner writes
     for key in ("apply", "rollback"):
         info.pop(key)
     info["restart"] = [_workload(c.object) for c in step.apply if c.action is Action.RESTART]

@@ -8,17 +8,64 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.domain.graph import CallGraph, Edge, ManifestCoverage
+from planner.domain.graph import (
+    CallGraph,
+    CoverageGap,
+    Dangling,
+    Edge,
+    Evidence,
+    ManifestCoverage,
+    Node,
+    ObservedStats,
+)
 from planner.sinks.wire import document, to_wire
 
-SCHEMA_VERSION = "meshplan.io/graph/v1"
+SCHEMA_VERSION = "meshplan.io/graph/v2"
+
+
+def node_body(node: Node) -> dict[str, Any]:
+    """One node: a workload, Service or outside caller, and whether it is in the mesh."""
+    return {"id": node.id, "kind": node.kind.value, "namespace": node.namespace,
+            "name": node.name, "meshed": node.meshed, "meshReason": node.mesh_reason}
+
+
+def evidence_body(evidence: Evidence) -> dict[str, Any]:
+    """Why an edge exists: kind of evidence, where it was found, the text and a confidence."""
+    return {"kind": evidence.kind, "source": evidence.source, "text": evidence.text,
+            "confidence": evidence.confidence}
+
+
+def observed_body(stats: ObservedStats | None) -> dict[str, Any] | None:
+    """What telemetry saw on an edge (None: not observed)."""
+    if stats is None:
+        return None
+    return {"requests": stats.requests, "connections": stats.connections,
+            "mtlsShare": stats.mtls_share}
 
 
 def edge_document(edge: Edge) -> dict[str, Any]:
     """One edge as plain data, with its key."""
-    data: dict[str, Any] = to_wire(edge)
-    data["key"] = edge.key
-    return dict(sorted(data.items()))
+    return {
+        "key": edge.key,
+        "caller": edge.caller,
+        "callee": edge.callee,
+        "port": edge.port,
+        "targetPorts": list(edge.target_ports),
+        "protocol": edge.protocol,
+        "evidence": [evidence_body(e) for e in edge.evidence],
+        "origin": edge.origin.value,
+        "observed": observed_body(edge.observed),
+        "hint": edge.hint,
+    }
+
+
+def _gap(gap: CoverageGap) -> dict[str, str]:
+    return {"workload": gap.workload, "reason": gap.reason}
+
+
+def _dangling(dangling: Dangling) -> dict[str, str]:
+    return {"workload": dangling.workload, "source": dangling.source, "text": dangling.text,
+            "host": dangling.host}
 
 
 def coverage_document(coverage: ManifestCoverage) -> dict[str, Any]:
@@ -28,7 +75,7 @@ def coverage_document(coverage: ManifestCoverage) -> dict[str, Any]:
         "applications": coverage.applications,
         "share": coverage.share,
         "blind": list(coverage.blind),
-        "dangling": [to_wire(d) for d in coverage.dangling],
+        "dangling": [_dangling(d) for d in coverage.dangling],
     }
 
 
@@ -36,10 +83,10 @@ def graph_document(graph: CallGraph) -> dict[str, Any]:
     """The whole call graph: nodes, calls, hints, coverage gaps and Service backends."""
     return document(SCHEMA_VERSION, {
         "view": "calls",
-        "nodes": [to_wire(n) for n in graph.nodes],
+        "nodes": [node_body(n) for n in graph.nodes],
         "edges": [edge_document(e) for e in graph.edges],
         "hints": [edge_document(e) for e in graph.hints],
-        "coverage": [to_wire(c) for c in graph.coverage],
+        "coverage": [_gap(c) for c in graph.coverage],
         "manifestCoverage": coverage_document(graph.manifest_coverage),
         "backends": to_wire(graph.backends),
         "entryPoints": [e.key for e in graph.entry_points()],

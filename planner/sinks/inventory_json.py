@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from planner.domain.diagnostics import capped
+from planner.domain.diagnostics import Diagnostic, Source, capped
 from planner.domain.inventory import (
     ApiServerCallee,
     BackendRef,
@@ -27,87 +25,198 @@ from planner.domain.inventory import (
     VolumeMount,
     Workload,
 )
-from planner.sinks.wire import Override, dataclass_converter, document, to_wire
+from planner.sinks.wire import document, to_wire
 
-SCHEMA_VERSION = "meshplan.io/inventory/v1"
+SCHEMA_VERSION = "meshplan.io/inventory/v2"
 
-
-def _ref(ref: ObjectRef) -> str:
-    return ref.key
-
-
-#: Objects with an identity print it as top-level ``kind``, ``namespace`` and ``name`` keys.
-_FLAT_REF: Mapping[str, Override] = {
-    "ref": None,
-    "kind": "o.ref.kind",
-    "namespace": "o.ref.namespace",
-    "name": "o.ref.name",
-}
-
-#: Value classes that :func:`planner.sinks.wire.json_bytes` writes itself (orjson, in C) in
-#: ``inventory_document(..., native=True)``: each declares its fields in sorted order and holds
-#: only scalars and other native classes, so the JSON is the same as for the plain document.
-NATIVE_VALUES: tuple[type, ...] = (BackendRef, Container, ContainerPort, EnvFrom, EnvVar,
-                                   PodState, Probe, ServicePort, VolumeMount)
+# One function per record: the wire key of every field is written out here, so renaming an
+# attribute never renames a key. Each returns a fresh dict in one display (no second pass over
+# a 10,000-service inventory); tuples of strings become lists, and label and annotation maps are
+# passed on as they are: json_bytes sorts every map, and print_document's YAML follows it.
 
 
-@dataclass(frozen=True)
-class _Converters:
-    """Converters that emit the wire shape directly: one pass over a 10,000-service inventory
-    instead of converting the model and then reshaping (and re-walking) every object."""
-
-    workload: Callable[[Workload], dict[str, Any]]
-    service: Callable[[Service], dict[str, Any]]
-    route: Callable[[Route], dict[str, Any]]
-    api_callee: Callable[[ApiServerCallee], dict[str, Any]]
+def source_body(source: Source | None) -> dict[str, Any] | None:
+    """Where an object was read: file, document index, List item and line."""
+    if source is None:
+        return None
+    return {"file": source.file, "doc": source.doc, "item": source.item, "line": source.line}
 
 
-def _converters(native: tuple[type, ...]) -> _Converters:
-    return _Converters(
-        workload=dataclass_converter(Workload, _FLAT_REF, native=native),
-        service=dataclass_converter(
-            Service, {**_FLAT_REF, "selects": lambda s: [_ref(r) for r in s.selects]},
-            native=native),
-        route=dataclass_converter(Route, _FLAT_REF, native=native),
-        api_callee=dataclass_converter(ApiServerCallee, _FLAT_REF, native=native),
-    )
+def diagnostic_body(diagnostic: Diagnostic) -> dict[str, Any]:
+    """One scan diagnostic: its severity, message and source."""
+    return {"severity": diagnostic.severity.value, "message": diagnostic.message,
+            "source": source_body(diagnostic.source)}
 
 
-_PLAIN = _converters(())
-_NATIVE = _converters(NATIVE_VALUES)
-_namespace = dataclass_converter(Namespace, {"enrollment": "o.enrollment"})
-_config_map = dataclass_converter(ConfigMap, _FLAT_REF)
-_policy = dataclass_converter(PolicyObject, _FLAT_REF)
+def _ref_body(ref: ObjectRef) -> dict[str, str]:
+    return {"kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
 
 
-def inventory_document(inventory: Inventory, *, native: bool = False,
-                       unread: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The inventory as a plain, sorted document. Object sources are kept (file and document
-    index) because they are how a user finds an object again; references print as
+def _namespace(ns: Namespace) -> dict[str, Any]:
+    return {"name": ns.name, "labels": ns.labels, "annotations": ns.annotations,
+            "declared": ns.declared, "enrollment": ns.enrollment,
+            "source": source_body(ns.source)}
+
+
+def _port(port: ContainerPort) -> dict[str, Any]:
+    return {"containerPort": port.container_port, "name": port.name, "protocol": port.protocol}
+
+
+def _env(env: EnvVar) -> dict[str, Any]:
+    return {"name": env.name, "value": env.value, "configMap": env.config_map,
+            "configMapKey": env.config_map_key, "secret": env.secret, "fieldRef": env.field_ref}
+
+
+def _env_from(env: EnvFrom) -> dict[str, Any]:
+    return {"kind": env.kind, "name": env.name, "prefix": env.prefix}
+
+
+def _probe(probe: Probe) -> dict[str, Any]:
+    return {"kind": probe.kind, "handler": probe.handler, "path": probe.path, "port": probe.port}
+
+
+def _mount(mount: VolumeMount) -> dict[str, Any]:
+    return {"volume": mount.volume, "mountPath": mount.mount_path,
+            "configMap": mount.config_map, "secret": mount.secret}
+
+
+def _container(c: Container) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "image": c.image,
+        "command": list(c.command),
+        "args": list(c.args),
+        "ports": [_port(p) for p in c.ports],
+        "env": [_env(e) for e in c.env],
+        "envFrom": [_env_from(e) for e in c.env_from],
+        "mounts": [_mount(m) for m in c.mounts],
+        "probes": [_probe(p) for p in c.probes],
+        "runAsUser": c.run_as_user,
+    }
+
+
+def _pod_state(state: PodState | None) -> dict[str, int] | None:
+    if state is None:
+        return None
+    return {"pods": state.pods, "sidecarInjected": state.sidecar_injected,
+            "ambientRedirected": state.ambient_redirected}
+
+
+def _workload(w: Workload) -> dict[str, Any]:
+    ref = w.ref
+    return {
+        "kind": ref.kind,
+        "namespace": ref.namespace,
+        "name": ref.name,
+        "replicas": w.replicas,
+        "labels": w.labels,
+        "annotations": w.annotations,
+        "podLabels": w.pod_labels,
+        "podAnnotations": w.pod_annotations,
+        "selector": w.selector,
+        "serviceAccount": w.service_account,
+        "hostNetwork": w.host_network,
+        "containers": [_container(c) for c in w.containers],
+        "initContainers": [_container(c) for c in w.init_containers],
+        "runAsUser": w.run_as_user,
+        "observed": _pod_state(w.observed),
+        "source": source_body(w.source),
+    }
+
+
+def _service_port(port: ServicePort) -> dict[str, Any]:
+    return {"name": port.name, "port": port.port, "targetPort": port.target_port,
+            "protocol": port.protocol, "appProtocol": port.app_protocol,
+            "nodePort": port.node_port}
+
+
+def _service(s: Service) -> dict[str, Any]:
+    ref = s.ref
+    return {
+        "kind": ref.kind,
+        "namespace": ref.namespace,
+        "name": ref.name,
+        "type": s.type,
+        "headless": s.headless,
+        "selector": s.selector,
+        "ports": [_service_port(p) for p in s.ports],
+        "labels": s.labels,
+        "annotations": s.annotations,
+        "externalName": s.external_name,
+        "selects": [r.key for r in s.selects],
+        "source": source_body(s.source),
+    }
+
+
+def _config_map(c: ConfigMap) -> dict[str, Any]:
+    ref = c.ref
+    return {"kind": ref.kind, "namespace": ref.namespace, "name": ref.name, "data": c.data,
+            "source": source_body(c.source)}
+
+
+def _backend(b: BackendRef) -> dict[str, Any]:
+    return {"namespace": b.namespace, "service": b.service, "port": b.port, "path": b.path,
+            "weight": b.weight}
+
+
+def _route(r: Route) -> dict[str, Any]:
+    ref = r.ref
+    return {
+        "kind": ref.kind,
+        "namespace": ref.namespace,
+        "name": ref.name,
+        "apiVersion": r.api_version,
+        "className": r.class_name,
+        "backends": [_backend(b) for b in r.backends],
+        "parents": [_ref_body(p) for p in r.parents],
+        "spec": to_wire(r.spec),
+        "source": source_body(r.source),
+    }
+
+
+def _api_callee(a: ApiServerCallee) -> dict[str, Any]:
+    ref = a.ref
+    return {"kind": ref.kind, "namespace": ref.namespace, "name": ref.name,
+            "backends": [_backend(b) for b in a.backends], "source": source_body(a.source)}
+
+
+def _policy(p: PolicyObject) -> dict[str, Any]:
+    ref = p.ref
+    return {
+        "kind": ref.kind,
+        "namespace": ref.namespace,
+        "name": ref.name,
+        "apiVersion": p.api_version,
+        "spec": to_wire(p.spec),
+        "labels": p.labels,
+        "annotations": p.annotations,
+        "created": p.created,
+        "source": source_body(p.source),
+    }
+
+
+def inventory_document(inventory: Inventory, *, unread: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The inventory as a plain document. Object sources are kept (file and document index)
+    because they are how a user finds an object again; references print as
     ``Kind/namespace/name``. ``unread`` (kinds a live scan could not read) become
-    ``unreadKinds``, left out when every kind was read.
-
-    ``native`` leaves containers, ports, probes and backends as the model's objects, for
-    ``json_bytes`` only: orjson writes them faster than it writes their dicts, with the same
-    bytes (docs/performance.md)."""
-    convert = _NATIVE if native else _PLAIN
+    ``unreadKinds``, left out when every kind was read."""
     return document(SCHEMA_VERSION, {
         "defaultNamespace": inventory.default_namespace,
         "namespaces": [_namespace(ns) for ns in inventory.namespaces],
-        "workloads": [convert.workload(w) for w in inventory.workloads],
-        "services": [convert.service(s) for s in inventory.services],
+        "workloads": [_workload(w) for w in inventory.workloads],
+        "services": [_service(s) for s in inventory.services],
         "configMaps": [_config_map(c) for c in inventory.config_maps],
-        "secrets": [_ref(s) for s in inventory.secrets],
-        "routes": [convert.route(r) for r in inventory.routes],
+        "secrets": [s.key for s in inventory.secrets],
+        "routes": [_route(r) for r in inventory.routes],
         "gateways": [_policy(g) for g in inventory.gateways],
         "networkPolicies": [_policy(p) for p in inventory.network_policies],
-        "apiServerCallees": [convert.api_callee(a) for a in inventory.api_server_callees],
+        "apiServerCallees": [_api_callee(a) for a in inventory.api_server_callees],
         "istio": [_policy(o) for o in inventory.istio],
         "monitors": [_policy(m) for m in inventory.monitors],
         "nodes": list(inventory.nodes),
         "crds": list(inventory.crds),
         "other": to_wire(inventory.other),
         "folded": to_wire(inventory.folded),
-        "diagnostics": [to_wire(d) for d in capped(inventory.diagnostics)],
+        "diagnostics": [diagnostic_body(d) for d in capped(inventory.diagnostics)],
         **({"unreadKinds": list(unread)} if unread else {}),
     }, converted=True)

@@ -5,13 +5,75 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from planner.domain.plan import Plan, Step
+from planner.domain.findings import Finding
+from planner.domain.plan import Change, NamespaceFate, Plan, Step, Target
 from planner.domain.traffic import GateResult
+from planner.domain.verdict import FitVerdict
 from planner.sinks.traffic_json import gate_body
 from planner.sinks.whatif_json import step_what_if_body
 from planner.sinks.wire import document, to_wire
 
-SCHEMA_VERSION = "meshplan.io/plan/v1"
+SCHEMA_VERSION = "meshplan.io/plan/v2"
+
+
+def finding_body(finding: Finding) -> dict[str, Any]:
+    """A blocker or factor: code, severity, subject, message, fix and the objects involved;
+    ``exception`` is what a port exception for it would select (empty for none)."""
+    return {
+        "code": finding.code,
+        "severity": finding.severity.value,
+        "namespace": finding.namespace,
+        "subject": finding.subject,
+        "objects": list(finding.objects),
+        "message": finding.message,
+        "fix": finding.fix,
+        "value": finding.value,
+        "threshold": finding.threshold,
+        "weight": finding.weight,
+        "exception": to_wire(finding.exception),
+    }
+
+
+def fit_body(fit: FitVerdict | None) -> dict[str, Any] | None:
+    """The mesh-fit verdict with its score, summary and the alternatives to a mesh."""
+    if fit is None:
+        return None
+    return {"verdict": fit.verdict, "score": fit.score, "summary": fit.summary,
+            "alternatives": [{"name": a.name, "why": a.why} for a in fit.alternatives]}
+
+
+def _change(change: Change) -> dict[str, Any]:
+    return {"action": change.action.value, "object": to_wire(change.object)}
+
+
+def _target(target: Target) -> dict[str, str]:
+    return {"scope": target.scope.value, "namespace": target.namespace, "name": target.name}
+
+
+def _fate(fate: NamespaceFate) -> dict[str, Any]:
+    return {"name": fate.name, "mode": fate.mode.value, "already": fate.already,
+            "final": fate.final.value, "reason": fate.reason, "steps": list(fate.steps)}
+
+
+def step_body(step: Step) -> dict[str, Any]:
+    """One step as plain data, without its place in the plan, gate or what-if."""
+    return {
+        "id": step.id,
+        "phase": step.phase.value,
+        "title": step.title,
+        "target": _target(step.target),
+        "why": step.why,
+        "apply": [_change(c) for c in step.apply],
+        "rollback": [_change(c) for c in step.rollback],
+        "preconditions": list(step.preconditions),
+        "promql": list(step.promql),
+        "requires": list(step.requires),
+        "verify": list(step.verify),
+        "blockers": [finding_body(f) for f in step.blockers],
+        "forcedBy": list(step.forced_by),
+        "proof": step.proof,
+        "blind": list(step.blind),
+    }
 
 
 def readiness(step: Step) -> str:
@@ -26,7 +88,7 @@ def plan_body(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict
     with its status, reason, offending edges, evidence level and what to run for proof."""
     steps = []
     for i, step in enumerate(plan.steps, start=1):
-        data = {**to_wire(step), "order": i}
+        data = {**step_body(step), "order": i}
         what_if = plan.what_if.get(step.id)
         if what_if is not None:
             data["whatIf"] = step_what_if_body(what_if)
@@ -38,15 +100,15 @@ def plan_body(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict
         steps.append(data)
     return {
         # The verdict first: "is a mesh worth it here?" comes before how to roll it out.
-        "fit": to_wire(plan.fit),
+        "fit": fit_body(plan.fit),
         "dataplane": plan.dataplane,
         "notes": list(plan.notes),
         "rootNamespace": plan.root_namespace,
-        "granularity": plan.granularity,
+        "granularity": plan.granularity.value,
         "istio": to_wire(plan.istio),
-        "namespaces": to_wire(plan.namespaces),
+        "namespaces": [_fate(f) for f in plan.namespaces],
         "steps": steps,
-        "blockers": to_wire(plan.blockers),
+        "blockers": [finding_body(f) for f in plan.blockers],
     }
 
 

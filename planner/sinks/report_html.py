@@ -422,8 +422,8 @@ def _step(step: Mapping[str, Any]) -> list[str]:
     facts = [f"phase: {step['phase']}; target: {where}", f"why: {step['why']}"]
     if step["requires"]:
         facts.append(f"requires: {', '.join(step['requires'])}")
-    if step["forced_by"]:
-        facts.append(f"forced by: {', '.join(step['forced_by'])}")
+    if step["forcedBy"]:
+        facts.append(f"forced by: {', '.join(step['forcedBy'])}")
     if step.get("status"):
         facts.append(proof_line(step))
     facts += [f"blocker {b['code']} ({b['severity']}): {b['subject']}" for b in step["blockers"]]

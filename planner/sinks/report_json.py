@@ -1,7 +1,7 @@
 """The report document (``planner report``): inventory and graph summaries, the fit assessment,
 the plan and its blockers. Other formats (markdown, HTML) render this same document.
 
-The document's shape is pinned by the committed JSON Schema ``planner/schemas/report-v1.json``
+The document's shape is pinned by the committed JSON Schema ``planner/schemas/report-v2.json``
 (:func:`report_schema`); docs/report.md documents every field from it.
 """
 
@@ -18,15 +18,15 @@ from planner.domain.inventory import Inventory
 from planner.domain.plan import Plan
 from planner.domain.suppressions import Suppression, match
 from planner.sinks.graph_json import coverage_document
-from planner.sinks.plan_json import plan_body
-from planner.sinks.wire import document, to_wire
+from planner.sinks.plan_json import finding_body, plan_body
+from planner.sinks.wire import document
 
 if TYPE_CHECKING:
     from planner.domain.fit import Assessment
 
-SCHEMA_VERSION = "meshplan.io/report/v1"
+SCHEMA_VERSION = "meshplan.io/report/v2"
 #: The committed JSON Schema of this document, inside the ``planner`` package.
-SCHEMA_RESOURCE = "schemas/report-v1.json"
+SCHEMA_RESOURCE = "schemas/report-v2.json"
 
 
 def location(inventory: Inventory, keys: Iterable[str]) -> dict[str, Any] | None:
@@ -96,7 +96,7 @@ def report_document(analysis: Analysis, plan: Plan,
         },
         # Blockers are listed once, at the top level; steps name theirs.
         "plan": {k: v for k, v in plan_body(plan).items() if k != "blockers"},
-        "blockers": [_mark(to_wire(f), inv, suppressions, f.code, f.namespace,
+        "blockers": [_mark(finding_body(f), inv, suppressions, f.code, f.namespace,
                            (f.subject, *f.objects)) for f in plan.blockers],
     }
     if assessment is not None:

@@ -292,8 +292,8 @@ def _step(step: Mapping[str, Any]) -> list[str]:
              f"- why: {md(step['why'])}"]
     if step["requires"]:
         lines.append(f"- requires: {_names(step['requires'])}")
-    if step["forced_by"]:
-        lines.append(f"- forced by: {_names(step['forced_by'])}")
+    if step["forcedBy"]:
+        lines.append(f"- forced by: {_names(step['forcedBy'])}")
     if step.get("status"):
         lines.append(f"- {md(proof_line(step))}")
     if step["blockers"]:

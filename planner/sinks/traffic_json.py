@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from planner.domain.graph import CallGraph
-from planner.domain.observed import NamespaceTraffic
+from planner.domain.observed import NamespaceTraffic, PlaintextCaller
 from planner.domain.traffic import GateResult, TrafficSnapshot
-from planner.sinks.wire import document, to_wire
+from planner.sinks.graph_json import observed_body
+from planner.sinks.wire import document
 
-SCHEMA_VERSION = "meshplan.io/traffic/v1"
+SCHEMA_VERSION = "meshplan.io/traffic/v2"
 
 
 def gate_body(gate: GateResult) -> dict[str, Any]:
@@ -22,6 +23,12 @@ def gate_body(gate: GateResult) -> dict[str, Any]:
     return {"status": gate.status, "reason": gate.reason,
             "offenders": [e.label() for e in gate.offenders],
             "evidence": gate.evidence, "proof": gate.proof}
+
+
+def _plaintext_caller(caller: PlaintextCaller) -> dict[str, Any]:
+    return {"caller": caller.caller, "service": caller.service, "protocol": caller.protocol,
+            "plaintext": caller.plaintext, "total": caller.total,
+            "suspects": list(caller.suspects)}
 
 
 def namespace_body(entry: NamespaceTraffic) -> dict[str, Any]:
@@ -35,7 +42,7 @@ def namespace_body(entry: NamespaceTraffic) -> dict[str, Any]:
         "connections": {"total": entry.connections, "mtls": entry.connections_mtls},
         "tlsUnknown": entry.tls_unknown,
         "gate": gate_body(entry.gate),
-        "plaintextCallers": to_wire(entry.plaintext_callers),
+        "plaintextCallers": [_plaintext_caller(c) for c in entry.plaintext_callers],
         "unpredicted": list(entry.unpredicted),
         "unobserved": list(entry.unobserved),
     }
@@ -58,5 +65,5 @@ def traffic_document(snapshot: TrafficSnapshot, graph: CallGraph,
                   "via": m.via, "count": m.count, "reason": m.reason}
                  for m in snapshot.pod_mappings],
         "edges": [{"key": e.key, "origin": e.origin.value, "protocol": e.protocol,
-                   "observed": to_wire(e.observed)} for e in graph.edges],
+                   "observed": observed_body(e.observed)} for e in graph.edges],
     })

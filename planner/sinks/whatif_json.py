@@ -8,23 +8,12 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
-from planner.domain.graph import Evidence, ObservedStats
 from planner.domain.whatif import EdgeVerdict, WhatIf
+from planner.sinks.graph_json import evidence_body, observed_body
 from planner.sinks.wire import document
 
 SCHEMA_VERSION = "meshplan.io/what-if/v1"
 SCHEMA_RESOURCE = "schemas/what-if-v1.json"
-
-
-def _evidence(ev: Evidence) -> dict[str, Any]:
-    return {"confidence": ev.confidence, "kind": ev.kind, "source": ev.source, "text": ev.text}
-
-
-def _observed(stats: ObservedStats | None) -> dict[str, Any] | None:
-    if stats is None:
-        return None
-    return {"connections": stats.connections, "mtlsShare": stats.mtls_share,
-            "requests": stats.requests}
 
 
 def edge_body(edge: EdgeVerdict) -> dict[str, Any]:
@@ -35,11 +24,11 @@ def edge_body(edge: EdgeVerdict) -> dict[str, Any]:
         "caller": edge.caller,
         "containerPort": edge.container_port,
         "decidedBy": edge.decided_by,
-        "evidence": [_evidence(ev) for ev in edge.evidence],
+        "evidence": [evidence_body(ev) for ev in edge.evidence],
         "mode": edge.mode,
         "modeBefore": edge.mode_before,
         "note": edge.note,
-        "observed": _observed(edge.observed),
+        "observed": observed_body(edge.observed),
         "port": edge.port,
         "reasons": [{"code": r.code, "message": r.message} for r in edge.reasons],
         "service": edge.service,

@@ -6,9 +6,8 @@ in a document; lists keep the order the domain gave them (the domain sorts); no 
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import fields, is_dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import is_dataclass
 from datetime import date, time
 from enum import Enum
 from typing import Any
@@ -20,8 +19,11 @@ _CONVERTERS: dict[type, Callable[[Any], Any]] = {}
 
 
 def to_wire(value: Any) -> Any:
-    """Convert dataclasses, named tuples, enums, mappings and tuples into plain JSON types, keys
-    sorted."""
+    """Plain data as JSON types: mappings (keys sorted), lists, tuples, enums and scalars.
+
+    Domain records (dataclasses, named tuples) are refused: their wire form is written out key
+    by key in the sink of their document (docs/architecture.md, "Wire format"), so a renamed
+    attribute never renames a JSON key."""
     kind = type(value)
     if kind in _SCALARS:
         return value
@@ -31,125 +33,17 @@ def to_wire(value: Any) -> Any:
     return convert(value)
 
 
-#: Field annotations whose values are already JSON scalars: copied without a call.
-_SCALAR_ANNOTATIONS = frozenset({"str", "int", "float", "bool", "str | None", "int | None",
-                                 "float | None", "bool | None", "int | str | None"})
-
-
-#: How a wire key is computed from the whole object ``o``: a callable, or a Python expression
-#: inlined into the generated converter (``"o.ref.kind"``); None leaves a field out. See
-#: :func:`dataclass_converter`.
-Override = Callable[[Any], Any] | str | None
-
-
-def dataclass_converter(cls: type, overrides: Mapping[str, Override] | None = None, *,
-                        native: Collection[type] = ()) -> Callable[[Any], dict[str, Any]]:
-    """A converter for instances of the dataclass (or named tuple) ``cls``: their fields as a
-    dict, keys sorted.
-
-    ``overrides`` reshapes the result in the same single pass: a key mapped to a callable or an
-    expression is computed by it (replacing a field of that name, if any); a field mapped to
-    None is left out. A sink that renames or flattens fields thus needs no second walk.
-
-    Fields holding objects of a ``native`` class (or tuples of them) are left as they are, for
-    :func:`json_bytes`: orjson writes a dataclass's instance dict, which ``__init__`` fills in
-    declaration order, so a native class must declare its fields sorted, hold only scalars and
-    native objects, and have no cached properties (they would land in that dict). With
-    ``native`` given, string maps (labels, annotations) are left unsorted too: json_bytes sorts.
-    """
-    # One converter per type, built once: a 10,000-service inventory converts ~10^6 values.
-    # It is a generated dict display (as `dataclasses` generates __init__): scalar fields are
-    # copied, nested objects of a type named in the annotation call that type's converter
-    # directly, and only fields of unknown type go through the generic to_wire.
-    namespace: dict[str, Any] = {"_wire": to_wire, "_mapping": _convert_mapping,
-                                 "_str_mapping": _convert_str_mapping}
-    entries: dict[str, str] = {}
-    for name, annotation in _field_annotations(cls):
-        getter = f"o.{name}"
-        target = _element_type(cls, annotation)
-        passed_on = (target is not None and target in native) or (
-            native and annotation == "Mapping[str, str]")  # json_bytes sorts every map
-        element = None
-        if target is not None and not passed_on:
-            element = f"_convert_{target.__name__}"
-            namespace[element] = _type_converter(target)
-        if passed_on or annotation in _SCALAR_ANNOTATIONS:
-            entries[name] = getter
-        elif annotation == "Mapping[str, str]":
-            entries[name] = f"_str_mapping({getter})"
-        elif annotation.startswith("Mapping["):
-            entries[name] = f"_mapping({getter})"
-        elif annotation == "tuple[str, ...]":
-            entries[name] = f"list({getter})"
-        elif annotation.startswith("tuple[") and element:
-            entries[name] = f"[{element}(v) for v in {getter}]"
-        elif annotation.startswith("tuple["):
-            entries[name] = f"[_wire(v) for v in {getter}]"
-        elif element and annotation.endswith(" | None"):
-            entries[name] = f"(None if {getter} is None else {element}({getter}))"
-        elif element:
-            entries[name] = f"{element}({getter})"
-        else:
-            entries[name] = f"_wire({getter})"
-    for key, override in (overrides or {}).items():
-        if override is None:
-            entries.pop(key)
-        elif isinstance(override, str):
-            entries[key] = override
-        else:
-            function = f"_override{len(namespace)}"
-            namespace[function] = override
-            entries[key] = f"{function}(o)"
-    source = "lambda o: {" + ", ".join(f"{key!r}: {entries[key]}" for key in sorted(entries)) + "}"
-    convert: Callable[[Any], dict[str, Any]] = eval(source, namespace)
-    return convert
-
-
-def _field_annotations(cls: type) -> list[tuple[str, str]]:
-    """(name, annotation text) of each field of a dataclass or named tuple."""
-    if is_dataclass(cls):
-        return [(f.name, f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""))
-                for f in fields(cls)]
-    hints = getattr(cls, "__annotations__", {})
-    return [(name, str(hints.get(name, ""))) for name in getattr(cls, "_fields", ())]
-
-
-def _element_type(cls: type, annotation: str) -> type | None:
-    """The object type an annotation names (``X``, ``X | None``, ``tuple[X, ...]``), when ``X``
-    is a dataclass or named tuple of the module defining ``cls``; None otherwise."""
-    name = annotation.removesuffix(" | None")
-    if name.startswith("tuple[") and name.endswith(", ...]"):
-        name = name[len("tuple["):-len(", ...]")]
-    target = vars(sys.modules[cls.__module__]).get(name)
-    if not isinstance(target, type) or not (is_dataclass(target) or hasattr(target, "_fields")):
-        return None
-    return target
-
-
-def _type_converter(kind: type) -> Callable[[Any], Any]:
-    convert = _CONVERTERS.get(kind)
-    if convert is None:
-        convert = _CONVERTERS[kind] = dataclass_converter(kind)
-    return convert
-
-
 def _converter_for(value: Any) -> Callable[[Any], Any]:
-    if is_dataclass(value) and not isinstance(value, type):
-        return dataclass_converter(type(value))
+    if (is_dataclass(value) and not isinstance(value, type)) or (
+            isinstance(value, tuple) and hasattr(value, "_fields")):
+        raise TypeError(f"no wire mapping for {type(value).__name__}: map it in its sink")
     if isinstance(value, Enum):
         return lambda obj: obj.value
-    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple: an object
-        return dataclass_converter(type(value))
     if isinstance(value, Mapping):
         return _convert_mapping
     if isinstance(value, (list, tuple)):
         return lambda obj: [v if type(v) in _SCALARS else to_wire(v) for v in obj]
     return lambda obj: obj
-
-
-def _convert_str_mapping(obj: Mapping[str, str]) -> dict[str, str]:
-    # Labels, annotations, selectors: string keys and values, so sorting is all there is.
-    return dict(sorted(obj.items())) if obj else {}
 
 
 def _convert_mapping(obj: Mapping[Any, Any]) -> dict[str, Any]:
@@ -257,6 +151,9 @@ def _unencodable(value: Any) -> Any:
     # API server would return them.
     if isinstance(value, (date, time)):
         return value.isoformat()
+    # A map the sink passed on as it is (labels, annotations) that is not a dict.
+    if isinstance(value, Mapping):
+        return dict(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
@@ -267,9 +164,16 @@ def _big_ints_as_strings(value: Any) -> Any:
         return {k: _big_ints_as_strings(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return [_big_ints_as_strings(v) for v in value]
-    if is_dataclass(value):  # a native value object (see dataclass_converter)
-        return _big_ints_as_strings(to_wire(value))
     return value
+
+
+def yaml_document(data: Any) -> str:
+    """A wire document as YAML, its keys in the order of its JSON (:func:`json_bytes`): sinks
+    may leave maps unsorted, which only the JSON writer sorts itself."""
+    doc = to_wire(data)
+    if type(doc) is dict and "schemaVersion" in doc:
+        doc = {"schemaVersion": doc.pop("schemaVersion"), **doc}
+    return dump_yaml(doc)
 
 
 def dump_yaml(data: Any) -> str:

@@ -30,7 +30,7 @@ def test_json_is_versioned_and_deterministic() -> None:
     code, out, _ = run("-f", TINY, "-o", "json")
     assert code == 0
     data = json.loads(out)
-    assert next(iter(data)) == "schemaVersion" and data["schemaVersion"] == "meshplan.io/graph/v1"
+    assert next(iter(data)) == "schemaVersion" and data["schemaVersion"] == "meshplan.io/graph/v2"
     assert [e["key"] for e in data["edges"]] == sorted(e["key"] for e in data["edges"])
     assert run("-f", TINY, "-o", "json")[1] == out
 

@@ -164,7 +164,7 @@ def test_cli_plan_and_report(tmp_path: Path) -> None:
     second = runner.invoke(cli, ["report", "-f", str(SHOP), "-R", "--json"])
     assert first.exit_code == 0 and first.stdout == second.stdout
     doc = json.loads(first.stdout)
-    assert next(iter(doc)) == "schemaVersion" and doc["schemaVersion"] == "meshplan.io/report/v1"
+    assert next(iter(doc)) == "schemaVersion" and doc["schemaVersion"] == "meshplan.io/report/v2"
     assert {"inventory", "graph", "plan", "blockers"} <= set(doc)
     failing = runner.invoke(cli, ["report", "-f", str(SHOP), "-R", "--json",
                                   "--fail-on", "critical"])

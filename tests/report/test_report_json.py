@@ -77,7 +77,7 @@ def test_every_corpus_case_validates(validator: Draft202012Validator, case: str)
 def test_schema_identity_and_closed_objects() -> None:
     schema = report_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"] == "https://meshplan.io/schemas/report-v1.json"
+    assert schema["$id"] == "https://meshplan.io/schemas/report-v2.json"
     assert schema["properties"]["schemaVersion"]["const"] == SCHEMA_VERSION
     open_objects = []
 

@@ -40,7 +40,7 @@ def invoke(*args: str) -> Any:
 
 def traffic_json(*source: str) -> dict[str, Any]:
     out = invoke("traffic", "-f", SHOP, "-R", *source, "-o", "json").stdout
-    assert out.startswith('{\n  "schemaVersion": "meshplan.io/traffic/v1",')
+    assert out.startswith('{\n  "schemaVersion": "meshplan.io/traffic/v2",')
     data: dict[str, Any] = json.loads(out)
     return data
 
