@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -417,7 +418,8 @@ def open_apply_session(analysis: Analysis, plan: Plan, *, write: bool, journal_p
         raise ApplyError("manifest input has no cluster: give --out DIR, the folder that holds "
                          "(or will hold) the steps as GitOps files")
     return ApplySession(plan, writer, write=write, journal_path=journal_path,
-                        traffic=traffic, source=analysis.scan.source_label,
+                        traffic=traffic, gates=partial(gates_on, analysis),
+                        source=analysis.scan.source_label,
                         lock_wait_s=LOCK_WAIT_S if lock_wait_s is None else lock_wait_s,
                         caller=caller, unread=analysis.scan.unread)
 
@@ -479,12 +481,12 @@ def gate_plan(analysis: Analysis, plan: Plan) -> tuple[Plan, dict[str, GateResul
     plan comes back unchanged with no gates."""
     from dataclasses import replace
 
-    from planner.domain.observed import block_on_gates, evaluate_gates
+    from planner.domain.gates import block_on_gates, evaluate_gates
     from planner.rules.plan.mp301_plaintext_observed import gate_blockers
 
     if analysis.traffic is None:
         return plan, {}
-    gates = evaluate_gates(plan, analysis.traffic)
+    gates = evaluate_gates(plan, analysis.traffic, analysis.scan.inventory, analysis.graph)
     blocked = block_on_gates(plan, gates, gate_blockers(plan, analysis.graph))
     # The steps' what-ifs again, now with the plaintext the traffic shows as evidence.
     return replace(blocked, what_if=_step_what_ifs(analysis, blocked)), gates
@@ -496,15 +498,31 @@ def gate_for_step(analysis: Analysis, plan: Plan, step_id: str) -> GateResult:
     ``unknown`` when the analysis has no traffic (no proof either way); ``pass`` for a step
     with no plaintext precondition (only STRICT steps have one). Raises ``KeyError`` for a step
     id the plan does not have."""
-    from planner.domain.observed import evaluate_gates
+    from planner.domain.gates import evaluate_gates
     from planner.domain.traffic import GateResult
 
     plan.step(step_id)
     if analysis.traffic is None:
         return GateResult("unknown", "no observed traffic given (a Prometheus URL or a traffic "
                           "export): plaintext cannot be ruled out")
-    gate = evaluate_gates(plan, analysis.traffic).get(step_id)
+    gate = evaluate_gates(plan, analysis.traffic, analysis.scan.inventory,
+                          analysis.graph).get(step_id)
     return gate or GateResult("pass", f"step {step_id} has no plaintext precondition")
+
+
+def gates_on(analysis: Analysis, plan: Plan,
+             snapshot: TrafficSnapshot) -> dict[str, GateResult]:
+    """The gate of every STRICT step of ``plan`` on a fresh ``snapshot`` (as ``apply`` and
+    ``verify`` read it): its pods mapped to the scanned workloads and its edges merged into
+    the manifests' graph, as :func:`observe` does, then judged by
+    :func:`planner.domain.gates.evaluate_gates`."""
+    from planner.domain.gates import evaluate_gates
+    from planner.domain.observed import merge_observed, resolve_pods
+
+    inventory = analysis.scan.inventory
+    snapshot = resolve_pods(snapshot, inventory)
+    return evaluate_gates(plan, snapshot, inventory,
+                          merge_observed(analysis.context.graph, snapshot))
 
 
 def step_callers(analysis: Analysis, plan: Plan, step_id: str) -> list[str]:

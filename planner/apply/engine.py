@@ -33,10 +33,10 @@ import math
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, runtime_checkable
 
 from planner.apply.journal_file import (
     journal_lock,
@@ -133,6 +133,11 @@ def _would(write: Planned, live: Any, unchanged: bool | None) -> str:
     if write.kind is WriteKind.APPLY:
         return f"would {verb} {target} (server-side apply)"
     return f"would {_VERBS[write.kind]} {target}"
+
+
+#: How a session judges its STRICT steps' gates on a snapshot it read: step id -> gate
+#: (``planner.service.gates_on``, which knows the scan the plan was built from).
+GateJudge: TypeAlias = "Callable[[Plan, TrafficSnapshot], Mapping[str, GateResult]]"
 
 
 class TrafficReader(Protocol):
@@ -276,7 +281,8 @@ class ApplySession:
     every gate check: the TUI keeps one session open for a long time."""
 
     def __init__(self, plan: Plan, writer: Writer, *, write: bool, journal_path: str,
-                 traffic: TrafficReader | None = None, source: str = "",
+                 traffic: TrafficReader | None = None, gates: GateJudge | None = None,
+                 source: str = "",
                  lock_wait_s: float = LOCK_WAIT_S, caller: str = "planner",
                  unread: tuple[str, ...] = ()) -> None:
         self.plan = plan
@@ -284,6 +290,7 @@ class ApplySession:
         self.write_enabled = write
         self.journal_path = journal_path
         self.traffic = traffic
+        self.gates = gates
         self.source = source
         self.plan_hash = plan_hash(plan)
         self.lock_wait_s = lock_wait_s
@@ -820,19 +827,20 @@ class ApplySession:
 
     def _gate(self, step: Step, window: str) -> GateResult | None:
         """The plaintext gate of a STRICT step, when a traffic source is configured: the same
-        evaluation as ``planner plan`` (per namespace, per workload, or every enrolled and
-        observed namespace for the mesh-wide step). An unreadable source is evidence missing:
-        ``unknown``, which blocks like ``fail``."""
+        evaluation as ``planner plan`` (``gates``, the what-if of the step at its place in
+        the plan, on the traffic read now). An unreadable source, or no judge to read it
+        with, is evidence missing: ``unknown``, which blocks like ``fail``."""
         if self.traffic is None or step.phase not in _GATED_PHASES:
             return None
-        from planner.domain.observed import evaluate_gates
         from planner.domain.traffic import GateResult
 
+        if self.gates is None:
+            return GateResult("unknown", "no gate evaluator was given to this session")
         try:
             snapshot = self.traffic.read(self.traffic.window or window)
         except MetricsError as err:
             return GateResult("unknown", str(err))
-        return evaluate_gates(self.plan, snapshot).get(step.id)
+        return self.gates(self.plan, snapshot).get(step.id)
 
     # --- rollback --------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""What the mesh saw, laid over what the manifests say: merged edges, per-namespace mTLS status
-and the plaintext gate of every STRICT step.
+"""What the mesh saw, laid over what the manifests say: merged edges and per-namespace mTLS
+status.
 
 Pure functions over a :class:`~planner.domain.graph.CallGraph` and a
 :class:`~planner.domain.traffic.TrafficSnapshot` (``docs/traffic.md`` has the rules in words):
@@ -7,21 +7,19 @@ Pure functions over a :class:`~planner.domain.graph.CallGraph` and a
 * :func:`merge_observed` marks each call edge ``inferred``, ``observed`` or ``both`` and gives it
   :class:`~planner.domain.graph.ObservedStats`;
 * :func:`namespace_traffic` says per namespace what arrived, how much was mutual TLS, who sent
-  plaintext, and where the static graph and the telemetry disagree;
-* :func:`evaluate_gates` and :func:`block_on_gates` turn the snapshot into a pass / fail /
-  unknown precondition for each STRICT step, block the failing ones with the findings of rule
-  MP301 and move the namespaces that proved clean to the front.
+  plaintext, and where the static graph and the telemetry disagree.
+
+The STRICT steps' gates on the snapshot are :mod:`planner.domain.gates`.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
-from planner.domain.findings import Finding
 from planner.domain.graph import (
     KUBELET,
     CallGraph,
@@ -34,9 +32,7 @@ from planner.domain.graph import (
     merge_evidence,
 )
 from planner.domain.inventory import Inventory, ObjectRef, Workload
-from planner.domain.plan import NamespaceMode, Phase, Plan, Scope, Step
 from planner.domain.traffic import (
-    EVIDENCE_TEXT,
     IP_NAMED_POD,
     POD_VIAS,
     UNKNOWN,
@@ -50,7 +46,6 @@ from planner.domain.traffic import (
     merge_edges,
     namespace_mtls_status,
     plaintext_gate,
-    weakest,
 )
 
 UNKNOWN_CALLER_PREFIX: Final = "external:unknown@"
@@ -76,8 +71,6 @@ EGRESS_PREFIX: Final = "external:egress/"
 traffic leaving the cluster's registry, never a namespace."""
 
 TELEMETRY: Final = "telemetry"
-
-_LEFT_OUT_SHOWN: Final = 5
 """Evidence kind of an observation."""
 
 # ---------------------------------------------------------------------------------------------
@@ -504,168 +497,3 @@ def plaintext_callers_of(graph: CallGraph, snapshot: TrafficSnapshot,
         found.append(PlaintextCaller(caller_id(graph, obs), service, obs.protocol,
                                      obs.plaintext, obs.total, suspects))
     return tuple(sorted(found, key=lambda c: (-c.plaintext, c.caller, c.service, c.protocol)))
-
-
-# ---------------------------------------------------------------------------------------------
-# Gates on the plan
-
-
-def evaluate_gates(plan: Plan, snapshot: TrafficSnapshot) -> dict[str, GateResult]:
-    """The plaintext gate of every STRICT step, by step id.
-
-    A namespace STRICT step takes :func:`~planner.domain.traffic.plaintext_gate` of its
-    namespace; a per-workload STRICT step the same on the traffic to that workload only; the
-    mesh-wide step every namespace at once (:func:`mesh_gate`). Other steps have no gate.
-    Traffic that the plan's port exceptions keep PERMISSIVE is left out first
-    (:func:`without_excepted`), and each gate's reason says what was left out.
-    """
-    kept, left_out = without_excepted(snapshot, plan)
-    gates: dict[str, GateResult] = {}
-    for step in plan.steps:
-        if step.phase is Phase.STRICT:
-            gate = _step_gate(kept, step)
-            scope = [e for e in left_out if e.destination_namespace == step.target.namespace]
-        elif step.phase is Phase.MESH_STRICT:
-            enrolled = {f.name for f in plan.namespaces if f.mode != NamespaceMode.OUTSIDE}
-            gate = mesh_gate(kept, enrolled)
-            scope = list(left_out)
-        else:
-            continue
-        gates[step.id] = _with_left_out(gate, scope)
-    return gates
-
-
-def port_exceptions(plan: Plan) -> dict[tuple[str, str], Step]:
-    """(namespace, workload) -> the port-exception step that keeps some of its ports
-    PERMISSIVE for the callers in its ``forced_by``."""
-    return {(s.target.namespace, s.target.name): s for s in plan.steps
-            if s.phase is Phase.EXCEPTION and s.target.scope == Scope.WORKLOAD}
-
-
-def without_excepted(snapshot: TrafficSnapshot,
-                     plan: Plan) -> tuple[TrafficSnapshot, tuple[ObservedEdge, ...]]:
-    """``snapshot`` without the traffic the plan's port exceptions keep PERMISSIVE, and the
-    edges left out.
-
-    An edge is left out when it goes to a workload with a port exception and comes from a
-    caller that exception is for: one of its ``forced_by`` callers by namespace and name, or
-    an unnamed caller (Istio names no caller without a sidecar, and the exceptions exist for
-    exactly those). Istio's standard metrics carry no port, so the whole of that caller's
-    traffic into the workload is left out, not only the excepted ports; a named caller the
-    exception is not for still counts.
-    """
-    exceptions = port_exceptions(plan)
-    if not exceptions:
-        return snapshot, ()
-    kept: list[ObservedEdge] = []
-    left: list[ObservedEdge] = []
-    for e in snapshot.edges:
-        step = exceptions.get((e.destination_namespace, e.destination_workload))
-        names = {"/".join(c.rsplit("/", 2)[-2:]) for c in step.forced_by} if step else set()
-        excepted = step is not None and (
-            e.unknown_caller or f"{e.source_namespace}/{e.source_workload}" in names)
-        (left if excepted else kept).append(e)
-    return replace(snapshot, edges=tuple(kept)), tuple(left)
-
-
-def _with_left_out(gate: GateResult, left_out: list[ObservedEdge]) -> GateResult:
-    if not left_out:
-        return gate
-    return replace(gate, reason=(
-        f"{gate.reason}; left out as kept PERMISSIVE by the plan's port exceptions: "
-        f"{', '.join(e.label() for e in left_out[:_LEFT_OUT_SHOWN])}"
-        + (f" and {len(left_out) - _LEFT_OUT_SHOWN} more" if len(left_out) > _LEFT_OUT_SHOWN
-           else "")
-        + " (Istio's metrics carry no port: all of these callers' traffic into the excepted "
-          "workloads is left out, not only the excepted ports)"))
-
-
-def _step_gate(snapshot: TrafficSnapshot, step: Step) -> GateResult:
-    ns = step.target.namespace
-    if step.target.scope != Scope.WORKLOAD:
-        return plaintext_gate(snapshot, ns)
-    # Only the traffic to this workload decides its STRICT step; ``has_data`` stays the whole
-    # snapshot's, so an empty source still reads as "no data at all".
-    own = replace(snapshot, edges=tuple(e for e in snapshot.edges
-                                        if e.destination_workload == step.target.name))
-    gate = plaintext_gate(own, ns)
-    return replace(gate, reason=f"workload {step.target.name}: {gate.reason}")
-
-
-def mesh_gate(snapshot: TrafficSnapshot, namespaces: Iterable[str]) -> GateResult:
-    """The gate of mesh-wide STRICT over ``namespaces`` and every namespace with series.
-
-    ``fail`` when any of them fails (offenders from all), else ``unknown`` when any is
-    unknown, else ``pass``.
-    """
-    if not snapshot.has_data:
-        return plaintext_gate(snapshot, "")  # "no traffic data at all", whatever the namespace
-    checked = sorted(set(namespaces) | set(snapshot.namespaces()))
-    gates = {ns: plaintext_gate(snapshot, ns) for ns in checked}
-    failing = [ns for ns, g in gates.items() if g.status == "fail"]
-    if failing:
-        offenders = sorted((e for ns in failing for e in gates[ns].offenders),
-                           key=lambda e: (-e.plaintext, e))
-        return GateResult("fail", f"plaintext observed into {', '.join(failing)} "
-                          f"({snapshot.source} over {snapshot.window})", offenders,
-                          evidence=weakest(gates[ns].evidence for ns in failing))
-    unknown = [ns for ns, g in gates.items() if g.status == "unknown"]
-    if unknown:
-        return GateResult("unknown", "no proof of mTLS-only traffic for "
-                          f"{', '.join(unknown)}: " + gates[unknown[0]].reason,
-                          evidence=weakest(gates[ns].evidence for ns in unknown),
-                          proof=gates[unknown[0]].proof)
-    level = weakest(g.evidence for g in gates.values())
-    return GateResult("pass", f"all traffic into {', '.join(checked)} was mutual TLS "
-                      f"({snapshot.source} over {snapshot.window}; evidence: "
-                      f"{EVIDENCE_TEXT[level]})", evidence=level)
-
-
-def block_on_gates(plan: Plan, gates: Mapping[str, GateResult],
-                   blockers: Callable[[Step, GateResult], Iterable[Finding]]) -> Plan:
-    """The plan with each failing STRICT step blocked and the proven namespaces first.
-
-    A STRICT step whose gate fails gets the findings ``blockers(step, gate)`` gives (rule
-    MP301, :mod:`planner.rules.plan.mp301_plaintext_observed`), also added to
-    ``plan.blockers``. Then the namespaces' exception and STRICT steps are regrouped so that
-    namespaces whose gates all pass go first, the others after them, each side in the plan's
-    order; if that would put a step before one it requires, the order is kept as is.
-    """
-    steps = []
-    added: list[Finding] = []
-    for step in plan.steps:
-        gate = gates.get(step.id)
-        if step.phase is Phase.STRICT and gate is not None and gate.status == "fail":
-            findings = tuple(blockers(step, gate))
-            added.extend(findings)
-            step = replace(step, blockers=tuple(sorted({*step.blockers, *findings})))
-        steps.append(step)
-    ordered = _ready_first(steps, gates)
-    return replace(plan, steps=tuple(ordered),
-                   blockers=tuple(sorted({*plan.blockers, *added})))
-
-
-def _ready_first(steps: list[Step], gates: Mapping[str, GateResult]) -> list[Step]:
-    section = [i for i, s in enumerate(steps) if s.phase in (Phase.EXCEPTION, Phase.STRICT)]
-    if not section:
-        return steps
-    start, end = section[0], section[-1] + 1
-    groups: dict[str, list[Step]] = {}
-    for s in steps[start:end]:
-        groups.setdefault(s.target.namespace, []).append(s)
-    def waiting(group: list[Step]) -> bool:
-        # Ready means proven: a namespace with no gate at all (kept PERMISSIVE, say) has
-        # nothing proven and keeps its place.
-        statuses = [gates[s.id].status for s in group if s.id in gates]
-        return not statuses or any(status != "pass" for status in statuses)
-
-    # sorted() is stable: within "ready" and "waiting" the plan's own order stays.
-    ordered_groups = sorted(groups.values(), key=waiting)
-    ordered = [*steps[:start], *(s for g in ordered_groups for s in g), *steps[end:]]
-    ids = {s.id for s in steps}
-    seen: set[str] = set()
-    for s in ordered:
-        if not (set(s.requires) & ids) <= seen:
-            return steps
-        seen.add(s.id)
-    return ordered

@@ -47,6 +47,7 @@ from planner.domain.membership import (
     enforces_peer_authentication,
     parse_ref,
 )
+from planner.domain.observed import UNNAMED_SERVICE_PREFIX
 from planner.domain.plan import Action, Phase, Step
 from planner.domain.roles import is_istio_gateway
 
@@ -298,6 +299,21 @@ def in_scope(ps: PolicySet, inventory: Inventory,
     return [found[r] for r in sorted(found)]
 
 
+def _simulated(ps: PolicySet) -> list[PolicyObject]:
+    """The simulated policies of ``ps``, in effect or not."""
+    found = [p for scoped in ps.workload.values() for p in scoped if p.ref in ps.simulated]
+    return found + [p for p in (ps.mesh, *ps.namespace.values())
+                    if p is not None and p.ref in ps.simulated]
+
+
+def reached(inventory: Inventory, root: str,
+            changes: Sequence[Mapping[str, Any]]) -> list[Workload]:
+    """The workloads PeerAuthentication ``changes`` reach: what :func:`simulate` judges
+    unless told a ``scope``."""
+    after = policy_set(inventory, root, changes)
+    return in_scope(after, inventory, _simulated(after))
+
+
 # ---------------------------------------------------------------------------------------------
 # Building the changes a command line asks for
 
@@ -371,9 +387,7 @@ def simulate(inventory: Inventory, graph: CallGraph, changes: Sequence[Mapping[s
     merged with observed traffic; its observed stats then count as evidence. Pure."""
     before = policy_set(inventory, root_namespace)
     after = policy_set(inventory, root_namespace, changes)
-    simulated = [p for ps in after.workload.values() for p in ps if p.ref in after.simulated]
-    simulated += [p for p in (after.mesh, *after.namespace.values())
-                  if p is not None and p.ref in after.simulated]
+    simulated = _simulated(after)
     targets = list(scope) if scope is not None else in_scope(after, inventory, simulated)
     strict = any(policy.mtls_mode(p) == STRICT for p in simulated)
     no_effect, enforcing = _enforcing(inventory, enrollment, targets,
@@ -431,12 +445,17 @@ def _enforcing(inventory: Inventory, enrollment: Enrollment, targets: Sequence[W
 
 
 def _edges_into(inventory: Inventory, graph: CallGraph,
-                workload: Workload) -> list[tuple[Edge, Service]]:
-    found = []
+                workload: Workload) -> list[tuple[Edge, Service | None]]:
+    """Calls into ``workload``: through each Service that selects it, and, observed only,
+    straight to it (a source that named no Service the input has:
+    :data:`~planner.domain.observed.UNNAMED_SERVICE_PREFIX`)."""
+    found: list[tuple[Edge, Service | None]] = []
     for service in inventory.services_of.get(workload.ref, ()):
         for edge in graph.inbound.get(service.ref.key, ()):
             if edge.caller != ANY_CALLER:
                 found.append((edge, service))
+    unnamed = f"{UNNAMED_SERVICE_PREFIX}{workload.namespace}/{workload.name}"
+    found.extend((edge, None) for edge in graph.inbound.get(unnamed, ()))
     return found
 
 

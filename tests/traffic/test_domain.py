@@ -103,7 +103,7 @@ def test_domain_module_is_pure() -> None:
 def test_egress_is_never_a_namespace() -> None:
     """PassthroughCluster and unresolved hosts (client-reported, no policy) are egress: they
     neither fail a namespace's gate nor make up a namespace called unknown."""
-    from planner.domain.observed import mesh_gate
+    from planner.domain.gates import mesh_gate
 
     clean = ObservedEdge("shop", "web", "shop", "api", "api", "http", 10, 10)
     passthrough = ObservedEdge("shop", "web", UNKNOWN, "PassthroughCluster", UNKNOWN, "tcp",

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from planner.domain.gates import block_on_gates, evaluate_gates
 from planner.domain.graph import CallGraph, Node, NodeKind, Origin
 from planner.domain.observed import (
     UNKNOWN_CALLER_PREFIX,
-    block_on_gates,
     caller_id,
-    evaluate_gates,
     merge_observed,
     namespace_traffic,
 )
@@ -134,30 +133,54 @@ def test_namespace_status(merged: CallGraph, snapshot: TrafficSnapshot) -> None:
     assert not any(k.startswith("external:kubelet") for n in report.values()
                    for k in n.unobserved)
     data = report["data"]
-    assert (data.connections, data.connections_mtls, data.requests) == (100, 90, 0)
-    assert [c.caller for c in data.plaintext_callers] == ["Deployment/catalog/catalog"]
+    assert (data.connections, data.connections_mtls, data.requests) == (100, 75, 0)
+    assert [c.caller for c in data.plaintext_callers] == ["Deployment/orders/cart",
+                                                          "Deployment/catalog/catalog"]
+
+
+#: SHOP_TRUTH without orders/cart's plaintext into redis: what is left is let through.
+CART_CLEAN = tuple(replace(e, mtls=e.total) if (e.source_workload, e.destination_service)
+                   == ("cart", "redis") else e for e in SHOP_TRUTH)
+
+
+def test_gates_let_through_what_the_exceptions_keep_permissive(shop: Analysis) -> None:
+    plan = build_plan(shop)
+    snapshot = TrafficSnapshot.build(CART_CLEAN, window="7d", source="prometheus test")
+    merged = merge_observed(shop.graph, snapshot)
+    gates = evaluate_gates(plan, snapshot, shop.scan.inventory, merged)
+    assert {k: g.status for k, g in gates.items()} == {
+        "40-strict-storefront": "pass",
+        "40-strict-orders": "pass", "40-strict-data": "pass",
+        "40-strict-payments": "unknown", "60-mesh-strict": "unknown"}
+    # orders' only plaintext comes from a caller without a sidecar into orders:8080, the port
+    # 50-exception-orders-orders keeps PERMISSIVE: STRICT lets it through, so the gate leaves
+    # it out, and says so.
+    assert ("left out as the plan keeps the ports they reach PERMISSIVE (a port exception or "
+            "a namespace policy): unknown/unknown -> orders/orders (http)"
+            ) in gates["40-strict-orders"].reason
+    # catalog's plaintext into postgres:5432 goes through 50-exception-data-postgres too:
+    # the exception is for the nightly-report CronJob, but PeerAuthentication cannot tell
+    # callers apart, so STRICT would not refuse catalog either (what-if: not breaking).
+    assert "catalog/catalog -> data/postgres (tcp)" in gates["40-strict-data"].reason
+    # The mesh-wide step: nothing plaintext would be refused, payments has no series.
+    assert "no proof of mTLS-only traffic for payments" in gates["60-mesh-strict"].reason
+    assert block_on_gates(plan, gates, gate_blockers(plan, merged)).blockers == plan.blockers
 
 
 def test_gates_block_and_reorder(shop: Analysis, merged: CallGraph,
                                  snapshot: TrafficSnapshot) -> None:
     plan = build_plan(shop)
-    gates = evaluate_gates(plan, snapshot)
+    gates = evaluate_gates(plan, snapshot, shop.scan.inventory, merged)
     assert {k: g.status for k, g in gates.items()} == {
         "40-strict-storefront": "pass",
         "40-strict-orders": "pass", "40-strict-data": "fail",
         "40-strict-payments": "unknown", "60-mesh-strict": "fail"}
-    # orders' only plaintext comes from a caller without a sidecar into the workload that
-    # 50-exception-orders-orders keeps PERMISSIVE for the opted-out nightly-report CronJob:
-    # left out, and said so (telemetry has no port to narrow it further).
-    assert ("left out as kept PERMISSIVE by the plan's port exceptions: unknown/unknown -> "
-            "orders/orders (http)") in gates["40-strict-orders"].reason
-    assert "no port" in gates["40-strict-orders"].reason
+    assert [e.label() for e in gates["40-strict-data"].offenders] == [
+        "orders/cart -> data/redis (tcp)"]
     gated = block_on_gates(plan, gates, gate_blockers(plan, merged))
     data = gated.step("40-strict-data")
     [mp301] = [f for f in data.blockers if f.code == MP301.code]
-    # A named caller the exception is not for still counts; the finding names the exception.
-    assert mp301.subject == "Deployment/catalog/catalog"
-    assert "50-exception-data-postgres" in mp301.message
+    assert mp301.subject == "Deployment/orders/cart"
     assert mp301 in gated.blockers
     assert not [f for f in gated.step("40-strict-orders").blockers if f.code == "MP301"]
     assert not [f for f in gated.step("40-strict-storefront").blockers if f.code == "MP301"]
@@ -172,12 +195,15 @@ def test_gates_block_and_reorder(shop: Analysis, merged: CallGraph,
         done.add(step.id)
 
 
-def test_workload_granularity_gates(shop: Analysis, snapshot: TrafficSnapshot) -> None:
+def test_workload_granularity_gates(shop: Analysis, merged: CallGraph,
+                                    snapshot: TrafficSnapshot) -> None:
     plan = build_plan(shop, granularity="workload")
-    gates = evaluate_gates(plan, snapshot)
+    gates = evaluate_gates(plan, snapshot, shop.scan.inventory, merged)
     # Only the traffic to that workload counts: orders' plaintext goes to another workload.
     assert gates["40-strict-orders-checkout"].status == "pass"
-    assert gates["40-strict-data-redis"].status == "pass"
+    redis = gates["40-strict-data-redis"]
+    assert redis.status == "fail" and redis.reason.startswith("workload redis: ")
+    assert [e.label() for e in redis.offenders] == ["orders/cart -> data/redis (tcp)"]
     mysql = gates["40-strict-data-mysql"]
     assert mysql.status == "unknown" and mysql.reason.startswith("workload mysql: ")
     assert gates["40-strict-orders"].status == "pass"  # its only plaintext is excepted
@@ -186,7 +212,8 @@ def test_workload_granularity_gates(shop: Analysis, snapshot: TrafficSnapshot) -
 def test_empty_source_makes_every_gate_unknown(shop: Analysis) -> None:
     plan = build_plan(shop)
     empty = TrafficSnapshot.build((), window="7d", source="prometheus empty")
-    gates = evaluate_gates(plan, empty)
+    gates = evaluate_gates(plan, empty, shop.scan.inventory,
+                           merge_observed(shop.graph, empty))
     assert gates and {g.status for g in gates.values()} == {"unknown"}
     assert all("no traffic data at all" in g.reason for g in gates.values())
     report = namespace_traffic(merge_observed(shop.graph, empty), empty)

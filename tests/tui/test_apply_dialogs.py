@@ -59,7 +59,7 @@ async def test_failing_gate_comes_first_and_only_apply_anyway_overrides_it(
                    start="plan")
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        step = _strict(app, "orders")
+        step = _strict(app, "data")  # orders/cart sends plaintext to redis
         assert app.gates[step.id].status == "fail"
         with open_apply_session(app.analysis, app.apply_plan, write=True,
                                 journal_path=str(journal), out_dir=str(out)) as s:
@@ -70,7 +70,7 @@ async def test_failing_gate_comes_first_and_only_apply_anyway_overrides_it(
         assert modal.title_str == f"Gate fail: step {step.id} is refused"
         verdict = plain(modal.query_one("#gate-verdict", Static))
         assert verdict.startswith("Plaintext callers would be cut off")
-        assert "orders/orders" in plain(modal.query_one("#gate-detail", Static))
+        assert "orders/cart -> data/redis" in plain(modal.query_one("#gate-detail", Static))
         assert [b.id for b in modal.query(Button)] == ["force", "cancel"]
         assert "--force" not in "".join(plain(s) for s in modal.query(Static))
         await pilot.press("y")  # no plain confirm key either

@@ -1,6 +1,7 @@
 """Observed traffic in the TUI, against a real Prometheus holding the shop ground truth
 (tests/traffic/shop_truth.py: a sidecar-less ``unknown`` caller sends plaintext into
-``orders``; storefront and catalog are mutual TLS only; payments has no series)."""
+``orders``, ``orders/cart`` some into ``data/redis``; storefront and catalog are mutual TLS
+only; payments has no series)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ async def test_plaintext_caller_on_the_graph_fails_its_strict_gate(shop_prom: st
         assert plan_screen.selected_step_id() == orders.id
         assert app.gates[orders.id].status == "pass"
         info = plain(plan_screen.query_one("#step-info", Static))
-        assert "left out as kept PERMISSIVE" in " ".join(info.split())
+        assert "left out as the plan keeps the ports they reach PERMISSIVE" in " ".join(
+            info.split())
         data = next(s for s in app.plan.steps
                     if s.phase.value == "strict" and s.target.namespace == "data")
         plan_screen.select_step(data.id)
@@ -87,7 +89,7 @@ async def test_plaintext_caller_on_the_graph_fails_its_strict_gate(shop_prom: st
         assert app.gates[data.id].status == "fail"
         info = plain(plan_screen.query_one("#step-info", Static))
         assert "plaintext gate fail" in info
-        assert "catalog/catalog -> data/postgres" in info
+        assert "orders/cart -> data/redis" in info
         assert "MP301" in info  # the gated plan blocks it, as `planner plan --prometheus` does
         storefront = next(s for s in app.plan.steps
                           if s.phase.value == "strict" and s.target.namespace == "storefront")
@@ -130,8 +132,7 @@ async def test_apply_refuses_a_strict_step_whose_gate_fails(shop_prom: str,
         assert isinstance(modal, GateModal) and modal.step_id == step.id
         assert modal.title_str == f"Gate fail: step {step.id} is refused"
         assert "plaintext gate fail" in plain(modal.query_one("#gate-detail", Static))
-        assert "catalog/catalog -> data/postgres" in plain(modal.query_one("#gate-detail",
-                                                                          Static))
+        assert "orders/cart -> data/redis" in plain(modal.query_one("#gate-detail", Static))
         assert [b.id for b in modal.query(Button)] == ["force", "cancel"]
         await pilot.press("escape")
         await wait_for(pilot, lambda: not app.busy_label, what="the apply worker")

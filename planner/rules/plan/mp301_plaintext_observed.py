@@ -3,7 +3,7 @@ lock; the step is blocked with one finding per plaintext caller.
 
 Not a :class:`~planner.domain.findings.Rule` over manifests: it judges a step's gate, so the
 service layer hands :func:`gate_blockers` to
-:func:`~planner.domain.observed.block_on_gates`."""
+:func:`~planner.domain.gates.block_on_gates`."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ INFO: Final = RuleInfo(
 def gate_blockers(plan: Plan, graph: CallGraph) -> Callable[[Step, GateResult],
                                                               tuple[Finding, ...]]:
     """The MP301 findings of a failing gate: one per plaintext caller, naming the
-    port-exception step of the callee's workload when ``plan`` has one (telemetry has no ports
-    to tell whether it covers the caller)."""
+    port-exception step of the callee's workload when ``plan`` has one (the call reaches a
+    port it does not open)."""
     exceptions = {(s.target.namespace, s.target.name): s.id for s in plan.steps
                   if s.phase is Phase.EXCEPTION and s.target.scope == Scope.WORKLOAD}
 
@@ -50,10 +50,10 @@ def _finding(graph: CallGraph, step: Step, obs: ObservedEdge, gate: GateResult,
     caller = caller_id(graph, obs)
     unit = "connections" if obs.connections else "requests"
     who = f"{caller} (no sidecar)" if obs.unknown_caller else caller
-    # Telemetry has no port: a port exception may cover this caller, but only a person (or
-    # the step's PromQL, which leaves excepted workloads out) can tell.
-    note = (f"; {exception} opens ports on {obs.destination_workload}: confirm it covers "
-            "this caller" if exception else "")
+    # The gate let through calls whose every port the exception opens: this one also
+    # reaches a port STRICT would lock (telemetry has no port to say which).
+    note = (f"; {exception} opens only some of the ports this call reaches on "
+            f"{obs.destination_workload}" if exception else "")
     callee = callee_id(graph, obs)
     return INFO.finding(
         subject=caller, namespace=step.target.namespace,
