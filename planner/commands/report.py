@@ -47,12 +47,45 @@ def _html(doc: dict[str, Any]) -> str:
     return render_html(doc)
 
 
-def _sarif(doc: dict[str, Any]) -> str:
+def _sarif(doc: dict[str, Any], docs_uri: str | None = None) -> str:
     from planner import __version__
     from planner.rules.registry import CATALOGUE
     from planner.sinks.report_sarif import render_sarif
 
-    return render_sarif(doc, CATALOGUE, __version__)
+    return render_sarif(doc, CATALOGUE, __version__, docs_uri)
+
+
+def _documentation_url() -> str | None:
+    """The ``Documentation`` URL of the installed package's metadata (pyproject's
+    ``[project.urls]``), if it has one: a build that publishes its docs says where."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls: list[str] = metadata("meshplan").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        return None
+    for entry in urls:
+        label, _, url = str(entry).partition(",")
+        if label.strip().lower() == "documentation" and url.strip():
+            return url.strip()
+    return None
+
+
+def _docs_uri(given: str | None) -> str | None:
+    """Where the docs/ folder is published, for SARIF's helpUri: ``--help-base-uri``, else the
+    package metadata's Documentation URL, else None (helpUri left out, never invented)."""
+    from planner.sinks.report_sarif import check_docs_uri
+
+    if given is not None:
+        try:
+            return check_docs_uri(given)
+        except ValueError as err:
+            raise click.UsageError(f"--help-base-uri {err}") from None
+    found = _documentation_url()
+    try:
+        return check_docs_uri(found) if found else None
+    except ValueError:
+        return None  # a metadata URL that cannot be a helpUri base: left out, as with none
 
 
 #: Format name -> renderer of the report document.
@@ -84,10 +117,14 @@ def _write(path: str, text: str) -> None:
 @click.option("--ignore", "ignore", multiple=True, metavar="CODE[:KIND/NS/NAME]",
               help="Accept a finding: it stays in the report, marked suppressed, and "
                    "--fail-on does not count it. Repeatable.")
+@click.option("--help-base-uri", default=None, metavar="URL",
+              help="SARIF: where meshplan's docs/ folder is published (absolute http(s)); "
+                   "each rule's helpUri is URL/rules.md#mpNNN. Without it (or a Documentation "
+                   "URL in the package metadata) helpUri is left out.")
 @handle_errors
 def report(spec: InputSpec, plan_options: PlanOptions, traffic: TrafficSource | None,
            fmt: str | None, as_json: bool, out_file: str | None, fail_on: str | None,
-           ignore: tuple[str, ...]) -> None:
+           ignore: tuple[str, ...], help_base_uri: str | None) -> None:
     """Report inventory, call graph, fit verdict, plan and blockers as one deterministic
     document.
 
@@ -96,7 +133,8 @@ def report(spec: InputSpec, plan_options: PlanOptions, traffic: TrafficSource | 
       planner report -f sample_clusters/shop -R --json | jq .blockers
       planner report -f manifests/ -R --json --fail-on error
       planner report -f sample_clusters/shop -R --format html --out report.html
-      planner report -f manifests/ -R --format sarif --out meshplan.sarif
+      planner report -f manifests/ -R --format sarif --out meshplan.sarif \\
+          --help-base-uri https://git.example.com/platform/meshplan/blob/v0.1.0/docs
       planner report -f manifests/ -R --fail-on error --ignore MP207 \\
           --ignore MP205:StatefulSet/data/postgres
       planner report --context prod --prometheus http://127.0.0.1:9090 --format sarif
@@ -107,12 +145,15 @@ def report(spec: InputSpec, plan_options: PlanOptions, traffic: TrafficSource | 
 
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json contradicts --format {fmt}")
+    if help_base_uri is not None and fmt != "sarif":
+        raise click.UsageError("--help-base-uri is for --format sarif (SARIF's helpUri)")
+    docs_uri = _docs_uri(help_base_uri) if fmt == "sarif" else None
     rollout = run_pipeline(spec, plan_options, traffic=traffic)
     # With observed traffic, the gated plan: STRICT steps with plaintext carry MP301 findings.
     analysis, plan = rollout.analysis, rollout.gated
     accepted = suppressions(analysis, ignore)
     doc = report_document(analysis, plan, rollout.assessment, accepted)
-    text = _FORMATS[fmt or "json"](doc)
+    text = _sarif(doc, docs_uri) if fmt == "sarif" else _FORMATS[fmt or "json"](doc)
     if out_file is None:
         sys.stdout.write(text)
     else:

@@ -20,6 +20,8 @@ from tests.report.conftest import ROOT, SHOP_PROFILE, run_report
 from tests.tools import require_tool
 
 SHOP = ["-f", "sample_clusters/shop", "-R"]
+#: Where a user publishes meshplan's docs/ folder (a tag of their fork, say).
+DOCS = "https://git.example.com/platform/meshplan/blob/v0.1.0/docs"
 
 
 def sarif(*args: str) -> dict[str, Any]:
@@ -43,7 +45,7 @@ def validate(path: Path) -> list[dict[str, Any]]:
 
 
 def test_shop_sarif_is_valid_and_complete(tmp_path: Path) -> None:
-    doc = sarif(*SHOP, *SHOP_PROFILE)
+    doc = sarif(*SHOP, *SHOP_PROFILE, "--help-base-uri", DOCS + "/")
     path = tmp_path / "shop.sarif"
     path.write_text(json.dumps(doc), encoding="utf-8")
     problems = validate(path)
@@ -69,7 +71,8 @@ def test_shop_sarif_is_valid_and_complete(tmp_path: Path) -> None:
     assert mp213["shortDescription"]["text"] == info.title
     assert mp213["fullDescription"]["text"] == info.why
     assert info.fix in mp213["help"]["text"]
-    assert mp213["helpUri"].endswith("docs/rules.md#mp213")
+    assert mp213["helpUri"] == f"{DOCS}/rules.md#mp213"
+    assert run["tool"]["driver"]["informationUri"] == DOCS
     assert all(rules[r["ruleIndex"]]["id"] == r["ruleId"] for r in results)
     # docs/rules.md has the section the anchor points at.
     assert "\n## MP213\n" in (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
@@ -111,7 +114,7 @@ def test_live_cluster_results_have_logical_locations(kube_api: KubeAPIServer,
         assert where["logicalLocations"][0]["fullyQualifiedName"].count("/") >= 1
     path = tmp_path / "live.sarif"
     path.write_text(result.stdout, encoding="utf-8")
-    assert validate(path) == []
+    assert _problems(path) == NO_DOCS_URI
 
 
 def test_fail_on_still_exits_10_with_sarif() -> None:
@@ -144,4 +147,55 @@ def test_plan_findings_from_observed_traffic(tmp_path: Path) -> None:
     assert "observed-plaintext" in reasons
     path = tmp_path / "traffic.sarif"
     path.write_text(json.dumps(doc), encoding="utf-8")
-    assert validate(path) == []
+    assert _problems(path) == NO_DOCS_URI
+
+
+#: What the multitool says of a log with no docs location: a guideline (SARIF2005, a
+#: warning), that the driver has no informationUri. meshplan has no site to name.
+NO_DOCS_URI = [("SARIF2005", "Warning_ProvideToolnformationUri")]
+
+
+def _problems(path: Path) -> list[tuple[str, str]]:
+    return [(p["ruleId"], p["message"]["id"]) for p in validate(path)]
+
+
+def test_without_a_docs_location_help_uri_is_left_out(tmp_path: Path) -> None:
+    """SARIF needs helpUri absolute (the multitool refuses docs/rules.md#mp213 with SARIF1005)
+    and meshplan has no site: without --help-base-uri, and with no Documentation URL in the
+    package metadata, helpUri and informationUri are left out, never invented; the help text
+    names the section instead."""
+    doc = sarif(*SHOP)
+    driver = doc["runs"][0]["tool"]["driver"]
+    assert "informationUri" not in driver
+    assert driver["rules"] and not [r for r in driver["rules"] if "helpUri" in r]
+    [mp213] = [r for r in driver["rules"] if r["id"] == "MP213"]
+    assert "See MP213 in docs/rules.md" in mp213["help"]["text"]
+    assert "`MP213` in docs/rules.md" in mp213["help"]["markdown"]
+    assert "https://meshplan.io" not in json.dumps(doc)
+    path = tmp_path / "shop.sarif"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert _problems(path) == NO_DOCS_URI
+
+
+@pytest.mark.parametrize("bad", ["docs/", "rules.md", "ftp://host/docs",
+                                 "https://host/docs#rules", "https:///docs"])
+def test_help_base_uri_must_be_absolute_http(bad: str) -> None:
+    result = run_report([*SHOP, "--format", "sarif", "--help-base-uri", bad])
+    assert result.exit_code == ExitCode.USAGE
+    assert f"--help-base-uri {bad!r}: expected an absolute http(s) URL" in result.output
+    result = run_report([*SHOP, "--format", "markdown", "--help-base-uri", DOCS])
+    assert result.exit_code == ExitCode.USAGE and "is for --format sarif" in result.output
+
+
+def test_documentation_url_from_the_package_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build whose pyproject has [project.urls] Documentation gets helpUri from it;
+    --help-base-uri wins over it."""
+    import planner.commands.report as command
+
+    monkeypatch.setattr(command, "_documentation_url", lambda: "https://docs.example.org/mp/")
+    rules = sarif(*SHOP)["runs"][0]["tool"]["driver"]["rules"]
+    assert rules[0]["helpUri"] == f"https://docs.example.org/mp/rules.md#{rules[0]['id'].lower()}"
+    rules = sarif(*SHOP, "--help-base-uri", DOCS)["runs"][0]["tool"]["driver"]["rules"]
+    assert rules[0]["helpUri"].startswith(DOCS + "/rules.md#")
+    monkeypatch.setattr(command, "_documentation_url", lambda: "not a url")
+    assert "helpUri" not in sarif(*SHOP)["runs"][0]["tool"]["driver"]["rules"][0]
