@@ -67,7 +67,7 @@ def check_shop(doc: dict[str, Any], data: str = "mixed") -> None:
     assert edges["Deployment/orders/orders -> Service/payments/payments:8080"]["origin"] == (
         "inferred")
     assert edges["external:unknown@orders -> Service/orders/orders"]["observed"][
-        "mtls_share"] == 0.0
+        "mtlsShare"] == 0.0
 
 
 def test_traffic_from_prometheus(shop_prom: str) -> None:
@@ -76,7 +76,7 @@ def test_traffic_from_prometheus(shop_prom: str) -> None:
     check_shop(doc)
     edges = {e["key"]: e["observed"] for e in doc["edges"]}
     pg = edges["Deployment/catalog/catalog -> Service/data/postgres:5432"]
-    assert pg["mtls_share"] == pytest.approx(0.75)
+    assert pg["mtlsShare"] == pytest.approx(0.75)
     assert 40 <= pg["connections"] <= 40 * (1 + TOL)
     ns = {n["namespace"]: n for n in doc["namespaces"]}
     assert ns["orders"]["gate"]["offenders"] == [
@@ -117,7 +117,7 @@ def test_graph_shows_origin_and_share(shop_prom: str) -> None:
     out = invoke("graph", "-f", SHOP, "-R", "--prometheus", shop_prom, "-o", "json").stdout
     edges = {e["key"]: e for e in json.loads(out)["edges"]}
     edge = edges["Deployment/storefront/web -> Service/storefront/bff:8080"]
-    assert edge["origin"] == "both" and edge["observed"]["mtls_share"] == 1.0
+    assert edge["origin"] == "both" and edge["observed"]["mtlsShare"] == 1.0
     table = invoke("graph", "-f", SHOP, "-R", "--prometheus", shop_prom).stdout
     assert "mTLS" in table and "origin" not in table
     assert "origin" in invoke("graph", "-f", SHOP, "-R", "--prometheus", shop_prom,
