@@ -11,7 +11,7 @@ from planner.domain.diagnostics import Diagnostic
 from planner.domain.inventory import Inventory
 
 if TYPE_CHECKING:
-    # networkx loads only for commands that build the graph; `planner scan` does not need it.
+    # The graph, rules and traffic modules load only for commands that use them (not `scan`).
     from planner.domain.findings import RuleContext
     from planner.domain.graph import CallGraph
     from planner.domain.traffic import TrafficSnapshot

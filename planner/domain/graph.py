@@ -12,12 +12,16 @@ derived views every later step reads (fit, plan, report, TUI).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import networkx as nx
+from planner.domain.digraph import components_sinks_first
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 class NodeKind(StrEnum):
@@ -212,6 +216,8 @@ class CallGraph:
     def to_networkx(self) -> nx.MultiDiGraph:
         """The call graph as a networkx multigraph; Services point to their backends with
         ``kind="serves"`` edges so reachability follows calls through Services."""
+        import networkx as nx  # only this export needs it: ~0.12 s of import
+
         g = nx.MultiDiGraph()
         for n in self.nodes:
             g.add_node(n.id, kind=n.kind.value, namespace=n.namespace, meshed=n.meshed)
@@ -223,30 +229,24 @@ class CallGraph:
         return g
 
     @cached_property
-    def namespace_graph(self) -> nx.DiGraph:
-        """The quotient graph over namespaces: an edge ``a -> b`` with ``count`` = number of
-        call edges from a caller in ``a`` to a Service in ``b``. Callers outside the namespaces
-        (ingress, API server...) are nodes of their own id."""
-        g = nx.DiGraph()
-        for n in self.nodes:
-            if n.kind is not NodeKind.EXTERNAL and n.namespace:
-                g.add_node(n.namespace)
+    def namespace_graph(self) -> NamespaceGraph:
+        """The call graph collapsed to namespaces: an edge ``a -> b`` counts the call edges
+        from a caller in ``a`` to a Service in ``b``. Callers outside the namespaces (ingress,
+        API server...) are nodes of their own id."""
+        nodes = {n.namespace for n in self.nodes if n.kind is not NodeKind.EXTERNAL
+                 and n.namespace}
+        counts: dict[tuple[str, str], int] = defaultdict(int)
         for e in self.edges:
-            src = self.namespace_of(e.caller) or e.caller
             dst = self.namespace_of(e.callee)
-            if not dst:
-                continue
-            if g.has_edge(src, dst):
-                g[src][dst]["count"] += 1
-            else:
-                g.add_edge(src, dst, count=1)
-        return g
+            if dst:
+                counts[self.namespace_of(e.caller) or e.caller, dst] += 1
+        for a, b in counts:
+            nodes.update((a, b))
+        return NamespaceGraph(tuple(sorted(nodes)), dict(sorted(counts.items())))
 
     def strongly_connected_namespaces(self) -> list[tuple[str, ...]]:
         """Groups of namespaces that call each other in a cycle (size > 1), sorted."""
-        comps = [tuple(sorted(c)) for c in nx.strongly_connected_components(self.namespace_graph)
-                 if len(c) > 1]
-        return sorted(comps)
+        return list(self.namespace_graph.cycles)
 
     def entry_points(self) -> tuple[Edge, ...]:
         """Edges from callers outside the cluster (ingress, internet, API server)."""
@@ -333,7 +333,7 @@ class CallGraph:
             direct[e.caller] |= service_bit.get(e.callee, 0)
             successors[e.caller].update(self.backends.get(e.callee, ()))
         deps: dict[str, int] = {}
-        for component in _components_sinks_first(successors):
+        for component in components_sinks_first(successors):
             acc = 0
             for node in component:
                 acc |= direct.get(node, 0)
@@ -353,50 +353,64 @@ class CallGraph:
         return None
 
 
+@dataclass(frozen=True)
+class NamespaceGraph:
+    """The call graph collapsed to namespaces (:attr:`CallGraph.namespace_graph`): nodes
+    sorted, and for each edge ``(caller namespace, callee namespace)`` how many call edges it
+    stands for, sorted by its ends."""
+
+    nodes: tuple[str, ...]
+    counts: Mapping[tuple[str, str], int]
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._nodes
+
+    @cached_property
+    def _nodes(self) -> frozenset[str]:
+        return frozenset(self.nodes)
+
+    @cached_property
+    def _successors(self) -> dict[str, tuple[str, ...]]:
+        grouped: dict[str, list[str]] = defaultdict(list)
+        for a, b in self.counts:
+            grouped[a].append(b)
+        return {a: tuple(bs) for a, bs in grouped.items()}
+
+    @cached_property
+    def _predecessors(self) -> dict[str, tuple[str, ...]]:
+        grouped: dict[str, list[str]] = defaultdict(list)
+        for a, b in self.counts:
+            grouped[b].append(a)
+        return {b: tuple(sorted(as_)) for b, as_ in grouped.items()}
+
+    @property
+    def successors_of(self) -> Mapping[str, tuple[str, ...]]:
+        """Node -> the nodes it calls (sorted); nodes that call nothing are absent."""
+        return self._successors
+
+    def edges(self) -> list[tuple[str, str, int]]:
+        """``(from, to, calls)`` for every edge, sorted."""
+        return [(a, b, n) for (a, b), n in self.counts.items()]
+
+    def successors(self, node: str) -> tuple[str, ...]:
+        """The nodes ``node`` calls, sorted (itself included when it calls itself)."""
+        return self._successors.get(node, ())
+
+    def predecessors(self, node: str) -> tuple[str, ...]:
+        """The nodes calling ``node``, sorted (itself included when it calls itself)."""
+        return self._predecessors.get(node, ())
+
+    def count(self, caller: str, callee: str) -> int:
+        """How many call edges go from ``caller`` to ``callee`` (0: none)."""
+        return self.counts.get((caller, callee), 0)
+
+    @cached_property
+    def cycles(self) -> list[tuple[str, ...]]:
+        """Groups of nodes that call each other in a cycle (size > 1), each sorted, sorted."""
+        return sorted(tuple(sorted(c)) for c in components_sinks_first(self._successors)
+                      if len(c) > 1)
+
+
 def merge_evidence(evidence: Iterable[Evidence]) -> tuple[Evidence, ...]:
     """Deduplicated, sorted evidence."""
     return tuple(sorted(set(evidence)))
-
-
-def _components_sinks_first(successors: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components of a directed graph (Tarjan's algorithm, iterative so that
-    a long call chain cannot exhaust the recursion limit), every component after all the
-    components it reaches. Nodes are the keys of ``successors`` and every node they name."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    components: list[list[str]] = []
-    for root in successors:
-        if root in index:
-            continue
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        work = [(root, iter(successors.get(root, ())))]
-        while work:
-            node, children = work[-1]
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = len(index)
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(successors.get(child, ()))))
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            else:
-                work.pop()
-                if work:
-                    parent = work[-1][0]
-                    low[parent] = min(low[parent], low[node])
-                if low[node] == index[node]:
-                    component = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.append(member)
-                        if member == node:
-                            break
-                    components.append(component)
-    return components

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field, replace
 from shlex import quote
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 from planner.domain import policy
+from planner.domain.digraph import callers_first
 from planner.domain.findings import Finding
 from planner.domain.graph import CallGraph
 from planner.domain.inventory import Inventory, ObjectRef, Workload
@@ -335,17 +334,8 @@ class _Planner:
     def enrollment_order(self) -> list[list[str]]:
         """Groups of namespaces to enroll, callers before callees; each strongly connected group
         is one entry (members by name)."""
-        enrolled = sorted(n for n in self.members.modes if self.members.enrolled(n))
-        g = nx.DiGraph()
-        g.add_nodes_from(enrolled)
-        ns_graph = self.graph.namespace_graph
-        for a, b in ns_graph.edges:
-            if a != b and a in g and b in g:
-                g.add_edge(a, b)
-        cond = nx.condensation(g)
-        members = {c: sorted(cond.nodes[c]["members"]) for c in cond.nodes}
-        order = nx.lexicographical_topological_sort(cond, key=lambda c: members[c][0])
-        return [members[c] for c in order]
+        enrolled = [n for n in self.members.modes if self.members.enrolled(n)]
+        return callers_first(enrolled, self.graph.namespace_graph.successors_of)
 
     def enrollment(self) -> None:
         workloads: dict[str, list[Workload]] = defaultdict(list)

@@ -99,10 +99,7 @@ def namespace_document(graph: CallGraph) -> dict[str, Any]:
     ng = graph.namespace_graph
     return document(SCHEMA_VERSION, {
         "view": "namespaces",
-        "namespaces": sorted(str(n) for n in ng.nodes),
-        "edges": [
-            {"from": str(a), "to": str(b), "count": int(data["count"])}
-            for a, b, data in sorted(ng.edges(data=True), key=lambda t: (str(t[0]), str(t[1])))
-        ],
+        "namespaces": list(ng.nodes),
+        "edges": [{"from": a, "to": b, "count": calls} for a, b, calls in ng.edges()],
         "stronglyConnectedNamespaces": [list(c) for c in graph.strongly_connected_namespaces()],
     })

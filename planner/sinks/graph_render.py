@@ -73,9 +73,8 @@ def render_namespace_table(console: Console, graph: CallGraph) -> None:
     """Namespace-to-namespace call counts."""
     table = KubeTable("Namespace graph", [Column("from", whole=True), Column("to", whole=True),
                                           Column("calls", justify="right")])
-    for a, b, data in sorted(graph.namespace_graph.edges(data=True),
-                             key=lambda t: (str(t[0]), str(t[1]))):
-        table.add_row(Id(a), Id(b), plain(str(data["count"])))
+    for a, b, calls in graph.namespace_graph.edges():
+        table.add_row(Id(a), Id(b), plain(str(calls)))
     console.print(table)
 
 
@@ -112,10 +111,9 @@ def namespaces_to_dot(graph: CallGraph) -> str:
     """Graphviz DOT of the namespace graph, edges labelled with call counts."""
     ng = graph.namespace_graph
     lines = ["digraph namespaces {", "  rankdir=LR;"]
-    lines.extend(f"  {_dot_quote(str(n))};" for n in sorted(ng.nodes, key=str))
-    for a, b, data in sorted(ng.edges(data=True), key=lambda t: (str(t[0]), str(t[1]))):
-        lines.append(f"  {_dot_quote(str(a))} -> {_dot_quote(str(b))} "
-                     f"[label={_dot_quote(str(data['count']))}];")
+    lines.extend(f"  {_dot_quote(n)};" for n in ng.nodes)
+    for a, b, calls in ng.edges():
+        lines.append(f"  {_dot_quote(a)} -> {_dot_quote(b)} [label={_dot_quote(str(calls))}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -132,6 +130,4 @@ def to_mermaid(graph: CallGraph) -> str:
 def namespaces_to_mermaid(graph: CallGraph) -> str:
     """Mermaid flowchart of the namespace graph."""
     ng = graph.namespace_graph
-    return flowchart(sorted(str(n) for n in ng.nodes), (
-        (str(a), str(b), str(data["count"]), False)
-        for a, b, data in sorted(ng.edges(data=True), key=lambda t: (str(t[0]), str(t[1])))))
+    return flowchart(list(ng.nodes), ((a, b, str(calls), False) for a, b, calls in ng.edges()))

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from planner.domain.digraph import layers
 from planner.domain.plan import DATAPLANE_WORDS
 from planner.sinks.report_markdown import (
     change_lines,
@@ -123,17 +124,10 @@ def layout(names: Sequence[str], edges: Sequence[tuple[str, str]],
     of what they call; inside a column, by name. A box is as wide as its longest line of text
     (``text_lengths``, default the name) and as tall as ``heights`` says (default
     ``_NODE_HEIGHT``). Deterministic for the same input."""
-    import networkx as nx
-
-    graph = nx.DiGraph()
-    graph.add_nodes_from(sorted(names))
-    graph.add_edges_from((a, b) for a, b in edges if a != b)
-    dag = nx.condensation(graph)
-    layer_of: dict[str, int] = {}
-    for depth, generation in enumerate(nx.topological_generations(dag)):
-        for component in generation:
-            for member in dag.nodes[component]["members"]:
-                layer_of[member] = depth
+    successors: dict[str, list[str]] = {}
+    for a, b in edges:
+        successors.setdefault(a, []).append(b)
+    layer_of = layers([*names, *(n for edge in edges for n in edge)], successors)
     columns: dict[int, list[str]] = {}
     for name in sorted(layer_of):
         columns.setdefault(layer_of[name], []).append(name)

@@ -84,11 +84,9 @@ def report_document(analysis: Analysis, plan: Plan,
             "hints": len(graph.hints),
             "entryPoints": len(graph.entry_points()),
             # Every node of the namespace graph, so namespaces without calls still get drawn.
-            "namespaces": sorted(str(n) for n in graph.namespace_graph.nodes),
-            "namespaceEdges": [
-                {"from": a, "to": b, "calls": d["count"]}
-                for a, b, d in sorted(graph.namespace_graph.edges(data=True))
-            ],
+            "namespaces": list(graph.namespace_graph.nodes),
+            "namespaceEdges": [{"from": a, "to": b, "calls": calls}
+                               for a, b, calls in graph.namespace_graph.edges()],
             "stronglyConnectedNamespaces": [list(g) for g in
                                             graph.strongly_connected_namespaces()],
             "coverageGaps": len(graph.coverage),

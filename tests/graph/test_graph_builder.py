@@ -189,7 +189,7 @@ def test_derived_views() -> None:
               deploy("b", "api", {"WEB": "web.a:80"}), svc("b", "api"),
               deploy("b", "db"), svc("b", "db", 5432, 5432, port_name="tcp-postgres"),
               deploy("a", "cron", {"DB_URL": "postgres://db.b/x"}))
-    assert g.namespace_graph["a"]["b"]["count"] == 2
+    assert g.namespace_graph.count("a", "b") == 2
     assert g.strongly_connected_namespaces() == [("a", "b")]
     assert g.inbound_callers("b") == {"meshed": ("Deployment/a/cron", "Deployment/a/web"),
                                       "not_meshed": ()}

@@ -204,8 +204,8 @@ class GraphScreen(MeshScreen):
             self._search.append(search)
             self._rows.append((ns.name, plaintext))
         ns_graph = graph.namespace_graph
-        for src in sorted(ns_graph.nodes, key=str):
-            targets = sorted(ns_graph.successors(src), key=str)
+        for src in ns_graph.nodes:
+            targets = ns_graph.successors(src)
             if not targets:
                 continue
             line = Text(no_wrap=True, end="")
@@ -215,8 +215,8 @@ class GraphScreen(MeshScreen):
                 if i:
                     line.append(", ")
                 line.append(clean(dst, 40))
-                line.append(f" ({ns_graph[src][dst]['count']})", style="dim")
-            self._lines.append((f"{src} {' '.join(map(str, targets))}", line))
+                line.append(f" ({ns_graph.count(src, dst)})", style="dim")
+            self._lines.append((f"{src} {' '.join(targets)}", line))
         self.apply_filter(self.filter_text)
 
     def apply_filter(self, query: str, now: bool = True) -> None:
