@@ -1,44 +1,82 @@
-"""Plan speed: blockers + plan + report JSON for the generated 10,000-service cluster, as a
-ratio to the scan of the same files (target <= 0.5x).
+"""Plan speed: what assessing, planning and the report add to a scan, as whole processes, in
+one run.
 
-Everything runs in one process on the same input: the scan (read + inventory) is timed, then
-the call graph (reported, not in the ratio: `planner graph` owns it), then ``build_plan`` (all
-MP2xx rules and the ordering) plus rendering the report document to JSON.
-Usage: python bench/plan.py [--runs N]
+On the generated cluster (100 namespaces x 100 services, seed 7, 3.5 call edges per service
+unless --density says otherwise), fresh processes take turns: ``planner scan -o json`` and
+``planner report --json`` (scan, graph, assess, plan, report), each serial (PLANNER_JOBS=1) and
+parallel (the default: a YAML reader per core), and a stage-timing process (bench/_stages.py)
+that times each stage inside one serial run. Prints the best of each side and:
+- whole processes: (report - scan) / scan, serial and parallel;
+- in process: plan + report JSON / scan, and each stage.
+Target: plan + report JSON at most 0.5x the scan. (How plan time grows with the cluster:
+bench/scaling.py.)
+Usage: python bench/plan.py [--runs N] [--density D]
 """
 
 from __future__ import annotations
 
 import argparse
 
-from _cluster import best_of, generated_cluster
+from _cluster import (
+    SERIAL,
+    Timed,
+    alternate,
+    best,
+    compile_bytecode,
+    density_of,
+    density_option,
+    generated_cluster,
+    planner_argv,
+    ratio_line,
+    run_process,
+    stage_times,
+)
 
-from planner.service import Analysis, ManifestInput, analyse, build_plan, scan
-from planner.sinks.report_json import report_document
-from planner.sinks.wire import dump_json
+STAGES = ("imports", "scan", "graph", "assess", "plan", "report")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    runs = parser.parse_args().runs
-    with generated_cluster("yaml") as folder:
-        spec = ManifestInput((str(folder),))
-        scan_time = best_of(runs, lambda: scan(spec))
-        holder: list[Analysis] = []
-        analyse_time = best_of(1, lambda: holder.append(analyse(spec)))
-        analysis = holder[0]
-        sizes: list[int] = []
+    density_option(parser)
+    args = parser.parse_args()
+    compile_bytecode()
+    stages: list[dict[str, float]] = []
+    with generated_cluster("yaml", density=density_of(args)) as folder:
+        def command(env: dict[str, str] | None, *argv: str) -> Timed:
+            return run_process(planner_argv(*argv, "-f", str(folder), "-R"), env)
 
-        def plan_and_report() -> None:
-            plan = build_plan(analysis)
-            sizes[:] = [len(plan.steps), len(dump_json(report_document(analysis, plan)))]
+        def staged() -> Timed:
+            stages.append(stage_times(folder, SERIAL))
+            return Timed(stages[-1]["process"], stages[-1]["process_cpu"])
 
-        plan_time = best_of(runs, plan_and_report)
-        print(f"services {len(analysis.scan.inventory.services)}, edges "
-              f"{len(analysis.graph.edges)}, steps {sizes[0]}, report {sizes[1] // 1024} KiB")
-        print(f"scan {scan_time:.2f}s; scan+graph {analyse_time:.2f}s; plan+report JSON "
-              f"{plan_time:.2f}s; ratio to scan {plan_time / scan_time:.2f}x (target <= 0.5x)")
+        times = alternate(args.runs, {
+            "scan -o json, serial": lambda: command(SERIAL, "scan", "-o", "json"),
+            "report --json, serial": lambda: command(SERIAL, "report", "--json"),
+            "scan -o json, parallel": lambda: command(None, "scan", "-o", "json"),
+            "report --json, parallel": lambda: command(None, "report", "--json"),
+            "stages": staged,
+        })
+    print(f"services {stages[0]['services']:.0f}, call edges {stages[0]['edges']:.0f}, steps "
+          f"{stages[0]['steps']:.0f}, report {stages[0]['report_bytes'] / 2**20:.1f} MiB; "
+          f"best of {args.runs}, sides taking turns (wall clock; CPU time of the process and "
+          "its workers)")
+    for name, runs in times.items():
+        if name != "stages":
+            print(f"  planner {name:<25} {best(runs):6.2f} s  (CPU {best(runs, 'cpu'):.2f} s)")
+    for mode, clock in (("serial", "wall"), ("serial", "cpu"), ("parallel", "wall")):
+        scan = best(times[f"scan -o json, {mode}"], clock)
+        report = best(times[f"report --json, {mode}"], clock)
+        print(ratio_line(f"{mode}, {clock}: report process - scan process", report - scan,
+                         scan, "everything after the scan"))
+    for clock in ("", "_cpu"):
+        fastest = {stage: min(s[stage + clock] for s in stages) for stage in STAGES}
+        what = "CPU" if clock else "wall"
+        print(f"in process (serial, {what}), best of each stage: "
+              + ", ".join(f"{stage} {fastest[stage]:.2f} s" for stage in STAGES))
+        print(ratio_line(f"in process ({what}): plan + report JSON / scan",
+                         fastest["plan"] + fastest["report"], fastest["scan"],
+                         "target <= 0.5x"))
 
 
 if __name__ == "__main__":

@@ -216,9 +216,13 @@ def _encode_call(caller: _Service, callee: _Service, form: str) -> str:
 
 
 def _build_model(
-    namespaces: int, services_per_ns: int, rng: random.Random
+    namespaces: int, services_per_ns: int, rng: random.Random, density: float | None = None
 ) -> tuple[list[str], list[list[_Service]], list[Edge]]:
-    """Choose services and the call graph, and encode each call into its caller."""
+    """Choose services and the call graph, and encode each call into its caller.
+
+    ``density`` (call edges per service, over all services) makes each caller draw more
+    callees, retrying a callee it already has; ``None`` keeps the sparse default (0-3 draws per
+    caller, about 1 edge per service), whose output never changes for a seed."""
     width = max(3, len(str(namespaces - 1)))
     ns_names = [f"ns-{i:0{width}d}" for i in range(namespaces)]
     weights = [k.weight for k in KINDS]
@@ -239,6 +243,9 @@ def _build_model(
             )
         by_ns.append(services)
 
+    callers = sum(s.kind.name not in LEAF_KINDS for services in by_ns for s in services)
+    # Draws per caller: uniform on 0..2*mean, so callers vary as real ones do.
+    mean = density * namespaces * services_per_ns / max(callers, 1) if density else 0.0
     edges: list[Edge] = []
     same_i = cross_i = 0
     for n, services in enumerate(by_ns):
@@ -246,16 +253,21 @@ def _build_model(
             if caller.kind.name in LEAF_KINDS:
                 continue
             chosen: list[_Service] = []
-            for _ in range(rng.randint(0, 3)):
+            draws = rng.randint(0, round(2 * mean)) if density else rng.randint(0, 3)
+            # A dense graph retries a callee drawn twice (up to twice the draws).
+            for _ in range(draws * 2 if density else draws):
+                if density and len(chosen) == draws:
+                    break
                 if namespaces > 1 and rng.random() < 0.2:
                     # Any service in another namespace: cycles between namespaces can form.
-                    other = rng.choice([m for m in range(namespaces) if m != n])
-                    callee = rng.choice(by_ns[other])
+                    # (randrange draws as choice of the list of the other namespaces does.)
+                    other = rng.randrange(namespaces - 1)
+                    callee = rng.choice(by_ns[other + (other >= n)])
                 else:
                     # Only later services of the same namespace: acyclic within a namespace.
                     if j + 1 >= len(services):
                         continue
-                    callee = rng.choice(services[j + 1 :])
+                    callee = services[rng.randrange(j + 1, len(services))]
                 if callee not in chosen:
                     chosen.append(callee)
             for callee in chosen:
@@ -465,17 +477,22 @@ def generate(
     out: Path,
     fmt: Format = "yaml",
     hostile: bool = False,
+    density: float | None = None,
 ) -> GroundTruth:
     """Write a synthetic cluster to ``out`` and return its ground truth.
 
+    ``density``: call edges per service (real shapes have about 3.5); ``None`` keeps the sparse
+    default of about 1.
     Raises ``ValueError`` on non-positive sizes or an unknown ``fmt``.
     """
     if namespaces < 1 or services_per_ns < 1:
         raise ValueError("namespaces and services_per_ns must be >= 1")
+    if density is not None and not 0 < density <= 20:
+        raise ValueError("density must be > 0 and <= 20 call edges per service")
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {', '.join(FORMATS)}")
     rng = random.Random(seed)
-    ns_names, by_ns, edges = _build_model(namespaces, services_per_ns, rng)
+    ns_names, by_ns, edges = _build_model(namespaces, services_per_ns, rng, density)
     # Manifests go in their own folder so `planner scan -f OUT/manifests` (or kubectl apply)
     # never meets the ground-truth file, which is not a Kubernetes object.
     manifests = out / "manifests"
@@ -548,10 +565,17 @@ def main(argv: list[str] | None = None) -> int:
         help="put Rich markup, ANSI escapes, unicode and very long strings into "
         "label, annotation and env values",
     )
+    parser.add_argument(
+        "--density",
+        type=float,
+        default=None,
+        help="call edges per service (real shapes: about 3.5; default: sparse, about 1)",
+    )
     args = parser.parse_args(argv)
     try:
         truth = generate(
-            args.namespaces, args.services, args.seed, args.out, args.fmt, args.hostile
+            args.namespaces, args.services, args.seed, args.out, args.fmt, args.hostile,
+            args.density,
         )
     except ValueError as exc:
         parser.error(str(exc))
