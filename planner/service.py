@@ -27,7 +27,7 @@ from planner.domain.staging import parse_batch as parse_batch
 from planner.domain.staging import parse_duration as parse_duration
 
 if TYPE_CHECKING:
-    # networkx loads only for commands that build the graph; `planner scan` does not need it.
+    # Modules a command may not need (graph, rules, traffic) load when it uses them.
     from planner.domain.authz import AuthzProposal
     from planner.domain.fit import Assessment
     from planner.domain.observed import NamespaceTraffic
