@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from shlex import quote
 from typing import TYPE_CHECKING, Any
 
@@ -189,6 +190,11 @@ class _Planner:
         #: Who is in the mesh once the enroll steps are done (see ``exceptions_for``).
         self.planned: Enrollment | None = None
         self._bound: dict[ObjectRef, set[int]] = {}
+        #: Findings that ask for a port exception, by namespace (see ``exceptions_for``).
+        self.exception_findings: dict[str, list[Finding]] = defaultdict(list)
+        for finding in findings:
+            if finding.exception:
+                self.exception_findings[finding.namespace].append(finding)
 
     # -- shared pieces ------------------------------------------------------------------------
 
@@ -199,14 +205,16 @@ class _Planner:
         self.strict()
         self.mesh_strict()
         steps = [_unseen_rollbacks(s, self.unread) for s in self.attach_findings()]
+        step_ids: dict[str, list[str]] = defaultdict(list)
+        for s in steps:
+            step_ids[s.target.namespace].append(s.id)
         fates = []
         for ns in self.inv.namespaces:
             fate = self.fates.get(ns.name) or NamespaceFate(
                 ns.name, NamespaceMode.OUTSIDE, False, FinalMtls.OUTSIDE,
                 self.members.reasons.get(ns.name, ""))
-            ids = tuple(s.id for s in steps if s.target.namespace == ns.name)
             fates.append(NamespaceFate(fate.name, fate.mode, fate.already, fate.final,
-                                       fate.reason, ids))
+                                       fate.reason, tuple(step_ids.get(ns.name, ()))))
         return Plan(self.root, self.granularity, self.istio, tuple(steps),
                     tuple(fates), self.findings)
 
@@ -487,10 +495,8 @@ class _Planner:
             reason = self.planned.of(row.caller)[1]
             self.cover(needed, uncovered, row.caller, f"{row.caller} ({reason})", server,
                        () if row.container_port is None else (row.container_port,))
-        for finding in self.findings:
+        for finding in self.exception_findings.get(ns, ()):
             data = finding.exception
-            if finding.namespace != ns or not data:
-                continue
             caller, target = str(data.get("caller", "")), str(data.get("workload", ""))
             ref = parse_ref(target)
             workload = workloads.get(ref) if ref else None
@@ -531,10 +537,39 @@ class _Planner:
         ``portLevelMtls`` applies to (MESH-NOTES §1)."""
         cached = self._bound.get(workload.ref)
         if cached is None:
-            cached = {p for s in self.inv.services if workload.ref in s.selects
+            cached = {p for s in self.inv.services_of.get(workload.ref, ())
                       for p in container_ports(self.inv, s, None, workload)}
             self._bound[workload.ref] = cached
         return cached
+
+    @cached_property
+    def _pod_labels(self) -> dict[tuple[str, str, str], list[Workload]]:
+        """Workloads by ``(namespace, pod label, value)``."""
+        index: dict[tuple[str, str, str], list[Workload]] = defaultdict(list)
+        for w in self.inv.workloads:
+            for k, v in w.pod_labels.items():
+                index[w.namespace, k, v].append(w)
+        return index
+
+    @cached_property
+    def _served(self) -> frozenset[str]:
+        """Workload ids some Service sends traffic to."""
+        return frozenset(w for ws in self.graph.backends.values() for w in ws)
+
+    @cached_property
+    def _blind(self) -> tuple[dict[str, list[int]], list[int]]:
+        """Blind workloads (``manifest_coverage.blind``, by position) by namespace, and those
+        staying outside the mesh (see ``proof_for``)."""
+        by_ns: dict[str, list[int]] = defaultdict(list)
+        outside = []
+        for i, key in enumerate(self.graph.manifest_coverage.blind):
+            ref = parse_ref(key)
+            if ref is None:
+                continue
+            by_ns[ref.namespace].append(i)
+            if not caller_fate(self.inv, self.members, key)[0]:
+                outside.append(i)
+        return by_ns, outside
 
     def isolating_selector(self, workload: Workload) -> tuple[dict[str, str], str]:
         """``matchLabels`` for a policy on ``workload`` alone, or ``{}`` and why there is none:
@@ -543,8 +578,11 @@ class _Planner:
         labels = policy.selector_labels(workload)
         if not labels:
             return {}, "no pod labels usable as a selector"
-        shared = sorted(o.ref.key for o in self.inv.workloads
-                        if o.namespace == workload.namespace and o.ref != workload.ref
+        # The workloads carrying every label: the smallest set of those carrying one of them,
+        # narrowed by the others (an index, not a walk over the namespace per workload).
+        carriers = sorted((self._pod_labels.get((workload.namespace, k, v), ())
+                           for k, v in labels.items()), key=len)
+        shared = sorted(o.ref.key for o in carriers[0] if o.ref != workload.ref
                         and all(o.pod_labels.get(k) == v for k, v in labels.items()))
         if shared:
             return {}, (f"its pod labels also select {policy.join_names(shared)}, so a "
@@ -552,6 +590,7 @@ class _Planner:
         return labels, ""
 
     def strict_namespace(self, ns: str) -> None:
+        start = len(self.steps)
         exceptions, uncovered = self.exceptions_for(ns)
         callers = self.caller_namespaces(ns)
         group = self.groups.get(ns, ())
@@ -599,9 +638,10 @@ class _Planner:
             preconditions=(f"no plaintext traffic into {ns} over 7 days (queries below return "
                            "no series)", *(f"{c} enrolled" for c in callers), *unproven),
             promql=plaintext_queries(ns, excepted_workloads=excepted),
+            # Its per-workload STRICT steps, if any: added above, by this call alone.
             requires=tuple(sorted({*requires, *exception_ids,
-                                   *(s.id for s in self.steps
-                                     if s.target.namespace == ns and s.phase is Phase.STRICT)})),
+                                   *(s.id for s in self.steps[start:]
+                                     if s.phase is Phase.STRICT)})),
             verify=_strict_checks(ns),
             proof=proof, blind=blind,
         ))
@@ -614,12 +654,11 @@ class _Planner:
         from it, and the precondition that says so. Blind workloads (no outbound call in the
         manifests) in ``ns``, in a namespace calling it, or staying outside the mesh may call
         into ``ns`` unseen: only observed traffic can show those calls."""
-        g = self.graph.namespace_graph
-        near = {ns, *(g.predecessors(ns) if ns in g else ())}
-        blind = tuple(key for key in self.graph.manifest_coverage.blind
-                      if (ref := parse_ref(key)) is not None
-                      and (ref.namespace in near
-                           or not caller_fate(self.inv, self.members, key)[0]))
+        by_ns, outside = self._blind
+        near = {ns, *self.graph.namespace_graph.predecessors(ns)}
+        keys = self.graph.manifest_coverage.blind
+        blind = tuple(keys[i] for i in sorted({*outside, *(i for n in near
+                                                           for i in by_ns.get(n, ()))}))
         if not blind:
             return "manifests", (), ()
         shown = policy.join_names([*blind[:3], f"{len(blind) - 3} more"] if len(blind) > 3
@@ -664,9 +703,9 @@ class _Planner:
     def workload_strict_steps(self, ns: str, exceptions: Mapping[str, _Exception],
                               requires: list[str], position: str,
                               proof: tuple[str, tuple[str, ...], tuple[str, ...]]) -> None:
-        served = {w for ws in self.graph.backends.values() for w in ws}
-        candidates = [w for w in self.inv.workloads if w.namespace == ns
-                      and w.ref.key in served and w.ref.key not in exceptions
+        served = self._served
+        candidates = [w for w in self.inv.workloads_by_namespace.get(ns, ())
+                      if w.ref.key in served and w.ref.key not in exceptions
                       and caller_fate(self.inv, self.members, w.ref.key)[0]
                       # A selector shared with another workload would stage it too, unseen.
                       and self.isolating_selector(w)[0]]
