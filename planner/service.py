@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from planner.domain.authz import AuthzProposal
     from planner.domain.fit import Assessment
     from planner.domain.observed import NamespaceTraffic
-    from planner.domain.plan import Plan
+    from planner.domain.plan import DataplaneSelection, Plan
     from planner.domain.suppressions import Suppression
     from planner.domain.traffic import GateResult, Health, TrafficSnapshot
     from planner.domain.whatif import WhatIf
@@ -256,18 +256,21 @@ def _step_what_ifs(analysis: Analysis, plan: Plan) -> dict[str, WhatIf]:
 
 def _dataplane_modes(analysis: Analysis, assessment: Assessment,
                      dataplane: str | Mapping[str, str],
-                     ) -> tuple[dict[str, str], dict[str, str], str]:
+                     ) -> tuple[dict[str, str], dict[str, str], DataplaneSelection]:
     """Namespace -> mode, namespace -> how it was chosen (in words), and the choice's name."""
+    from planner.domain.plan import DataplaneSelection
+
     if not isinstance(dataplane, str):
         modes = dict(dataplane)
-        return modes, {ns: f"{m}, as given" for ns, m in modes.items()}, "given"
-    if dataplane == "recommended":
+        return (modes, {ns: f"{m}, as given" for ns, m in modes.items()},
+                DataplaneSelection.GIVEN)
+    if dataplane == DataplaneSelection.RECOMMENDED:
         modes, why = {}, {}
         for ns, choice in assessment.dataplane.items():
             modes[ns] = choice.mode
             why[ns] = (f"{choice.mode}, as assess recommends"
                        + (f": {choice.reasons[0]}" if choice.reasons else ""))
-        return modes, why, dataplane
+        return modes, why, DataplaneSelection.RECOMMENDED
     if dataplane not in DATAPLANE_CHOICES:
         raise ValueError(f"dataplane must be one of {', '.join(DATAPLANE_CHOICES)}, "
                          f"not {dataplane!r}")
@@ -277,7 +280,7 @@ def _dataplane_modes(analysis: Analysis, assessment: Assessment,
                + (f" (assess recommends {recommended[ns]})"
                   if recommended.get(ns, dataplane) != dataplane else "")
            for ns in names}
-    return {ns: dataplane for ns in names}, why, dataplane
+    return {ns: dataplane for ns in names}, why, DataplaneSelection(dataplane)
 
 
 def assess(analysis: Analysis) -> Assessment:

@@ -25,6 +25,7 @@ from typing import Any, Final
 from planner.domain import raw
 from planner.domain.findings import Finding, Rule, RuleContext
 from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
+from planner.domain.plan import NamespaceMode
 from planner.domain.profile import COST_BASIS, QUESTIONS, Profile, ProxyCost
 from planner.domain.roles import infrastructure_role
 from planner.domain.verdict import OPTIONAL, OVERKILL, RECOMMENDED, Alternative, FitVerdict
@@ -42,8 +43,8 @@ SYSTEM_NAMESPACES: Final = frozenset({"kube-system", "kube-public", "kube-node-l
 #: article calls sidecar "the safer choice" for existing meshes with complex L7 policy.
 COMPLEX_L7_OBJECTS: Final = 3
 
-AMBIENT: Final = "ambient"
-SIDECAR: Final = "sidecar"
+AMBIENT: Final = NamespaceMode.AMBIENT
+SIDECAR: Final = NamespaceMode.SIDECAR
 
 
 def is_system_namespace(namespace: str, root_namespace: str = "istio-system") -> bool:
@@ -143,7 +144,7 @@ class DataplaneChoice:
     cost counts it)."""
 
     namespace: str
-    mode: str
+    mode: NamespaceMode
     reasons: tuple[str, ...]
     pods: int
     waypoint: Waypoint | None = None

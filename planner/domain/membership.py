@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from planner.domain import policy
 from planner.domain.graph import INGRESS_PREFIX, KUBELET, Edge
 from planner.domain.inventory import Inventory, ObjectRef, Service, Workload
+from planner.domain.plan import NamespaceMode
 from planner.domain.roles import (
     GATEWAY_MESHED,
     infrastructure_role,
@@ -29,13 +30,13 @@ class Membership:
     """Namespace enrollment decided for the plan. ``modes`` maps every namespace to sidecar,
     ambient or outside; ``reasons`` says why; ``already`` marks labels that enroll it now."""
 
-    modes: Mapping[str, str]
+    modes: Mapping[str, NamespaceMode]
     reasons: Mapping[str, str]
     already: frozenset[str]
 
     def enrolled(self, namespace: str) -> bool:
         """True when the plan puts (or keeps) the namespace in the mesh."""
-        return self.modes.get(namespace, "outside") != "outside"
+        return self.modes.get(namespace, NamespaceMode.OUTSIDE) != NamespaceMode.OUTSIDE
 
 
 def membership(inventory: Inventory, root_namespace: str,
@@ -47,36 +48,41 @@ def membership(inventory: Inventory, root_namespace: str,
     by_ns: dict[str, list[Workload]] = defaultdict(list)
     for w in inventory.workloads:
         by_ns[w.namespace].append(w)
-    modes: dict[str, str] = {}
+    modes: dict[str, NamespaceMode] = {}
     reasons: dict[str, str] = {}
     already: set[str] = set()
     for ns in inventory.namespaces:
         name = ns.name
         workloads = by_ns.get(name, [])
         if name == root_namespace:
-            modes[name], reasons[name] = "outside", "Istio's root namespace (control plane)"
+            modes[name] = NamespaceMode.OUTSIDE
+            reasons[name] = "Istio's root namespace (control plane)"
         elif name in SYSTEM_NAMESPACES:
-            modes[name], reasons[name] = "outside", "Kubernetes system namespace"
+            modes[name], reasons[name] = NamespaceMode.OUTSIDE, "Kubernetes system namespace"
         elif ns.injection == "disabled" or ns.dataplane_mode == "none":
-            modes[name], reasons[name] = "outside", "opted out by its namespace labels"
+            modes[name] = NamespaceMode.OUTSIDE
+            reasons[name] = "opted out by its namespace labels"
         elif ns.enrollment != "none":
-            modes[name], reasons[name] = ns.enrollment, f"already labelled for {ns.enrollment}"
+            modes[name] = NamespaceMode(ns.enrollment)
+            reasons[name] = f"already labelled for {ns.enrollment}"
             already.add(name)
         elif not workloads:
-            modes[name], reasons[name] = "outside", "no workloads to enroll"
+            modes[name], reasons[name] = NamespaceMode.OUTSIDE, "no workloads to enroll"
         elif all(is_istio_gateway(w) for w in workloads):
-            modes[name] = "outside"
+            modes[name] = NamespaceMode.OUTSIDE
             reasons[name] = ("holds only Istio gateways ("
                              + policy.join_names(sorted(w.name for w in workloads))
                              + "), proxies of the mesh themselves: nothing to enroll")
         elif roles := sorted({f"{role} {w.name}" for w in workloads
                               if (role := infrastructure_role(w)) is not None}):
-            modes[name] = "outside"
+            modes[name] = NamespaceMode.OUTSIDE
             reasons[name] = ("holds " + policy.join_names(roles)
                              + ", which stays outside the mesh")
         else:
-            mode = (dataplane or {}).get(name, "sidecar")
-            modes[name] = mode if mode in ("sidecar", "ambient") else "sidecar"
+            mode = (dataplane or {}).get(name, NamespaceMode.SIDECAR)
+            modes[name] = (NamespaceMode(mode) if mode in (NamespaceMode.SIDECAR,
+                                                            NamespaceMode.AMBIENT)
+                           else NamespaceMode.SIDECAR)
             reasons[name] = (why or {}).get(name) or f"{modes[name]} (the default data plane)"
     return Membership(modes, reasons, frozenset(already))
 
@@ -100,16 +106,17 @@ def caller_fate(inventory: Inventory, members: Membership, node_id: str) -> tupl
         return False, f"{node_id} is outside the mesh"
     if is_istio_gateway(workload):
         return True, GATEWAY_MESHED
-    mode = members.modes.get(workload.namespace, "outside")
-    if mode == "outside":
+    mode = members.modes.get(workload.namespace, NamespaceMode.OUTSIDE)
+    if mode == NamespaceMode.OUTSIDE:
         return False, (f"namespace {workload.namespace} stays outside the mesh "
                        f"({members.reasons.get(workload.namespace, 'not enrolled')})")
     if workload.host_network:
         return False, "runs with hostNetwork; the mesh never captures its traffic"
-    if mode == "sidecar" and workload.inject_opt == "false":
+    if mode == NamespaceMode.SIDECAR and workload.inject_opt == "false":
         what = "Job/CronJob" if workload.is_batch else "workload"
         return False, f"{what} opted out with sidecar.istio.io/inject=false"
-    if mode == "ambient" and workload.pod_labels.get("istio.io/dataplane-mode") == "none":
+    if (mode == NamespaceMode.AMBIENT
+            and workload.pod_labels.get("istio.io/dataplane-mode") == "none"):
         return False, "opted out of ambient with istio.io/dataplane-mode=none"
     return True, f"meshed ({mode})"
 
@@ -129,7 +136,7 @@ def benign_plaintext(inventory: Inventory, members: Membership, edge: Edge,
                      workload: Workload) -> bool:
     """Plaintext calls STRICT does not refuse: kubelet probes rewritten to pilot-agent, and
     scrapes served by metrics merging on :15020 (MESH-NOTES §7.1, §7.2)."""
-    sidecar = members.modes.get(workload.namespace) == "sidecar"
+    sidecar = members.modes.get(workload.namespace) == NamespaceMode.SIDECAR
     if edge.target_ports and all(p == AGENT_PORT for p in edge.target_ports):
         return True
     if edge.caller == KUBELET:

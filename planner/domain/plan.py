@@ -29,12 +29,23 @@ if TYPE_CHECKING:
     from planner.domain.whatif import WhatIf
 
 
+class DataplaneSelection(StrEnum):
+    """How a plan chose the data plane of the namespaces not yet labelled (``Plan.dataplane``):
+    as ``planner assess`` recommends per namespace, one for all (``--dataplane``), or as a
+    library caller gave it per namespace."""
+
+    RECOMMENDED = "recommended"
+    SIDECAR = "sidecar"
+    AMBIENT = "ambient"
+    GIVEN = "given"
+
+
 #: How a plan chose its data plane, in words (``Plan.dataplane``).
 DATAPLANE_WORDS = {
-    "recommended": "as `planner assess` recommends per namespace",
-    "sidecar": "sidecar for every namespace (--dataplane sidecar)",
-    "ambient": "ambient for every namespace (--dataplane ambient)",
-    "given": "as given per namespace",
+    DataplaneSelection.RECOMMENDED: "as `planner assess` recommends per namespace",
+    DataplaneSelection.SIDECAR: "sidecar for every namespace (--dataplane sidecar)",
+    DataplaneSelection.AMBIENT: "ambient for every namespace (--dataplane ambient)",
+    DataplaneSelection.GIVEN: "as given per namespace",
 }
 
 
@@ -88,6 +99,16 @@ class FinalMtls(StrEnum):
     OUTSIDE = "outside"
 
 
+class Proof(StrEnum):
+    """What can prove a STRICT step safe (``Step.proof``): the manifests (every caller is
+    known), or only observed traffic (some workloads may call in unseen); empty (falsy) for the
+    other steps."""
+
+    NONE = ""
+    MANIFESTS = "manifests"
+    OBSERVED_TRAFFIC = "observed traffic"
+
+
 @dataclass(frozen=True)
 class Change:
     """One change: apply a manifest, delete an object (stub), or restart a workload (stub)."""
@@ -126,7 +147,7 @@ class Step:
     forced_by: tuple[str, ...] = ()
     #: STRICT steps: what can prove them safe, ``manifests`` (every caller is known) or
     #: ``observed traffic`` (``blind`` workloads may call in unseen); empty for other steps.
-    proof: str = ""
+    proof: Proof = Proof.NONE
     blind: tuple[str, ...] = ()
 
 
@@ -156,7 +177,7 @@ class Plan:
     fit: FitVerdict | None = None
     #: How namespaces not yet labelled get their data plane: ``recommended`` (as ``assess``
     #: recommends per namespace), ``sidecar`` or ``ambient`` (``--dataplane``), or ``given``.
-    dataplane: str = "sidecar"
+    dataplane: DataplaneSelection = DataplaneSelection.SIDECAR
     #: What the input could not tell and the plan assumed (one line each).
     notes: tuple[str, ...] = ()
     #: Per STRICT and exception step id: the calls that would break if it were applied now

@@ -31,12 +31,14 @@ from planner.domain.membership import (
 from planner.domain.plan import (
     Action,
     Change,
+    DataplaneSelection,
     FinalMtls,
     Granularity,
     NamespaceFate,
     NamespaceMode,
     Phase,
     Plan,
+    Proof,
     Scope,
     Step,
     Target,
@@ -93,7 +95,7 @@ def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[F
                     root_namespace: str = "istio-system", granularity: str = "namespace",
                     dataplane: Mapping[str, str] | None = None,
                     dataplane_why: Mapping[str, str] | None = None,
-                    dataplane_choice: str = "sidecar",
+                    dataplane_choice: DataplaneSelection = DataplaneSelection.SIDECAR,
                     fit: FitVerdict | None = None,
                     unread: Collection[str] = (),
                     enrollment_codes: Collection[str] = ()) -> Plan:
@@ -256,7 +258,7 @@ class _Planner:
             notes.append("Istio is not installed: install istiod (and the CRDs) first"
                          + (f" ({len(self.inv.istio)} Istio object(s) in the input do not "
                             "make a control plane)" if self.inv.istio else ""))
-        ambient = sorted(n for n, m in self.members.modes.items() if m == "ambient")
+        ambient = sorted(n for n, m in self.members.modes.items() if m == NamespaceMode.AMBIENT)
         if ambient:
             notes.append(f"ambient data plane for {policy.join_names(ambient)}: Istio installed "
                          "with the ambient profile (istio-cni and ztunnel on every node)")
@@ -356,7 +358,7 @@ class _Planner:
     def enroll(self, ns: str, group: list[str], workloads: list[Workload]) -> None:
         mode = self.members.modes[ns]
         labels = dict(self.tracker.labels.get(ns, {}))
-        if mode == "ambient":
+        if mode == NamespaceMode.AMBIENT:
             if labels.get("istio.io/dataplane-mode") != "ambient":
                 labels["istio.io/dataplane-mode"] = "ambient"
             # A non-default revision's istiod only configures namespaces that name it.
@@ -380,9 +382,9 @@ class _Planner:
                          f"sets {', '.join(found)}; change it before labelling {ns}"
                          for p in self.policies.workload.get(ns, ())
                          if (found := policy.disable_settings(p))]
-                        if mode == "ambient" else [])
+                        if mode == NamespaceMode.AMBIENT else [])
         restarts = [w for w in sorted(workloads, key=lambda w: w.ref)
-                    if mode == "sidecar" and w.ref.kind in RESTARTABLE
+                    if mode == NamespaceMode.SIDECAR and w.ref.kind in RESTARTABLE
                     and not is_istio_gateway(w)
                     and caller_fate(self.inv, self.members, w.ref.key)[0]
                     and not (w.observed and w.observed.pods
@@ -401,9 +403,9 @@ class _Planner:
             position += (f" {ns} calls and is called by {policy.join_names(group)} in a cycle: "
                          "they are enrolled together, before any of them goes STRICT.")
         already = ns in self.members.already
-        how = ("no restart: ztunnel captures traffic as soon as the label is set" if
-               mode == "ambient" else f"rollout restart of {len(restarts)} workload(s) so their "
-               "pods get a sidecar")
+        how = ("no restart: ztunnel captures traffic as soon as the label is set"
+               if mode == NamespaceMode.AMBIENT
+               else f"rollout restart of {len(restarts)} workload(s) so their pods get a sidecar")
         self.steps.append(Step(
             id=step_id, phase=Phase.ENROLL,
             title=f"Enroll {ns} ({mode})" if not already else f"Confirm {ns} is enrolled ({mode})",
@@ -417,10 +419,10 @@ class _Planner:
             requires=("20-mesh-permissive", *earlier),
             verify=_enroll_checks(ns, mode),
         ))
-        self.fates[ns] = NamespaceFate(ns, NamespaceMode(mode), already, FinalMtls.PERMISSIVE,
+        self.fates[ns] = NamespaceFate(ns, mode, already, FinalMtls.PERMISSIVE,
                                        self.members.reasons[ns])
 
-    def permissive_pin(self, ns: str, mode: str) -> tuple[dict[str, Any] | None, str]:
+    def permissive_pin(self, ns: str, mode: NamespaceMode) -> tuple[dict[str, Any] | None, str]:
         """The namespace-wide PERMISSIVE policy ``ns`` needs while it joins the mesh, if any, and
         what precedence does to the namespace (text for the step's ``why``).
 
@@ -443,7 +445,7 @@ class _Planner:
         if effective == "DISABLE":
             change = ("it goes to PERMISSIVE here: DISABLE -> PERMISSIVE -> STRICT, never "
                       "straight across" + (", and ambient does not support DISABLE"
-                                           if mode == "ambient" else ""))
+                                           if mode == NamespaceMode.AMBIENT else ""))
         elif effective == "STRICT" and ns not in self.members.already:
             change = (f"a namespace-wide PERMISSIVE holds until 40-strict-{ns}: STRICT would "
                       "refuse callers outside the mesh as soon as the workloads join, before "
@@ -649,7 +651,7 @@ class _Planner:
         self.fates[ns] = NamespaceFate(ns, fate.mode, fate.already, FinalMtls.STRICT,
                                        fate.reason)
 
-    def proof_for(self, ns: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    def proof_for(self, ns: str) -> tuple[Proof, tuple[str, ...], tuple[str, ...]]:
         """What can prove STRICT on ``ns`` safe, the blind workloads that keep the manifests
         from it, and the precondition that says so. Blind workloads (no outbound call in the
         manifests) in ``ns``, in a namespace calling it, or staying outside the mesh may call
@@ -660,10 +662,10 @@ class _Planner:
         blind = tuple(keys[i] for i in sorted({*outside, *(i for n in near
                                                            for i in by_ns.get(n, ()))}))
         if not blind:
-            return "manifests", (), ()
+            return Proof.MANIFESTS, (), ()
         shown = policy.join_names([*blind[:3], f"{len(blind) - 3} more"] if len(blind) > 3
                                   else blind)
-        return "observed traffic", blind, (
+        return Proof.OBSERVED_TRAFFIC, blind, (
             f"proof from observed traffic: the manifests show no outbound call of {shown}, "
             f"so they cannot show every caller of {ns}: enroll in PERMISSIVE "
             f"(30-enroll-{ns}), observe (--prometheus or --traffic), then STRICT; unproven "
@@ -702,7 +704,7 @@ class _Planner:
 
     def workload_strict_steps(self, ns: str, exceptions: Mapping[str, _Exception],
                               requires: list[str], position: str,
-                              proof: tuple[str, tuple[str, ...], tuple[str, ...]]) -> None:
+                              proof: tuple[Proof, tuple[str, ...], tuple[str, ...]]) -> None:
         served = self._served
         candidates = [w for w in self.inv.workloads_by_namespace.get(ns, ())
                       if w.ref.key in served and w.ref.key not in exceptions
@@ -823,8 +825,8 @@ def _unique_names(entries: Mapping[str, Any]) -> dict[str, str]:
             for key, ref in refs.items() if ref is not None}
 
 
-def _enroll_checks(ns: str, mode: str) -> tuple[str, ...]:
-    if mode == "ambient":
+def _enroll_checks(ns: str, mode: NamespaceMode) -> tuple[str, ...]:
+    if mode == NamespaceMode.AMBIENT:
         return (f"istioctl ztunnel-config workloads --workload-namespace {quote(ns)} "
                 "(PROTOCOL HBONE for every pod)",)
     return (f"kubectl rollout status -n {quote(ns)} deploy,sts,ds",

@@ -48,7 +48,7 @@ from planner.domain.membership import (
     parse_ref,
 )
 from planner.domain.observed import UNNAMED_SERVICE_PREFIX
-from planner.domain.plan import Action, Phase, Step
+from planner.domain.plan import Action, NamespaceMode, Phase, Step
 from planner.domain.roles import is_istio_gateway
 
 STRICT = "STRICT"
@@ -155,12 +155,12 @@ class Enrollment:
 def current_enrollment(inventory: Inventory, graph: CallGraph) -> Enrollment:
     """The mesh as the scan shows it now: namespace labels, pod-template overrides and, from
     a live cluster, the pods' actual sidecars and ambient redirection."""
-    modes: dict[str, str] = {}
+    modes: dict[str, NamespaceMode] = {}
     reasons: dict[str, str] = {}
     already: set[str] = set()
     for ns in inventory.namespaces:
         mode = ns.enrollment
-        modes[ns.name] = mode if mode != "none" else "outside"
+        modes[ns.name] = NamespaceMode(mode) if mode != "none" else NamespaceMode.OUTSIDE
         reasons[ns.name] = (f"labelled for {mode}" if mode != "none"
                             else "no injection or ambient label")
         if mode != "none":

@@ -65,7 +65,7 @@ def assessment_document(assessment: Assessment, source: str) -> dict[str, Any]:
 def _choice(choice: DataplaneChoice) -> dict[str, Any]:
     waypoint = choice.waypoint
     return {
-        "mode": choice.mode,
+        "mode": choice.mode.value,
         "reasons": list(choice.reasons),
         "pods": choice.pods,
         "ambientBlockers": list(choice.ambient_blockers),

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from planner.domain.findings import Finding
-from planner.domain.plan import Change, NamespaceFate, Plan, Step, Target
+from planner.domain.plan import Change, NamespaceFate, Plan, Proof, Step, Target
 from planner.domain.traffic import GateResult
 from planner.domain.verdict import FitVerdict
 from planner.sinks.traffic_json import gate_body
@@ -71,7 +71,7 @@ def step_body(step: Step) -> dict[str, Any]:
         "verify": list(step.verify),
         "blockers": [finding_body(f) for f in step.blockers],
         "forcedBy": list(step.forced_by),
-        "proof": step.proof,
+        "proof": step.proof.value,
         "blind": list(step.blind),
     }
 
@@ -79,7 +79,7 @@ def step_body(step: Step) -> dict[str, Any]:
 def readiness(step: Step) -> str:
     """A STRICT step without observed traffic: ``ready`` when the manifests show every caller,
     ``unproven`` when blind workloads keep them from it (docs/plan.md)."""
-    return "ready" if step.proof == "manifests" else "unproven"
+    return "ready" if step.proof == Proof.MANIFESTS else "unproven"
 
 
 def plan_body(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def plan_body(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict
     return {
         # The verdict first: "is a mesh worth it here?" comes before how to roll it out.
         "fit": fit_body(plan.fit),
-        "dataplane": plan.dataplane,
+        "dataplane": plan.dataplane.value,
         "notes": list(plan.notes),
         "rootNamespace": plan.root_namespace,
         "granularity": plan.granularity.value,

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from rich.console import Console, RenderableType
 from rich.text import Text
 
-from planner.domain.plan import DATAPLANE_WORDS, Action, Plan, Step
+from planner.domain.plan import DATAPLANE_WORDS, Action, Plan, Proof, Step
 from planner.domain.traffic import GateResult
 from planner.domain.whatif import WhatIf
 from planner.sinks.plan_json import readiness
@@ -88,7 +88,7 @@ def render_plan(console: Console, plan: Plan,
             cells.append(plain(status, style=_GATE_STYLE.get(status, "")))
         table.add_row(*cells)
     console.print(table)
-    unproven = [s for s in plan.steps if gates is None and s.proof == "observed traffic"]
+    unproven = [s for s in plan.steps if gates is None and s.proof == Proof.OBSERVED_TRAFFIC]
     for step in unproven:
         console.print(plain(f"unproven {step.id}: {len(step.blind)} blind workload(s) "
                             f"({', '.join(step.blind)}); the manifests cannot show every "
