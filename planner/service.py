@@ -320,6 +320,9 @@ def authorization(analysis: Analysis, *, dataplane: str | Mapping[str, str] = "r
 if TYPE_CHECKING:
     # ApplySession re-exported: front ends name the session type without importing the engine.
     from planner.apply.engine import ApplySession as ApplySession
+    from planner.apply.engine import RolloutTick as RolloutTick
+    from planner.apply.engine import StepOutcome as StepOutcome
+    from planner.apply.engine import StepPreview as StepPreview
     from planner.apply.engine import TrafficReader
 
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tui.messages import Analysed, Assessed, Post, WorkProgress
-from tui.options import TuiOptions
+from tui.options import Answers, TuiOptions
+
+if TYPE_CHECKING:
+    from planner.domain.analysis import Analysis
 
 
 def scan_progress(post: Post, label: str) -> Callable[[int, int, str], None]:
@@ -22,7 +25,7 @@ def scan_progress(post: Post, label: str) -> Callable[[int, int, str], None]:
     return progress
 
 
-def analyse(options: TuiOptions, overrides: dict[str, Any], post: Post, label: str) -> Any:
+def analyse(options: TuiOptions, overrides: Answers, post: Post, label: str) -> Analysis:
     """Scan and analyse the input with the answered profile questions."""
     from planner import service
 
@@ -32,7 +35,7 @@ def analyse(options: TuiOptions, overrides: dict[str, Any], post: Post, label: s
                            root_namespace=options.root_namespace)
 
 
-def analyse_and_plan(options: TuiOptions, overrides: dict[str, Any], post: Post,
+def analyse_and_plan(options: TuiOptions, overrides: Answers, post: Post,
                      shown: threading.Event) -> None:
     """Scan, read the observed traffic, build and gate the plan, then assess (once ``shown``
     says the scan is on screen)."""
@@ -65,7 +68,7 @@ def analyse_and_plan(options: TuiOptions, overrides: dict[str, Any], post: Post,
     post(WorkProgress(""))
 
 
-def reassess(options: TuiOptions, overrides: dict[str, Any], post: Post) -> None:
+def reassess(options: TuiOptions, overrides: Answers, post: Post) -> None:
     """Re-run ``analyse`` with the answered questions, then ``assess``."""
     from planner import service
 

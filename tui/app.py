@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from time import perf_counter
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.markup import escape
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -34,12 +35,22 @@ from tui.messages import (
     WorkFailed,
     WorkProgress,
 )
-from tui.options import TuiOptions
+from tui.options import Answers, TuiOptions
 from tui.screens.assess import AssessScreen
 from tui.screens.base import MeshScreen
 from tui.screens.graph import GraphScreen, NamespaceScreen
 from tui.screens.modals import ConfirmModal, GateModal, HelpScreen, MessageModal
 from tui.screens.plan import PlanScreen
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from planner.domain.analysis import Analysis
+    from planner.domain.fit import Assessment
+    from planner.domain.observed import NamespaceTraffic
+    from planner.domain.plan import Plan
+    from planner.domain.traffic import GateResult
+    from planner.service import StepPreview
 
 
 def bindings() -> list[BindingType]:
@@ -52,8 +63,8 @@ class MeshplanApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "meshplan"
-    MODES: ClassVar[dict[str, Any]] = {"assess": AssessScreen, "graph": GraphScreen,
-                                       "plan": PlanScreen}
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "assess": AssessScreen, "graph": GraphScreen, "plan": PlanScreen}
     BINDINGS: ClassVar[list[BindingType]] = bindings()
     COMMAND_PALETTE_BINDING = BY_ID["command_palette"].keys
 
@@ -63,23 +74,23 @@ class MeshplanApp(App[None]):
         super().__init__()
         self.options = options
         self.write = options.write
-        self.analysis: Any = None
-        self.plan: Any = None
+        self.analysis: Analysis | None = None
+        self.plan: Plan | None = None
         #: The plan the apply engine gets: ``plan`` before the traffic gates reordered and
         #: blocked it, i.e. what ``planner apply`` builds from the same flags.
-        self.apply_plan: Any = None
+        self.apply_plan: Plan | None = None
         #: Each STRICT step's plaintext gate (GateResult) by step id.
-        self.gates: dict[str, Any] = {}
+        self.gates: dict[str, GateResult] = {}
         #: The observed traffic per namespace (NamespaceTraffic) by name; empty without it.
-        self.namespace_traffic: dict[str, Any] = {}
+        self.namespace_traffic: dict[str, NamespaceTraffic] = {}
         #: Why the observed traffic asked for could not be read ("" when it was, or not asked).
         self.traffic_error = ""
-        self.assessment: Any = None
-        self.overrides: dict[str, Any] = dict(options.overrides)
+        self.assessment: Assessment | None = None
+        self.overrides: Answers = dict(options.overrides)
         self.states: dict[str, str] = {}
         #: The journal's note on a step (step id -> "applied without gate (--no-gate)" ...).
         self.step_notes: dict[str, str] = {}
-        self.previews: dict[str, Any] = {}
+        self.previews: dict[str, StepPreview] = {}
         self.outcomes: dict[str, str] = {}
         self.reassessing = False
         self.busy_label = ""
@@ -194,7 +205,7 @@ class MeshplanApp(App[None]):
                                     partial(self.action_goto_namespace, ns.name))
         yield from super().get_system_commands(screen)
 
-    def run_action_id(self, action_id: str, *args: Any) -> None:
+    def run_action_id(self, action_id: str, *args: str) -> None:
         """Run a table action by id if this session allows it."""
         if self.check_action(action_id, ()) is False:
             what = BY_ID[action_id]
@@ -297,7 +308,7 @@ class MeshplanApp(App[None]):
 
     # --- profile answers -----------------------------------------------------------------
 
-    def answer(self, field_name: str, value: Any) -> None:
+    def answer(self, field_name: str, value: int | bool | None) -> None:
         """A profile question answered on the assessment screen: re-assess in a worker."""
         if self.overrides.get(field_name) == value and (value is not None
                                                        or field_name not in self.overrides):
@@ -312,7 +323,7 @@ class MeshplanApp(App[None]):
 
     # --- workers -------------------------------------------------------------------------
 
-    def _post(self, message: Any) -> None:
+    def _post(self, message: Message) -> None:
         """Post from a worker thread unless the worker was superseded."""
         worker = get_current_worker()
         if not worker.is_cancelled:
@@ -325,7 +336,7 @@ class MeshplanApp(App[None]):
                                          self._shown)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="assess", name="re-assess")
-    def run_reassess(self, overrides: dict[str, Any]) -> None:
+    def run_reassess(self, overrides: Answers) -> None:
         """Re-run ``analyse`` with the answered questions, then ``assess``."""
         analysis_worker.reassess(self.options, overrides, self._post)
 
@@ -335,13 +346,13 @@ class MeshplanApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="apply", name="status")
     def run_status(self) -> None:
         """Read the journal's step states (quietly skipped without an apply engine)."""
-        self.apply.status(self.analysis, self.apply_plan or self.plan)
+        self.apply.status(*self._apply_input())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="apply", name="dry-run")
     def run_preview(self, step_id: str, then: str) -> None:
         """Dry-run one step; ``then`` is ``apply`` to continue into the confirm dialog, or
         ``rollback`` for the rollback's own diff, with the applied steps that depend on it."""
-        self.apply.preview(self.analysis, self.apply_plan or self.plan, step_id, then)
+        self.apply.preview(*self._apply_input(), step_id, then)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="apply", name="step")
     def run_step(self, operation: str, step_id: str, *, force: bool = False,
@@ -349,8 +360,14 @@ class MeshplanApp(App[None]):
         """Apply (then verify), roll back, or verify one step, with progress. ``force`` applies
         over a refusing gate (journaled as forced); ``cascade`` rolls back the applied steps
         that depend on the step first."""
-        self.apply.step(self.analysis, self.apply_plan or self.plan, operation, step_id,
-                        force=force, cascade=cascade)
+        self.apply.step(*self._apply_input(), operation, step_id, force=force, cascade=cascade)
+
+    def _apply_input(self) -> tuple[Analysis, Plan]:
+        """The analysis and the plan the apply engine gets (``apply_plan``: as ``planner
+        apply`` builds it). The apply actions exist only once a scan is on screen."""
+        if self.analysis is None or self.plan is None:
+            raise PlannerError("no plan yet: the scan is still running")
+        return self.analysis, self.apply_plan or self.plan
 
     # --- results -------------------------------------------------------------------------
 
@@ -432,7 +449,8 @@ class MeshplanApp(App[None]):
 
         self.push_screen(ConfirmModal(f"Apply step {step_id}?", body, "Apply"), confirmed)
 
-    def _push_gate(self, step_id: str, gate: Any, reason: str, body: list[Any]) -> None:
+    def _push_gate(self, step_id: str, gate: GateResult | None, reason: str,
+                   body: list[RenderableType]) -> None:
         """The gate dialog of a STRICT step; "Apply anyway" (``--write`` only) applies it
         forced."""
         callers: list[str] = []

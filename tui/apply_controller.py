@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from planner.errors import PlannerError
 from planner.untrusted import clean
@@ -21,21 +21,20 @@ from tui.messages import (
 )
 from tui.options import TuiOptions
 
+if TYPE_CHECKING:
+    from planner.domain.analysis import Analysis
+    from planner.domain.plan import Plan
+    from planner.service import ApplySession, StepOutcome
+
 #: Where a WRITE session in manifest mode writes the steps' GitOps files without --out.
 DEFAULT_OUT = "meshplan-rollout"
 
 
-def describe(outcome: Any) -> str:
-    """An engine answer (StepOutcome or similar) in one line."""
-    if outcome is None:
-        return "done"
-    state = getattr(outcome, "state", None)
-    messages = getattr(outcome, "messages", None)
-    if state is None and messages is None:
-        return clean(outcome)
-    text = str(state or "done")
-    if messages:
-        text += ": " + "; ".join(str(m) for m in messages)
+def describe(outcome: StepOutcome) -> str:
+    """An engine answer in one line: the step's state, then what happened."""
+    text = outcome.state or "done"
+    if outcome.messages:
+        text += ": " + "; ".join(outcome.messages)
     return clean(text)
 
 
@@ -47,10 +46,10 @@ class ApplyController:
         self.options = options
         self._post = post
         self._warn = warn
-        self._session: Any = None
+        self._session: ApplySession | None = None
         self._session_lock = threading.Lock()
 
-    def session(self, analysis: Any, plan: Any) -> Any:
+    def session(self, analysis: Analysis, plan: Plan) -> ApplySession:
         """The apply session for ``plan`` (opened once per scan), in a worker."""
         with self._session_lock:
             if self._session is not None:
@@ -75,26 +74,19 @@ class ApplyController:
         """Close the session (a new scan opens another)."""
         with self._session_lock:
             session, self._session = self._session, None
-        close = getattr(session, "close", None)
-        if close is not None:
+        if session is not None:
             try:
-                close()
+                session.close()
             except Exception as err:  # closing must never take the app down
                 self._warn(f"closing the apply session: {err}")
 
-    def post_states(self, session: Any) -> None:
+    def post_states(self, session: ApplySession) -> None:
         """Post the journal's step states (and notes) as :class:`StepsChanged`."""
-        details = getattr(session, "status_details", None)
-        if details is not None:
-            rows = list(details())
-            self._post(StepsChanged({step: state for step, state, _ in rows},
-                                    {step: note for step, _, note in rows if note}))
-            return
-        status = getattr(session, "status", None)
-        if status is not None:
-            self._post(StepsChanged(dict(status())))
+        rows = session.status_details()
+        self._post(StepsChanged({step: state for step, state, _ in rows},
+                                {step: note for step, _, note in rows if note}))
 
-    def status(self, analysis: Any, plan: Any) -> None:
+    def status(self, analysis: Analysis, plan: Plan) -> None:
         """Read the journal's step states (quietly skipped without an apply engine)."""
         try:
             session = self.session(analysis, plan)
@@ -102,7 +94,7 @@ class ApplyController:
         except PlannerError:
             return  # no engine or no target (manifests without --out): every step pending
 
-    def preview(self, analysis: Any, plan: Any, step_id: str, then: str) -> None:
+    def preview(self, analysis: Analysis, plan: Plan, step_id: str, then: str) -> None:
         """Dry-run one step; ``then`` is ``apply`` to continue into the confirm dialog, or
         ``rollback`` for the rollback's own diff (from the journal, as ``planner rollback
         --dry-run`` prints it), with the applied steps that depend on it."""
@@ -118,7 +110,7 @@ class ApplyController:
             self._post(PreviewReady(step_id, session.preview(step_id), then))
         self._post(WorkProgress(""))
 
-    def step(self, analysis: Any, plan: Any, operation: str, step_id: str, *,
+    def step(self, analysis: Analysis, plan: Plan, operation: str, step_id: str, *,
              force: bool = False, cascade: bool = False) -> None:
         """Apply (then verify), roll back, or verify one step, with progress. ``force`` applies
         over a refusing gate (journaled as forced); ``cascade`` rolls back the applied steps
@@ -126,12 +118,9 @@ class ApplyController:
         session = self.session(analysis, plan)
         verb = {"apply": "applying", "rollback": "rolling back", "verify": "verifying"}
 
-        def progress(*args: Any, **_kwargs: Any) -> None:
-            ints = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
-            words = " ".join(str(a) for a in args if not isinstance(a, int))
-            label = f"{verb[operation]} {step_id}" + (f": {words}" if words else "")
-            done, total = [*ints, 0, 0][:2]
-            self._post(WorkProgress(label, done, total))
+        def progress(words: str = "") -> None:
+            self._post(WorkProgress(f"{verb[operation]} {step_id}"
+                                    + (f": {words}" if words else "")))
 
         progress()
         from planner.errors import GateRefused

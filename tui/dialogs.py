@@ -4,40 +4,41 @@ are in :mod:`tui.screens.modals`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+from rich.console import RenderableType
 from rich.text import Text
 
 from planner.untrusted import clean
 
+if TYPE_CHECKING:
+    from planner.service import StepPreview
 
-def apply_body(step_id: str, preview: Any) -> list[Any]:
+
+def apply_body(step_id: str, preview: StepPreview) -> list[RenderableType]:
     """The body of the "Apply step?" dialog: the step's dry run against the target."""
-    body: list[Any] = [Text(f"Dry-run of {clean(step_id)} against the target. "
+    body: list[RenderableType] = [Text(f"Dry-run of {clean(step_id)} against the target. "
                             "Nothing has changed yet.", style="bold")]
-    diff = str(getattr(preview, "diff", "") or "")
-    if diff:
+    if preview.diff:
         from rich.syntax import Syntax
 
-        body.append(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+        body.append(Syntax(preview.diff, "diff", theme="ansi_dark", background_color="default"))
     else:
         body.append(Text("(no difference: the target already matches)", style="dim"))
-    changes = list(getattr(preview, "changes", ()) or ())
-    if changes:
-        body.append(Text("\n".join(f"• {clean(c)}" for c in changes)))
-    warnings = list(getattr(preview, "warnings", ()) or ())
-    if warnings:
-        body.append(Text("\n".join(f"! {clean(w)}" for w in warnings), style="yellow"))
+    if preview.changes:
+        body.append(Text("\n".join(f"• {clean(c)}" for c in preview.changes)))
+    if preview.warnings:
+        body.append(Text("\n".join(f"! {clean(w)}" for w in preview.warnings), style="yellow"))
     return body
 
 
-def rollback_dialog(step_id: str, preview: Any,
-                    dependents: list[str]) -> tuple[str, list[Any], str]:
+def rollback_dialog(step_id: str, preview: StepPreview,
+                    dependents: list[str]) -> tuple[str, list[RenderableType], str]:
     """Title, body and confirm label of the "Roll back?" dialog: the rollback's diff from the
     journal, and the applied steps that depend on it (rolled back first)."""
-    body: list[Any] = [Text(f"Rollback of {clean(step_id)}: the diff below is built from "
-                            "the journal (what was there before the step). Nothing has "
-                            "changed yet.", style="bold")]
+    body: list[RenderableType] = [Text(
+        f"Rollback of {clean(step_id)}: the diff below is built from the journal (what was "
+        "there before the step). Nothing has changed yet.", style="bold")]
     if dependents:
         body.append(Text(f"{', '.join(clean(d) for d in dependents)} depend(s) on it and "
                          "will be rolled back first, latest first.", style="bold yellow"))

@@ -5,25 +5,32 @@ and the rollout's progress, from the session's state. No widgets here
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from planner.domain.analysis import Analysis
+    from planner.domain.plan import Plan
+    from planner.service import InputSpec
 
 #: Applied steps; "superseded" is applied too (a later step of the plan rewrote its objects).
 DONE_STATES = frozenset({"applied", "verified", "superseded"})
 
 
-def source_label(spec: Any) -> str:
+def source_label(spec: InputSpec) -> str:
     """The input, as the header shows it."""
-    return str(getattr(spec, "label", "")) or "-"
+    return spec.label or "-"
 
 
-def cluster_label(spec: Any) -> str:
+def cluster_label(spec: InputSpec) -> str:
     """The kube context, or ``none`` in a manifest session (the source says which)."""
-    if hasattr(spec, "paths"):
+    from planner.service import ClusterInput
+
+    if not isinstance(spec, ClusterInput):
         return "none"
-    return str(getattr(spec, "context", None) or "current context")
+    return spec.context or "current context"
 
 
-def istio_label(plan: Any, analysis: Any) -> str:
+def istio_label(plan: Plan | None, analysis: Analysis | None) -> str:
     """Istio's version (istiod image tag) and revisions, or that it is absent."""
     if plan is None or analysis is None:
         return "…"
@@ -41,7 +48,7 @@ def istio_label(plan: Any, analysis: Any) -> str:
     return label + (f" (rev {', '.join(revisions)})" if revisions else "")
 
 
-def progress_label(plan: Any, states: Mapping[str, str]) -> str:
+def progress_label(plan: Plan | None, states: Mapping[str, str]) -> str:
     """``step n of m``: n is the first step not yet applied."""
     if plan is None:
         return "step - of -"

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from planner.domain.analysis import Analysis
+    from planner.domain.fit import Assessment
+    from planner.domain.observed import NamespaceTraffic
+    from planner.domain.plan import Plan
+    from planner.domain.traffic import GateResult
+    from planner.service import StepOutcome, StepPreview
+    from tui.options import Answers
 
 
 @dataclass
@@ -20,12 +29,12 @@ class Analysed(Message):
     ``traffic_error`` says why the traffic could not be read (the scan is still shown).
     """
 
-    analysis: Any
-    plan: Any
+    analysis: Analysis
+    plan: Plan
     seconds: float
-    apply_plan: Any = None
-    gates: dict[str, Any] = field(default_factory=dict)
-    namespaces: dict[str, Any] = field(default_factory=dict)
+    apply_plan: Plan | None = None
+    gates: dict[str, GateResult] = field(default_factory=dict)
+    namespaces: dict[str, NamespaceTraffic] = field(default_factory=dict)
     traffic_error: str = ""
 
 
@@ -33,9 +42,9 @@ class Analysed(Message):
 class Assessed(Message):
     """An assessment is ready (first run, or re-run with answered profile questions)."""
 
-    assessment: Any
-    analysis: Any
-    overrides: dict[str, Any]
+    assessment: Assessment
+    analysis: Analysis
+    overrides: Answers
 
 
 @dataclass
@@ -62,7 +71,7 @@ class PreviewReady(Message):
     """A dry-run of one step; ``then`` is the action waiting for it (``apply`` or ``show``)."""
 
     step_id: str
-    preview: Any
+    preview: StepPreview
     then: str
 
 
@@ -72,7 +81,7 @@ class RollbackPreviewReady(Message):
     the step (rolled back first when confirmed)."""
 
     step_id: str
-    preview: Any
+    preview: StepPreview
     dependents: list[str] = field(default_factory=list)
 
 
@@ -82,7 +91,7 @@ class StepFinished(Message):
 
     operation: str
     step_id: str
-    outcome: Any
+    outcome: StepOutcome
 
 
 @dataclass

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from planner.service import InputSpec, TrafficSource
+
+#: Profile questions answered in the TUI: field -> value (a count or yes/no).
+Answers = dict[str, int | bool]
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class TuiOptions:
     journal_path: str | None = None
     root_namespace: str = "istio-system"
     start: str = "assess"
-    overrides: dict[str, Any] = field(default_factory=dict)
+    overrides: Answers = field(default_factory=dict)
     #: Observed traffic (--prometheus, --traffic ...); None: none.
     traffic: TrafficSource | None = None
     #: ``sidecar``, or ``recommended`` to enroll namespaces as the fit assessment recommends.

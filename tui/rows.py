@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual.timer import Timer
 from textual.widget import Widget
@@ -47,12 +48,13 @@ class Row:
     object it shows (what selecting it opens)."""
 
     key: str
-    cells: tuple[Any, ...]
+    cells: tuple[RenderableType, ...]
     search: str
-    value: Any = None
+    value: object = None
 
 
-def row(key: str, cells: tuple[Any, ...], *fields: object, value: Any = None) -> Row:
+def row(key: str, cells: tuple[RenderableType, ...], *fields: object,
+        value: object = None) -> Row:
     """A row whose filter searches ``fields`` (each on its own: a query never spans two)."""
     return Row(key, cells, "\x00".join(str(f).lower() for f in fields), value)
 
@@ -77,7 +79,7 @@ class TableFeed:
         self.table_id = table_id
         self.on_filled = on_filled
         self.rows: list[Row] = []
-        self._values: dict[str, Any] = {}
+        self._values: dict[str, object] = {}
         self._added = 0
         #: The rows the current filter keeps, in order (all of them may not be in the table
         #: yet: see :attr:`pending`).
@@ -113,7 +115,7 @@ class TableFeed:
         self._values = {r.key: r.value for r in rows}
         self.filter(query, now=True)
 
-    def value(self, key: str | None) -> Any:
+    def value(self, key: str | None) -> object:
         """The object shown by the row ``key`` (None for no row)."""
         return self._values.get(key) if key is not None else None
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, TypeVar, Unpack
 
 import click
 
 from planner.commands.common import (
+    F,
     fail,
     handle_errors,
     input_options,
@@ -41,10 +42,22 @@ from planner.service import (
 from planner.untrusted import one_line
 
 if TYPE_CHECKING:
-    from planner.service import ApplySession, InputSpec, PlanOptions, TrafficSource
+    from rich.console import Console
+
+    from planner.service import ApplySession, InputSpec, PlanOptions, RolloutTick, TrafficSource
+
+T = TypeVar("T")
 
 
-def session_options(func: Any) -> Any:
+class SessionOptions(TypedDict):
+    """What :func:`session_options` passes to a step command."""
+
+    journal: str
+    out_dir: str | None
+    lock_wait: float
+
+
+def session_options(func: F) -> F:
     """Options every step command shares: journal, GitOps folder."""
     decorators = [
         click.option("--journal", default=DEFAULT_JOURNAL, show_default=True, metavar="FILE",
@@ -61,7 +74,7 @@ def session_options(func: Any) -> Any:
     return func
 
 
-def _open(spec: InputSpec, plan_options: PlanOptions, session: dict[str, Any], write: bool,
+def _open(spec: InputSpec, plan_options: PlanOptions, session: SessionOptions, write: bool,
           traffic: TrafficSource | None = None, step_id: str | None = None) -> ApplySession:
     """Analyse, plan and open the apply session for the chosen input (``session``: the
     :func:`session_options`); with ``traffic`` given, its STRICT steps are gated on that
@@ -106,10 +119,10 @@ def print_diff(diff: str) -> None:
     stdout_console().print(text, end="")
 
 
-def _checked(parse: Callable[[str], Any]) -> Callable[..., Any]:
+def _checked(parse: Callable[[str], T]) -> Callable[[click.Context, click.Parameter, str], T]:
     """A Click callback running ``parse`` on the value: its ValueError is a usage error."""
 
-    def callback(_ctx: click.Context, _param: click.Parameter, value: str) -> Any:
+    def callback(_ctx: click.Context, _param: click.Parameter, value: str) -> T:
         try:
             return parse(value)
         except ValueError as err:
@@ -119,7 +132,8 @@ def _checked(parse: Callable[[str], Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def rollout_bars(console: Any = None) -> Iterator[Callable[[Any], None] | None]:
+def rollout_bars(console: Console | None = None,
+                 ) -> Iterator[Callable[[RolloutTick], None] | None]:
     """A Rich bar per restarted workload (ready of desired replicas, batch n of m) on stderr
     when it is a terminal, fed by the engine's RolloutTick; None otherwise (the progress
     lines say when each workload rolled out). ``console``: where to draw instead."""
@@ -128,13 +142,20 @@ def rollout_bars(console: Any = None) -> Iterator[Callable[[Any], None] | None]:
         return
     from rich.console import Console
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
-    tasks: dict[str, Any] = {}
+    tasks: dict[str, TaskID] = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console or Console(stderr=True)) as bar:
 
-        def watch(tick: Any) -> None:
+        def watch(tick: RolloutTick) -> None:
             total = max(tick.desired, 1)
             if tick.workload not in tasks:
                 # Workload names come from the cluster: never parsed as markup.
@@ -192,7 +213,7 @@ def confirm(question: str, yes: bool) -> bool:
 def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
           traffic: TrafficSource | None, write: bool, dry_run: bool, yes: bool, resume: bool,
           force: bool, force_conflicts: bool, no_gate: bool, settle: str, auto_rollback: bool,
-          batch: str, rollout_timeout: float, **session: Any) -> None:
+          batch: str, rollout_timeout: float, **session: Unpack[SessionOptions]) -> None:
     """Apply one plan step: dry run, diff, confirm, server-side apply, journal.
 
     A STRICT step needs a traffic source (--prometheus or --traffic) to gate it, or an
@@ -268,7 +289,7 @@ def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @handle_errors
 def rollback(step_id: str, spec: InputSpec, plan_options: PlanOptions, write: bool,
-             dry_run: bool, cascade: bool, yes: bool, **session: Any) -> None:
+             dry_run: bool, cascade: bool, yes: bool, **session: Unpack[SessionOptions]) -> None:
     """Restore what one step changed to the journaled before-state.
 
     Refused while later applied steps depend on STEP (they are named); --cascade rolls them
@@ -315,7 +336,7 @@ def rollback(step_id: str, spec: InputSpec, plan_options: PlanOptions, write: bo
 @traffic_options
 @handle_errors
 def verify(step_id: str, spec: InputSpec, plan_options: PlanOptions,
-           traffic: TrafficSource | None, **session: Any) -> None:
+           traffic: TrafficSource | None, **session: Unpack[SessionOptions]) -> None:
     """Check a step: journal, live objects as applied, plaintext gate (exit 11 on failure).
 
     The gate reads --prometheus over the last 15 minutes unless --window says otherwise, or
@@ -349,7 +370,7 @@ def verify(step_id: str, spec: InputSpec, plan_options: PlanOptions,
                    "and rewrite it in the current format; the old file is kept as .v1.")
 @handle_errors
 def status(spec: InputSpec, plan_options: PlanOptions, output: str, migrate_journal: bool,
-           **session: Any) -> None:
+           **session: Unpack[SessionOptions]) -> None:
     """Each step's state on this cluster: pending, applied, verified, failed, rolled back,
     drifted or superseded.
 

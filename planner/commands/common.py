@@ -28,6 +28,8 @@ from planner.exit_codes import ExitCode
 from planner.untrusted import one_line
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from planner.domain.analysis import Analysis, ScanResult
     from planner.service import InputSpec, PlanOptions, Rollout
 
@@ -282,7 +284,7 @@ def output_option(*choices: str, default: str = "table") -> Callable[[F], F]:
                         show_default=True, help="Output format.")
 
 
-def stdout_console() -> Any:
+def stdout_console() -> Console:
     """A Rich console for stdout (markup off: cluster strings are data)."""
     from rich.console import Console
 

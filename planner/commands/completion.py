@@ -10,10 +10,13 @@ journal and the ids every plan has.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 from click.shell_completion import CompletionItem, get_completion_class
+
+if TYPE_CHECKING:
+    from planner.domain.analysis import Analysis
 
 SHELLS = ("bash", "zsh", "fish")
 #: The steps every plan has, whatever the cluster (docs/plan.md).
@@ -36,7 +39,7 @@ def completion(shell: str) -> None:
     click.echo(complete(root, {}, "planner", "_PLANNER_COMPLETE").source())
 
 
-def _scan(ctx: click.Context) -> Any:
+def _scan(ctx: click.Context) -> Analysis | None:
     """The inventory of the manifests named by -f so far on the line, or None."""
     params = ctx.params
     filenames = tuple(params.get("filenames") or ())

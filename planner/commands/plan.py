@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from planner.commands.common import (
+    F,
     exit_if_invalid,
     handle_errors,
     input_options,
@@ -20,13 +21,11 @@ from planner.commands.common import (
     traffic_options,
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 if TYPE_CHECKING:
     from planner.service import InputSpec, PlanOptions, TrafficSource
 
 
-def plan_options(func: Any) -> Any:
+def plan_options(func: F) -> F:
     """Options ``plan``, ``report`` and the step commands share: root namespace, granularity,
     data plane, and the profile behind the verdict the plan opens with; passed to the command
     as one ``plan_options`` (the service's PlanOptions)."""
@@ -53,7 +52,7 @@ def plan_options(func: Any) -> Any:
     ]
     for decorator in reversed(decorators):
         wrapper = decorator(wrapper)
-    return wrapper
+    return wrapper  # type: ignore[return-value]
 
 
 def min_confidence_option() -> Callable[[F], F]:

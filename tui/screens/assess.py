@@ -3,7 +3,7 @@ answer (answer them here and the verdict is recomputed), the data plane and the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -16,11 +16,14 @@ from tui.actions import ASSESS
 from tui.format import safe
 from tui.screens.base import MeshScreen
 
+if TYPE_CHECKING:
+    from planner.domain.fit import Assessment
+
 VERDICT_STYLE = {"mesh-overkill": "bold red", "mesh-optional": "bold yellow",
                  "mesh-recommended": "bold green"}
 
 #: The profile questions a user can answer here: (field, label, choices).
-QUESTIONS: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...] = (
+QUESTIONS: tuple[tuple[str, str, tuple[tuple[str, int | bool], ...]], ...] = (
     ("platform_engineers", "Platform engineers",
      (("none", 0), ("1", 1), ("2", 2), ("3 or more", 3))),
     ("compliance_mtls", "Compliance needs mTLS",
@@ -115,7 +118,7 @@ class AssessScreen(MeshScreen):
             "\n".join(f"assumption: {clean(a)}" for a in assessment.costs.assumptions),
             style="dim"))
 
-    def _verdict(self, a: Any) -> None:
+    def _verdict(self, a: Assessment) -> None:
         text = Text()
         text.append("Verdict: ")
         text.append(a.verdict, style=VERDICT_STYLE.get(a.verdict, "bold"))
@@ -130,7 +133,7 @@ class AssessScreen(MeshScreen):
                  f"{clean(u.effect)}" for u in a.unknowns]
         self.query_one("#unknowns", Static).update(Text("\n".join(lines), style="yellow"))
 
-    def _questions(self, a: Any) -> None:
+    def _questions(self, a: Assessment) -> None:
         for field, _, choices in QUESTIONS:
             select = self.query_one(f"#q-{field}", Select)
             value = getattr(a.profile, field, None)
@@ -171,8 +174,8 @@ class AssessScreen(MeshScreen):
     @on(Select.Changed, ".question")
     def _answered(self, event: Select.Changed) -> None:
         field = (event.select.id or "").removeprefix("q-")
-        value = None if event.value is Select.BLANK else event.value
+        value = event.value if isinstance(event.value, int) else None  # bool is an int
         self.mesh.answer(field, value)
 
-    def context(self) -> dict[str, Any]:
+    def context(self) -> dict[str, str | None]:
         return {}

@@ -105,6 +105,6 @@ class MeshScreen(Screen[None]):
         else:
             self.mesh.run_command(event.value)
 
-    def context(self) -> dict[str, Any]:
+    def context(self) -> dict[str, str | None]:
         """What the screen has selected, for actions (``step``, ``namespace``...)."""
         return {}

@@ -7,8 +7,9 @@ their origin (inferred from manifests, observed, or both)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -23,6 +24,11 @@ from tui.format import GATE_STYLE, matches, safe
 from tui.rows import Row, TableFeed, row
 from tui.screens.base import MeshScreen, set_columns
 
+if TYPE_CHECKING:
+    from planner.domain.analysis import Analysis
+    from planner.domain.observed import NamespaceTraffic
+    from planner.domain.plan import Plan
+
 NAMESPACE_COLUMNS = ("namespace", "enrolled", "mTLS now", "plan ends", "callers meshed",
                      "not meshed", "not-meshed callers")
 #: Added after NAMESPACE_COLUMNS when the session has observed traffic.
@@ -32,7 +38,7 @@ OBSERVED_STYLE = {"mtls-only": "green", "mixed": "bold yellow", "plaintext-only"
                   "unverified": "yellow", "no-data": "dim"}
 
 
-def mtls_status(analysis: Any, plan: Any) -> dict[str, str]:
+def mtls_status(analysis: Analysis, plan: Plan | None) -> dict[str, str]:
     """Namespace -> its mTLS status today, as the PeerAuthentications and labels read."""
     inventory = analysis.scan.inventory
     root = plan.root_namespace if plan is not None else analysis.context.root_namespace
@@ -52,7 +58,7 @@ def mtls_status(analysis: Any, plan: Any) -> dict[str, str]:
     return status
 
 
-def observed_status(report: Any) -> str:
+def observed_status(report: NamespaceTraffic | None) -> str:
     """A namespace's observed mTLS status; ``no-data`` when the traffic has nothing for it."""
     return str(report.status) if report is not None else "no-data"
 
@@ -68,7 +74,7 @@ def mtls_share(edge: Edge) -> Text:
     return Text(f"{share:.0%}", style="green" if share >= 1 else "bold red", end="")
 
 
-def caller_text(analysis: Any, caller: str) -> Text:
+def caller_text(analysis: Analysis, caller: str) -> Text:
     """A caller id with a meshed/not meshed mark."""
     node = analysis.graph.node_index.get(caller)
     meshed = node is not None and node.meshed
@@ -77,7 +83,7 @@ def caller_text(analysis: Any, caller: str) -> Text:
     return text
 
 
-def service_rows(analysis: Any, namespace: str) -> list[Row]:
+def service_rows(analysis: Analysis, namespace: str) -> list[Row]:
     """The Services of ``namespace`` with their ports, backends and callers (meshed or not)."""
     graph = analysis.graph
     rows: list[Row] = []
@@ -96,7 +102,7 @@ def service_rows(analysis: Any, namespace: str) -> list[Row]:
     return rows
 
 
-def edge_rows(analysis: Any, namespace: str) -> list[Row]:
+def edge_rows(analysis: Analysis, namespace: str) -> list[Row]:
     """Every call edge into ``namespace`` and out of it to another one (value: the Edge)."""
     graph = analysis.graph
     out = [e for e in graph.edges if graph.namespace_of(e.caller) == namespace
@@ -105,7 +111,7 @@ def edge_rows(analysis: Any, namespace: str) -> list[Row]:
     rows: list[Row] = []
     for i, e in enumerate((*graph.edges_into_namespace(namespace), *out)):
         kinds = sorted({ev.kind for ev in e.evidence})
-        cells: tuple[Any, ...] = (
+        cells: tuple[RenderableType, ...] = (
             caller_text(analysis, e.caller), safe(e.callee),
             "-" if e.port is None else str(e.port), e.protocol,
             e.origin.value, safe(f"{len(e.evidence)}: {', '.join(kinds)}"))
@@ -125,7 +131,7 @@ class GraphScreen(MeshScreen):
     def __init__(self) -> None:
         super().__init__()
         self._rows: list[tuple[str, tuple[str, ...]]] = []
-        self._cells: list[tuple[Any, ...]] = []
+        self._cells: list[tuple[RenderableType, ...]] = []
         self._search: list[tuple[str, ...]] = []
 
     def compose_body(self) -> ComposeResult:
@@ -186,7 +192,7 @@ class GraphScreen(MeshScreen):
             fate = fates.get(ns.name)
             plaintext = callers["not_meshed"]
             ends = f"{fate.final} ({fate.mode})" if fate is not None else "-"
-            cells: tuple[Any, ...] = (
+            cells: tuple[RenderableType, ...] = (
                 safe(ns.name), ns.enrollment, status.get(ns.name, "-"), safe(ends),
                 str(len(callers["meshed"])),
                 Text(str(len(plaintext)), style="bold red" if plaintext else "dim"),
@@ -289,7 +295,7 @@ class GraphScreen(MeshScreen):
         if event.row_key.value is not None:
             self.mesh.open_namespace(self._rows[int(event.row_key.value)][0])
 
-    def context(self) -> dict[str, Any]:
+    def context(self) -> dict[str, str | None]:
         return {"namespace": self._selected()}
 
 
@@ -349,7 +355,7 @@ class NamespaceScreen(MeshScreen):
     @property
     def edges(self) -> list[Edge]:
         """The edges into and out of the namespace, in table order (before the filter)."""
-        return [r.value for r in self.edge_rows.rows]
+        return [r.value for r in self.edge_rows.rows if isinstance(r.value, Edge)]
 
     def apply_filter(self, query: str, now: bool = True) -> None:
         self.service_rows.filter(query, now)
@@ -358,10 +364,10 @@ class NamespaceScreen(MeshScreen):
     @on(DataTable.RowSelected, "#edges")
     def _edge_selected(self, event: DataTable.RowSelected) -> None:
         edge = self.edge_rows.value(event.row_key.value)
-        if edge is not None:
+        if isinstance(edge, Edge):
             self.app.push_screen(EdgeScreen(edge))
 
-    def context(self) -> dict[str, Any]:
+    def context(self) -> dict[str, str | None]:
         return {"namespace": self.namespace}
 
 

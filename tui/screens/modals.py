@@ -3,8 +3,9 @@ the ``?`` help generated from the action table."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -17,6 +18,9 @@ from planner.untrusted import clean
 from tui.actions import help_rows
 from tui.format import gate_text
 
+if TYPE_CHECKING:
+    from planner.domain.traffic import GateResult
+
 
 class ConfirmModal(ModalScreen[bool]):
     """Shows what will change and asks; ``y``/``enter`` on the button confirms, ``esc``/``n``
@@ -25,7 +29,7 @@ class ConfirmModal(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,n", "cancel", "Cancel"),
                                              Binding("y", "confirm", "Confirm")]
 
-    def __init__(self, title: str, body: list[Any], confirm_label: str) -> None:
+    def __init__(self, title: str, body: list[RenderableType], confirm_label: str) -> None:
         super().__init__()
         self.title_str = title
         self.body = body
@@ -95,9 +99,9 @@ class GateModal(ModalScreen[bool]):
     #: Callers listed before "… and N more" (``planner plan`` lists them all).
     CALLERS_SHOWN: ClassVar[int] = 10
 
-    def __init__(self, step_id: str, gate: Any = None, reason: str = "",
+    def __init__(self, step_id: str, gate: GateResult | None = None, reason: str = "",
                  callers: list[str] | None = None, write: bool = False,
-                 body: list[Any] | None = None, traffic_error: str = "") -> None:
+                 body: list[RenderableType] | None = None, traffic_error: str = "") -> None:
         super().__init__()
         self.traffic_error = traffic_error
         self.step_id = step_id
@@ -106,7 +110,7 @@ class GateModal(ModalScreen[bool]):
         self.callers = list(callers or [])
         self.write = write
         self.body = list(body or [])
-        self.status = str(getattr(gate, "status", "") or "unknown")
+        self.status = str(gate.status) if gate is not None else "unknown"
 
     @property
     def title_str(self) -> str:
@@ -123,7 +127,7 @@ class GateModal(ModalScreen[bool]):
                     yield Static(Text(clean(self.reason)), id="gate-reason")
                 if self.gate is not None:
                     yield Static(gate_text(self.gate, self.traffic_error), id="gate-detail")
-                if self.callers and not getattr(self.gate, "offenders", None):
+                if self.callers and not (self.gate is not None and self.gate.offenders):
                     yield Static(self._callers(), id="gate-callers")
                 for part in self.body:
                     yield Static(part)

@@ -4,9 +4,9 @@ traffic, blockers with fixes, rollback)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 from textual import on
@@ -19,6 +19,9 @@ from planner.untrusted import clean
 from tui.actions import PLAN
 from tui.format import gate_text, matches, safe, state_text, what_if_text
 from tui.screens.base import MeshScreen
+
+if TYPE_CHECKING:
+    from planner.domain.traffic import GateResult
 
 SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}
 
@@ -207,9 +210,8 @@ class PlanScreen(MeshScreen):
             head.append_text(gate_text(gate, self.mesh.traffic_error))
             head.append_text(self._plaintext_callers(step, gate))
         if preview is not None:
-            warnings = list(getattr(preview, "warnings", ()) or ())
-            if warnings:
-                for w in warnings:
+            if preview.warnings:
+                for w in preview.warnings:
                     head.append("  ✗ " + clean(w) + "\n", style="yellow")
             else:
                 head.append("  ✓ dry-run raised no warnings\n", style="green")
@@ -220,7 +222,7 @@ class PlanScreen(MeshScreen):
         if outcome is not None:
             head.append("last result: ", style="bold")
             head.append(clean(outcome) + "\n")
-        parts: list[Any] = [head]
+        parts: list[RenderableType] = [head]
         if step.blockers:
             blockers = Text()
             blockers.append("blockers\n", style="bold red")
@@ -234,7 +236,7 @@ class PlanScreen(MeshScreen):
             parts.append(blockers)
         return Group(*parts)
 
-    def _plaintext_callers(self, step: Step, gate: Any) -> Text:
+    def _plaintext_callers(self, step: Step, gate: GateResult) -> Text:
         """For a failing namespace gate: the callers as the graph names them, with the
         workloads the manifests suspect behind an unnamed (sidecar-less) one."""
         text = Text(end="")
@@ -263,5 +265,5 @@ class PlanScreen(MeshScreen):
         if event.row_key.value is not None:
             self.show_step(str(event.row_key.value))
 
-    def context(self) -> dict[str, Any]:
+    def context(self) -> dict[str, str | None]:
         return {"step": self.selected_step_id()}

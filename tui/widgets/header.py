@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.widgets import Static
 
 from planner.untrusted import clean
+
+if TYPE_CHECKING:
+    from tui.app import MeshplanApp
 
 
 class MeshHeader(Static):
@@ -21,11 +24,11 @@ class MeshHeader(Static):
         self.watch(self.app, "tick", self._changed, init=True)
 
     def _changed(self, _tick: int) -> None:
-        self.update(header_text(self.app))
+        self.update(header_text(cast("MeshplanApp", self.app)))
 
 
-def header_text(app: Any) -> Text:
-    """The header line for ``app`` (a MeshplanApp): every cluster string escaped."""
+def header_text(app: MeshplanApp) -> Text:
+    """The header line for ``app``: every cluster string escaped."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     text.append(" meshplan ", style="bold reverse")
     text.append(f" {clean(app.screen_title, 20)} ", style="bold")
@@ -35,7 +38,7 @@ def header_text(app: Any) -> Text:
         text.append(" READ-ONLY ", style="bold black on green")
     text.append("  ")
     text.append(app.progress_label, style="bold")
-    unread = tuple(getattr(getattr(getattr(app, "analysis", None), "scan", None), "unread", ()))
+    unread = app.analysis.scan.unread if app.analysis is not None else ()
     if unread:
         # Early in the line: with the kinds it could not read, the scan is not the cluster.
         text.append("  PARTIAL: ", style="bold black on yellow")
