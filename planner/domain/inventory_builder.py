@@ -248,7 +248,7 @@ def _container(raw: Any, path: str, volumes: _Volumes) -> Container:
                     for kind, key in _PROBE_KEYS if (p := c.get(key)) is not None])
     security = _map(c.get("securityContext"), path, ".securityContext")
     # Absent lists are common (most containers have no command, args or mounts): skip the
-    # empty tuple-building for them, ~2 us a container.
+    # empty tuple-building for them, done once per container of the cluster.
     command, args, mounts = c.get("command"), c.get("args"), c.get("volumeMounts")
     return Container(
         name=_str(c.get("name"), path, ".name"),

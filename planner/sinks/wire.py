@@ -70,9 +70,9 @@ def document(schema_version: str, body: Mapping[str, Any], *, converted: bool = 
     return doc
 
 
-#: Two-space indentation, as ``jq .`` prints; orjson writes 10^7 bytes in a few hundredths of a
-#: second, where the standard library's indenting encoder is pure Python (several times slower).
-#: Keys sorted at every level, whatever order a document was built in.
+#: Two-space indentation, as ``jq .`` prints, written by orjson: the standard library's indenting
+#: encoder is pure Python (figures: docs/performance.md). Keys sorted at every level, whatever
+#: order a document was built in.
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_SORT_KEYS
 
 #: orjson refuses integers outside 64 bits; the Kubernetes API has none, a hand-written spec may.
@@ -86,8 +86,8 @@ def json_bytes(data: Any) -> bytes:
 
 
 #: List items written per orjson call: about a megabyte of output, whose buffer the next call
-#: reuses. One call for a whole 10,000-service inventory grew its buffer by copies that touched
-#: ~90 MB of fresh memory for 24 MB of text (page faults cost ~2.5 us each here).
+#: reuses. One call for a whole document grows its buffer by copies, each into fresh memory that
+#: must be faulted in (figures: docs/performance.md).
 _BATCH = 500
 
 
