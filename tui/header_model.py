@@ -35,15 +35,15 @@ def istio_label(plan: Plan | None, analysis: Analysis | None) -> str:
     if plan is None or analysis is None:
         return "…"
     istio = plan.istio
-    if not istio.get("present") and "Deployment" in analysis.scan.unread:
+    if not istio.present and "Deployment" in analysis.scan.unread:
         return "unknown (unread)"
-    if not istio.get("present"):
+    if not istio.present:
         return "not installed"
-    keys = set(istio.get("istiod", ()))
+    keys = set(istio.istiod)
     tags = sorted({c.image.rsplit(":", 1)[1] for w in analysis.scan.inventory.workloads
                    if w.ref.key in keys for c in w.containers
                    if ":" in c.image.rsplit("/", 1)[-1]})
-    revisions = [r for r in istio.get("revisions", ()) if r != "default"]
+    revisions = [r for r in istio.revisions if r != "default"]
     label = ", ".join(tags) or "present"
     return label + (f" (rev {', '.join(revisions)})" if revisions else "")
 

@@ -164,12 +164,33 @@ class NamespaceFate:
 
 
 @dataclass(frozen=True)
+class IstioState:
+    """What the input shows of Istio's control plane. Never read from Istio objects such as a
+    VirtualService in an app's manifests: they say nothing about a control plane, and meshplan
+    writes PeerAuthentications itself."""
+
+    #: The ``*.istio.io`` CustomResourceDefinitions, sorted.
+    crds: tuple[str, ...]
+    #: Keys (``Deployment/istio-system/istiod``) of the istiod workloads, sorted.
+    istiod: tuple[str, ...]
+    #: The istiod revisions (``istio.io/rev``; ``default`` without one), sorted.
+    revisions: tuple[str, ...]
+    root_namespace: str
+    root_namespace_present: bool
+
+    @property
+    def present(self) -> bool:
+        """True when Istio is installed: its CRDs or an istiod are in the input."""
+        return bool(self.crds or self.istiod)
+
+
+@dataclass(frozen=True)
 class Plan:
     """The ordered rollout."""
 
     root_namespace: str
     granularity: Granularity
-    istio: Mapping[str, Any]
+    istio: IstioState
     steps: tuple[Step, ...]
     namespaces: tuple[NamespaceFate, ...]
     blockers: tuple[Finding, ...]

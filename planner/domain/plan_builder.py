@@ -34,6 +34,7 @@ from planner.domain.plan import (
     DataplaneSelection,
     FinalMtls,
     Granularity,
+    IstioState,
     NamespaceFate,
     NamespaceMode,
     Phase,
@@ -220,26 +221,20 @@ class _Planner:
         return Plan(self.root, self.granularity, self.istio, tuple(steps),
                     tuple(fates), self.findings)
 
-    def istio_state(self) -> dict[str, Any]:
-        crds = sorted(c for c in self.inv.crds if c.endswith(".istio.io"))
-        istiod = sorted(w.ref.key for w in self.inv.workloads if _is_istiod(w))
-        revisions = sorted({w.pod_labels.get("istio.io/rev", "default")
-                            for w in self.inv.workloads if _is_istiod(w)})
-        return {
-            "crds": crds,
-            "istiod": istiod,
-            "revisions": revisions,
-            "rootNamespace": self.root,
-            "rootNamespacePresent": self.root in self.inv.namespace_index,
-            # Never from Istio objects: meshplan writes PeerAuthentications itself, and a
-            # VirtualService in an app's manifests says nothing about a control plane.
-            "present": bool(crds or istiod),
-        }
+    def istio_state(self) -> IstioState:
+        istiod = [w for w in self.inv.workloads if _is_istiod(w)]
+        return IstioState(
+            crds=tuple(sorted(c for c in self.inv.crds if c.endswith(".istio.io"))),
+            istiod=tuple(sorted(w.ref.key for w in istiod)),
+            revisions=tuple(sorted({w.pod_labels.get("istio.io/rev", "default")
+                                    for w in istiod})),
+            root_namespace=self.root,
+            root_namespace_present=self.root in self.inv.namespace_index)
 
     def revision(self) -> str | None:
         """The one istiod revision to label new sidecar namespaces with, when there is exactly
         one and it is not the default (``istio-injection=enabled`` needs a default)."""
-        revisions = self.istio["revisions"]
+        revisions = self.istio.revisions
         return revisions[0] if len(revisions) == 1 and revisions[0] != "default" else None
 
     # -- phase 1 and 2 ------------------------------------------------------------------------
@@ -247,13 +242,13 @@ class _Planner:
     def prerequisites(self) -> None:
         state = self.istio
         notes: list[str] = []
-        if not state["present"] and "Deployment" in self.unread:
+        if not state.present and "Deployment" in self.unread:
             notes.append("Istio: unknown: Deployments could not be read, so istiod could not be "
                          "looked for")
-        elif state["present"]:
+        elif state.present:
             notes.append("Istio is installed: " + ", ".join(
-                [*(f"istiod {i}" for i in state["istiod"]),
-                 f"{len(state['crds'])} Istio CRDs" if state["crds"] else "Istio objects"]))
+                [*(f"istiod {i}" for i in state.istiod),
+                 f"{len(state.crds)} Istio CRDs" if state.crds else "Istio objects"]))
         else:
             notes.append("Istio is not installed: install istiod (and the CRDs) first"
                          + (f" ({len(self.inv.istio)} Istio object(s) in the input do not "
@@ -262,7 +257,7 @@ class _Planner:
         if ambient:
             notes.append(f"ambient data plane for {policy.join_names(ambient)}: Istio installed "
                          "with the ambient profile (istio-cni and ztunnel on every node)")
-        if not state["rootNamespacePresent"]:
+        if not state.root_namespace_present:
             notes.append(f"root namespace {self.root} not found in the input")
         mesh = self.policies.mesh_wide
         if policy.PEER_AUTHENTICATION in self.unread:

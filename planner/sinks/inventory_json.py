@@ -20,6 +20,7 @@ from planner.domain.inventory import (
     PolicyObject,
     Probe,
     Route,
+    RunningPod,
     Service,
     ServicePort,
     VolumeMount,
@@ -180,6 +181,12 @@ def _api_callee(a: ApiServerCallee) -> dict[str, Any]:
             "backends": [_backend(b) for b in a.backends], "source": source_body(a.source)}
 
 
+def _pod(pod: RunningPod) -> dict[str, Any]:
+    ref = pod.ref
+    return {"kind": ref.kind, "namespace": ref.namespace, "name": ref.name,
+            "workload": pod.workload.key, "ips": list(pod.ips)}
+
+
 def _policy(p: PolicyObject) -> dict[str, Any]:
     ref = p.ref
     return {
@@ -215,6 +222,7 @@ def inventory_document(inventory: Inventory, *, unread: tuple[str, ...] = ()) ->
         "monitors": [_policy(m) for m in inventory.monitors],
         "nodes": list(inventory.nodes),
         "crds": list(inventory.crds),
+        "pods": [_pod(p) for p in inventory.pods],
         "other": to_wire(inventory.other),
         "folded": to_wire(inventory.folded),
         "diagnostics": [diagnostic_body(d) for d in capped(inventory.diagnostics)],

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from planner.domain.findings import Finding
-from planner.domain.plan import Change, NamespaceFate, Plan, Proof, Step, Target
+from planner.domain.plan import Change, IstioState, NamespaceFate, Plan, Proof, Step, Target
 from planner.domain.traffic import GateResult
 from planner.domain.verdict import FitVerdict
 from planner.sinks.traffic_json import gate_body
@@ -53,6 +53,12 @@ def _target(target: Target) -> dict[str, str]:
 def _fate(fate: NamespaceFate) -> dict[str, Any]:
     return {"name": fate.name, "mode": fate.mode.value, "already": fate.already,
             "final": fate.final.value, "reason": fate.reason, "steps": list(fate.steps)}
+
+
+def _istio(state: IstioState) -> dict[str, Any]:
+    return {"present": state.present, "crds": list(state.crds), "istiod": list(state.istiod),
+            "revisions": list(state.revisions), "rootNamespace": state.root_namespace,
+            "rootNamespacePresent": state.root_namespace_present}
 
 
 def step_body(step: Step) -> dict[str, Any]:
@@ -105,7 +111,7 @@ def plan_body(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict
         "notes": list(plan.notes),
         "rootNamespace": plan.root_namespace,
         "granularity": plan.granularity.value,
-        "istio": to_wire(plan.istio),
+        "istio": _istio(plan.istio),
         "namespaces": [_fate(f) for f in plan.namespaces],
         "steps": steps,
         "blockers": [finding_body(f) for f in plan.blockers],

@@ -25,7 +25,9 @@ from planner.domain.inventory import (
     Namespace,
     PodState,
     Probe,
+    Inventory,
     Route,
+    RunningPod,
     Service,
     ServicePort,
     VolumeMount,
@@ -42,6 +44,7 @@ EVERY_RECORD = """
 apiVersion: v1
 kind: Pod
 metadata: {name: p, namespace: a, annotations: {sidecar.istio.io/status: x}}
+status: {podIP: 10.1.2.3}
 spec:
   volumes: [{name: cfg, configMap: {name: settings}}, {name: key, secret: {secretName: k}}]
   initContainers: [{name: init, image: busybox, args: [8080, --x]}]
@@ -101,11 +104,14 @@ def _keys_by_record() -> dict[str, set[str]]:
         "ServicePort": set(service["ports"][0]), "Route": set(doc["routes"][0]),
         "BackendRef": set(doc["routes"][0]["backends"][0]),
         "ApiServerCallee": set(doc["apiServerCallees"][0]),
+        "RunningPod": set(doc["pods"][0]),
+        "Inventory": set(doc) - {"schemaVersion"},
     }
 
 
 RECORDS = (Namespace, Workload, Container, ContainerPort, EnvVar, EnvFrom, Probe, VolumeMount,
-           PodState, Service, ServicePort, Route, BackendRef, ApiServerCallee)
+           PodState, Service, ServicePort, Route, BackendRef, ApiServerCallee, RunningPod,
+           Inventory)
 
 
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda c: c.__name__)
@@ -147,6 +153,8 @@ def test_every_record_is_written_with_camel_case_keys_and_its_values() -> None:
     assert (port["appProtocol"], port["nodePort"], port["targetPort"]) == ("http", 30080, "http")
     assert doc["routes"][0]["apiVersion"] == "networking.k8s.io/v1"
     assert doc["routes"][0]["className"] is None
+    assert doc["pods"] == [{"kind": "Pod", "namespace": "a", "name": "p",
+                            "workload": "Pod/a/p", "ips": ["10.1.2.3"]}]
 
 
 def test_an_integer_past_64_bits_is_written_as_text(tmp_path: Path) -> None:
