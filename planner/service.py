@@ -86,26 +86,19 @@ InputSpec = ManifestInput | ClusterInput
 
 
 @contextmanager
-def paused_gc(*, keep: bool = False) -> Iterator[None]:
+def paused_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector. A scan allocates millions of objects that stay alive
     to the end (the parsed documents, then the model and its wire form) and makes no reference
     cycles, so each collection only re-walks live objects (figures: docs/performance.md, "Why
-    the code is shaped this way"). Reference counting still frees everything else as it goes. Nests.
-
-    ``keep`` is for a long-running front end that holds what it built for the session (the
-    TUI's analysis): at the end, the objects alive are moved out of the collector's reach
-    (``gc.freeze``), or its next collections would walk them all again, several times. The next
-    ``keep`` pause first releases them and collects once, so a replaced analysis is freed."""
+    the code is shaped this way"). Reference counting still frees everything else as it goes.
+    Nests. :func:`analyse` pauses it around the scan and the graph, for every caller; what a
+    front end does with the collector beyond that is its own policy, in one place each:
+    :mod:`planner.commands.process` for the console script, :mod:`tui.collector` for the TUI."""
     enabled = gc.isenabled()
-    if keep and gc.get_freeze_count():
-        gc.unfreeze()
-        gc.collect()
     gc.disable()
     try:
         yield
     finally:
-        if keep:
-            gc.freeze()
         if enabled:
             gc.enable()
 

@@ -1,5 +1,6 @@
-"""The collector policy of the service layer: paused for scans, and with ``keep`` (the TUI)
-the session's analysis is frozen out of its reach, then released when it is replaced."""
+"""The collector policies: the service's pause around a scan, and the TUI's (``tui.collector``):
+the session's analysis is frozen out of the collector's reach, then released when it is
+replaced."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from planner.service import paused_gc
+from tui import collector
 
 
 class Node:
@@ -43,15 +45,16 @@ def test_pause_restores_the_collector_state() -> None:
     assert not gc.isenabled()  # was off before, stays off (the console script's state)
 
 
-def test_keep_freezes_what_was_built_and_the_next_keep_frees_the_old_cycles() -> None:
-    gc.enable()
-    with paused_gc(keep=True):
+def test_the_tui_freezes_what_it_built_and_the_next_build_frees_the_old_cycles() -> None:
+    collector.session()
+    with collector.building():
+        assert not gc.isenabled()
         first = Node()
     assert gc.get_freeze_count() > 0 and gc.isenabled()
     gone = weakref.ref(first)
     del first
     gc.collect()
     assert gone() is not None  # frozen: the collector does not look at it
-    with paused_gc(keep=True):
+    with collector.building():
         pass  # a rescan: the previous analysis was replaced
     assert gone() is None

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING
 
+from tui import collector
 from tui.messages import Analysed, Assessed, Post, WorkProgress
 from tui.options import Answers, TuiOptions
 
@@ -46,10 +47,10 @@ def analyse_and_plan(options: TuiOptions, overrides: Answers, post: Post,
     plan_options = service.PlanOptions(root_namespace=options.root_namespace,
                                        dataplane=options.dataplane,
                                        profile_path=options.profile_path)
-    # The session keeps what this builds; the collector would only re-walk it. The plan
-    # opens with the verdict and follows the assessment's data plane, so the assessment
-    # cannot wait for the first paint.
-    with service.paused_gc(keep=True):
+    # The session keeps what this builds (collector: tui.collector). The plan opens with the
+    # verdict and follows the assessment's data plane, so the assessment cannot wait for the
+    # first paint.
+    with collector.building():
         rollout = service.run_pipeline(
             options.spec, plan_options, traffic=options.traffic,
             profile_overrides=overrides or None, traffic_optional=True,

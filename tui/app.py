@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from planner.errors import PlannerError
 from planner.untrusted import clean
-from tui import analysis_worker, dialogs, header_model
+from tui import analysis_worker, collector, dialogs, header_model
 from tui.actions import ACTIONS, BY_ID, applies_to, available, parse_command
 from tui.apply_controller import ApplyController, describe
 from tui.messages import (
@@ -533,6 +533,7 @@ class MeshplanApp(App[None]):
 def run(options: TuiOptions) -> None:
     """Start the TUI (blocking). An exception that ended it is raised again here, after the
     terminal is restored, for the CLI's one-line internal error and exit code."""
+    collector.session()
     app = MeshplanApp(options)
     app.run()
     if app.crash is not None:

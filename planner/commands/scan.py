@@ -15,7 +15,6 @@ from planner.commands.common import (
     run_scan,
     stdout_console,
 )
-from planner.service import paused_gc
 
 if TYPE_CHECKING:
     from planner.service import InputSpec
@@ -33,14 +32,13 @@ def scan(spec: InputSpec, output: str) -> None:
       planner scan -f sample_clusters/shop -R
       kubectl get -A -o yaml deploy,svc,ns | planner scan -f - -o json
     """
-    with paused_gc():
-        result = run_scan(spec)
-        if output in ("table", "wide"):
-            from planner.sinks.inventory_table import render_inventory
+    result = run_scan(spec)
+    if output in ("table", "wide"):
+        from planner.sinks.inventory_table import render_inventory
 
-            render_inventory(stdout_console(), result, wide=output == "wide")
-        else:
-            from planner.sinks.inventory_json import inventory_document
+        render_inventory(stdout_console(), result, wide=output == "wide")
+    else:
+        from planner.sinks.inventory_json import inventory_document
 
-            print_document(inventory_document(result.inventory, unread=result.unread), output)
+        print_document(inventory_document(result.inventory, unread=result.unread), output)
     exit_if_invalid(result)

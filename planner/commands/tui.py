@@ -3,7 +3,6 @@ through the rollout (apply and rollback only with --write). Textual loads only h
 
 from __future__ import annotations
 
-import gc
 from typing import TYPE_CHECKING
 
 import click
@@ -63,7 +62,6 @@ def tui(spec: InputSpec, profile_path: str | None, write: bool, out_dir: str | N
     from tui.app import run
     from tui.options import TuiOptions
 
-    gc.enable()  # the console script runs commands without it (planner.cli.main)
     run(TuiOptions(spec, profile_path=profile_path, write=write, out_dir=out_dir,
                    journal_path=journal_path, root_namespace=root_namespace, start=start,
                    traffic=traffic, dataplane=dataplane))
