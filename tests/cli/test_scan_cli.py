@@ -228,7 +228,19 @@ def test_the_tui_runs_with_the_collector_the_console_script_turns_off(
     import tui.app
 
     seen: list[bool] = []
-    monkeypatch.setattr(tui.app, "run", lambda options: seen.append(gc.isenabled()))
+
+    class App:
+        """The app as tui.app.run starts it (its collector policy: tui.collector)."""
+
+        crash = None
+
+        def __init__(self, options: object) -> None:
+            pass
+
+        def run(self) -> None:
+            seen.append(gc.isenabled())
+
+    monkeypatch.setattr(tui.app, "MeshplanApp", App)
     enabled = gc.isenabled()
     gc.disable()  # as planner.cli.main leaves it
     try:
