@@ -156,9 +156,10 @@ class ClusterProbe:
                         f"no sidecar injector webhook selects namespace {namespace} (its "
                         "labels or the MutatingWebhookConfiguration)")
 
-    def enrollment(self, namespace: str, mode: str) -> oc.Outcome:
+    def enrollment(self, namespace: str, mode: str, workload: str = "") -> oc.Outcome:
         """An enrollment's outcome: the namespace labelled for ``mode``, and every workload in
-        it rolled out with that data plane (ambient: with ztunnel ready)."""
+        it (only the one named ``workload`` when given) rolled out with that data plane
+        (ambient: with ztunnel ready)."""
         labels = self.namespace_labels(namespace)
         if labels is None:
             return oc.Outcome((oc.Check("namespace", False, f"{namespace} not found"),))
@@ -173,5 +174,6 @@ class ClusterProbe:
         else:
             extra.append(self.injector_check(namespace, labels))
         pods = self.pods(namespace)
-        outcomes = [oc.workload_outcome(w, pods, mode) for w in self.workloads(namespace, pods)]
+        outcomes = [oc.workload_outcome(w, pods, mode) for w in self.workloads(namespace, pods)
+                    if not workload or (w.get("metadata") or {}).get("name") == workload]
         return oc.enrollment(namespace, mode, outcomes, extra)

@@ -58,7 +58,7 @@ from planner.domain.journal import (
     Target,
     WriteKind,
 )
-from planner.domain.plan import Phase, Plan, Step
+from planner.domain.plan import Phase, Plan, Scope, Step
 from planner.domain.traffic import health_rose
 from planner.errors import (
     ApplyError,
@@ -731,7 +731,8 @@ class ApplySession:
             raise OutcomeNotReached(
                 f"step {step.id} is not ready on {self.target.label()}: {missing[0]}"
                 + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-                + "; re-apply or roll back that step, or use --force (recorded in the journal)")
+                + "; fix that (re-apply, resume or roll back the step named, or restart the "
+                "workloads named), or use --force (recorded in the journal)")
         forced.extend(f"live prerequisite: {m}" for m in missing)
         if step.phase not in _GATED_PHASES:
             return tuple(forced), ""
@@ -771,8 +772,9 @@ class ApplySession:
         without a gate, and for requirements the journal does not show as applied (those are
         :meth:`_unmet`). An object a later applied step rewrote (superseded) is not missing.
 
-        The place for further live checks before STRICT (the injected pods of the namespace:
-        :meth:`_outcome` of its enrollment step)."""
+        On a cluster, the pods too: every workload in the step's scope (its namespace, its
+        workload, or every enrolled namespace for the mesh-wide step) must run the data plane
+        its namespace is enrolled to in every current pod (:meth:`_dataplane_missing`)."""
         if step.phase not in _GATED_PHASES:
             return []
         missing: list[str] = []
@@ -788,7 +790,30 @@ class ApplySession:
                 later = jr.superseded_by(journal, required, record) if why else None
                 if why and (later is None or jr.drifted(later[1], live)):
                     missing.append(f"{show_target(record.target)} of {required} {why}")
-        return missing
+        return [*missing, *self._dataplane_missing(step)]
+
+    def _dataplane_missing(self, step: Step) -> list[str]:
+        """The workloads in a STRICT step's scope whose pods do not run the data plane their
+        namespace is enrolled to (sidecar: istio-proxy in every current pod; ambient: the
+        namespace label, ztunnel, and every pod redirected), read live: STRICT would cut
+        those pods off. One line per namespace, naming the stragglers (the enrollment's
+        outcome check, :meth:`ClusterProbe.enrollment`); nothing without a cluster."""
+        probe = self.writer.probe
+        if probe is None:
+            return []
+        from planner.domain import outcomes as oc
+
+        workload = step.target.name if step.target.scope is Scope.WORKLOAD else ""
+        lines = []
+        for namespace in self._gate_namespaces(step):
+            mode = oc.enrollment_mode(self.plan, namespace)
+            if mode == "outside":
+                continue
+            outcome = probe.enrollment(namespace, mode, workload)
+            if not outcome.reached:
+                lines.append(f"pods of {namespace} not all on the {mode} data plane: "
+                             f"{outcome.summary()}")
+        return lines
 
     def _control_plane_ready(self, step: Step, forced: tuple[str, ...],
                              force: bool) -> tuple[tuple[str, ...], list[str]]:

@@ -31,12 +31,21 @@ def tiny_seed() -> list[dict[str, Any]]:
     return docs
 
 
+def seed_tiny(api: KubeAPIServer, *extra: dict[str, Any]) -> None:
+    """Load :func:`tiny_seed` (and ``extra`` objects) into ``api`` and bring its workloads up
+    as a running cluster has them: pods created, status rolled out
+    (:meth:`~tests.kubeapi.cluster_sim.ClusterSim.deploy`)."""
+    api.load([*tiny_seed(), *extra])
+    api.cluster.deploy()
+
+
 def session(api: KubeAPIServer, journal: Path, *, write: bool = True,
-            **options: Any) -> ApplySession:
-    """An apply session on ``api``'s cluster with the journal at ``journal``."""
+            dataplane: str = "recommended", **options: Any) -> ApplySession:
+    """An apply session on ``api``'s cluster with the journal at ``journal``, its plan made
+    with ``--dataplane`` ``dataplane``."""
     spec = ClusterInput(api.kubeconfig)
     analysis = analyse(spec)
-    return open_apply_session(analysis, build_plan(analysis), write=write,
+    return open_apply_session(analysis, build_plan(analysis, dataplane=dataplane), write=write,
                               journal_path=str(journal), kube=spec, **options)
 
 

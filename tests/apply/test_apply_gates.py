@@ -37,6 +37,7 @@ from planner.service import (
 )
 from tests.apply.journal_doc import journal_steps
 from tests.kubeapi import KubeAPIServer
+from tests.kubeapi.cluster_sim import istio_control_plane
 from tests.kubeapi.tls import make_certificate, openssl_available
 from tests.traffic.conftest import GROUND_TRUTH
 from tests.traffic.promserver import PromServer, require_prometheus
@@ -76,7 +77,11 @@ SEED: list[dict[str, Any]] = [
 def cluster(kube_api: KubeAPIServer, tmp_path: Path) -> KubeAPIServer:
     """The seeded cluster with every step before the STRICT ones applied (journal in
     ``tmp_path``), so the gate is all that stands between a STRICT step and the cluster."""
-    kube_api.load(SEED)
+    # Istio as installed (ambient profile: the namespaces' recommended data plane), and the
+    # workloads running: STRICT also waits for every pod to be on its data plane.
+    kube_api.load([*SEED, *(o for o in istio_control_plane(ambient=True)
+                            if o["kind"] != "Namespace")])
+    kube_api.cluster.deploy()
     spec = ClusterInput(kube_api.kubeconfig)
     analysis = analyse(spec)
     with open_apply_session(analysis, build_plan(analysis), write=True,

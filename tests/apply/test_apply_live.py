@@ -35,7 +35,7 @@ from planner.service import (
     build_plan,
     open_apply_session,
 )
-from tests.apply.clusters import tiny_seed
+from tests.apply.clusters import seed_tiny
 from tests.apply.journal_doc import journal_steps
 from tests.kubeapi import KubeAPIServer
 
@@ -57,7 +57,7 @@ def canonical(api: KubeAPIServer) -> str:
 
 @pytest.fixture
 def cluster(kube_api: KubeAPIServer) -> KubeAPIServer:
-    kube_api.load(tiny_seed())
+    seed_tiny(kube_api)
     kube_api.clear_log()
     return kube_api
 

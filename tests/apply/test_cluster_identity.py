@@ -14,7 +14,7 @@ import pytest
 
 from planner.errors import ApplyError
 from planner.exit_codes import ExitCode
-from tests.apply.clusters import run_planner, session, tiny_seed, writes
+from tests.apply.clusters import run_planner, seed_tiny, session, writes
 from tests.apply.journal_doc import journal_steps
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import ServerFactory
@@ -27,7 +27,7 @@ def two_clusters(kube_api_factory: ServerFactory) -> tuple[KubeAPIServer, KubeAP
     first = kube_api_factory(cluster_uid="11111111-aaaa-4aaa-8aaa-000000000001")
     second = kube_api_factory(cluster_uid="22222222-bbbb-4bbb-8bbb-000000000002")
     for api in (first, second):
-        api.load(tiny_seed())
+        seed_tiny(api)
         api.clear_log()
     return first, second
 
@@ -107,7 +107,7 @@ def test_status_json_names_the_cluster(two_clusters: tuple[KubeAPIServer, KubeAP
 def test_a_cluster_without_identity_is_refused(kube_api_factory: ServerFactory,
                                                tmp_path: Path) -> None:
     api = kube_api_factory(kube_system=False)
-    api.load(tiny_seed())
+    seed_tiny(api)
     done = run_planner(api, tmp_path / "journal.json", "apply", "20-mesh-permissive",
                        "--write", "--yes")
     assert done.returncode == ExitCode.APPLY_ERROR

@@ -17,7 +17,7 @@ import pytest
 from planner.apply.journal_file import journal_lock
 from planner.errors import ApplyError
 from planner.exit_codes import ExitCode
-from tests.apply.clusters import planner_command, run_planner, session, tiny_seed, writes
+from tests.apply.clusters import planner_command, run_planner, seed_tiny, session, writes
 from tests.apply.journal_doc import journal_steps
 from tests.apply.test_apply_live import canonical
 from tests.kubeapi import KubeAPIServer
@@ -25,7 +25,7 @@ from tests.kubeapi import KubeAPIServer
 
 @pytest.fixture
 def cluster(kube_api: KubeAPIServer) -> KubeAPIServer:
-    kube_api.load(tiny_seed())
+    seed_tiny(kube_api)
     kube_api.clear_log()
     return kube_api
 

@@ -15,7 +15,7 @@ import pytest
 from planner.exit_codes import ExitCode
 from planner.service import ClusterInput, analyse, build_plan
 from planner.sinks.report_json import report_schema
-from tests.apply.clusters import run_planner, session, tiny_seed, writes
+from tests.apply.clusters import run_planner, seed_tiny, session, writes
 from tests.kubeapi import KubeAPIServer
 from tests.tui.conftest import SIZE, journey, plain, wait_for
 from tui.app import MeshplanApp
@@ -30,7 +30,7 @@ MESH_POLICY: dict[str, Any] = {
 
 @pytest.fixture
 def cluster(kube_api: KubeAPIServer) -> KubeAPIServer:
-    kube_api.load([*tiny_seed(), MESH_POLICY])
+    seed_tiny(kube_api, MESH_POLICY)
     kube_api.forbid(PA)  # list: the scan's read
     kube_api.clear_log()
     return kube_api
@@ -116,7 +116,7 @@ async def test_the_tui_header_says_partial(cluster: KubeAPIServer, tmp_path: Pat
 def test_a_kind_whose_list_times_out_is_a_gap_not_a_failure(kube_api: KubeAPIServer) -> None:
     from planner.sources.kube import KubeTarget, scan_cluster
 
-    kube_api.load([*tiny_seed(), MESH_POLICY])
+    seed_tiny(kube_api, MESH_POLICY)
     kube_api.slow(4.0, PA, verb="list")
     loaded, stats = scan_cluster(KubeTarget(kube_api.kubeconfig), timeout_s=0.5,
                                  max_retry_s=1.0)

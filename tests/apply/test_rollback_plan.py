@@ -13,7 +13,7 @@ import pytest
 
 from planner.errors import ApplyError
 from planner.exit_codes import ExitCode
-from tests.apply.clusters import run_planner, session, tiny_seed, writes
+from tests.apply.clusters import run_planner, seed_tiny, session, writes
 from tests.apply.test_apply_live import canonical
 from tests.kubeapi import KubeAPIServer
 
@@ -22,7 +22,7 @@ POLICY = "/apis/security.istio.io/v1/namespaces/istio-system/peerauthentications
 
 @pytest.fixture
 def cluster(kube_api: KubeAPIServer) -> KubeAPIServer:
-    kube_api.load(tiny_seed())
+    seed_tiny(kube_api)
     kube_api.clear_log()
     return kube_api
 

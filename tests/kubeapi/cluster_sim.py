@@ -16,6 +16,7 @@ as they are: only writes through the API start rollouts (a pod template changed 
 ``kubectl rollout restart``'s patch for one) or make istio-cni look at a namespace again.
 
     api.load(istio_control_plane())          # root namespace, available istiod, injector
+    api.cluster.deploy()                     # every loaded workload's pods, as admitted now
     api.cluster.replica_delay = 0.05         # seconds per replica rolled out
     api.cluster.break_rollout("shop", "web") # its new pods never become ready
     api.cluster.serve_istio(False)           # discovery stops serving the Istio groups
@@ -107,6 +108,40 @@ class ClusterSim:
                         if _labels(pod).get(self._revision_label(rollout.kind)) == \
                                 rollout.revision:
                             self._delete(key)  # the crash-looping pod is replaced
+
+    def deploy(self) -> None:
+        """Bring up every workload the store holds without pods, as its controller had before
+        the test began: its pods are created now, through admission as it stands (istio-proxy
+        where an injector webhook selects the namespace and its istiod is up; redirected to
+        ztunnel in an ambient namespace), and its status says rolled out. ``load`` takes
+        objects as they are, and a real cluster has no running Deployment without pods: seeds
+        call this once loaded. A workload whose pods admission refuses (the injector's istiod
+        down, ``failurePolicy: Fail``) gets none, and its status says so."""
+        with self.server._lock:
+            for key, obj in sorted(self.server._store.items()):
+                kind = next((k for k, plural in _WORKLOAD_KINDS.items()
+                             if key[:2] == ("apps", plural)), None)
+                if kind is None or key in self._rollouts or self._selected(obj):
+                    continue
+                meta = obj["metadata"]
+                template = (obj.get("spec") or {}).get("template")
+                rollout = _Rollout(key, kind, time.monotonic(), _template_hash(template),
+                                   self._desired(kind, obj), int(meta.get("generation") or 1))
+                meta.setdefault("generation", rollout.generation)
+                if self._injection_failure(obj):
+                    rollout.stuck = self._injection_failure(obj)
+                else:
+                    while rollout.created < rollout.desired:
+                        self._create_pod(rollout, obj, ready=True)
+                        rollout.created += 1
+                self._status(rollout, obj)
+                self._watched.add(key[2])
+
+    def _selected(self, obj: Obj) -> bool:
+        """Whether some pod of the workload's namespace matches its selector."""
+        selector = (obj.get("spec") or {}).get("selector") or {}
+        return bool(selector) and any(label_selector_matches(selector, _labels(pod))
+                                      for _, pod in self._pods(obj["metadata"]["namespace"]))
 
     def serve_istio(self, served: bool) -> None:
         """Serve the Istio API groups in discovery, or stop serving them (CRDs deleted)."""

@@ -192,3 +192,21 @@ def test_ambient_namespaces_are_redirected_once_ztunnel_runs(
     pods = core.list_namespaced_pod("shop").items
     assert [p.metadata.annotations.get("ambient.istio.io/redirection") for p in pods] == \
         ["enabled", "enabled"]
+
+
+def test_deploy_brings_seeded_workloads_up_through_admission_as_it_stands(
+        kube_api: KubeAPIServer, clients: tuple[Any, Any, Any]) -> None:
+    core, apps, _ = clients
+    kube_api.load([*istio_control_plane(),
+                   {"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": "shop", "labels": {"istio-injection": "enabled"}}},
+                   {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "batch"}},
+                   *_app("shop", "web", replicas=2), *_app("batch", "job", replicas=1)])
+    assert not core.list_namespaced_pod("shop").items  # load takes objects as they are
+    kube_api.cluster.deploy()
+    assert _containers(core, "shop") == [["istio-proxy", "web"]] * 2
+    assert _containers(core, "batch") == [["job"]]
+    status = apps.read_namespaced_deployment("web", "shop").status
+    assert (status.updated_replicas, status.available_replicas) == (2, 2)
+    kube_api.cluster.deploy()  # workloads with pods are left alone
+    assert len(core.list_namespaced_pod("shop").items) == 2

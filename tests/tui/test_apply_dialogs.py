@@ -22,7 +22,7 @@ from textual.widgets import Button, Static
 
 from planner.apply.journal_file import journal_lock
 from planner.service import ClusterInput, TrafficSource, open_apply_session
-from tests.apply.clusters import run_planner, session, tiny_seed
+from tests.apply.clusters import run_planner, seed_tiny, session
 from tests.apply.journal_doc import journal_steps
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import ServerFactory
@@ -119,7 +119,7 @@ async def test_unknown_gate_lists_the_callers_it_could_not_clear(tmp_path: Path)
 @journey
 async def test_rollback_dialog_previews_the_journal_diff_and_cascades(
         kube_api: KubeAPIServer, tmp_path: Path) -> None:
-    kube_api.load(tiny_seed())
+    seed_tiny(kube_api)
     journal = tmp_path / "journal.json"
     with session(kube_api, journal) as s:
         for step in ("20-mesh-permissive", "30-enroll-tiny", "40-strict-tiny"):
@@ -160,7 +160,7 @@ async def test_a_fresh_cluster_starts_at_step_one_whatever_the_journal_holds(
     journal = tmp_path / "journal.json"
     first, fresh = kube_api_factory(), kube_api_factory()
     for api in (first, fresh):
-        api.load(tiny_seed())
+        seed_tiny(api)
     with session(first, journal) as s:
         for step in ("20-mesh-permissive", "30-enroll-tiny", "40-strict-tiny"):
             s.apply(step, no_gate="strict" in step)  # no traffic source in this test
@@ -177,7 +177,7 @@ async def test_a_fresh_cluster_starts_at_step_one_whatever_the_journal_holds(
 @journey
 async def test_an_apply_while_another_holds_the_journal_is_refused_naming_it(
         kube_api: KubeAPIServer, tmp_path: Path) -> None:
-    kube_api.load(tiny_seed())
+    seed_tiny(kube_api)
     journal = tmp_path / "journal.json"
     spec = ClusterInput(kubeconfig=kube_api.kubeconfig)
     app = MeshplanApp(TuiOptions(spec, write=True, journal_path=str(journal), start="plan"))
@@ -203,7 +203,7 @@ async def test_an_apply_while_another_holds_the_journal_is_refused_naming_it(
 @journey
 async def test_a_superseded_step_counts_as_done(kube_api: KubeAPIServer,
                                                  tmp_path: Path) -> None:
-    kube_api.load(tiny_seed())
+    seed_tiny(kube_api)
     journal = tmp_path / "journal.json"
     with session(kube_api, journal) as s:
         s.apply("10-prereq", force=True)  # no istiod on the test server

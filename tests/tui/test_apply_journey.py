@@ -19,7 +19,8 @@ from tui.screens.plan import PlanScreen
 
 
 def seed(api: KubeAPIServer) -> int:
-    """The shop manifests' objects the server serves (Namespaces, workloads, Istio policy)."""
+    """The shop manifests' objects the server serves (Namespaces, workloads, Istio policy),
+    running: every workload with its pods."""
     loaded = 0
     for path in sorted(SHOP.rglob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
@@ -34,12 +35,15 @@ def seed(api: KubeAPIServer) -> int:
                     continue  # a kind the test server does not serve
     # Istio as a cluster runs it: istiod-1-24 up, its sidecar injector webhook and the
     # default revision tag that istio-injection=enabled namespaces rely on (the manifests
-    # hold only the Deployment), so enrolled pods come back with istio-proxy.
+    # hold only the Deployment), so enrolled pods come back with istio-proxy; ztunnel and
+    # istio-cni for the namespaces the plan puts on ambient.
     istiod = api.get("deployments.apps", "istiod-1-24", "istio-system")
     assert istiod is not None
     api.load([running(istiod), revision_tag("1-24"),
-              *(o for o in istio_control_plane(revision="1-24")
-                if o["kind"] == "MutatingWebhookConfiguration")])
+              *(o for o in istio_control_plane(revision="1-24", ambient=True)
+                if o["kind"] in ("MutatingWebhookConfiguration", "DaemonSet"))])
+    # Every workload running, pods injected where admission injects them today.
+    api.cluster.deploy()
     return loaded
 
 
