@@ -49,6 +49,8 @@ STATE_STYLE = {
     "drifted": "bold magenta",
     # The plan's own later step rewrote its objects: expected, not an alarm.
     "superseded": "cyan",
+    # Files in a GitOps folder: done here, not yet seen on a cluster.
+    "written": "cyan",
 }
 
 

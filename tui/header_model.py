@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from planner.domain.plan import Plan
     from planner.service import InputSpec
 
-#: Applied steps; "superseded" is applied too (a later step of the plan rewrote its objects).
-DONE_STATES = frozenset({"applied", "verified", "superseded"})
+#: Applied steps; "superseded" is applied too (a later step of the plan rewrote its objects),
+#: and "written" is applied to a GitOps folder.
+DONE_STATES = frozenset({"applied", "verified", "superseded", "written"})
 
 
 def source_label(spec: InputSpec) -> str:

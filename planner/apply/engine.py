@@ -418,16 +418,20 @@ class ApplySession:
         entry = journal.entry(step_id)
         if entry.state in (StepState.APPLIED, StepState.VERIFIED):
             # Said through progress too: a run that waited for the lock must say it did nothing.
-            line = (f"step {step_id} is already {entry.state} on {self.target.label()}; "
-                    "nothing to do")
+            line = (f"step {step_id} is already {self._shown(entry.state)} on "
+                    f"{self.target.label()}; nothing to do")
             if progress is not None:
                 progress(line)
-            return StepOutcome(step_id, str(entry.state), [line])
+            return StepOutcome(step_id, str(self._shown(entry.state)), [line])
         forced, gate_mode = self._preconditions(step, journal, force, no_gate)
         checked: list[str] = []
         if step.phase is Phase.PREREQUISITES:
             forced, checked = self._control_plane_ready(step, forced, force)
         gated = step.phase in _GATED_PHASES
+        if gated and auto_rollback and self.writer.probe is None:
+            raise ApplyError(f"--auto-rollback needs a cluster: {self.writer.label} only gets "
+                             "the files, which reach the cluster when it syncs; verify the step "
+                             "there afterwards (`planner verify STEP --prometheus URL`)")
         if gated and auto_rollback and (settle_s is None or self._health_reader(step) is None):
             raise ApplyError("--auto-rollback needs the post-apply check: a --settle period and "
                              "a traffic source that can be read again after the apply "
@@ -460,8 +464,11 @@ class ApplySession:
             for line in checked:
                 progress(line)
         if unchecked:
-            messages.append("no post-apply check: a traffic export cannot be read again; "
-                            f"check the step with `planner verify {step_id} --prometheus URL`")
+            why = ("the files reach the cluster only when it syncs" if self.writer.probe is None
+                   else "a traffic export cannot be read again")
+            messages.append(f"no post-apply check: {why}; check the step with `planner verify "
+                            f"{step_id} --prometheus URL`"
+                            + (" once it has synced" if self.writer.probe is None else ""))
         order = staging.stages([w.kind is WriteKind.RESTART for w in planned], staged.batch)
         batches = [s for s in order if planned[s[0]].kind is WriteKind.RESTART]
         for stage in order:
@@ -479,15 +486,17 @@ class ApplySession:
             messages.append("applied without gate (--no-gate): no traffic source checked "
                             "for plaintext callers")
         if baseline is None or settle_s is None:
-            return StepOutcome(step_id, str(StepState.APPLIED), messages)
+            return StepOutcome(step_id, str(self._shown(StepState.APPLIED)), messages)
         return self._post_apply(step, baseline, settle_s, auto_rollback, messages, progress)
 
     # --- after a STRICT apply --------------------------------------------------------------
 
     def _health_reader(self, step: Step) -> HealthReader | None:
+        """The source the post-apply check re-reads; None when there is none to re-read, or
+        no cluster the step reached (GitOps: the files reach it when it syncs)."""
         reader = self.traffic
         if step.phase not in _GATED_PHASES or not isinstance(reader, HealthReader) \
-                or not reader.rereadable:
+                or not reader.rereadable or self.writer.probe is None:
             return None
         return reader
 
@@ -998,7 +1007,8 @@ class ApplySession:
         """Check the step: applied per the journal, every written object live as written, and
         the plaintext gate (Prometheus: the last 15 minutes) where a traffic source is
         configured. State ``verified`` means it passed (and is recorded); any other state is
-        the reason it did not."""
+        the reason it did not. A GitOps folder has no cluster to check: its files as written
+        give ``written`` (nothing recorded), never ``verified``."""
         step = self._step(step_id)
         journals = load_journals(self.journal_path)
         entry = journals.of(self.target).entry(step_id)
@@ -1013,10 +1023,6 @@ class ApplySession:
         outcome = self._outcome(step) if applied else None
         if outcome is not None:
             messages.extend(check.line() for check in outcome.checks)
-        elif applied and step.phase in (Phase.PREREQUISITES, Phase.ENROLL) \
-                and self.writer.probe is None:
-            messages.append(f"outcome not checked: {self.writer.label} has no cluster; verify "
-                            "against the cluster once it has synced")
         gate = self._gate(step, VERIFY_WINDOW)
         if self.traffic is not None and gate is not None:
             messages.append(gate_line(self.traffic.label, gate))
@@ -1033,7 +1039,15 @@ class ApplySession:
                                             f"verification failed ({failed} not reached)")
                         self._save(journal)
                     entry = journal.entry(step_id)
-            return StepOutcome(step_id, str(changed.state(entry)), messages, failed=failed)
+            return StepOutcome(step_id, str(self._shown(changed.state(entry))), messages,
+                               failed=failed)
+        if self.target.folder:
+            # Files are all a folder holds: nothing of the cluster was read, so nothing is
+            # recorded as verified.
+            return StepOutcome(step_id, str(StepState.WRITTEN), [
+                *messages, f"{len(entry.records)} file(s) as written to {self.target.folder}; "
+                "not checked against a cluster: once it has synced, verify the step there "
+                f"(`planner verify {step_id} --context CONTEXT`)"])
         with self._locked(f"verify {step_id}"):
             # Re-read under the lock: an apply or rollback may have run while this checked.
             journal = self._journal()
@@ -1072,8 +1086,15 @@ class ApplySession:
                 note = "; ".join(filter(None, [note, "forced: " + "; ".join(entry.forced)]))
             if entry.state in (StepState.APPLIED, StepState.VERIFIED) and jr.gate_note(entry):
                 note = "; ".join(filter(None, [jr.gate_note(entry), note]))
-            rows.append((step_id, str(changed.state(entry)), note))
+            rows.append((step_id, str(self._shown(changed.state(entry))), note))
         return rows
+
+    def _shown(self, state: StepState) -> StepState:
+        """``state`` as this target shows it: a step applied to a GitOps folder is
+        ``written`` (its files are; no cluster was read), never applied nor verified."""
+        if self.target.folder and state in (StepState.APPLIED, StepState.VERIFIED):
+            return StepState.WRITTEN
+        return state
 
     def _changes(self, journal: Journal, entry: jr.StepEntry) -> LiveChanges:
         """Which of the step's objects changed since it was applied: rewritten by a later

@@ -65,6 +65,9 @@ class StepState(StrEnum):
     ROLLED_BACK = "rolled back"
     DRIFTED = "drifted"
     SUPERSEDED = "superseded"
+    #: Applied to a GitOps folder: the files are written, no cluster was checked (never
+    #: stored; :meth:`planner.apply.engine.ApplySession` shows it for folder targets).
+    WRITTEN = "written"
 
 
 class WriteKind(StrEnum):

@@ -26,7 +26,7 @@ from click.testing import CliRunner, Result
 from planner.apply.engine import GATE_WINDOW, VERIFY_WINDOW
 from planner.cli import cli
 from planner.domain.traffic import TrafficSnapshot
-from planner.errors import GateRefused, MetricsError
+from planner.errors import ApplyError, GateRefused, MetricsError
 from planner.exit_codes import ExitCode
 from planner.service import (
     ClusterInput,
@@ -343,8 +343,38 @@ def test_gate_windows(tmp_path: Path, window: str | None, expected: list[str]) -
             session.apply("40-strict-payments")
         session.apply("40-strict-payments", force=True)
         outcome = session.verify("40-strict-payments")
-    assert outcome.state == "applied"  # unknown never verifies
+    assert outcome.state == "written"  # unknown never verifies (nor does a folder)
     assert reader.asked == [expected[0], expected[0], expected[1]]
+
+
+class _RereadableReader(_RecordingReader):
+    """A Prometheus-like source that could be read again after an apply; it must not be, for
+    files that reach the cluster only when it syncs."""
+
+    rereadable = True
+
+    def health(self, namespaces: Any, window: str) -> Any:
+        raise AssertionError("the post-apply check read traffic for a GitOps folder")
+
+
+def test_a_gitops_apply_has_no_post_apply_check(tmp_path: Path) -> None:
+    manifests = tmp_path / "cluster.yaml"
+    manifests.write_text("\n---\n".join(json.dumps(doc) for doc in SEED))
+    analysis = analyse(ManifestInput((str(manifests),)))
+    session = open_apply_session(analysis, build_plan(analysis), write=True,
+                                 journal_path=str(tmp_path / "journal.json"),
+                                 out_dir=str(tmp_path / "gitops"),
+                                 traffic=_RereadableReader(None))
+    with session:
+        for step in PREREQUISITES:
+            session.apply(step)
+        with pytest.raises(ApplyError, match="--auto-rollback needs a cluster"):
+            session.apply("40-strict-payments", force=True, settle_s=0.01, auto_rollback=True)
+        outcome = session.apply("40-strict-payments", force=True, settle_s=0.01)
+    assert outcome.state == "written" and not outcome.check_failed
+    assert ("no post-apply check: the files reach the cluster only when it syncs; check the "
+            "step with `planner verify 40-strict-payments --prometheus URL` once it has "
+            "synced") in outcome.messages
 
 
 # --- STRICT without a traffic source: --no-gate ----------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,8 @@ def test_gitops_apply_writes_files_and_rollback_removes_them(tmp_path: Path) -> 
         "peerauthentication-istio-system-default.yaml"]
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temp files left
     status = json.loads(_run(tmp_path, "status", "-o", "json").stdout)  # type: ignore[attr-defined]
-    assert {s["id"]: s["state"] for s in status["steps"]}["20-mesh-permissive"] == "applied"
+    # A folder's step is written, not applied to a cluster (nor ever verified).
+    assert {s["id"]: s["state"] for s in status["steps"]}["20-mesh-permissive"] == "written"
     result = _run(tmp_path, "rollback", "20-mesh-permissive", "--write", "--yes")
     assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
     assert not folder.exists()
@@ -165,4 +168,41 @@ def test_each_out_folder_has_its_own_entries_in_one_journal(tmp_path: Path) -> N
                                      str(tmp_path / "staging" / ".." / "prod"),
                                      "--journal", str(journal)])
     assert {s["id"]: s["state"] for s in json.loads(other.stdout)["steps"]}[
-        "20-mesh-permissive"] == "applied"
+        "20-mesh-permissive"] == "written"
+
+
+def _planner(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``planner ARGS`` in manifest mode with --out, as a subprocess."""
+    return subprocess.run([sys.executable, "-m", "planner", *args, "-f", TINY, "-R", "--out",
+                           str(tmp_path / "out"), "--journal", str(tmp_path / "journal.json")],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_verify_of_written_files_never_says_verified(tmp_path: Path) -> None:
+    for step in ("10-prereq", "20-mesh-permissive"):
+        done = _planner(tmp_path, "apply", step, "--write", "--yes")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.endswith(f"{step}: written\n")  # after the diff
+    out = (tmp_path / "out").resolve()
+    for step in ("10-prereq", "20-mesh-permissive"):
+        # Was: "verified: N object(s) live as applied", for files nothing had read.
+        checked = _planner(tmp_path, "verify", step)
+        assert checked.returncode == 0, checked.stderr
+        assert checked.stdout == f"{step}: written\n"
+        assert "verified" not in checked.stdout + checked.stderr
+        assert checked.stderr.splitlines()[-1].endswith(
+            f"file(s) as written to {out}; not checked against a cluster: once it has synced, "
+            f"verify the step there (`planner verify {step} --context CONTEXT`)")
+    steps = json.loads((tmp_path / "journal.json").read_text())["targets"][f"folder:{out}"][
+        "steps"]
+    assert {s: e["state"] for s, e in steps.items()} == {"10-prereq": "applied",
+                                                         "20-mesh-permissive": "applied"}
+    status = _planner(tmp_path, "status", "-o", "json")
+    states = {s["id"]: s["state"] for s in json.loads(status.stdout)["steps"]}
+    assert (states["10-prereq"], states["20-mesh-permissive"]) == ("written", "written")
+    # A file changed since it was written is what the folder can tell: drifted, exit 12.
+    policy = out / "20-mesh-permissive" / "peerauthentication-istio-system-default.yaml"
+    policy.write_text(policy.read_text().replace("PERMISSIVE", "STRICT"))
+    checked = _planner(tmp_path, "verify", "20-mesh-permissive")
+    assert checked.returncode == ExitCode.NOT_READY, checked.stderr
+    assert checked.stdout == "20-mesh-permissive: drifted\n"

@@ -83,10 +83,10 @@ async def test_failing_gate_comes_first_and_only_apply_anyway_overrides_it(
         await pilot.press("shift+tab")  # from Cancel, where the focus starts, to the override
         assert app.focused is modal.query_one("#force", Button)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.states.get(step.id) in ("applied", "verified",
-                                                                  "failed")
+        await wait_for(pilot, lambda: app.states.get(step.id) in ("written", "applied",
+                                                                  "verified", "failed")
                        and not app.busy_label, what="the forced apply")
-        assert app.states[step.id] == "applied", app.outcomes
+        assert app.states[step.id] == "written", app.outcomes  # a folder: never "verified"
         entry = journal_steps(journal)[step.id]
         assert entry["forced"] and "gate fail" in entry["forced"][0]
         assert (out / step.id).is_dir()

@@ -212,7 +212,7 @@ async def test_a_strict_step_applied_without_gate_says_so(tmp_path: Path) -> Non
     app = shop_app(write=True, out_dir=str(out), journal_path=str(journal), start="plan")
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await wait_for(pilot, lambda: app.states.get(step.id) == "applied",
+        await wait_for(pilot, lambda: app.states.get(step.id) == "written",
                        what="the journal's states")
         plan_screen = app.screen
         assert isinstance(plan_screen, PlanScreen)
