@@ -619,7 +619,7 @@ class ApplySession:
             failure, _ = self._await(step, batch, position, staged, progress)
         if not failure:
             return journal
-        where = (f"stopped at restart batch {number} of {total} "
+        where = (f"{jr.STAGED_STOP}{number} of {total} "
                  f"({', '.join(show_target(w.target) for w in batch)}): {failure}")
         journal = jr.finish(journal, step.id, StepState.FAILED, _now(), where)
         self._save(journal)

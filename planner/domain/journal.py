@@ -475,8 +475,14 @@ def shown_state(entry: StepEntry, any_drift: bool = False,
     return entry.state
 
 
+#: How a staged enrollment's journal says where it stopped (the failed batch's event).
+STAGED_STOP = "stopped at restart batch "
+
+
 def interruption(entry: StepEntry) -> str | None:
-    """What to do about an interrupted or failed step, or None."""
+    """What to do about an interrupted or failed step, or None. A failed step says why (its
+    last event): for an enrollment stopped by a restart batch, which batch and workloads and
+    why, and that ``--resume`` waits for that batch again."""
     if entry.state is StepState.APPLYING:
         return (f"interrupted during apply after {interrupted_writes(entry)} write(s): "
                 f"`planner apply {entry.step_id} --resume` or `planner rollback "
@@ -485,8 +491,15 @@ def interruption(entry: StepEntry) -> str | None:
         return f"interrupted during rollback: run `planner rollback {entry.step_id}` again"
     if entry.state is StepState.FAILED and any(
             r.phase is not RecordPhase.UNDONE for r in entry.records):
-        return (f"failed after {interrupted_writes(entry)} write(s): `planner apply "
-                f"{entry.step_id} --resume` or `planner rollback {entry.step_id}`")
+        why = entry.events[-1].message if entry.events else ""
+        if why.startswith(STAGED_STOP):
+            return (f"{why}; the later batches were not restarted: fix that, then `planner "
+                    f"apply {entry.step_id} --resume` waits for that batch again and goes on, "
+                    f"or `planner rollback {entry.step_id}`")
+        return (f"failed after {interrupted_writes(entry)} write(s)"
+                + (f" ({why})" if why else "")
+                + f": `planner apply {entry.step_id} --resume` or `planner rollback "
+                f"{entry.step_id}`")
     return None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -111,6 +112,16 @@ def test_a_rollout_that_never_finishes_stops_the_step_and_resume_goes_on(
     assert entry["events"][-1]["message"].startswith("stopped at restart batch 2 of 4")
     status = planner(cluster, tmp_path, "status")
     assert "failed" in status.stdout
+    # Where it stopped and how to go on, from status alone (was: "failed after 2 write(s)").
+    status = planner(cluster, tmp_path, "status", "-o", "json")
+    row = next(r for r in json.loads(status.stdout)["steps"] if r["id"] == "30-enroll-tiny")
+    assert row["state"] == "failed"
+    assert row["note"].startswith("stopped at restart batch 2 of 4 (Deployment tiny/postgres): "
+                                  "not rolled out within 1s (--rollout-timeout): ")
+    assert row["note"].endswith(
+        "; the later batches were not restarted: fix that, then `planner apply 30-enroll-tiny "
+        "--resume` waits for that batch again and goes on, or `planner rollback "
+        "30-enroll-tiny`")
     # the image is fixed; --resume waits for batch 2 again and goes on
     cluster.cluster.repair("tiny", "postgres")
     cluster.clear_log()
