@@ -29,6 +29,7 @@ from planner.domain.staging import parse_duration as parse_duration
 if TYPE_CHECKING:
     # Modules a command may not need (graph, rules, traffic) load when it uses them.
     from planner.domain.authz import AuthzProposal
+    from planner.domain.authz_rollout import ShadowDenials
     from planner.domain.fit import Assessment
     from planner.domain.observed import NamespaceTraffic
     from planner.domain.plan import DataplaneSelection, Plan
@@ -208,18 +209,23 @@ DATAPLANE_CHOICES = ("recommended", "sidecar", "ambient")
 
 def build_plan(analysis: Analysis, *, granularity: str = "namespace",
                dataplane: str | Mapping[str, str] = "recommended",
-               assessment: Assessment | None = None) -> Plan:
+               assessment: Assessment | None = None, authz: bool | None = None) -> Plan:
     """Run the STRICT blocker rules and order the PERMISSIVE -> STRICT rollout, led by the fit
     verdict.
 
     ``dataplane`` is how namespaces not yet labelled join the mesh: ``recommended`` (the data
     plane ``assess`` recommends for each), ``sidecar`` or ``ambient`` for all (``--dataplane``),
     or an explicit namespace -> mode map (sidecar where missing). ``assessment`` is
-    :func:`assess`'s result when the caller has it already (computed otherwise). Raises
-    ``ValueError`` for an unknown ``granularity`` or ``dataplane``."""
+    :func:`assess`'s result when the caller has it already (computed otherwise). ``authz``
+    adds the authorization phases after mesh-wide STRICT (dry run, gate, enforce per
+    namespace; docs/authz.md); None takes ``plan.authz`` of the profile (default: without).
+    Their policies name the callers of ``analysis.graph``, with the observed traffic once
+    :func:`observe` merged it, as ``planner authz`` does. Raises ``ValueError`` for an unknown
+    ``granularity`` or ``dataplane``."""
     from dataclasses import replace
 
     from planner.domain.plan_builder import build_plan_from
+    from planner.rules.authz import authz_findings
     from planner.rules.blockers import AMBIENT_READINESS_RULES, BLOCKER_RULES
 
     if assessment is None:
@@ -228,11 +234,22 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
     # The rules judge the mesh this plan builds: ambient namespaces are not sidecar ones.
     context = replace(analysis.context, dataplane=modes)
     findings = [f for rule in BLOCKER_RULES for f in rule.check(context)]
+    proposal = None
+    if authz is None:
+        authz = bool(getattr(analysis.profile, "plan_authz", None))
+    if authz:
+        from planner.domain.authz import authorization_policies
+        from planner.domain.membership import membership
+
+        members = membership(context.inventory, context.root_namespace, modes, why)
+        proposal = authorization_policies(context.inventory, analysis.graph, members)
     plan = build_plan_from(context.inventory, context.graph, findings,
                            root_namespace=context.root_namespace, granularity=granularity,
                            dataplane=modes, dataplane_why=why, dataplane_choice=choice,
                            fit=assessment.fit_verdict, unread=analysis.scan.unread,
-                           enrollment_codes={r.info.code for r in AMBIENT_READINESS_RULES})
+                           enrollment_codes={r.info.code for r in AMBIENT_READINESS_RULES},
+                           authz=proposal,
+                           authz_findings=authz_findings(proposal) if proposal else ())
     return replace(plan, what_if=_step_what_ifs(analysis, plan))
 
 
@@ -370,6 +387,18 @@ class TrafficSource:
         """True when the source can be read again after an apply (a Prometheus, not a file)."""
         return self.prometheus is not None
 
+    def shadow_denials(self, namespaces: Sequence[str], window: str) -> ShadowDenials | None:
+        """The would-be denials of the dry-run authorization policies in ``namespaces`` over
+        ``self.window`` or else ``window``, from Envoy's shadow RBAC counters (Prometheus);
+        None for an export file, which has no such counters. Raises ``MetricsError``."""
+        if self.prometheus is None:
+            return None
+        from planner.sources.prometheus import PrometheusClient, resolve_bearer_token
+
+        return PrometheusClient(self.prometheus, bearer_token=resolve_bearer_token(
+            self.token_file), ca_file=self.ca_file).shadow_denials(namespaces,
+                                                                   self.window or window)
+
     def health(self, namespaces: Sequence[str], window: str) -> Health:
         """Plaintext and failures into ``namespaces`` over the last ``window`` (Prometheus
         only; ``MetricsError`` for an export file, which cannot be read again)."""
@@ -472,11 +501,14 @@ def observe(analysis: Analysis, traffic: TrafficSource) -> Analysis:
     return replace(analysis, graph=merge_observed(analysis.graph, snapshot), traffic=snapshot)
 
 
-def gate_plan(analysis: Analysis, plan: Plan) -> tuple[Plan, dict[str, GateResult]]:
-    """Evaluate each STRICT step's plaintext gate on ``analysis.traffic`` and block on it.
+def gate_plan(analysis: Analysis, plan: Plan, shadow: ShadowDenials | None = None,
+              ) -> tuple[Plan, dict[str, GateResult]]:
+    """Evaluate each STRICT step's plaintext gate on ``analysis.traffic`` and block on it, and
+    each authorization enforce step's gate on the would-be denials (``shadow``: the shadow
+    RBAC counters, when they were read).
 
     Returns the plan with failing STRICT steps blocked by MP301 findings and the namespaces
-    that proved mTLS-only first, and the gate of every STRICT step by id. Without traffic the
+    that proved mTLS-only first, and the gate of every gated step by id. Without traffic the
     plan comes back unchanged with no gates."""
     from dataclasses import replace
 
@@ -485,7 +517,8 @@ def gate_plan(analysis: Analysis, plan: Plan) -> tuple[Plan, dict[str, GateResul
 
     if analysis.traffic is None:
         return plan, {}
-    gates = evaluate_gates(plan, analysis.traffic, analysis.scan.inventory, analysis.graph)
+    gates = evaluate_gates(plan, analysis.traffic, analysis.scan.inventory, analysis.graph,
+                           shadow)
     blocked = block_on_gates(plan, gates, gate_blockers(plan, analysis.graph))
     # The steps' what-ifs again, now with the plaintext the traffic shows as evidence.
     return replace(blocked, what_if=_step_what_ifs(analysis, blocked)), gates
@@ -509,19 +542,19 @@ def gate_for_step(analysis: Analysis, plan: Plan, step_id: str) -> GateResult:
     return gate or GateResult("pass", f"step {step_id} has no plaintext precondition")
 
 
-def gates_on(analysis: Analysis, plan: Plan,
-             snapshot: TrafficSnapshot) -> dict[str, GateResult]:
-    """The gate of every STRICT step of ``plan`` on a fresh ``snapshot`` (as ``apply`` and
-    ``verify`` read it): its pods mapped to the scanned workloads and its edges merged into
-    the manifests' graph, as :func:`observe` does, then judged by
-    :func:`planner.domain.gates.evaluate_gates`."""
+def gates_on(analysis: Analysis, plan: Plan, snapshot: TrafficSnapshot,
+             shadow: ShadowDenials | None = None) -> dict[str, GateResult]:
+    """The gate of every gated step of ``plan`` on a fresh ``snapshot`` (as ``apply`` and
+    ``verify`` read it) and the shadow RBAC denials when they were read: its pods mapped to
+    the scanned workloads and its edges merged into the manifests' graph, as :func:`observe`
+    does, then judged by :func:`planner.domain.gates.evaluate_gates`."""
     from planner.domain.gates import evaluate_gates
     from planner.domain.observed import merge_observed, resolve_pods
 
     inventory = analysis.scan.inventory
     snapshot = resolve_pods(snapshot, inventory)
     return evaluate_gates(plan, snapshot, inventory,
-                          merge_observed(analysis.context.graph, snapshot))
+                          merge_observed(analysis.context.graph, snapshot), shadow)
 
 
 def step_callers(analysis: Analysis, plan: Plan, step_id: str) -> list[str]:
@@ -566,14 +599,18 @@ def namespace_report(analysis: Analysis) -> tuple[NamespaceTraffic, ...]:
 class PlanOptions:
     """How to plan: Istio's root namespace, STRICT per ``namespace`` or per ``workload``, how
     namespaces not yet labelled join the mesh (one of :data:`DATAPLANE_CHOICES`), the
-    profile (``--profile FILE``) behind the fit verdict the plan opens with, and the weakest
-    evidence a call may rest on (``--min-confidence``)."""
+    profile (``--profile FILE``) behind the fit verdict the plan opens with, the weakest
+    evidence a call may rest on (``--min-confidence``), and whether the plan ends with the
+    authorization phases (``--authz``)."""
 
     root_namespace: str = "istio-system"
     granularity: str = "namespace"
     dataplane: str = "recommended"
     profile_path: str | None = None
     min_confidence: float = 0.0
+    #: The authorization phases after mesh-wide STRICT (``--authz``); None: as the profile's
+    #: ``plan.authz`` says (default without).
+    authz: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -601,10 +638,12 @@ class Rollout:
 
 
 def gated_steps(plan: Plan) -> tuple[str, ...]:
-    """The ids of the steps with a plaintext gate (namespace, workload and mesh-wide STRICT)."""
+    """The ids of the steps with a gate: the plaintext gate of namespace, workload and
+    mesh-wide STRICT, and the would-be-denials gate of the authorization enforce steps."""
     from planner.domain.plan import Phase
 
-    return tuple(s.id for s in plan.steps if s.phase in (Phase.STRICT, Phase.MESH_STRICT))
+    return tuple(s.id for s in plan.steps
+                 if s.phase in (Phase.STRICT, Phase.MESH_STRICT, Phase.AUTHZ_ENFORCE))
 
 
 def run_pipeline(spec: InputSpec, options: PlanOptions = PlanOptions(), *,
@@ -648,11 +687,29 @@ def run_pipeline(spec: InputSpec, options: PlanOptions = PlanOptions(), *,
     if stage is not None:
         stage("planning")
     plan = build_plan(analysis, granularity=options.granularity, dataplane=options.dataplane,
-                      assessment=assessment)
+                      assessment=assessment, authz=options.authz)
     gated, gates = plan, None
     if analysis.traffic is not None:
-        gated, gates = gate_plan(analysis, plan)
+        shadow = None
+        if traffic is not None:
+            try:
+                shadow = _shadow_denials(traffic, plan)
+            except PlannerError as err:
+                if not traffic_optional:
+                    raise
+                traffic_error = str(err)
+        gated, gates = gate_plan(analysis, plan, shadow)
     return Rollout(analysis, assessment, plan, gated, gates, traffic_error)
+
+
+def _shadow_denials(traffic: TrafficSource, plan: Plan) -> ShadowDenials | None:
+    """The shadow RBAC denials into the namespaces of ``plan``'s authorization enforce steps
+    over the gates' window (None without such steps, or from an export file)."""
+    from planner.domain.plan import Phase
+
+    namespaces = sorted({s.target.namespace for s in plan.steps
+                         if s.phase is Phase.AUTHZ_ENFORCE})
+    return traffic.shadow_denials(namespaces, DEFAULT_WINDOW) if namespaces else None
 
 
 def write_output(path: Path, text: str) -> None:

@@ -70,6 +70,7 @@ from planner.errors import (
 )
 
 if TYPE_CHECKING:
+    from planner.domain.authz_rollout import ShadowDenials
     from planner.domain.outcomes import Outcome
     from planner.domain.traffic import GateResult, Health, TrafficSnapshot
 
@@ -81,7 +82,12 @@ GATE_WINDOW: Final = "7d"
 VERIFY_WINDOW: Final = "15m"
 #: Plaintext callers named in a refusal; the rest are counted (``planner plan`` lists all).
 _CALLERS_SHOWN: Final = 5
-_GATED_PHASES: Final = frozenset({Phase.STRICT, Phase.MESH_STRICT})
+#: Steps that turn on STRICT: the plaintext gate, and the post-apply check (--settle).
+_STRICT_PHASES: Final = frozenset({Phase.STRICT, Phase.MESH_STRICT})
+#: Steps with a gate: STRICT (plaintext) and authorization enforcement (would-be denials).
+_GATED_PHASES: Final = _STRICT_PHASES | {Phase.AUTHZ_ENFORCE}
+#: Steps whose ``requires`` are checked (journal and live) before they are applied.
+_ORDERED_PHASES: Final = _GATED_PHASES | {Phase.AUTHZ_DRY_RUN}
 _VERBS: Final = {WriteKind.APPLY: "server-side apply", WriteKind.LABEL: "label (merge patch)",
                  WriteKind.RESTART: "restart (merge patch of restartedAt)",
                  WriteKind.DELETE: "delete", WriteKind.FILE: "write file"}
@@ -135,9 +141,11 @@ def _would(write: Planned, live: Any, unchanged: bool | None) -> str:
     return f"would {_VERBS[write.kind]} {target}"
 
 
-#: How a session judges its STRICT steps' gates on a snapshot it read: step id -> gate
+#: How a session judges its gated steps on a snapshot it read (and the shadow RBAC denials,
+#: when read for an authorization enforce step): step id -> gate
 #: (``planner.service.gates_on``, which knows the scan the plan was built from).
-GateJudge: TypeAlias = "Callable[[Plan, TrafficSnapshot], Mapping[str, GateResult]]"
+GateJudge: TypeAlias = ("Callable[[Plan, TrafficSnapshot, ShadowDenials | None], "
+                        "Mapping[str, GateResult]]")
 
 
 class TrafficReader(Protocol):
@@ -167,6 +175,15 @@ class HealthReader(Protocol):
     def rereadable(self) -> bool: ...
 
     def health(self, namespaces: Sequence[str], window: str) -> Health: ...
+
+
+@runtime_checkable
+class ShadowReader(Protocol):
+    """A traffic source that can also read Envoy's shadow RBAC denials (a Prometheus): what
+    the dry-run authorization policies would have denied. None from a source without them."""
+
+    def shadow_denials(self, namespaces: Sequence[str],
+                       window: str) -> ShadowDenials | None: ...
 
 
 @dataclass(frozen=True)
@@ -427,7 +444,7 @@ class ApplySession:
         checked: list[str] = []
         if step.phase is Phase.PREREQUISITES:
             forced, checked = self._control_plane_ready(step, forced, force)
-        gated = step.phase in _GATED_PHASES
+        gated = step.phase in _STRICT_PHASES
         if gated and auto_rollback and self.writer.probe is None:
             raise ApplyError(f"--auto-rollback needs a cluster: {self.writer.label} only gets "
                              "the files, which reach the cluster when it syncs; verify the step "
@@ -495,7 +512,7 @@ class ApplySession:
         """The source the post-apply check re-reads; None when there is none to re-read, or
         no cluster the step reached (GitOps: the files reach it when it syncs)."""
         reader = self.traffic
-        if step.phase not in _GATED_PHASES or not isinstance(reader, HealthReader) \
+        if step.phase not in _STRICT_PHASES or not isinstance(reader, HealthReader) \
                 or not reader.rereadable or self.writer.probe is None:
             return None
         return reader
@@ -717,8 +734,8 @@ class ApplySession:
     # --- preconditions ---------------------------------------------------------------------
 
     def _unmet(self, step: Step, journal: Journal) -> list[str]:
-        """Why a STRICT step may not be applied yet, per the journal."""
-        if step.phase not in _GATED_PHASES:
+        """Why a STRICT or authorization step may not be applied yet, per the journal."""
+        if step.phase not in _ORDERED_PHASES:
             return []
         missing = [r for r in step.requires
                    if journal.state(r) not in (StepState.APPLIED, StepState.VERIFIED)]
@@ -747,9 +764,12 @@ class ApplySession:
             return tuple(forced), ""
         if self.traffic is None:
             if not no_gate:
+                does, check = (("enforces authorization", "would-be denials")
+                               if step.phase is Phase.AUTHZ_ENFORCE
+                               else ("turns on STRICT", "plaintext callers"))
                 raise GateRefused(
-                    f"step {step.id} turns on STRICT and no traffic source gates it: give "
-                    "--prometheus URL or --traffic FILE to check for plaintext callers, or "
+                    f"step {step.id} {does} and no traffic source gates it: give "
+                    f"--prometheus URL or --traffic FILE to check for {check}, or "
                     "--no-gate to apply it without a gate (recorded in the journal)")
             return tuple(forced), jr.GATE_NONE
         if no_gate:
@@ -780,11 +800,12 @@ class ApplySession:
         otherwise go STRICT unnoticed). One line per problem; empty when ready, for steps
         without a gate, and for requirements the journal does not show as applied (those are
         :meth:`_unmet`). An object a later applied step rewrote (superseded) is not missing.
+        Authorization steps are checked alike (the dry-run policies before enforcing them).
 
         On a cluster, the pods too: every workload in the step's scope (its namespace, its
         workload, or every enrolled namespace for the mesh-wide step) must run the data plane
         its namespace is enrolled to in every current pod (:meth:`_dataplane_missing`)."""
-        if step.phase not in _GATED_PHASES:
+        if step.phase not in _ORDERED_PHASES:
             return []
         missing: list[str] = []
         for required in step.requires:
@@ -860,21 +881,27 @@ class ApplySession:
         return None
 
     def _gate(self, step: Step, window: str) -> GateResult | None:
-        """The plaintext gate of a STRICT step, when a traffic source is configured: the same
-        evaluation as ``planner plan`` (``gates``, the what-if of the step at its place in
-        the plan, on the traffic read now). An unreadable source, or no judge to read it
-        with, is evidence missing: ``unknown``, which blocks like ``fail``."""
+        """The gate of a STRICT or authorization enforce step, when a traffic source is
+        configured: the same evaluation as ``planner plan`` (``gates``: the what-if of a STRICT
+        step at its place in the plan, or the would-be denials of an enforce step with the
+        shadow RBAC counters of a source that has them, on the traffic read now). An
+        unreadable source, or no judge to read it with, is evidence missing: ``unknown``,
+        which blocks like ``fail``."""
         if self.traffic is None or step.phase not in _GATED_PHASES:
             return None
         from planner.domain.traffic import GateResult
 
         if self.gates is None:
             return GateResult("unknown", "no gate evaluator was given to this session")
+        shadow = None
         try:
             snapshot = self.traffic.read(self.traffic.window or window)
+            if step.phase is Phase.AUTHZ_ENFORCE and isinstance(self.traffic, ShadowReader):
+                shadow = self.traffic.shadow_denials([step.target.namespace],
+                                                     self.traffic.window or window)
         except MetricsError as err:
             return GateResult("unknown", str(err))
-        return self.gates(self.plan, snapshot).get(step.id)
+        return self.gates(self.plan, snapshot, shadow).get(step.id)
 
     # --- rollback --------------------------------------------------------------------------
 

@@ -27,9 +27,11 @@ if TYPE_CHECKING:
 
 def plan_options(func: F) -> F:
     """Options ``plan``, ``report`` and the step commands share: root namespace, granularity,
-    data plane, and the profile behind the verdict the plan opens with; passed to the command
-    as one ``plan_options`` (the service's PlanOptions)."""
-    names = ("root_namespace", "granularity", "dataplane", "profile_path", "min_confidence")
+    data plane, the profile behind the verdict the plan opens with, the weakest evidence and
+    the authorization phases; passed to the command as one ``plan_options`` (the service's
+    PlanOptions)."""
+    names = ("root_namespace", "granularity", "dataplane", "profile_path", "min_confidence",
+             "authz")
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -49,6 +51,11 @@ def plan_options(func: F) -> F:
                      help="YAML answers the manifests cannot give, for the fit verdict "
                           "(docs/profile.md)."),
         min_confidence_option(),
+        click.option("--authz/--no-authz", default=None,
+                     help="End the plan with the authorization phases: per namespace, "
+                          "least-privilege ALLOW policies in dry run, a gate on the denials "
+                          "they would make, then enforced (docs/authz.md). Default: the "
+                          "profile's plan.authz, else without."),
     ]
     for decorator in reversed(decorators):
         wrapper = decorator(wrapper)

@@ -123,6 +123,10 @@ class AuthzProposal:
     uncalled: tuple[str, ...]
     enforce: bool
     trust_domain: str
+    #: Called workloads without a policy because no selector picks their pods alone
+    #: (workload key, why): a policy without one would apply to the whole namespace, one
+    #: whose labels other workloads share would deny those workloads' callers.
+    unselectable: tuple[tuple[str, str], ...] = ()
 
     @property
     def objects(self) -> tuple[Mapping[str, Any], ...]:
@@ -160,9 +164,15 @@ def authorization_policies(inventory: Inventory, graph: CallGraph, members: Memb
                 found[0].update(ports)
                 found[1].add(edge.origin.value)
     policies = []
+    unselectable = []
+    labelled = policy.pod_label_index(inventory.workloads)
     for key in sorted(calls):
         target = _workload(inventory, key)
         if target is None:
+            continue
+        selector, why = policy.isolating_selector(target, labelled)
+        if not selector:
+            unselectable.append((key, why))
             continue
         callers = tuple(sorted(
             Caller(cid, _principal_of(inventory, cid, trust_domain), tuple(sorted(ports)),
@@ -170,19 +180,20 @@ def authorization_policies(inventory: Inventory, graph: CallGraph, members: Memb
             for cid, (ports, origins) in calls[key].items()))
         policies.append(WorkloadPolicy(
             key, target.namespace, members.modes.get(target.namespace, "outside"),
-            _policy(target, callers, enforce), callers))
+            _policy(target, selector, callers, enforce), callers))
     unexpressible = tuple(sorted(
         Unexpressible(w, c, tuple(sorted(ports)), reason, _advice(inventory, c))
         for (w, c), (ports, reason) in outside.items()))
     shared = _shared_accounts(inventory, policies)
-    with_calls = {p.workload for p in policies} | {u.workload for u in unexpressible}
+    with_calls = ({p.workload for p in policies} | {u.workload for u in unexpressible}
+                  | {key for key, _ in unselectable})
     uncalled = tuple(sorted(
         w.ref.key for w in inventory.workloads
         if enforces_peer_authentication(inventory, members, w.ref.key)
         and w.ref.key not in with_calls))
     return AuthzProposal(tuple(policies), unexpressible, shared,
                          _split(inventory, policies, shared, trust_domain), uncalled, enforce,
-                         trust_domain)
+                         trust_domain, tuple(unselectable))
 
 
 def _workload(inventory: Inventory, node_id: str) -> Workload | None:
@@ -239,9 +250,12 @@ def _seen(origins: set[str]) -> str:
     return "observed" if origins == {"observed"} else "manifests"
 
 
-def _policy(workload: Workload, callers: tuple[Caller, ...], enforce: bool) -> dict[str, Any]:
-    """The ALLOW policy: one rule per set of ports, naming every principal that uses exactly
-    those ports (a rule without ports when the ports are unknown)."""
+def _policy(workload: Workload, selector: Mapping[str, str], callers: tuple[Caller, ...],
+            enforce: bool) -> dict[str, Any]:
+    """The ALLOW policy on the pods ``selector`` picks (the workload's own selector, which
+    picks no other workload's pods): one rule per set of ports, naming every principal that
+    uses exactly those ports (a rule without ports when the ports are unknown). Ports and
+    principals only: no L7 condition, which in ambient would need a waypoint."""
     by_ports: dict[tuple[int, ...], set[str]] = defaultdict(set)
     for caller in callers:
         if caller.principal is not None:
@@ -256,10 +270,8 @@ def _policy(workload: Workload, callers: tuple[Caller, ...], enforce: bool) -> d
                                 "labels": dict(policy.MANAGED_BY)}
     if not enforce:
         metadata["annotations"] = {DRY_RUN_ANNOTATION: "true"}
-    spec: dict[str, Any] = {"action": "ALLOW", "rules": rules}
-    labels = policy.selector_labels(workload)
-    if labels:
-        spec = {"selector": {"matchLabels": labels}, **spec}
+    spec: dict[str, Any] = {"selector": {"matchLabels": dict(selector)}, "action": "ALLOW",
+                            "rules": rules}
     return {"apiVersion": AUTHORIZATION_API, "kind": "AuthorizationPolicy",
             "metadata": metadata, "spec": spec}
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from planner.domain import policy
+from planner.domain.authz_rollout import ShadowDenials, authz_gate
 from planner.domain.findings import Finding
 from planner.domain.graph import CallGraph
 from planner.domain.inventory import Inventory, Workload
@@ -129,17 +130,26 @@ def gate_what_ifs(inventory: Inventory, graph: CallGraph, plan: Plan,
 
 
 def evaluate_gates(plan: Plan, snapshot: TrafficSnapshot, inventory: Inventory,
-                   graph: CallGraph) -> dict[str, GateResult]:
-    """The verification gate of every STRICT step (namespace, workload, mesh-wide), by step id.
+                   graph: CallGraph,
+                   shadow: ShadowDenials | None = None) -> dict[str, GateResult]:
+    """The verification gate of every STRICT step (namespace, workload, mesh-wide), by step id,
+    and of every authorization enforce step.
 
     ``graph`` is the call graph merged with ``snapshot``
     (:func:`~planner.domain.observed.merge_observed`); the what-ifs are
-    :func:`gate_what_ifs`."""
+    :func:`gate_what_ifs`. An enforce step (``--authz``) takes the would-be-denials gate
+    (:func:`~planner.domain.authz_rollout.authz_gate`) on the snapshot and ``shadow``, the
+    shadow RBAC denials when they were read: ports STRICT keeps PERMISSIVE do not matter to
+    an ALLOW policy, which denies a caller without a principal on every port."""
     found = gate_what_ifs(inventory, graph, plan)
     strict = sorted(f.name for f in plan.namespaces if f.final is FinalMtls.STRICT)
     ids = graph_ids(snapshot, graph)
-    return {step.id: judge(snapshot, graph, found[step.id], step, strict, ids)
-            for step in plan.steps if step.id in found}
+    gates = {step.id: judge(snapshot, graph, found[step.id], step, strict, ids)
+             for step in plan.steps if step.id in found}
+    gates.update({step.id: authz_gate(snapshot, step, plan.principals, shadow)
+                  for step in plan.steps
+                  if step.phase is Phase.AUTHZ_ENFORCE})
+    return gates
 
 
 def graph_ids(snapshot: TrafficSnapshot,

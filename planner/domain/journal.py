@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from planner.domain.redact import redact_map
 
@@ -378,17 +378,25 @@ def undo_order(entry: StepEntry) -> list[Record]:
 # --- what is shown ---------------------------------------------------------------------------
 
 
+#: Annotations that decide what an object does, so a change to one is drift: Istio's
+#: ``istio.io/dry-run`` turns an enforcing AuthorizationPolicy into one that denies nothing.
+BEHAVIOUR_ANNOTATIONS: Final = ("istio.io/dry-run",)
+
+
 def drift_view(kind: WriteKind, obj: Any) -> Any:
-    """The part of an object that drift detection compares: spec and labels for applied
-    objects and namespaces, only the restartedAt annotation for restarts (controllers such as
-    an HPA change other fields of a workload's spec), the whole text for GitOps files."""
+    """The part of an object that drift detection compares: spec, labels and the annotations
+    that change what the object does (:data:`BEHAVIOUR_ANNOTATIONS`) for applied objects and
+    namespaces, only the restartedAt annotation for restarts (controllers such as an HPA
+    change other fields of a workload's spec), the whole text for GitOps files."""
     if obj is None or kind is WriteKind.FILE:
         return obj
     meta = obj.get("metadata") or {}
     if kind is WriteKind.RESTART:
         template = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
         return (template.get("annotations") or {}).get(RESTARTED_AT)
-    return {"spec": obj.get("spec"), "labels": meta.get("labels") or {}}
+    annotations = meta.get("annotations") or {}
+    return {"spec": obj.get("spec"), "labels": meta.get("labels") or {},
+            **{k: annotations[k] for k in BEHAVIOUR_ANNOTATIONS if k in annotations}}
 
 
 def drifted(record: Record, live: Any) -> bool:

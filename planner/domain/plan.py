@@ -58,6 +58,10 @@ class Phase(StrEnum):
     EXCEPTION = "exception"
     STRICT = "strict"
     MESH_STRICT = "mesh-strict"
+    #: Opt-in (``--authz``): least-privilege authorization per namespace, dry run then
+    #: enforced (:mod:`planner.domain.authz_rollout`).
+    AUTHZ_DRY_RUN = "authz-dry-run"
+    AUTHZ_ENFORCE = "authz-enforce"
 
 
 class Action(StrEnum):
@@ -207,6 +211,12 @@ class Plan:
     #: Kinds the scan could not read (``ScanResult.unread``): the plan states nothing about
     #: them as fact and has no rollback that deletes one (it could not see whether it existed).
     unread: tuple[str, ...] = ()
+    #: ``namespace/workload`` -> principal of every workload, and ``namespace/service`` -> the
+    #: names of the workloads behind it, for the gate of the authorization enforce steps
+    #: (empty without them): observed traffic names callers by workload, and some sources
+    #: name only the Service called.
+    principals: Mapping[str, str] = field(default_factory=dict)
+    service_backends: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def unknown_step(self, step_id: str) -> str:
         """The message for a step id this plan does not have, listing the ones it has."""

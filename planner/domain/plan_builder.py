@@ -49,6 +49,7 @@ from planner.domain.roles import is_istio_gateway, is_istio_gateway_caller
 from planner.domain.verdict import FitVerdict
 
 if TYPE_CHECKING:
+    from planner.domain.authz import AuthzProposal
     from planner.domain.whatif import Enrollment
 
 #: Kinds ``kubectl rollout restart`` accepts.
@@ -99,7 +100,9 @@ def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[F
                     dataplane_choice: DataplaneSelection = DataplaneSelection.SIDECAR,
                     fit: FitVerdict | None = None,
                     unread: Collection[str] = (),
-                    enrollment_codes: Collection[str] = ()) -> Plan:
+                    enrollment_codes: Collection[str] = (),
+                    authz: AuthzProposal | None = None,
+                    authz_findings: Iterable[Finding] = ()) -> Plan:
     """Order the rollout. ``findings`` are the blocker findings; each is attached to the step it
     endangers, and its ``exception`` (caller, workload, ports) becomes a port exception.
     ``dataplane`` maps namespaces to the data plane they get (sidecar where missing),
@@ -107,16 +110,28 @@ def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[F
     (``recommended``, ``sidecar``, ``ambient`` or ``given``); ``fit`` is the verdict the plan
     opens with. ``unread`` are kinds the scan could not read: see :attr:`Plan.unread`.
     Findings whose code is in ``enrollment_codes`` (ambient readiness) block the namespace's
-    enrollment step instead of its STRICT step.
+    enrollment step instead of its STRICT step. With ``authz`` (the least-privilege proposal)
+    the authorization phases follow mesh-wide STRICT, blocked by ``authz_findings``
+    (:func:`planner.domain.authz_rollout.authz_steps`).
 
     Raises ``ValueError`` for an unknown ``granularity`` (``namespace`` or ``workload``)."""
     if granularity not in tuple(Granularity):
         raise ValueError(f"granularity must be namespace or workload, not {granularity!r}")
     gaps = tuple(sorted(set(unread)))
-    plan = _Planner(inventory, graph, tuple(sorted(findings)), root_namespace,
-                    Granularity(granularity),
-                    membership(inventory, root_namespace, dataplane, dataplane_why),
-                    frozenset(gaps), frozenset(enrollment_codes)).build()
+    planner = _Planner(inventory, graph, tuple(sorted(findings)), root_namespace,
+                       Granularity(granularity),
+                       membership(inventory, root_namespace, dataplane, dataplane_why),
+                       frozenset(gaps), frozenset(enrollment_codes))
+    plan = planner.build()
+    if authz is not None:
+        from planner.domain.authz_rollout import AUTHORIZATION_POLICY, authz_steps
+
+        for p in inventory.istio_of_kind(AUTHORIZATION_POLICY):
+            planner.tracker.objects[(p.ref.kind, p.ref.namespace, p.ref.name)] = \
+                policy.restore_object(p)
+        plan = authz_steps(plan, authz, inventory, planner.tracker.put, authz_findings)
+        plan = replace(plan, steps=tuple(_unseen_rollbacks(s, frozenset(gaps))
+                                         for s in plan.steps))
     partial = ((f"The scan could not read {', '.join(gaps)} (forbidden or timed out): what "
                 "the plan says "
                 "about them is unknown, not absent, and it has no rollback that deletes one. "
@@ -540,13 +555,9 @@ class _Planner:
         return cached
 
     @cached_property
-    def _pod_labels(self) -> dict[tuple[str, str, str], list[Workload]]:
+    def _pod_labels(self) -> policy.PodLabelIndex:
         """Workloads by ``(namespace, pod label, value)``."""
-        index: dict[tuple[str, str, str], list[Workload]] = defaultdict(list)
-        for w in self.inv.workloads:
-            for k, v in w.pod_labels.items():
-                index[w.namespace, k, v].append(w)
-        return index
+        return policy.pod_label_index(self.inv.workloads)
 
     @cached_property
     def _served(self) -> frozenset[str]:
@@ -569,22 +580,9 @@ class _Planner:
         return by_ns, outside
 
     def isolating_selector(self, workload: Workload) -> tuple[dict[str, str], str]:
-        """``matchLabels`` for a policy on ``workload`` alone, or ``{}`` and why there is none:
-        no usable pod labels, or labels every one of which another workload's pods also carry
-        (its full label set is the narrowest selector, so no subset can do better)."""
-        labels = policy.selector_labels(workload)
-        if not labels:
-            return {}, "no pod labels usable as a selector"
-        # The workloads carrying every label: the smallest set of those carrying one of them,
-        # narrowed by the others (an index, not a walk over the namespace per workload).
-        carriers = sorted((self._pod_labels.get((workload.namespace, k, v), ())
-                           for k, v in labels.items()), key=len)
-        shared = sorted(o.ref.key for o in carriers[0] if o.ref != workload.ref
-                        and all(o.pod_labels.get(k) == v for k, v in labels.items()))
-        if shared:
-            return {}, (f"its pod labels also select {policy.join_names(shared)}, so a "
-                        "workload policy would widen to them")
-        return labels, ""
+        """``matchLabels`` for a policy on ``workload`` alone, or ``{}`` and why there is none
+        (:func:`planner.domain.policy.isolating_selector`)."""
+        return policy.isolating_selector(workload, self._pod_labels)
 
     def strict_namespace(self, ns: str) -> None:
         start = len(self.steps)

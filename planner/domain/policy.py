@@ -15,7 +15,8 @@ Istio's precedence rules the planner has to respect (MESH-NOTES §1):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,6 +251,41 @@ def selector_labels(workload: Workload) -> dict[str, str]:
                                    if k not in VERSION_LABELS}
     return {k: v for k, v in sorted(source.items())
             if k and "*" not in k and len(v) <= _MAX_LABEL_VALUE and "*" not in v}
+
+
+#: Workloads by ``(namespace, pod label, value)``: :func:`pod_label_index`.
+PodLabelIndex = Mapping[tuple[str, str, str], Sequence[Workload]]
+
+
+def pod_label_index(workloads: Iterable[Workload]) -> PodLabelIndex:
+    """Every workload under each ``(namespace, pod label, value)`` its pods carry."""
+    index: dict[tuple[str, str, str], list[Workload]] = defaultdict(list)
+    for w in workloads:
+        for k, v in w.pod_labels.items():
+            index[w.namespace, k, v].append(w)
+    return index
+
+
+def isolating_selector(workload: Workload,
+                       index: PodLabelIndex) -> tuple[dict[str, str], str]:
+    """``matchLabels`` for a policy on ``workload`` alone (:func:`selector_labels`), or ``{}``
+    and why there is none: no usable pod labels, or labels every one of which another
+    workload's pods in its namespace also carry (its full label set is the narrowest
+    selector, so no subset can do better). ``index`` is :func:`pod_label_index` of the
+    inventory's workloads."""
+    labels = selector_labels(workload)
+    if not labels:
+        return {}, "no pod labels usable as a selector"
+    # The workloads carrying every label: the smallest set of those carrying one of them,
+    # narrowed by the others (an index, not a walk over the namespace per workload).
+    carriers = sorted((index.get((workload.namespace, k, v), ()) for k, v in labels.items()),
+                      key=len)
+    shared = sorted(o.ref.key for o in carriers[0] if o.ref != workload.ref
+                    and all(o.pod_labels.get(k) == v for k, v in labels.items()))
+    if shared:
+        return {}, (f"its pod labels also select {join_names(shared)}, so a "
+                    "workload policy would widen to them")
+    return labels, ""
 
 
 def _plain(value: Any) -> Any:

@@ -10,6 +10,7 @@ schema is documented in ``docs/profile.md``::
     cluster:       {nodes: 6}
     costs:         {sidecar: {cpu: 100m, memory: 128Mi}, ztunnel: {...}, waypoint: {...},
                     istiod: {...}}
+    plan:          {authz: true}    # the plan's authorization phases (docs/authz.md)
 
 Every answer is optional; a missing one stays ``None`` ("unknown") and the assessment states
 what it would change, instead of guessing.
@@ -61,7 +62,7 @@ COST_BASIS: Final[Mapping[str, str]] = {
 #: ``apiVersion``/``kind``/``metadata`` are accepted so a profile can be shaped like the other
 #: objects a team keeps in Git (``sample_clusters/profiles/shop.yaml``).
 _TOP_LEVEL: Final = frozenset({"apiVersion", "kind", "metadata", "team", "compliance",
-                               "observability", "cluster", "costs", "ignore"})
+                               "observability", "cluster", "costs", "ignore", "plan"})
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
 _MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|K|M|G)$")
 _MIB_PER_UNIT: Final = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0,
@@ -86,6 +87,8 @@ class Profile:
     origin: str = ""
     #: Accepted findings (``ignore:``), kept and marked in the report (docs/report.md).
     ignore: tuple[Suppression, ...] = ()
+    #: ``plan.authz``: add the authorization phases to the plan (``--authz`` wins; None: no).
+    plan_authz: bool | None = None
 
 
 #: Profile questions that move the verdict, with the answers a what-if replays when one is
@@ -122,6 +125,7 @@ def parse_profile(data: Any, overrides: Mapping[str, Any] | None = None,
     compliance = _section(section, "compliance", {"mtlsEverywhere"})
     observability = _section(section, "observability", {"needed"})
     cluster = _section(section, "cluster", {"nodes"})
+    plan = _section(section, "plan", {"authz"})
     costs, from_profile = _costs(section.get("costs"))
     profile = Profile(
         platform_engineers=_count(team.get("platformEngineers"), "team.platformEngineers"),
@@ -132,6 +136,7 @@ def parse_profile(data: Any, overrides: Mapping[str, Any] | None = None,
         costs_from_profile=from_profile,
         origin=origin,
         ignore=_ignore(section.get("ignore"), origin),
+        plan_authz=_bool(plan.get("authz"), "plan.authz"),
     )
     return apply_overrides(profile, overrides or {})
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from planner.domain.findings import Rule, RuleInfo
+from planner.rules.authz import AUTHZ_RULES
 from planner.rules.blockers import BLOCKER_RULES
 from planner.rules.fit import FIT_RULES
 from planner.rules.plan.mp301_plaintext_observed import INFO as MP301
 
-ALL_RULES: tuple[Rule, ...] = (*FIT_RULES, *BLOCKER_RULES)
+ALL_RULES: tuple[Rule, ...] = (*FIT_RULES, *BLOCKER_RULES, *AUTHZ_RULES)
 
 #: Every finding code the planner can report, in code order: the rules above plus the plan
 #: findings that need observed traffic rather than manifests (MP301), which have no check of

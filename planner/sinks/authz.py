@@ -67,6 +67,8 @@ def authz_document(proposal: AuthzProposal) -> dict[str, Any]:
             "principalsAfterSplit": split.principals_after,
         },
         "uncalled": list(proposal.uncalled),
+        "unselectable": [{"workload": key, "reason": why}
+                         for key, why in proposal.unselectable],
     })
 
 
@@ -96,6 +98,9 @@ def summary_lines(proposal: AuthzProposal) -> list[str]:
         ports = ", ".join(map(str, u.ports)) or "unknown ports"
         lines.append(f"not in the policy of {clean(u.workload)}: {clean(u.caller)} ({ports}): "
                      f"{clean(u.reason)}; {clean(u.action)}")
+    for key, why in proposal.unselectable:
+        lines.append(f"no policy for {clean(key)}: no selector picks its pods alone "
+                     f"({clean(why)}); give it a label of its own")
     if proposal.uncalled:
         lines.append(f"no policy for {len(proposal.uncalled)} workloads without known callers "
                      "(an ALLOW policy without rules denies everything): "

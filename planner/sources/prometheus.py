@@ -19,7 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from planner.domain.traffic import (
     DEFAULT_WINDOW,
@@ -40,6 +40,9 @@ from planner.domain.traffic import (
 )
 from planner.errors import MetricsError
 from planner.untrusted import one_line
+
+if TYPE_CHECKING:
+    from planner.domain.authz_rollout import ShadowDenials
 
 TOKEN_ENV: Final = "PLANNER_PROMETHEUS_TOKEN"
 """Environment variable holding a bearer token (``--prometheus-token-file`` wins over it)."""
@@ -192,6 +195,23 @@ class PrometheusClient:
             raise MetricsError(f"Prometheus {self.display_url}: {exc}") from exc
         return Health(self.value(plaintext), self.value(failures), seconds)
 
+    def shadow_denials(self, namespaces: Sequence[str], window: str) -> ShadowDenials:
+        """What the dry-run ALLOW policies in ``namespaces`` would have denied over
+        ``window``, per pod, from Envoy's shadow RBAC counters (one query)."""
+        from planner.domain.authz_rollout import promql_shadow_denials, shadow_denials_from
+
+        where = f"Prometheus {self.display_url}"
+        try:
+            promql = promql_shadow_denials(namespaces, window)
+        except ValueError as exc:
+            raise MetricsError(f"{where}: {exc}") from exc
+        rows = []
+        for row in self.query(promql):
+            metric, count = _sample(row, where)
+            rows.append(({str(k): str(v) for k, v in metric.items()}, count))
+        return shadow_denials_from(rows, source=f"prometheus {self.display_url}",
+                                   window=window, namespaces=namespaces)
+
 
 def fetch_traffic(url: str, *, window: str = DEFAULT_WINDOW, bearer_token: str | None = None,
                   ca_file: str | None = None, insecure: bool = False, timeout_s: float = 30,
@@ -235,11 +255,8 @@ def vector_edges(result: list[dict[str, Any]], protocol: str,
     return [_edge(row, protocol, where) for row in result]
 
 
-def _edge(row: dict[str, Any], protocol: str, where: str) -> ObservedEdge:
-    """One series -> one edge. Only a server-side series (``reporter="destination"``, or no
-    reporter label: the documented queries keep only those) with a policy of ``mutual_tls`` or
-    ``none`` proves anything about mTLS; a client-side series (its policy is always
-    ``unknown``) or a server-side ``unknown`` only shows that the traffic exists."""
+def _sample(row: dict[str, Any], where: str) -> tuple[dict[str, Any], float]:
+    """The labels and the count of one series of an ``increase()`` query."""
     metric = row.get("metric")
     value = row.get("value")
     if not isinstance(metric, dict) or not isinstance(value, list) or len(value) != 2:
@@ -251,6 +268,15 @@ def _edge(row: dict[str, Any], protocol: str, where: str) -> ObservedEdge:
     if not math.isfinite(count) or count < 0:
         # increase() of a healthy counter is finite and >= 0; anything else is not a count.
         raise MetricsError(f"{where}: sample value {value[1]!r} is not a count")
+    return metric, count
+
+
+def _edge(row: dict[str, Any], protocol: str, where: str) -> ObservedEdge:
+    """One series -> one edge. Only a server-side series (``reporter="destination"``, or no
+    reporter label: the documented queries keep only those) with a policy of ``mutual_tls`` or
+    ``none`` proves anything about mTLS; a client-side series (its policy is always
+    ``unknown``) or a server-side ``unknown`` only shows that the traffic exists."""
+    metric, count = _sample(row, where)
 
     def label(name: str) -> str:
         got = metric.get(name)

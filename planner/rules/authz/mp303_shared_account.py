@@ -1,0 +1,58 @@
+"""MP303 callers share a service account.
+
+Detects: service accounts named by a least-privilege ALLOW policy that more than one workload
+runs as. The principal is the account's, so the policy allows every workload running as it,
+not only the caller.
+"""
+
+from __future__ import annotations
+
+from planner.domain.authz import AuthzProposal
+from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.domain.membership import parse_ref
+from planner.domain.policy import join_names
+
+INFO = RuleInfo(
+    code="MP303",
+    title="Callers share a service account",
+    category="plan",
+    severity=Level.WARNING,
+    why=("Workloads that run as the same ServiceAccount have the same principal: a policy that "
+         "allows one of them allows them all, so least privilege cannot tell them apart "
+         "(most clusters run many workloads as 'default')."),
+    fix=("Give each workload its own ServiceAccount first (planner authz --out DIR writes them "
+         "and the Deployment changes under prerequisites/), then plan again."),
+)
+
+
+def findings(proposal: AuthzProposal) -> list[Finding]:
+    """One finding per shared account and namespace of the policies that name it."""
+    found = []
+    for group in proposal.shared_accounts:
+        subject = f"ServiceAccount/{group.namespace}/{group.account}"
+        by_ns: dict[str, list[str]] = {}
+        for key in group.policies:
+            ref = parse_ref(key)
+            if ref is not None:
+                by_ns.setdefault(ref.namespace, []).append(key)
+        others = sorted(set(group.workloads) - set(group.callers))
+        for ns, policies in sorted(by_ns.items()):
+            found.append(INFO.finding(
+                subject=subject, namespace=ns,
+                objects=tuple(sorted({subject, *policies, *group.workloads})),
+                message=(f"{len(group.workloads)} workloads run as {group.principal_text}: the "
+                         f"policies of {join_names(policies)} allow "
+                         f"{join_names(list(group.callers))} and with them "
+                         f"{join_names(others) or 'each other'}; give each its own "
+                         "ServiceAccount to tell them apart")))
+    return found
+
+
+def check(ctx: RuleContext) -> list[Finding]:
+    """MP303 findings of the proposal for ``ctx``."""
+    from planner.rules.authz import proposal_of
+
+    return findings(proposal_of(ctx))
+
+
+RULE = Rule(INFO, check)
