@@ -46,7 +46,8 @@ def analyse_and_plan(options: TuiOptions, overrides: Answers, post: Post,
     post(WorkProgress("scanning"))
     plan_options = service.PlanOptions(root_namespace=options.root_namespace,
                                        dataplane=options.dataplane,
-                                       profile_path=options.profile_path)
+                                       profile_path=options.profile_path,
+                                       authz=options.authz)
     # The session keeps what this builds (collector: tui.collector). The plan opens with the
     # verdict and follows the assessment's data plane, so the assessment cannot wait for the
     # first paint.

@@ -467,8 +467,12 @@ class MeshplanApp(App[None]):
             if ok and self.write:
                 self.run_step("apply", step_id, force=True)
 
+        from planner.domain.plan import Phase
+
+        steps = {s.id: s for s in (self.apply_plan or self.plan).steps} if self.plan else {}
+        authz = step_id in steps and steps[step_id].phase is Phase.AUTHZ_ENFORCE
         self.push_screen(GateModal(step_id, gate, reason, callers, self.write, body,
-                                   self.traffic_error), forced)
+                                   self.traffic_error, authz=authz), forced)
 
     @on(RollbackPreviewReady)
     def _rollback_preview_ready(self, message: RollbackPreviewReady) -> None:

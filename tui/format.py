@@ -64,20 +64,23 @@ GATE_STYLE = {"pass": "bold green", "fail": "bold red", "unknown": "bold yellow"
 GATE_OFFENDERS = 6
 
 
-def gate_text(gate: GateResult, traffic_error: str = "") -> Text:
-    """A plaintext gate as lines: status, reason, and the offending callers with their
-    plaintext. ``traffic_error`` (the traffic asked for could not be read) replaces the reason
-    of an ``unknown`` gate, which would otherwise say that none was given."""
+def gate_text(gate: GateResult, traffic_error: str = "", *, authz: bool = False) -> Text:
+    """A gate as lines: status, reason, and the offending callers with their plaintext (for
+    an authorization enforce step, ``authz``: the would-be-denials gate, whose offenders are
+    callers the policies do not name). ``traffic_error`` (the traffic asked for could not be
+    read) replaces the reason of an ``unknown`` gate, which would otherwise say that none was
+    given."""
     reason = gate.reason
     if traffic_error and gate.status == "unknown":
         reason = f"observed traffic could not be read: {traffic_error}"
     text = Text(end="")
-    text.append("  plaintext gate ", style="bold")
+    text.append("  would-be denials gate " if authz else "  plaintext gate ", style="bold")
     text.append(gate.status, style=GATE_STYLE.get(gate.status, ""))
     text.append(": " + clean(reason) + "\n")
     for edge in gate.offenders[:GATE_OFFENDERS]:
         # An unknown gate's offenders sent traffic the source could not classify, not plaintext.
-        amount = (f"{count_text(edge.plaintext, at_least=edge.at_least)} plaintext"
+        amount = ("not named by the policy" if authz
+                  else f"{count_text(edge.plaintext, at_least=edge.at_least)} plaintext"
                   if edge.plaintext else f"{count_text(edge.tls_unknown)} unverified")
         text.append("    ✗ ", style="red")
         text.append(clean(edge.label(), 100))

@@ -28,6 +28,8 @@ class TuiOptions:
     traffic: TrafficSource | None = None
     #: ``sidecar``, or ``recommended`` to enroll namespaces as the fit assessment recommends.
     dataplane: str = "recommended"
+    #: The plan's authorization phases (``--authz``); None: as the profile's ``plan.authz``.
+    authz: bool | None = None
 
     @property
     def observing(self) -> bool:

@@ -32,12 +32,15 @@ if TYPE_CHECKING:
 @click.option("--root-namespace", default="istio-system", show_default=True, metavar="NS",
               help="Istio's root namespace (meshConfig.rootNamespace).")
 @dataplane_option("the plan")
+@click.option("--authz/--no-authz", default=None,
+              help="End the plan with the authorization phases (docs/authz.md); default: the "
+                   "profile's plan.authz, else without.")
 @traffic_options
 @click.option("--screen", "start", type=click.Choice(["assess", "graph", "plan"]),
               default="assess", show_default=True, help="The screen to open first.")
 @handle_errors
 def tui(spec: InputSpec, profile_path: str | None, write: bool, out_dir: str | None,
-        journal_path: str | None, root_namespace: str, dataplane: str,
+        journal_path: str | None, root_namespace: str, dataplane: str, authz: bool | None,
         traffic: TrafficSource | None, start: str) -> None:
     """Explore the assessment, the call graph and the rollout plan; apply it step by step.
 
@@ -64,4 +67,4 @@ def tui(spec: InputSpec, profile_path: str | None, write: bool, out_dir: str | N
 
     run(TuiOptions(spec, profile_path=profile_path, write=write, out_dir=out_dir,
                    journal_path=journal_path, root_namespace=root_namespace, start=start,
-                   traffic=traffic, dataplane=dataplane))
+                   traffic=traffic, dataplane=dataplane, authz=authz))

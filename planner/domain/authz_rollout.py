@@ -45,6 +45,7 @@ from planner.domain.promql import _alternatives, _promql_string
 from planner.domain.traffic import (
     REQUESTS_METRIC,
     TCP_METRIC,
+    UNKNOWN,
     GateResult,
     ObservedEdge,
     TrafficSnapshot,
@@ -170,10 +171,12 @@ def authz_steps(plan: Plan, proposal: AuthzProposal, inventory: Inventory, put: 
     principals = {f"{w.namespace}/{w.name}": principal(proposal.trust_domain, w.namespace,
                                                        w.service_account)
                   for w in inventory.workloads}
+    backends = {f"{s.namespace}/{s.name}": tuple(sorted({r.name for r in s.selects}))
+                for s in inventory.services if s.namespace in by_ns}
     return replace(plan, steps=steps, namespaces=fates,
                    blockers=tuple(sorted({*plan.blockers, *(f for fs in blockers.values()
                                                             for f in fs)})),
-                   principals=principals)
+                   principals=principals, service_backends=backends)
 
 
 def _with_dry_run(obj: Mapping[str, Any], dry_run: bool) -> dict[str, Any]:
@@ -311,7 +314,7 @@ def is_authz_enforce(step: Step) -> bool:
     return step.phase is Phase.AUTHZ_ENFORCE
 
 
-def authz_gate(snapshot: TrafficSnapshot | None, step: Step, principals: Mapping[str, str],
+def authz_gate(snapshot: TrafficSnapshot | None, step: Step, plan: Plan,
                shadow: ShadowDenials | None = None) -> GateResult:
     """The gate of an enforce step: would its policies deny anything that calls today?
 
@@ -319,8 +322,9 @@ def authz_gate(snapshot: TrafficSnapshot | None, step: Step, principals: Mapping
     observed traffic reached one of the policies' workloads from a caller whose principal the
     policy does not name (a caller without a sidecar, ``unknown``, has none). ``pass`` when
     there was traffic into the policies' workloads (or shadow counters) and nothing of that.
-    ``unknown`` otherwise: no data is no proof. ``principals`` maps ``namespace/workload`` to
-    its principal (:attr:`Plan.principals`)."""
+    ``unknown`` otherwise: no data is no proof. ``plan`` gives each workload's principal and
+    the workloads behind each Service (:attr:`Plan.principals`, :attr:`Plan.service_backends`),
+    for sources that name the Service called but not the workload (CSV, Kiali)."""
     ns = step.target.namespace
     allowed = {str(c.object["metadata"]["name"]).removesuffix("-allow"): _principals(c.object)
                for c in step.apply if c.action is Action.APPLY
@@ -329,10 +333,19 @@ def authz_gate(snapshot: TrafficSnapshot | None, step: Step, principals: Mapping
     offenders: list[ObservedEdge] = []
     into: list[ObservedEdge] = []
     if snapshot is not None and snapshot.has_data:
-        into = [e for e in snapshot.edges if e.destination_namespace == ns and not e.is_egress
-                and e.destination_workload in allowed and e.total > 0]
-        offenders = [e for e in into if (None if e.unknown_caller else principals.get(
-            f"{e.source_namespace}/{e.source_workload}")) not in allowed[e.destination_workload]]
+        for e in snapshot.edges:
+            if e.destination_namespace != ns or e.is_egress or e.total <= 0:
+                continue
+            targets = ((e.destination_workload,) if e.destination_workload != UNKNOWN
+                       else plan.service_backends.get(f"{ns}/{e.destination_service}", ()))
+            guarded = [t for t in targets if t in allowed]
+            if not guarded:
+                continue
+            into.append(e)
+            caller = (None if e.unknown_caller
+                      else plan.principals.get(f"{e.source_namespace}/{e.source_workload}"))
+            if any(caller not in allowed[t] for t in guarded):
+                offenders.append(e)
     denials = shadow.into(ns) if shadow is not None else ()
     where = (f"{snapshot.source} over {snapshot.window}" if snapshot is not None
              else "no observed traffic")
@@ -362,7 +375,8 @@ def authz_gate(snapshot: TrafficSnapshot | None, step: Step, principals: Mapping
                                  "--prometheus, or give observed traffic (--traffic)"))
     parts = []
     if into:
-        reached = sorted({e.destination_workload for e in into})
+        reached = sorted({e.destination_workload if e.destination_workload != UNKNOWN
+                          else e.destination_service for e in into})
         parts.append(f"every caller of {policy.join_names(reached)} in {where} is named by "
                      "its policy")
     if shadow_read:
@@ -372,9 +386,11 @@ def authz_gate(snapshot: TrafficSnapshot | None, step: Step, principals: Mapping
 
 
 def _caller(edge: ObservedEdge) -> str:
+    callee = (edge.destination_workload if edge.destination_workload != UNKNOWN
+              else edge.destination_service)
     if edge.unknown_caller:
         return (f"an unidentified caller (no sidecar, no principal) -> "
-                f"{edge.destination_namespace}/{edge.destination_workload}")
+                f"{edge.destination_namespace}/{callee}")
     return (f"{edge.source_namespace}/{edge.source_workload} -> "
-            f"{edge.destination_namespace}/{edge.destination_workload}")
+            f"{edge.destination_namespace}/{callee}")
 

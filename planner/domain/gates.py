@@ -146,8 +146,7 @@ def evaluate_gates(plan: Plan, snapshot: TrafficSnapshot, inventory: Inventory,
     ids = graph_ids(snapshot, graph)
     gates = {step.id: judge(snapshot, graph, found[step.id], step, strict, ids)
              for step in plan.steps if step.id in found}
-    gates.update({step.id: authz_gate(snapshot, step, plan.principals, shadow)
-                  for step in plan.steps
+    gates.update({step.id: authz_gate(snapshot, step, plan, shadow) for step in plan.steps
                   if step.phase is Phase.AUTHZ_ENFORCE})
     return gates
 

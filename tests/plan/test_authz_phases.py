@@ -5,6 +5,7 @@ the generated cluster of the authz tests, whose callers are known (tests/authz/c
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -227,9 +228,21 @@ def test_gate_passes_when_every_observed_caller_is_named(tmp_path: Path) -> None
     plan = _plan(tmp_path)
     step = plan.step(ENFORCE)
     gate = authz_gate(_snapshot(_edge("web/frontend", "shop/api"),
-                                _edge("shop/cart", "shop/api")), step, plan.principals)
+                                _edge("shop/cart", "shop/api")), step, plan)
     assert gate.status == "pass", gate.reason
     assert "every caller of api" in gate.reason
+
+
+def test_gate_maps_a_source_that_names_only_the_service_to_its_workloads(
+        tmp_path: Path) -> None:
+    # CSV and Kiali exports name the Service called, not the workload behind it.
+    plan = _plan(tmp_path)
+    step = plan.step(ENFORCE)
+    named = replace(_edge("web/frontend", "shop/api"), destination_workload=UNKNOWN)
+    stranger = replace(_edge("legacy/old-client", "shop/api"), destination_workload=UNKNOWN)
+    assert authz_gate(_snapshot(named), step, plan).status == "pass"
+    gate = authz_gate(_snapshot(named, stranger), step, plan)
+    assert gate.status == "fail" and gate.offenders == [stranger]
 
 
 def test_gate_fails_on_a_caller_the_policy_does_not_name_or_without_a_sidecar(
@@ -239,7 +252,7 @@ def test_gate_fails_on_a_caller_the_policy_does_not_name_or_without_a_sidecar(
     stranger = _edge("legacy/old-client", "shop/api")
     nobody = _edge(f"{UNKNOWN}/{UNKNOWN}", "shop/api")
     gate = authz_gate(_snapshot(_edge("web/frontend", "shop/api"), stranger, nobody), step,
-                      plan.principals)
+                      plan)
     assert gate.status == "fail"
     assert set(gate.offenders) == {stranger, nobody}
     assert "legacy/old-client -> shop/api" in gate.reason
@@ -251,17 +264,17 @@ def test_gate_fails_on_shadow_denials_and_is_unknown_without_data(tmp_path: Path
     step = plan.step(ENFORCE)
     denied = ShadowDenials("prometheus test", "7d", True, ("shop",),
                            (ShadowDenial("shop", "api-7f9c-x2", 12.0),))
-    gate = authz_gate(_snapshot(_edge("web/frontend", "shop/api")), step, plan.principals,
+    gate = authz_gate(_snapshot(_edge("web/frontend", "shop/api")), step, plan,
                       denied)
     assert gate.status == "fail" and "would have denied 12" in gate.reason
     assert "shop/api-7f9c-x2" in gate.reason
     quiet = ShadowDenials("prometheus test", "7d", True, ("shop",))
-    assert authz_gate(None, step, plan.principals, quiet).status == "pass"
+    assert authz_gate(None, step, plan, quiet).status == "pass"
     empty = TrafficSnapshot.build((), window="7d", source="prometheus test")
-    for gate in (authz_gate(empty, step, plan.principals),
+    for gate in (authz_gate(empty, step, plan),
                  authz_gate(_snapshot(_edge("web/frontend", "web/other")), step,
-                            plan.principals),
-                 authz_gate(None, step, plan.principals,
+                            plan),
+                 authz_gate(None, step, plan,
                             ShadowDenials("prometheus test", "7d", False, ("shop",)))):
         assert gate.status == "unknown", gate.reason
         assert "cannot be ruled out" in gate.reason

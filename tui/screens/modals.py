@@ -101,8 +101,11 @@ class GateModal(ModalScreen[bool]):
 
     def __init__(self, step_id: str, gate: GateResult | None = None, reason: str = "",
                  callers: list[str] | None = None, write: bool = False,
-                 body: list[RenderableType] | None = None, traffic_error: str = "") -> None:
+                 body: list[RenderableType] | None = None, traffic_error: str = "",
+                 authz: bool = False) -> None:
         super().__init__()
+        #: An authorization enforce step: its gate is on would-be denials, not plaintext.
+        self.authz = authz
         self.traffic_error = traffic_error
         self.step_id = step_id
         self.gate = gate
@@ -126,7 +129,8 @@ class GateModal(ModalScreen[bool]):
                 if self.reason:
                     yield Static(Text(clean(self.reason)), id="gate-reason")
                 if self.gate is not None:
-                    yield Static(gate_text(self.gate, self.traffic_error), id="gate-detail")
+                    yield Static(gate_text(self.gate, self.traffic_error, authz=self.authz),
+                                 id="gate-detail")
                 if self.callers and not (self.gate is not None and self.gate.offenders):
                     yield Static(self._callers(), id="gate-callers")
                 for part in self.body:
@@ -141,6 +145,14 @@ class GateModal(ModalScreen[bool]):
                 yield Button("Cancel" if self.write else "Close", id="cancel")
 
     def _verdict(self) -> str:
+        if self.authz:
+            if self.status == "fail":
+                return ("The policies would deny callers that call today: name them in the "
+                        "policies (re-plan with the traffic that shows them) or make them "
+                        "callers with a principal, then apply again. Nothing was written.")
+            return ("No proof either way that the policies would deny nothing: keep the dry "
+                    "run until the shadow denials (Prometheus) or the observed callers show "
+                    "it, then apply again. Nothing was written.")
         if self.status == "fail":
             return ("Plaintext callers would be cut off: make the callers below use mutual "
                     "TLS (the MP301 blockers on the plan screen say how), then dry-run and "

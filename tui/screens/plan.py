@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
-from planner.domain.plan import DATAPLANE_WORDS, Action, Change, Plan, Scope, Step
+from planner.domain.plan import DATAPLANE_WORDS, Action, Change, Phase, Plan, Scope, Step
 from planner.untrusted import clean
 from tui.actions import PLAN
 from tui.format import gate_text, matches, safe, state_text, what_if_text
@@ -207,8 +207,10 @@ class PlanScreen(MeshScreen):
             head.append_text(what_if_text(what_if))
         gate = self.mesh.gates.get(step.id)
         if gate is not None:
-            head.append_text(gate_text(gate, self.mesh.traffic_error))
-            head.append_text(self._plaintext_callers(step, gate))
+            authz = step.phase is Phase.AUTHZ_ENFORCE
+            head.append_text(gate_text(gate, self.mesh.traffic_error, authz=authz))
+            if not authz:
+                head.append_text(self._plaintext_callers(step, gate))
         if preview is not None:
             if preview.warnings:
                 for w in preview.warnings:
