@@ -35,12 +35,13 @@ async def _show(pilot: Any, app: MeshplanApp, step_id: str) -> tuple[str, str]:
 
 
 async def _apply(pilot: Any, app: MeshplanApp, step_id: str) -> None:
-    """Apply the selected step through its confirm dialog; the TUI verifies it right after."""
+    """Apply the selected step through its confirm dialog; the TUI verifies it right after,
+    which in manifest mode says the files are written (no cluster was read)."""
     await pilot.press("a")
     await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), what="confirm")
     await pilot.press("y")
-    await wait_for(pilot, lambda: app.states.get(step_id) == "verified" and not app.busy_label,
-                   what=f"{step_id} verified ({app.outcomes.get(step_id)})")
+    await wait_for(pilot, lambda: app.states.get(step_id) == "written" and not app.busy_label,
+                   what=f"{step_id} written ({app.outcomes.get(step_id)})")
 
 
 @journey
