@@ -157,9 +157,13 @@ def input_options(func: F | None = None, *, strict_flag: str = "--strict") -> An
 def input_spec(filenames: tuple[str, ...], recursive: bool, namespace: str | None,
                all_namespaces: bool, strict: bool, kubeconfig: str | None,
                context: str | None, namespace_per_folder: bool = False) -> InputSpec:
-    """Choose the input from the flags: manifests when -f is given, else the live cluster."""
+    """Choose the input from the flags: manifests when -f is given, else the live cluster.
+    A ``namespace`` that cannot name a namespace stops here, in one line (exit 2)."""
+    from planner.domain.object_names import namespace_problem
     from planner.service import ClusterInput, ManifestInput
 
+    if namespace is not None and (problem := namespace_problem(namespace)) is not None:
+        fail(f"-n/--namespace: {problem}", ExitCode.USAGE)
     if filenames:
         if kubeconfig or context:
             raise click.UsageError("use either -f (manifests) or --kubeconfig/--context")

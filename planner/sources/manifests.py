@@ -354,8 +354,10 @@ class _Reader:
             except orjson.JSONDecodeError:
                 pass
             else:
-                self._add_document(unit.path, 1, body, _first_line(data))
-                return
+                if not _may_repeat_keys(data, body):
+                    self._add_document(unit.path, 1, body, _first_line(data))
+                    return
+                # orjson keeps the last of a repeated key; the careful reader names it.
         try:
             text = _decode(data)
         except _Invalid as exc:
@@ -451,7 +453,7 @@ class _Reader:
         # A stream of JSON values, as kubectl accepts; a syntax error ends the file.
         import json  # orjson reads single JSON values; streams and errors come here
 
-        decoder = json.JSONDecoder()
+        decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
         doc = 0
         position = _skip_json_space(text, 0)
         counted = line = 1
@@ -467,6 +469,15 @@ class _Reader:
             except RecursionError:
                 self.error(Source(file, doc), "JSON is nested too deeply")
                 return
+            except _DuplicateKey:
+                # As kubectl does: the document is refused, naming the key and its object.
+                pairs, position = json.JSONDecoder(object_pairs_hook=_Pairs).raw_decode(
+                    text, position)
+                key, where = _repeated_key(pairs) or ("?", "an object")
+                self.error(Source(file, doc, 0, line),
+                           f"duplicate key {key!r} in {where} (kubectl refuses duplicate keys)")
+                position = _skip_json_space(text, position)
+                continue
             # Items of a JSON List share its line: a JSON stream keeps no node positions.
             self._add_document(file, doc, body, line)
             position = _skip_json_space(text, position)
@@ -518,6 +529,55 @@ class _Reader:
             self.result.documents.append(RawDocument(source, body))
         else:
             self.error(source, problem)
+
+
+class _DuplicateKey(Exception):
+    """A key given twice in one JSON object."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _DuplicateKey
+    return found
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """One JSON object's members as the text gives them, a repeated key included."""
+
+
+def _repeated_key(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The first key given twice in one object of ``value`` (read with :class:`_Pairs`) and
+    where that object is (``items[3].metadata``), depth first."""
+    if isinstance(value, _Pairs):
+        seen: set[str] = set()
+        for key, _ in value:
+            if key in seen:
+                return key, path or "the top-level object"
+            seen.add(key)
+        children = ((f"{path}.{key}" if path else key, item) for key, item in value)
+    elif isinstance(value, list):
+        children = ((f"{path}[{i}]", item) for i, item in enumerate(value))
+    else:
+        return None
+    for where, item in children:
+        if (found := _repeated_key(item, where)) is not None:
+            return found
+    return None
+
+
+def _may_repeat_keys(data: bytes, body: Any) -> bool:
+    """Whether the JSON text ``data`` may give a key twice in one object, which orjson reads
+    as its last value without a word. Outside strings a colon only follows a key, and orjson
+    never escapes one, so written back the value has as many colons as the text exactly when
+    no member was dropped. A text that escapes a colon (``\\u003a``) or that orjson cannot
+    write back (nested too deeply) goes the careful way too."""
+    if b"\\u003a" in data or b"\\u003A" in data:
+        return True
+    try:
+        return data.count(b":") != orjson.dumps(body).count(b":")
+    except orjson.JSONEncodeError:
+        return True
 
 
 def _first_line(data: bytes) -> int:

@@ -91,6 +91,18 @@ def test_namespace_flag_places_objects_without_one(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["services"][0]["namespace"] == "team-a"
 
 
+@pytest.mark.parametrize("value", ["Shop", "data_2", "-x", "a" * 64, "", "a.b"])
+def test_namespace_flag_must_be_a_namespace_name(value: str) -> None:
+    """-n names a namespace: anything that cannot be one (kubectl would send it to the API
+    server, which refuses it) stops before reading anything, in one line, exit 2."""
+    for args in (["scan", "-f", str(TINY)], ["plan", "--kubeconfig", "/nonexistent"]):
+        result = CliRunner().invoke(cli, [*args, "-n", value])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert result.stderr.startswith("planner: error: -n/--namespace: ")
+        assert "is not a valid namespace name: it must be a DNS-1123 label" in result.stderr
+        assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
 def test_invalid_document_is_one_line_and_exit_3(tmp_path: Path) -> None:
     path = tmp_path / "mixed.yaml"
     path.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: ok}\n"

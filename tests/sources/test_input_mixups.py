@@ -1,6 +1,7 @@
 """Exit codes and messages a user meets on bad input, each as kubectl would have it: an input
-with no usable document exits 4 with no output, duplicate keys refuse the document, a date
-read where a name belongs is named as such, YAML in a .json file is read as YAML."""
+with no usable document exits 4 with no output, duplicate keys refuse the document (YAML and
+JSON), a date read where a name belongs is named as such, YAML in a .json file is read as
+YAML."""
 
 from __future__ import annotations
 
@@ -85,6 +86,54 @@ def test_duplicate_keys_refuse_the_document_naming_file_document_and_key(
         "(kubectl refuses duplicate keys)"]
     # The documents around them still load; a merge key may be overridden, as in kubectl.
     assert '"name": "first"' in result.stdout and '"name": "merged"' in result.stdout
+
+
+CM = '"apiVersion": "v1", "kind": "ConfigMap", '
+
+
+def test_json_duplicate_keys_refuse_the_document_naming_file_key_and_object(
+        tmp_path: Path) -> None:
+    """kubectl refuses a key given twice in JSON too. orjson, which reads a single JSON value,
+    keeps the last one silently; the loader sees it and names the key and where it is."""
+    one = write(tmp_path / "one.json", "{" + CM + '"metadata": {"name": "a", "name": "b"}}\n')
+    result = run("scan", "-f", one, "-o", "json")
+    assert result.returncode == ExitCode.INPUT_ERROR and result.stdout == ""
+    assert result.stderr == (f"planner: error: {one}:1 (document 1): duplicate key 'name' in "
+                             "metadata (kubectl refuses duplicate keys)\n")
+    # A `kubectl get -o json` List: the item is named by its index.
+    listed = write(tmp_path / "list.json", (
+        '{"apiVersion": "v1", "kind": "List", "items": [{' + CM + '"metadata": {"name": "x"}},'
+        "{" + CM + '"metadata": {"name": "y"}, "data": {"k": "1", "k": "2"}}]}'))
+    result = run("scan", "-f", listed)
+    assert result.returncode == ExitCode.INPUT_ERROR
+    assert "duplicate key 'k' in items[1].data" in result.stderr
+    # A stream of values: that document goes, the others load (exit 3). The same key spelt
+    # with an escape is the same key.
+    stream = write(tmp_path / "stream.json", (
+        "{" + CM + '"metadata": {"name": "s1"}}\n'
+        "{" + CM + '"metadata": {"name": "s2"}, "data": {"a:b": "1", "a\\u003ab": "2"}}\n'
+        "{" + CM + '"metadata": {"name": "s3"}}\n'))
+    result = run("scan", "-f", stream, "-o", "json")
+    assert result.returncode == ExitCode.INVALID_INPUT
+    assert result.stderr.splitlines() == [
+        f"planner: error: {stream}:2 (document 2): duplicate key 'a:b' in data (kubectl "
+        "refuses duplicate keys)"]
+    assert '"name": "s1"' in result.stdout and '"name": "s3"' in result.stdout
+
+
+@pytest.mark.parametrize("data", [
+    '{"url": "http://a:80/x:y", "n\\u0061me": "q"}',   # colons in strings, an escaped key
+    '{"a\\u003ab": "1", "c": "2"}',                   # an escaped colon: read carefully
+    '{"k": ' + "[" * 300 + "1" + "]" * 300 + "}",        # too deep for orjson to write back
+])
+def test_json_without_duplicates_loads_whatever_its_colons(tmp_path: Path, data: str) -> None:
+    from planner.sources.manifests import load_manifests
+
+    path = write(tmp_path / "cm.json", "{" + CM + '"metadata": {"name": "c"}, "data": '
+                 + data + "}")
+    loaded = load_manifests([path])
+    assert not loaded.diagnostics and [d.body["metadata"]["name"]
+                                       for d in loaded.documents] == ["c"]
 
 
 @pytest.mark.parametrize(("name", "kind"), [("2001-01-01", "a date"), ("0123", "a number"),
