@@ -231,3 +231,24 @@ def test_where_the_gate_used_to_disagree(tmp_path: Path) -> None:
     # `planner traffic` keeps the raw view, without the plan: catalog's own gate fails.
     raw = {n.namespace: n.gate for n in namespace_report(analysis)}
     assert raw["catalog"].status == "fail"
+
+
+def test_a_call_that_names_no_service_is_judged_too() -> None:
+    """A source that names no Service (Linkerd, Hubble without the inventory) reaching
+    postgres, which two Services select: the graph cannot tell which, so the call goes to
+    ``unnamed-service:data/postgres``. what-if judges it on the workload (no port known), and
+    the gate fails on it, as the command says; it used to be in no what-if at all."""
+    shop = analyse(SAMPLES["shop"])
+    snapshot = TrafficSnapshot.build(
+        [ObservedEdge("orders", "cart", "data", UNKNOWN, "postgres", "tcp", 10, 4)],
+        window="7d", source="synthetic")
+    analysis = observe(shop, Snapshot(snapshot))  # type: ignore[arg-type]
+    [row] = [e for e in what_if(analysis, strict=["data"]).breaking
+             if e.service == "unnamed-service:data/postgres"]
+    assert row.caller == "Deployment/orders/cart" and row.container_port is None
+    assert [r.code for r in row.reasons] == [whatif.OBSERVED]
+    _, gates = gate_plan(analysis, build_plan(analysis))
+    assert gates["40-strict-data"].status == "fail"
+    assert [e.label() for e in gates["40-strict-data"].offenders] == [
+        "orders/cart -> data/unknown (tcp)"]
+    check_agreement(analysis)
