@@ -143,18 +143,31 @@ def evaluate_gates(plan: Plan, snapshot: TrafficSnapshot, inventory: Inventory,
     an ALLOW policy, which denies a caller without a principal on every port."""
     found = gate_what_ifs(inventory, graph, plan)
     strict = sorted(f.name for f in plan.namespaces if f.final is FinalMtls.STRICT)
-    ids = graph_ids(snapshot, graph)
-    gates = {step.id: judge(snapshot, graph, found[step.id], step, strict, ids)
+    seen = Observed.of(snapshot, graph)
+    gates = {step.id: judge(snapshot, graph, found[step.id], step, strict, seen)
              for step in plan.steps if step.id in found}
     gates.update({step.id: authz_gate(snapshot, step, plan, shadow) for step in plan.steps
                   if step.phase is Phase.AUTHZ_ENFORCE})
     return gates
 
 
-def graph_ids(snapshot: TrafficSnapshot,
-              graph: CallGraph) -> dict[ObservedEdge, tuple[str, str]]:
-    """Each observed edge's (caller, callee) node ids in ``graph``, as merging named them."""
-    return {e: (caller_id(graph, e), callee_id(graph, e)) for e in snapshot.edges}
+@dataclass(frozen=True)
+class Observed:
+    """A snapshot's edges as the gates look them up: each edge's (caller, callee) node ids in
+    the merged graph, as merging named them, and the edges by destination namespace (in the
+    snapshot's order)."""
+
+    ids: Mapping[ObservedEdge, tuple[str, str]]
+    by_namespace: Mapping[str, tuple[ObservedEdge, ...]]
+
+    @classmethod
+    def of(cls, snapshot: TrafficSnapshot, graph: CallGraph) -> Observed:
+        """Index ``snapshot`` against ``graph`` (merged with it)."""
+        by_namespace: dict[str, list[ObservedEdge]] = defaultdict(list)
+        for e in snapshot.edges:
+            by_namespace[e.destination_namespace].append(e)
+        return cls({e: (caller_id(graph, e), callee_id(graph, e)) for e in snapshot.edges},
+                   {ns: tuple(found) for ns, found in by_namespace.items()})
 
 
 @dataclass
@@ -171,7 +184,7 @@ def _breaks_on_observed(row: EdgeVerdict) -> bool:
 
 
 def _sort(snapshot: TrafficSnapshot, graph: CallGraph, found: GateWhatIf, workload: str,
-          ids: Mapping[ObservedEdge, tuple[str, str]]) -> _Sorted:
+          seen: Observed) -> _Sorted:
     """Each observed edge by what the what-if made of its (caller, Service) pair."""
     rows: dict[tuple[str, str], list[EdgeVerdict]] = defaultdict(list)
     for row in found.result.edges:
@@ -182,10 +195,14 @@ def _sort(snapshot: TrafficSnapshot, graph: CallGraph, found: GateWhatIf, worklo
                for w in found.scope}
     namespaces = {w.namespace for w in found.scope}
     out = _Sorted([], [], [], [], [])
-    for e in snapshot.edges:
+    # Every call into the scope ends in one of its namespaces (a Service selects pods of its
+    # own): a step on one namespace looks at that namespace's edges only.
+    edges = (seen.by_namespace.get(next(iter(namespaces)), ()) if len(namespaces) == 1
+             else snapshot.edges)
+    for e in edges:
         if e.is_egress or e.total <= 0:
             continue
-        caller, callee = ids[e]
+        caller, callee = seen.ids[e]
         pair = rows.get((caller, callee))
         if pair:
             if e.plaintext > 0 and any(_breaks_on_observed(r) for r in pair):
@@ -207,7 +224,7 @@ def _sort(snapshot: TrafficSnapshot, graph: CallGraph, found: GateWhatIf, worklo
 
 def judge(snapshot: TrafficSnapshot, graph: CallGraph, found: GateWhatIf, step: Step,
           strict_namespaces: Sequence[str] = (),
-          ids: Mapping[ObservedEdge, tuple[str, str]] | None = None) -> GateResult:
+          seen: Observed | None = None) -> GateResult:
     """The gate of ``step`` from its what-if ``found`` and the traffic: ``fail`` with the
     observed edges of the calls that break with observed plaintext, else ``unknown`` or
     ``pass`` on the evidence of the traffic into what STRICT would lock (for the mesh-wide
@@ -216,7 +233,7 @@ def judge(snapshot: TrafficSnapshot, graph: CallGraph, found: GateWhatIf, step: 
         return plaintext_gate(snapshot, step.target.namespace)  # "no traffic data at all"
     workload = step.target.name if step.target.scope == Scope.WORKLOAD else ""
     sorted_edges = _sort(snapshot, graph, found, workload,
-                         graph_ids(snapshot, graph) if ids is None else ids)
+                         Observed.of(snapshot, graph) if seen is None else seen)
 
     def gate_on(edges: Iterable[ObservedEdge]) -> GateResult:
         part = replace(snapshot, edges=tuple(edges))
