@@ -293,7 +293,12 @@ def mesh_gate(snapshot: TrafficSnapshot, namespaces: Iterable[str]) -> GateResul
     if not snapshot.has_data:
         return plaintext_gate(snapshot, "")  # "no traffic data at all", whatever the namespace
     checked = sorted(set(namespaces) | set(snapshot.namespaces()))
-    gates = {ns: plaintext_gate(snapshot, ns) for ns in checked}
+    # Each namespace's gate reads only its own edges: split once, not once per namespace.
+    into: dict[str, list[ObservedEdge]] = defaultdict(list)
+    for e in snapshot.edges:
+        into[e.destination_namespace].append(e)
+    gates = {ns: plaintext_gate(replace(snapshot, edges=tuple(into.get(ns, ()))), ns)
+             for ns in checked}
     failing = [ns for ns, g in gates.items() if g.status == "fail"]
     if failing:
         offenders = sorted((e for ns in failing for e in gates[ns].offenders),

@@ -197,6 +197,15 @@ class CallGraph:
             grouped[e.caller].append(e)
         return {k: tuple(v) for k, v in grouped.items()}
 
+    @cached_property
+    def workloads_named(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """Workload node ids by (namespace, name), sorted: kinds may share a name."""
+        grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for n in self.nodes:
+            if n.kind is NodeKind.WORKLOAD:
+                grouped[(n.namespace, n.name)].append(n.id)
+        return {k: tuple(sorted(v)) for k, v in grouped.items()}
+
     def namespace_of(self, node_id: str) -> str:
         """The namespace of a node; ``""`` for callers outside the cluster's namespaces."""
         node = self.node_index.get(node_id)

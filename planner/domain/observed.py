@@ -114,16 +114,27 @@ def callee_id(graph: CallGraph, edge: ObservedEdge) -> str:
     return f"{UNNAMED_SERVICE_PREFIX}{edge.destination_namespace}/{edge.destination_workload}"
 
 
-def _workloads_by_name(graph: CallGraph) -> dict[tuple[str, str], str]:
+def _workloads_by_name(graph: CallGraph) -> _ByName:
     """(namespace, name) -> workload node id, the first kind in WORKLOAD_KINDS order winning."""
-    rank = {kind: i for i, kind in enumerate(WORKLOAD_KINDS)}
-    candidates = sorted(
-        (rank.get(n.id.split("/", 1)[0], len(rank)), n.id, n.namespace, n.name)
-        for n in graph.nodes if n.kind is NodeKind.WORKLOAD)
-    found: dict[tuple[str, str], str] = {}
-    for _, node_id, namespace, name in candidates:
-        found.setdefault((namespace, name), node_id)
-    return found
+    return _ByName(graph.workloads_named)
+
+
+_RANK: Final = {kind: i for i, kind in enumerate(WORKLOAD_KINDS)}
+
+
+@dataclass(frozen=True)
+class _ByName:
+    """The workload node of a (namespace, name), by the kind order of WORKLOAD_KINDS (ties
+    by id): a view of the graph's cached index, so a lookup costs no walk of the nodes."""
+
+    named: Mapping[tuple[str, str], tuple[str, ...]]
+
+    def get(self, key: tuple[str, str]) -> str | None:
+        ids = self.named.get(key)
+        if not ids:
+            return None
+        return min(ids, key=lambda node_id: (_RANK.get(node_id.split("/", 1)[0], len(_RANK)),
+                                             node_id))
 
 
 def _is_http(protocol: str) -> bool:
