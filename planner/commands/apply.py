@@ -397,10 +397,9 @@ def status(spec: InputSpec, plan_options: PlanOptions, output: str, migrate_jour
     if note:
         _note(note)
     if output == "json":
-        where = ({"folder": target.folder} if target.folder else
-                 {"server": target.server, "uid": target.uid, "context": target.context})
-        print_document({"schemaVersion": 1, "target": where, "steps": [
-            {"id": step_id, "state": state, "note": note} for step_id, state, note in rows]})
+        from planner.sinks.status_json import status_document
+
+        print_document(status_document(target, rows))
         return
     from planner.sinks.tables import Column, Id, KubeTable
     from planner.untrusted import plain

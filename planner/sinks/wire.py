@@ -57,7 +57,7 @@ def _convert_mapping(obj: Mapping[Any, Any]) -> dict[str, Any]:
             for k, v in items}
 
 
-def document(schema_version: str, body: Mapping[str, Any], *, converted: bool = False
+def document(schema_version: str | int, body: Mapping[str, Any], *, converted: bool = False
              ) -> dict[str, Any]:
     """A top-level document: ``schemaVersion`` first, then the body's keys sorted.
 

@@ -24,6 +24,7 @@ from planner.domain.inventory import (
     EnvVar,
     Inventory,
     Namespace,
+    ObjectRef,
     PodState,
     Probe,
     Route,
@@ -34,6 +35,7 @@ from planner.domain.inventory import (
     Workload,
 )
 from planner.domain.inventory_builder import build_inventory
+from planner.domain.plan import Scope
 from planner.sinks import wire
 from planner.sinks.inventory_json import inventory_document
 from planner.sinks.wire import json_bytes
@@ -155,6 +157,18 @@ def test_every_record_is_written_with_camel_case_keys_and_its_values() -> None:
     assert doc["routes"][0]["className"] is None
     assert doc["pods"] == [{"kind": "Pod", "namespace": "a", "name": "p",
                             "workload": "Pod/a/p", "ips": ["10.1.2.3"]}]
+
+
+def test_to_wire_refuses_a_domain_record_and_converts_plain_data() -> None:
+    # A record reaches JSON only through its sink's mapping: converting its fields by their
+    # attribute names is what the v2 wire format stopped.
+    with pytest.raises(TypeError, match="no wire mapping for ContainerPort"):
+        wire.to_wire({"ports": [ContainerPort(8080)]})
+    with pytest.raises(TypeError, match="no wire mapping for ObjectRef"):
+        wire.to_wire(ObjectRef("Service", "a", "b"))
+    assert wire.to_wire({"b": (1, {"d": 2, "c": None}), "a": Scope.MESH}) == {
+        "a": "mesh", "b": [1, {"c": None, "d": 2}]}
+    assert list(wire.to_wire({"b": 1, "a": 2})) == ["a", "b"]
 
 
 def test_an_integer_past_64_bits_is_written_as_text(tmp_path: Path) -> None:
