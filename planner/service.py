@@ -507,19 +507,19 @@ def gate_plan(analysis: Analysis, plan: Plan, shadow: ShadowDenials | None = Non
     each authorization enforce step's gate on the would-be denials (``shadow``: the shadow
     RBAC counters, when they were read).
 
-    Returns the plan with failing STRICT steps blocked by MP301 findings and the namespaces
-    that proved mTLS-only first, and the gate of every gated step by id. Without traffic the
-    plan comes back unchanged with no gates."""
+    Returns the plan with failing STRICT steps blocked by MP301 findings (enforce steps by
+    MP304) and the namespaces that proved mTLS-only first, and the gate of every gated step by
+    id. Without traffic the plan comes back unchanged with no gates."""
     from dataclasses import replace
 
     from planner.domain.gates import block_on_gates, evaluate_gates
-    from planner.rules.plan.mp301_plaintext_observed import gate_blockers
+    from planner.rules.plan import gate_findings
 
     if analysis.traffic is None:
         return plan, {}
     gates = evaluate_gates(plan, analysis.traffic, analysis.scan.inventory, analysis.graph,
                            shadow)
-    blocked = block_on_gates(plan, gates, gate_blockers(plan, analysis.graph))
+    blocked = block_on_gates(plan, gates, gate_findings(plan, analysis.graph))
     # The steps' what-ifs again, now with the plaintext the traffic shows as evidence.
     return replace(blocked, what_if=_step_what_ifs(analysis, blocked)), gates
 

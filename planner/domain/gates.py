@@ -324,19 +324,21 @@ def mesh_gate(snapshot: TrafficSnapshot, namespaces: Iterable[str]) -> GateResul
 
 def block_on_gates(plan: Plan, gates: Mapping[str, GateResult],
                    blockers: Callable[[Step, GateResult], Iterable[Finding]]) -> Plan:
-    """The plan with each failing STRICT step blocked and the proven namespaces first.
+    """The plan with each failing gated step blocked and the proven namespaces first.
 
-    A STRICT step whose gate fails gets the findings ``blockers(step, gate)`` gives (rule
-    MP301, :mod:`planner.rules.plan.mp301_plaintext_observed`), also added to
-    ``plan.blockers``. Then the namespaces' exception and STRICT steps are regrouped so that
-    namespaces whose gates all pass go first, the others after them, each side in the plan's
-    order; if that would put a step before one it requires, the order is kept as is.
+    A STRICT or authorization enforce step whose gate fails gets the findings
+    ``blockers(step, gate)`` gives (rule MP301, :mod:`planner.rules.plan.mp301_plaintext_observed`;
+    MP304 for an enforce step), also added to ``plan.blockers``. Then the namespaces'
+    exception and STRICT steps are regrouped so that namespaces whose gates all pass go first,
+    the others after them, each side in the plan's order; if that would put a step before one
+    it requires, the order is kept as is.
     """
     steps = []
     added: list[Finding] = []
     for step in plan.steps:
         gate = gates.get(step.id)
-        if step.phase is Phase.STRICT and gate is not None and gate.status == "fail":
+        if step.phase in (Phase.STRICT, Phase.AUTHZ_ENFORCE) and gate is not None \
+                and gate.status == "fail":
             findings = tuple(blockers(step, gate))
             added.extend(findings)
             step = replace(step, blockers=tuple(sorted({*step.blockers, *findings})))

@@ -242,6 +242,11 @@ def test_gate_reads_shadow_denials_and_callers_outside_the_policy(
     assert steps["80-authz-enforce-shop"]["gate"]["status"] == "fail"
     assert steps["80-authz-enforce-blog"]["gate"]["status"] == "pass"
     assert "no shadow denials in blog" in steps["80-authz-enforce-blog"]["gate"]["reason"]
+    # The failing gate blocks the step, as MP301 blocks a STRICT step: one finding per caller
+    # the policies do not name, one for the shadow denials.
+    denials = [b for b in steps["80-authz-enforce-shop"]["blockers"] if b["code"] == "MP304"]
+    assert sorted(b["subject"] for b in denials) == ["namespace/shop", "partner/crawler"]
+    assert not [b for b in steps["80-authz-enforce-blog"]["blockers"] if b["code"] == "MP304"]
 
     forced = _run(strict_cluster, tmp_path, "apply", "80-authz-enforce-shop", "--write",
                   "--yes", "--force", "--prometheus", authz_prom)
