@@ -159,7 +159,8 @@ def authz_steps(plan: Plan, proposal: AuthzProposal, inventory: Inventory, put: 
     for f in findings:
         blockers[f.namespace].append(f)
     order = _namespace_order(plan, by_ns)
-    dry_steps = [_dry_run_step(ns, by_ns[ns], put) for ns in order]
+    ambient = {p.namespace for p in proposal.policies if p.mode == "ambient"}
+    dry_steps = [_dry_run_step(ns, by_ns[ns], put, ns in ambient) for ns in order]
     enforce_steps = [_enforce_step(ns, enforce_by_ns[ns], put, proposal,
                                    tuple(sorted(blockers.get(ns, ())))) for ns in order]
     steps = (*plan.steps, *dry_steps, *enforce_steps)
@@ -225,7 +226,7 @@ def _workloads(objects: Sequence[Mapping[str, Any]]) -> list[str]:
     return [str(o["metadata"]["name"]).removesuffix("-allow") for o in objects]
 
 
-def _dry_run_step(ns: str, objects: list[dict[str, Any]], put: Put) -> Step:
+def _dry_run_step(ns: str, objects: list[dict[str, Any]], put: Put, ambient: bool) -> Step:
     apply, undo = _writes(objects, put)
     names = _workloads(objects)
     return Step(
@@ -241,7 +242,10 @@ def _dry_run_step(ns: str, objects: list[dict[str, Any]], put: Put) -> Step:
         apply=apply, rollback=undo,
         preconditions=(f"{MESH_STRICT_STEP} applied: callers call with their principal",
                        "Istio keeps the proxies' shadow_denied statistics (its default) and "
-                       "Prometheus scrapes them, or the access log is read for 'shadow denied'"),
+                       "Prometheus scrapes them, or the access log is read for 'shadow denied'",
+                       *((f"{ns} is ambient: ztunnel honours istio.io/dry-run only since late "
+                          "2025 (istio/ztunnel#1659); an older ztunnel enforces these policies "
+                          "at once, so check its version first",) if ambient else ())),
         requires=(MESH_STRICT_STEP,),
         verify=(_listing(ns),
                 promql_shadow_denials([ns], "15m") + " (series appear once requests arrive)"),

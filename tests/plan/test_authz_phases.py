@@ -286,3 +286,11 @@ def test_shadow_query_reads_envoy_rbac_counters_of_both_scrape_conventions() -> 
     assert 'namespace=~"shop|web"' in query and 'kubernetes_namespace=~"shop|web"' in query
     with pytest.raises(ValueError):
         promql_shadow_denials(['shop"} or vector(1) #'], "7d")
+
+
+def test_an_ambient_namespace_is_warned_about_ztunnels_without_dry_run(tmp_path: Path) -> None:
+    path = write_cluster(tmp_path, ambient_shop=True)
+    plan = build_plan(analyse(ManifestInput((str(path),))), dataplane="sidecar", authz=True)
+    [warning] = [p for p in plan.step(DRY_RUN).preconditions if "ztunnel" in p]
+    assert "enforces these policies at once" in warning
+    assert not [p for p in _plan(tmp_path).step(DRY_RUN).preconditions if "ztunnel" in p]

@@ -7,7 +7,7 @@ not only the caller.
 
 from __future__ import annotations
 
-from planner.domain.authz import AuthzProposal
+from planner.domain.authz import AuthzProposal, principal
 from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.domain.membership import parse_ref
 from planner.domain.policy import join_names
@@ -35,16 +35,19 @@ def findings(proposal: AuthzProposal) -> list[Finding]:
             ref = parse_ref(key)
             if ref is not None:
                 by_ns.setdefault(ref.namespace, []).append(key)
-        others = sorted(set(group.workloads) - set(group.callers))
+        named = principal(proposal.trust_domain, group.namespace, group.account)
         for ns, policies in sorted(by_ns.items()):
+            # The callers these policies were written for; the account lets the rest in too.
+            callers = sorted({c.id for p in proposal.policies if p.workload in policies
+                              for c in p.callers if c.principal == named})
+            others = sorted(set(group.workloads) - set(callers))
             found.append(INFO.finding(
                 subject=subject, namespace=ns,
                 objects=tuple(sorted({subject, *policies, *group.workloads})),
                 message=(f"{len(group.workloads)} workloads run as {group.principal_text}: the "
-                         f"policies of {join_names(policies)} allow "
-                         f"{join_names(list(group.callers))} and with them "
-                         f"{join_names(others) or 'each other'}; give each its own "
-                         "ServiceAccount to tell them apart")))
+                         f"policies of {join_names(policies)} allow {join_names(callers)} and "
+                         f"with them {join_names(others)}; give each its own ServiceAccount "
+                         "to tell them apart")))
     return found
 
 
