@@ -28,7 +28,7 @@ from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
 from planner.domain.plan import NamespaceMode
 from planner.domain.profile import COST_BASIS, QUESTIONS, Profile, ProxyCost
 from planner.domain.roles import infrastructure_role
-from planner.domain.verdict import OPTIONAL, OVERKILL, RECOMMENDED, Alternative, FitVerdict
+from planner.domain.verdict import Alternative, FitVerdict, Verdict
 
 BASE_SCORE: Final = 50
 OVERKILL_BELOW: Final = 35
@@ -66,13 +66,13 @@ def is_apiserver_service(service: Service) -> bool:
     return (service.namespace, service.name) == ("default", "kubernetes") and not service.selector
 
 
-def verdict_for(score: float) -> str:
+def verdict_for(score: float) -> Verdict:
     """The verdict for a score."""
     if score < OVERKILL_BELOW:
-        return OVERKILL
+        return Verdict.OVERKILL
     if score >= RECOMMENDED_FROM:
-        return RECOMMENDED
-    return OPTIONAL
+        return Verdict.RECOMMENDED
+    return Verdict.OPTIONAL
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ class Outcome:
 
     answer: str
     score: int
-    verdict: str
+    verdict: Verdict
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ class CostEstimate:
 class Assessment:
     """The verdict and everything behind it."""
 
-    verdict: str
+    verdict: Verdict
     score: int
     raw_score: float
     factors: tuple[Factor, ...]
@@ -219,13 +219,13 @@ class Assessment:
                          key=lambda f: (-abs(f.weight), f.code))
         against = [f.title for f in pushing if f.weight < 0][:3]
         towards = [f.title for f in pushing if f.weight > 0][:3]
-        if self.verdict == OVERKILL:
+        if self.verdict == Verdict.OVERKILL:
             summary = ("A mesh is likely more than this cluster needs"
                        + (f" ({'; '.join(against)})" if against else "")
                        + (": consider " + " or ".join(a.name for a in self.alternatives)
                           if self.alternatives else "")
                        + ". The plan below is the way to STRICT mTLS if you proceed anyway.")
-        elif self.verdict == RECOMMENDED:
+        elif self.verdict == Verdict.RECOMMENDED:
             summary = ("A mesh fits this cluster"
                        + (f" ({'; '.join(towards)})" if towards else "") + ".")
         else:

@@ -5,11 +5,15 @@ with it, so a plan is never read without the answer to "is a mesh worth it here?
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from enum import StrEnum
 
-OVERKILL: Final = "mesh-overkill"
-OPTIONAL: Final = "mesh-optional"
-RECOMMENDED: Final = "mesh-recommended"
+
+class Verdict(StrEnum):
+    """Whether a mesh is worth it for the cluster."""
+
+    OVERKILL = "mesh-overkill"
+    OPTIONAL = "mesh-optional"
+    RECOMMENDED = "mesh-recommended"
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class FitVerdict:
     """The verdict and score of ``planner assess``, why in one sentence, and the lighter
     options (first for ``mesh-overkill``: the plan is the road if the user proceeds anyway)."""
 
-    verdict: str
+    verdict: Verdict
     score: int
     summary: str
     alternatives: tuple[Alternative, ...] = ()
@@ -33,4 +37,4 @@ class FitVerdict:
     @property
     def overkill(self) -> bool:
         """True when a mesh is likely more than the cluster needs."""
-        return self.verdict == OVERKILL
+        return self.verdict == Verdict.OVERKILL

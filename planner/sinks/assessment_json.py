@@ -27,7 +27,7 @@ def assessment_document(assessment: Assessment, source: str) -> dict[str, Any]:
     profile = a.profile
     return document(SCHEMA_VERSION, {
         "source": source,
-        "verdict": a.verdict,
+        "verdict": a.verdict.value,
         "score": a.score,
         "rawScore": a.raw_score,
         "scoring": {"base": BASE_SCORE, "overkillBelow": OVERKILL_BELOW,
@@ -38,7 +38,7 @@ def assessment_document(assessment: Assessment, source: str) -> dict[str, Any]:
         } for f in a.factors],
         "unknowns": [{
             "field": u.field, "question": u.question, "effect": u.effect,
-            "outcomes": [{"answer": o.answer, "score": o.score, "verdict": o.verdict}
+            "outcomes": [{"answer": o.answer, "score": o.score, "verdict": o.verdict.value}
                          for o in u.outcomes],
         } for u in a.unknowns],
         "alternatives": [{"name": alt.name, "why": alt.why} for alt in a.alternatives],

@@ -7,13 +7,13 @@ from rich.console import Console
 from rich.text import Text
 
 from planner.domain.fit import Assessment
-from planner.domain.verdict import OPTIONAL, OVERKILL
+from planner.domain.verdict import Verdict
 from planner.sinks.tables import Column, Id, KubeTable
 from planner.untrusted import clean, plain
 
 #: Evidence objects shown per row; the JSON output has them all.
 EVIDENCE_SHOWN = 3
-_VERDICT_STYLE = {OVERKILL: "bold yellow", OPTIONAL: "bold cyan"}
+_VERDICT_STYLE = {Verdict.OVERKILL: "bold yellow", Verdict.OPTIONAL: "bold cyan"}
 
 
 def _evidence(objects: tuple[str, ...]) -> Id:

@@ -38,7 +38,7 @@ def fit_body(fit: FitVerdict | None) -> dict[str, Any] | None:
     """The mesh-fit verdict with its score, summary and the alternatives to a mesh."""
     if fit is None:
         return None
-    return {"verdict": fit.verdict, "score": fit.score, "summary": fit.summary,
+    return {"verdict": fit.verdict.value, "score": fit.score, "summary": fit.summary,
             "alternatives": [{"name": a.name, "why": a.why} for a in fit.alternatives]}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from planner.domain.fit import BASE_SCORE
-from planner.domain.verdict import OPTIONAL, OVERKILL, RECOMMENDED
+from planner.domain.verdict import Verdict
 from tests.fit.conftest import SAMPLES, assessment_of, write
 from tests.shared_data import corpus
 
@@ -41,7 +41,7 @@ spec:
 
 def test_tiny_is_overkill_with_the_reasons_and_alternatives() -> None:
     a = assessment_of(SAMPLES / "tiny")
-    assert a.verdict == OVERKILL
+    assert a.verdict == Verdict.OVERKILL
     codes = {f.code for f in a.factors if f.weight}
     assert codes == {"MP101", "MP108"}
     assert a.score == BASE_SCORE - 20 - 20
@@ -59,9 +59,10 @@ def test_unknown_answers_are_shown_with_their_effect() -> None:
 
 
 def test_small_app_is_overkill_unless_compliance_requires_mtls() -> None:
-    assert assessment_of(SAMPLES / "tiny", overrides={"compliance_mtls": False}).verdict == OVERKILL
+    without = assessment_of(SAMPLES / "tiny", overrides={"compliance_mtls": False})
+    assert without.verdict == Verdict.OVERKILL
     with_compliance = assessment_of(SAMPLES / "tiny", overrides={"compliance_mtls": True})
-    assert with_compliance.verdict != OVERKILL
+    assert with_compliance.verdict != Verdict.OVERKILL
     assert "compliance_mtls" not in {u.field for u in with_compliance.unknowns}
     caveat = with_compliance.alternatives[-1].why
     assert "no per-workload mTLS identity" in caveat
@@ -69,10 +70,10 @@ def test_small_app_is_overkill_unless_compliance_requires_mtls() -> None:
 
 def test_shop_is_recommended_with_and_without_its_profile() -> None:
     bare = assessment_of(SAMPLES / "shop")
-    assert bare.verdict == RECOMMENDED
+    assert bare.verdict == Verdict.RECOMMENDED
     assert {f.code for f in bare.factors if f.weight} == {"MP102", "MP103", "MP106", "MP107"}
     profiled = assessment_of(SAMPLES / "shop", profile=SAMPLES / "profiles" / "shop.yaml")
-    assert profiled.verdict == RECOMMENDED
+    assert profiled.verdict == Verdict.RECOMMENDED
     assert profiled.unknowns == ()
     assert profiled.score == 100 and profiled.raw_score > 100
 
@@ -95,12 +96,13 @@ def test_large_generated_cluster_with_canaries_is_recommended(tmp_path: Path) ->
     manifests = out / "manifests"
     plain = assessment_of(manifests)
     assert {f.code for f in plain.factors if f.weight} == {"MP101", "MP108"}
-    assert plain.verdict == OPTIONAL  # big, but encryption only: the article's middle ground
+    # Big, but encryption only: the article's middle ground.
+    assert plain.verdict == Verdict.OPTIONAL
     truth = json.loads((out / "ground-truth.json").read_text(encoding="utf-8"))
     target = next(e["callee"] for e in truth if e["callee"].startswith("Service/ns-000/"))
     write(manifests / "zz-canaries.yaml", CANARIES.replace("SERVICE", target.split("/")[2]))
     a = assessment_of(manifests)
-    assert a.verdict == RECOMMENDED
+    assert a.verdict == Verdict.RECOMMENDED
     assert {"MP101", "MP103", "MP104"} <= {f.code for f in a.factors if f.weight}
     assert len(a.namespaces) == 6
     assert a.dataplane["ns-000"].mode == "ambient"
@@ -111,13 +113,13 @@ def test_large_generated_cluster_with_canaries_is_recommended(tmp_path: Path) ->
 
 #: Corpus case -> (extra arguments, expected verdict). docs/fit.md explains each.
 CORPUS_VERDICTS = {
-    "bookinfo": ({}, RECOMMENDED),
-    "robot-shop": ({}, RECOMMENDED),
-    "online-boutique": ({}, OVERKILL),
-    "sock-shop": ({}, OVERKILL),
-    "sock-shop-multi-namespace": ({}, OVERKILL),
-    "otel-demo": ({"namespace": "otel-demo"}, OVERKILL),
-    "kiali-travels": ({}, OVERKILL),
+    "bookinfo": ({}, Verdict.RECOMMENDED),
+    "robot-shop": ({}, Verdict.RECOMMENDED),
+    "online-boutique": ({}, Verdict.OVERKILL),
+    "sock-shop": ({}, Verdict.OVERKILL),
+    "sock-shop-multi-namespace": ({}, Verdict.OVERKILL),
+    "otel-demo": ({"namespace": "otel-demo"}, Verdict.OVERKILL),
+    "kiali-travels": ({}, Verdict.OVERKILL),
 }
 
 

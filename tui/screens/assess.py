@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Label, Select, Static
 
+from planner.domain.verdict import Verdict
 from planner.untrusted import clean
 from tui.actions import ASSESS
 from tui.format import safe
@@ -19,8 +20,8 @@ from tui.screens.base import MeshScreen
 if TYPE_CHECKING:
     from planner.domain.fit import Assessment
 
-VERDICT_STYLE = {"mesh-overkill": "bold red", "mesh-optional": "bold yellow",
-                 "mesh-recommended": "bold green"}
+VERDICT_STYLE = {Verdict.OVERKILL: "bold red", Verdict.OPTIONAL: "bold yellow",
+                 Verdict.RECOMMENDED: "bold green"}
 
 #: The profile questions a user can answer here: (field, label, choices).
 QUESTIONS: tuple[tuple[str, str, tuple[tuple[str, int | bool], ...]], ...] = (
