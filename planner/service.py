@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from planner.domain.authz_rollout import ShadowDenials
     from planner.domain.fit import Assessment
     from planner.domain.observed import NamespaceTraffic
-    from planner.domain.plan import DataplaneSelection, Plan
+    from planner.domain.plan import DataplaneDecision, Plan
     from planner.domain.suppressions import Suppression
     from planner.domain.traffic import GateResult, Health, TrafficSnapshot
     from planner.domain.whatif import WhatIf
@@ -230,9 +230,9 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
 
     if assessment is None:
         assessment = assess(analysis)
-    modes, why, choice = _dataplane_modes(analysis, assessment, dataplane)
+    decision = _dataplane_decision(analysis, assessment, dataplane)
     # The rules judge the mesh this plan builds: ambient namespaces are not sidecar ones.
-    context = replace(analysis.context, dataplane=modes)
+    context = replace(analysis.context, dataplane=decision.modes)
     findings = [f for rule in BLOCKER_RULES for f in rule.check(context)]
     proposal = None
     if authz is None:
@@ -241,11 +241,13 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
         from planner.domain.authz import authorization_policies
         from planner.domain.membership import membership
 
-        members = membership(context.inventory, context.root_namespace, modes, why)
+        members = membership(context.inventory, context.root_namespace, decision.modes,
+                             decision.why)
         proposal = authorization_policies(context.inventory, analysis.graph, members)
     plan = build_plan_from(context.inventory, context.graph, findings,
                            root_namespace=context.root_namespace, granularity=granularity,
-                           dataplane=modes, dataplane_why=why, dataplane_choice=choice,
+                           dataplane=decision.modes, dataplane_why=decision.why,
+                           dataplane_choice=decision.selection,
                            fit=assessment.fit_verdict, unread=analysis.scan.unread,
                            enrollment_codes={r.info.code for r in AMBIENT_READINESS_RULES},
                            authz=proposal,
@@ -264,23 +266,22 @@ def _step_what_ifs(analysis: Analysis, plan: Plan) -> dict[str, WhatIf]:
         enrollment=whatif.current_enrollment(inventory, analysis.graph))
 
 
-def _dataplane_modes(analysis: Analysis, assessment: Assessment,
-                     dataplane: str | Mapping[str, str],
-                     ) -> tuple[dict[str, str], dict[str, str], DataplaneSelection]:
-    """Namespace -> mode, namespace -> how it was chosen (in words), and the choice's name."""
-    from planner.domain.plan import DataplaneSelection
+def _dataplane_decision(analysis: Analysis, assessment: Assessment,
+                        dataplane: str | Mapping[str, str]) -> DataplaneDecision:
+    """The data plane per namespace, as ``dataplane`` (see :func:`build_plan`) asks."""
+    from planner.domain.plan import DataplaneDecision, DataplaneSelection
 
     if not isinstance(dataplane, str):
         modes = dict(dataplane)
-        return (modes, {ns: f"{m}, as given" for ns, m in modes.items()},
-                DataplaneSelection.GIVEN)
+        return DataplaneDecision(DataplaneSelection.GIVEN, modes,
+                                 {ns: f"{m}, as given" for ns, m in modes.items()})
     if dataplane == DataplaneSelection.RECOMMENDED:
         modes, why = {}, {}
         for ns, choice in assessment.dataplane.items():
             modes[ns] = choice.mode
             why[ns] = (f"{choice.mode}, as assess recommends"
                        + (f": {choice.reasons[0]}" if choice.reasons else ""))
-        return modes, why, DataplaneSelection.RECOMMENDED
+        return DataplaneDecision(DataplaneSelection.RECOMMENDED, modes, why)
     if dataplane not in DATAPLANE_CHOICES:
         raise ValueError(f"dataplane must be one of {', '.join(DATAPLANE_CHOICES)}, "
                          f"not {dataplane!r}")
@@ -290,7 +291,7 @@ def _dataplane_modes(analysis: Analysis, assessment: Assessment,
                + (f" (assess recommends {recommended[ns]})"
                   if recommended.get(ns, dataplane) != dataplane else "")
            for ns in names}
-    return {ns: dataplane for ns in names}, why, DataplaneSelection(dataplane)
+    return DataplaneDecision(DataplaneSelection(dataplane), {ns: dataplane for ns in names}, why)
 
 
 def assess(analysis: Analysis) -> Assessment:
@@ -319,8 +320,9 @@ def authorization(analysis: Analysis, *, dataplane: str | Mapping[str, str] = "r
     from planner.domain.authz import authorization_policies
     from planner.domain.membership import membership
 
-    modes, why, _ = _dataplane_modes(analysis, assess(analysis), dataplane)
-    members = membership(analysis.scan.inventory, analysis.context.root_namespace, modes, why)
+    decision = _dataplane_decision(analysis, assess(analysis), dataplane)
+    members = membership(analysis.scan.inventory, analysis.context.root_namespace,
+                         decision.modes, decision.why)
     return authorization_policies(analysis.scan.inventory, analysis.graph, members,
                                   enforce=enforce, trust_domain=trust_domain)
 
@@ -768,7 +770,7 @@ def what_if(analysis: Analysis, *, strict: Sequence[str] = (), permissive: Seque
         except ValueError as err:
             raise InputError(f"--workload {text}: {err}") from None
     if after_enrollment:
-        modes = _dataplane_modes(analysis, assess(analysis), dataplane)[0]
+        modes = _dataplane_decision(analysis, assess(analysis), dataplane).modes
         enrollment = whatif.planned_enrollment(inventory, graph,
                                                membership(inventory, root, modes))
     else:

@@ -40,6 +40,16 @@ class DataplaneSelection(StrEnum):
     GIVEN = "given"
 
 
+@dataclass(frozen=True)
+class DataplaneDecision:
+    """The data plane of the namespaces not yet labelled: how it was chosen, the mode per
+    namespace (sidecar where missing) and, per namespace, how it was chosen in words."""
+
+    selection: DataplaneSelection
+    modes: Mapping[str, str]
+    why: Mapping[str, str]
+
+
 #: How a plan chose its data plane, in words (``Plan.dataplane``).
 DATAPLANE_WORDS = {
     DataplaneSelection.RECOMMENDED: "as `planner assess` recommends per namespace",
