@@ -345,6 +345,9 @@ class TrafficSource:
     file (``traffic_format`` detected when None). Exactly one of ``prometheus`` and
     ``traffic_file``; ``InputError`` otherwise.
 
+    ``trust_declared`` accepts an export's declared mTLS shares (a CSV ``mtls_share``) as
+    proof: the user's decision, recorded in the snapshot and shown with every gate it passes.
+
     ``window`` is how far back Prometheus looks; None leaves it to the reader's caller (the
     apply engine: 7 days before a STRICT step, 15 minutes to verify one; :func:`observe`:
     :data:`DEFAULT_WINDOW`). The one shape of observed-traffic input for every front end;
@@ -357,6 +360,7 @@ class TrafficSource:
     traffic_file: str | None = None
     traffic_format: str | None = None
     window: str | None = None
+    trust_declared: bool = False
 
     def __post_init__(self) -> None:
         if (self.prometheus is None) == (self.traffic_file is None):
@@ -379,10 +383,12 @@ class TrafficSource:
             return fetch_traffic(self.prometheus, window=self.window or window,
                                  bearer_token=resolve_bearer_token(self.token_file),
                                  ca_file=self.ca_file)
+        from planner.domain.traffic import trusting_declared
         from planner.sources.exports import load_traffic_export
 
         assert self.traffic_file is not None  # one of the two, checked in __post_init__
-        return load_traffic_export(self.traffic_file, self.traffic_format)
+        snapshot = load_traffic_export(self.traffic_file, self.traffic_format)
+        return trusting_declared(snapshot) if self.trust_declared else snapshot
 
     @property
     def rereadable(self) -> bool:

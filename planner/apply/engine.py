@@ -59,7 +59,7 @@ from planner.domain.journal import (
     WriteKind,
 )
 from planner.domain.plan import Phase, Plan, Scope, Step
-from planner.domain.traffic import health_rose
+from planner.domain.traffic import DECLARED, health_rose
 from planner.errors import (
     ApplyError,
     GateRefused,
@@ -783,6 +783,8 @@ class ApplySession:
                                   "in the journal)")
             forced.append(reason)
             return tuple(forced), jr.GATE_FORCED
+        if gate is not None and gate.evidence == DECLARED:
+            return tuple(forced), jr.GATE_TRUSTED  # the user's --trust-declared, recorded
         return tuple(forced), jr.GATE_PASSED
 
     def unseen(self, planned: list[Planned]) -> list[str]:

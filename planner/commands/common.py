@@ -302,19 +302,19 @@ def traffic_options(func: F) -> F:
     """Observed-traffic inputs, passed to the command as one ``traffic``: the service's
     ``TrafficSource``, or None without --prometheus and --traffic. --prometheus URL comes with
     --prometheus-token-file, --prometheus-ca and --window, --traffic FILE with
-    --traffic-format. Both at once is an input error.
+    --traffic-format and --trust-declared. Both at once is an input error.
 
     ``window`` goes along only when given on the command line: each reader picks its own
     otherwise (the plan's gates look back 7 days; ``verify`` only the last minutes, since
     older plaintext predates the step)."""
     names = ("prometheus", "prometheus_token_file", "prometheus_ca", "window", "traffic_file",
-             "traffic_format")
+             "traffic_format", "trust_declared")
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from click.core import ParameterSource
 
-        prometheus, token_file, ca_file, window, traffic_file, traffic_format = (
+        prometheus, token_file, ca_file, window, traffic_file, traffic_format, trust = (
             kwargs.pop(name) for name in names)
         traffic = None
         if prometheus is not None or traffic_file is not None:
@@ -325,7 +325,8 @@ def traffic_options(func: F) -> F:
                 traffic = TrafficSource(
                     prometheus=prometheus, token_file=token_file, ca_file=ca_file,
                     traffic_file=traffic_file, traffic_format=traffic_format,
-                    window=None if given in (None, ParameterSource.DEFAULT) else window)
+                    window=None if given in (None, ParameterSource.DEFAULT) else window,
+                    trust_declared=trust)
             except PlannerError as err:  # outside the command's handle_errors
                 fail(str(err), exit_code_for(err))
         return func(*args, traffic=traffic, **kwargs)
@@ -345,6 +346,10 @@ def traffic_options(func: F) -> F:
         click.option("--traffic-format", default=None, metavar="FORMAT",
                      help="Format of --traffic: prometheus, kiali, hubble, linkerd or csv "
                           "(default: detected)."),
+        click.option("--trust-declared", is_flag=True, default=False,
+                     help="Accept a --traffic CSV's declared mtls_share as proof that passes "
+                          "a STRICT gate (recorded in the output; without it such a gate is "
+                          "unknown)."),
     ]
     for decorator in reversed(decorators):
         wrapper = decorator(wrapper)

@@ -51,6 +51,7 @@ from planner.domain.traffic import (
     GateResult,
     ObservedEdge,
     TrafficSnapshot,
+    passed_on,
     plaintext_gate,
     weakest,
 )
@@ -315,7 +316,7 @@ def mesh_gate(snapshot: TrafficSnapshot, namespaces: Iterable[str]) -> GateResul
     level = weakest(g.evidence for g in gates.values())
     return GateResult("pass", f"all traffic into {', '.join(checked)} was mutual TLS "
                       f"({snapshot.source} over {snapshot.window}; evidence: "
-                      f"{EVIDENCE_TEXT[level]})", evidence=level)
+                      f"{passed_on(level)})", evidence=level)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -174,11 +174,13 @@ class Journal:
 
 
 GATE_PASSED = "passed"
+GATE_TRUSTED = "trusted"
 GATE_FORCED = "forced"
 GATE_NONE = "none"
-#: How a STRICT step's plaintext gate was met: it passed on evidence that proves it, it did
-#: not pass and ``--force`` overrode it, or no traffic source gated it (``--no-gate``).
-GATE_MODES = (GATE_PASSED, GATE_FORCED, GATE_NONE)
+#: How a STRICT step's plaintext gate was met: it passed on evidence that proves it, it
+#: passed on an export's declared shares the user accepted (``--trust-declared``), it did not
+#: pass and ``--force`` overrode it, or no traffic source gated it (``--no-gate``).
+GATE_MODES = (GATE_PASSED, GATE_TRUSTED, GATE_FORCED, GATE_NONE)
 
 
 def set_gate(journal: Journal, step_id: str, gate: str) -> Journal:
@@ -194,6 +196,8 @@ def gate_note(entry: StepEntry) -> str:
         return "applied without gate (--no-gate)"
     if entry.gate == GATE_FORCED:
         return "gate overridden (--force)"
+    if entry.gate == GATE_TRUSTED:
+        return "gate passed on declared shares (--trust-declared)"
     return ""
 
 

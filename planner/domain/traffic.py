@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal, NamedTuple
 
 UNKNOWN: Final = "unknown"
@@ -60,7 +60,8 @@ ROUNDED: Final = "rounded"
 in whole percent, rates with 5 decimals)."""
 DECLARED: Final = "declared"
 """A CSV ``mtls_share``: stated by whoever wrote the file; meshplan cannot check how it was
-measured."""
+measured. It shows that traffic exists and fails a gate when it declares plaintext, but it
+passes one only when the user accepts it (``--trust-declared``, recorded in the snapshot)."""
 PRESENCE: Final = "presence"
 """Shows that traffic exists, not whether it was Istio mutual TLS (Linkerd, Hubble, Istio's
 client-side telemetry, Kiali without the securityPolicy appender, a CSV without a share)."""
@@ -75,6 +76,9 @@ EVIDENCE_TEXT: Final[dict[str, str]] = {
     DECLARED: "the export's declared mtls_share (not measured by meshplan)",
     PRESENCE: "traffic seen, but not whether it was Istio mutual TLS",
 }
+
+TRUST_DECLARED_FLAG: Final = "--trust-declared"
+"""The flag by which a user accepts a file's declared mTLS shares as proof."""
 
 PROOF_HINT: Final = (
     "for proof, read Istio's server-side metrics: `planner plan --prometheus URL` (or save the "
@@ -215,6 +219,7 @@ class TrafficSnapshot:
     "no data", never "no plaintext". ``evidence`` is the strongest level the source can give
     (its edges may carry weaker ones), ``resolution`` what its figures can resolve (empty when
     they are exact counts), ``notes`` what the reader left out or could not resolve, in words.
+    ``trust_declared`` records that the user accepted ``declared`` shares as proof.
     ``pods`` lists the endpoints the source named by pod only (Hubble);
     :func:`planner.domain.observed.resolve_pods` maps them to workloads and records each
     outcome in ``pod_mappings``.
@@ -229,6 +234,7 @@ class TrafficSnapshot:
     notes: tuple[str, ...] = ()
     pods: tuple[SeenPod, ...] = ()
     pod_mappings: tuple[PodMapping, ...] = ()
+    trust_declared: bool = False
 
     @classmethod
     def build(cls, edges: Iterable[ObservedEdge], *, window: str, source: str,
@@ -250,6 +256,16 @@ class TrafficSnapshot:
     def egress(self) -> tuple[ObservedEdge, ...]:
         """Edges to hosts outside the cluster's registry (see :attr:`ObservedEdge.is_egress`)."""
         return tuple(e for e in self.edges if e.is_egress)
+
+
+def trusting_declared(snapshot: TrafficSnapshot) -> TrafficSnapshot:
+    """``snapshot`` with its ``declared`` shares accepted as proof (the user's
+    ``--trust-declared``), and a note saying so when it has any."""
+    note: tuple[str, ...] = ()
+    if any(e.evidence == DECLARED for e in snapshot.edges):
+        note = (f"{TRUST_DECLARED_FLAG}: the export's declared mtls_share is accepted as "
+                "proof (not measured by meshplan)",)
+    return replace(snapshot, trust_declared=True, notes=(*snapshot.notes, *note))
 
 
 def merge_edges(edges: Iterable[ObservedEdge]) -> tuple[ObservedEdge, ...]:
@@ -379,8 +395,9 @@ def weakest(levels: Iterable[str]) -> str:
 
 def plaintext_gate(snapshot: TrafficSnapshot, namespace: str) -> GateResult:
     """Pass only when ``namespace`` received traffic in the window, all of it was mTLS, and
-    the evidence can prove it (server-side telemetry, Kiali's rounded shares, a declared CSV
-    share); evidence that shows only that traffic exists gives ``unknown`` with the reason."""
+    the evidence can prove it (server-side telemetry, Kiali's rounded shares; a declared CSV
+    share only when the snapshot says the user trusts it); weaker evidence gives ``unknown``
+    with the reason and what to run for proof. Known plaintext fails at any level."""
     where = f"{snapshot.source} over {snapshot.window}"
     if not snapshot.has_data:
         return GateResult("unknown", f"no traffic data at all from {where}: the query "
@@ -416,10 +433,24 @@ def plaintext_gate(snapshot: TrafficSnapshot, namespace: str) -> GateResult:
                           unverified, evidence=weakest(e.evidence for e in unverified),
                           proof=PROOF_HINT)
     level = weakest(e.evidence for e in into)
-    return GateResult("pass", f"all {count_text(status.requests)} requests and "
-                      f"{count_text(status.connections)} connections into {namespace!r} were "
-                      f"mutual TLS in {where} (evidence: {EVIDENCE_TEXT[level]})",
-                      evidence=level)
+    what = (f"all {count_text(status.requests)} requests and "
+            f"{count_text(status.connections)} connections into {namespace!r}")
+    if level == DECLARED and not snapshot.trust_declared:
+        # A file says so, nothing measured it: it can show plaintext, never prove its absence.
+        return GateResult("unknown", f"{what} are declared mutual TLS by {where}, but a "
+                          "declared share is not proof: meshplan cannot check how it was "
+                          f"measured (evidence: {EVIDENCE_TEXT[level]})", evidence=level,
+                          proof=f"{PROOF_HINT}; or accept the file's shares as proof with "
+                                f"{TRUST_DECLARED_FLAG} (recorded in the output)")
+    return GateResult("pass", f"{what} were mutual TLS in {where} "
+                      f"(evidence: {passed_on(level)})", evidence=level)
+
+
+def passed_on(level: str) -> str:
+    """The evidence a gate passed on, in words; declared shares passed only because the user
+    trusted them, and the words say so."""
+    trusted = f", accepted as proof by {TRUST_DECLARED_FLAG}" if level == DECLARED else ""
+    return EVIDENCE_TEXT[level] + trusted
 
 
 def _unverified_reason(snapshot: TrafficSnapshot, namespace: str,

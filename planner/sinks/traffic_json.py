@@ -58,6 +58,7 @@ def traffic_document(snapshot: TrafficSnapshot, graph: CallGraph,
         "resolution": snapshot.resolution,
         "notes": list(snapshot.notes),
         "hasData": snapshot.has_data,
+        "trustDeclared": snapshot.trust_declared,
         "egress": [{"edge": e.label(), "total": e.total, "evidence": e.evidence}
                    for e in snapshot.egress()],
         "namespaces": [namespace_body(n) for n in namespaces],

@@ -117,7 +117,9 @@ def source(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[st
     """(gate label, CLI flags) of the same ground truth from Prometheus or a CSV export."""
     if request.param == "prometheus":
         return "Prometheus", ["--prometheus", request.getfixturevalue("prom_url")]
-    return "traffic export", ["--traffic", str(_csv_export(tmp_path / "edges.csv"))]
+    # A CSV passes a gate only on the user's word, which the journal records.
+    return "traffic export", ["--traffic", str(_csv_export(tmp_path / "edges.csv")),
+                              "--trust-declared"]
 
 
 def test_strict_gate_refuses_plaintext_passes_clean_and_force_is_journaled(
@@ -412,14 +414,21 @@ def test_strict_without_a_traffic_source_needs_no_gate(cluster: KubeAPIServer,
 
 def test_gate_mode_is_journaled_for_passed_and_forced(cluster: KubeAPIServer, tmp_path: Path,
                                                       source: tuple[str, list[str]]) -> None:
-    _, flags = source
+    label, flags = source
     assert _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
                 "--settle", "1s", *flags).exit_code == 0
     assert _run(cluster, tmp_path, "apply", "40-strict-billing", "--write", "--yes",
                 "--force", "--settle", "1s", *flags).exit_code == 0
     steps = _journal(tmp_path)["steps"]
+    # A CSV's declared shares passed only on the user's --trust-declared: recorded, shown.
+    passed = "passed" if label == "Prometheus" else "trusted"
     assert (steps["40-strict-payments"]["gate"], steps["40-strict-billing"]["gate"]) == (
-        "passed", "forced")
+        passed, "forced")
+    status = json.loads(_run(cluster, tmp_path, "status", "-o", "json").stdout)
+    notes = {s["id"]: s["note"] for s in status["steps"]}
+    trusted = notes["40-strict-payments"].startswith(
+        "gate passed on declared shares (--trust-declared)")
+    assert trusted == (passed == "trusted")
 
 
 # --- after a STRICT apply: settle, re-read, roll back ----------------------------------------
@@ -502,11 +511,12 @@ def test_auto_rollback_needs_a_source_it_can_read_again(cluster: KubeAPIServer,
                                                         tmp_path: Path) -> None:
     before = cluster.snapshot()
     result = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
-                  "--traffic", str(_csv_export(tmp_path / "e.csv")), "--auto-rollback")
+                  "--traffic", str(_csv_export(tmp_path / "e.csv")), "--trust-declared",
+                  "--auto-rollback")
     assert result.exit_code == ExitCode.APPLY_ERROR, result.output
     assert "--auto-rollback needs the post-apply check" in result.stderr
     assert cluster.snapshot() == before
     plain_csv = _run(cluster, tmp_path, "apply", "40-strict-payments", "--write", "--yes",
-                     "--traffic", str(_csv_export(tmp_path / "e.csv")))
+                     "--traffic", str(_csv_export(tmp_path / "e.csv")), "--trust-declared")
     assert plain_csv.exit_code == 0, plain_csv.output
     assert "no post-apply check: a traffic export cannot be read again" in plain_csv.stderr

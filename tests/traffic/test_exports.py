@@ -14,6 +14,7 @@ from planner.domain.traffic import (
     UNKNOWN,
     namespace_mtls_status,
     plaintext_gate,
+    trusting_declared,
 )
 from planner.errors import MetricsError
 from planner.sources.exports import (
@@ -121,9 +122,31 @@ def test_csv() -> None:
     }
     snap = load_traffic_export(_f("traffic.csv"))
     assert plaintext_gate(snap, "billing").status == "unknown"
+    # A CSV is written by hand or by an unknown tool: a declared 100% proves nothing by itself.
     payments = plaintext_gate(snap, "payments")
-    assert payments.status == "pass" and payments.evidence == DECLARED
-    assert "declared mtls_share" in payments.reason
+    assert (payments.status, payments.evidence) == ("unknown", DECLARED)
+    assert "a declared share is not proof" in payments.reason
+    assert "--prometheus" in payments.proof and "--trust-declared" in payments.proof
+    # Declared plaintext is enough to fail.
+    shop = plaintext_gate(snap, "shop")
+    assert (shop.status, shop.evidence) == ("fail", DECLARED)
+    assert not snap.trust_declared and not any("--trust-declared" in n for n in snap.notes)
+
+
+def test_csv_shares_pass_a_gate_only_when_trusted_and_say_so() -> None:
+    trusted = trusting_declared(load_traffic_export(_f("traffic.csv")))
+    payments = plaintext_gate(trusted, "payments")
+    assert (payments.status, payments.evidence) == ("pass", DECLARED)
+    assert payments.reason.endswith(
+        "(evidence: the export's declared mtls_share (not measured by meshplan), accepted as "
+        "proof by --trust-declared)")
+    assert trusted.notes[-1].startswith("--trust-declared: the export's declared mtls_share")
+    # Trust turns no plaintext into mTLS and no unknown share into a known one.
+    assert plaintext_gate(trusted, "shop").status == "fail"
+    assert plaintext_gate(trusted, "billing").status == "unknown"
+    # Trust in a file without declared shares changes nothing and says nothing.
+    kiali = load_traffic_export(_f("kiali-graph.json"))
+    assert trusting_declared(kiali).notes == kiali.notes
 
 
 def test_csv_from_a_spreadsheet(tmp_path: Path) -> None:

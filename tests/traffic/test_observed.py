@@ -223,11 +223,16 @@ def test_empty_source_makes_every_gate_unknown(shop: Analysis) -> None:
 
 
 def test_service_observe_and_gate_for_step(shop: Analysis, tmp_path: Path) -> None:
-    analysis = observe(shop, TrafficSource(traffic_file=str(write_csv(tmp_path / "t.csv"))))
+    csv = str(write_csv(tmp_path / "t.csv"))
+    analysis = observe(shop, TrafficSource(traffic_file=csv, trust_declared=True))
     assert analysis.traffic is not None and analysis.context.graph is shop.graph
     plan = build_plan(analysis)
     assert gate_for_step(analysis, plan, "40-strict-data").status == "fail"
     assert gate_for_step(analysis, plan, "40-strict-storefront").status == "pass"
+    # Without the user's trust, a CSV's declared shares fail a gate but never pass one.
+    declared = observe(shop, TrafficSource(traffic_file=csv))
+    assert gate_for_step(declared, plan, "40-strict-data").status == "fail"
+    assert gate_for_step(declared, plan, "40-strict-storefront").status == "unknown"
     assert gate_for_step(analysis, plan, "30-enroll-data").status == "pass"
     assert gate_for_step(shop, plan, "40-strict-storefront").status == "unknown"
     with pytest.raises(KeyError):

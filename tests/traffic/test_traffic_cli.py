@@ -149,17 +149,27 @@ def test_traffic_from_kiali_export(tmp_path: Path) -> None:
 
 def test_traffic_from_csv_export(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "traffic.csv")
-    doc = traffic_json("--traffic", str(path))
-    assert doc["window"] == "unknown"
+    doc = traffic_json("--traffic", str(path), "--trust-declared")
+    assert doc["window"] == "unknown" and doc["trustDeclared"] is True
     check_shop(doc)
-    out = invoke("plan", "-f", SHOP, "-R", "--traffic", str(path), "-o", "json").stdout
+    out = invoke("plan", "-f", SHOP, "-R", "--traffic", str(path), "--trust-declared",
+                 "-o", "json").stdout
     steps = {s["id"]: s for s in json.loads(out)["steps"]}
     # The CSV names no destination workload; the gate, judged per call by the what-if,
     # still sees that orders' plaintext reaches the port 50-exception-orders-orders keeps
     # PERMISSIVE, as the Prometheus gate does (it used to fail here, matching workloads).
     assert steps["40-strict-orders"]["gate"]["status"] == "pass"
     assert steps["40-strict-data"]["gate"]["status"] == "fail"
-    assert steps["40-strict-storefront"]["gate"]["status"] == "pass"
+    storefront = steps["40-strict-storefront"]["gate"]
+    assert storefront["status"] == "pass" and "--trust-declared" in storefront["reason"]
+    # Without --trust-declared the same file fails gates but passes none.
+    out = invoke("plan", "-f", SHOP, "-R", "--traffic", str(path), "-o", "json").stdout
+    steps = {s["id"]: s for s in json.loads(out)["steps"]}
+    assert {k: steps[k]["gate"]["status"] for k in (
+        "40-strict-orders", "40-strict-data", "40-strict-storefront")} == {
+        "40-strict-orders": "unknown", "40-strict-data": "fail",
+        "40-strict-storefront": "unknown"}
+    assert traffic_json("--traffic", str(path))["trustDeclared"] is False
 
 
 def test_usage_errors(tmp_path: Path) -> None:
