@@ -202,7 +202,8 @@ def test_where_the_gate_used_to_disagree(tmp_path: Path) -> None:
 
     * a CSV export names no destination workload: the sidecar-less caller's plaintext into
       orders:8080, which 50-exception-orders-orders keeps PERMISSIVE, failed the orders gate,
-      though what-if (and Istio) let it through; now it passes and says what it left out;
+      though what-if (and Istio) let it through; now it passes (the CSV trusted, as
+      --trust-declared does) and says what it left out;
     * plaintext into catalog, which the plan keeps PERMISSIVE (50-exception-catalog), failed
       the mesh-wide gate, though mesh-wide STRICT does not reach a namespace with its own
       PERMISSIVE policy; now it is left out, and only catalog's plaintext is in the traffic.
@@ -210,7 +211,7 @@ def test_where_the_gate_used_to_disagree(tmp_path: Path) -> None:
     shop = analyse(SAMPLES["shop"])
     csv = write_csv(tmp_path / "shop.csv", tuple(
         e for e in SHOP_TRUTH if e.destination_namespace == "orders"))
-    analysis = observe(shop, TrafficSource(traffic_file=str(csv)))
+    analysis = observe(shop, TrafficSource(traffic_file=str(csv), trust_declared=True))
     _, gates = gate_plan(analysis, build_plan(analysis))
     assert gates["40-strict-orders"].status == "pass"
     assert "unknown/unknown -> orders/orders (http)" in gates["40-strict-orders"].reason
