@@ -10,8 +10,10 @@ For every STRICT step of the plan, on any traffic:
   the root and every namespace the plan ends STRICT, ``--permissive`` for those it keeps so.
 
 Checked on the sample clusters without traffic, with seeded synthetic traffic (meshed and
-unnamed callers, mixed shares, callers and Services the input does not have) and with the
-shop's ground truth in a real Prometheus.
+unnamed callers, mixed shares, callers and Services the input does not have), with a CSV
+export and with the shop's ground truth in a real Prometheus; for ``--granularity workload``
+too, where a workload's STRICT step is ``--workload KIND/NS/NAME=STRICT`` now and its gate the
+namespace's calls into that workload.
 """
 
 from __future__ import annotations
@@ -122,20 +124,34 @@ def _excepted(plan: Plan, inventory: Inventory) -> set[tuple[str, int]]:
     return found
 
 
-def _observed_breaks(result: whatif.WhatIf, excepted: set[tuple[str, int]]) -> set[Pair]:
+def _observed_breaks(result: whatif.WhatIf, excepted: set[tuple[str, int]],
+                     callee: str = "") -> set[Pair]:
     return {(e.caller, e.service) for e in result.breaking
             if any(r.code == whatif.OBSERVED for r in e.reasons)
-            and (e.callee, e.container_port or -1) not in excepted}
+            and (e.callee, e.container_port or -1) not in excepted
+            and e.callee == (callee or e.callee)}
 
 
-def check_agreement(analysis: Analysis) -> int:
-    """Assert the three agree for every STRICT step; returns how many gates failed."""
+def check_agreement(analysis: Analysis, granularity: str = "namespace") -> int:
+    """Assert the three agree for every STRICT step; returns how many gates failed.
+
+    With ``--granularity workload``, a workload's STRICT step is checked against
+    ``--workload KIND/NS/NAME=STRICT`` now, and its gate against the namespace's calls into
+    that workload after enrollment."""
     inventory = analysis.scan.inventory
-    plan, gates = gate_plan(analysis, build_plan(analysis))
+    plan, gates = gate_plan(analysis, build_plan(analysis, granularity=granularity))
     excepted = _excepted(plan, inventory)
     failed = 0
     for step in plan.steps:
-        if step.phase is Phase.STRICT:
+        if step.phase is Phase.STRICT and step.target.scope == Scope.WORKLOAD:
+            ns = step.target.namespace
+            key = next(w.ref.key for w in inventory.workloads
+                       if w.namespace == ns and w.name == step.target.name)
+            now = what_if(analysis, workloads=[f"{key}=STRICT"])
+            assert _rows(now) == _rows(plan.what_if[step.id]), step.id
+            expected = _observed_breaks(
+                what_if(analysis, strict=[ns], after_enrollment=True), excepted, key)
+        elif step.phase is Phase.STRICT:
             ns = step.target.namespace
             assert _rows(what_if(analysis, strict=[ns])) == _rows(plan.what_if[step.id]), ns
             expected = _observed_breaks(
@@ -179,6 +195,13 @@ def test_synthetic_traffic_makes_gates_fail() -> None:
     shop = analyse(SAMPLES["shop"])
     assert sum(check_agreement(observe(shop, Snapshot(synthetic(shop, seed))))  # type: ignore[arg-type]
                for seed in range(6)) >= 3
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_workload_granularity(seed: int) -> None:
+    shop = analyse(SAMPLES["shop"])
+    assert check_agreement(observe(shop, Snapshot(synthetic(shop, seed))),  # type: ignore[arg-type]
+                           granularity="workload") >= 1
 
 
 def test_csv_export(tmp_path: Path) -> None:
