@@ -533,18 +533,20 @@ def gate_plan(analysis: Analysis, plan: Plan, shadow: ShadowDenials | None = Non
 
 
 def gate_for_step(analysis: Analysis, plan: Plan, step_id: str) -> GateResult:
-    """The plaintext gate of one step (for ``planner verify``).
+    """The gate of one step (for ``planner verify`` and the TUI): plaintext for a STRICT step,
+    would-be denials for an authorization enforce step.
 
     ``unknown`` when the analysis has no traffic (no proof either way); ``pass`` for a step
-    with no plaintext precondition (only STRICT steps have one). Raises ``KeyError`` for a step
-    id the plan does not have."""
+    with no gate. Raises ``KeyError`` for a step id the plan does not have."""
     from planner.domain.gates import evaluate_gates
+    from planner.domain.plan import Phase
     from planner.domain.traffic import GateResult
 
-    plan.step(step_id)
+    step = plan.step(step_id)
     if analysis.traffic is None:
+        what = ("would-be denials" if step.phase is Phase.AUTHZ_ENFORCE else "plaintext")
         return GateResult("unknown", "no observed traffic given (a Prometheus URL or a traffic "
-                          "export): plaintext cannot be ruled out")
+                          f"export): {what} cannot be ruled out")
     gate = evaluate_gates(plan, analysis.traffic, analysis.scan.inventory,
                           analysis.graph).get(step_id)
     return gate or GateResult("pass", f"step {step_id} has no plaintext precondition")

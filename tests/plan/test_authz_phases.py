@@ -24,7 +24,14 @@ from planner.domain.authz_rollout import (
 from planner.domain.plan import Action, Phase, Plan, Step
 from planner.domain.profile import ProfileError, parse_profile
 from planner.domain.traffic import UNKNOWN, ObservedEdge, TrafficSnapshot
-from planner.service import ManifestInput, analyse, build_plan
+from planner.service import (
+    ManifestInput,
+    PlanOptions,
+    analyse,
+    build_plan,
+    gate_for_step,
+    run_pipeline,
+)
 from tests.authz.cluster import MESHED_CALLERS, write_cluster
 from tests.plan.conftest import crd_schemas
 
@@ -294,3 +301,16 @@ def test_an_ambient_namespace_is_warned_about_ztunnels_without_dry_run(tmp_path:
     [warning] = [p for p in plan.step(DRY_RUN).preconditions if "ztunnel" in p]
     assert "enforces these policies at once" in warning
     assert not [p for p in _plan(tmp_path).step(DRY_RUN).preconditions if "ztunnel" in p]
+
+
+def test_without_traffic_the_enforce_gate_is_unknown_and_says_what_it_could_not_rule_out(
+        tmp_path: Path) -> None:
+    path = write_cluster(tmp_path)
+    analysis = analyse(ManifestInput((str(path),)))
+    rollout = run_pipeline(ManifestInput((str(path),)),
+                           PlanOptions(dataplane="sidecar", authz=True))
+    gates = rollout.step_gates()
+    assert gates[ENFORCE].status == "unknown"
+    assert gates[ENFORCE].reason.endswith("would-be denials cannot be ruled out")
+    assert gates["40-strict-shop"].reason.endswith("plaintext cannot be ruled out")
+    assert gate_for_step(analysis, rollout.plan, ENFORCE) == gates[ENFORCE]
