@@ -139,9 +139,17 @@ def principal(trust_domain: str, namespace: str, account: str) -> str:
     return f"{trust_domain}/ns/{namespace}/sa/{account}"
 
 
+POLICY_SUFFIX: Final = "-allow"
+
+
 def policy_name(workload: Workload) -> str:
     """``<workload>-allow``: one policy per workload, found again by name on the next run."""
-    return f"{workload.name}-allow"
+    return f"{workload.name}{POLICY_SUFFIX}"
+
+
+def policy_workload(policy_object: Mapping[str, Any]) -> str:
+    """The name of the workload a policy of :func:`policy_name` is for."""
+    return str(policy_object["metadata"]["name"]).removesuffix(POLICY_SUFFIX)
 
 
 def authorization_policies(inventory: Inventory, graph: CallGraph, members: Membership, *,

@@ -29,7 +29,12 @@ from shlex import quote
 from typing import Any, Final
 
 from planner.domain import policy
-from planner.domain.authz import DRY_RUN_ANNOTATION, AuthzProposal, principal
+from planner.domain.authz import (
+    DRY_RUN_ANNOTATION,
+    AuthzProposal,
+    policy_workload,
+    principal,
+)
 from planner.domain.findings import Finding
 from planner.domain.inventory import Inventory
 from planner.domain.plan import (
@@ -223,7 +228,7 @@ def _listing(ns: str) -> str:
 
 
 def _workloads(objects: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [str(o["metadata"]["name"]).removesuffix("-allow") for o in objects]
+    return [policy_workload(o) for o in objects]
 
 
 def _dry_run_step(ns: str, objects: list[dict[str, Any]], put: Put, ambient: bool) -> Step:
@@ -288,7 +293,7 @@ def _outside_queries(ns: str, objects: Sequence[Mapping[str, Any]]) -> tuple[str
     (``source_principal`` is ``spiffe://<principal>``; ``unknown`` for callers without one)."""
     queries = []
     for obj in objects:
-        workload = str(obj["metadata"]["name"]).removesuffix("-allow")
+        workload = policy_workload(obj)
         allowed = sorted(_principals(obj))
         selector = (f'reporter="destination",destination_workload_namespace="{ns}",'
                     f'destination_workload="{_promql_string(workload)}",'
@@ -330,7 +335,7 @@ def authz_gate(snapshot: TrafficSnapshot | None, step: Step, plan: Plan,
     the workloads behind each Service (:attr:`Plan.principals`, :attr:`Plan.service_backends`),
     for sources that name the Service called but not the workload (CSV, Kiali)."""
     ns = step.target.namespace
-    allowed = {str(c.object["metadata"]["name"]).removesuffix("-allow"): _principals(c.object)
+    allowed = {policy_workload(c.object): _principals(c.object)
                for c in step.apply if c.action is Action.APPLY
                and c.object.get("kind") == AUTHORIZATION_POLICY}
     reasons: list[str] = []
