@@ -26,9 +26,13 @@ INFO = RuleInfo(
 
 
 def findings(proposal: AuthzProposal) -> list[Finding]:
-    """One finding per caller and policy workload."""
+    """One finding per caller and policy workload (a workload all of whose callers lack a
+    principal gets no policy, so nothing denies them)."""
     found = []
+    guarded = {p.workload for p in proposal.policies}
     for u in proposal.unexpressible:
+        if u.workload not in guarded:
+            continue
         callee = parse_ref(u.workload)
         ports = ", ".join(map(str, u.ports)) or "unknown ports"
         found.append(INFO.finding(
