@@ -444,6 +444,12 @@ class ApplySession:
         checked: list[str] = []
         if step.phase is Phase.PREREQUISITES:
             forced, checked = self._control_plane_ready(step, forced, force)
+        if step.phase is Phase.AUTHZ_ENFORCE and (settle_s is not None or auto_rollback):
+            # Istio's health figures count 503s and resets, not the 403s a denial answers:
+            # they cannot tell whether enforcing hurt anyone.
+            checked.append(f"{step.id}: no post-apply check for an authorization step (--settle "
+                           "and --auto-rollback are for STRICT steps); run `planner verify "
+                           f"{step.id} --prometheus URL` after it")
         gated = step.phase in _STRICT_PHASES
         if gated and auto_rollback and self.writer.probe is None:
             raise ApplyError(f"--auto-rollback needs a cluster: {self.writer.label} only gets "

@@ -228,8 +228,9 @@ def test_gate_reads_shadow_denials_and_callers_outside_the_policy(
     assert _policy(strict_cluster, "shop") == before
 
     passed = _run(strict_cluster, tmp_path, "apply", "80-authz-enforce-blog", "--write",
-                  "--yes", "--prometheus", authz_prom)
+                  "--yes", "--prometheus", authz_prom, "--settle", "1s", "--auto-rollback")
     assert passed.exit_code == 0, passed.output
+    assert "no post-apply check for an authorization step" in passed.output
     blog = _policy(strict_cluster, "blog")
     assert blog is not None and DRY_RUN_ANNOTATION not in (
         blog["metadata"].get("annotations") or {})
