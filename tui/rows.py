@@ -2,18 +2,23 @@
 
 A namespace of 10,000 Services is 10,000 table rows. Adding a row to a ``DataTable`` measures
 every cell on the UI thread, so a screen never adds them all in one go: the first page (a
-screenful and some) goes in at once and the rest follows in chunks on later turns of the event
-loop, which keeps keys and scrolling answered in between, up to :data:`LIMIT` rows and a last
-row saying how many more the filter would show (refine it to see them). A newer fill (another filter
-keystroke, fresh data) drops the chunks still pending. The ``/`` filter is matched against text
-prepared when the rows were built; on a big list it waits for a pause in typing
-(:data:`DEBOUNCE`) and is matched in a thread worker. Small lists (the plan's steps, a sample's
-namespaces) are filled and filtered at once, as before."""
+screenful and some) goes in at once and the rest follows :data:`SETTLE` seconds later in chunks
+on later turns of the event loop, which keeps keys and scrolling answered in between, up to
+:data:`LIMIT` rows and a last row saying how many more the filter would show (refine it to see
+them). A newer fill (another filter keystroke, fresh data) drops the chunks still pending. A
+row's cells (Rich text) are made when it goes into the table, never for the rows a filter or
+the limit keeps out: building a row prepares only its key and the text the ``/`` filter
+searches. On a big list a key is matched at once after a pause in typing, and keys typed within
+:data:`DEBOUNCE` of the last match wait for the typing to pause; the match runs in a thread
+worker. Small lists (the plan's steps, a sample's namespaces) are filled and filtered at once,
+as before."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rich.console import RenderableType
@@ -27,10 +32,14 @@ from tui.format import needle
 #: Rows shown at once: more than a tall terminal's screenful.
 FIRST_PAGE = 60
 #: Rows added per later turn of the event loop.
-CHUNK = 200
+CHUNK = 100
+#: Seconds a fill waits after its first page before adding the rest: a key typed meanwhile
+#: starts a new fill without waiting behind chunks of the old one.
+SETTLE = 0.25
 #: From this many rows a list is built, and its filter matched, in a thread worker.
 BIG = 1000
-#: Seconds of quiet typing before a big list is filtered again.
+#: Seconds after a big list's last match during which further keys wait for a pause in typing
+#: this long (a key after a longer pause is matched at once).
 DEBOUNCE = 0.03
 #: Seconds between two chunks: long enough for the screen to repaint and keys to be read.
 CHUNK_GAP = 0.005
@@ -44,19 +53,28 @@ MORE = "…more"
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One table row: its key, its cells, the lower-cased text the filter searches and the
-    object it shows (what selecting it opens)."""
+    """One table row: its key, what makes its cells, the lower-cased text the filter searches
+    and the object it shows (what selecting it opens)."""
 
     key: str
-    cells: tuple[RenderableType, ...]
+    make: Callable[[], tuple[RenderableType, ...]]
     search: str
     value: object = None
 
+    @property
+    def cells(self) -> tuple[RenderableType, ...]:
+        """The row's cells, made now (rows are made for the table, not kept)."""
+        return self.make()
 
-def row(key: str, cells: tuple[RenderableType, ...], *fields: object,
-        value: object = None) -> Row:
-    """A row whose filter searches ``fields`` (each on its own: a query never spans two)."""
-    return Row(key, cells, "\x00".join(str(f).lower() for f in fields), value)
+
+def row(key: str,
+        cells: tuple[RenderableType, ...] | Callable[[], tuple[RenderableType, ...]],
+        *fields: object, value: object = None) -> Row:
+    """A row whose filter searches ``fields`` (each on its own: a query never spans two).
+    ``cells`` may be a function making them when the row goes into the table: on a big list,
+    most rows never do."""
+    make = cells if callable(cells) else partial(tuple, cells)
+    return Row(key, make, "\x00".join(str(f).lower() for f in fields), value)
 
 
 def select(rows: Sequence[Row], query: str) -> list[Row]:
@@ -88,6 +106,8 @@ class TableFeed:
         #: Bumped by every fill; work started for an older one is dropped when it lands.
         self.generation = 0
         self._timer: Timer | None = None
+        #: When the last match of a big list started (``time.monotonic``).
+        self._matched = -DEBOUNCE
 
     @property
     def table(self) -> DataTable[Any]:
@@ -141,22 +161,27 @@ class TableFeed:
             self.show(rows, self.query)
 
     def filter(self, query: str, now: bool = False) -> None:
-        """Show the rows ``query`` keeps: at once on a small list or when ``now``; on a big
-        list after :data:`DEBOUNCE` seconds without another call, matched off the UI thread."""
+        """Show the rows ``query`` keeps: at once on a small list or when ``now``. A big list is
+        matched off the UI thread: at once when its last match is :data:`DEBOUNCE` seconds old
+        and none waits, else after :data:`DEBOUNCE` seconds without another call (fast typing
+        is matched once per pause, not once per key)."""
         self.query = query
         self.generation += 1
+        waiting = self._timer is not None
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
         if not self.big:
             self._fill(self.generation, select(self.rows, query))
-        elif now:
+        elif now or (not waiting and time.monotonic() - self._matched >= DEBOUNCE):
             self._match(self.generation)
         else:
             generation = self.generation
             self._timer = self.owner.set_timer(DEBOUNCE, lambda: self._match(generation))
 
     def _match(self, generation: int) -> None:
+        self._timer = None
+        self._matched = time.monotonic()
         rows, query = self.rows, self.query
 
         def work() -> None:
@@ -176,11 +201,11 @@ class TableFeed:
         self._add(kept[:first])
         if self.on_filled is not None:
             self.on_filled()
-        self._later(generation, first)
+        self._later(generation, first, SETTLE)
 
-    def _later(self, generation: int, start: int) -> None:
+    def _later(self, generation: int, start: int, wait: float = CHUNK_GAP) -> None:
         if self.pending > 0:
-            self.owner.set_timer(CHUNK_GAP, lambda: self._chunk(generation, start))
+            self.owner.set_timer(wait, lambda: self._chunk(generation, start))
         elif self.hidden:
             table = self.table
             more = Text(f"… {self.hidden} more: refine the filter (/)", style="dim italic",

@@ -7,6 +7,7 @@ their origin (inferred from manifests, observed, or both)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.console import RenderableType
@@ -17,7 +18,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Static
 
 from planner.domain import policy
-from planner.domain.graph import Edge, NodeKind
+from planner.domain.graph import CallGraph, Edge, NodeKind
+from planner.domain.inventory import Service
 from planner.untrusted import clean
 from tui.actions import EDGE, GRAPH, NAMESPACE
 from tui.format import GATE_STYLE, matches, safe
@@ -83,23 +85,31 @@ def caller_text(analysis: Analysis, caller: str) -> Text:
     return text
 
 
+def _service_cells(graph: CallGraph, svc: Service) -> tuple[RenderableType, ...]:
+    node_id = svc.ref.key
+    inbound = graph.inbound.get(node_id, ())
+    plaintext = {e.caller for e in inbound
+                 if not (n := graph.node_index.get(e.caller)) or not n.meshed}
+    ports = ",".join(str(p.port) for p in svc.ports[:6])
+    return (safe(svc.name), svc.type, ports, str(len(graph.backends.get(node_id, ()))),
+            str(len({e.caller for e in inbound})),
+            Text(str(len(plaintext)), style="bold red" if plaintext else "dim"))
+
+
 def service_rows(analysis: Analysis, namespace: str) -> list[Row]:
     """The Services of ``namespace`` with their ports, backends and callers (meshed or not)."""
     graph = analysis.graph
-    rows: list[Row] = []
-    for svc in analysis.scan.inventory.services:
-        if svc.namespace != namespace:
-            continue
-        node_id = svc.ref.key
-        inbound = graph.inbound.get(node_id, ())
-        plaintext = {e.caller for e in inbound
-                     if not (n := graph.node_index.get(e.caller)) or not n.meshed}
-        ports = ",".join(str(p.port) for p in svc.ports[:6])
-        rows.append(row(node_id, (
-            safe(svc.name), svc.type, ports, str(len(graph.backends.get(node_id, ()))),
-            str(len({e.caller for e in inbound})),
-            Text(str(len(plaintext)), style="bold red" if plaintext else "dim")), svc.name))
-    return rows
+    return [row(svc.ref.key, partial(_service_cells, graph, svc), svc.name)
+            for svc in analysis.scan.inventory.services if svc.namespace == namespace]
+
+
+def _edge_cells(analysis: Analysis, e: Edge, observing: bool) -> tuple[RenderableType, ...]:
+    kinds = sorted({ev.kind for ev in e.evidence})
+    cells: tuple[RenderableType, ...] = (
+        caller_text(analysis, e.caller), safe(e.callee),
+        "-" if e.port is None else str(e.port), e.protocol,
+        e.origin.value, safe(f"{len(e.evidence)}: {', '.join(kinds)}"))
+    return (*cells, mtls_share(e)) if observing else cells
 
 
 def edge_rows(analysis: Analysis, namespace: str) -> list[Row]:
@@ -108,18 +118,9 @@ def edge_rows(analysis: Analysis, namespace: str) -> list[Row]:
     out = [e for e in graph.edges if graph.namespace_of(e.caller) == namespace
            and graph.namespace_of(e.callee) != namespace]
     observing = analysis.traffic is not None
-    rows: list[Row] = []
-    for i, e in enumerate((*graph.edges_into_namespace(namespace), *out)):
-        kinds = sorted({ev.kind for ev in e.evidence})
-        cells: tuple[RenderableType, ...] = (
-            caller_text(analysis, e.caller), safe(e.callee),
-            "-" if e.port is None else str(e.port), e.protocol,
-            e.origin.value, safe(f"{len(e.evidence)}: {', '.join(kinds)}"))
-        if observing:
-            cells += (mtls_share(e),)
-        rows.append(row(str(i), cells, e.caller, e.callee, e.protocol, e.origin.value,
-                        *(ev.kind for ev in e.evidence), value=e))
-    return rows
+    return [row(str(i), partial(_edge_cells, analysis, e, observing), e.caller, e.callee,
+                e.protocol, e.origin.value, *(ev.kind for ev in e.evidence), value=e)
+            for i, e in enumerate((*graph.edges_into_namespace(namespace), *out))]
 
 
 class GraphScreen(MeshScreen):
