@@ -1,22 +1,35 @@
 """TUI speed: time from start to the first full paint of the plan screen on the 10,000-service
-generated cluster, against ``planner plan`` on the same input. Both run as fresh processes
-(interpreter start and imports included): ``planner plan`` until it exits, the TUI (headless)
-until the first paint of the plan screen with every step in its table, measured from the
-moment the parent launched it (what a user waits for; tearing the app down afterwards is not).
+generated cluster (3.5 call edges per service unless --density says otherwise), against
+``planner plan`` on the same input. Both run as fresh processes taking turns (interpreter
+start and imports included), serial (PLANNER_JOBS=1) and parallel (the default: a YAML reader
+per core): ``planner plan`` until it exits, the TUI (headless) until the first paint of the
+plan screen with every step in its table, measured from the moment the parent launched it
+(what a user waits for; tearing the app down afterwards is not).
 Target: TUI <= 1.5x ``planner plan``.
-Usage: python bench/tui.py [--runs N]
+Usage: python bench/tui.py [--runs N] [--density D]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _cluster import ROOT, generated_cluster
+from _cluster import (
+    SERIAL,
+    Timed,
+    alternate,
+    best,
+    compile_bytecode,
+    density_of,
+    density_option,
+    generated_cluster,
+    planner_argv,
+    ratio_line,
+    run_process,
+)
 
 
 def child(folder: str, launched: float) -> None:
@@ -50,39 +63,41 @@ def child(folder: str, launched: float) -> None:
     asyncio.run(run())
 
 
-def timed(command: list[str]) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run([*command, *(["--launched", repr(time.time())]
-                                       if "--child" in command else [])],
-                          capture_output=True, text=True, cwd=ROOT)
-    elapsed = time.perf_counter() - start
-    if done.returncode not in (0, 3):
-        raise SystemExit(f"{command[:4]} failed ({done.returncode}): {done.stderr[-500:]}")
-    return elapsed, done.stdout
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--launched", type=float, default=None, help=argparse.SUPPRESS)
+    density_option(parser)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.launched if args.launched is not None else time.time())
         return
-    with generated_cluster("yaml") as folder:
-        plan_cmd = [sys.executable, "-m", "planner", "plan", "-f", str(folder), "-R"]
-        tui_cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(folder)]
-        plan_time = min(timed(plan_cmd)[0] for _ in range(args.runs))
-        tui_runs = [timed(tui_cmd) for _ in range(args.runs)]
-        paints = [float(out.rsplit("since_launch=", 1)[1].split()[0]) for _, out in tui_runs]
-        tui_time = min(paints)
-        detail = tui_runs[-1][1].strip().splitlines()[-1]
-        wall = min(t for t, _ in tui_runs)
-    print(f"planner plan:        {plan_time:.2f} s")
-    print(f"tui first plan paint: {tui_time:.2f} s from launch ({detail}; process wall time "
-          f"incl. teardown {wall:.2f} s)")
-    print(f"ratio: {tui_time / plan_time:.2f}x (target <= 1.5x)")
+    compile_bytecode()
+    details: list[str] = []
+    with generated_cluster("yaml", density=density_of(args)) as folder:
+        def plan(env: dict[str, str] | None) -> Timed:
+            return run_process(planner_argv("plan", "-f", str(folder), "-R"), env)
+
+        def tui(env: dict[str, str] | None) -> Timed:
+            run = run_process([sys.executable, str(Path(__file__).resolve()), "--child",
+                               str(folder), "--launched", repr(time.time())], env)
+            details.append(run.stdout.strip().splitlines()[-1])
+            # The first paint, from launch: what a user waits for (not the teardown).
+            return Timed(float(details[-1].rsplit("since_launch=", 1)[1].split()[0]), run.cpu)
+
+        times = alternate(args.runs, {
+            "plan, serial": lambda: plan(SERIAL), "tui, serial": lambda: tui(SERIAL),
+            "plan, parallel": lambda: plan(None), "tui, parallel": lambda: tui(None),
+        })
+    print(f"best of {args.runs}, sides taking turns ({details[-1]}):")
+    for name, runs in times.items():
+        what = "planner plan" if name.startswith("plan") else "TUI first plan paint"
+        print(f"  {what + ',' + name.split(',')[1]:<32} {best(runs):6.2f} s")
+    for mode in ("serial", "parallel"):
+        print(ratio_line(f"{mode}: TUI first plan paint / planner plan",
+                         best(times[f"tui, {mode}"]), best(times[f"plan, {mode}"]),
+                         "target <= 1.5x"))
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@ Services table, to the table full (up to its row limit), the longest the UI went
 answering in between, and the time from each key of a ``/`` filter to the filtered table.
 
 The TUI runs headless (Textual's pilot) in a fresh process per run, on a generated cluster of
-one namespace (``sample_clusters/generate.py``, seed 7). A 10 ms heartbeat timer measures the
-UI's stalls: the longest gap between two beats is the longest time a key would have waited.
+one namespace (``sample_clusters/generate.py``, seed 7, 3.5 call edges per service unless
+--density says otherwise: about 35,000 edges into and out of the namespace). A 10 ms heartbeat
+timer measures the UI's stalls: the longest gap between two beats is the longest time a key
+would have waited.
 Keys go into the filter prompt 150 ms apart (a fast typist); each is timed until the table
 holds the first page of its matches. Targets (docs/performance.md): first rows within
 2 s, a filter keystroke answered within 100 ms.
-Usage: python bench/tui_namespace.py [--runs N] [--services N]
+Usage: python bench/tui_namespace.py [--runs N] [--services N] [--density D]
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _cluster import ROOT, generated_cluster
+from _cluster import ROOT, compile_bytecode, density_of, density_option, generated_cluster
 
 FILTER = "api-1"
 
@@ -107,12 +109,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--services", type=int, default=10_000)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    density_option(parser)
     args = parser.parse_args()
     if args.child:
         child(args.child)
         return
+    compile_bytecode()
     results = []
-    with generated_cluster("yaml", namespaces=1, services=args.services) as folder:
+    with generated_cluster("yaml", namespaces=1, services=args.services,
+                           density=density_of(args)) as folder:
         for _ in range(args.runs):
             done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child",
                                    str(folder)], capture_output=True, text=True, cwd=ROOT)
