@@ -39,7 +39,8 @@ def child(folder: str, launched: float) -> None:
     # This script is called tui.py: keep it from shadowing the tui package.
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     from planner.service import ManifestInput
-    from tui.app import MeshplanApp, TuiOptions
+    from tui.app import MeshplanApp
+    from tui.options import TuiOptions
     from tui.screens.plan import PlanScreen
 
     async def run() -> None:

@@ -38,7 +38,8 @@ def child(folder: str) -> None:
     from textual.widgets import DataTable
 
     from planner.service import ManifestInput
-    from tui.app import MeshplanApp, TuiOptions
+    from tui.app import MeshplanApp
+    from tui.options import TuiOptions
     from tui.rows import LIMIT, TableFeed
     from tui.screens.graph import NamespaceScreen
     from tui.widgets.prompt import PromptBar
