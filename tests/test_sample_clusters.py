@@ -188,6 +188,19 @@ def test_generator_is_byte_deterministic(tmp_path: Path, fmt: str, hostile: bool
     assert _all_files_bytes(tmp_path / "c") != a, "the seed must matter"
 
 
+def test_density_sets_the_calls_per_service(tmp_path: Path) -> None:
+    sparse = gen.generate(10, 20, 7, tmp_path / "sparse", "yaml")
+    dense = gen.generate(10, 20, 7, tmp_path / "dense", "yaml", density=3.5)
+    assert len(sparse.edges) / 200 < 1.5
+    assert 3.0 <= len(dense.edges) / 200 <= 4.0
+    assert len(set(dense.edges)) == len(dense.edges)
+    gen.generate(10, 20, 7, tmp_path / "again", "yaml", density=3.5)
+    assert _all_files_bytes(tmp_path / "again") == _all_files_bytes(tmp_path / "dense")
+    for bad in (0.0, -1.0, 25.0):
+        with pytest.raises(ValueError, match="density"):
+            gen.generate(2, 2, 7, tmp_path / "bad", "yaml", density=bad)
+
+
 def _generated_docs(root: Path) -> list[dict[str, Any]]:
     out = root / "manifests"
     if (out / "cluster.json").exists():

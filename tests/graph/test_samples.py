@@ -51,9 +51,11 @@ def _generator() -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("fmt", ["yaml", "list-json"])
-def test_generator_ground_truth_recall_and_precision_are_one(tmp_path: Path, fmt: str) -> None:
-    _generator().generate(6, 30, 7, tmp_path, fmt=fmt)
+@pytest.mark.parametrize(("fmt", "density"), [("yaml", None), ("list-json", None),
+                                              ("yaml", 3.5)])
+def test_generator_ground_truth_recall_and_precision_are_one(
+        tmp_path: Path, fmt: str, density: float | None) -> None:
+    _generator().generate(6, 30, 7, tmp_path, fmt=fmt, density=density)
     truth = {(r["caller"], r["callee"], r["port"])
              for r in json.loads((tmp_path / "ground-truth.json").read_text())}
     graph = graph_of(tmp_path / "manifests")
