@@ -356,7 +356,7 @@ def authz_gate(snapshot: TrafficSnapshot | None, step: Step, plan: Plan,
             if any(caller not in allowed[t] for t in guarded):
                 offenders.append(e)
     denials = shadow.into(ns) if shadow is not None else ()
-    where = (f"{snapshot.source} over {snapshot.window}" if snapshot is not None
+    where = (snapshot.where if snapshot is not None
              else "no observed traffic")
     if offenders:
         shown = ", ".join(_caller(e) for e in offenders[:_SHOWN])

@@ -250,7 +250,7 @@ def judge(snapshot: TrafficSnapshot, graph: CallGraph, found: GateWhatIf, step: 
         level = weakest(e.evidence for e in unplaced_plain)
         gate = GateResult("unknown", (
             f"{len(unplaced_plain)} caller(s) sent plaintext into Services the input does not "
-            f"have ({_shown(unplaced_plain)}; {snapshot.source} over {snapshot.window}): "
+            f"have ({_shown(unplaced_plain)}; {snapshot.where}): "
             "whether STRICT would refuse them cannot be told; scan the namespace whole"
             f" (evidence: {EVIDENCE_TEXT[level]})"), unplaced_plain, evidence=level)
     else:
@@ -305,7 +305,7 @@ def mesh_gate(snapshot: TrafficSnapshot, namespaces: Iterable[str]) -> GateResul
         offenders = sorted((e for ns in failing for e in gates[ns].offenders),
                            key=lambda e: (-e.plaintext, e))
         return GateResult("fail", f"plaintext observed into {', '.join(failing)} "
-                          f"({snapshot.source} over {snapshot.window})", offenders,
+                          f"({snapshot.where})", offenders,
                           evidence=weakest(gates[ns].evidence for ns in failing))
     unknown = [ns for ns, g in gates.items() if g.status == "unknown"]
     if unknown:
@@ -315,7 +315,7 @@ def mesh_gate(snapshot: TrafficSnapshot, namespaces: Iterable[str]) -> GateResul
                           proof=gates[unknown[0]].proof)
     level = weakest(g.evidence for g in gates.values())
     return GateResult("pass", f"all traffic into {', '.join(checked)} was mutual TLS "
-                      f"({snapshot.source} over {snapshot.window}; evidence: "
+                      f"({snapshot.where}; evidence: "
                       f"{passed_on(level)})", evidence=level)
 
 

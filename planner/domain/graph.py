@@ -75,6 +75,14 @@ class ObservedStats:
     connections: float = 0.0
     mtls_share: float | None = None  # 0..1 of requests+connections that were mutual TLS
 
+    @property
+    def share_text(self) -> str:
+        """The mTLS share for people: ``75%``; ``unknown`` when traffic was seen but its
+        security not (Hubble, Linkerd ...); ``idle`` when the series counted nothing."""
+        if self.mtls_share is not None:
+            return f"{self.mtls_share:.0%}"
+        return "unknown" if self.requests + self.connections > 0 else "idle"
+
 
 @dataclass(frozen=True)
 class Node:

@@ -438,11 +438,13 @@ class NamespaceTraffic:
     """What arrived in one namespace over the window.
 
     ``status`` is ``no-data`` both when the namespace has no series (``has_series`` False) and
-    when its series counted nothing. ``unpredicted`` are keys of observed edges the manifests
-    did not predict (the static graph is blind there); ``unobserved`` keys of inferred edges
-    the telemetry never saw (dead config, rare callers, or callers outside the mesh that show up
-    as ``unknown``). Kubelet probes are not listed: Istio rewrites them to pilot-agent, so they
-    are never in its metrics.
+    when its series counted nothing. ``*_unknown`` are the requests and connections whose
+    security the source could not see (part of ``requests`` and ``connections``).
+    ``unpredicted`` are keys of observed edges the manifests did not predict (the static graph
+    is blind there); ``unobserved`` keys of inferred edges the telemetry never saw (dead
+    config, rare callers, or callers outside the mesh that show up as ``unknown``). Kubelet
+    probes are not listed: Istio rewrites them to pilot-agent, so they are never in its
+    metrics.
     """
 
     namespace: str
@@ -452,11 +454,17 @@ class NamespaceTraffic:
     requests_mtls: float
     connections: float
     connections_mtls: float
-    tls_unknown: float
+    requests_unknown: float
+    connections_unknown: float
     gate: GateResult
     plaintext_callers: tuple[PlaintextCaller, ...]
     unpredicted: tuple[str, ...]
     unobserved: tuple[str, ...]
+
+    @property
+    def tls_unknown(self) -> float:
+        """Requests plus connections whose security the source could not see."""
+        return self.requests_unknown + self.connections_unknown
 
 
 def namespace_traffic(graph: CallGraph, snapshot: TrafficSnapshot) -> tuple[NamespaceTraffic, ...]:
@@ -480,7 +488,8 @@ def namespace_traffic(graph: CallGraph, snapshot: TrafficSnapshot) -> tuple[Name
             requests_mtls=mtls.requests_mtls if mtls else 0.0,
             connections=mtls.connections if mtls else 0.0,
             connections_mtls=mtls.connections_mtls if mtls else 0.0,
-            tls_unknown=mtls.tls_unknown if mtls else 0.0,
+            requests_unknown=mtls.requests_unknown if mtls else 0.0,
+            connections_unknown=mtls.connections_unknown if mtls else 0.0,
             gate=plaintext_gate(snapshot, ns),
             plaintext_callers=plaintext_callers_of(graph, snapshot, ns),
             unpredicted=tuple(e.key for e in into if e.origin is Origin.OBSERVED),

@@ -249,6 +249,14 @@ class TrafficSnapshot:
                    has_data=bool(merged) if has_data is None else has_data,
                    evidence=evidence, resolution=resolution, notes=tuple(notes), pods=pods)
 
+    @property
+    def where(self) -> str:
+        """The source and its window, for reasons: ``prometheus http://... over 7d``; an export
+        that does not say its window says so."""
+        if self.window == UNKNOWN:
+            return f"{self.source} (its window unknown: the export does not say)"
+        return f"{self.source} over {self.window}"
+
     def namespaces(self) -> list[str]:
         """Destination namespaces with at least one series, sorted (egress is no namespace)."""
         return sorted({e.destination_namespace for e in self.edges if not e.is_egress})
@@ -299,7 +307,8 @@ Status = Literal["mtls-only", "mixed", "plaintext-only", "unverified", "no-data"
 class NamespaceMtls:
     """Traffic into one destination namespace, split by protocol and by mutual TLS.
 
-    ``tls_unknown`` adds up requests and connections whose security the source could not see.
+    ``requests_unknown`` and ``connections_unknown`` are the parts whose security the source
+    could not see: neither mTLS nor plaintext.
     """
 
     namespace: str
@@ -307,7 +316,13 @@ class NamespaceMtls:
     requests_mtls: float
     connections: float
     connections_mtls: float
-    tls_unknown: float = 0.0
+    requests_unknown: float = 0.0
+    connections_unknown: float = 0.0
+
+    @property
+    def tls_unknown(self) -> float:
+        """Requests plus connections whose security the source could not see."""
+        return self.requests_unknown + self.connections_unknown
 
     @property
     def total(self) -> float:
@@ -344,7 +359,7 @@ def namespace_mtls_status(snapshot: TrafficSnapshot) -> dict[str, NamespaceMtls]
     Only namespaces with at least one series appear; a namespace that is absent has no data
     (check with ``ns in result``), which is not the same as being clean.
     """
-    acc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0, 0.0])
+    acc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
     for e in snapshot.edges:
         if e.is_egress:
             continue
@@ -352,10 +367,11 @@ def namespace_mtls_status(snapshot: TrafficSnapshot) -> dict[str, NamespaceMtls]
         if e.connections:
             row[2] += e.total
             row[3] += e.mtls
+            row[5] += e.tls_unknown
         else:
             row[0] += e.total
             row[1] += e.mtls
-        row[4] += e.tls_unknown
+            row[4] += e.tls_unknown
     return {ns: NamespaceMtls(ns, *(round(v, 9) for v in acc[ns])) for ns in sorted(acc)}
 
 
@@ -398,7 +414,7 @@ def plaintext_gate(snapshot: TrafficSnapshot, namespace: str) -> GateResult:
     the evidence can prove it (server-side telemetry, Kiali's rounded shares; a declared CSV
     share only when the snapshot says the user trusts it); weaker evidence gives ``unknown``
     with the reason and what to run for proof. Known plaintext fails at any level."""
-    where = f"{snapshot.source} over {snapshot.window}"
+    where = snapshot.where
     if not snapshot.has_data:
         return GateResult("unknown", f"no traffic data at all from {where}: the query "
                           "returned no series (wrong source or Istio metrics not scraped?)",

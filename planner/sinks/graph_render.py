@@ -46,9 +46,8 @@ def render_table(console: Console, graph: CallGraph, include_hints: bool = False
                  Id(edge.caller), Id(edge.callee + (" (hint)" if edge.hint else "")),
                  plain("" if edge.port is None else str(edge.port)), plain(edge.protocol)]
         if observed:
-            share = edge.observed.mtls_share if edge.observed else None
             cells += [plain(edge.origin.value),
-                      plain("-" if share is None else f"{share:.0%}")]
+                      plain(edge.observed.share_text if edge.observed else "-")]
         table.add_row(*cells, plain(evidence_summary(edge)))
     console.print(table)
     console.print(plain(f"{len(graph.edges)} calls, {len(graph.hints)} allowed-traffic hints, "

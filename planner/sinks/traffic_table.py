@@ -15,9 +15,16 @@ from planner.untrusted import plain
 _GATE_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
 
 
-def share(part: float, total: float) -> str:
-    """``75% of 1200`` (or ``-`` when nothing was counted)."""
-    return f"{part / total:.0%} of {count_text(total)}" if total > 0 else "-"
+def share(part: float, total: float, unknown: float = 0.0) -> str:
+    """``75% of 1200`` (``-`` when nothing was counted): the mTLS part of the traffic whose
+    security is known, and how much is not (``unknown of 33`` when none of it is)."""
+    if total <= 0:
+        return "-"
+    known = total - unknown
+    if known <= 0:
+        return f"unknown of {count_text(total)}"
+    text = f"{part / known:.0%} of {count_text(known)}"
+    return text + (f" +{count_text(unknown)} unknown" if unknown > 0 else "")
 
 
 def render_traffic(console: Console, snapshot: TrafficSnapshot,
@@ -43,8 +50,9 @@ def render_traffic(console: Console, snapshot: TrafficSnapshot,
         Column("never observed", wide=True, justify="right")], wide)
     for entry in namespaces:
         summary.add_row(Id(entry.namespace), entry.status,
-                        share(entry.requests_mtls, entry.requests),
-                        share(entry.connections_mtls, entry.connections),
+                        share(entry.requests_mtls, entry.requests, entry.requests_unknown),
+                        share(entry.connections_mtls, entry.connections,
+                              entry.connections_unknown),
                         plain(entry.gate.status, style=_GATE_STYLE[entry.gate.status]),
                         str(len(entry.plaintext_callers)), str(len(entry.unpredicted)),
                         str(len(entry.unobserved)))

@@ -248,3 +248,15 @@ def test_ids_break_between_parts_and_fold_only_a_part_too_wide() -> None:
     assert lines("a/" + "z" * 10, 4) == ["a/", "zzzz", "zzzz", "zz"]
     assert lines("web -> Service/x/api", 12) == ["web -> ", "Service/x/", "api"]
     assert lines("\x1b[31mred", 20) == ["\\x1b[31mred"], "control characters stay visible"
+
+
+def test_shares_are_of_the_known_part() -> None:
+    """The summary's share is the mTLS part of the traffic whose security is known, and says
+    how much is not: ``unknown`` must never read as plaintext."""
+    from planner.sinks.traffic_table import share
+
+    assert share(0, 33, 33) == "unknown of 33"
+    assert share(60, 300, 240) == "100% of 60 +240 unknown"
+    assert share(45, 100) == "45% of 100"
+    assert share(0, 0) == "-"
+

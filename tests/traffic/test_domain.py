@@ -148,3 +148,13 @@ def test_health_rose_compares_rates_with_a_margin() -> None:
     assert 'connection_security_policy="none",destination_service_namespace=~"a|b"' in plaintext
     assert 'reporter="source",response_code="503"' in failures and "[20s]" in failures
     assert [window_seconds(w) for w in ("20s", "1h30m", "7d")] == [20, 5400, 604800]
+
+
+def test_a_window_the_export_does_not_say_is_said_so() -> None:
+    snap = _snap(_e("x", "b", 10, 0))
+    assert snap.where == "test over 7d"
+    unknown = TrafficSnapshot.build(snap.edges, window="unknown", source="csv export f")
+    assert unknown.where == "csv export f (its window unknown: the export does not say)"
+    assert plaintext_gate(unknown, "b").reason.endswith(
+        "in csv export f (its window unknown: the export does not say) (evidence: Istio "
+        "server-side telemetry (reporter=destination, connection_security_policy))")

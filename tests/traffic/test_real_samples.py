@@ -385,3 +385,28 @@ def test_traffic_command_says_per_pod_which_way_it_was_mapped() -> None:
     assert wide.exit_code == 0, wide.output
     assert "Pods named by the source -> workloads of the input" in wide.stdout
     assert "Deployment/productpage-v1" in wide.stdout
+
+
+def test_traffic_of_unknown_security_never_reads_as_plaintext() -> None:
+    """Hubble shows traffic, not its security: the summary says ``unknown of 33``, never
+    ``0% of 33`` (which reads as all plaintext), the JSON splits the unknown part per protocol,
+    and the graph's mTLS column says ``unknown``, not ``-`` (not observed) or ``idle``."""
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+
+    manifests = require_shared("corpus", "bookinfo", "bookinfo.yaml")
+    flows = sample("hubble", "basic-sample-400-tcp-flows.json")
+    args = ["-f", str(manifests), "-n", "bookinfo", "--traffic", str(flows)]
+    runner = CliRunner(env={"COLUMNS": "200"})
+    table = runner.invoke(cli, ["traffic", *args]).stdout
+    assert "unknown of 33" in table and "0% of 33" not in table
+    doc = json.loads(runner.invoke(cli, ["traffic", *args, "-o", "json"]).stdout)
+    bookinfo = {n["namespace"]: n for n in doc["namespaces"]}["bookinfo"]
+    assert bookinfo["requests"] == {"total": 33, "mtls": 0, "tlsUnknown": 33}
+    assert bookinfo["connections"]["tlsUnknown"] == bookinfo["connections"]["total"] > 0
+    graph = runner.invoke(cli, ["graph", *args]).stdout
+    row = next(line for line in graph.splitlines()
+               if "Deployment/bookinfo/productpage-v1" in line and "Service/bookinfo/reviews"
+               in line)
+    assert "unknown" in row

@@ -67,12 +67,14 @@ def observed_status(report: NamespaceTraffic | None) -> str:
 
 def mtls_share(edge: Edge) -> Text:
     """An edge's observed mTLS share: ``-`` when the telemetry did not see it, ``idle`` when
-    its series counted nothing in the window."""
+    its series counted nothing in the window, ``unknown`` when the source could not see its
+    security."""
     if edge.observed is None:
         return Text("-", style="dim", end="")
     share = edge.observed.mtls_share
     if share is None:
-        return Text("idle", style="dim", end="")
+        return Text(edge.observed.share_text, style="dim" if edge.observed.share_text == "idle"
+                    else "yellow", end="")
     return Text(f"{share:.0%}", style="green" if share >= 1 else "bold red", end="")
 
 
@@ -267,9 +269,11 @@ class GraphScreen(MeshScreen):
             text.append("\nobserved: ")
             text.append(observed, style=OBSERVED_STYLE.get(observed, ""))
             if report is not None:
+                unknown = (f"; {report.tls_unknown:g} of unknown security"
+                           if report.tls_unknown else "")
                 text.append(f" ({report.requests_mtls:g}/{report.requests:g} requests, "
                             f"{report.connections_mtls:g}/{report.connections:g} connections "
-                            "mTLS)", style="dim")
+                            f"mTLS{unknown})", style="dim")
                 text.append("; STRICT gate ")
                 text.append(report.gate.status, style=GATE_STYLE.get(report.gate.status, ""))
             text.append("; plaintext callers: ")
