@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -258,3 +259,49 @@ def test_hubble_pods_resolve_through_the_inventory(tmp_path: Path) -> None:
     assert [(m.pod, m.workload, m.via) for m in analysis.traffic.pod_mappings] == [
         ("web-6d4b-x2x9z", "Deployment/shop/web", "pod-name")]
     assert analysis.traffic.notes[-1].startswith("1 pod(s) named by the source: 1 mapped")
+
+
+def _answer(*labels: dict[str, str]) -> dict[str, Any]:
+    base = {"source_workload": "cart", "source_workload_namespace": "shop",
+            "destination_service_name": "redis", "destination_service_namespace": "data",
+            "destination_workload": "redis", "connection_security_policy": "none"}
+    return {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {**base, **extra}, "value": [1732550400, "60"]} for extra in labels]}}
+
+
+def test_a_file_with_only_the_tcp_answer_counts_connections(tmp_path: Path) -> None:
+    """``sum by`` drops the metric name: the TCP answer says what it is by request_protocol
+    (or a kept ``__name__``), and is never read as requests."""
+    envelope = tmp_path / "tcp.json"
+    envelope.write_text(json.dumps(_answer({"request_protocol": "tcp"})))
+    promtool = tmp_path / "promtool.json"
+    promtool.write_text(json.dumps(_answer(
+        {"__name__": "istio_tcp_connections_opened_total"})["data"]["result"]))
+    for path in (envelope, promtool):
+        (edge,) = load_traffic_export(str(path)).edges
+        assert (edge.protocol, edge.connections, edge.total, edge.plaintext) == (
+            "tcp", True, 60, 60)
+    status = namespace_mtls_status(load_traffic_export(str(envelope)))["data"]
+    assert (status.requests, status.connections) == (0, 60)
+
+
+def test_the_window_of_a_saved_answer_comes_from_its_query(tmp_path: Path) -> None:
+    """A bare answer cannot say its window (a note says how to give it); a combined file gives
+    it by ``window`` or by the range of the query it saved; two different ranges give none."""
+    query = ("sum by (source_workload) (increase(istio_tcp_connections_opened_total"
+             '{reporter="destination"}[30d]))')
+    combined = tmp_path / "combined.json"
+    combined.write_text(json.dumps({"tcp": _answer({"request_protocol": "tcp"}),
+                                    "query": query}))
+    snap = load_traffic_export(str(combined))
+    assert snap.window == "30d" and not snap.notes
+    combined.write_text(json.dumps({"tcp": _answer({"request_protocol": "tcp"}),
+                                    "queries": {"tcp": query,
+                                                "requests": query.replace("30d", "7d")}}))
+    assert load_traffic_export(str(combined)).window == "unknown"
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(_answer({"request_protocol": "tcp"})))
+    snap = load_traffic_export(str(bare))
+    assert snap.window == "unknown"
+    assert snap.notes[0].startswith("a saved query answer does not say its window")
+    assert "(its window unknown: the export does not say)" in plaintext_gate(snap, "data").reason
