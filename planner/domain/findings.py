@@ -45,6 +45,18 @@ class RuleInfo:
                        namespace=namespace, objects=objects, fix=self.fix, **extra)
 
 
+@dataclass(frozen=True)
+class PortExceptionOffer:
+    """The port exception a blocker can offer: a workload-scoped ``portLevelMtls: PERMISSIVE``
+    on ``workload``'s container ``ports`` for ``caller``, which cannot use mTLS."""
+
+    #: The caller's graph node id (``ingress:nginx``, ``Deployment/ns/name``).
+    caller: str
+    #: The called workload's key (``Kind/namespace/name``).
+    workload: str
+    ports: tuple[int, ...] = ()
+
+
 @dataclass(frozen=True, order=True)
 class Finding:
     """One result of a rule.
@@ -65,9 +77,8 @@ class Finding:
     value: str = ""
     threshold: str = ""
     weight: float = 0.0
-    #: Exception data a blocker can offer: caller id, callee workload id and container ports
-    #: that a workload-scoped ``portLevelMtls: PERMISSIVE`` would open.
-    exception: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    #: The port exception that would cover a blocker, when one can.
+    exception: PortExceptionOffer | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,7 @@ class _Planner:
         #: Findings that ask for a port exception, by namespace (see ``exceptions_for``).
         self.exception_findings: dict[str, list[Finding]] = defaultdict(list)
         for finding in findings:
-            if finding.exception:
+            if finding.exception is not None:
                 self.exception_findings[finding.namespace].append(finding)
 
     # -- shared pieces ------------------------------------------------------------------------
@@ -508,14 +508,16 @@ class _Planner:
             self.cover(needed, uncovered, row.caller, f"{row.caller} ({reason})", server,
                        () if row.container_port is None else (row.container_port,))
         for finding in self.exception_findings.get(ns, ()):
-            data = finding.exception
-            caller, target = str(data.get("caller", "")), str(data.get("workload", ""))
+            offer = finding.exception
+            if offer is None:
+                continue
+            caller, target = offer.caller, offer.workload
             ref = parse_ref(target)
             workload = workloads.get(ref) if ref else None
             if workload is None or caller_fate(self.inv, self.members, caller)[0] \
                     or not enforces_peer_authentication(self.inv, self.members, target):
                 continue
-            ports = tuple(sorted({int(p) for p in data.get("ports", ())}))
+            ports = tuple(sorted(set(offer.ports)))
             entry = self.cover(needed, uncovered, caller, f"{caller} ({finding.code})",
                                workload, ports)
             if entry is not None:

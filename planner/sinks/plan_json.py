@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from planner.domain.findings import Finding
+from planner.domain.findings import Finding, PortExceptionOffer
 from planner.domain.plan import Change, IstioState, NamespaceFate, Plan, Proof, Step, Target
 from planner.domain.traffic import GateResult
 from planner.domain.verdict import FitVerdict
@@ -30,8 +30,14 @@ def finding_body(finding: Finding) -> dict[str, Any]:
         "value": finding.value,
         "threshold": finding.threshold,
         "weight": finding.weight,
-        "exception": to_wire(finding.exception),
+        "exception": _exception(finding.exception),
     }
+
+
+def _exception(offer: PortExceptionOffer | None) -> dict[str, Any]:
+    if offer is None:
+        return {}
+    return {"caller": offer.caller, "workload": offer.workload, "ports": list(offer.ports)}
 
 
 def fit_body(fit: FitVerdict | None) -> dict[str, Any] | None:

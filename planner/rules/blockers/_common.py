@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from planner.domain.findings import Finding, RuleContext, RuleInfo
+from planner.domain.findings import Finding, PortExceptionOffer, RuleContext, RuleInfo
 from planner.domain.graph import APISERVER, INGRESS_PREFIX, INTERNET, KUBELET, PROMETHEUS, Edge
 from planner.domain.inventory import Workload
 from planner.domain.membership import (
@@ -133,7 +133,7 @@ def caller_findings(ctx: RuleContext, info: RuleInfo, kind: str) -> list[Finding
                      "refuse it"),
             namespace=ns,
             objects=tuple(sorted({caller, workload_key, *services})),
-            exception={"caller": caller, "workload": workload_key, "ports": ports},
+            exception=PortExceptionOffer(caller, workload_key, tuple(ports)),
         ))
     return findings
 
