@@ -57,7 +57,6 @@ from planner.domain.traffic import (
     count_text,
     validate_namespace,
     validate_window,
-    weakest,
 )
 
 AUTHORIZATION_POLICY: Final = "AuthorizationPolicy"
@@ -371,8 +370,7 @@ def authz_gate(snapshot: TrafficSnapshot | None, step: Step, plan: Plan,
                        f"request(s)/connection(s) on {len(denials)} pod(s) ({pods}) in "
                        f"{shadow.source} over {shadow.window} (Envoy shadow RBAC)")
     if reasons:
-        return GateResult("fail", "; ".join(reasons), offenders,
-                          evidence=weakest(e.evidence for e in offenders))
+        return GateResult("fail", "; ".join(reasons), offenders)
     shadow_read = shadow is not None and shadow.has_data
     if not into and not shadow_read:
         why = ("no observed traffic into " + policy.join_names(sorted(allowed))
@@ -391,7 +389,9 @@ def authz_gate(snapshot: TrafficSnapshot | None, step: Step, plan: Plan,
     if shadow_read:
         assert shadow is not None
         parts.append(f"no shadow denials in {ns} ({shadow.source} over {shadow.window})")
-    return GateResult("pass", "; ".join(parts), evidence=weakest(e.evidence for e in into))
+    # No evidence level: those rank what a source proves about mutual TLS, and this gate
+    # reads who called, which every source names alike (a CSV's declared share included).
+    return GateResult("pass", "; ".join(parts))
 
 
 def _caller(edge: ObservedEdge) -> str:
