@@ -698,7 +698,11 @@ def _hubble_endpoint(endpoint: dict[str, Any], ip: str,
     pod = endpoint.get("pod_name")
     if not name and isinstance(pod, str) and pod:
         name = pod
-        pods[(namespace, pod)] = SeenPod(namespace, pod, kept, ip)
+        seen = pods.get((namespace, pod))
+        # Some flows show a pod without its labels: they do not erase those another showed.
+        if seen is None or (kept and not seen.labels) or (ip and not seen.ip):
+            pods[(namespace, pod)] = SeenPod(namespace, pod, kept or (seen.labels if seen else ()),
+                                             ip or (seen.ip if seen else ""))
     if name and ip:
         by_ip[ip] = (namespace, name)
     elif not name and ip and labels:

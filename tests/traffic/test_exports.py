@@ -305,3 +305,38 @@ def test_the_window_of_a_saved_answer_comes_from_its_query(tmp_path: Path) -> No
     assert snap.window == "unknown"
     assert snap.notes[0].startswith("a saved query answer does not say its window")
     assert "(its window unknown: the export does not say)" in plaintext_gate(snap, "data").reason
+
+
+def test_a_peer_shown_by_ip_that_another_flow_names_is_that_pod(tmp_path: Path) -> None:
+    """Hubble shows the far side of a flow by IP and labels only; when another flow of the
+    capture names the pod at that IP, it is that pod (one seen pod, not two), and an IP seen
+    with two different label sets names no one (a node's address)."""
+    def flow(src: dict[str, Any], dst: dict[str, Any], sport: int) -> str:
+        return json.dumps({"flow": {
+            "verdict": "FORWARDED", "IP": {"source": src.pop("ip"), "destination": dst.pop("ip")},
+            "l4": {"TCP": {"source_port": sport, "destination_port": 8080}},
+            "source": src, "destination": dst, "is_reply": False}})
+
+    web = {"namespace": "shop", "pod_name": "web-6d4b9c7f8-x2x9z",
+           "labels": ["k8s:app=web", "k8s:io.kubernetes.pod.namespace=shop"]}
+    lines = [
+        flow({**web, "ip": "10.0.0.5"}, {"ip": "10.0.0.9", "namespace": "shop",
+                                          "pod_name": "api-0", "labels": ["k8s:app=api"]}, 1),
+        flow({"ip": "10.0.0.5", "labels": ["k8s:app=web",
+                                           "k8s:io.kubernetes.pod.namespace=shop"]},
+             {"ip": "10.0.0.9", "namespace": "shop", "pod_name": "api-0"}, 2),
+        flow({"ip": "10.0.0.1", "labels": ["k8s:app=web",
+                                           "k8s:io.kubernetes.pod.namespace=shop"]},
+             {"ip": "10.0.0.9", "namespace": "shop", "pod_name": "api-0"}, 3),
+        flow({"ip": "10.0.0.1", "labels": ["k8s:app=api",
+                                           "k8s:io.kubernetes.pod.namespace=shop"]},
+             {"ip": "10.0.0.9", "namespace": "shop", "pod_name": "api-0"}, 4),
+    ]
+    export = tmp_path / "flows.json"
+    export.write_text("\n".join(lines))
+    snap = load_traffic_export(str(export))
+    assert [(p.name, p.labels, p.ip) for p in snap.pods] == [
+        ("api-0", ("app=api",), "10.0.0.9"),
+        ("pod@10.0.0.1", (), "10.0.0.1"),  # two label sets: no labels to map it by
+        ("web-6d4b9c7f8-x2x9z", ("app=web",), "10.0.0.5")]
+    assert {e.source_workload for e in snap.edges} == {"web-6d4b9c7f8-x2x9z", "pod@10.0.0.1"}
