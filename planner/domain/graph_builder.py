@@ -178,7 +178,9 @@ class _Builder:
         name = host
         qualified = False
         for suffix in self.suffixes:
-            if name.endswith(suffix):
+            # ``api.svc`` is Service api of namespace svc (the search domain svc.<domain>
+            # completes it); a suffix is only stripped from ``name.ns``.
+            if name.endswith(suffix) and "." in name[: -len(suffix)]:
                 name = name[: -len(suffix)]
                 qualified = True
                 break

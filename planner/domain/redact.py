@@ -18,7 +18,9 @@ The rule (README, "Credentials"):
 4. HTTP credentials after ``Bearer`` or ``Basic`` are replaced.
 
 Addresses survive: a URL keeps its scheme, host, port and path, so the call graph finds the
-same calls in redacted text. The kubectl ``last-applied-configuration`` annotation holds a
+same calls in redacted text. A colon with no space before a port number (``key.team:8080``,
+``http://keys.data:6379/0``) joins a host and its port: it is never read as ``name: value``,
+whatever words the host name holds. The kubectl ``last-applied-configuration`` annotation holds a
 copy of the whole object, env included, and is replaced whole.
 """
 
@@ -86,6 +88,15 @@ def says_secret(name: str) -> bool:
     return any(w in _SECRET_WORDS or any(part in w for part in _SECRET_PARTS) for w in words)
 
 
+# A port after ``host:`` (digits up to the end or a path), told apart from a secret value.
+_PORT = re.compile(r"\d{1,5}(?![^/])")
+
+
+def _host_port(head: str, value: str) -> bool:
+    """``head`` ends ``host:`` and ``value`` is a port: an address, not a pair."""
+    return head.endswith(":") and _PORT.fullmatch(value.split("/", 1)[0]) is not None
+
+
 def _keep_head(match: re.Match[str]) -> str:
     return match.group("head") + REDACTED
 
@@ -97,7 +108,7 @@ def _pairs(text: str) -> str:
         if head.start() < done or not says_secret(head.group("key")):
             continue
         value = _PAIR_VALUE.match(text, head.end())
-        if value is None:
+        if value is None or _host_port(head.group(0), value.group(0)):
             continue
         quote = value.group("quote") or ""
         out += [text[done:head.end()], quote, REDACTED, quote]
@@ -106,7 +117,8 @@ def _pairs(text: str) -> str:
 
 
 def _line(match: re.Match[str]) -> str:
-    if not says_secret(match.group("key")):
+    if not says_secret(match.group("key")) or _host_port(match.group("head"),
+                                                         match.group("value")):
         return match.group(0)
     return match.group("head") + REDACTED
 

@@ -60,6 +60,14 @@ def test_every_dns_form_and_custom_domain() -> None:
     assert edge.target_ports == (8080,)
 
 
+def test_a_namespace_named_svc_is_a_namespace() -> None:
+    # ``api.svc`` completes through the search domain svc.cluster.local to Service api of
+    # namespace svc; it is not a short name of the caller's own namespace.
+    g = graph(svc("svc", "api"), deploy("svc", "api"), svc("a", "api"), deploy("a", "api"),
+              deploy("a", "web", {"API_URL": "http://api.svc:8080"}))
+    assert keys(g) == {"Deployment/a/web -> Service/svc/api:80"}
+
+
 def test_short_names_resolve_only_in_the_callers_namespace() -> None:
     g = graph(svc("b", "api"), deploy("b", "api"), deploy("a", "web", {"API_URL": "http://api"}))
     assert not g.edges

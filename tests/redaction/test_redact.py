@@ -100,9 +100,17 @@ def test_maps_and_specs() -> None:
     "http://api.shop:8080/v1?access_token=abc&x=1",
     "amqp://u:p@ss@rabbit.q:5672",
     "--upstream=http://u:p@up.ns.svc:9000/?token=t",
+    "key.front.svc.cluster.local:80",
+    "http://keys.data:6379/0",
 ])
 def test_addresses_survive(text: str) -> None:
     def hosts(value: str) -> list[tuple[str, int | None]]:
         return [(a.host, a.port) for a in find_addresses(value)]
 
     assert hosts(redact_text(text)) == hosts(text) and hosts(text)
+
+
+def test_a_host_named_like_a_secret_keeps_its_port_but_a_secret_does_not() -> None:
+    assert redact_text("token.auth:8443") == "token.auth:8443"
+    assert redact_text("password:hunter2") == "password:REDACTED"
+    assert redact_text("api_key: 8443") == "api_key: REDACTED"
