@@ -23,6 +23,7 @@ from planner.domain.inventory_builder import build_inventory
 from planner.domain.journal import LOCK_WAIT_S as LOCK_WAIT_S
 from planner.domain.staging import DEFAULT_BATCH as DEFAULT_BATCH
 from planner.domain.staging import DEFAULT_ROLLOUT_TIMEOUT as DEFAULT_ROLLOUT_TIMEOUT
+from planner.domain.staging import DEFAULT_SETTLE as DEFAULT_SETTLE
 from planner.domain.staging import parse_batch as parse_batch
 from planner.domain.staging import parse_duration as parse_duration
 
@@ -333,6 +334,7 @@ if TYPE_CHECKING:
     # ApplySession re-exported: front ends name the session type without importing the engine.
     from planner.apply.engine import ApplySession as ApplySession
     from planner.apply.engine import RolloutTick as RolloutTick
+    from planner.apply.engine import SettleWatch as SettleWatch
     from planner.apply.engine import StepOutcome as StepOutcome
     from planner.apply.engine import StepPreview as StepPreview
     from planner.apply.engine import TrafficReader

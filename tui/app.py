@@ -28,6 +28,7 @@ from tui.messages import (
     Analysed,
     Assessed,
     GateRefusedStep,
+    PostApplyFailed,
     PreviewReady,
     RollbackPreviewReady,
     StepFinished,
@@ -39,7 +40,13 @@ from tui.options import Answers, TuiOptions
 from tui.screens.assess import AssessScreen
 from tui.screens.base import MeshScreen
 from tui.screens.graph import GraphScreen, NamespaceScreen
-from tui.screens.modals import ConfirmModal, GateModal, HelpScreen, MessageModal
+from tui.screens.modals import (
+    ConfirmModal,
+    GateModal,
+    HelpScreen,
+    MessageModal,
+    PostApplyModal,
+)
 from tui.screens.plan import PlanScreen
 
 if TYPE_CHECKING:
@@ -90,6 +97,8 @@ class MeshplanApp(App[None]):
         self.states: dict[str, str] = {}
         #: The journal's note on a step (step id -> "applied without gate (--no-gate)" ...).
         self.step_notes: dict[str, str] = {}
+        #: Applied STRICT steps whose gate was not met on evidence: ``none`` or ``forced``.
+        self.gate_modes: dict[str, str] = {}
         self.previews: dict[str, StepPreview] = {}
         self.outcomes: dict[str, str] = {}
         self.reassessing = False
@@ -356,11 +365,13 @@ class MeshplanApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="apply", name="step")
     def run_step(self, operation: str, step_id: str, *, force: bool = False,
-                 cascade: bool = False) -> None:
+                 cascade: bool = False, no_gate: bool = False) -> None:
         """Apply (then verify), roll back, or verify one step, with progress. ``force`` applies
-        over a refusing gate (journaled as forced); ``cascade`` rolls back the applied steps
+        over a refusing gate (journaled as forced), ``no_gate`` a STRICT step without a
+        traffic source (journaled as ``--no-gate``); ``cascade`` rolls back the applied steps
         that depend on the step first."""
-        self.apply.step(*self._apply_input(), operation, step_id, force=force, cascade=cascade)
+        self.apply.step(*self._apply_input(), operation, step_id, force=force, cascade=cascade,
+                        no_gate=no_gate)
 
     def _apply_input(self) -> tuple[Analysis, Plan]:
         """The analysis and the plan the apply engine gets (``apply_plan``: as ``planner
@@ -379,8 +390,10 @@ class MeshplanApp(App[None]):
         elif label and message.done:
             label += f" {message.done}"
         self.busy_label = label
-        if isinstance(self.screen, PlanScreen):
-            self.screen.set_work(label, message.done, message.total)
+        # A worker's last word can arrive while the app quits and its screens are gone.
+        screen = self.screen_stack[-1] if self.screen_stack else None
+        if isinstance(screen, PlanScreen):
+            screen.set_work(label, message.done, message.total)
         self.bump()
 
     @on(Analysed)
@@ -395,6 +408,7 @@ class MeshplanApp(App[None]):
         self.outcomes.clear()
         self.states = {}
         self.step_notes = {}
+        self.gate_modes = {}
         self.apply.close()
         self._refresh_views()
         if message.traffic_error:
@@ -425,6 +439,7 @@ class MeshplanApp(App[None]):
         self.states = {k: str(v).replace("_", " ").replace("-", " ")
                        for k, v in message.states.items()}
         self.step_notes = dict(message.notes)
+        self.gate_modes = dict(message.gate_modes)
         self._refresh_views()
 
     @on(PreviewReady)
@@ -438,6 +453,10 @@ class MeshplanApp(App[None]):
         body = dialogs.apply_body(message.step_id, message.preview)
         step_id = message.step_id
         gate = self.gates.get(step_id)
+        if self._ungated(step_id):
+            # No source, no gate: only an explicit "Apply without gate" goes on (--no-gate).
+            self._push_gate(step_id, gate, "", body)
+            return
         if gate is not None and gate.status != "pass":
             # The gate first, and no plain Apply: the engine would refuse the step anyway.
             self._push_gate(step_id, gate, "", body)
@@ -449,10 +468,19 @@ class MeshplanApp(App[None]):
 
         self.push_screen(ConfirmModal(f"Apply step {step_id}?", body, "Apply"), confirmed)
 
+    def _ungated(self, step_id: str) -> bool:
+        """True for a STRICT step of a session without a traffic source: no gate can run."""
+        from planner import service
+
+        plan = self.apply_plan or self.plan
+        return (self.options.traffic is None and plan is not None
+                and step_id in service.gated_steps(plan))
+
     def _push_gate(self, step_id: str, gate: GateResult | None, reason: str,
                    body: list[RenderableType]) -> None:
         """The gate dialog of a STRICT step; "Apply anyway" (``--write`` only) applies it
-        forced."""
+        forced, or, without a traffic source, "Apply without gate" applies it as
+        ``--no-gate``."""
         callers: list[str] = []
         if self.analysis is not None and self.plan is not None:
             from planner import service
@@ -463,16 +491,19 @@ class MeshplanApp(App[None]):
             except KeyError:
                 callers = []
 
-        def forced(ok: bool | None) -> None:
+        no_source = self._ungated(step_id)
+
+        def chosen(ok: bool | None) -> None:
             if ok and self.write:
-                self.run_step("apply", step_id, force=True)
+                self.run_step("apply", step_id, force=not no_source, no_gate=no_source)
 
         from planner.domain.plan import Phase
 
         steps = {s.id: s for s in (self.apply_plan or self.plan).steps} if self.plan else {}
         authz = step_id in steps and steps[step_id].phase is Phase.AUTHZ_ENFORCE
         self.push_screen(GateModal(step_id, gate, reason, callers, self.write, body,
-                                   self.traffic_error, authz=authz), forced)
+                                   self.traffic_error, authz=authz, no_source=no_source),
+                         chosen)
 
     @on(RollbackPreviewReady)
     def _rollback_preview_ready(self, message: RollbackPreviewReady) -> None:
@@ -494,12 +525,25 @@ class MeshplanApp(App[None]):
         self._refresh_views()
         self._push_gate(message.step_id, self.gates.get(message.step_id), message.reason, [])
 
+    @on(PostApplyFailed)
+    def _post_apply_failed(self, message: PostApplyFailed) -> None:
+        step_id, outcome = message.step_id, message.outcome
+        rolled_back = outcome.state == "rolled back"
+        lines = [m for m in outcome.messages
+                 if m.startswith(("post-apply check", "rolled back", "restored"))]
+
+        def chosen(rollback: bool | None) -> None:
+            if rollback and self.write:
+                self.run_preview(step_id, "rollback")
+
+        self.push_screen(PostApplyModal(step_id, lines, rolled_back, self.write), chosen)
+
     @on(StepFinished)
     def _step_finished(self, message: StepFinished) -> None:
         text = describe(message.outcome)
         self.outcomes[message.step_id] = f"{message.operation}: {text}"
         state = str(getattr(message.outcome, "state", "") or "")
-        failed = state in ("failed", "drifted")
+        failed = state in ("failed", "drifted") or message.outcome.check_failed
         self.notify(f"{message.operation} {clean(message.step_id)}: {text}",
                     severity="error" if failed else "information", markup=False)
         self._refresh_views()

@@ -13,6 +13,7 @@ from planner.untrusted import clean
 from tui.messages import (
     GateRefusedStep,
     Post,
+    PostApplyFailed,
     PreviewReady,
     RollbackPreviewReady,
     StepFinished,
@@ -84,7 +85,8 @@ class ApplyController:
         """Post the journal's step states (and notes) as :class:`StepsChanged`."""
         rows = session.status_details()
         self._post(StepsChanged({step: state for step, state, _ in rows},
-                                {step: note for step, _, note in rows if note}))
+                                {step: note for step, _, note in rows if note},
+                                session.gate_modes()))
 
     def status(self, analysis: Analysis, plan: Plan) -> None:
         """Read the journal's step states (quietly skipped without an apply engine)."""
@@ -111,10 +113,15 @@ class ApplyController:
         self._post(WorkProgress(""))
 
     def step(self, analysis: Analysis, plan: Plan, operation: str, step_id: str, *,
-             force: bool = False, cascade: bool = False) -> None:
+             force: bool = False, cascade: bool = False, no_gate: bool = False) -> None:
         """Apply (then verify), roll back, or verify one step, with progress. ``force`` applies
-        over a refusing gate (journaled as forced); ``cascade`` rolls back the applied steps
-        that depend on the step first."""
+        over a refusing gate (journaled as forced), ``no_gate`` a STRICT step without a
+        traffic source (journaled as ``planner apply --no-gate``); ``cascade`` rolls back the
+        applied steps that depend on the step first.
+
+        A STRICT step gets the post-apply check ``planner apply`` runs (``--settle``,
+        ``--auto-rollback`` of the TUI), its wait shown as progress; when it fails, a
+        :class:`PostApplyFailed` follows the step's result instead of a verification."""
         session = self.session(analysis, plan)
         verb = {"apply": "applying", "rollback": "rolling back", "verify": "verifying"}
 
@@ -122,18 +129,28 @@ class ApplyController:
             self._post(WorkProgress(f"{verb[operation]} {step_id}"
                                     + (f": {words}" if words else "")))
 
+        def settling(waited: float, settle_s: float) -> None:
+            self._post(WorkProgress(f"applying {step_id}: settling before the post-apply "
+                                    "check (--settle)", int(waited), max(int(settle_s), 1)))
+
         progress()
         from planner.errors import GateRefused
 
         try:
             if operation == "apply":
                 try:
-                    outcome = session.apply(step_id, force=force, progress=progress)
+                    outcome = session.apply(
+                        step_id, force=force, no_gate=no_gate, progress=progress,
+                        settle_s=self.options.settle_s,
+                        auto_rollback=self.options.auto_rollback, settle_watch=settling)
                 except GateRefused as err:
                     # Not a failure of the app: the gate did its job. Say why in a dialog.
                     self._post(GateRefusedStep(step_id, str(err)))
                     return
                 self._post(StepFinished("apply", step_id, outcome))
+                if outcome.check_failed:
+                    self._post(PostApplyFailed(step_id, outcome))
+                    return
                 progress("verifying")
                 self._post(StepFinished("verify", step_id, session.verify(step_id)))
             elif operation == "rollback":

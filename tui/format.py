@@ -54,9 +54,18 @@ STATE_STYLE = {
 }
 
 
-def state_text(state: str) -> Text:
-    """A step state with its colour."""
-    return Text(state, style=STATE_STYLE.get(state, ""), end="")
+#: How the plan table marks an applied STRICT step whose gate was not met on evidence.
+GATE_MODE_MARK = {"none": " without gate", "forced": " over its gate"}
+
+
+def state_text(state: str, gate_mode: str = "") -> Text:
+    """A step state with its colour; ``gate_mode`` (``none``, ``forced``) says how an
+    applied STRICT step got past its gate when it was not on evidence ("applied without
+    gate", as ``planner status`` notes it)."""
+    text = Text(state, style=STATE_STYLE.get(state, ""), end="")
+    if gate_mode in GATE_MODE_MARK:
+        text.append(GATE_MODE_MARK[gate_mode], style="bold yellow")
+    return text
 
 
 GATE_STYLE = {"pass": "bold green", "fail": "bold red", "unknown": "bold yellow"}

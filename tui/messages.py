@@ -59,11 +59,14 @@ class WorkProgress(Message):
 
 @dataclass
 class StepsChanged(Message):
-    """Step states from the apply session (step id -> state), and the journal's note on a
-    step where it has one (step id -> note, such as "applied without gate (--no-gate)")."""
+    """Step states from the apply session (step id -> state), the journal's note on a step
+    where it has one (step id -> note, such as "applied without gate (--no-gate)"), and how
+    the gate of an applied STRICT step was met when not on evidence (step id -> ``none`` or
+    ``forced``)."""
 
     states: dict[str, str]
     notes: dict[str, str] = field(default_factory=dict)
+    gate_modes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,3 +117,13 @@ class WorkFailed(Message):
 
 #: Posts a message from a worker thread to the app (dropped once the worker is superseded).
 Post = Callable[[Message], None]
+
+
+@dataclass
+class PostApplyFailed(Message):
+    """The post-apply check of a STRICT step saw plaintext or connection failures rise;
+    ``outcome`` is the apply's answer (state ``applied``, or ``rolled back`` after
+    ``--auto-rollback``)."""
+
+    step_id: str
+    outcome: StepOutcome

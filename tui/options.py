@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from planner.service import DEFAULT_SETTLE, parse_duration
+
 if TYPE_CHECKING:
     from planner.service import InputSpec, TrafficSource
 
@@ -30,6 +32,11 @@ class TuiOptions:
     dataplane: str = "recommended"
     #: The plan's authorization phases (``--authz``); None: as the profile's ``plan.authz``.
     authz: bool | None = None
+    #: After a STRICT step, seconds to wait before the post-apply check re-reads the traffic
+    #: (``--settle``, the same default as ``planner apply``).
+    settle_s: float = parse_duration(DEFAULT_SETTLE)
+    #: Roll a STRICT step back at once when its post-apply check fails (``--auto-rollback``).
+    auto_rollback: bool = False
 
     @property
     def observing(self) -> bool:

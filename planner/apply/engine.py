@@ -115,6 +115,9 @@ class RolloutTick:
 
 
 RolloutWatch = Callable[[RolloutTick], None]
+#: ``watch(waited, settle)``: seconds waited of the settle period, about once a second while a
+#: STRICT step's post-apply check waits (a progress bar for a front end).
+SettleWatch = Callable[[float, float], None]
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,17 @@ def settle_window(settle_s: float) -> str:
     return f"{max(math.ceil(settle_s), 1)}s"
 
 
+def _settle(settle_s: float, watch: SettleWatch | None) -> None:
+    """Wait ``settle_s`` seconds, telling ``watch`` how far along about once a second."""
+    start = time.monotonic()
+    while (waited := time.monotonic() - start) < settle_s:
+        if watch is not None:
+            watch(waited, settle_s)
+        time.sleep(min(1.0, settle_s - waited))
+    if watch is not None:
+        watch(settle_s, settle_s)
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -403,7 +417,8 @@ class ApplySession:
               no_gate: bool = False, settle_s: float | None = None,
               auto_rollback: bool = False, batch: str = staging.DEFAULT_BATCH,
               rollout_timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S,
-              watch: RolloutWatch | None = None) -> StepOutcome:
+              watch: RolloutWatch | None = None,
+              settle_watch: SettleWatch | None = None) -> StepOutcome:
         """Apply the step (module docstring). An applied step is left alone.
 
         A STRICT step with no traffic source is refused unless ``no_gate`` (recorded as gate
@@ -412,7 +427,7 @@ class ApplySession:
         policy to the proxies asynchronously), read plaintext and connection failures into
         its namespaces over that time, and compare with the same figures before the writes;
         when they rose, the outcome has ``check_failed`` and, with ``auto_rollback``, the
-        step is rolled back.
+        step is rolled back. ``settle_watch`` sees the wait about once a second.
 
         Restarts go in batches of ``batch`` (``25%`` of the step's restarts, or a count); on a
         cluster each batch must roll out within ``rollout_timeout_s`` with the data plane in
@@ -425,11 +440,13 @@ class ApplySession:
             return self._apply(step, force=force, resume=resume,
                                force_conflicts=force_conflicts, progress=progress,
                                no_gate=no_gate, settle_s=settle_s, auto_rollback=auto_rollback,
-                               staged=_Staging(batch, rollout_timeout_s, watch))
+                               staged=_Staging(batch, rollout_timeout_s, watch),
+                               settle_watch=settle_watch)
 
     def _apply(self, step: Step, *, force: bool, resume: bool, force_conflicts: bool,
                progress: Progress | None, no_gate: bool, settle_s: float | None,
-               auto_rollback: bool, staged: _Staging) -> StepOutcome:
+               auto_rollback: bool, staged: _Staging,
+               settle_watch: SettleWatch | None = None) -> StepOutcome:
         step_id = step.id
         journal = self._journal()
         entry = journal.entry(step_id)
@@ -510,7 +527,8 @@ class ApplySession:
                             "for plaintext callers")
         if baseline is None or settle_s is None:
             return StepOutcome(step_id, str(self._shown(StepState.APPLIED)), messages)
-        return self._post_apply(step, baseline, settle_s, auto_rollback, messages, progress)
+        return self._post_apply(step, baseline, settle_s, auto_rollback, messages, progress,
+                                settle_watch)
 
     # --- after a STRICT apply --------------------------------------------------------------
 
@@ -542,7 +560,8 @@ class ApplySession:
                              f"(nothing written): {err}") from None
 
     def _post_apply(self, step: Step, before: Health, settle_s: float, auto_rollback: bool,
-                    messages: list[str], progress: Progress | None) -> StepOutcome:
+                    messages: list[str], progress: Progress | None,
+                    settle_watch: SettleWatch | None = None) -> StepOutcome:
         """Wait ``settle_s``, re-read, compare with ``before``; roll back on a rise with
         ``auto_rollback``. An unreadable source after the apply fails the check."""
         reader = self._health_reader(step)
@@ -553,7 +572,7 @@ class ApplySession:
         messages.append(wait)
         if progress is not None:
             progress(wait)
-        time.sleep(settle_s)
+        _settle(settle_s, settle_watch)
         try:
             after = reader.health(namespaces, settle_window(settle_s))
             risen = health_rose(before, after)
@@ -1130,6 +1149,14 @@ class ApplySession:
         if self.target.folder and state in (StepState.APPLIED, StepState.VERIFIED):
             return StepState.WRITTEN
         return state
+
+    def gate_modes(self) -> dict[str, str]:
+        """The applied STRICT steps of this target whose gate was not met on evidence: step
+        id -> ``none`` (applied without gate, ``--no-gate``) or ``forced`` (``--force`` over a
+        gate that did not pass), as the journal records them."""
+        return {step_id: entry.gate for step_id, entry in self._journal().steps.items()
+                if entry.gate in (jr.GATE_NONE, jr.GATE_FORCED)
+                and entry.state in (StepState.APPLIED, StepState.VERIFIED)}
 
     def _changes(self, journal: Journal, entry: jr.StepEntry) -> LiveChanges:
         """Which of the step's objects changed since it was applied: rewritten by a later

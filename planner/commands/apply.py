@@ -35,6 +35,7 @@ from planner.service import (
     DEFAULT_BATCH,
     DEFAULT_JOURNAL,
     DEFAULT_ROLLOUT_TIMEOUT,
+    DEFAULT_SETTLE,
     LOCK_WAIT_S,
     parse_batch,
     parse_duration,
@@ -131,6 +132,26 @@ def _checked(parse: Callable[[str], T]) -> Callable[[click.Context, click.Parame
     return callback
 
 
+def _settle_seconds(text: str) -> float:
+    from planner.domain.traffic import window_seconds
+
+    return window_seconds(text)
+
+
+def post_apply_options(func: F) -> F:
+    """``--settle DURATION`` (passed on in seconds) and ``--auto-rollback``: the post-apply
+    check of a STRICT step, the same for ``planner apply`` and ``planner tui``."""
+    func = click.option(
+        "--auto-rollback", is_flag=True,
+        help="Roll a STRICT step back when plaintext or connection failures rose after the "
+             "settle period.")(func)
+    return click.option(
+        "--settle", default=DEFAULT_SETTLE, show_default=True, metavar="DURATION",
+        callback=_checked(_settle_seconds),
+        help="After a STRICT step, wait this long for Istio to push the policy, then re-read "
+             "plaintext and connection failures (--prometheus only).")(func)
+
+
 @contextmanager
 def rollout_bars(console: Console | None = None,
                  ) -> Iterator[Callable[[RolloutTick], None] | None]:
@@ -196,12 +217,7 @@ def confirm(question: str, yes: bool) -> bool:
 @click.option("--no-gate", is_flag=True,
               help="Apply a STRICT step without a traffic source to gate it (recorded; "
                    "status shows 'applied without gate').")
-@click.option("--settle", default="60s", show_default=True, metavar="DURATION",
-              help="After a STRICT step, wait this long for Istio to push the policy, then "
-                   "re-read plaintext and connection failures (--prometheus only).")
-@click.option("--auto-rollback", is_flag=True,
-              help="Roll a STRICT step back when plaintext or connection failures rose "
-                   "after the settle period.")
+@post_apply_options
 @click.option("--batch", default=DEFAULT_BATCH, show_default=True, metavar="N|P%",
               callback=_checked(parse_batch),
               help="Restart this many workloads (or this share of the step's) at a time; "
@@ -212,7 +228,7 @@ def confirm(question: str, yes: bool) -> bool:
 @handle_errors
 def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
           traffic: TrafficSource | None, write: bool, dry_run: bool, yes: bool, resume: bool,
-          force: bool, force_conflicts: bool, no_gate: bool, settle: str, auto_rollback: bool,
+          force: bool, force_conflicts: bool, no_gate: bool, settle: float, auto_rollback: bool,
           batch: str, rollout_timeout: float, **session: Unpack[SessionOptions]) -> None:
     """Apply one plan step: dry run, diff, confirm, server-side apply, journal.
 
@@ -233,7 +249,6 @@ def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
         --prometheus-token-file token --prometheus-ca ca.crt
       planner apply 40-strict-shop -f manifests/ -R --out gitops/ --write --traffic edges.csv
     """
-    from planner.domain.traffic import window_seconds
     from planner.service import check_writable
 
     if not dry_run:
@@ -241,10 +256,6 @@ def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
     if no_gate and traffic is not None:
         raise InputError("--no-gate and --prometheus/--traffic exclude each other: the gate "
                          "runs whenever a traffic source is given")
-    try:
-        settle_s = window_seconds(settle)
-    except ValueError as err:
-        raise InputError(f"--settle: {err}") from None
     with _open(spec, plan_options, session, write, traffic, step_id) as opened:
         preview = opened.preview(step_id, force_conflicts=force_conflicts)
         print_diff(preview.diff)
@@ -262,7 +273,7 @@ def apply(step_id: str, spec: InputSpec, plan_options: PlanOptions,
         with rollout_bars() as watch:
             outcome = opened.apply(step_id, force=force, resume=resume,
                                    force_conflicts=force_conflicts, progress=_note,
-                                   no_gate=no_gate, settle_s=settle_s,
+                                   no_gate=no_gate, settle_s=settle,
                                    auto_rollback=auto_rollback, batch=batch,
                                    rollout_timeout_s=rollout_timeout, watch=watch)
     for message in outcome.messages:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from planner.commands.apply import post_apply_options
 from planner.commands.common import (
     handle_errors,
     input_options,
@@ -36,18 +37,23 @@ if TYPE_CHECKING:
               help="End the plan with the authorization phases (docs/authz.md); default: the "
                    "profile's plan.authz, else without.")
 @traffic_options
+@post_apply_options
 @click.option("--screen", "start", type=click.Choice(["assess", "graph", "plan"]),
               default="assess", show_default=True, help="The screen to open first.")
 @handle_errors
 def tui(spec: InputSpec, profile_path: str | None, write: bool, out_dir: str | None,
         journal_path: str | None, root_namespace: str, dataplane: str, authz: bool | None,
-        traffic: TrafficSource | None, start: str) -> None:
+        traffic: TrafficSource | None, settle: float, auto_rollback: bool,
+        start: str) -> None:
     """Explore the assessment, the call graph and the rollout plan; apply it step by step.
 
     Read-only unless --write: dangerous actions (apply, rollback) do not exist without it.
     With --prometheus (or --traffic FILE) the graph shows the observed mTLS status and the
-    plan each STRICT step's plaintext gate; --write then refuses a STRICT step whose
-    Prometheus gate does not pass.
+    plan each STRICT step's plaintext gate; --write then refuses a STRICT step whose gate
+    does not pass unless you choose "Apply anyway", and without a traffic source unless you
+    choose "Apply without gate" (both journaled). With --prometheus a STRICT step is checked
+    again after --settle, as planner apply does, and rolled back on a rise with
+    --auto-rollback.
     Keys: ? in the app, or docs/tui.md.
 
     \b
@@ -56,15 +62,21 @@ def tui(spec: InputSpec, profile_path: str | None, write: bool, out_dir: str | N
       planner tui -f sample_clusters/shop -R --write --out rollout/
       planner tui --context prod --write --journal prod-journal.json
       planner tui -f sample_clusters/shop -R --prometheus http://127.0.0.1:9090
+      planner tui --context prod --write --prometheus https://prom:9090 --auto-rollback
     """
     from planner.service import ManifestInput
 
     reads_stdin = isinstance(spec, ManifestInput) and "-" in spec.paths
     if reads_stdin or (traffic is not None and traffic.traffic_file == "-"):
         raise click.UsageError("the TUI reads the terminal; give files, not stdin")
+    if auto_rollback and (traffic is None or traffic.prometheus is None):
+        raise click.UsageError("--auto-rollback needs --prometheus: the post-apply check "
+                               "re-reads it after the settle period (an export file cannot "
+                               "be read again)")
     from tui.app import run
     from tui.options import TuiOptions
 
     run(TuiOptions(spec, profile_path=profile_path, write=write, out_dir=out_dir,
                    journal_path=journal_path, root_namespace=root_namespace, start=start,
-                   traffic=traffic, dataplane=dataplane, authz=authz))
+                   traffic=traffic, dataplane=dataplane, authz=authz, settle_s=settle,
+                   auto_rollback=auto_rollback))

@@ -18,6 +18,9 @@ from typing import Final
 DEFAULT_BATCH: Final = "25%"
 #: How long one batch may take to roll out; kubectl's Deployment progress deadline is 600 s.
 DEFAULT_ROLLOUT_TIMEOUT: Final = "5m"
+#: How long the post-apply check of a STRICT step waits for Istio to push the policy to the
+#: proxies before it re-reads the traffic (``--settle`` of ``planner apply`` and ``planner tui``).
+DEFAULT_SETTLE: Final = "60s"
 
 _BATCH_RE: Final = re.compile(r"^([1-9][0-9]*)(%?)$")
 _DURATION_RE: Final = re.compile(r"^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")

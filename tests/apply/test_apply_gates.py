@@ -77,6 +77,12 @@ SEED: list[dict[str, Any]] = [
 def cluster(kube_api: KubeAPIServer, tmp_path: Path) -> KubeAPIServer:
     """The seeded cluster with every step before the STRICT ones applied (journal in
     ``tmp_path``), so the gate is all that stands between a STRICT step and the cluster."""
+    return ready_for_strict(kube_api, tmp_path / "journal.json")
+
+
+def ready_for_strict(kube_api: KubeAPIServer, journal: Path) -> KubeAPIServer:
+    """:data:`SEED` on ``kube_api`` with every step before the STRICT ones applied, journaled
+    in ``journal``."""
     # Istio as installed (ambient profile: the namespaces' recommended data plane), and the
     # workloads running: STRICT also waits for every pod to be on its data plane.
     kube_api.load([*SEED, *(o for o in istio_control_plane(ambient=True)
@@ -85,7 +91,7 @@ def cluster(kube_api: KubeAPIServer, tmp_path: Path) -> KubeAPIServer:
     spec = ClusterInput(kube_api.kubeconfig)
     analysis = analyse(spec)
     with open_apply_session(analysis, build_plan(analysis), write=True,
-                            journal_path=str(tmp_path / "journal.json"), kube=spec) as session:
+                            journal_path=str(journal), kube=spec) as session:
         for step in PREREQUISITES:
             assert session.apply(step).state == "applied"
     return kube_api

@@ -93,7 +93,12 @@ class GateModal(ModalScreen[bool]):
 
     ``callers`` are the calls into the step's namespaces (``planner.service.step_callers``):
     listed when the gate has no plaintext callers to name (``unknown``: no proof either way),
-    so the dialog never asks to fix "the callers below" and lists none."""
+    so the dialog never asks to fix "the callers below" and lists none.
+
+    ``no_source``: the session has no traffic source, so no gate can run at all. The only way
+    past is then an explicit "Apply without gate" (``--write`` only), journaled as
+    ``planner apply --no-gate`` journals it; "Apply anyway" (``--force``) does not stand in
+    for a source, as on the command line."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,n,q", "cancel", "Cancel")]
     #: Callers listed before "… and N more" (``planner plan`` lists them all).
@@ -102,11 +107,12 @@ class GateModal(ModalScreen[bool]):
     def __init__(self, step_id: str, gate: GateResult | None = None, reason: str = "",
                  callers: list[str] | None = None, write: bool = False,
                  body: list[RenderableType] | None = None, traffic_error: str = "",
-                 authz: bool = False) -> None:
+                 authz: bool = False, no_source: bool = False) -> None:
         super().__init__()
         #: An authorization enforce step: its gate is on would-be denials, not plaintext.
         self.authz = authz
         self.traffic_error = traffic_error
+        self.no_source = no_source
         self.step_id = step_id
         self.gate = gate
         self.reason = reason
@@ -118,6 +124,8 @@ class GateModal(ModalScreen[bool]):
     @property
     def title_str(self) -> str:
         """The dialog's first line: the gate's verdict, before anything else."""
+        if self.no_source:
+            return f"No gate: step {self.step_id} is refused"
         return f"Gate {self.status}: step {self.step_id} is refused"
 
     def compose(self) -> ComposeResult:
@@ -128,23 +136,36 @@ class GateModal(ModalScreen[bool]):
                 yield Static(Text(self._verdict(), style="bold red"), id="gate-verdict")
                 if self.reason:
                     yield Static(Text(clean(self.reason)), id="gate-reason")
-                if self.gate is not None:
+                if self.gate is not None and not self.no_source:
                     yield Static(gate_text(self.gate, self.traffic_error, authz=self.authz),
                                  id="gate-detail")
                 if self.callers and not (self.gate is not None and self.gate.offenders):
                     yield Static(self._callers(), id="gate-callers")
                 for part in self.body:
                     yield Static(part)
-                if self.write:
+                if self.write and self.no_source:
+                    yield Static(Text("Apply without gate applies the step with no traffic "
+                                      "checked; the journal records it as `planner apply "
+                                      "--no-gate` does, and `planner status` and this plan "
+                                      "show it as applied without gate.", style="dim"),
+                                 id="dialog-details")
+                elif self.write:
                     yield Static(Text("Apply anyway overrides the gate; the journal records "
                                       "the step as forced, and `planner status` shows it.",
                                       style="dim"), id="dialog-details")
             with Horizontal(classes="dialog-buttons"):
-                if self.write:
+                if self.write and self.no_source:
+                    yield Button("Apply without gate", variant="error", id="no-gate")
+                elif self.write:
                     yield Button("Apply anyway", variant="error", id="force")
                 yield Button("Cancel" if self.write else "Close", id="cancel")
 
     def _verdict(self) -> str:
+        if self.no_source:
+            return ("No traffic source gates this step, so nothing shows whether a caller "
+                    "still sends plaintext, which STRICT would cut off. Start the TUI with "
+                    "--prometheus URL (or --traffic FILE) to gate it, or apply it without a "
+                    "gate. Nothing was written.")
         if self.authz:
             if self.status == "fail":
                 return ("The policies would deny callers that call today: name them in the "
@@ -177,7 +198,65 @@ class GateModal(ModalScreen[bool]):
 
     @on(Button.Pressed, "#force")
     def action_force(self) -> None:
-        if self.write:
+        if self.write and not self.no_source:
+            self.dismiss(True)
+
+    @on(Button.Pressed, "#no-gate")
+    def action_no_gate(self) -> None:
+        if self.write and self.no_source:
+            self.dismiss(True)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class PostApplyModal(ModalScreen[bool]):
+    """After a STRICT step, plaintext or connection failures into its namespaces rose over
+    the settle period (the engine's post-apply check, as ``planner apply`` runs it). Said
+    first, then what rose. While the step is still applied, "Roll back…" opens the rollback
+    dialog (its diff from the journal, then a confirmation); "Keep it" leaves the step as it
+    is. After ``--auto-rollback`` the step is rolled back already and the dialog says so."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,n,q", "cancel", "Keep")]
+
+    def __init__(self, step_id: str, lines: list[str], rolled_back: bool,
+                 write: bool = True) -> None:
+        super().__init__()
+        self.step_id = step_id
+        self.lines = lines
+        self.rolled_back = rolled_back
+        self.write = write
+
+    @property
+    def title_str(self) -> str:
+        """The dialog's first line: the check failed, and where the step is now."""
+        where = "rolled back (--auto-rollback)" if self.rolled_back else "still applied"
+        return f"Post-apply check failed: step {self.step_id} is {where}"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog danger"):
+            yield Label(Text(clean(self.title_str), style="bold"), id="dialog-title")
+            with VerticalScroll(id="dialog-body"):
+                yield Static(Text("\n".join(clean(line) for line in self.lines)),
+                             id="post-apply-lines")
+                if not self.rolled_back:
+                    yield Static(Text("Callers may be failing now. Roll back opens the "
+                                      "rollback dialog (its diff, then a confirmation).",
+                                      style="dim"), id="dialog-details")
+            with Horizontal(classes="dialog-buttons"):
+                if self.write and not self.rolled_back:
+                    yield Button("Roll back…", variant="error", id="rollback")
+                    yield Button("Keep it", id="cancel")
+                else:
+                    yield Button("Close", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    @on(Button.Pressed, "#rollback")
+    def action_rollback(self) -> None:
+        if self.write and not self.rolled_back:
             self.dismiss(True)
 
     @on(Button.Pressed, "#cancel")

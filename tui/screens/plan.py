@@ -133,7 +133,9 @@ class PlanScreen(MeshScreen):
                     blockers.append(",")
                 blockers.append(finding.code,
                                 style=SEVERITY_STYLE.get(finding.severity.value, ""))
-            table.add_row(str(i), safe(step.id, "bold"), state_text(state), step.phase.value,
+            table.add_row(str(i), safe(step.id, "bold"),
+                          state_text(state, self.mesh.gate_modes.get(step.id, "")),
+                          step.phase.value,
                           changes, blockers, key=step.id)
             if step.id == keep:
                 table.move_cursor(row=row, animate=False)
