@@ -72,11 +72,11 @@ ACTIONS: tuple[ActionDef, ...] = (
               command="diff", screens=(PLAN,), short="dry-run"),
     ActionDef("verify_step", "v", "Verify the selected step (the cluster, or the --out files)",
               command="verify", screens=(PLAN,), short="verify"),
-    ActionDef("apply_step", "a", "Apply the selected step (dry-run diff, gate, confirm, "
-              "progress, post-apply check, verify)",
+    ActionDef("apply_step", "a", "Apply the selected step (diff, gate, confirm, progress, "
+              "post-apply check, verify)",
               dangerous=True, command="apply", screens=(PLAN,), short="APPLY"),
-    ActionDef("rollback_step", "u", "Roll the selected step back (its diff from the journal, "
-              "dependents first, confirm, progress)",
+    ActionDef("rollback_step", "u", "Roll the selected step back (journal diff, confirm, "
+              "progress)",
               dangerous=True, command="rollback", screens=(PLAN,),
               short="ROLLBACK"),
     ActionDef("quit", "q", "Quit", command="q", short="quit"),

@@ -162,10 +162,11 @@ class GateModal(ModalScreen[bool]):
 
     def _verdict(self) -> str:
         if self.no_source:
-            return ("No traffic source gates this step, so nothing shows whether a caller "
-                    "still sends plaintext, which STRICT would cut off. Start the TUI with "
-                    "--prometheus URL (or --traffic FILE) to gate it, or apply it without a "
-                    "gate. Nothing was written.")
+            risk = ("the policies would deny callers that call today" if self.authz else
+                    "a caller still sends plaintext, which STRICT would cut off")
+            return (f"No traffic source gates this step, so nothing shows whether {risk}. "
+                    "Start the TUI with --prometheus URL (or --traffic FILE) to gate it, or "
+                    "apply it without a gate. Nothing was written.")
         if self.authz:
             if self.status == "fail":
                 return ("The policies would deny callers that call today: name them in the "
