@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,18 +104,27 @@ async def test_a_read_only_session_has_no_way_past_a_missing_gate(
         assert [str(b.label) for b in app.screen.query(Button)] == ["Close"]
 
 
+#: The 503s into payments start to climb this long after the Prometheus starts: after the TUI
+#: is up and the baseline before the writes is read, within the settle period.
+RISE_S = 20.0
+SETTLE_S = 5
+
+
 def _tui(api: KubeAPIServer, journal: Path, prom: str, **options: Any) -> MeshplanApp:
     spec = ClusterInput(kubeconfig=api.kubeconfig)
     return MeshplanApp(TuiOptions(spec, write=True, journal_path=str(journal), start="plan",
-                                  traffic=TrafficSource(prometheus=prom), settle_s=3,
+                                  traffic=TrafficSource(prometheus=prom), settle_s=SETTLE_S,
                                   **options))
 
 
-async def _apply_strict(pilot: Any, app: MeshplanApp) -> list[str]:
-    """Apply 40-strict-payments through its confirm dialog; the progress labels seen while
-    it settles."""
+async def _apply_strict(pilot: Any, app: MeshplanApp, rise_at: float) -> list[str]:
+    """Apply 40-strict-payments through its confirm dialog, confirmed just before the 503s
+    rise (at ``rise_at``, epoch seconds); the progress labels seen while it settles."""
     await _press_apply(pilot, app, "40-strict-payments")
     await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), what="confirm")
+    wait = rise_at - 1 - time.time()
+    assert wait > 0, "the TUI took longer to start than the calm before the rise"
+    await pilot.pause(wait)
     await pilot.press("y")
     seen: list[str] = []
     for _ in range(1200):
@@ -134,14 +144,15 @@ async def test_a_rise_after_strict_is_said_and_the_rollback_offered(
     require_prometheus()
     journal = tmp_path / "journal.json"
     ready_for_strict(kube_api, journal)
-    with _storm_prometheus(rise_in_s=0) as prom:
+    rise_at = time.time() + RISE_S
+    with _storm_prometheus(rise_in_s=RISE_S) as prom:
         app = _tui(kube_api, journal, prom.url)
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.states.get("30-enroll-payments") == "applied",
                            what="the journal status")
-            seen = await _apply_strict(pilot, app)
+            seen = await _apply_strict(pilot, app, rise_at)
             # The wait is shown as it goes (the pilot kept running: the UI did not freeze).
-            assert len(seen) >= 2 and all(label.endswith("/3") for label in seen), seen
+            assert len(seen) >= 2 and all(label.endswith(f"/{SETTLE_S}") for label in seen), seen
             modal = app.screen
             assert isinstance(modal, PostApplyModal)
             assert modal.title_str == ("Post-apply check failed: step 40-strict-payments is "
@@ -169,12 +180,13 @@ async def test_auto_rollback_rolls_back_at_once_and_says_so(kube_api: KubeAPISer
     require_prometheus()
     journal = tmp_path / "journal.json"
     ready_for_strict(kube_api, journal)
-    with _storm_prometheus(rise_in_s=0) as prom:
+    rise_at = time.time() + RISE_S
+    with _storm_prometheus(rise_in_s=RISE_S) as prom:
         app = _tui(kube_api, journal, prom.url, auto_rollback=True)
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.states.get("30-enroll-payments") == "applied",
                            what="the journal status")
-            await _apply_strict(pilot, app)
+            await _apply_strict(pilot, app, rise_at)
             modal = app.screen
             assert isinstance(modal, PostApplyModal)
             assert modal.title_str.endswith("is rolled back (--auto-rollback)")
