@@ -79,6 +79,12 @@ def test_a_removed_enrollment_label_stops_strict(kube_api: KubeAPIServer,
                                  content_type="application/merge-patch+json")
     assert status == 200
     lost = f"Namespace payments of 30-enroll-payments lost its labels: {key}=None"
+    kube_api.clear_log()
+    # Was: exit 0, payments STRICT although nothing injects its next pods any more.
+    done = run_planner(kube_api, ready_for_strict, "apply", STRICT, "--write", "--yes",
+                       "--no-gate", *SIDECAR)
+    assert done.returncode == ExitCode.NOT_READY, done.stderr
+    assert lost in done.stderr and not writes(kube_api)
     with session(kube_api, ready_for_strict, dataplane="sidecar") as s, \
             pytest.raises(OutcomeNotReached, match=lost):
         s.apply(STRICT)
@@ -168,3 +174,30 @@ def test_an_ambient_namespace_needs_ztunnel_and_every_pod_redirected(
 def oc_mode(s: ApplySession, namespace: str) -> str:
     """The data plane ``s``'s plan enrolls ``namespace`` to."""
     return enrollment_mode(s.plan, namespace)
+
+
+def test_a_namespace_behind_an_ingress_passes_its_gate(kube_api: KubeAPIServer,
+                                                       tmp_path: Path) -> None:
+    """orders' only plaintext comes from the ingress controller (no sidecar) into
+    orders:8080, which 50-exception-orders-orders keeps PERMISSIVE: STRICT lets it through,
+    so the gate leaves it out (was: counted, so the namespace could never pass without
+    --force)."""
+    from dataclasses import replace
+
+    from tests.traffic.shop_truth import SHOP_TRUTH, write_csv
+
+    seed(kube_api)
+    journal = tmp_path / "journal.json"
+    with session(kube_api, journal, dataplane="sidecar") as s:
+        for required in s.plan.step("40-strict-orders").requires:
+            s.apply(required, force=True)
+    # The shop's ground truth without orders/cart's plaintext into data/redis (not orders').
+    clean = tuple(replace(e, mtls=e.total) if (e.source_workload, e.destination_service)
+                  == ("cart", "redis") else e for e in SHOP_TRUTH)
+    edges = write_csv(tmp_path / "edges.csv", clean)
+    done = run_planner(kube_api, journal, "apply", "40-strict-orders", "--write", "--yes",
+                       "--traffic", str(edges), "--trust-declared", *SIDECAR)
+    assert done.returncode == 0, done.stderr
+    entry = journal_steps(journal)["40-strict-orders"]
+    assert entry["state"] == "applied" and not entry["forced"], entry
+    assert kube_api.get(POLICIES, "default", "orders") is not None
