@@ -383,7 +383,7 @@ def verify(step_id: str, spec: InputSpec, plan_options: PlanOptions,
 def status(spec: InputSpec, plan_options: PlanOptions, output: str, migrate_journal: bool,
            **session: Unpack[SessionOptions]) -> None:
     """Each step's state on this cluster: pending, applied, verified, failed, rolled back,
-    drifted or superseded.
+    drifted or superseded (written, for a --out folder: files, no cluster checked).
 
     Only the journal entries of the cluster the command talks to (or of the --out folder)
     are used; a note on stderr says when the journal also holds other clusters' steps.
