@@ -71,8 +71,20 @@ SUMMARIES: dict[str, str] = {
 }
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: the version, and which parsers read YAML manifests (the compiled one is
+    an optional wheel)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from planner.service import yaml_readers
+
+    click.echo(f"planner, version {__version__}\nYAML: {yaml_readers()}")
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="planner")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_show_version, help="Show the version (and the YAML parsers) and exit.")
 def cli() -> None:
     """meshplan: is a service mesh worth it here, and how to reach Istio STRICT mTLS safely.
 

@@ -105,6 +105,13 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+def yaml_readers() -> str:
+    """Which parsers read YAML manifests in this install (``planner --version``)."""
+    from planner.sources.yaml_compiled import describe
+
+    return describe()
+
+
 def scan(spec: InputSpec, *, progress: Progress | None = None,
          stdin: BinaryIO | None = None) -> ScanResult:
     """Read the input and build the inventory.

@@ -11,7 +11,8 @@ objects and namespace defaulting are left to the inventory.
 Untrusted input is bounded: files over ``max_file_bytes`` are refused before they are read,
 YAML aliases may add at most :data:`MAX_ALIAS_NODES` nodes to a document (billion laughs),
 recursive aliases are refused, and libyaml caps nesting depth (see
-:mod:`planner.sources.yaml_stream`, imported only when a file holds YAML).
+:mod:`planner.sources.yaml_stream`, imported only when a file holds YAML that the compiled
+parser does not read).
 
 Parsing is the cost of a scan, so when there are at least two files and
 :data:`PARALLEL_MIN_BYTES` of them, the files are parsed in worker processes, one file per task,
@@ -20,6 +21,11 @@ the strict error) is the same as a serial read. ``PLANNER_JOBS=N`` caps the work
 workers); values that are not a positive integer are ignored. stdin and kustomize output are
 read in this process. Any failure of the workers themselves (no fork, a killed worker, a result
 that cannot be pickled) silently reads the remaining files here instead.
+
+YAML is read by the compiled path (:mod:`planner.sources.yaml_compiled`, rapidyaml) when the
+load holds at least :data:`COMPILED_MIN_BYTES` of files (or one text that large), and by PyYAML
+for every text the compiled path cannot prove it reads alike; ``PLANNER_YAML=pyyaml`` reads
+everything with PyYAML. Both give the same documents, diagnostics and lines.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Generator, Sequence
-from contextlib import closing
-from dataclasses import dataclass, field
+from contextlib import closing, suppress
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
@@ -41,11 +47,12 @@ from planner.domain.diagnostics import Diagnostic, Severity, Source
 from planner.domain.object_names import kind_problem, name_problem, namespace_problem
 from planner.domain.value import value_class
 from planner.errors import InputError
+from planner.sources.yaml_documents import Problem
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from planner.sources.yaml_stream import Problem
+    from planner.sources.yaml_documents import Parsed
 
 DEFAULT_MAX_FILE_BYTES: Final = 256 * 1024 * 1024
 """Largest file, stdin or kustomize output read (256 MiB): far above any real manifest set,
@@ -73,6 +80,13 @@ break-even is about 1 MiB of manifests on a 2-core machine)."""
 
 JOBS_ENV: Final = "PLANNER_JOBS"
 """Environment variable capping the worker processes of a scan; ``1`` reads serially."""
+
+COMPILED_MIN_BYTES: Final = 128 * 1024
+"""Size of a load's files (or of one text) from which YAML goes to the compiled parser: importing
+rapidyaml costs about 35 ms, which its speed repays from about 100 KiB of manifests."""
+
+YAML_ENV: Final = "PLANNER_YAML"
+"""Environment variable choosing the YAML reader: ``pyyaml`` turns the compiled path off."""
 
 _JSON_START: Final = re.compile(r"\s*[\[{]")
 _JSON_START_BYTES: Final = re.compile(rb"\s*[\[{]")
@@ -131,6 +145,8 @@ def load_manifests(paths: Sequence[str], *, recursive: bool = False, strict: boo
         raise InputError(f"path not found: {missing[0]}")
     collector = _Collector(strict)
     units = _discover(paths, recursive, collector)
+    if _compiled_allowed() and _file_bytes(units) >= COMPILED_MIN_BYTES:
+        units = [replace(unit, compiled=True) for unit in units]
     # Closed at once on a strict error, so that no worker outlives the load.
     with closing(_read_all(units, stdin, max_file_bytes)) as parts:
         for done, part in enumerate(parts, start=1):
@@ -152,11 +168,28 @@ class _Kind(enum.Enum):
 @dataclass(frozen=True)
 class _Unit:
     """One thing to read. ``listed``: found in a directory, so only a regular file is read
-    (a FIFO named ``x.yaml`` would block); a path the user named may be a pipe."""
+    (a FIFO named ``x.yaml`` would block); a path the user named may be a pipe. ``compiled``:
+    part of a load large enough for the compiled YAML parser."""
 
     path: str
     kind: _Kind
     listed: bool = False
+    compiled: bool = False
+
+
+def _compiled_allowed() -> bool:
+    return os.environ.get(YAML_ENV, "").strip().lower() != "pyyaml"
+
+
+def _file_bytes(units: list[_Unit]) -> int:
+    """The total size of the regular files among ``units`` (stdin and kustomize output are
+    judged by their own size when read)."""
+    total = 0
+    for unit in units:
+        if unit.kind is _Kind.FILE:
+            with suppress(OSError):  # the read reports why
+                total += os.stat(unit.path).st_size
+    return total
 
 
 class _Invalid(Exception):
@@ -260,6 +293,10 @@ def _from_workers(units: list[_Unit], stdin: BinaryIO | None,
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    if units[0].compiled:
+        # Imported before the fork, so that the workers inherit it instead of each paying it.
+        import planner.sources.yaml_compiled  # noqa: F401
+
     # fork starts a worker in milliseconds; spawn would re-import the planner in each.
     context = (multiprocessing.get_context("fork")
                if "fork" in multiprocessing.get_all_start_methods() else None)
@@ -332,6 +369,7 @@ class _Reader:
         self.result = LoadResult()
         self._stdin = stdin
         self._max_bytes = max_file_bytes
+        self._compiled = False
 
     def error(self, source: Source, message: str) -> None:
         """Record one invalid file or document."""
@@ -340,6 +378,7 @@ class _Reader:
 
     def read(self, unit: _Unit) -> None:
         """Add the objects of one unit, or its diagnostics."""
+        self._compiled = unit.compiled
         try:
             data = self._bytes(unit)
         except _Invalid as exc:
@@ -487,10 +526,16 @@ class _Reader:
         if templated and _HELM_ACTION.search(text):
             self._warn_helm(file)
             return
-        # Imported here: a scan of JSON never needs PyYAML, whose import is not free.
-        from planner.sources.yaml_stream import Problem, parse_yaml
+        # Imported here: a scan of JSON needs no YAML parser, whose import is not free.
+        documents: Sequence[Parsed | Problem] | None = None
+        if self._compiled or (len(text) >= COMPILED_MIN_BYTES and _compiled_allowed()):
+            from planner.sources.yaml_compiled import compiled_documents
 
-        documents = parse_yaml(text, max_alias_nodes=MAX_ALIAS_NODES)
+            documents = compiled_documents(text)
+        if documents is None:
+            from planner.sources.yaml_stream import parse_yaml
+
+            documents = parse_yaml(text, max_alias_nodes=MAX_ALIAS_NODES)
         problems = [entry for entry in documents if isinstance(entry, Problem)]
         if problems and templated and _failed_on_template(text, problems):
             self._warn_helm(file)

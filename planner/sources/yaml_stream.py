@@ -16,10 +16,11 @@ This module imports PyYAML, which is not free, so callers import it only when th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import yaml
+
+from planner.sources.yaml_documents import Parsed, Problem
 
 # libyaml is several times faster; the pure-Python parser gives the same documents.
 _BaseLoader: type[yaml.CSafeLoader] | type[yaml.SafeLoader] = getattr(
@@ -71,25 +72,6 @@ _ANCHOR: Final = re.compile(r"&[^\s\[\]{},&]")
 _NOT_BEFORE_ANCHOR: Final = frozenset("=>&|/\\_.-")
 # Expanded sizes grow exponentially in a bomb; capping keeps them machine-sized integers.
 _SIZE_CAP: Final = 1 << 62
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A document that cannot be used. ``line`` (1-based) is known for YAML syntax errors."""
-
-    doc: int
-    message: str
-    line: int = 0
-
-
-class Parsed(NamedTuple):
-    """A usable document: its number from 1, its body, the 1-based line its top node starts
-    on, and for a ``kind: List`` the line of each ``items`` entry."""
-
-    doc: int
-    body: Any
-    line: int
-    items: tuple[int, ...] = ()
 
 
 def _item_lines(node: yaml.Node, first_line: int) -> tuple[int, ...]:
