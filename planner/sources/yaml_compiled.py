@@ -124,7 +124,7 @@ _FLOW_COLONS: Final = (re.compile(r":(?![ \r\n])(?:(?<=[\[{,]:)|(?<=[\[{,: ] :))
                        re.compile(r":[\]},]"))
 # A line holding brackets or braces that do not close on it: a flow collection over several
 # lines, where the two parsers do not refuse the same keys.
-_BRACKET_LINE: Final = re.compile(r"[^\n]*[\[{][^\n]*")
+_OPENER: Final = re.compile(r"[\[{]")
 # Node properties and reserved indicators where a node starts (conservatively: after any
 # space or indicator): anchors, aliases, tags, directives, `@`, backquote, complex keys.
 _PROPERTIES: Final = tuple(re.compile(f"{re.escape(c)}(?<=[ \\n\\r\\-?:\\[{{,]{re.escape(c)})")
@@ -240,8 +240,23 @@ def _risky_text(text: str, lined: str, data: bytes) -> bool:
         return False
     if any(_in_code(pattern, text) for pattern in _FLOW_RISKS):
         return True
-    return any(not _closes_on_its_line(line) for line in _BRACKET_LINE.findall(text)
-               if not line.lstrip().startswith("#"))
+    return _flow_over_lines(text)
+
+
+def _flow_over_lines(text: str) -> bool:
+    """Whether a line (not a comment) opens a bracket or brace that it does not close. Linear
+    in the text: each line holding an opener is looked at once."""
+    checked_until = -1
+    for match in _OPENER.finditer(text):
+        if match.start() < checked_until:
+            continue
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.start())
+        checked_until = end = len(text) if end < 0 else end
+        line = text[start:end]
+        if not line.lstrip().startswith("#") and not _closes_on_its_line(line):
+            return True
+    return False
 
 
 def _in_code(pattern: re.Pattern[str], text: str) -> bool:
