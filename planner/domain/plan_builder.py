@@ -371,9 +371,9 @@ class _Planner:
         if mode == NamespaceMode.AMBIENT:
             if labels.get("istio.io/dataplane-mode") != "ambient":
                 labels["istio.io/dataplane-mode"] = "ambient"
-            # A non-default revision's istiod only configures namespaces that name it.
-            if (rev := self.revision()) and not labels.get("istio.io/rev"):
-                labels["istio.io/rev"] = rev
+            # No istio.io/rev here, whatever revision runs: ztunnel serves ambient pods without
+            # it, and the revision's sidecar injector selects namespaces that carry it, so
+            # the label would win over ambient and inject sidecars (istio/istio#60313).
         elif not (labels.get("istio-injection") == "enabled" or labels.get("istio.io/rev")):
             rev = self.revision()
             if rev:

@@ -5,9 +5,8 @@ enrolled to stops the step (exit NOT_READY) unless --force, which the journal re
 shop sample on the test API server, its workloads running (pods made by the server's
 controllers and injector); ``planner`` as a subprocess.
 
-Sidecar enrollment throughout (``--dataplane sidecar``): the sample's Istio runs revision
-1-24, and an ambient enrollment labelled with that revision reads as sidecar injection once
-re-scanned (Istio lets ``istio.io/rev`` win over the ambient label)."""
+Sidecar enrollment throughout (``--dataplane sidecar``), so that every namespace's pods are
+checked for the sidecar the test server's injector adds."""
 
 from __future__ import annotations
 
