@@ -230,7 +230,18 @@ def _discover(paths: Sequence[str], recursive: bool, collector: _Collector) -> l
                 wanted = recursive if entry_is_dir else name.endswith(MANIFEST_SUFFIXES)
                 if wanted:
                     pending.append((os.path.join(current, name), entry_is_dir))
+            # kubectl skips subfolders silently; a plan of half a GitOps tree must not look
+            # like a plan of the whole, so the skipped ones are named.
+            skipped = [name for name, d in entries if d and not recursive
+                       and not name.startswith(".")]
+            if skipped:
+                collector.note(Source(current, 0), _skipped_folders(skipped))
     return units
+
+
+def _skipped_folders(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"{len(names)} subfolder(s) not read ({shown}): -R reads them"
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:
@@ -252,6 +263,10 @@ class _Collector:
     def error(self, source: Source, message: str) -> None:
         """Record one invalid directory; raise it at once when strict."""
         self.add(LoadResult(diagnostics=[Diagnostic(source, Severity.ERROR, message)], invalid=1))
+
+    def note(self, source: Source, message: str) -> None:
+        """Record something the user should know about what was (not) read."""
+        self.result.diagnostics.append(Diagnostic(source, Severity.INFO, message))
 
     def add(self, part: LoadResult) -> None:
         """Append the result of one unit. When strict, raise its first error instead: units

@@ -133,9 +133,12 @@ def test_directory_sorted_non_manifests_skipped_and_recursion_only_when_asked(
 
     flat = load_manifests([str(tmp_path)])
     assert names(flat) == ["a", "b", "c"]
-    assert flat.diagnostics == []
+    # kubectl skips subfolders without a word; the plan of half a tree must say so.
+    assert [(d.severity, d.source.file, d.message) for d in flat.diagnostics] == [
+        (Severity.INFO, str(tmp_path), "1 subfolder(s) not read (sub): -R reads them")]
     deep = load_manifests([str(tmp_path)], recursive=True)
     assert names(deep) == ["a", "b", "c", "d", "e"]
+    assert deep.diagnostics == []
     assert deep.documents[3].source.file == os.path.join(str(tmp_path), "sub", "d.yaml")
 
 
