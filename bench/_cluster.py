@@ -115,17 +115,6 @@ def best(times: Sequence[Timed], clock: str = "wall") -> float:
 
 
 
-def best_of_each(runs: int, *funcs: Callable[[], Any]) -> list[float]:
-    """The fastest timing of each function over ``runs`` rounds, the functions taking turns
-    within a round: a load that comes and goes then weighs on both sides of a ratio alike."""
-    best = [float("inf")] * len(funcs)
-    for _ in range(runs):
-        for i, func in enumerate(funcs):
-            start = time.perf_counter()
-            func()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
-
 
 def best_of(runs: int, func: Callable[[], Any]) -> float:
     """The fastest of ``runs`` timings in seconds: the least disturbed by a noisy machine."""

@@ -106,9 +106,7 @@ def _pod_state(state: PodState | None) -> dict[str, int] | None:
 def _workload(w: Workload) -> dict[str, Any]:
     ref = w.ref
     return {
-        "kind": ref.kind,
-        "namespace": ref.namespace,
-        "name": ref.name,
+        **_ref_body(ref),
         "replicas": w.replicas,
         "labels": w.labels,
         "annotations": w.annotations,
@@ -134,9 +132,7 @@ def _service_port(port: ServicePort) -> dict[str, Any]:
 def _service(s: Service) -> dict[str, Any]:
     ref = s.ref
     return {
-        "kind": ref.kind,
-        "namespace": ref.namespace,
-        "name": ref.name,
+        **_ref_body(ref),
         "type": s.type,
         "headless": s.headless,
         "selector": s.selector,
@@ -151,7 +147,7 @@ def _service(s: Service) -> dict[str, Any]:
 
 def _config_map(c: ConfigMap) -> dict[str, Any]:
     ref = c.ref
-    return {"kind": ref.kind, "namespace": ref.namespace, "name": ref.name, "data": c.data,
+    return {**_ref_body(ref), "data": c.data,
             "source": source_body(c.source)}
 
 
@@ -163,9 +159,7 @@ def _backend(b: BackendRef) -> dict[str, Any]:
 def _route(r: Route) -> dict[str, Any]:
     ref = r.ref
     return {
-        "kind": ref.kind,
-        "namespace": ref.namespace,
-        "name": ref.name,
+        **_ref_body(ref),
         "apiVersion": r.api_version,
         "className": r.class_name,
         "backends": [_backend(b) for b in r.backends],
@@ -177,22 +171,20 @@ def _route(r: Route) -> dict[str, Any]:
 
 def _api_callee(a: ApiServerCallee) -> dict[str, Any]:
     ref = a.ref
-    return {"kind": ref.kind, "namespace": ref.namespace, "name": ref.name,
+    return {**_ref_body(ref),
             "backends": [_backend(b) for b in a.backends], "source": source_body(a.source)}
 
 
 def _pod(pod: RunningPod) -> dict[str, Any]:
     ref = pod.ref
-    return {"kind": ref.kind, "namespace": ref.namespace, "name": ref.name,
+    return {**_ref_body(ref),
             "workload": pod.workload.key, "ips": list(pod.ips)}
 
 
 def _policy(p: PolicyObject) -> dict[str, Any]:
     ref = p.ref
     return {
-        "kind": ref.kind,
-        "namespace": ref.namespace,
-        "name": ref.name,
+        **_ref_body(ref),
         "apiVersion": p.api_version,
         "spec": to_wire(p.spec),
         "labels": p.labels,
