@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from planner.domain.value import value_class
 
 #: Chunk separators: whitespace, ``;``, quotes, brackets, pipes and backticks.
 _CHUNK = re.compile(r"[^\s;'\"<>(){}\[\]|`\\]+")
@@ -21,6 +22,8 @@ _SCHEME_END = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*$")
 _LABEL = r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?"
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _PORT = re.compile(r"[0-9]{1,5}")
+#: Where the authority of a URL ends: its path, query or fragment.
+_AUTHORITY_END = re.compile(r"[/?#]")
 #: ``$(VAR)`` as Kubernetes expands it in env values, command and args; ``$$`` escapes it.
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.\-]*)\)")
 
@@ -33,9 +36,10 @@ SCHEME_PORTS: Mapping[str, int] = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
+@value_class
 class Address:
-    """One ``host[:port]`` found in a string.
+    """One ``host[:port]`` found in a string (a value class: a large cluster has one per
+    address of every env variable and ConfigMap key).
 
     ``scheme`` is the URL scheme in lower case (``mysql`` for ``jdbc:mysql://``), ``key`` the
     nearest ``key=`` before it in the same chunk (``Host`` in ``Host=postgresql``), ``text`` the
@@ -109,7 +113,7 @@ def _chunk_addresses(chunk: str, next_port: int | None) -> list[Address]:
         key_part, sep, rest = chunk.rpartition("=")
         key = key_part if sep else None
     # The authority ends at the path, query or fragment; user info ends at the last ``@``.
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2]
+    authority = _AUTHORITY_END.split(rest, maxsplit=1)[0].rpartition("@")[2]
     items = authority.split(",")
     whole = chunk[match.start():] if match is not None else rest
     addresses = []

@@ -103,7 +103,10 @@ Check = Callable[[RuleContext], list[Finding]]
 
 @dataclass(frozen=True)
 class Rule:
-    """A rule: its description and its check."""
+    """A rule: its description and its check. ``answers`` names the profile answers
+    (:class:`planner.domain.profile.Profile` fields) the check reads: the fit assessment's
+    what-if for an unanswered question replays only the rules that read it."""
 
     info: RuleInfo
     check: Check
+    answers: frozenset[str] = frozenset()

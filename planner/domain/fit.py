@@ -63,7 +63,8 @@ def app_services(inventory: Inventory, root_namespace: str = "istio-system") -> 
 
 def is_apiserver_service(service: Service) -> bool:
     """True for ``default/kubernetes``: the API server's Service, without a selector."""
-    return (service.namespace, service.name) == ("default", "kubernetes") and not service.selector
+    return (service.name == "kubernetes" and service.namespace == "default"
+            and not service.selector)
 
 
 def verdict_for(score: float) -> Verdict:
@@ -244,10 +245,6 @@ class Assessment:
 # The verdict
 
 
-def _run(rules: Sequence[Rule], ctx: RuleContext) -> list[Finding]:
-    return [f for r in rules for f in r.check(ctx)]
-
-
 def _score(findings: Iterable[Finding]) -> tuple[int, float]:
     raw = BASE_SCORE + sum(f.weight for f in findings)
     return max(0, min(100, round(raw))), raw
@@ -263,7 +260,8 @@ def assess_fit(ctx: RuleContext, rules: Sequence[Rule], l7_codes: Iterable[str],
     recommended waypoint resolves and the reasons name as what must change first."""
     profile = ctx.profile if isinstance(ctx.profile, Profile) else Profile()
     ctx = replace(ctx, profile=profile)
-    findings = _run(rules, ctx)
+    by_rule = [rule.check(ctx) for rule in rules]
+    findings = [f for found in by_rule for f in found]
     score, raw = _score(findings)
     titles = {r.info.code: r.info.title for r in rules}
     factors = tuple(Factor(f.code, titles.get(f.code, f.code), f.value, f.threshold, f.weight,
@@ -277,7 +275,7 @@ def assess_fit(ctx: RuleContext, rules: Sequence[Rule], l7_codes: Iterable[str],
         score=score,
         raw_score=raw,
         factors=factors,
-        unknowns=_what_if(ctx, rules, profile),
+        unknowns=_what_if(ctx, rules, by_rule, profile),
         alternatives=_alternatives(codes, profile),
         namespaces=choices,
         costs=estimate_costs(ctx.inventory, choices, profile, nodes, ctx.root_namespace),
@@ -285,14 +283,21 @@ def assess_fit(ctx: RuleContext, rules: Sequence[Rule], l7_codes: Iterable[str],
     )
 
 
-def _what_if(ctx: RuleContext, rules: Sequence[Rule], profile: Profile) -> tuple[Unknown, ...]:
+def _what_if(ctx: RuleContext, rules: Sequence[Rule], by_rule: Sequence[Sequence[Finding]],
+             profile: Profile) -> tuple[Unknown, ...]:
+    """What each answer to each unanswered question would make of the score. ``by_rule`` are
+    each rule's findings with ``profile``: only the rules that read an answer
+    (``Rule.answers``) run again, the others' findings stand (the inventory-wide rules would
+    otherwise run once per answer)."""
     unknowns = []
     for name, question, answers in QUESTIONS:
         if getattr(profile, name) is not None:
             continue
         outcomes = []
         for value, label in answers:
-            score, _ = _score(_run(rules, replace(ctx, profile=replace(profile, **{name: value}))))
+            answered = replace(ctx, profile=replace(profile, **{name: value}))
+            score, _ = _score(f for rule, found in zip(rules, by_rule, strict=True)
+                              for f in (rule.check(answered) if name in rule.answers else found))
             outcomes.append(Outcome(label, score, verdict_for(score)))
         unknowns.append(Unknown(name, question, tuple(outcomes)))
     return tuple(unknowns)

@@ -20,7 +20,8 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 
 from planner.domain import raw
 from planner.domain.addresses import Address, expand_vars, find_addresses
@@ -126,10 +127,18 @@ class _EdgeAcc:
     protocols: list[str] = field(default_factory=list)
     target_ports: set[int] = field(default_factory=set)
 
+    def gather(self, evidence: Evidence, protocol: str | None,
+               target_ports: Iterable[int]) -> None:
+        """Add one piece of evidence, the protocol it implies and the container ports."""
+        self.evidence.append(evidence)
+        if protocol:
+            self.protocols.append(protocol)
+        self.target_ports.update(target_ports)
 
-@dataclass(frozen=True)
-class _Text:
-    """One string a workload carries, with where it came from."""
+
+class _Text(NamedTuple):
+    """One string a workload carries, with where it came from. A named tuple: a large cluster
+    has one per env variable, ConfigMap key and command line of every workload."""
 
     kind: str  # evidence kind: env, configmap, volume, command, args
     source: str
@@ -139,6 +148,23 @@ class _Text:
     #: Other workloads that get the same text wholesale (a shared ``envFrom`` ConfigMap or
     #: mounted file); empty when the text is the workload's own.
     shared_with: tuple[str, ...] = ()
+
+
+class _Found(NamedTuple):
+    """An address of a string, seen from one namespace: the Service it names (None: none) and,
+    when it names one, the Service port it reaches and what such a call counts for."""
+
+    address: Address
+    service: Service | None
+    port: ServicePort | None = None
+    exact: bool = False
+    #: The confidence of a call to ``service`` (before a shared ConfigMap lowers it).
+    confidence: float = 0.0
+    protocol: str | None = None
+    #: The edge key's callee and port, and the container ports behind the Service port.
+    callee: str = ""
+    port_number: int | None = None
+    target_ports: tuple[int, ...] = ()
 
 
 class _Builder:
@@ -219,11 +245,7 @@ class _Builder:
             svc: Service, port: ServicePort | None, evidence: Evidence,
             protocol: str | None = None, extra_targets: Iterable[int] = ()) -> None:
         acc = table[(caller, svc.ref.key, port.port if port else None)]
-        acc.evidence.append(evidence)
-        if protocol:
-            acc.protocols.append(protocol)
-        if port is not None:
-            acc.target_ports.update(self.target_ports(svc, port))
+        acc.gather(evidence, protocol, self.target_ports(svc, port) if port is not None else ())
         acc.target_ports.update(extra_targets)
 
     def external(self, node_id: str, reason: str) -> str:
@@ -234,10 +256,39 @@ class _Builder:
     # Calls from workloads
 
     def workload_calls(self) -> None:
+        # Workloads of a namespace often carry the same string (one address in many env
+        # variables, a ConfigMap several of them read): each distinct string is cut into
+        # addresses and resolved once per namespace; only what depends on where the string
+        # sits (its variable, a shared ConfigMap) is decided per workload.
+        found: dict[tuple[str, str], list[_Found]] = {}
         for workload in self.inv.workloads:
+            caller = workload.ref.key
             for text in self.texts(workload):
-                for address in find_addresses(text.value):
-                    self.add_address(workload, text, address)
+                place = (text.value, workload.namespace)
+                addresses = found.get(place)
+                if addresses is None:
+                    addresses = found[place] = [self.find(a, workload.namespace)
+                                                for a in find_addresses(text.value)]
+                for address in addresses:
+                    self.add_address(workload, caller, text, address)
+
+    def find(self, address: Address, namespace: str) -> _Found:
+        """The Service ``address`` names from ``namespace``, the port and confidence of a call
+        to it."""
+        svc = self.resolve_host(address.host, namespace)
+        if svc is None:
+            return _Found(address, None)
+        port, exact = self.port_for(svc, address)
+        if address.explicit or address.next_port is not None:
+            confidence = CONF_EXPLICIT if exact else CONF_PORT_MISMATCH
+        elif "." in address.host:
+            confidence = CONF_QUALIFIED
+        else:
+            confidence = CONF_NAMED
+        return _Found(address, svc, port, exact, confidence,
+                      _SCHEME_PROTOCOLS.get(address.scheme or ""), svc.ref.key,
+                      port.port if port else None,
+                      self.target_ports(svc, port) if port is not None else ())
 
     def texts(self, workload: Workload) -> list[_Text]:
         """Every string of ``workload`` that may hold an address, with ``$(VAR)`` expanded."""
@@ -301,24 +352,19 @@ class _Builder:
                 texts.append(_Text(kind, f"{where} {kind}", value, None, True))
         return texts
 
-    def add_address(self, workload: Workload, text: _Text, address: Address) -> None:
-        svc = self.resolve_host(address.host, workload.namespace)
+    def add_address(self, workload: Workload, caller: str, text: _Text, found: _Found) -> None:
+        """The call (or dangling address) ``found`` in ``text`` of ``workload`` (whose node id
+        is ``caller``) makes."""
+        address, svc = found.address, found.service
         if svc is None:
             if self.names_missing_service(text, address):
-                self.dangling.add(Dangling(workload.ref.key, text.source, address.text,
-                                           address.host))
+                self.dangling.add(Dangling(caller, text.source, address.text, address.host))
             return
         if workload.ref in svc.selects:
             return  # the workload naming itself (CURRENT_SERVICE=cars)
-        port, exact = self.port_for(svc, address)
-        if not address.explicit and not self.bare_name_counts(text, address, exact):
+        if not address.explicit and not self.bare_name_counts(text, address, found.exact):
             return
-        if address.explicit or address.next_port is not None:
-            confidence = CONF_EXPLICIT if exact else CONF_PORT_MISMATCH
-        elif "." in address.host:
-            confidence = CONF_QUALIFIED
-        else:
-            confidence = CONF_NAMED
+        confidence = found.confidence
         source = text.source
         if text.shared_with:
             confidence = min(confidence, CONF_SHARED)
@@ -327,9 +373,9 @@ class _Builder:
                                              if len(others) > 3 else "")
             cm = source.split(" key ", 1)[0]
             source = f"{source} (shared {cm}, also used by {named})"
-        protocol = _SCHEME_PROTOCOLS.get(address.scheme or "")
-        self.add(self.calls, workload.ref.key, svc, port,
-                 Evidence(text.kind, source, address.text, confidence), protocol)
+        self.calls[(caller, found.callee, found.port_number)].gather(
+            Evidence(text.kind, source, address.text, confidence), found.protocol,
+            found.target_ports)
 
     def names_missing_service(self, text: _Text, address: Address) -> bool:
         """Whether an address that resolved to no Service still names one: a cluster DNS name
@@ -686,9 +732,14 @@ class _Builder:
     # -----------------------------------------------------------------------------------------
     # Nodes, mesh state and coverage
 
+    @cached_property
+    def gateways(self) -> frozenset[ObjectRef]:
+        """The Istio gateways among the workloads: the mesh state and the coverage both ask."""
+        return frozenset(w.ref for w in self.inv.workloads if is_istio_gateway(w))
+
     def mesh_state(self, workload: Workload) -> tuple[bool, str]:
         """Whether the workload's pods are in the mesh now, and why, in words."""
-        if is_istio_gateway(workload):
+        if workload.ref in self.gateways:
             return True, GATEWAY_MESHED
         observed = workload.observed
         if observed is not None and observed.pods > 0:
@@ -736,10 +787,12 @@ class _Builder:
         for node_id, reason in self.externals.items():
             meshed = reason.startswith("meshed")
             nodes.append(Node(node_id, NodeKind.EXTERNAL, "", node_id, meshed, reason))
-        edges = tuple(e for e in _edges(self.calls, self.inv, hint=False)
-                      if max((ev.confidence for ev in e.evidence), default=1.0)
-                      >= self.min_confidence)
-        hints = _edges(self.hints, self.inv, hint=True)
+        services = {s.ref.key: s for s in self.inv.services}
+        edges = _edges(self.calls, services, hint=False)
+        if self.min_confidence > 0.0:  # no confidence is negative: no minimum keeps every edge
+            edges = tuple(e for e in edges if max((ev.confidence for ev in e.evidence),
+                                                  default=1.0) >= self.min_confidence)
+        hints = _edges(self.hints, services, hint=True)
         return CallGraph(
             nodes=tuple(sorted(nodes, key=lambda n: n.id)),
             edges=edges,
@@ -752,9 +805,19 @@ class _Builder:
     def manifest_coverage(self, edges: tuple[Edge, ...]) -> ManifestCoverage:
         """Application workloads, the blind ones among them, and the dangling addresses."""
         callers = {e.caller for e in edges}
-        apps = [w.ref.key for w in self.inv.workloads if _expected_to_call(w)]
+        apps = [w.ref.key for w in self.inv.workloads if self.expected_to_call(w)]
         return ManifestCoverage(len(apps), tuple(k for k in apps if k not in callers),
                                 tuple(sorted(self.dangling)))
+
+    def expected_to_call(self, workload: Workload) -> bool:
+        """An application workload whose calls the graph should show: not in a system
+        namespace, not Istio's (istiod, gateways), not an ingress controller or Prometheus, and
+        no datastore, broker or exporter (they serve and call nothing)."""
+        if workload.namespace in _INFRA_NAMESPACES or workload.ref in self.gateways:
+            return False
+        if workload.name.startswith("istiod") or infrastructure_role(workload) is not None:
+            return False
+        return not is_server_only(workload)
 
     def coverage(self, edges: tuple[Edge, ...]) -> tuple[CoverageGap, ...]:
         """Workloads the graph may be blind to. Kubelet and scrape edges do not count: every
@@ -784,37 +847,37 @@ _APISERVER_HOSTS = ("kubernetes.default.svc", "kubernetes.default")
 _INFRA_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "istio-system"})
 
 
-def _expected_to_call(workload: Workload) -> bool:
-    """An application workload whose calls the graph should show: not in a system namespace,
-    not Istio's (istiod, gateways), not an ingress controller or Prometheus, and no datastore,
-    broker or exporter (they serve and call nothing)."""
-    if workload.namespace in _INFRA_NAMESPACES or is_istio_gateway(workload):
-        return False
-    if workload.name.startswith("istiod") or infrastructure_role(workload) is not None:
-        return False
-    return not is_server_only(workload)
-
-
-def _edges(table: Mapping[tuple[str, str, int | None], _EdgeAcc], inventory: Inventory,
-           hint: bool) -> tuple[Edge, ...]:
-    services = {s.ref.key: s for s in inventory.services}
+def _edges(table: Mapping[tuple[str, str, int | None], _EdgeAcc],
+           services: Mapping[str, Service], hint: bool) -> tuple[Edge, ...]:
+    """The edges of ``table``, sorted; ``services`` maps callee ids to their Services."""
+    # The protocol a Service port's name implies, worked out once for all its callers.
+    port_protocols: dict[tuple[str, int | None], str] = {}
     edges = []
     for (caller, callee, port), acc in table.items():
-        svc = services[callee]
-        service_port = next((p for p in svc.ports if p.port == port), None)
-        # Scheme-given protocols beat port names: ``http://x:5432`` is what the client speaks.
-        protocol = (sorted(acc.protocols, key=_protocol_rank)[0] if acc.protocols
-                    else _protocol_of_port(service_port) or "tcp")
+        if acc.protocols:
+            # Scheme-given protocols beat port names: ``http://x:5432`` is what the client
+            # speaks.
+            protocol = min(acc.protocols, key=_protocol_rank)
+        elif (protocol_of_port := port_protocols.get((callee, port))) is not None:
+            protocol = protocol_of_port
+        else:
+            service_port = next((p for p in services[callee].ports if p.port == port), None)
+            protocol = port_protocols[(callee, port)] = (_protocol_of_port(service_port)
+                                                         or "tcp")
+        # Most edges have one piece of evidence: nothing to merge.
+        evidence = (acc.evidence[0],) if len(acc.evidence) == 1 else merge_evidence(acc.evidence)
         edges.append(Edge(caller, callee, port, tuple(sorted(acc.target_ports)), protocol,
-                          merge_evidence(acc.evidence), hint=hint))
+                          evidence, hint=hint))
     return tuple(sorted(edges, key=lambda e: (e.caller, e.callee, -1 if e.port is None
                                               else e.port)))
 
 
+#: Specific server-first protocols first, then grpc over http (gRPC runs on HTTP/2).
+_PROTOCOL_ORDER: Mapping[str, int] = {"http": 2, "grpc": 1, "tcp": 3}
+
+
 def _protocol_rank(protocol: str) -> tuple[int, str]:
-    # Specific server-first protocols first, then grpc over http (gRPC runs on HTTP/2).
-    order = {"http": 2, "grpc": 1, "tcp": 3}
-    return order.get(protocol, 0), protocol
+    return _PROTOCOL_ORDER.get(protocol, 0), protocol
 
 
 def _protocol_of_port(port: ServicePort | None) -> str | None:

@@ -43,13 +43,14 @@ def is_istio_gateway(workload: Workload) -> bool:
     by its labels, its gateway injection template, or a ``proxyv2`` container run as a router
     (an injected sidecar runs the same image with ``proxy sidecar``)."""
     labels = workload.pod_labels
-    if any(labels.get(k) for k in _MANAGED_LABELS):
+    if any(map(labels.get, _MANAGED_LABELS)):
         return True
     if labels.get("istio") in _GATEWAY_APPS or labels.get("app") in _GATEWAY_APPS:
         return True
     if "gateway" in workload.pod_annotations.get("inject.istio.io/templates", ""):
         return True
-    return any(_image_name(c.image) == "proxyv2" and "router" in c.args
+    # The argument first: every stage asks this of every workload, and few run a router.
+    return any("router" in c.args and _image_name(c.image) == "proxyv2"
                for c in workload.containers)
 
 
@@ -59,8 +60,9 @@ def is_istio_gateway_caller(node_id: str) -> bool:
             and node_id.removeprefix(INGRESS_PREFIX) in ISTIO_GATEWAY_CLASSES)
 
 
-_INGRESS_IMAGES = ("ingress-nginx", "nginx-ingress", "traefik", "haproxy-ingress", "contour",
-                   "kong", "ingress-controller")
+#: Image name parts of ingress controllers, found anywhere in a workload's images.
+_INGRESS_IMAGE = re.compile("ingress-nginx|nginx-ingress|traefik|haproxy-ingress|contour|kong|"
+                            "ingress-controller")
 #: Image and workload names of servers that call nothing by design: datastores, brokers,
 #: exporters and trace stores.
 _SERVER_NAMES = re.compile(
@@ -73,18 +75,20 @@ def infrastructure_role(workload: Workload) -> str | None:
     """``ingress controller`` or ``Prometheus`` for workloads that stay outside the mesh by
     design (MESH-NOTES §7.2, §7.5), else None. Istio's own gateways are neither: they are
     proxies of the mesh."""
-    if is_istio_gateway(workload):
+    images = " ".join(c.image for c in workload.containers).lower()
+    names = (workload.name, workload.pod_labels.get("app", ""),
+             workload.pod_labels.get("app.kubernetes.io/name", ""))
+    if _INGRESS_IMAGE.search(images) or any("ingress" in n and "controller" in n
+                                             for n in names):
+        role = "ingress controller"
+    elif "prometheus" in images and any(
+            c.image.lower().split("@")[0].split(":")[0].rsplit("/", 1)[-1] == "prometheus"
+            for c in workload.containers):
+        role = "Prometheus"
+    else:
         return None
-    images = " ".join(c.image.lower() for c in workload.containers)
-    names = {workload.name, workload.pod_labels.get("app", ""),
-             workload.pod_labels.get("app.kubernetes.io/name", "")}
-    if any(marker in images for marker in _INGRESS_IMAGES) or any(
-            "ingress" in n and "controller" in n for n in names):
-        return "ingress controller"
-    if any(c.image.lower().split("@")[0].split(":")[0].rsplit("/", 1)[-1] == "prometheus"
-           for c in workload.containers):
-        return "Prometheus"
-    return None
+    # Asked last: most workloads have no role, and the gateway test is the dearer one.
+    return None if is_istio_gateway(workload) else role
 
 
 def is_server_only(workload: Workload) -> bool:

@@ -26,4 +26,4 @@ def check(ctx: RuleContext) -> list[Finding]:
                          yes="compliance requires mTLS everywhere without code changes")
 
 
-RULE = Rule(INFO, check)
+RULE = Rule(INFO, check, answers=frozenset({"compliance_mtls"}))

@@ -26,4 +26,4 @@ def check(ctx: RuleContext) -> list[Finding]:
                          yes="golden metrics and tracing wanted without instrumenting services")
 
 
-RULE = Rule(INFO, check)
+RULE = Rule(INFO, check, answers=frozenset({"observability_needed"}))

@@ -35,4 +35,4 @@ def check(ctx: RuleContext) -> list[Finding]:
     return []
 
 
-RULE = Rule(INFO, check)
+RULE = Rule(INFO, check, answers=frozenset({"platform_engineers"}))

@@ -48,6 +48,8 @@ def multi_version_services(inventory: Inventory) -> list[Signal]:
             keys.update(str(k) for k in raw.mapping(subset.get("labels")))
     found: dict[str, set[str]] = defaultdict(set)
     for svc in inventory.services:
+        if len(svc.selects) < 2:
+            continue  # one workload runs one version (most Services: skip them cheaply)
         workloads = [inventory.workload_index[r] for r in svc.selects
                      if r in inventory.workload_index]
         if len(workloads) < 2:
