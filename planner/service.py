@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from planner.domain.fit import Assessment
     from planner.domain.observed import NamespaceTraffic
     from planner.domain.plan import DataplaneDecision, Plan
+    from planner.domain.simulation_index import SimulationIndex
     from planner.domain.suppressions import Suppression
     from planner.domain.traffic import GateResult, Health, TrafficSnapshot
     from planner.domain.whatif import WhatIf
@@ -233,6 +234,7 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
     from dataclasses import replace
 
     from planner.domain.plan_builder import build_plan_from
+    from planner.domain.simulation_index import SimulationIndex
     from planner.rules.authz import authz_findings
     from planner.rules.blockers import AMBIENT_READINESS_RULES, BLOCKER_RULES
 
@@ -252,6 +254,8 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
         members = membership(context.inventory, context.root_namespace, decision.modes,
                              decision.why)
         proposal = authorization_policies(context.inventory, analysis.graph, members)
+    # The plan's exceptions and its steps' what-ifs simulate the same calls: resolved once.
+    index = SimulationIndex(context.inventory, context.graph)
     plan = build_plan_from(context.inventory, context.graph, findings,
                            root_namespace=context.root_namespace, granularity=granularity,
                            dataplane=decision.modes, dataplane_why=decision.why,
@@ -259,19 +263,24 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
                            fit=assessment.fit_verdict, unread=analysis.scan.unread,
                            enrollment_codes={r.info.code for r in AMBIENT_READINESS_RULES},
                            authz=proposal,
-                           authz_findings=authz_findings(proposal) if proposal else ())
-    return replace(plan, what_if=_step_what_ifs(analysis, plan))
+                           authz_findings=authz_findings(proposal) if proposal else (),
+                           index=index)
+    return replace(plan, what_if=_step_what_ifs(analysis, plan, index))
 
 
-def _step_what_ifs(analysis: Analysis, plan: Plan) -> dict[str, WhatIf]:
+def _step_what_ifs(analysis: Analysis, plan: Plan,
+                   index: SimulationIndex | None = None) -> dict[str, WhatIf]:
     """Each STRICT and exception step's what-if now: its policies on top of the mesh as the
-    scan shows it, judged on ``analysis.graph`` (with observed traffic once merged)."""
+    scan shows it, judged on ``analysis.graph`` (with observed traffic once merged).
+    ``index``: the plan's simulation index, used when it was built on that graph."""
     from planner.domain import whatif
 
     inventory = analysis.scan.inventory
+    if index is not None and not index.serves(inventory, analysis.graph):
+        index = None
     return whatif.step_what_ifs(
         inventory, analysis.graph, plan.steps, root_namespace=plan.root_namespace,
-        enrollment=whatif.current_enrollment(inventory, analysis.graph))
+        enrollment=whatif.current_enrollment(inventory, analysis.graph), index=index)
 
 
 def _dataplane_decision(analysis: Analysis, assessment: Assessment,

@@ -98,13 +98,24 @@ def caller_fate(inventory: Inventory, members: Membership, node_id: str) -> tupl
     ref = parse_ref(node_id)
     workload = inventory.workload_index.get(ref) if ref is not None else None
     if workload is None:
-        if is_istio_gateway_caller(node_id):
-            return True, GATEWAY_MESHED
-        if node_id.startswith(INGRESS_PREFIX):
-            return False, f"ingress controller {node_id.removeprefix(INGRESS_PREFIX)} " \
-                          "outside the mesh"
-        return False, f"{node_id} is outside the mesh"
-    if is_istio_gateway(workload):
+        return _fate_outside_inventory(node_id)
+    return _workload_fate(members, workload, is_istio_gateway(workload))
+
+
+def _fate_outside_inventory(node_id: str) -> tuple[bool, str]:
+    """:func:`caller_fate` of a node that is no workload of the input."""
+    if is_istio_gateway_caller(node_id):
+        return True, GATEWAY_MESHED
+    if node_id.startswith(INGRESS_PREFIX):
+        return False, f"ingress controller {node_id.removeprefix(INGRESS_PREFIX)} " \
+                      "outside the mesh"
+    return False, f"{node_id} is outside the mesh"
+
+
+def _workload_fate(members: Membership, workload: Workload,
+                   gateway: bool) -> tuple[bool, str]:
+    """:func:`caller_fate` of a workload of the input (``gateway``: an Istio gateway)."""
+    if gateway:
         return True, GATEWAY_MESHED
     mode = members.modes.get(workload.namespace, NamespaceMode.OUTSIDE)
     if mode == NamespaceMode.OUTSIDE:
@@ -130,6 +141,50 @@ def enforces_peer_authentication(inventory: Inventory, members: Membership,
     workload = inventory.workload_index.get(ref) if ref is not None else None
     return (workload is not None and not is_istio_gateway(workload)
             and caller_fate(inventory, members, node_id)[0])
+
+
+class CallerFates:
+    """:func:`caller_fate` and :func:`enforces_peer_authentication` for one inventory and
+    membership, each node worked out once however many calls ask about it (a workload's
+    gateway role once, not once per edge). It keeps what it worked out for as long as its
+    owner keeps it: one plan, one rule context."""
+
+    def __init__(self, inventory: Inventory, members: Membership) -> None:
+        self.inventory = inventory
+        self.members = members
+        self._fates: dict[str, tuple[bool, str]] = {}
+        self._enforces: dict[str, bool] = {}
+        self._gateways: dict[ObjectRef, bool] = {}
+
+    def of(self, node_id: str) -> tuple[bool, str]:
+        """:func:`caller_fate` of ``node_id``."""
+        fate = self._fates.get(node_id)
+        if fate is None:
+            workload = self._workload(node_id)
+            fate = (_fate_outside_inventory(node_id) if workload is None
+                    else _workload_fate(self.members, workload, self._gateway(workload)))
+            self._fates[node_id] = fate
+        return fate
+
+    def enforces(self, node_id: str) -> bool:
+        """:func:`enforces_peer_authentication` of ``node_id``."""
+        found = self._enforces.get(node_id)
+        if found is None:
+            workload = self._workload(node_id)
+            found = (workload is not None and not self._gateway(workload)
+                     and self.of(node_id)[0])
+            self._enforces[node_id] = found
+        return found
+
+    def _workload(self, node_id: str) -> Workload | None:
+        ref = parse_ref(node_id)
+        return self.inventory.workload_index.get(ref) if ref is not None else None
+
+    def _gateway(self, workload: Workload) -> bool:
+        found = self._gateways.get(workload.ref)
+        if found is None:
+            found = self._gateways[workload.ref] = is_istio_gateway(workload)
+        return found
 
 
 def benign_plaintext(inventory: Inventory, members: Membership, edge: Edge,

@@ -19,15 +19,8 @@ from planner.domain import policy
 from planner.domain.digraph import callers_first
 from planner.domain.findings import Finding
 from planner.domain.graph import CallGraph
-from planner.domain.inventory import Inventory, ObjectRef, Workload
-from planner.domain.membership import (
-    Membership,
-    caller_fate,
-    container_ports,
-    enforces_peer_authentication,
-    membership,
-    parse_ref,
-)
+from planner.domain.inventory import Inventory, Workload
+from planner.domain.membership import CallerFates, Membership, membership, parse_ref
 from planner.domain.plan import (
     Action,
     Change,
@@ -46,6 +39,7 @@ from planner.domain.plan import (
 )
 from planner.domain.promql import plaintext_queries
 from planner.domain.roles import is_istio_gateway, is_istio_gateway_caller
+from planner.domain.simulation_index import SimulationIndex
 from planner.domain.verdict import FitVerdict
 
 if TYPE_CHECKING:
@@ -102,7 +96,8 @@ def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[F
                     unread: Collection[str] = (),
                     enrollment_codes: Collection[str] = (),
                     authz: AuthzProposal | None = None,
-                    authz_findings: Iterable[Finding] = ()) -> Plan:
+                    authz_findings: Iterable[Finding] = (),
+                    index: SimulationIndex | None = None) -> Plan:
     """Order the rollout. ``findings`` are the blocker findings; each is attached to the step it
     endangers, and its ``exception`` (caller, workload, ports) becomes a port exception.
     ``dataplane`` maps namespaces to the data plane they get (sidecar where missing),
@@ -112,7 +107,9 @@ def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[F
     Findings whose code is in ``enrollment_codes`` (ambient readiness) block the namespace's
     enrollment step instead of its STRICT step. With ``authz`` (the least-privilege proposal)
     the authorization phases follow mesh-wide STRICT, blocked by ``authz_findings``
-    (:func:`planner.domain.authz_rollout.authz_steps`).
+    (:func:`planner.domain.authz_rollout.authz_steps`). ``index`` is the
+    :class:`~planner.domain.simulation_index.SimulationIndex` of ``inventory`` and ``graph``
+    when the caller simulates the steps too (built here otherwise).
 
     Raises ``ValueError`` for an unknown ``granularity`` (``namespace`` or ``workload``)."""
     if granularity not in tuple(Granularity):
@@ -121,7 +118,8 @@ def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[F
     planner = _Planner(inventory, graph, tuple(sorted(findings)), root_namespace,
                        Granularity(granularity),
                        membership(inventory, root_namespace, dataplane, dataplane_why),
-                       frozenset(gaps), frozenset(enrollment_codes))
+                       frozenset(gaps), frozenset(enrollment_codes),
+                       index or SimulationIndex(inventory, graph))
     plan = planner.build()
     if authz is not None:
         from planner.domain.authz_rollout import AUTHORIZATION_POLICY, authz_steps
@@ -180,7 +178,8 @@ class _Planner:
     def __init__(self, inventory: Inventory, graph: CallGraph, findings: tuple[Finding, ...],
                  root: str, granularity: Granularity, members: Membership,
                  unread: frozenset[str] = frozenset(),
-                 enrollment_codes: frozenset[str] = frozenset()) -> None:
+                 enrollment_codes: frozenset[str] = frozenset(),
+                 index: SimulationIndex | None = None) -> None:
         self.inv = inventory
         self.enrollment_codes = enrollment_codes
         self.unread = unread
@@ -189,6 +188,9 @@ class _Planner:
         self.root = root
         self.granularity = granularity
         self.members = members
+        #: Each node's fate under ``members``, worked out once for every step that asks.
+        self.callers = CallerFates(inventory, members)
+        self.index = index or SimulationIndex(inventory, graph)
         self.policies = policy.effective_policies(inventory, root)
         mesh = self.policies.mesh_wide
         #: A mesh already STRICT stays so (see ``mesh_permissive``).
@@ -207,7 +209,6 @@ class _Planner:
         self.fates: dict[str, NamespaceFate] = {}
         #: Who is in the mesh once the enroll steps are done (see ``exceptions_for``).
         self.planned: Enrollment | None = None
-        self._bound: dict[ObjectRef, set[int]] = {}
         #: Findings that ask for a port exception, by namespace (see ``exceptions_for``).
         self.exception_findings: dict[str, list[Finding]] = defaultdict(list)
         for finding in findings:
@@ -396,7 +397,7 @@ class _Planner:
         restarts = [w for w in sorted(workloads, key=lambda w: w.ref)
                     if mode == NamespaceMode.SIDECAR and w.ref.kind in RESTARTABLE
                     and not is_istio_gateway(w)
-                    and caller_fate(self.inv, self.members, w.ref.key)[0]
+                    and self.callers.of(w.ref.key)[0]
                     and not (w.observed and w.observed.pods
                              and w.observed.sidecar_injected == w.observed.pods)]
         for w in restarts:
@@ -494,11 +495,12 @@ class _Planner:
         uncovered: dict[tuple[str, str, str], str] = {}
         workloads = self.inv.workload_index
         if self.planned is None:
-            self.planned = whatif.planned_enrollment(self.inv, self.graph, self.members)
+            self.planned = whatif.planned_enrollment(self.inv, self.graph, self.members,
+                                                     self.callers)
         strict = whatif.namespace_policy(self.inv, self.root, ns, "STRICT")
         simulated = whatif.simulate(
             self.inv, self.graph, [strict], root_namespace=self.root, enrollment=self.planned,
-            scope=self.inv.workloads_by_namespace.get(ns, ()))
+            scope=self.inv.workloads_by_namespace.get(ns, ()), index=self.index)
         for row in simulated.breaking:
             callee = parse_ref(row.callee)
             server = workloads.get(callee) if callee is not None else None
@@ -514,8 +516,8 @@ class _Planner:
             caller, target = offer.caller, offer.workload
             ref = parse_ref(target)
             workload = workloads.get(ref) if ref else None
-            if workload is None or caller_fate(self.inv, self.members, caller)[0] \
-                    or not enforces_peer_authentication(self.inv, self.members, target):
+            if workload is None or self.callers.of(caller)[0] \
+                    or not self.callers.enforces(target):
                 continue
             ports = tuple(sorted(set(offer.ports)))
             entry = self.cover(needed, uncovered, caller, f"{caller} ({finding.code})",
@@ -546,15 +548,10 @@ class _Planner:
         entry.callers.add(caller)
         return entry
 
-    def bound_ports(self, workload: Workload) -> set[int]:
+    def bound_ports(self, workload: Workload) -> frozenset[int]:
         """Container ports of ``workload`` behind some Service that selects it: the only ones
         ``portLevelMtls`` applies to (MESH-NOTES §1)."""
-        cached = self._bound.get(workload.ref)
-        if cached is None:
-            cached = {p for s in self.inv.services_of.get(workload.ref, ())
-                      for p in container_ports(self.inv, s, None, workload)}
-            self._bound[workload.ref] = cached
-        return cached
+        return self.index.bound_ports(workload)
 
     @cached_property
     def _pod_labels(self) -> policy.PodLabelIndex:
@@ -577,7 +574,7 @@ class _Planner:
             if ref is None:
                 continue
             by_ns[ref.namespace].append(i)
-            if not caller_fate(self.inv, self.members, key)[0]:
+            if not self.callers.of(key)[0]:
                 outside.append(i)
         return by_ns, outside
 
@@ -703,7 +700,7 @@ class _Planner:
         served = self._served
         candidates = [w for w in self.inv.workloads_by_namespace.get(ns, ())
                       if w.ref.key in served and w.ref.key not in exceptions
-                      and caller_fate(self.inv, self.members, w.ref.key)[0]
+                      and self.callers.of(w.ref.key)[0]
                       # A selector shared with another workload would stage it too, unseen.
                       and self.isolating_selector(w)[0]]
         names = _unique_names({w.ref.key: w for w in candidates})

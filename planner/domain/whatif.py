@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.domain import policy
-from planner.domain.graph import ANY_CALLER, KUBELET, CallGraph, Edge, Evidence, ObservedStats
+from planner.domain.graph import KUBELET, CallGraph, Edge, Evidence, ObservedStats
 from planner.domain.inventory import (
     REWRITE_PROBES_ANNOTATION,
     Inventory,
@@ -38,18 +38,14 @@ from planner.domain.inventory import (
     Service,
     Workload,
 )
-from planner.domain.membership import (
-    Membership,
-    backend_ports,
-    benign_plaintext,
-    caller_fate,
-    container_ports,
-    enforces_peer_authentication,
-    parse_ref,
-)
-from planner.domain.observed import UNNAMED_SERVICE_PREFIX
+from planner.domain.membership import CallerFates, Membership, benign_plaintext, parse_ref
 from planner.domain.plan import Action, NamespaceMode, Phase, Step
 from planner.domain.roles import is_istio_gateway
+from planner.domain.simulation_index import (
+    InboundCall,
+    SimulationIndex,
+    destination_rules_by_namespace,
+)
 
 STRICT = "STRICT"
 PERMISSIVE = "PERMISSIVE"
@@ -172,13 +168,15 @@ def current_enrollment(inventory: Inventory, graph: CallGraph) -> Enrollment:
                       Membership(modes, reasons, frozenset(already)), meshed, enforces)
 
 
-def planned_enrollment(inventory: Inventory, graph: CallGraph,
-                       members: Membership) -> Enrollment:
+def planned_enrollment(inventory: Inventory, graph: CallGraph, members: Membership,
+                       fates: CallerFates | None = None) -> Enrollment:
     """The mesh once the plan's enroll steps are done (``members`` is the plan's
-    :func:`~planner.domain.membership.membership`)."""
-    meshed = {n.id: caller_fate(inventory, members, n.id) for n in graph.nodes}
-    enforces = frozenset(w.ref.key for w in inventory.workloads
-                         if enforces_peer_authentication(inventory, members, w.ref.key))
+    :func:`~planner.domain.membership.membership`; ``fates``, the caller's
+    :class:`~planner.domain.membership.CallerFates` of it, if it keeps one)."""
+    if fates is None:
+        fates = CallerFates(inventory, members)
+    meshed = {n.id: fates.of(n.id) for n in graph.nodes}
+    enforces = frozenset(w.ref.key for w in inventory.workloads if fates.enforces(w.ref.key))
     return Enrollment("after the plan's enrollment", members, meshed, enforces)
 
 
@@ -266,20 +264,42 @@ def _name(ps: PolicySet, p: PolicyObject, scope: str) -> str:
 def effective_mode(ps: PolicySet, workload: Workload, port: int | None) -> tuple[str, str]:
     """The mTLS mode Istio enforces on ``workload``'s container ``port`` (the workload level
     when None), and the policy that decides it, in words. Narrowest wins; UNSET inherits."""
-    # Of several workload policies on the same pods Istio keeps the oldest (list order).
-    chosen = next((p for p in ps.workload.get(workload.namespace, ()) if selects(p, workload)),
-                  None)
-    if chosen is not None:
-        if port is not None and (mode := _port_mode(chosen, port)) != "UNSET":
-            return mode, f"port {port} of {_name(ps, chosen, 'workload')}"
-        if (mode := _known(policy.mtls_mode(chosen))) != "UNSET":
-            return mode, _name(ps, chosen, "workload")
-    ns_policy = ps.namespace.get(workload.namespace)
-    if ns_policy is not None and (mode := _known(policy.mtls_mode(ns_policy))) != "UNSET":
-        return mode, _name(ps, ns_policy, "namespace-wide")
-    if ps.mesh is not None and (mode := _known(policy.mtls_mode(ps.mesh))) != "UNSET":
-        return mode, _name(ps, ps.mesh, "mesh-wide")
-    return PERMISSIVE, "Istio's default (no policy sets a mode)"
+    return _WorkloadMode.of(ps, workload).at(port)
+
+
+@dataclass(frozen=True)
+class _WorkloadMode:
+    """:func:`effective_mode` of one workload with the part no port changes resolved: the
+    workload policy Istio picks for its pods (``chosen``), and the mode and its source in
+    words where no port-level setting of ``chosen`` decides."""
+
+    ps: PolicySet
+    chosen: PolicyObject | None
+    mode: str
+    decided_by: str
+
+    @staticmethod
+    def of(ps: PolicySet, workload: Workload) -> _WorkloadMode:
+        """Resolve ``workload``'s policies in ``ps``: narrowest wins, UNSET inherits."""
+        # Of several workload policies on the same pods Istio keeps the oldest (list order).
+        chosen = next((p for p in ps.workload.get(workload.namespace, ())
+                       if selects(p, workload)), None)
+        if chosen is not None and (mode := _known(policy.mtls_mode(chosen))) != "UNSET":
+            return _WorkloadMode(ps, chosen, mode, _name(ps, chosen, "workload"))
+        ns_policy = ps.namespace.get(workload.namespace)
+        if ns_policy is not None and (mode := _known(policy.mtls_mode(ns_policy))) != "UNSET":
+            return _WorkloadMode(ps, chosen, mode, _name(ps, ns_policy, "namespace-wide"))
+        if ps.mesh is not None and (mode := _known(policy.mtls_mode(ps.mesh))) != "UNSET":
+            return _WorkloadMode(ps, chosen, mode, _name(ps, ps.mesh, "mesh-wide"))
+        return _WorkloadMode(ps, chosen, PERMISSIVE, "Istio's default (no policy sets a mode)")
+
+    def at(self, port: int | None) -> tuple[str, str]:
+        """The mode on container ``port`` (the workload level when None) and its source."""
+        chosen = self.chosen
+        if chosen is not None and port is not None and \
+                (mode := _port_mode(chosen, port)) != "UNSET":
+            return mode, f"port {port} of {_name(self.ps, chosen, 'workload')}"
+        return self.mode, self.decided_by
 
 
 def in_scope(ps: PolicySet, inventory: Inventory,
@@ -379,12 +399,21 @@ def describe(obj: Mapping[str, Any], root: str) -> str:
 
 def simulate(inventory: Inventory, graph: CallGraph, changes: Sequence[Mapping[str, Any]], *,
              root_namespace: str, enrollment: Enrollment,
-             scope: Sequence[Workload] | None = None) -> WhatIf:
+             scope: Sequence[Workload] | None = None,
+             index: SimulationIndex | None = None) -> WhatIf:
     """Every call into the workloads the ``changes`` reach (or ``scope``), judged under the
     policies in effect once they are applied: does it break, why, on what evidence.
 
     ``changes`` are PeerAuthentication manifests (other kinds are ignored). ``graph`` may be
-    merged with observed traffic; its observed stats then count as evidence. Pure."""
+    merged with observed traffic; its observed stats then count as evidence. ``index`` is a
+    :class:`~planner.domain.simulation_index.SimulationIndex` of this inventory and graph
+    that a caller simulating many times keeps (built here otherwise). Pure.
+
+    Raises ``ValueError`` when ``index`` was built on another inventory or graph."""
+    if index is None:
+        index = SimulationIndex(inventory, graph)
+    elif not index.serves(inventory, graph):
+        raise ValueError("simulate: the index was built on another inventory or graph")
     before = policy_set(inventory, root_namespace)
     after = policy_set(inventory, root_namespace, changes)
     simulated = _simulated(after)
@@ -394,11 +423,15 @@ def simulate(inventory: Inventory, graph: CallGraph, changes: Sequence[Mapping[s
                                       "STRICT" if strict else "the change")
     rows: list[EdgeVerdict] = []
     for workload in enforcing:
-        for edge, service in _edges_into(inventory, graph, workload):
-            for port in backend_ports(inventory, service, edge, workload) or (None,):
-                rows.append(_verdict(inventory, root_namespace, enrollment, before, after,
-                                     edge, service, workload, port))
-        rows.extend(_peer_rows(inventory, graph, before, after, workload))
+        mode_after = _WorkloadMode.of(after, workload)
+        mode_before = _WorkloadMode.of(before, workload)
+        for call in index.calls_into(workload):
+            # Why a call arrives in plaintext does not depend on the port: judged once.
+            judged = plaintext_reasons(inventory, root_namespace, enrollment, call.edge,
+                                       call.service, workload, index=index)
+            rows.extend(_verdict(call, workload, port, mode_before, mode_after, judged)
+                        for port in call.ports)
+        rows.extend(_peer_rows(inventory, index, mode_before, mode_after, workload))
     rows.sort(key=lambda r: (r.callee, r.caller, r.service, r.port or 0,
                              r.container_port or 0))
     return WhatIf(
@@ -444,28 +477,16 @@ def _enforcing(inventory: Inventory, enrollment: Enrollment, targets: Sequence[W
     return no_effect, enforcing
 
 
-def _edges_into(inventory: Inventory, graph: CallGraph,
-                workload: Workload) -> list[tuple[Edge, Service | None]]:
-    """Calls into ``workload``: through each Service that selects it, and, observed only,
-    straight to it (a source that named no Service the input has:
-    :data:`~planner.domain.observed.UNNAMED_SERVICE_PREFIX`)."""
-    found: list[tuple[Edge, Service | None]] = []
-    for service in inventory.services_of.get(workload.ref, ()):
-        for edge in graph.inbound.get(service.ref.key, ()):
-            if edge.caller != ANY_CALLER:
-                found.append((edge, service))
-    unnamed = f"{UNNAMED_SERVICE_PREFIX}{workload.namespace}/{workload.name}"
-    found.extend((edge, None) for edge in graph.inbound.get(unnamed, ()))
-    return found
-
-
-def _verdict(inventory: Inventory, root: str, enrollment: Enrollment, before: PolicySet,
-             after: PolicySet, edge: Edge, service: Service | None, workload: Workload,
-             port: int | None) -> EdgeVerdict:
-    mode, decided_by = effective_mode(after, workload, port)
-    mode_before, _ = effective_mode(before, workload, port)
-    reasons, evidence, safe = plaintext_reasons(inventory, root, enrollment, edge, service,
-                                                workload, port)
+def _verdict(call: InboundCall, workload: Workload, port: int | None,
+             before: _WorkloadMode, after: _WorkloadMode,
+             judged: tuple[list[Reason], list[Evidence], str]) -> EdgeVerdict:
+    """The verdict on ``call`` into ``workload``'s container ``port``, the workload's modes
+    before and after the change resolved, why the call arrives in plaintext ``judged``
+    (:func:`plaintext_reasons`)."""
+    edge = call.edge
+    mode, decided_by = after.at(port)
+    mode_before = before.at(port)[0]
+    reasons, evidence, safe = judged
     breaks = mode == STRICT and bool(reasons)
     if breaks:
         note = ""
@@ -478,16 +499,18 @@ def _verdict(inventory: Inventory, root: str, enrollment: Enrollment, before: Po
         service=edge.callee, port=edge.port, container_port=port,
         mode=mode, mode_before=mode_before, decided_by=decided_by, breaks=breaks,
         reasons=tuple(reasons) if breaks else (),
-        evidence=tuple(sorted({*edge.evidence, *evidence})),
+        evidence=(tuple(sorted({*edge.evidence, *evidence})) if evidence
+                  else call.evidence),
         observed=edge.observed, note=note)
 
 
 def plaintext_reasons(inventory: Inventory, root: str, enrollment: Enrollment, edge: Edge,
-                      service: Service | None, workload: Workload, port: int | None,
+                      service: Service | None, workload: Workload, *,
+                      index: SimulationIndex | None = None,
                       ) -> tuple[list[Reason], list[Evidence], str]:
-    """Why the call on ``edge`` into ``workload``'s container ``port`` arrives in plaintext
-    (empty when it arrives as mTLS or is let through anyway), extra evidence, and, when it is
-    safe, why."""
+    """Why the call on ``edge`` into ``workload`` arrives in plaintext (empty when it arrives
+    as mTLS or is let through anyway), extra evidence, and, when it is safe, why. The same on
+    every container port the call reaches. ``index``: as for :func:`simulate`."""
     reasons: list[Reason] = []
     evidence: list[Evidence] = []
     safe = ""
@@ -513,7 +536,9 @@ def plaintext_reasons(inventory: Inventory, root: str, enrollment: Enrollment, e
                                                    f"identity ({why})"))
     else:
         safe = why if why.startswith("meshed") else f"caller is in the mesh ({why})"
-        found = destination_rule_tls(inventory, root, edge.caller, service, edge.port)
+        found = destination_rule_tls(
+            inventory, root, edge.caller, service, edge.port,
+            rules=index.destination_rules if index is not None else None)
         if found is not None:
             rule, tls = found
             reasons.append(Reason(DESTINATION_RULE, f"{rule.ref} sets tls.mode {tls} for "
@@ -534,8 +559,8 @@ def _workload(inventory: Inventory, node_id: str) -> Workload | None:
     return inventory.workload_index.get(ref) if ref is not None else None
 
 
-def _peer_rows(inventory: Inventory, graph: CallGraph, before: PolicySet, after: PolicySet,
-               workload: Workload) -> list[EdgeVerdict]:
+def _peer_rows(inventory: Inventory, index: SimulationIndex, before: _WorkloadMode,
+               after: _WorkloadMode, workload: Workload) -> list[EdgeVerdict]:
     """Peers of a StatefulSet (or of pods behind a headless Service) dial each other by pod IP
     or per-pod DNS name. On a container port no Service port covers, that traffic goes through
     PassthroughCluster in plaintext (MESH-NOTES §7.3), so STRICT refuses it even between
@@ -544,19 +569,18 @@ def _peer_rows(inventory: Inventory, graph: CallGraph, before: PolicySet, after:
     headless = sorted(s.ref.key for s in services if s.headless)
     if workload.ref.kind != "StatefulSet" and not headless:
         return []
-    bound = {p for s in services for p in container_ports(inventory, s, None, workload)}
     declared = sorted({p.container_port for c in workload.containers for p in c.ports
-                       if p.protocol.upper() == "TCP"} - bound)
+                       if p.protocol.upper() == "TCP"} - index.bound_ports(workload))
     rows = []
     for port in declared:
-        mode, decided_by = effective_mode(after, workload, port)
+        mode, decided_by = after.at(port)
         text = (f"container port {port} is behind no Service port; peers reaching it by pod IP "
                 "or per-pod DNS name go through PassthroughCluster in plaintext")
         breaks = mode == STRICT
         rows.append(EdgeVerdict(
             caller=workload.ref.key, callee=workload.ref.key,
             service=headless[0] if headless else "", port=None, container_port=port,
-            mode=mode, mode_before=effective_mode(before, workload, port)[0],
+            mode=mode, mode_before=before.at(port)[0],
             decided_by=decided_by, breaks=breaks,
             reasons=(Reason(POD_IP, f"peers of {workload.ref.key}: {text}"),) if breaks else (),
             evidence=(Evidence("peer", str(workload.ref),
@@ -595,26 +619,28 @@ def _host_match(rule_host: str, target: str) -> int:
 
 
 def destination_rule_tls(inventory: Inventory, root: str, caller: str, service: Service | None,
-                         port: int | None, domain: str = "cluster.local",
+                         port: int | None, domain: str = "cluster.local", *,
+                         rules: Mapping[str, Sequence[PolicyObject]] | None = None,
                          ) -> tuple[PolicyObject, str] | None:
     """The DestinationRule that makes ``caller`` send something other than Istio mTLS to
     ``service`` (tls.mode DISABLE or SIMPLE at the port or the traffic policy), or None.
 
     Istio looks in the client's namespace, then the Service's, then the root namespace; the
     first namespace with a matching rule wins (no inheritance), and inside it an exact host
-    beats a wildcard. Subset settings apply only to routed subsets and are left out."""
-    if service is None:
+    beats a wildcard. Subset settings apply only to routed subsets and are left out.
+    ``rules``: the inventory's DestinationRules by namespace, when the caller has them
+    (:attr:`~planner.domain.simulation_index.SimulationIndex.destination_rules`)."""
+    if rules is None:
+        rules = destination_rules_by_namespace(inventory)
+    if service is None or not rules:
         return None
     caller_ref = parse_ref(caller)
     target = f"{service.name}.{service.namespace}.svc.{domain}"
     order = [n for n in (caller_ref.namespace if caller_ref else "", service.namespace, root)
              if n]
-    rules = inventory.istio_of_kind(policy.DESTINATION_RULE)
     for ns in dict.fromkeys(order):
         candidates = []
-        for rule in rules:
-            if rule.ref.namespace != ns:
-                continue
+        for rule in rules.get(ns, ()):
             host = _fqdn(str(rule.spec.get("host") or ""), ns, domain)
             score = _host_match(host, target)
             if score:
@@ -648,12 +674,16 @@ WHAT_IF_PHASES = frozenset({Phase.EXCEPTION, Phase.STRICT, Phase.MESH_STRICT})
 
 
 def step_what_ifs(inventory: Inventory, graph: CallGraph, steps: Iterable[Step], *,
-                  root_namespace: str, enrollment: Enrollment) -> dict[str, WhatIf]:
+                  root_namespace: str, enrollment: Enrollment,
+                  index: SimulationIndex | None = None) -> dict[str, WhatIf]:
     """Each STRICT and exception step's what-if: the calls that would break if the step's
     PeerAuthentications were applied on top of ``enrollment``'s state (the scan's: "if
-    applied now"), by :func:`simulate`, the function behind ``planner what-if``."""
+    applied now"), by :func:`simulate`, the function behind ``planner what-if``. ``index``:
+    as for :func:`simulate` (one is built for all the steps otherwise)."""
+    if index is None:
+        index = SimulationIndex(inventory, graph)
     return {
         step.id: simulate(inventory, graph,
                           [c.object for c in step.apply if c.action is Action.APPLY],
-                          root_namespace=root_namespace, enrollment=enrollment)
+                          root_namespace=root_namespace, enrollment=enrollment, index=index)
         for step in steps if step.phase in WHAT_IF_PHASES}

@@ -16,11 +16,10 @@ from planner.domain.findings import Finding, PortExceptionOffer, RuleContext, Ru
 from planner.domain.graph import APISERVER, INGRESS_PREFIX, INTERNET, KUBELET, PROMETHEUS, Edge
 from planner.domain.inventory import Workload
 from planner.domain.membership import (
+    CallerFates,
     Membership,
     backend_ports,
     benign_plaintext,
-    caller_fate,
-    enforces_peer_authentication,
     membership,
     parse_ref,
 )
@@ -62,6 +61,12 @@ def members(ctx: RuleContext) -> Membership:
                    lambda: membership(ctx.inventory, ctx.root_namespace, ctx.dataplane))
 
 
+def fates(ctx: RuleContext) -> CallerFates:
+    """Each node's fate under :func:`members`: whether it will be in the mesh, and whether it
+    will enforce PeerAuthentication, worked out once per node for all the rules."""
+    return _cached("fates", ctx, lambda: CallerFates(ctx.inventory, members(ctx)))
+
+
 def caller_kind(ctx: RuleContext, edge: Edge) -> str:
     """``ingress``, ``hostnetwork``, ``batch``, ``apiserver``, ``internet``, ``kubelet``,
     ``scrape`` or ``outside`` (any other caller that stays out of the mesh)."""
@@ -93,19 +98,20 @@ def risky_calls(ctx: RuleContext) -> tuple[RiskyCall, ...]:
 
 def _risky_calls(ctx: RuleContext) -> Iterator[RiskyCall]:
     m = members(ctx)
+    fate = fates(ctx)
     inv = ctx.inventory
     for edge in ctx.graph.edges:
         callee = parse_ref(edge.callee)
         if callee is None or not m.enrolled(callee.namespace) or edge.caller == "external:any":
             continue
-        meshed, reason = caller_fate(inv, m, edge.caller)
+        meshed, reason = fate.of(edge.caller)
         if meshed:
             continue
         service = inv.service_index.get((callee.namespace, callee.name))
         for backend in ctx.graph.backends.get(edge.callee, ()):
             ref = parse_ref(backend)
             workload = inv.workload_index.get(ref) if ref else None
-            if workload is None or not enforces_peer_authentication(inv, m, backend):
+            if workload is None or not fate.enforces(backend):
                 continue
             if benign_plaintext(inv, m, edge, workload):
                 continue
@@ -141,7 +147,7 @@ def caller_findings(ctx: RuleContext, info: RuleInfo, kind: str) -> list[Finding
 def enrolled_workloads(ctx: RuleContext) -> tuple[tuple[Workload, str], ...]:
     """Workloads that will be in the mesh behind a proxy the plan adds (Istio gateways are
     proxies themselves), with their namespace's data-plane mode."""
-    m = members(ctx)
+    m, fate = members(ctx), fates(ctx)
     return _cached("enrolled", ctx, lambda: tuple(
         (w, m.modes[w.namespace]) for w in ctx.inventory.workloads
-        if enforces_peer_authentication(ctx.inventory, m, w.ref.key)))
+        if fate.enforces(w.ref.key)))

@@ -37,14 +37,10 @@ def check(ctx: RuleContext) -> list[Finding]:
     Service port covers."""
     inv = ctx.inventory
     headless: dict[str, list[str]] = {}
-    covered: dict[str, set[int]] = {}
     for svc in inv.services:
-        for ref in svc.selects:
-            if svc.headless:
+        if svc.headless:
+            for ref in svc.selects:
                 headless.setdefault(ref.key, []).append(svc.ref.key)
-            w = inv.workload_index.get(ref)
-            if w is not None:
-                covered.setdefault(ref.key, set()).update(container_ports(inv, svc, None, w))
     findings = []
     for w, _mode in enrolled_workloads(ctx):
         services = sorted(headless.get(w.ref.key, []))
@@ -54,7 +50,10 @@ def check(ctx: RuleContext) -> list[Finding]:
         if not peers and not services:
             continue  # one pod and no headless Service: nobody dials its pod IP
         declared = {p.container_port for c in w.containers for p in c.ports}
-        uncovered = sorted(declared - covered.get(w.ref.key, set()))
+        # Only the few workloads left here need their Service ports resolved.
+        covered = {p for svc in inv.services_of.get(w.ref, ())
+                   for p in container_ports(inv, svc, None, w)}
+        uncovered = sorted(declared - covered)
         if not uncovered and (declared or not peers):
             continue
         what = ("behind headless " + ", ".join(services)) if services else "a StatefulSet"
