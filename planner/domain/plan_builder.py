@@ -486,7 +486,8 @@ class _Planner:
     def exceptions_for(self, ns: str) -> tuple[dict[str, _Exception], list[str]]:
         """Port exceptions needed before ``ns`` goes STRICT, and callers none can cover."""
         # The calls that need one are what `planner what-if --after-enrollment --strict NS`
-        # says breaks because of the caller: the same function, so the two never disagree.
+        # says breaks because of the caller: the same rows, built by the same code
+        # (whatif.refused_for_the_caller), so the two never disagree.
         # DestinationRule and pod-IP breakage is no caller's to except: it stays a blocker.
         from planner.domain import whatif  # it builds on this module's membership helpers
 
@@ -498,13 +499,13 @@ class _Planner:
             self.planned = whatif.planned_enrollment(self.inv, self.graph, self.members,
                                                      self.callers)
         strict = whatif.namespace_policy(self.inv, self.root, ns, "STRICT")
-        simulated = whatif.simulate(
+        refused = whatif.refused_for_the_caller(
             self.inv, self.graph, [strict], root_namespace=self.root, enrollment=self.planned,
             scope=self.inv.workloads_by_namespace.get(ns, ()), index=self.index)
-        for row in simulated.breaking:
+        for row in refused:
             callee = parse_ref(row.callee)
             server = workloads.get(callee) if callee is not None else None
-            if server is None or not {r.code for r in row.reasons} & whatif.CALLER_REASONS:
+            if server is None:
                 continue
             reason = self.planned.of(row.caller)[1]
             self.cover(needed, uncovered, row.caller, f"{row.caller} ({reason})", server,

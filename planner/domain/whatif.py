@@ -46,6 +46,7 @@ from planner.domain.simulation_index import (
     SimulationIndex,
     destination_rules_by_namespace,
 )
+from planner.domain.value import value_class
 
 STRICT = "STRICT"
 PERMISSIVE = "PERMISSIVE"
@@ -74,7 +75,7 @@ class Reason:
     message: str
 
 
-@dataclass(frozen=True)
+@value_class  # a plan builds tens of thousands: a frozen dataclass's __init__ costs more
 class EdgeVerdict:
     """One call into an affected workload, on one container port, under the simulated policy.
 
@@ -410,30 +411,15 @@ def simulate(inventory: Inventory, graph: CallGraph, changes: Sequence[Mapping[s
     that a caller simulating many times keeps (built here otherwise). Pure.
 
     Raises ``ValueError`` when ``index`` was built on another inventory or graph."""
-    if index is None:
-        index = SimulationIndex(inventory, graph)
-    elif not index.serves(inventory, graph):
-        raise ValueError("simulate: the index was built on another inventory or graph")
-    before = policy_set(inventory, root_namespace)
+    index = _index_of(inventory, graph, index)
     after = policy_set(inventory, root_namespace, changes)
     simulated = _simulated(after)
     targets = list(scope) if scope is not None else in_scope(after, inventory, simulated)
     strict = any(policy.mtls_mode(p) == STRICT for p in simulated)
     no_effect, enforcing = _enforcing(inventory, enrollment, targets,
                                       "STRICT" if strict else "the change")
-    rows: list[EdgeVerdict] = []
-    for workload in enforcing:
-        mode_after = _WorkloadMode.of(after, workload)
-        mode_before = _WorkloadMode.of(before, workload)
-        for call in index.calls_into(workload):
-            # Why a call arrives in plaintext does not depend on the port: judged once.
-            judged = plaintext_reasons(inventory, root_namespace, enrollment, call.edge,
-                                       call.service, workload, index=index)
-            rows.extend(_verdict(call, workload, port, mode_before, mode_after, judged)
-                        for port in call.ports)
-        rows.extend(_peer_rows(inventory, index, mode_before, mode_after, workload))
-    rows.sort(key=lambda r: (r.callee, r.caller, r.service, r.port or 0,
-                             r.container_port or 0))
+    rows = _judge(inventory, root_namespace, enrollment, index, after, enforcing,
+                  outside_callers_only=False)
     return WhatIf(
         changes=tuple(describe(c, root_namespace) for c in changes
                       if c.get("kind") == policy.PEER_AUTHENTICATION),
@@ -443,6 +429,65 @@ def simulate(inventory: Inventory, graph: CallGraph, changes: Sequence[Mapping[s
         affected=tuple(w.ref.key for w in enforcing),
         traffic=graph.has_observed,
     )
+
+
+def refused_for_the_caller(inventory: Inventory, graph: CallGraph,
+                           changes: Sequence[Mapping[str, Any]], *, root_namespace: str,
+                           enrollment: Enrollment, scope: Sequence[Workload],
+                           index: SimulationIndex | None = None) -> list[EdgeVerdict]:
+    """The rows of :func:`simulate`'s ``breaking`` (same arguments) that break for a reason
+    lying with the caller (:data:`CALLER_REASONS`): the calls a port exception on the callee
+    lets through, which the plan turns into exception steps.
+
+    Only calls from callers outside ``enrollment`` are judged, as only those can have such a
+    reason; each row is built as :func:`simulate` builds it, so the plan and ``planner
+    what-if`` never disagree. Raises ``ValueError`` as :func:`simulate` does."""
+    index = _index_of(inventory, graph, index)
+    after = policy_set(inventory, root_namespace, changes)
+    _, enforcing = _enforcing(inventory, enrollment, scope, "the change")
+    rows = _judge(inventory, root_namespace, enrollment, index, after, enforcing,
+                  outside_callers_only=True)
+    return [r for r in rows if r.breaks and any(x.code in CALLER_REASONS for x in r.reasons)]
+
+
+def _index_of(inventory: Inventory, graph: CallGraph,
+              index: SimulationIndex | None) -> SimulationIndex:
+    """``index``, checked to be of ``inventory`` and ``graph``, or a new one."""
+    if index is None:
+        return SimulationIndex(inventory, graph)
+    if not index.serves(inventory, graph):
+        raise ValueError("simulate: the index was built on another inventory or graph")
+    return index
+
+
+def _judge(inventory: Inventory, root: str, enrollment: Enrollment, index: SimulationIndex,
+           after: PolicySet, enforcing: Sequence[Workload], *,
+           outside_callers_only: bool) -> list[EdgeVerdict]:
+    """The verdict on every call into the ``enforcing`` workloads under the policies
+    ``after`` (and their peers' pod-IP traffic), sorted by callee, caller, Service and ports.
+    ``outside_callers_only``: calls from callers in the mesh and peer traffic left out."""
+    before = policy_set(inventory, root)
+    rows: list[EdgeVerdict] = []
+    for workload in enforcing:
+        calls = index.calls_into(workload)
+        if outside_callers_only:
+            calls = tuple(c for c in calls if not enrollment.of(c.edge.caller)[0])
+            if not calls:
+                continue
+        mode_after = _WorkloadMode.of(after, workload)
+        mode_before = _WorkloadMode.of(before, workload)
+        callee = workload.ref.key
+        for call in calls:
+            # Why a call arrives in plaintext does not depend on the port: judged once.
+            judged = plaintext_reasons(inventory, root, enrollment, call.edge, call.service,
+                                       workload, index=index)
+            rows.extend(_verdict(call, callee, port, mode_before, mode_after, judged)
+                        for port in call.ports)
+        if not outside_callers_only:
+            rows.extend(_peer_rows(inventory, index, mode_before, mode_after, workload))
+    rows.sort(key=lambda r: (r.callee, r.caller, r.service, r.port or 0,
+                             r.container_port or 0))
+    return rows
 
 
 def _enforcing(inventory: Inventory, enrollment: Enrollment, targets: Sequence[Workload],
@@ -477,12 +522,12 @@ def _enforcing(inventory: Inventory, enrollment: Enrollment, targets: Sequence[W
     return no_effect, enforcing
 
 
-def _verdict(call: InboundCall, workload: Workload, port: int | None,
+def _verdict(call: InboundCall, callee: str, port: int | None,
              before: _WorkloadMode, after: _WorkloadMode,
              judged: tuple[list[Reason], list[Evidence], str]) -> EdgeVerdict:
-    """The verdict on ``call`` into ``workload``'s container ``port``, the workload's modes
-    before and after the change resolved, why the call arrives in plaintext ``judged``
-    (:func:`plaintext_reasons`)."""
+    """The verdict on ``call`` into the workload ``callee``'s container ``port``, the
+    workload's modes before and after the change resolved, why the call arrives in plaintext
+    ``judged`` (:func:`plaintext_reasons`)."""
     edge = call.edge
     mode, decided_by = after.at(port)
     mode_before = before.at(port)[0]
@@ -495,7 +540,7 @@ def _verdict(call: InboundCall, workload: Workload, port: int | None,
     else:
         note = safe
     return EdgeVerdict(
-        caller=edge.caller, callee=workload.ref.key,
+        caller=edge.caller, callee=callee,
         service=edge.callee, port=edge.port, container_port=port,
         mode=mode, mode_before=mode_before, decided_by=decided_by, breaks=breaks,
         reasons=tuple(reasons) if breaks else (),

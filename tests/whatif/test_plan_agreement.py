@@ -112,3 +112,47 @@ def test_command_line_says_what_the_plan_says() -> None:
                                                                  "data").items()
                       for p in ports}
     assert breaks  # the shop's data namespace has callers outside the mesh
+
+
+@pytest.mark.parametrize("enrolled", ["now", "after the plan"])
+def test_refused_for_the_caller_is_simulate_breaking_for_a_caller_reason(
+        sample: tuple[str, Analysis], enrolled: str) -> None:
+    """The plan's shortcut (only calls from callers outside the mesh judged) gives the very
+    rows simulate() marks breaking for a caller reason, in its order, for every namespace and
+    with a shared index as without one."""
+    from planner.domain.simulation_index import SimulationIndex
+
+    name, analysis = sample
+    inventory, graph = analysis.scan.inventory, analysis.graph
+    root = "istio-system"
+    enrollment = (whatif.current_enrollment(inventory, graph) if enrolled == "now"
+                  else whatif.planned_enrollment(inventory, graph, membership(inventory, root)))
+    index = SimulationIndex(inventory, graph)
+    found = 0
+    for ns in sorted(inventory.workloads_by_namespace):
+        changes = [whatif.namespace_policy(inventory, root, ns, "STRICT")]
+        scope = inventory.workloads_by_namespace[ns]
+        full = whatif.simulate(inventory, graph, changes, root_namespace=root,
+                               enrollment=enrollment, scope=scope)
+        expected = [r for r in full.breaking
+                    if {x.code for x in r.reasons} & whatif.CALLER_REASONS]
+        assert whatif.refused_for_the_caller(inventory, graph, changes, root_namespace=root,
+                                             enrollment=enrollment, scope=scope,
+                                             index=index) == expected, ns
+        assert whatif.simulate(inventory, graph, changes, root_namespace=root,
+                               enrollment=enrollment, scope=scope, index=index) == full, ns
+        found += len(expected)
+    if name == "shop" and enrolled == "after the plan":
+        assert found  # callers outside the mesh: the comparison is not vacuous
+
+
+def test_an_index_of_another_graph_is_refused(sample: tuple[str, Analysis]) -> None:
+    from planner.domain.graph import CallGraph
+    from planner.domain.simulation_index import SimulationIndex
+
+    _, analysis = sample
+    inventory = analysis.scan.inventory
+    with pytest.raises(ValueError, match="another inventory or graph"):
+        whatif.simulate(inventory, analysis.graph, [], root_namespace="istio-system",
+                        enrollment=whatif.current_enrollment(inventory, analysis.graph),
+                        index=SimulationIndex(inventory, CallGraph()))
