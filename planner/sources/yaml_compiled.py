@@ -96,16 +96,18 @@ _SHAPE: Final = r"(?=[-+.0-9~=<]|[yYnNtTfFoOiI][a-zA-Z]{0,7}(?![a-zA-Z]))"
 _SAME_VALUE: Final = (r"(?:true|false|null|0|-?[1-9][0-9]{0,17}"
                       r"|-?(?:0|[1-9][0-9]{0,14})\.[0-9]{1,15})")
 
-# In rapidyaml's JSON (keys and values written `"key": value`): a special string value, a
-# bare value that is not read alike, and (searched in the reversed text, so that it opens
-# with a literal) a key that PyYAML would not read as a string. JSON keys are all strings.
+# In rapidyaml's JSON (keys and values written `"key": value`): a value opening with a flow
+# indicator PyYAML refuses there (`]`, `}` or `,`), a special string value, a bare value that
+# is not read alike, and (searched in the reversed text, so that it opens with a literal) a
+# key that PyYAML would not read as a string. JSON keys are all strings. (One pattern for the
+# values: each `": ` of the text is then tried once, not once per check.)
 _JSON_VALUE: Final = re.compile(
-    rf'": (?:"{_SHAPE}(?!{_SAME_VALUE}")(?:{_TIMESTAMP}|{_SPECIAL}")'
+    rf'": (?:"[\]}},]|"{_SHAPE}(?!{_SAME_VALUE}")(?:{_TIMESTAMP}|{_SPECIAL}")'
     rf'|(?=[-+.0-9])(?!{_SAME_VALUE}[,\n\]}}]))')
 # An escaped quote before a colon (it would spoil the key count), an empty key (a `:` with no
-# key, which PyYAML refuses), a value opening with a flow indicator PyYAML refuses there, a
-# string opening with a space (rapidyaml's reading of a badly indented key).
-_JSON_MARKERS: Final = ('\\":', '"": ', '": "]', '": "}', '": ",', '" ')
+# key, which PyYAML refuses), a string opening with a space (rapidyaml's reading of a badly
+# indented key).
+_JSON_MARKERS: Final = ('\\":', '"": ', '" ')
 _JSON_KEY_REVERSED: Final = re.compile(
     rf' :"(?:{_alternation(word[::-1] for word in _WORDS)}'
     r'|[-+.0-9_:a-fA-FxXoObBtTzZ ]*[-+.0-9])"(?=[\s{,]|$)')
@@ -127,8 +129,8 @@ _FLOW_COLONS: Final = (re.compile(r":(?![ \r\n])(?:(?<=[\[{,]:)|(?<=[\[{,: ] :))
 _OPENER: Final = re.compile(r"[\[{]")
 # Node properties and reserved indicators where a node starts (conservatively: after any
 # space or indicator): anchors, aliases, tags, directives, `@`, backquote, complex keys.
-_PROPERTIES: Final = tuple(re.compile(f"{re.escape(c)}(?<=[ \\n\\r\\-?:\\[{{,]{re.escape(c)})")
-                           for c in "&*!%@`?")
+# One pattern for all of them: its matches are single characters, each judged alone.
+_PROPERTIES: Final = re.compile(r"[&*!%@`?](?<=[ \n\r\-?:\[{,][&*!%@`?])")
 # A block scalar header with more than a chomping indicator (`|2`, `>1.5`): rapidyaml and
 # PyYAML do not refuse the same headers.
 _BLOCK_HEADERS: Final = tuple(
@@ -136,12 +138,15 @@ _BLOCK_HEADERS: Final = tuple(
 # A quoted scalar opening a line and not closed on it: it may be a key over several lines,
 # which PyYAML refuses.
 _OPEN_QUOTE_AT_START: Final = re.compile(
-    r"\n[ ]*(?:- )*(?:\"(?:[^\"\\\n]|\\.)*|'(?:[^'\n]|'')*)(?:\n|$)")
+    r"\n[ ]*+(?:- )*+(?:\"(?:[^\"\\\n]|\\.)*|'(?:[^'\n]|'')*)(?:\n|$)")
 # A quoted scalar or a flow collection followed on its line by more than a comment, a flow
 # indicator or a colon (`- 'a' - b`, `{a} b: c`): rapidyaml reads on where PyYAML refuses.
 _ENTRY_AFTER_NODE: Final = re.compile(r"['\"\]}][ ]+[^ \r\n#,\]}:]")
 # A flow indicator where a block node starts: PyYAML refuses it, rapidyaml may read a scalar.
-_FLOW_END_AT_START: Final = re.compile(r"\n[ ]*(?:- )*[\]},]")
+# (Here and above, the indentation and `- ` are matched possessively (`*+`): what follows them
+# is neither a space nor a dash, so giving some back never makes a match, and trying that at
+# every line of a text was most of the cost of these checks.)
+_FLOW_END_AT_START: Final = re.compile(r"\n[ ]*+(?:- )*+[\]},]")
 # A flow collection used as a key; a simple key PyYAML finds too long (over 1,024 characters);
 # a document end marker.
 _OTHER_RISKS: Final = (re.compile(r"\][ \t]*:(?=[ \t\r\n]|$)"),
@@ -155,7 +160,7 @@ _UNSAFE_CHARACTER: Final = re.compile(
     "[^\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
     "\U00010000-\U0010ffff]")
 
-_LINE_RISKS: Final = (*_RISKY_ITEMS, *_PROPERTIES, *_OTHER_RISKS, *_BLOCK_HEADERS,
+_LINE_RISKS: Final = (*_RISKY_ITEMS, _PROPERTIES, *_OTHER_RISKS, *_BLOCK_HEADERS,
                       _FLOW_END_AT_START, _ENTRY_AFTER_NODE, _OPEN_QUOTE_AT_START)
 _FLOW_RISKS: Final = (*_RISKY_FLOW_ITEMS, *_FLOW_COLONS)
 
