@@ -521,6 +521,7 @@ def test_arbitrary_bytes_give_diagnostics_or_input_error(
 
 PARENT_PID = os.getpid()
 READ_UNIT = manifests._read_unit
+READ_IN_WORKER = manifests._read_in_worker
 
 
 class SpyPool(ProcessPoolExecutor):
@@ -611,6 +612,34 @@ def test_workers_keep_diagnostics_order_and_strict_first_error(
     assert str(serially.value) == str(raised.value)
 
 
+def test_workers_send_back_the_same_values_and_types(
+        tmp_path: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # What orjson read comes back from a worker as JSON; anything else is pickled. Values that
+    # compare equal across types (1, 1.0, True) must not change type on the way: repr tells.
+    monkeypatch.setattr(manifests, "COMPILED_MIN_BYTES", 0)
+    odd = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "odd", "labels": {}},
+           "data": {"é": "ü\u2028"}, "n": [1, 1.0, -0.0, True, None, 1.5e300, 2**64 - 1,
+                                            -(2**63), [[]], {}],
+           "big": 2**64}
+    paths = [write(tmp_path / "a.json", json.dumps(odd)),
+             write(tmp_path / "b.yaml", manifest("b") + "---\n" + manifest("c", "Service")),
+             # Read by PyYAML and by the json module (a stream): infinity, which orjson
+             # would write as null, so these are pickled.
+             write(tmp_path / "c.yaml", manifest("d") + "  at: .inf\n"),
+             write(tmp_path / "d.json", '{"apiVersion": "v1", "kind": "ConfigMap", "metadata":'
+                   ' {"name": "e"}, "x": 1E400} {"apiVersion": "v1", "kind": "Secret",'
+                   ' "metadata": {"name": "f"}}')]
+    parallel = load_manifests(paths)
+    assert len(pool) == 4
+    serial = serial_load(monkeypatch, paths)
+    assert repr(parallel) == repr(serial)
+    assert len(parallel.documents) == 6 and parallel.documents[0].body["big"] == float(2**64)
+    assert parallel.documents[4].body["x"] == float("inf")
+    shipped = [type(manifests._read_in_worker(unit, 1 << 20)).__name__
+               for unit in manifests._discover(paths, False, manifests._Collector(False))]
+    assert shipped == ["_Shipped", "_Shipped", "LoadResult", "LoadResult"]
+
+
 def test_stdin_between_files_is_read_here_in_order(tmp_path: Path, pool: list[str]) -> None:
     first = write(tmp_path / "1.yaml", manifest("one"))
     last = write(tmp_path / "3.yaml", manifest("three"))
@@ -637,14 +666,14 @@ def test_small_inputs_and_single_files_stay_serial(
     assert pool == []
 
 
-def _dying_read(unit: Any, stdin: Any, max_file_bytes: int) -> LoadResult:
+def _dying_read(unit: Any, max_file_bytes: int) -> Any:
     if os.getpid() != PARENT_PID and unit.path.endswith("c.yaml"):
         os._exit(9)  # as if the OOM killer took the worker
-    return READ_UNIT(unit, stdin, max_file_bytes)
+    return READ_IN_WORKER(unit, max_file_bytes)
 
 
-def _unpicklable_read(unit: Any, stdin: Any, max_file_bytes: int) -> LoadResult:
-    part = READ_UNIT(unit, stdin, max_file_bytes)
+def _unpicklable_read(unit: Any, max_file_bytes: int) -> LoadResult:
+    part = READ_UNIT(unit, None, max_file_bytes)
     if os.getpid() != PARENT_PID and unit.path.endswith("b.yaml"):
         part.documents.append(RawDocument(Source(unit.path), {"lock": threading.Lock()}))
     return part
@@ -668,8 +697,8 @@ def test_pool_failure_falls_back_to_serial_silently(
     expected = serial_load(monkeypatch, paths)
     patches = {"no-pool": (concurrent.futures, "ProcessPoolExecutor", NoPool),
                "no-fork": (concurrent.futures, "ProcessPoolExecutor", NoFork),
-               "worker-killed": (manifests, "_read_unit", _dying_read),
-               "unpicklable": (manifests, "_read_unit", _unpicklable_read)}
+               "worker-killed": (manifests, "_read_in_worker", _dying_read),
+               "unpicklable": (manifests, "_read_in_worker", _unpicklable_read)}
     monkeypatch.setattr(*patches[failure])
     calls: list[tuple[int, int]] = []
     result = load_manifests(paths, progress=lambda *call: calls.append(call))
