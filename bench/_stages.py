@@ -3,8 +3,8 @@ stage, in a fresh process. Prints one JSON line of seconds: ``imports`` (the ser
 domain and the sinks), ``scan`` (read + inventory), ``graph`` (call graph), ``assess`` (fit
 verdict and data planes), ``plan`` (blocker rules, ordering and each step's what-if), ``report``
 (the report document as JSON), each also as ``<stage>_cpu``: the process's CPU time, which a
-busy machine disturbs far less than the wall clock; plus ``services``, ``edges``, ``steps`` and
-``report_bytes``.
+busy machine disturbs far less than the wall clock; ``scan_workers_cpu``, the CPU time of the
+scan's parse workers; plus ``services``, ``edges``, ``steps`` and ``report_bytes``.
 
 The stages run as ``planner report`` runs them (collector paused for the scan and the graph,
 ``service.run_pipeline``'s order); PLANNER_JOBS applies to the scan as it does to the CLI.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import json
+import resource
 import sys
 import time
 
@@ -44,9 +45,14 @@ def main(folder: str) -> None:
         return now
 
     now = time.perf_counter()
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
     with service.paused_gc():
         scanned = service.scan(service.ManifestInput((folder,), recursive=True))
         now = stage("scan", now)
+        # The workers have exited when the scan returns, so their CPU time is counted.
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times["scan_workers_cpu"] = (after.ru_utime + after.ru_stime
+                                     - workers.ru_utime - workers.ru_stime)
         graph = build_graph(scanned.inventory)
         profile = load_profile(None, {})
         now = stage("graph", now)

@@ -11,17 +11,11 @@ import os
 from collections.abc import Mapping
 from typing import Any, Final
 
-import yaml
-
 from planner.domain.profile import Profile, ProfileError, parse_profile
 from planner.errors import InputError
 
 MAX_PROFILE_BYTES: Final = 1024 * 1024
 """A profile is a few lines; anything bigger is the wrong file."""
-
-_Loader: type[yaml.CSafeLoader] | type[yaml.SafeLoader] = getattr(
-    yaml, "CSafeLoader", yaml.SafeLoader)
-
 
 def load_profile(path: str | None, overrides: Mapping[str, Any]) -> Profile:
     """Read ``path`` (or nothing when ``None``) and apply the flag ``overrides``."""
@@ -30,11 +24,15 @@ def load_profile(path: str | None, overrides: Mapping[str, Any]) -> Profile:
             return parse_profile({}, overrides)
         except ProfileError as err:
             raise InputError(f"profile flags: {err}") from None
+    # Imported here: most runs have no profile file, and PyYAML's import is ~10 ms of them.
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         if os.path.getsize(path) > MAX_PROFILE_BYTES:
             raise InputError(f"{path}: profile larger than {MAX_PROFILE_BYTES} bytes")
         with open(path, "rb") as handle:
-            data = yaml.load(handle, Loader=_Loader)
+            data = yaml.load(handle, Loader=loader)
     except OSError as err:
         raise InputError(f"{path}: cannot read profile: {err.strerror or err}") from None
     except yaml.YAMLError as err:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,19 @@ def test_load_errors_are_one_line_naming_file_and_field(tmp_path: Path) -> None:
 
 def test_no_file_and_no_flags_is_all_unknown() -> None:
     assert load_profile(None, {}) == Profile()
+
+
+@pytest.mark.subprocess
+def test_no_profile_file_does_not_import_yaml(tmp_path: Path) -> None:
+    # PyYAML's import is ~10 ms of every plan and report; without --profile none is read.
+    # Loading a profile file afterwards shows that the check would see the import.
+    profile = write(tmp_path / "profile.yaml", "{}\n")
+    code = ("import sys\n"
+            "from planner.sources.profile import load_profile\n"
+            "load_profile(None, {})\n"
+            "before = 'yaml' in sys.modules\n"
+            "load_profile(sys.argv[1], {})\n"
+            "sys.stderr.write(f\"{before} {'yaml' in sys.modules}\")\n")
+    out = subprocess.run([sys.executable, "-c", code, str(profile)], capture_output=True,
+                         text=True, check=True)
+    assert out.stderr == "False True"
