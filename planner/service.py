@@ -668,10 +668,9 @@ class Rollout:
 def gated_steps(plan: Plan) -> tuple[str, ...]:
     """The ids of the steps with a gate: the plaintext gate of namespace, workload and
     mesh-wide STRICT, and the would-be-denials gate of the authorization enforce steps."""
-    from planner.domain.plan import Phase
+    from planner.domain.plan import GATED_PHASES
 
-    return tuple(s.id for s in plan.steps
-                 if s.phase in (Phase.STRICT, Phase.MESH_STRICT, Phase.AUTHZ_ENFORCE))
+    return tuple(s.id for s in plan.steps if s.phase in GATED_PHASES)
 
 
 def run_pipeline(spec: InputSpec, options: PlanOptions = PlanOptions(), *,

@@ -58,7 +58,7 @@ from planner.domain.journal import (
     Target,
     WriteKind,
 )
-from planner.domain.plan import Phase, Plan, Scope, Step
+from planner.domain.plan import GATED_PHASES, Phase, Plan, Scope, Step
 from planner.domain.traffic import DECLARED, health_rose
 from planner.errors import (
     ApplyError,
@@ -85,9 +85,8 @@ _CALLERS_SHOWN: Final = 5
 #: Steps that turn on STRICT: the plaintext gate, and the post-apply check (--settle).
 _STRICT_PHASES: Final = frozenset({Phase.STRICT, Phase.MESH_STRICT})
 #: Steps with a gate: STRICT (plaintext) and authorization enforcement (would-be denials).
-_GATED_PHASES: Final = _STRICT_PHASES | {Phase.AUTHZ_ENFORCE}
 #: Steps whose ``requires`` are checked (journal and live) before they are applied.
-_ORDERED_PHASES: Final = _GATED_PHASES | {Phase.AUTHZ_DRY_RUN}
+_ORDERED_PHASES: Final = GATED_PHASES | {Phase.AUTHZ_DRY_RUN}
 _VERBS: Final = {WriteKind.APPLY: "server-side apply", WriteKind.LABEL: "label (merge patch)",
                  WriteKind.RESTART: "restart (merge patch of restartedAt)",
                  WriteKind.DELETE: "delete", WriteKind.FILE: "write file"}
@@ -488,7 +487,7 @@ class ApplySession:
         forced = (*forced, *unseen)
         try:
             journal = jr.begin_apply(journal, step_id, self.plan_hash, _now(), resume=resume,
-                                     forced=forced)
+                                     forced=forced, requires=step.requires)
             if gate_mode:
                 journal = jr.set_gate(journal, step_id, gate_mode)
         except JournalError as err:
@@ -785,7 +784,7 @@ class ApplySession:
                 + "; fix that (re-apply, resume or roll back the step named, or restart the "
                 "workloads named), or use --force (recorded in the journal)")
         forced.extend(f"live prerequisite: {m}" for m in missing)
-        if step.phase not in _GATED_PHASES:
+        if step.phase not in GATED_PHASES:
             return tuple(forced), ""
         if self.traffic is None:
             if not no_gate:
@@ -914,7 +913,7 @@ class ApplySession:
         shadow RBAC counters of a source that has them, on the traffic read now). An
         unreadable source, or no judge to read it with, is evidence missing: ``unknown``,
         which blocks like ``fail``."""
-        if self.traffic is None or step.phase not in _GATED_PHASES:
+        if self.traffic is None or step.phase not in GATED_PHASES:
             return None
         from planner.domain.traffic import GateResult
 
@@ -1124,8 +1123,8 @@ class ApplySession:
         ``meshplan.io/step`` annotation (the journal was lost), else ``pending``. Only the
         entries of this session's target count (:meth:`journal_note` mentions the others)."""
         journal = self._journal()
-        ids = [s.id for s in self.plan.steps]
-        ids += sorted(set(journal.steps) - set(ids))
+        planned = [s.id for s in self.plan.steps]
+        ids = [*planned, *sorted(set(journal.steps) - set(planned))]
         rows = []
         for step_id in ids:
             entry = journal.steps.get(step_id)
@@ -1136,6 +1135,8 @@ class ApplySession:
                        if entry.state in (StepState.APPLIED, StepState.VERIFIED)
                        else LiveChanges())
             note = jr.interruption(entry) or "; ".join(changed.lines())
+            if step_id not in planned and entry.state is not StepState.ROLLED_BACK:
+                note = "; ".join(filter(None, [jr.unplanned_note(entry), note]))
             if entry.forced:
                 note = "; ".join(filter(None, [note, "forced: " + "; ".join(entry.forced)]))
             if entry.state in (StepState.APPLIED, StepState.VERIFIED) and jr.gate_note(entry):
@@ -1189,7 +1190,18 @@ class ApplySession:
         try:
             return self.plan.step(step_id)
         except KeyError:
-            raise ApplyError(self.plan.unknown_step(step_id)) from None
+            raise ApplyError(self.unknown_step(step_id)) from None
+
+    def unknown_step(self, step_id: str) -> str:
+        """Why ``step_id`` is not a step of this plan: the plan's steps, and, when the journal
+        holds it for this target, how it was planned (``--authz``) and that a rollback works
+        from the journal alone."""
+        entry = self._journal().steps.get(step_id)
+        known = self.plan.unknown_step(step_id)
+        if entry is None:
+            return known
+        return (f"{known}; the journal holds it ({jr.shown_state(entry)}): "
+                f"{jr.unplanned_note(entry)}")
 
 
 def _step_annotation(obj: Any) -> str | None:

@@ -76,23 +76,31 @@ def session_options(func: F) -> F:
 
 
 def _open(spec: InputSpec, plan_options: PlanOptions, session: SessionOptions, write: bool,
-          traffic: TrafficSource | None = None, step_id: str | None = None) -> ApplySession:
+          traffic: TrafficSource | None = None, step_id: str | None = None,
+          journaled: bool = False) -> ApplySession:
     """Analyse, plan and open the apply session for the chosen input (``session``: the
     :func:`session_options`); with ``traffic`` given, its STRICT steps are gated on that
     observed traffic. An unknown ``step_id`` is reported before anything else is asked of the
-    user (such as an output folder)."""
-    from planner.service import ClusterInput, open_apply_session
+    user (such as an output folder). ``journaled``: a step the plan lacks but the journal
+    holds is known too (a rollback works from the journal: a plan built without ``--authz``
+    must not hide an applied authorization step)."""
+    from planner.service import ClusterInput, journal_step_ids, open_apply_session
 
     # The engine reads the traffic itself, right before each gated step: not here.
     rollout = run_pipeline(spec, plan_options)
     plan = rollout.plan
-    if step_id is not None and step_id not in {s.id for s in plan.steps}:
-        raise ApplyError(plan.unknown_step(step_id))
-    return open_apply_session(rollout.analysis, plan, write=write,
-                              journal_path=session["journal"],
-                              kube=spec if isinstance(spec, ClusterInput) else None,
-                              out_dir=session["out_dir"], traffic=traffic,
-                              lock_wait_s=session["lock_wait"])
+    unplanned = step_id is not None and step_id not in {s.id for s in plan.steps}
+    if unplanned and step_id not in journal_step_ids(session["journal"]):
+        raise ApplyError(plan.unknown_step(step_id or ""))
+    opened = open_apply_session(rollout.analysis, plan, write=write,
+                                journal_path=session["journal"],
+                                kube=spec if isinstance(spec, ClusterInput) else None,
+                                out_dir=session["out_dir"], traffic=traffic,
+                                lock_wait_s=session["lock_wait"])
+    if unplanned and not journaled:
+        with opened:
+            raise ApplyError(opened.unknown_step(step_id or ""))
+    return opened
 
 
 def _note(message: str) -> None:
@@ -316,7 +324,7 @@ def rollback(step_id: str, spec: InputSpec, plan_options: PlanOptions, write: bo
 
     if not dry_run:
         check_writable(write)
-    with _open(spec, plan_options, session, write, step_id=step_id) as opened:
+    with _open(spec, plan_options, session, write, step_id=step_id, journaled=True) as opened:
         preview = opened.rollback_preview(step_id, cascade=cascade)
         print_diff(preview.diff)
         for line in preview.changes:

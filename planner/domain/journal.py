@@ -35,11 +35,12 @@ cluster and passes timestamps in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final
 
+from planner.domain.authz_rollout import DRY_RUN_PREFIX, ENFORCE_PREFIX
 from planner.domain.redact import redact_map
 
 SCHEMA_VERSION = 2
@@ -117,7 +118,12 @@ class Event:
 @dataclass(frozen=True)
 class StepEntry:
     """The journal of one step. ``forced`` lists the checks ``--force`` overrode; ``gate`` is
-    how the step's plaintext gate was met (:data:`GATE_MODES`; empty for steps without one)."""
+    how the step's plaintext gate was met (:data:`GATE_MODES`; empty for steps without one).
+
+    ``requires`` is the step's, as the plan it was applied from said: a later run may build
+    its plan without the step (``planner plan --authz`` adds phases a plan without the flag
+    lacks), and a rollback must still know what rests on what. None when the journal did not
+    record it (journals written before it was)."""
 
     step_id: str
     state: StepState = StepState.PENDING
@@ -126,6 +132,7 @@ class StepEntry:
     forced: tuple[str, ...] = ()
     events: tuple[Event, ...] = ()
     gate: str = ""
+    requires: tuple[str, ...] | None = None
 
     def record(self, index: int) -> Record | None:
         """The record of write ``index``, if it was intended."""
@@ -258,8 +265,10 @@ def interrupted_writes(entry: StepEntry) -> int:
 
 
 def begin_apply(journal: Journal, step_id: str, plan_hash: str, at: str, *,
-                resume: bool = False, forced: tuple[str, ...] = ()) -> Journal:
-    """Start (or, with ``resume``, continue) applying a step.
+                resume: bool = False, forced: tuple[str, ...] = (),
+                requires: tuple[str, ...] = ()) -> Journal:
+    """Start (or, with ``resume``, continue) applying a step; ``requires`` is the plan's for
+    it, recorded so that the journal alone says what the step rests on.
 
     Raises :class:`JournalError` when the step is already applied, or was interrupted with
     writes recorded and ``resume`` is not set (its before-states must not be overwritten)."""
@@ -283,6 +292,7 @@ def begin_apply(journal: Journal, step_id: str, plan_hash: str, at: str, *,
         records = ()
         message = "apply started"
     new = replace(entry, state=StepState.APPLYING, plan_hash=plan_hash, records=records,
+                  requires=tuple(requires),
                   forced=tuple(sorted({*entry.forced, *forced})) if resume else forced,
                   events=_log(entry, at, message + (f"; forced: {'; '.join(forced)}"
                                                     if forced else "")))
@@ -455,22 +465,49 @@ def prerequisite_missing(record: Record, live: Any) -> str | None:
 
 def applied_dependents(journal: Journal, requires: Mapping[str, tuple[str, ...]],
                        step_id: str) -> list[str]:
-    """The steps that need ``step_id`` (directly or through others, per ``requires``: step id
-    -> the ids it requires) and are not undone in ``journal``, in the order of ``requires``:
-    rolling ``step_id`` back under them would pull the floor from under applied steps
-    (STRICT without sidecars)."""
+    """The steps that need ``step_id`` (directly or through others) and are not undone in
+    ``journal``: rolling ``step_id`` back under them would pull the floor from under applied
+    steps (STRICT without sidecars). ``requires`` (step id -> the ids it requires) is the
+    current plan's, in its order; the journal's own record of each step it holds counts too
+    (:func:`recorded_requires`), so a step the plan no longer has (it was built without
+    ``--authz``) is never missed. Plan steps come first, in plan order, then the others by
+    id."""
+    merged = {sid: set(needs) for sid, needs in requires.items()}
+    for sid, needs in recorded_requires(journal, unplanned=set(journal.steps) - set(requires),
+                                        ).items():
+        merged.setdefault(sid, set()).update(needs)
     needed: dict[str, set[str]] = {}
 
     def closure(sid: str) -> set[str]:
         if sid not in needed:
             needed[sid] = set()
-            for required in requires.get(sid, ()):
+            for required in sorted(merged.get(sid, ())):
                 needed[sid] |= {required, *closure(required)}
         return needed[sid]
 
     live = (StepState.PENDING, StepState.ROLLED_BACK)
-    return [sid for sid in requires if sid != step_id and step_id in closure(sid)
+    order = [*requires, *sorted(set(merged) - set(requires))]
+    return [sid for sid in order if sid != step_id and step_id in closure(sid)
             and journal.state(sid) not in live]
+
+
+def recorded_requires(journal: Journal, unplanned: Set[str]) -> dict[str, tuple[str, ...]]:
+    """Step id -> the steps it required, as the journal recorded them when it was applied.
+    A step of ``unplanned`` (the current plan lacks it) whose entry predates that record is
+    taken to rest on every step first touched no later than its latest apply started
+    (timestamps have seconds): without its plan, that is the only answer that never lets a
+    rollback pull the floor from under it."""
+    first = {sid: e.events[0].at for sid, e in journal.steps.items() if e.events}
+    found: dict[str, tuple[str, ...]] = {}
+    for sid, entry in journal.steps.items():
+        if entry.requires is not None:
+            found[sid] = entry.requires
+        elif sid in unplanned and entry.events:
+            starts = [e.at for e in entry.events if e.message.startswith("apply started")]
+            latest = max(starts, default=entry.events[0].at)
+            found[sid] = tuple(sorted(other for other, at in first.items()
+                                      if other != sid and at <= latest))
+    return found
 
 
 def shown_state(entry: StepEntry, any_drift: bool = False,
@@ -485,6 +522,16 @@ def shown_state(entry: StepEntry, any_drift: bool = False,
     if entry.state in _DONE and superseded:
         return StepState.SUPERSEDED
     return entry.state
+
+
+def unplanned_note(entry: StepEntry) -> str:
+    """For a journaled step the plan built now does not have: why (when the journal knows)
+    and what still works without it."""
+    if entry.step_id.startswith((DRY_RUN_PREFIX, ENFORCE_PREFIX)):
+        return ("not in this plan: applied from a plan built with --authz (add --authz to "
+                "apply or verify it); rollback works from the journal")
+    return ("not in this plan as built now (other plan options?); rollback works from the "
+            "journal")
 
 
 #: How a staged enrollment's journal says where it stopped (the failed batch's event).
@@ -525,6 +572,7 @@ def _steps_document(journal: Journal) -> dict[str, Any]:
             "planHash": e.plan_hash,
             "forced": list(e.forced),
             **({"gate": e.gate} if e.gate else {}),
+            **({"requires": list(e.requires)} if e.requires is not None else {}),
             "records": [{"index": r.index, "kind": str(r.kind), "target": r.target,
                          "phase": str(r.phase), "before": r.before, "desired": r.desired,
                          "after": r.after} for r in e.records],
@@ -606,8 +654,11 @@ def _steps_from(raw_steps: Any) -> dict[str, StepEntry]:
             for r in raw.get("records") or [])
         events = tuple(Event(str(e["at"]), str(e["message"]))
                        for e in raw.get("events") or [])
+        requires = raw.get("requires")
         steps[str(step_id)] = StepEntry(str(step_id), StepState(raw["state"]),
                                         str(raw.get("planHash", "")), records,
                                         tuple(str(f) for f in raw.get("forced") or []),
-                                        events, str(raw.get("gate") or ""))
+                                        events, str(raw.get("gate") or ""),
+                                        None if requires is None else
+                                        tuple(str(r) for r in requires))
     return steps

@@ -74,6 +74,12 @@ class Phase(StrEnum):
     AUTHZ_ENFORCE = "authz-enforce"
 
 
+#: The phases whose steps have a gate on observed traffic: the plaintext gate of namespace,
+#: workload and mesh-wide STRICT, the would-be-denials gate of authorization enforce steps.
+GATED_PHASES: frozenset[Phase] = frozenset({Phase.STRICT, Phase.MESH_STRICT,
+                                            Phase.AUTHZ_ENFORCE})
+
+
 class Action(StrEnum):
     """What a change does to the cluster."""
 

@@ -254,3 +254,65 @@ def test_gate_reads_shadow_denials_and_callers_outside_the_policy(
     assert forced.exit_code == 0, forced.output
     [reason] = journal_steps(tmp_path / "journal.json")["80-authz-enforce-shop"]["forced"]
     assert "partner/crawler" in reason
+
+
+# --- a plan built without --authz still sees the applied authorization steps ------------------
+
+
+def _run_without_authz(api: KubeAPIServer, tmp_path: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, [*args, "--kubeconfig", api.kubeconfig,
+                                    "--dataplane", "sidecar",
+                                    "--journal", str(tmp_path / "journal.json")])
+
+
+def test_status_and_rollback_without_authz_see_the_journaled_authz_steps(
+        strict_cluster: KubeAPIServer, tmp_path: Path) -> None:
+    applied = _run(strict_cluster, tmp_path, "apply", "70-authz-dry-run-shop", "--write",
+                   "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert journal_steps(tmp_path / "journal.json")["70-authz-dry-run-shop"]["requires"] == [
+        "60-mesh-strict"]
+
+    status = _run_without_authz(strict_cluster, tmp_path, "status", "-o", "json")
+    assert status.exit_code == 0, status.output
+    rows = {s["id"]: s for s in json.loads(status.stdout)["steps"]}
+    assert rows["70-authz-dry-run-shop"]["state"] == "applied"
+    assert "built with --authz" in rows["70-authz-dry-run-shop"]["note"]
+
+    # Mesh-wide STRICT is what the authorization policy rests on: a plan without --authz
+    # must not let it go from under it.
+    refused = _run_without_authz(strict_cluster, tmp_path, "rollback", "60-mesh-strict",
+                                 "--dry-run")
+    assert refused.exit_code == ExitCode.APPLY_ERROR, refused.output
+    assert "70-authz-dry-run-shop (applied) depend(s) on it" in refused.stderr
+
+    verify = _run_without_authz(strict_cluster, tmp_path, "verify", "70-authz-dry-run-shop")
+    assert verify.exit_code == ExitCode.APPLY_ERROR, verify.output
+    assert "add --authz" in verify.stderr and "Traceback" not in verify.output
+
+    cascade = _run_without_authz(strict_cluster, tmp_path, "rollback", "60-mesh-strict",
+                                 "--write", "--yes", "--cascade")
+    assert cascade.exit_code == 0, cascade.output
+    assert "rolled back 70-authz-dry-run-shop first" in cascade.stderr
+    assert _policy(strict_cluster, "shop") is None
+    steps = journal_steps(tmp_path / "journal.json")
+    assert steps["70-authz-dry-run-shop"]["state"] == "rolled back"
+    assert steps["60-mesh-strict"]["state"] == "rolled back"
+
+
+def test_rollback_without_authz_of_a_journaled_authz_step(
+        strict_cluster: KubeAPIServer, tmp_path: Path) -> None:
+    applied = _run(strict_cluster, tmp_path, "apply", "70-authz-dry-run-shop", "--write",
+                   "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert _policy(strict_cluster, "shop") is not None
+    back = _run_without_authz(strict_cluster, tmp_path, "rollback", "70-authz-dry-run-shop",
+                              "--write", "--yes")
+    assert back.exit_code == 0, back.output
+    assert back.stdout.strip().endswith("70-authz-dry-run-shop: rolled back")
+    assert _policy(strict_cluster, "shop") is None
+    # A step id neither planned nor journaled is still refused, listing the plan's steps.
+    unknown = _run_without_authz(strict_cluster, tmp_path, "rollback",
+                                 "80-authz-enforce-shop", "--dry-run")
+    assert unknown.exit_code == ExitCode.APPLY_ERROR, unknown.output
+    assert "no step '80-authz-enforce-shop' in the plan" in unknown.stderr

@@ -65,3 +65,46 @@ def test_bad_documents_raise_journal_error() -> None:
     with pytest.raises(jr.JournalError, match="malformed"):
         jr.from_document({"kind": jr.JOURNAL_KIND, "schemaVersion": 2, "targets": {
             "cluster:u": {"target": {"uid": "u"}, "steps": {"s": {"state": "nope"}}}}})
+
+
+def _applied(j: Journal, step_id: str, at: str, requires: tuple[str, ...] = ()) -> Journal:
+    j = jr.begin_apply(j, step_id, "h", at, requires=requires)
+    return jr.finish(j, step_id, StepState.APPLIED, at, "applied")
+
+
+def test_dependents_include_journaled_steps_the_plan_lacks() -> None:
+    # 70-authz-dry-run-shop came from a plan built with --authz; this plan has no such step.
+    j = _applied(Journal(target=jr.Target(uid="u")), "60-mesh-strict", T)
+    j = _applied(j, "70-authz-dry-run-shop", "2025-01-01T00:01:00Z", ("60-mesh-strict",))
+    assert jr.from_document(jr.to_document(j)).of(j.target) == j
+    plan = {"30-enroll-shop": (), "60-mesh-strict": ("30-enroll-shop",)}
+    assert jr.applied_dependents(j, plan, "60-mesh-strict") == ["70-authz-dry-run-shop"]
+    assert jr.applied_dependents(j, plan, "30-enroll-shop") == [
+        "60-mesh-strict", "70-authz-dry-run-shop"]
+    assert "built with --authz" in jr.unplanned_note(j.entry("70-authz-dry-run-shop"))
+    rolled = jr.finish(jr.begin_rollback(j, "70-authz-dry-run-shop", T),
+                       "70-authz-dry-run-shop", StepState.ROLLED_BACK, T, "rolled back")
+    assert jr.applied_dependents(rolled, plan, "60-mesh-strict") == []
+
+
+def test_an_unplanned_step_without_recorded_requires_rests_on_what_came_before() -> None:
+    # A journal written before requires were recorded: without the step's plan, every step
+    # applied no later than it may be what it rests on.
+    j = _applied(Journal(target=jr.Target(uid="u")), "20-mesh-permissive", T)
+    j = _applied(j, "70-authz-dry-run-shop", "2025-01-01T00:05:00Z")
+    j = _applied(j, "30-enroll-blog", "2025-01-01T00:09:00Z")
+    legacy = jr.from_document(_without_requires(jr.to_document(j))).of(j.target)
+    assert legacy.entry("70-authz-dry-run-shop").requires is None
+    plan = {"20-mesh-permissive": (), "30-enroll-blog": ("20-mesh-permissive",)}
+    assert jr.applied_dependents(legacy, plan, "20-mesh-permissive") == [
+        "30-enroll-blog", "70-authz-dry-run-shop"]
+    assert jr.applied_dependents(legacy, plan, "30-enroll-blog") == []
+    # Planned steps keep the plan's requires: no guessing where the plan knows.
+    assert jr.applied_dependents(legacy, plan, "70-authz-dry-run-shop") == []
+
+
+def _without_requires(doc: dict[str, object]) -> dict[str, object]:
+    for target in doc["targets"].values():  # type: ignore[attr-defined]
+        for step in target["steps"].values():
+            step.pop("requires", None)
+    return doc

@@ -104,3 +104,48 @@ async def test_authz_phases_in_the_plan_screen_apply_gate_and_rollback(tmp_path:
                        and not app.busy_label, what="the rollback")
         assert app.states[ENFORCE] == "rolled back"
         assert not [f for f in app.failures if not f.expected], app.failures
+
+
+@journey
+async def test_a_tui_without_authz_lists_and_rolls_back_a_journaled_authz_step(
+        tmp_path: Path) -> None:
+    from planner.service import ManifestInput, analyse, build_plan
+
+    out, journal = tmp_path / "out", tmp_path / "journal.json"
+    analysis = analyse(ManifestInput(("sample_clusters/shop",), recursive=True))
+    with open_apply_session(analysis, build_plan(analysis, authz=True), write=True,
+                            journal_path=str(journal), out_dir=str(out)) as s:
+        s.apply("60-mesh-strict", force=True, no_gate=True)
+        s.apply(DRY_RUN, force=True)
+    app = shop_app(write=True, out_dir=str(out), journal_path=str(journal), start="plan")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.states.get(DRY_RUN) == "written", what="states")
+        assert DRY_RUN not in {s.id for s in app.plan.steps}
+        screen = app.screen
+        assert isinstance(screen, PlanScreen)
+        table = screen.query_one("#steps", DataTable)
+        assert table.row_count == len(app.plan.steps) + 1
+        assert str(table.get_row(DRY_RUN)[3]) == (
+            "journal only")
+        info, policies = await _show(pilot, app, DRY_RUN)
+        assert "built with --authz" in info and "u rolls it back" in info
+        assert not policies.strip()
+
+        # Mesh-wide STRICT cannot go from under it: the rollback cascades through it.
+        await _show(pilot, app, "60-mesh-strict")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), what="confirm")
+        assert app.screen.title_str == ("Roll back 60-mesh-strict and the 1 step(s) that "
+                                        "depend on it?")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmModal), what="close")
+
+        await _show(pilot, app, DRY_RUN)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), what="confirm")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.states.get(DRY_RUN) == "rolled back"
+                       and not app.busy_label, what="the rollback")
+        assert not (out / DRY_RUN).exists() or not any((out / DRY_RUN).glob("*.yaml"))
+        assert not [f for f in app.failures if not f.expected], app.failures

@@ -23,6 +23,8 @@ from tui.screens.base import MeshScreen
 if TYPE_CHECKING:
     from planner.domain.traffic import GateResult
 
+#: The phase column of a step the journal holds and the plan on screen does not.
+JOURNAL_ONLY = "journal only"
 SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}
 
 
@@ -140,8 +142,25 @@ class PlanScreen(MeshScreen):
             if step.id == keep:
                 table.move_cursor(row=row, animate=False)
             row += 1
+        for i, step_id in enumerate(self._journal_only(plan), start=len(plan.steps) + 1):
+            # Applied from a plan built otherwise (--authz): never hidden, since rolling
+            # back what it rests on must not go unnoticed; u rolls it back from the journal.
+            state = states[step_id]
+            if not matches(query, step_id, state, JOURNAL_ONLY):
+                continue
+            table.add_row(str(i), safe(step_id, "bold"),
+                          state_text(state, self.mesh.gate_modes.get(step_id, "")),
+                          JOURNAL_ONLY, "", "", key=step_id)
+            if step_id == keep:
+                table.move_cursor(row=row, animate=False)
+            row += 1
         self._shown = None
         self.show_step(self.selected_step_id())
+
+    def _journal_only(self, plan: Plan) -> list[str]:
+        """The steps the journal holds for this target that the plan on screen lacks."""
+        planned = {s.id for s in plan.steps}
+        return sorted(set(self.mesh.states) - planned)
 
     def selected_step_id(self) -> str | None:
         """The step under the cursor."""
@@ -169,11 +188,30 @@ class PlanScreen(MeshScreen):
             self.query_one("#step-yaml", Static).update("")
             self.query_one("#step-rollback", Static).update("")
             return
+        if step_id not in {s.id for s in plan.steps}:
+            info.update(self._journal_only_info(step_id))
+            self.query_one("#step-yaml", Static).update("")
+            self.query_one("#step-rollback", Static).update("")
+            return
         step = plan.step(step_id)
         info.update(self.step_info(step))
         self.query_one("#step-yaml", Static).update(yaml_view(changes_yaml(step.apply)))
         self.query_one("#step-rollback", Static).update(
             yaml_view(changes_yaml(step.rollback)))
+
+    def _journal_only_info(self, step_id: str) -> Text:
+        """A journaled step the plan on screen lacks: its state, the journal's note (why it
+        is not planned), and that its rollback works from the journal."""
+        text = Text()
+        text.append(clean(step_id), style="bold")
+        text.append("  ")
+        text.append_text(state_text(self.mesh.states.get(step_id, "pending")))
+        note = self.mesh.step_notes.get(step_id, "")
+        if note:
+            text.append(f"\n{clean(note)}", style="yellow")
+        text.append("\nits writes are in the journal only"
+                    + ("; u rolls it back from there" if self.mesh.write else ""), style="dim")
+        return text
 
     def step_info(self, step: Step) -> Group:
         """Why, target, preconditions (with the live result of the last dry-run), blockers."""
