@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from rich.console import Console, RenderableType
 from rich.text import Text
 
-from planner.domain.plan import DATAPLANE_WORDS, Action, Plan, Proof, Step
+from planner.domain.plan import DATAPLANE_WORDS, GATED_PHASES, Action, Plan, Proof, Step
 from planner.domain.traffic import GateResult
 from planner.domain.whatif import WhatIf
 from planner.sinks.plan_json import readiness
@@ -16,8 +16,10 @@ from planner.sinks.tables import Column, Id, KubeTable
 from planner.untrusted import plain
 
 _SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}
+#: The gate cell of a gated step when no traffic source was given: its gate cannot run.
+NO_SOURCE = "no source"
 _GATE_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow", "ready": "green",
-               "unproven": "yellow"}
+               "unproven": "yellow", NO_SOURCE: "yellow"}
 
 
 def render_verdict(console: Console, plan: Plan) -> None:
@@ -69,9 +71,11 @@ def render_plan(console: Console, plan: Plan,
                Column("namespace", whole=True),
                Column("what", wide=True), Column("target", wide=True), Column("changes"),
                Column("blockers")]
-    # Without traffic the gate column says what the manifests alone can prove.
-    proven = gates is None and any(step.proof for step in plan.steps)
-    if gates is not None or proven:
+    # Without traffic the gate column says what the manifests alone can prove, and that no
+    # gate can run on a step whose only proof would be traffic (mesh-wide STRICT,
+    # authorization enforce): a blank would read as "nothing to check".
+    ungated = [] if gates is not None else [s.id for s in plan.steps if s.phase in GATED_PHASES]
+    if gates is not None or ungated:
         columns.append(Column("gate"))
     table = KubeTable(f"Rollout plan (root namespace {plan.root_namespace})", columns, wide)
     for i, step in enumerate(plan.steps, start=1):
@@ -83,8 +87,9 @@ def render_plan(console: Console, plan: Plan,
         if gates is not None:
             gate = gates.get(step.id)
             cells.append(plain(gate.status, style=_GATE_STYLE[gate.status]) if gate else "")
-        elif proven:
-            status = readiness(step) if step.proof else ""
+        elif ungated:
+            status = (readiness(step) if step.proof else
+                      NO_SOURCE if step.phase in GATED_PHASES else "")
             cells.append(plain(status, style=_GATE_STYLE.get(status, "")))
         table.add_row(*cells)
     console.print(table)
@@ -94,6 +99,11 @@ def render_plan(console: Console, plan: Plan,
                             f"({', '.join(step.blind)}); the manifests cannot show every "
                             "caller: enroll, observe traffic (--prometheus or --traffic), "
                             "then STRICT"))
+    if ungated:
+        console.print(plain(f"no traffic source: the gates of {len(ungated)} step(s) cannot run "
+                            "without observed traffic (--prometheus URL or --traffic FILE); "
+                            "`planner apply` refuses them without one unless --no-gate: "
+                            + ", ".join(ungated), style="yellow"))
     for step_id, gate in (gates or {}).items():
         console.print(plain(f"gate {step_id}: {gate.status}: {gate.reason}"
                             + (f"; {gate.proof}" if gate.proof else "")))

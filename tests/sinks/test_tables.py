@@ -149,6 +149,32 @@ def test_plan_keeps_steps_namespaces_blockers_and_gates(analysis: Analysis, tmp_
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+def test_plan_without_traffic_says_which_gates_cannot_run(analysis: Analysis,
+                                                         width: int) -> None:
+    from planner.domain.plan import GATED_PHASES, Phase
+    from planner.sinks.plan_json import plan_body
+
+    plan = build_plan(analysis, authz=True)
+    text = render(width, lambda c: render_plan(c, plan))
+    table = columns(text, "Rollout plan (root namespace istio-system)")
+    gated = [s for s in plan.steps if s.phase in GATED_PHASES]
+    assert {Phase.MESH_STRICT, Phase.AUTHZ_ENFORCE} <= {s.phase for s in gated}
+    # STRICT steps say what the manifests prove; the others cannot be judged at all. No
+    # gated step's cell is blank.
+    assert table["gate"] == squeeze(["ready" if s.proof == "manifests" else "unproven"
+                                     if s.proof else "no source" for s in gated])
+    assert " ".join(text.split()).count("no traffic source: the gates of "
+                                        f"{len(gated)} step(s) cannot run") == 1
+    tail = "".join(text.split()).split("notrafficsource:")[1]
+    assert all(s.id in tail for s in gated if s.phase is Phase.AUTHZ_ENFORCE)
+    # JSON: a gate only where one ran (none without a source), the manifests' proof as status.
+    steps = plan_body(plan)["steps"]
+    assert not any("gate" in step for step in steps)
+    assert {step["id"] for step in steps if "status" in step} == {
+        s.id for s in plan.steps if s.proof}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 def test_graph_keeps_callers_callees_and_ports(analysis: Analysis, width: int) -> None:
     graph = analysis.graph
     assert any(LONG_APP in e.caller for e in graph.edges)
