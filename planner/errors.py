@@ -40,6 +40,15 @@ class ClusterError(PlannerError):
     """The Kubernetes API server could not be reached or read."""
 
 
+class NoKubeconfig(ClusterError):
+    """No kubeconfig exists where one was looked for (``paths``) and the process does not run
+    inside a cluster: nothing names a cluster to read."""
+
+    def __init__(self, message: str, paths: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.paths = paths
+
+
 class ClusterTimeout(ClusterError):
     """The API server did not answer one request in time (no answer within the timeout, or
     504 until the retries gave up): a scan records the kind as unread and goes on."""

@@ -20,6 +20,7 @@ from planner.errors import (
     GateRefused,
     InputError,
     MetricsError,
+    NoKubeconfig,
     OutcomeNotReached,
     PlannerError,
     ReadOnlyError,
@@ -236,19 +237,43 @@ def run_scan(spec: InputSpec) -> ScanResult:
     """Scan with a progress bar, print the diagnostics on stderr, return the ScanResult."""
     from planner.service import scan
 
-    with progress_bar("scanning") as progress:
+    with input_named(spec), progress_bar("scanning") as progress:
         result = scan(spec, progress=progress, stdin=_stdin_for(spec))
     report_scan(result)
     keep_until_exit(result)
     return result
 
 
-def run_analysis(spec: InputSpec, **options: Any) -> Analysis:
+@contextmanager
+def input_named(spec: InputSpec, needed_for: str = "") -> Iterator[None]:
+    """Say "no input" in one line (INPUT_ERROR) when neither manifests (``-f``) nor a cluster
+    (``--kubeconfig``/``--context``) were named and no kubeconfig is there for the default
+    live scan: the user named no input, and "no kubeconfig found" alone reads as if a
+    cluster had been asked for. ``needed_for``: why the command needs one (a sentence)."""
+    from planner.service import ClusterInput
+
+    try:
+        yield
+    except NoKubeconfig as err:
+        implicit = (isinstance(spec, ClusterInput) and spec.kubeconfig is None
+                    and spec.context is None)
+        if not implicit:
+            raise
+        where = ", ".join(err.paths) or "the default places"
+        raise InputError(
+            (f"{needed_for}: " if needed_for else "")
+            + "no input: give manifests with -f FILE|DIR ('-' reads stdin) or a cluster with "
+            f"--kubeconfig FILE or --context NAME (no kubeconfig at {where}, and not running "
+            "inside a cluster)") from None
+
+
+def run_analysis(spec: InputSpec, *, needed_for: str = "", **options: Any) -> Analysis:
     """``service.analyse`` with a progress bar and stdin for ``-f -``; prints the scan's
-    diagnostics on stderr and returns the Analysis. ``options`` go to ``analyse``."""
+    diagnostics on stderr and returns the Analysis. ``options`` go to ``analyse``;
+    ``needed_for`` to :func:`input_named`."""
     from planner.service import analyse
 
-    with progress_bar("scanning") as progress:
+    with input_named(spec, needed_for), progress_bar("scanning") as progress:
         analysis = analyse(spec, progress=progress, stdin=_stdin_for(spec), **options)
     report_scan(analysis.scan)
     keep_until_exit(analysis)
@@ -260,7 +285,7 @@ def run_pipeline(spec: InputSpec, options: PlanOptions, **more: Any) -> Rollout:
     diagnostics on stderr as soon as it is done. ``more`` goes to ``run_pipeline``."""
     from planner import service
 
-    with progress_bar("scanning") as progress:
+    with input_named(spec), progress_bar("scanning") as progress:
         rollout = service.run_pipeline(spec, options, progress=progress,
                                        stdin=_stdin_for(spec), scanned=report_scan, **more)
     keep_until_exit(rollout)

@@ -46,7 +46,12 @@ def traffic(spec: InputSpec, traffic: TrafficSource | None, output: str,
         # InputError, not click.UsageError: handle_errors turns only planner errors into codes.
         raise InputError("planner traffic needs observed traffic: --prometheus URL or "
                          "--traffic FILE")
-    analysis = observe(run_analysis(spec, cluster_domain=cluster_domain), traffic)
+    # The traffic is judged against the calls an input declares: without manifests or a
+    # cluster there is nothing to judge it against (input_named says so in one line).
+    analysis = observe(run_analysis(spec, cluster_domain=cluster_domain,
+                                    needed_for="planner traffic compares observed traffic "
+                                    "with manifests or a cluster"),
+                       traffic)
     snapshot = analysis.traffic
     assert snapshot is not None  # observe() sets it
     entries = namespace_report(analysis)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-from planner.errors import ClusterError, ClusterTimeout
+from planner.errors import ClusterError, ClusterTimeout, NoKubeconfig
 from planner.sources.kubeconfig import check_kubeconfig
 
 if TYPE_CHECKING:
@@ -141,8 +141,8 @@ def connect(target: KubeTarget) -> tuple[ApiClient, str]:
             config.load_incluster_config(client_configuration=configuration)
             context = _IN_CLUSTER
         else:
-            raise ClusterError(f"no kubeconfig found (looked at {', '.join(paths)}) and not "
-                               "running inside a cluster; pass --kubeconfig")
+            raise NoKubeconfig(f"no kubeconfig found (looked at {', '.join(paths)}) and not "
+                               "running inside a cluster; pass --kubeconfig", tuple(paths))
     except ConfigException as exc:
         raise ClusterError(f"cannot load the Kubernetes configuration: "
                            f"{first_line(str(exc))}") from None
