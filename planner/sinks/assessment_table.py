@@ -42,7 +42,7 @@ def render_assessment(console: Console, assessment: Assessment, source: str,
         f"  score {a.score}/100"))
 
     factors = KubeTable("Factors", [
-        Column("code"), Column("factor"), Column("value"), Column("threshold", wide=True),
+        Column("code", key=True), Column("factor"), Column("value"), Column("threshold", wide=True),
         Column("weight", justify="right"), Column("evidence", wide=True)], wide)
     for f in a.factors:
         factors.add_row(f.code, plain(f.title), plain(f.value), plain(f.threshold),
@@ -70,7 +70,7 @@ def render_assessment(console: Console, assessment: Assessment, source: str,
     console.print(planes)
 
     costs = KubeTable("Resource cost (requests added)", [
-        Column("option"), Column("component"), Column("count", justify="right"),
+        Column("option", key=True), Column("component", key=True), Column("count", justify="right"),
         Column("CPU", justify="right"), Column("memory", justify="right"),
         Column("assumption", wide=True)], wide)
     for option in a.costs.options:

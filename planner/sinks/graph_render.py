@@ -35,8 +35,8 @@ def render_table(console: Console, graph: CallGraph, include_hints: bool = False
     """The call edges as a table, then a one-line count of hints and coverage gaps.
     ``observed`` (traffic was merged) adds each edge's mTLS share (and, ``wide``, its origin);
     ``wide`` adds the strongest evidence of each edge."""
-    columns = [Column("caller", whole=True), Column("callee", whole=True), Column("port"),
-               Column("protocol")]
+    columns = [Column("caller", whole=True, key=True), Column("callee", whole=True, key=True),
+               Column("port", key=True), Column("protocol")]
     if observed:
         columns += [Column("origin", wide=True), Column("mTLS")]
     table = KubeTable("Call graph", [*columns, Column("evidence", wide=True)], wide)

@@ -67,7 +67,8 @@ def render_plan(console: Console, plan: Plan,
     traffic) a ``gate`` column shows each STRICT step's plaintext gate, and the reasons
     follow the table. ``wide`` adds what each step does and its exact target."""
     render_verdict(console, plan)
-    columns = [Column("#", wide=True, justify="right"), Column("step", whole=True),
+    columns = [Column("#", wide=True, justify="right", key=True),
+               Column("step", whole=True, key=True),
                Column("namespace", whole=True),
                Column("what", wide=True), Column("target", wide=True), Column("changes"),
                Column("blockers")]

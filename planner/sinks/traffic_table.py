@@ -42,20 +42,19 @@ def render_traffic(console: Console, snapshot: TrafficSnapshot,
     if not snapshot.has_data:
         console.print(plain("no series at all: every gate is unknown (no data is not the same "
                            "as no plaintext)", style="yellow"))
+    # Six columns at most: at 80 columns a seventh would fold namespaces and statuses
+    # mid-word. The unpredicted and never-observed counts head each namespace's own table.
     summary = KubeTable("mTLS per namespace", [
-        Column("namespace", whole=True), Column("status"), Column("requests mTLS"),
-        Column("connections mTLS", wide=True), Column("gate"),
-        Column("plaintext callers", justify="right"),
-        Column("unpredicted", wide=True, justify="right"),
-        Column("never observed", wide=True, justify="right")], wide)
+        Column("namespace", whole=True), Column("status", whole=True),
+        Column("requests mTLS"), Column("connections mTLS", wide=True),
+        Column("gate", whole=True), Column("plaintext callers", justify="right")], wide)
     for entry in namespaces:
         summary.add_row(Id(entry.namespace), entry.status,
                         share(entry.requests_mtls, entry.requests, entry.requests_unknown),
                         share(entry.connections_mtls, entry.connections,
                               entry.connections_unknown),
                         plain(entry.gate.status, style=_GATE_STYLE[entry.gate.status]),
-                        str(len(entry.plaintext_callers)), str(len(entry.unpredicted)),
-                        str(len(entry.unobserved)))
+                        str(len(entry.plaintext_callers)))
     console.print(summary)
     if wide and snapshot.pod_mappings:
         pods = KubeTable("Pods named by the source -> workloads of the input", [
@@ -86,7 +85,9 @@ def render_namespace(console: Console, entry: NamespaceTraffic) -> None:
     """One namespace: its gate and reason, then plaintext callers, edges the manifests did not
     predict and inferred edges never observed."""
     caption = entry.gate.reason + (f"; {entry.gate.proof}" if entry.gate.proof else "")
-    table = KubeTable(f"{entry.namespace}: {entry.status}, gate {entry.gate.status}",
+    table = KubeTable(f"{entry.namespace}: {entry.status}, gate {entry.gate.status}; "
+                      f"{len(entry.unpredicted)} unpredicted, {len(entry.unobserved)} never "
+                      "observed",
                       [Column("finding"), Column("edge"), Column("detail")],
                       caption=caption)
     for caller in entry.plaintext_callers:

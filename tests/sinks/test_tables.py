@@ -34,6 +34,7 @@ from planner.sinks.inventory_table import render_inventory
 from planner.sinks.plan_table import render_plan
 from planner.sinks.tables import Id
 from planner.sinks.traffic_table import render_traffic
+from tests.shared_data import corpus, require_shared
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP = str(ROOT / "sample_clusters" / "shop")
@@ -119,6 +120,16 @@ def squeeze(values: list[str]) -> str:
     return "".join("".join(v.split()) for v in values)
 
 
+def shows_wide(text: str, title: str, header: str) -> bool:
+    """Whether the ``-o wide`` column ``header`` of the table ``title`` is shown: in the
+    table, or, on a console too narrow for it, as ``header:`` lines after it."""
+    squeezed = "".join(header.split())
+    if squeezed in columns(text, title):
+        return True
+    after = text.split(f"{title}: the -o wide columns, by row\n", 1)
+    return len(after) == 2 and f" {header}: " in after[1].split("\n\n")[0]
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_plan_keeps_steps_namespaces_blockers_and_gates(analysis: Analysis, tmp_path: Path,
                                                         width: int) -> None:
@@ -143,7 +154,8 @@ def test_plan_keeps_steps_namespaces_blockers_and_gates(analysis: Analysis, tmp_
 
     wide = render(width, lambda c: render_plan(c, plan, gates, wide=True))
     table = columns(wide, "Rollout plan (root namespace istio-system)")
-    assert {"#", "what", "target"} <= set(table)
+    assert all(shows_wide(wide, "Rollout plan (root namespace istio-system)", header)
+               for header in ("what", "target"))
     assert table["step"] == squeeze([s.id for s in plan.steps])
     assert re.findall(r"MP\d{3}", table["blockers"]) == codes
 
@@ -181,7 +193,7 @@ def test_graph_keeps_callers_callees_and_ports(analysis: Analysis, width: int) -
     for wide in (False, True):
         text = render(width, lambda c, w=wide: render_table(c, graph, wide=w))
         table = columns(text, "Call graph")
-        assert ("evidence" in table) is wide
+        assert shows_wide(text, "Call graph", "evidence") is wide
         assert table["caller"] == squeeze([e.caller for e in graph.edges])
         assert table["callee"] == squeeze([e.callee for e in graph.edges])
         assert table["port"] == squeeze(["" if e.port is None else str(e.port)
@@ -200,7 +212,7 @@ def test_scan_keeps_namespaces_and_enrollment(analysis: Analysis, width: int) ->
         text = render(width, lambda c, w=wide: render_inventory(
             c, analysis.scan, wide=w))
         table = columns(text, "Namespaces")
-        assert ("labels" in table) is wide
+        assert shows_wide(text, "Namespaces", "labels") is wide
         assert table["namespace"] == squeeze([ns.name for ns in inventory.namespaces])
         assert table["enrollment"] == squeeze([ns.enrollment for ns in inventory.namespaces])
 
@@ -212,11 +224,11 @@ def test_assess_keeps_factors_and_data_planes(analysis: Analysis, width: int) ->
         text = render(width, lambda c, w=wide: render_assessment(
             c, result, "src", wide=w))
         factors = columns(text, "Factors")
-        assert ("evidence" in factors) is wide
+        assert shows_wide(text, "Factors", "evidence") is wide
         assert factors["code"] == squeeze([f.code for f in result.factors])
         assert factors["weight"] == squeeze([f"{f.weight:+g}" for f in result.factors])
         planes = columns(text, "Data plane per namespace")
-        assert ("reasons" in planes) is wide
+        assert shows_wide(text, "Data plane per namespace", "reasons") is wide
         assert planes["namespace"] == squeeze([n.namespace for n in result.namespaces])
         assert planes["mode"] == squeeze([n.mode for n in result.namespaces])
 
@@ -234,7 +246,7 @@ def test_traffic_keeps_namespaces_status_and_gates(analysis: Analysis, tmp_path:
         text = render(width, lambda c, w=wide: render_traffic(
             c, observed.traffic, entries, wide=w))
         table = columns(text, "mTLS per namespace")
-        assert ("neverobserved" in table) is wide
+        assert shows_wide(text, "mTLS per namespace", "connections mTLS") is wide
         assert table["namespace"] == squeeze([e.namespace for e in entries])
         assert table["status"] == squeeze([e.status for e in entries])
         assert table["gate"] == squeeze([e.gate.status for e in entries])
@@ -286,3 +298,118 @@ def test_shares_are_of_the_known_part() -> None:
     assert share(45, 100) == "45% of 100"
     assert share(0, 0) == "-"
 
+
+
+# --- every command's tables at 80 columns, as a user runs them ---------------------------
+
+#: Where a cell may move to the next line without a space: after an id's separator.
+_ID_BREAKS = ("/", "-", ".", ":", "=", ",")
+
+
+def _tables(text: str) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Every box table of ``text``: its title, its headers (squeezed) and its body lines, each
+    a list of its cells' text (stripped)."""
+    lines = text.splitlines()
+    found = []
+    for start, line in enumerate(lines):
+        if not line.startswith("┏"):
+            continue
+        end = next(i for i in range(start, len(lines)) if lines[i].startswith("└"))
+        pairs = list(itertools.pairwise(i for i, ch in enumerate(line) if ch in "┏┳┓"))
+        heads = ["" for _ in pairs]
+        body: list[list[str]] = []
+        for row in lines[start + 1:end]:
+            cells = [row[a + 1:b].strip() for a, b in pairs]
+            if row.startswith("┃"):
+                heads = [h + "".join(c.split()) for h, c in zip(heads, cells, strict=True)]
+            elif row.startswith("│"):
+                body.append(cells)
+        found.append((lines[start - 1].strip() if start else "", heads, body))
+    return found
+
+
+def _rows(body: list[list[str]], firsts: list[str]) -> list[list[list[str]]]:
+    """The body lines grouped into rows, each a list of its cells' fragments: a row starts
+    where its first cell (``firsts``: each row's first cell, whole) starts."""
+    rows: list[list[list[str]]] = []
+    left = ""
+    for cells in body:
+        if cells[0] and not left:
+            left = "".join(firsts[len(rows)].split())
+            rows.append([[] for _ in cells])
+        left = left.removeprefix("".join(cells[0].split()))
+        for fragments, cell in zip(rows[-1], cells, strict=True):
+            if cell:
+                fragments.append(cell)
+    return rows
+
+
+def mid_word_folds(narrow: str, unbounded: str) -> list[str]:
+    """The cells of ``narrow`` (a command's output on a narrow console) that went on to the
+    next line inside a word: compared with the same cell of ``unbounded`` (the same output
+    with room for every cell on one line), each line break must fall on a space or after an
+    id's separator. A table of ``narrow`` is matched by title, its columns by header."""
+    whole = {}
+    for title, heads, body in _tables(unbounded):
+        # Unbounded, a first cell is one line: every line with one starts a row.
+        whole[title] = heads, _rows(body, [cells[0] for cells in body if cells[0]])
+    folds: list[str] = []
+    for title, heads, body in _tables(narrow):
+        assert title in whole, f"table {title!r} not in the unbounded output"
+        wide_heads, wide_rows = whole[title]
+        first = wide_heads.index(heads[0])
+        rows = _rows(body, [" ".join(row[first]) for row in wide_rows])
+        assert len(rows) == len(wide_rows), f"{title}: rows differ"
+        for n, head in enumerate(heads):
+            column = wide_heads.index(head)
+            for row, wide_row in zip(rows, wide_rows, strict=True):
+                text = " ".join(wide_row[column])
+                at = 0
+                for fragment, following in itertools.pairwise(row[n]):
+                    at = text.find(fragment, at)
+                    assert at >= 0, f"{title} / {head}: {fragment!r} not in {text!r}"
+                    at += len(fragment)
+                    if text[at:at + 1] != " " and not fragment.endswith(_ID_BREAKS):
+                        folds.append(f"{title} / {head}: {fragment!r} + {following!r}")
+    return folds
+
+
+def _commands() -> list[tuple[str, list[str]]]:
+    shop = ["-f", SHOP, "-R"]
+    bookinfo = ["-f", str(corpus("bookinfo")), "-R"]
+    hubble = ["--traffic", str(require_shared("traffic-samples", "hubble",
+                                              "basic-sample-348-http-flows.json"))]
+    found = []
+    for name, source in (("shop", shop), ("bookinfo", bookinfo)):
+        for command in (["scan"], ["graph"], ["assess"], ["plan"], ["plan", "--authz"]):
+            for view in ([], ["-o", "wide"]):
+                found.append((f"{' '.join(command)} {name} {' '.join(view)}",
+                              [*command, *source, *view]))
+    for view in ([], ["-o", "wide"]):
+        found.append((f"traffic bookinfo {' '.join(view)}",
+                      ["traffic", *bookinfo, *hubble, *view]))
+        found.append((f"plan bookinfo --traffic {' '.join(view)}",
+                      ["plan", *bookinfo, *hubble, *view]))
+    found.append(("rules list", ["rules", "list"]))
+    return found
+
+
+def test_every_command_table_reads_at_80_columns(tmp_path: Path) -> None:
+    """At COLUMNS=80, on the sample clusters: no line past column 80, no cell cropped, and no
+    cell broken inside a word (``namespa`` / ``ce``) where a wider console shows it whole."""
+    problems: list[str] = []
+    commands = [*_commands(), ("status shop", ["status", "-f", SHOP, "-R", "--out",
+                                               str(tmp_path / "out"), "--journal",
+                                               str(tmp_path / "journal.json")])]
+    for name, args in commands:
+        outputs = []
+        for width in (80, 1000):
+            result = CliRunner(env={"COLUMNS": str(width)}).invoke(cli, args)
+            assert result.exit_code in (0, 3), f"{name}: {result.output}"
+            outputs.append(result.stdout)
+        narrow, unbounded = outputs
+        problems += [f"{name}: past column 80: {line!r}" for line in narrow.splitlines()
+                     if cell_len(line) > 80]
+        problems += [f"{name}: cropped" for _ in range(narrow.count("…"))][:1]
+        problems += [f"{name}: {fold}" for fold in mid_word_folds(narrow, unbounded)]
+    assert not problems, "\n".join(problems)
