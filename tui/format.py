@@ -23,6 +23,12 @@ def safe(value: object, style: str = "", limit: int | None = CELL_LIMIT) -> Text
     return Text(clean(value, limit), style=style, no_wrap=True, end="")
 
 
+def wrapping(value: object, style: str = "") -> Text:
+    """Like :func:`safe`, for a cell of a fixed-width column that wraps onto more lines (its
+    row's height follows) instead of growing the table past an 80-column terminal."""
+    return Text(clean(value), style=style, end="")
+
+
 def needle(query: str) -> tuple[str, bool]:
     """The ``/`` filter's text, lower-cased, and whether it hides matches (``!x``)."""
     query = query.strip()

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Label, Select, Static
 from planner.domain.verdict import Verdict
 from planner.untrusted import clean
 from tui.actions import ASSESS
-from tui.format import safe
+from tui.format import safe, wrapping
 from tui.screens.base import MeshScreen
 
 if TYPE_CHECKING:
@@ -69,12 +69,20 @@ class AssessScreen(MeshScreen):
             yield Static("", id="assumptions")
 
     def prepare(self) -> None:
-        self.query_one("#factors", DataTable).add_columns(
-            "code", "factor", "weight", "value", "threshold", "evidence")
-        self.query_one("#dataplane", DataTable).add_columns(
-            "namespace", "mode", "pods", "waypoint (ambient)", "reasons")
-        self.query_one("#costs", DataTable).add_columns(
-            "option", "component", "count", "CPU", "memory", "assumption")
+        # Fixed widths whose text wraps (the rows grow) keep each table inside an 80-column
+        # terminal, where a column past the edge would be cut off. A factor's evidence is in
+        # the detail under the table (every object, not the first three).
+        factors = self.query_one("#factors", DataTable)
+        factors.add_columns("code", "weight")
+        for label, width in (("factor", 22), ("value", 11), ("threshold", 11)):
+            factors.add_column(label, width=width)
+        planes = self.query_one("#dataplane", DataTable)
+        planes.add_columns("namespace", "mode", "pods")
+        for label, width in (("waypoint (ambient)", 18), ("reasons", 22)):
+            planes.add_column(label, width=width)
+        costs = self.query_one("#costs", DataTable)
+        costs.add_columns("option", "component", "count", "CPU", "memory")
+        costs.add_column("assumption", width=18)
 
     def focus_main(self) -> None:
         self.query_one("#factors", DataTable).focus()
@@ -88,13 +96,10 @@ class AssessScreen(MeshScreen):
         factors = self.query_one("#factors", DataTable)
         factors.clear()
         for i, f in enumerate(assessment.factors):
-            evidence = ", ".join(f.objects[:3]) + (f" +{len(f.objects) - 3}"
-                                                   if len(f.objects) > 3 else "")
             weight = Text(f"{f.weight:+g}", style="green" if f.weight > 0 else
                           "red" if f.weight < 0 else "dim")
-            factors.add_row(f.code, safe(f.title, limit=40), weight, safe(f.value, limit=24),
-                            safe(f.threshold, limit=20), safe(evidence or "-", limit=50),
-                            key=str(i))
+            factors.add_row(f.code, weight, wrapping(f.title), wrapping(f.value),
+                            wrapping(f.threshold), key=str(i), height=None)
         self._factor_detail(0)
         planes = self.query_one("#dataplane", DataTable)
         planes.clear()
@@ -103,15 +108,15 @@ class AssessScreen(MeshScreen):
             if c.waypoint is not None:
                 waypoint = (f"per service account: {', '.join(c.waypoint.service_accounts)}"
                             if c.waypoint.service_accounts else "namespace")
-            planes.add_row(safe(c.namespace), c.mode, str(c.pods), safe(waypoint),
-                           safe("; ".join(c.reasons), limit=70))
+            planes.add_row(safe(c.namespace), c.mode, str(c.pods), wrapping(waypoint),
+                           wrapping("; ".join(c.reasons)), height=None)
         costs = self.query_one("#costs", DataTable)
         costs.clear()
         for option in assessment.costs.options:
             for line in option.lines:
                 costs.add_row(option.name, line.component, str(line.count),
                               cpu(line.cpu_millicores), memory(line.memory_mib),
-                              safe(line.assumption, limit=70))
+                              wrapping(line.assumption), height=None)
             costs.add_row(Text(option.name, style="bold"), Text("total", style="bold"),
                           str(option.proxies), cpu(option.cpu_millicores),
                           memory(option.memory_mib), "")
