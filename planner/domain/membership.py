@@ -162,7 +162,7 @@ class CallerFates:
         if fate is None:
             workload = self._workload(node_id)
             fate = (_fate_outside_inventory(node_id) if workload is None
-                    else _workload_fate(self.members, workload, self._gateway(workload)))
+                    else _workload_fate(self.members, workload, self.is_gateway(workload)))
             self._fates[node_id] = fate
         return fate
 
@@ -171,7 +171,7 @@ class CallerFates:
         found = self._enforces.get(node_id)
         if found is None:
             workload = self._workload(node_id)
-            found = (workload is not None and not self._gateway(workload)
+            found = (workload is not None and not self.is_gateway(workload)
                      and self.of(node_id)[0])
             self._enforces[node_id] = found
         return found
@@ -180,7 +180,8 @@ class CallerFates:
         ref = parse_ref(node_id)
         return self.inventory.workload_index.get(ref) if ref is not None else None
 
-    def _gateway(self, workload: Workload) -> bool:
+    def is_gateway(self, workload: Workload) -> bool:
+        """:func:`~planner.domain.roles.is_istio_gateway`, once per workload."""
         found = self._gateways.get(workload.ref)
         if found is None:
             found = self._gateways[workload.ref] = is_istio_gateway(workload)

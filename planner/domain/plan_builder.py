@@ -159,10 +159,9 @@ def _unseen_rollbacks(step: Step, unread: frozenset[str]) -> Step:
 def gateway_notes(inventory: Inventory, graph: CallGraph) -> tuple[str, ...]:
     """One note when calls enter through Istio gateways whose workload is not in the input:
     the plan takes them as mesh clients, which only their Deployment could confirm."""
-    if any(is_istio_gateway(w) for w in inventory.workloads):
-        return ()
+    # The cheaper test first: most graphs have no call from a gateway class at all.
     edges = [e for e in graph.edges if is_istio_gateway_caller(e.caller)]
-    if not edges:
+    if not edges or any(is_istio_gateway(w) for w in inventory.workloads):
         return ()
     routes = sorted({" ".join(ev.source.split(" ", 2)[:2]) for e in edges for ev in e.evidence})
     services = sorted({e.callee for e in edges})
@@ -396,7 +395,7 @@ class _Planner:
                         if mode == NamespaceMode.AMBIENT else [])
         restarts = [w for w in sorted(workloads, key=lambda w: w.ref)
                     if mode == NamespaceMode.SIDECAR and w.ref.kind in RESTARTABLE
-                    and not is_istio_gateway(w)
+                    and not self.callers.is_gateway(w)
                     and self.callers.of(w.ref.key)[0]
                     and not (w.observed and w.observed.pods
                              and w.observed.sidecar_injected == w.observed.pods)]

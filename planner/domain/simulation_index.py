@@ -12,7 +12,6 @@ on and nothing else, so a simulation with it says exactly what one without it sa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
 
 from planner.domain import policy
@@ -20,9 +19,10 @@ from planner.domain.graph import ANY_CALLER, CallGraph, Edge, Evidence
 from planner.domain.inventory import Inventory, ObjectRef, PolicyObject, Service, Workload
 from planner.domain.membership import backend_ports, container_ports
 from planner.domain.observed import UNNAMED_SERVICE_PREFIX
+from planner.domain.value import value_class
 
 
-@dataclass(frozen=True)
+@value_class  # one per call edge and backend: a frozen dataclass's __init__ costs more
 class InboundCall:
     """One call into a serving workload: the ``edge``, the ``service`` the caller dialled
     (None: observed straight to the workload), the workload's container ``ports`` it reaches
@@ -63,16 +63,21 @@ class SimulationIndex:
         inbound = self.graph.inbound
         calls: list[InboundCall] = []
         for service in self.inventory.services_of.get(workload.ref, ()):
+            # Callers of one Service port reach the same container ports: resolved once.
+            on_port: dict[int, tuple[int, ...]] = {}
             for edge in inbound.get(service.ref.key, ()):
-                if edge.caller != ANY_CALLER:
-                    calls.append(self._call(edge, service, workload))
+                if edge.caller == ANY_CALLER:
+                    continue
+                known = on_port.get(edge.port) if edge.port is not None else None
+                if known is None:
+                    known = backend_ports(self.inventory, service, edge, workload)
+                    if edge.port is not None:
+                        on_port[edge.port] = known
+                calls.append(_call(edge, service, known))
         unnamed = f"{UNNAMED_SERVICE_PREFIX}{workload.namespace}/{workload.name}"
-        calls.extend(self._call(edge, None, workload) for edge in inbound.get(unnamed, ()))
+        calls.extend(_call(edge, None, backend_ports(self.inventory, None, edge, workload))
+                     for edge in inbound.get(unnamed, ()))
         return calls
-
-    def _call(self, edge: Edge, service: Service | None, workload: Workload) -> InboundCall:
-        ports = backend_ports(self.inventory, service, edge, workload)
-        return InboundCall(edge, service, ports or (None,), tuple(sorted(set(edge.evidence))))
 
     def bound_ports(self, workload: Workload) -> frozenset[int]:
         """Container ports of ``workload`` behind some Service that selects it: the only ones
@@ -89,6 +94,12 @@ class SimulationIndex:
     def destination_rules(self) -> Mapping[str, tuple[PolicyObject, ...]]:
         """:func:`destination_rules_by_namespace` of the inventory."""
         return destination_rules_by_namespace(self.inventory)
+
+
+def _call(edge: Edge, service: Service | None, ports: tuple[int, ...]) -> InboundCall:
+    evidence = edge.evidence
+    return InboundCall(edge, service, ports or (None,),
+                       evidence if len(evidence) < 2 else tuple(sorted(set(evidence))))
 
 
 def destination_rules_by_namespace(inventory: Inventory) -> dict[str, tuple[PolicyObject, ...]]:

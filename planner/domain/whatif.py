@@ -265,7 +265,40 @@ def _name(ps: PolicySet, p: PolicyObject, scope: str) -> str:
 def effective_mode(ps: PolicySet, workload: Workload, port: int | None) -> tuple[str, str]:
     """The mTLS mode Istio enforces on ``workload``'s container ``port`` (the workload level
     when None), and the policy that decides it, in words. Narrowest wins; UNSET inherits."""
-    return _WorkloadMode.of(ps, workload).at(port)
+    return _ModeResolver(ps).of(workload).at(port)
+
+
+class _ModeResolver:
+    """:func:`effective_mode` under one policy set for many workloads: what a namespace's
+    workloads inherit (namespace-wide, mesh-wide policy or Istio's default) resolved once per
+    namespace. Lives as long as one simulation."""
+
+    def __init__(self, ps: PolicySet) -> None:
+        self.ps = ps
+        self._inherited: dict[str, tuple[str, str]] = {}
+
+    def of(self, workload: Workload) -> _WorkloadMode:
+        """Resolve ``workload``'s policies: narrowest wins, UNSET inherits."""
+        ps = self.ps
+        # Of several workload policies on the same pods Istio keeps the oldest (list order).
+        candidates = ps.workload.get(workload.namespace)
+        chosen = next((p for p in candidates if selects(p, workload)),
+                      None) if candidates else None
+        if chosen is not None and (mode := _known(policy.mtls_mode(chosen))) != "UNSET":
+            return _WorkloadMode(ps, chosen, mode, _name(ps, chosen, "workload"))
+        inherited = self._inherited.get(workload.namespace)
+        if inherited is None:
+            inherited = self._inherited[workload.namespace] = self._inherit(workload.namespace)
+        return _WorkloadMode(ps, chosen, *inherited)
+
+    def _inherit(self, namespace: str) -> tuple[str, str]:
+        ps = self.ps
+        ns_policy = ps.namespace.get(namespace)
+        if ns_policy is not None and (mode := _known(policy.mtls_mode(ns_policy))) != "UNSET":
+            return mode, _name(ps, ns_policy, "namespace-wide")
+        if ps.mesh is not None and (mode := _known(policy.mtls_mode(ps.mesh))) != "UNSET":
+            return mode, _name(ps, ps.mesh, "mesh-wide")
+        return PERMISSIVE, "Istio's default (no policy sets a mode)"
 
 
 @dataclass(frozen=True)
@@ -278,21 +311,6 @@ class _WorkloadMode:
     chosen: PolicyObject | None
     mode: str
     decided_by: str
-
-    @staticmethod
-    def of(ps: PolicySet, workload: Workload) -> _WorkloadMode:
-        """Resolve ``workload``'s policies in ``ps``: narrowest wins, UNSET inherits."""
-        # Of several workload policies on the same pods Istio keeps the oldest (list order).
-        chosen = next((p for p in ps.workload.get(workload.namespace, ())
-                       if selects(p, workload)), None)
-        if chosen is not None and (mode := _known(policy.mtls_mode(chosen))) != "UNSET":
-            return _WorkloadMode(ps, chosen, mode, _name(ps, chosen, "workload"))
-        ns_policy = ps.namespace.get(workload.namespace)
-        if ns_policy is not None and (mode := _known(policy.mtls_mode(ns_policy))) != "UNSET":
-            return _WorkloadMode(ps, chosen, mode, _name(ps, ns_policy, "namespace-wide"))
-        if ps.mesh is not None and (mode := _known(policy.mtls_mode(ps.mesh))) != "UNSET":
-            return _WorkloadMode(ps, chosen, mode, _name(ps, ps.mesh, "mesh-wide"))
-        return _WorkloadMode(ps, chosen, PERMISSIVE, "Istio's default (no policy sets a mode)")
 
     def at(self, port: int | None) -> tuple[str, str]:
         """The mode on container ``port`` (the workload level when None) and its source."""
@@ -466,7 +484,8 @@ def _judge(inventory: Inventory, root: str, enrollment: Enrollment, index: Simul
     """The verdict on every call into the ``enforcing`` workloads under the policies
     ``after`` (and their peers' pod-IP traffic), sorted by callee, caller, Service and ports.
     ``outside_callers_only``: calls from callers in the mesh and peer traffic left out."""
-    before = policy_set(inventory, root)
+    resolve_before = _ModeResolver(policy_set(inventory, root))
+    resolve_after = _ModeResolver(after)
     rows: list[EdgeVerdict] = []
     for workload in enforcing:
         calls = index.calls_into(workload)
@@ -474,15 +493,15 @@ def _judge(inventory: Inventory, root: str, enrollment: Enrollment, index: Simul
             calls = tuple(c for c in calls if not enrollment.of(c.edge.caller)[0])
             if not calls:
                 continue
-        mode_after = _WorkloadMode.of(after, workload)
-        mode_before = _WorkloadMode.of(before, workload)
+        mode_after = resolve_after.of(workload)
+        mode_before = resolve_before.of(workload)
         callee = workload.ref.key
         for call in calls:
             # Why a call arrives in plaintext does not depend on the port: judged once.
             judged = plaintext_reasons(inventory, root, enrollment, call.edge, call.service,
                                        workload, index=index)
-            rows.extend(_verdict(call, callee, port, mode_before, mode_after, judged)
-                        for port in call.ports)
+            for port in call.ports:
+                rows.append(_verdict(call, callee, port, mode_before, mode_after, judged))
         if not outside_callers_only:
             rows.extend(_peer_rows(inventory, index, mode_before, mode_after, workload))
     rows.sort(key=lambda r: (r.callee, r.caller, r.service, r.port or 0,
@@ -501,24 +520,23 @@ def _enforcing(inventory: Inventory, enrollment: Enrollment, targets: Sequence[W
     no_effect: list[NoEffect] = []
     enforcing: list[Workload] = []
     for ns, workloads in sorted(by_ns.items()):
-        states = [(w, enrollment.of(w.ref.key)) for w in workloads]
-        if not any(w.ref.key in enrollment.enforces for w in workloads) and not any(
-                meshed for _, (meshed, _) in states):
+        states = [(w, key, key in enrollment.enforces, enrollment.of(key))
+                  for w in workloads for key in (w.ref.key,)]
+        if not any(enforces for _, _, enforces, _ in states) and not any(
+                meshed for _, _, _, (meshed, _) in states):
             why = enrollment.members.reasons.get(ns, "not enrolled")
             no_effect.append(NoEffect(ns, f"namespace {ns} is not enrolled in the mesh ({why}):"
                                           f" {what} would have no effect on its workloads"))
             continue
-        for w, (meshed, reason) in states:
-            if w.ref.key in enrollment.enforces:
+        for w, key, enforces, (meshed, reason) in states:
+            if enforces:
                 enforcing.append(w)
             elif meshed:
-                no_effect.append(NoEffect(w.ref.key, f"{w.ref.key} is an Istio gateway: "
-                                                     "PeerAuthentication does not configure "
-                                                     "its listeners"))
+                no_effect.append(NoEffect(key, f"{key} is an Istio gateway: PeerAuthentication "
+                                               "does not configure its listeners"))
             else:
-                no_effect.append(NoEffect(w.ref.key, f"{w.ref.key} is not in the mesh "
-                                                     f"({reason}): nothing enforces the policy "
-                                                     "on its pods"))
+                no_effect.append(NoEffect(key, f"{key} is not in the mesh ({reason}): nothing "
+                                               "enforces the policy on its pods"))
     return no_effect, enforcing
 
 
@@ -539,14 +557,14 @@ def _verdict(call: InboundCall, callee: str, port: int | None,
         note = f"plaintext is still accepted ({decided_by})"
     else:
         note = safe
+    # Positional, in field order: a plan builds ~10^5 rows, and keyword arguments made this
+    # call three times as slow (docs/performance.md, Plan).
     return EdgeVerdict(
-        caller=edge.caller, callee=callee,
-        service=edge.callee, port=edge.port, container_port=port,
-        mode=mode, mode_before=mode_before, decided_by=decided_by, breaks=breaks,
-        reasons=tuple(reasons) if breaks else (),
-        evidence=(tuple(sorted({*edge.evidence, *evidence})) if evidence
-                  else call.evidence),
-        observed=edge.observed, note=note)
+        edge.caller, callee, edge.callee, edge.port, port,  # caller, callee, service, ports
+        mode, mode_before, decided_by, breaks,
+        tuple(reasons) if breaks else (),  # reasons
+        tuple(sorted({*edge.evidence, *evidence})) if evidence else call.evidence,
+        edge.observed, note)
 
 
 def plaintext_reasons(inventory: Inventory, root: str, enrollment: Enrollment, edge: Edge,
@@ -581,9 +599,10 @@ def plaintext_reasons(inventory: Inventory, root: str, enrollment: Enrollment, e
                                                    f"identity ({why})"))
     else:
         safe = why if why.startswith("meshed") else f"caller is in the mesh ({why})"
-        found = destination_rule_tls(
-            inventory, root, edge.caller, service, edge.port,
-            rules=index.destination_rules if index is not None else None)
+        rules = index.destination_rules if index is not None else None
+        # Without a DestinationRule in the input (most clusters) there is nothing to look up.
+        found = destination_rule_tls(inventory, root, edge.caller, service, edge.port,
+                                     rules=rules) if rules is None or rules else None
         if found is not None:
             rule, tls = found
             reasons.append(Reason(DESTINATION_RULE, f"{rule.ref} sets tls.mode {tls} for "

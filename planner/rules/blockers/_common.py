@@ -101,11 +101,12 @@ def _risky_calls(ctx: RuleContext) -> Iterator[RiskyCall]:
     fate = fates(ctx)
     inv = ctx.inventory
     for edge in ctx.graph.edges:
-        callee = parse_ref(edge.callee)
-        if callee is None or not m.enrolled(callee.namespace) or edge.caller == "external:any":
-            continue
+        # Most callers will be in the mesh: the cheapest test first.
         meshed, reason = fate.of(edge.caller)
         if meshed:
+            continue
+        callee = parse_ref(edge.callee)
+        if callee is None or not m.enrolled(callee.namespace) or edge.caller == "external:any":
             continue
         service = inv.service_index.get((callee.namespace, callee.name))
         for backend in ctx.graph.backends.get(edge.callee, ()):
