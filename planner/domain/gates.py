@@ -46,6 +46,7 @@ from planner.domain.plan import (
     Scope,
     Step,
 )
+from planner.domain.simulation_index import SimulationIndex
 from planner.domain.traffic import (
     EVIDENCE_TEXT,
     GateResult,
@@ -108,6 +109,8 @@ def gate_what_ifs(inventory: Inventory, graph: CallGraph, plan: Plan,
     graph, merged with observed traffic for a gate."""
     if enrollment is None:
         enrollment = plan_enrollment(inventory, graph, plan)
+    # Every gated step judges calls into the same workloads: resolved once for all of them.
+    index = SimulationIndex(inventory, graph)
     root = plan.root_namespace
     earlier: list[Mapping[str, Any]] = []
     found: dict[str, GateWhatIf] = {}
@@ -121,7 +124,7 @@ def gate_what_ifs(inventory: Inventory, graph: CallGraph, plan: Plan,
             scope = tuple(reached(inventory, root, own))
             found[step.id] = GateWhatIf(
                 simulate(inventory, graph, [*before, *own], root_namespace=root,
-                         enrollment=enrollment, scope=scope), scope)
+                         enrollment=enrollment, scope=scope, index=index), scope)
         earlier.extend(own)
     return found
 
