@@ -233,6 +233,7 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
     ``granularity`` or ``dataplane``."""
     from dataclasses import replace
 
+    from planner.domain.membership import CallerFates, membership
     from planner.domain.plan_builder import build_plan_from
     from planner.domain.simulation_index import SimulationIndex
     from planner.rules.authz import authz_findings
@@ -241,15 +242,17 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
     if assessment is None:
         assessment = assess(analysis)
     decision = _dataplane_decision(analysis, assessment, dataplane)
+    inventory, root = analysis.context.inventory, analysis.context.root_namespace
+    # Who will be in the mesh, node by node: worked out once for the rules and the builder.
+    fates = CallerFates(inventory, membership(inventory, root, decision.modes))
     # The rules judge the mesh this plan builds: ambient namespaces are not sidecar ones.
-    context = replace(analysis.context, dataplane=decision.modes)
+    context = replace(analysis.context, dataplane=decision.modes, fates=fates)
     findings = [f for rule in BLOCKER_RULES for f in rule.check(context)]
     proposal = None
     if authz is None:
         authz = bool(getattr(analysis.profile, "plan_authz", None))
     if authz:
         from planner.domain.authz import authorization_policies
-        from planner.domain.membership import membership
 
         members = membership(context.inventory, context.root_namespace, decision.modes,
                              decision.why)
@@ -264,7 +267,7 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
                            enrollment_codes={r.info.code for r in AMBIENT_READINESS_RULES},
                            authz=proposal,
                            authz_findings=authz_findings(proposal) if proposal else (),
-                           index=index)
+                           index=index, fates=fates)
     return replace(plan, what_if=_step_what_ifs(analysis, plan, index))
 
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.domain.graph import CallGraph
 from planner.domain.inventory import Inventory
+
+if TYPE_CHECKING:
+    from planner.domain.membership import CallerFates
 
 
 class Level(StrEnum):
@@ -96,6 +99,10 @@ class RuleContext:
     #: Namespaces the ambient readiness rules judge as if they went ambient (``assess`` asks
     #: before choosing a data plane); None: the namespaces the plan puts in ambient mode.
     ambient_candidates: frozenset[str] | None = None
+    #: Each node's fate in the mesh ``dataplane`` builds, when the caller keeps it to share with
+    #: the plan builder: :class:`~planner.domain.membership.CallerFates` of ``membership(
+    #: inventory, root_namespace, dataplane)``. None: the blocker rules work it out.
+    fates: CallerFates | None = None
 
 
 Check = Callable[[RuleContext], list[Finding]]

@@ -97,7 +97,8 @@ def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[F
                     enrollment_codes: Collection[str] = (),
                     authz: AuthzProposal | None = None,
                     authz_findings: Iterable[Finding] = (),
-                    index: SimulationIndex | None = None) -> Plan:
+                    index: SimulationIndex | None = None,
+                    fates: CallerFates | None = None) -> Plan:
     """Order the rollout. ``findings`` are the blocker findings; each is attached to the step it
     endangers, and its ``exception`` (caller, workload, ports) becomes a port exception.
     ``dataplane`` maps namespaces to the data plane they get (sidecar where missing),
@@ -109,17 +110,26 @@ def build_plan_from(inventory: Inventory, graph: CallGraph, findings: Iterable[F
     the authorization phases follow mesh-wide STRICT, blocked by ``authz_findings``
     (:func:`planner.domain.authz_rollout.authz_steps`). ``index`` is the
     :class:`~planner.domain.simulation_index.SimulationIndex` of ``inventory`` and ``graph``
-    when the caller simulates the steps too (built here otherwise).
+    when the caller simulates the steps too (built here otherwise). ``fates`` are the
+    :class:`~planner.domain.membership.CallerFates` of ``membership(inventory,
+    root_namespace, dataplane)`` when the caller has them (the blocker rules worked them out):
+    ``dataplane_why`` words only namespaces the plan enrolls, and a fate quotes only the
+    reasons of namespaces left outside, so they are this plan's fates.
 
-    Raises ``ValueError`` for an unknown ``granularity`` (``namespace`` or ``workload``)."""
+    Raises ``ValueError`` for an unknown ``granularity`` (``namespace`` or ``workload``), or
+    ``fates`` of another inventory or data plane."""
     if granularity not in tuple(Granularity):
         raise ValueError(f"granularity must be namespace or workload, not {granularity!r}")
+    members = membership(inventory, root_namespace, dataplane, dataplane_why)
+    if fates is None:
+        fates = CallerFates(inventory, members)
+    elif fates.inventory is not inventory or fates.members.modes != members.modes:
+        raise ValueError("build_plan_from: fates of another inventory or data plane")
     gaps = tuple(sorted(set(unread)))
     planner = _Planner(inventory, graph, tuple(sorted(findings)), root_namespace,
-                       Granularity(granularity),
-                       membership(inventory, root_namespace, dataplane, dataplane_why),
-                       frozenset(gaps), frozenset(enrollment_codes),
-                       index or SimulationIndex(inventory, graph))
+                       Granularity(granularity), members, frozenset(gaps),
+                       frozenset(enrollment_codes), index or SimulationIndex(inventory, graph),
+                       fates)
     plan = planner.build()
     if authz is not None:
         from planner.domain.authz_rollout import AUTHORIZATION_POLICY, authz_steps
@@ -178,7 +188,8 @@ class _Planner:
                  root: str, granularity: Granularity, members: Membership,
                  unread: frozenset[str] = frozenset(),
                  enrollment_codes: frozenset[str] = frozenset(),
-                 index: SimulationIndex | None = None) -> None:
+                 index: SimulationIndex | None = None,
+                 fates: CallerFates | None = None) -> None:
         self.inv = inventory
         self.enrollment_codes = enrollment_codes
         self.unread = unread
@@ -188,7 +199,7 @@ class _Planner:
         self.granularity = granularity
         self.members = members
         #: Each node's fate under ``members``, worked out once for every step that asks.
-        self.callers = CallerFates(inventory, members)
+        self.callers = fates or CallerFates(inventory, members)
         self.index = index or SimulationIndex(inventory, graph)
         self.policies = policy.effective_policies(inventory, root)
         mesh = self.policies.mesh_wide

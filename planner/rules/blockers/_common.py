@@ -63,7 +63,10 @@ def members(ctx: RuleContext) -> Membership:
 
 def fates(ctx: RuleContext) -> CallerFates:
     """Each node's fate under :func:`members`: whether it will be in the mesh, and whether it
-    will enforce PeerAuthentication, worked out once per node for all the rules."""
+    will enforce PeerAuthentication, worked out once per node for all the rules (and the plan
+    builder, when the context brings them)."""
+    if ctx.fates is not None:
+        return ctx.fates
     return _cached("fates", ctx, lambda: CallerFates(ctx.inventory, members(ctx)))
 
 
