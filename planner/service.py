@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from planner.domain.analysis import Analysis, ScanResult
 from planner.domain.diagnostics import Diagnostic, Severity, capped
 from planner.domain.inventory import Inventory
-from planner.domain.inventory_builder import build_inventory
+from planner.domain.inventory_builder import InventoryBuilder, build_inventory
 from planner.domain.journal import LOCK_WAIT_S as LOCK_WAIT_S
 from planner.domain.staging import DEFAULT_BATCH as DEFAULT_BATCH
 from planner.domain.staging import DEFAULT_ROLLOUT_TIMEOUT as DEFAULT_ROLLOUT_TIMEOUT
@@ -125,8 +125,13 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
             if progress is not None:
                 progress(done, total, "reading files")
 
+        # The inventory is built file by file while the next files are parsed, except when
+        # folders give namespaces: those are known once every file has been found.
+        builder = (None if spec.namespace_per_folder
+                   else InventoryBuilder(default_namespace=spec.namespace))
         loaded = load_manifests(spec.paths, recursive=spec.recursive or spec.namespace_per_folder,
-                                strict=spec.strict, stdin=stdin, progress=file_progress)
+                                strict=spec.strict, stdin=stdin, progress=file_progress,
+                                on_documents=None if builder is None else builder.add)
         if not loaded.documents and not loaded.invalid:
             # Only skipped files (Helm templates, say): an empty inventory would read as
             # "nothing to do", so stop and say why.
@@ -134,13 +139,14 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
 
             why = f" ({loaded.diagnostics[0]})" if loaded.diagnostics else ""
             raise InputError(f"no Kubernetes objects found in {spec.label}{why}")
-        folders = None
-        if spec.namespace_per_folder:
+        if builder is not None:
+            inventory = builder.build()
+        else:
             from planner.sources.manifests import folder_namespaces
 
             folders = folder_namespaces(spec.paths, loaded.documents)
-        inventory = build_inventory(loaded.documents, default_namespace=spec.namespace,
-                                    file_namespaces=folders)
+            inventory = build_inventory(loaded.documents, default_namespace=spec.namespace,
+                                        file_namespaces=folders)
         result = _result(inventory, spec.label, loaded.diagnostics, loaded.invalid, spec.strict)
         rejected = {d.source for d in inventory.diagnostics if d.severity is Severity.ERROR}
         if result.invalid and all(doc.source in rejected for doc in loaded.documents):

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol, TypeVar
 
 from planner.domain.diagnostics import Diagnostic, Severity, Source
 from planner.domain.inventory import (
@@ -402,6 +402,31 @@ class _Entry:
     body: Mapping[str, Any]
     meta: Mapping[str, Any]  # body["metadata"], checked to be a mapping when collected
     source: Source
+    #: What the object makes on its own, built when it is collected (see :func:`_made_early`).
+    early: _Early | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """The message of the :class:`InvalidObject` that building an object early raised; raised
+    again where the object is assembled, so that a replaced duplicate reports nothing."""
+
+    message: str
+
+
+class _ServiceParts(NamedTuple):
+    """A Service's own fields; the workloads it selects need the whole input."""
+
+    type: str
+    headless: bool
+    selector: dict[str, str]
+    ports: tuple[ServicePort, ...]
+    labels: dict[str, str]
+    annotations: Mapping[str, str]
+    external_name: str | None
+
+
+_Early = Workload | ConfigMap | _ServiceParts | _Refused
 
 
 @dataclass
@@ -424,10 +449,31 @@ def build_inventory(
     as ``kubectl apply`` would place them, or in the namespace ``file_namespaces`` gives their
     source file. Duplicates: the last wins, with a warning. A document with a field of the wrong
     type is skipped with an error diagnostic (see ``invalid_count``)."""
-    state = _State(default_namespace, dict(file_namespaces or {}))
-    for doc in documents:
-        _collect(state, doc)
-    return _assemble(state)
+    builder = InventoryBuilder(default_namespace, file_namespaces)
+    builder.add(documents)
+    return builder.build()
+
+
+class InventoryBuilder:
+    """:func:`build_inventory` for documents handed over in batches, in input order: a scan
+    gives each file's documents as soon as they are read, and each object is checked and
+    built then, while the next files are still being parsed. What needs the whole input is
+    left to :meth:`build`: which of two duplicates wins, folding controller children into
+    their owners, the workloads each Service selects, namespaces only referred to."""
+
+    def __init__(self, default_namespace: str = "default",
+                 file_namespaces: Mapping[str, str] | None = None) -> None:
+        self._state = _State(default_namespace, dict(file_namespaces or {}))
+
+    def add(self, documents: Iterable[RawObject]) -> None:
+        """Take the next documents of the input."""
+        state = self._state
+        for doc in documents:
+            _collect(state, doc)
+
+    def build(self) -> Inventory:
+        """The inventory of every document added (the builder is used up)."""
+        return _assemble(self._state)
 
 
 def invalid_count(inventory: Inventory) -> int:
@@ -464,7 +510,42 @@ def _collect(state: _State, doc: RawObject) -> None:
     if previous is not None:
         state.warn(doc.source, f"duplicate {ref}: this definition replaces the one at "
                                f"{previous.source} (the last one wins, as with kubectl apply)")
-    state.entries[ref] = _Entry(ref, api_version, body, meta, doc.source)
+    entry = _Entry(ref, api_version, body, meta, doc.source)
+    entry.early = _made_early(entry)
+    state.entries[ref] = entry
+
+
+def _made_early(entry: _Entry) -> _Early | None:
+    """The record of an object whose record depends on nothing else (the bulk of a cluster:
+    workloads, ConfigMaps, Services without what they select), or ``None``. Each is built by
+    the function that would build it at assembly, which takes it from here
+    (:func:`_early_or`); an early record that assembly does not ask for (the loser of a
+    duplicate, a ``Service`` kind of another API group) is only wasted work."""
+    kind = entry.ref.kind
+    try:
+        if kind in _WORKLOAD_KINDS:
+            return _workload(entry)
+        if kind == "Service":
+            return _service_parts(entry)
+        if kind == "ConfigMap":
+            return _config_map_record(entry)
+    except InvalidObject as err:
+        return _Refused(str(err))
+    return None
+
+
+_Made = TypeVar("_Made", Workload, ConfigMap, _ServiceParts)
+
+
+def _early_or(entry: _Entry, build: Callable[[_Entry], _Made], kind: type[_Made]) -> _Made:
+    """The record :func:`_made_early` built for ``entry`` with ``build``, else built now;
+    raises the :class:`InvalidObject` that building it raised."""
+    early = entry.early
+    if type(early) is kind:
+        return early
+    if type(early) is _Refused:
+        raise InvalidObject(early.message)
+    return build(entry)
 
 
 _Builder = Callable[["_Assembly", _Entry], None]
@@ -539,9 +620,8 @@ def _dispatch(asm: _Assembly, entry: _Entry) -> None:
         asm.replica_sets.append(entry)
     elif kind == "Job":
         asm.jobs.append(entry)
-    elif kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicationController", "CronJob",
-                  "Rollout"):
-        asm.workloads[entry.ref] = _workload(entry)
+    elif kind in _WORKLOAD_KINDS:
+        asm.workloads[entry.ref] = _early_or(entry, _workload, Workload)
     elif group in ISTIO_GROUPS:
         asm.istio.append(_policy(entry))
     elif kind in _NOISE_KINDS:
@@ -555,6 +635,11 @@ def _dispatch(asm: _Assembly, entry: _Entry) -> None:
     else:
         asm.other[kind] += 1
 
+
+#: Kinds that declare a workload of their own (a ReplicaSet's, Job's or Pod's may be folded
+#: into its owner).
+_WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicationController",
+                             "CronJob", "Rollout"})
 
 #: Kinds whose pods a selector of their own picks (Jobs' and CronJobs' are generated).
 _SELECTOR_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout",
@@ -626,6 +711,15 @@ def _service(asm: _Assembly, entry: _Entry) -> None:
 
 
 def _build_service(entry: _Entry, pods: _PodIndex) -> Service:
+    parts = _early_or(entry, _service_parts, _ServiceParts)
+    return Service(ref=entry.ref, type=parts.type, headless=parts.headless,
+                   selector=parts.selector, ports=parts.ports, labels=parts.labels,
+                   annotations=parts.annotations, external_name=parts.external_name,
+                   selects=_selected(pods, entry.ref.namespace, parts.selector),
+                   source=entry.source)
+
+
+def _service_parts(entry: _Entry) -> _ServiceParts:
     meta = entry.meta
     spec = _map(entry.body.get("spec"), "spec")
     ports = []
@@ -644,26 +738,24 @@ def _build_service(entry: _Entry, pods: _PodIndex) -> Service:
             node_port=_int(p.get("nodePort"), item, ".nodePort"),
         ))
     service_type = _str(spec.get("type"), "spec.type", default="ClusterIP")
-    selector = _str_map(spec.get("selector"), "spec.selector")
-    return Service(
-        ref=entry.ref,
+    return _ServiceParts(
         type=service_type,
         headless=spec.get("clusterIP") == "None",
-        selector=selector,
+        selector=_str_map(spec.get("selector"), "spec.selector"),
         ports=tuple(ports),
         labels=_str_map(meta.get("labels"), "metadata.labels"),
         annotations=_annotations(meta),
         external_name=_str(spec.get("externalName"), "spec.externalName") or None,
-        selects=_selected(pods, entry.ref.namespace, selector),
-        source=entry.source,
     )
 
 
 def _config_map(asm: _Assembly, entry: _Entry) -> None:
-    asm.config_maps.append(ConfigMap(
-        ref=entry.ref, data=redact_map(_str_map(entry.body.get("data"), "data")),
-        source=entry.source
-    ))
+    asm.config_maps.append(_early_or(entry, _config_map_record, ConfigMap))
+
+
+def _config_map_record(entry: _Entry) -> ConfigMap:
+    return ConfigMap(ref=entry.ref, data=redact_map(_str_map(entry.body.get("data"), "data")),
+                     source=entry.source)
 
 
 def _secret(asm: _Assembly, entry: _Entry) -> None:

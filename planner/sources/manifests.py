@@ -128,13 +128,17 @@ class LoadResult:
 def load_manifests(paths: Sequence[str], *, recursive: bool = False, strict: bool = False,
                    stdin: BinaryIO | None = None,
                    progress: Callable[[int, int], None] | None = None,
-                   max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadResult:
+                   max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+                   on_documents: Callable[[list[RawDocument]], None] | None = None,
+                   ) -> LoadResult:
     """Read every Kubernetes object in ``paths`` (files, directories, or ``-`` for ``stdin``).
 
     Directories give their ``.yaml``, ``.yml`` and ``.json`` files in name order, and their
     subdirectories only when ``recursive``; a directory with a kustomization is rendered with
     ``kubectl kustomize`` instead. ``List`` documents are expanded into their items.
-    ``progress(done, total)`` is called after each file, ``total`` being the files found.
+    ``progress(done, total)`` is called after each file, ``total`` being the files found;
+    ``on_documents(documents)`` before it with the file's documents, in the order of the
+    result (so the caller can use them while the next files are parsed).
 
     Raises:
         InputError: a path does not exist; nothing was found and nothing explains why; or, with
@@ -151,6 +155,8 @@ def load_manifests(paths: Sequence[str], *, recursive: bool = False, strict: boo
     with closing(_read_all(units, stdin, max_file_bytes)) as parts:
         for done, part in enumerate(parts, start=1):
             collector.add(part)
+            if on_documents is not None and part.documents:
+                on_documents(part.documents)
             if progress is not None:
                 progress(done, len(units))
     result = collector.result

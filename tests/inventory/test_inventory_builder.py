@@ -427,6 +427,59 @@ def test_duplicates_last_wins_with_a_warning() -> None:
     assert "duplicate ConfigMap default/c" in warning.message and "a.yaml" in warning.message
 
 
+BAD_WORKLOAD = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: w}
+spec: {template: {spec: {containers: [{name: c, ports: [{containerPort: "80"}]}]}}}
+"""
+GOOD_WORKLOAD = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: w}
+spec: {template: {metadata: {labels: {app: w}}, spec: {containers: [{name: c}]}}}
+"""
+BAD_SERVICE = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: x}]}\n"
+GOOD_SERVICE = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {selector: {app: w}}\n"
+BAD_CONFIG_MAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: [1]}\n"
+GOOD_CONFIG_MAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: '1'}\n"
+
+
+@pytest.mark.parametrize("kind", ["workload", "service", "config map"])
+def test_an_invalid_object_replaced_by_its_duplicate_reports_nothing(kind: str) -> None:
+    # Workloads, Services and ConfigMaps are built as soon as they are read (while the scan
+    # reads the next files): the error of a replaced definition must not survive it, and the
+    # error of the one that wins must.
+    bad, good = {"workload": (BAD_WORKLOAD, GOOD_WORKLOAD),
+                 "service": (BAD_SERVICE, GOOD_SERVICE),
+                 "config map": (BAD_CONFIG_MAP, GOOD_CONFIG_MAP)}[kind]
+    replaced = build_inventory(docs(bad, "a.yaml") + docs(good, "b.yaml"))
+    assert invalid_count(replaced) == 0
+    assert [d.severity for d in replaced.diagnostics] == [Severity.WARNING]
+    winning = build_inventory(docs(good, "a.yaml") + docs(bad, "b.yaml"))
+    assert invalid_count(winning) == 1
+    errors = [d for d in winning.diagnostics if d.severity is Severity.ERROR]
+    assert errors[0].source.file == "b.yaml"
+
+
+def test_documents_added_in_batches_build_the_same_inventory() -> None:
+    from planner.domain.inventory_builder import InventoryBuilder
+
+    text = "\n---\n".join([DEPLOYMENT, BAD_WORKLOAD, BAD_SERVICE, GOOD_SERVICE, GOOD_CONFIG_MAP,
+                            BAD_CONFIG_MAP, GOOD_WORKLOAD])
+    everything = docs(text)
+    whole = build_inventory(everything, default_namespace="shop")
+    for size in (1, 2, 3, len(everything)):
+        builder = InventoryBuilder(default_namespace="shop")
+        for start in range(0, len(everything), size):
+            builder.add(everything[start:start + size])
+        assert builder.build() == whole
+    assert invalid_count(whole) == 1  # the ConfigMap: its invalid definition comes last
+    # The Service selecting the Deployment read after it still selects it.
+    assert ObjectRef("Deployment", "shop", "w") in {
+        ref for service in whole.services for ref in service.selects}
+
+
 def test_secret_data_is_never_kept() -> None:
     inv = build_inventory(docs("""
 apiVersion: v1

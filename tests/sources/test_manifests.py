@@ -612,6 +612,18 @@ def test_workers_keep_diagnostics_order_and_strict_first_error(
     assert str(serially.value) == str(raised.value)
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_each_files_documents_are_handed_over_in_order(
+        cluster: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch, jobs: str) -> None:
+    monkeypatch.setenv("PLANNER_JOBS", jobs)
+    handed: list[list[RawDocument]] = []
+    result = load_manifests([str(cluster)], on_documents=handed.append)
+    assert bool(pool) is (jobs == "2")
+    assert len(handed) == len(list(cluster.glob("*.yaml")))
+    assert [doc for documents in handed for doc in documents] == result.documents
+    assert all(len({doc.source.file for doc in documents}) == 1 for documents in handed)
+
+
 def test_workers_send_back_the_same_values_and_types(
         tmp_path: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     # What orjson read comes back from a worker as JSON; anything else is pickled. Values that
