@@ -72,10 +72,14 @@ _FLAG_VALUE = re.compile(r"(?P<head>(?<![\w\-])(?P<key>--?[A-Za-z][\w.\-]*)[ \t]
 
 
 # Every secret name holds one of these, and rules 3 and 4 need an "@", "Bearer" or "Basic":
-# text with none of them is returned after a few substring tests (most values; a scan of
-# 2,000 Services redacts 10^4 of them, and one alternation regex cost 7x as much).
+# text with none of them is returned after one search of its lower-case form (most values: a
+# scan of 10,000 Services redacts 5 x 10^4 of them). A plain alternation of the words finds
+# them in under half the time of a substring test per word; a case-insensitive one, or the
+# rules' own patterns, cost several times as much.
 _NAME_HINTS = ("secret", "pass", "pwd", "token", "key", "credential", "sig")
 _HINTS = ("@", "bearer", "basic", *_NAME_HINTS)
+_NAME_HINT = re.compile("|".join(_NAME_HINTS))
+_HINT = re.compile("|".join(map(re.escape, _HINTS)))
 
 
 @lru_cache(maxsize=8192)
@@ -130,13 +134,13 @@ def _flag(match: re.Match[str]) -> str:
 def redact_text(text: str) -> str:
     """``text`` with every secret it shows replaced (rules 2 to 4 of the module docstring)."""
     lower = text.lower()
-    if not any(hint in lower for hint in _HINTS):
+    if _HINT.search(lower) is None:
         return text
     if "@" in text:
         text = _URL_PASSWORD.sub(_keep_head, text)
     if "Bearer" in text or "Basic" in text:
         text = _HTTP_AUTH.sub(_keep_head, text)
-    if not any(hint in lower for hint in _NAME_HINTS):
+    if _NAME_HINT.search(lower) is None:
         return text
     if "=" in text or ":" in text:
         text = _LINE_PAIR.sub(_line, text)
