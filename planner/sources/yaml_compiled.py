@@ -129,8 +129,8 @@ _FLOW_COLONS: Final = (re.compile(r":(?![ \r\n])(?:(?<=[\[{,]:)|(?<=[\[{,: ] :))
 _OPENER: Final = re.compile(r"[\[{]")
 # Node properties and reserved indicators where a node starts (conservatively: after any
 # space or indicator): anchors, aliases, tags, directives, `@`, backquote, complex keys.
-# One pattern for all of them: its matches are single characters, each judged alone.
-_PROPERTIES: Final = re.compile(r"[&*!%@`?](?<=[ \n\r\-?:\[{,][&*!%@`?])")
+_PROPERTIES: Final = tuple(re.compile(f"{re.escape(c)}(?<=[ \\n\\r\\-?:\\[{{,]{re.escape(c)})")
+                           for c in "&*!%@`?")
 # A block scalar header with more than a chomping indicator (`|2`, `>1.5`): rapidyaml and
 # PyYAML do not refuse the same headers.
 _BLOCK_HEADERS: Final = tuple(
@@ -141,7 +141,11 @@ _OPEN_QUOTE_AT_START: Final = re.compile(
     r"\n[ ]*+(?:- )*+(?:\"(?:[^\"\\\n]|\\.)*|'(?:[^'\n]|'')*)(?:\n|$)")
 # A quoted scalar or a flow collection followed on its line by more than a comment, a flow
 # indicator or a colon (`- 'a' - b`, `{a} b: c`): rapidyaml reads on where PyYAML refuses.
-_ENTRY_AFTER_NODE: Final = re.compile(r"['\"\]}][ ]+[^ \r\n#,\]}:]")
+# One pattern per closing character: each opens with a literal, which `re` finds several times
+# faster than a class of four (the text is full of quotes), and a match never leaves its line,
+# so the lines they find are those of the one pattern `['"\]}][ ]+...`.
+_ENTRY_AFTER_NODE: Final = tuple(re.compile(re.escape(c) + r"[ ]+[^ \r\n#,\]}:]")
+                                 for c in "'\"]}")
 # A flow indicator where a block node starts: PyYAML refuses it, rapidyaml may read a scalar.
 # (Here and above, the indentation and `- ` are matched possessively (`*+`): what follows them
 # is neither a space nor a dash, so giving some back never makes a match, and trying that at
@@ -160,8 +164,8 @@ _UNSAFE_CHARACTER: Final = re.compile(
     "[^\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
     "\U00010000-\U0010ffff]")
 
-_LINE_RISKS: Final = (*_RISKY_ITEMS, _PROPERTIES, *_OTHER_RISKS, *_BLOCK_HEADERS,
-                      _FLOW_END_AT_START, _ENTRY_AFTER_NODE, _OPEN_QUOTE_AT_START)
+_LINE_RISKS: Final = (*_RISKY_ITEMS, *_PROPERTIES, *_OTHER_RISKS, *_BLOCK_HEADERS,
+                      _FLOW_END_AT_START, *_ENTRY_AFTER_NODE, _OPEN_QUOTE_AT_START)
 _FLOW_RISKS: Final = (*_RISKY_FLOW_ITEMS, *_FLOW_COLONS)
 
 _DOCUMENT_START: Final = re.compile(r"\n---(?=[ \t\r\n]|$)")
