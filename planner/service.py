@@ -174,10 +174,12 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
         if progress is not None:
             progress(sum(per_kind.values()), 0, f"listing {kind}")
 
+    # Each kind's objects are built into the inventory while the next kinds are listed.
+    builder = InventoryBuilder(default_namespace=spec.namespace or "default")
     loaded, stats = scan_cluster(
-        KubeTarget(spec.kubeconfig, spec.context, spec.namespace), progress=kind_progress
-    )
-    inventory = build_inventory(loaded.documents, default_namespace=spec.namespace or "default")
+        KubeTarget(spec.kubeconfig, spec.context, spec.namespace), progress=kind_progress,
+        on_documents=builder.add)
+    inventory = builder.build()
     notes = tuple(f"kind not served by the cluster: {k}" for k in stats.kinds_absent)
     result = _result(inventory, spec.label, loaded.diagnostics, loaded.invalid, strict=False)
     kinds = {k.qualified: k.kind for k in SCAN_KINDS}

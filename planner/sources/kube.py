@@ -140,6 +140,7 @@ def scan_cluster(
     page_size: int = 500,
     timeout_s: float = 30.0,
     max_retry_s: float = 60.0,
+    on_documents: Callable[[list[RawDocument]], None] | None = None,
 ) -> tuple[LoadResult, ScanStats]:
     """Read every kind of :data:`SCAN_KINDS` the cluster serves (see the module contract).
 
@@ -147,6 +148,8 @@ def scan_cluster(
     ``Source("cluster:<context>", doc=n)``, ``n`` counting objects from 1 in scan order. An item
     that is not an object or has no name is skipped with a WARNING diagnostic and counted in
     ``invalid`` (a live scan keeps going where a manifest load would stop in strict mode).
+    ``on_documents(documents)`` is called on the caller's thread with each kind's documents,
+    in the order of the result, while the next kinds are still being listed.
 
     Raises :class:`~planner.errors.ClusterError` when the configuration cannot be loaded, the
     API server cannot be reached or rejects the credentials, or keeps failing beyond
@@ -157,7 +160,7 @@ def scan_cluster(
     api_client, context = connect(target)
     with api_client:
         api = KubeApi(api_client, timeout_s, max_retry_s)
-        scanner = _Scanner(api, context, target.namespace, page_size, progress)
+        scanner = _Scanner(api, context, target.namespace, page_size, progress, on_documents)
         return scanner.run()
 
 
@@ -190,11 +193,13 @@ class _Scanner:
     """One scan: discovery, then one list per kind, turning items into RawDocuments."""
 
     def __init__(self, api: KubeApi, context: str, namespace: str | None, page_size: int,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None,
+                 on_documents: Callable[[list[RawDocument]], None] | None = None) -> None:
         self.api = api
         self.namespace = namespace
         self.page_size = page_size
         self.progress = progress
+        self.on_documents = on_documents
         self.source_file = f"cluster:{context}"
         self.result = LoadResult()
         self.stats = ScanStats(api_calls=0)
@@ -399,6 +404,7 @@ class _Scanner:
 
     def _add(self, spec: KindSpec, version: str, items: list[Any]) -> None:
         api_version = _api_version(spec, version)
+        documents: list[RawDocument] = []
         for position, item in enumerate(items, start=1):
             self.counter += 1
             source = Source(self.source_file, self.counter)
@@ -417,4 +423,7 @@ class _Scanner:
             # List items carry no apiVersion/kind; the list says what they are.
             body = {"apiVersion": api_version, "kind": spec.kind, **item}
             body["apiVersion"], body["kind"] = api_version, spec.kind
-            self.result.documents.append(RawDocument(source, body))
+            documents.append(RawDocument(source, body))
+        self.result.documents.extend(documents)
+        if self.on_documents is not None and documents:
+            self.on_documents(documents)

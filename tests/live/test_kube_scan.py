@@ -17,7 +17,7 @@ import yaml
 from planner.domain.diagnostics import Severity, Source
 from planner.errors import ClusterError
 from planner.sources.kube import LIST_WORKERS, SCAN_KINDS, KubeTarget, ScanStats, scan_cluster
-from planner.sources.manifests import LoadResult
+from planner.sources.manifests import LoadResult, RawDocument
 from tests.kubeapi import KubeAPIServer
 from tests.kubeapi.fixtures import ServerFactory
 
@@ -141,6 +141,19 @@ def test_kinds_are_listed_in_parallel_pages_of_one_kind_in_turn(
     # The pages of one kind follow each other: the second carries the first's token.
     pods = [r for r in cluster.requests if r.resource == "pods"]
     assert len(pods) == 2 and "continue" not in pods[0].query and pods[1].query["continue"]
+
+
+def test_each_kinds_documents_are_handed_over_on_the_callers_thread_in_order(
+        cluster: KubeAPIServer) -> None:
+    # The service builds the inventory from them while the next kinds are being listed.
+    cluster.slow(0.05, verb="list")
+    handed: list[tuple[threading.Thread, list[RawDocument]]] = []
+    result, _ = _scan(cluster, page_size=2, on_documents=lambda documents: handed.append(
+        (threading.current_thread(), documents)))
+    assert {thread for thread, _ in handed} == {threading.current_thread()}
+    assert [doc for _, documents in handed for doc in documents] == result.documents
+    assert all(len({doc.body["kind"] for doc in documents}) == 1 for _, documents in handed)
+    assert len(handed) == len({doc.body["kind"] for doc in result.documents})
 
 
 def test_progress_after_each_page(cluster: KubeAPIServer) -> None:
