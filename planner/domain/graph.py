@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from planner.domain.digraph import components_sinks_first
+from planner.domain.value import value_class
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -50,7 +51,7 @@ class Origin(StrEnum):
     BOTH = "both"
 
 
-@dataclass(frozen=True, order=True)
+@value_class(order=True)
 class Evidence:
     """One reason to believe in an edge.
 
@@ -84,7 +85,7 @@ class ObservedStats:
         return "unknown" if self.requests + self.connections > 0 else "idle"
 
 
-@dataclass(frozen=True)
+@value_class
 class Node:
     """A graph node. ``id`` is ``Kind/namespace/name`` for objects (``ObjectRef.key``) or one of
     the ``external:``/``ingress:`` ids. ``meshed`` says whether the caller is in the mesh *now*
@@ -98,7 +99,7 @@ class Node:
     mesh_reason: str = ""
 
 
-@dataclass(frozen=True)
+@value_class
 class Edge:
     """A call from ``caller`` (node id) to ``callee`` (a Service node id) on a Service port.
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -119,13 +118,16 @@ def build_graph(inventory: Inventory, *, cluster_domain: str = "cluster.local",
     return builder.finish()
 
 
-@dataclass
 class _EdgeAcc:
-    """Evidence and protocol guesses gathered for one (caller, callee, port)."""
+    """Evidence and protocol guesses gathered for one (caller, callee, port). A plain class
+    with slots: one is made per edge, and a dataclass's default factories cost more."""
 
-    evidence: list[Evidence] = field(default_factory=list)
-    protocols: list[str] = field(default_factory=list)
-    target_ports: set[int] = field(default_factory=set)
+    __slots__ = ("evidence", "protocols", "target_ports")
+
+    def __init__(self) -> None:
+        self.evidence: list[Evidence] = []
+        self.protocols: list[str] = []
+        self.target_ports: set[int] = set()
 
     def gather(self, evidence: Evidence, protocol: str | None,
                target_ports: Iterable[int]) -> None:
@@ -156,7 +158,9 @@ class _Found(NamedTuple):
 
     address: Address
     service: Service | None
-    port: ServicePort | None = None
+    #: ``address.explicit``, asked of every occurrence of the string.
+    explicit: bool = False
+    #: Whether the port given (or the default one) is one of the Service's.
     exact: bool = False
     #: The confidence of a call to ``service`` (before a shared ConfigMap lowers it).
     confidence: float = 0.0
@@ -172,6 +176,10 @@ class _Builder:
                  min_confidence: float = 0.0) -> None:
         self.inv = inventory
         self.min_confidence = min_confidence
+        #: Node ids (``ObjectRef.key``) of workloads and Services, formatted once: every call,
+        #: node and coverage line names them.
+        refs = [w.ref for w in inventory.workloads] + [s.ref for s in inventory.services]
+        self.keys: dict[ObjectRef, str] = {ref: ref.key for ref in refs}
         #: ConfigMap (namespace, name) -> workloads that take all of it (envFrom or a mount).
         self.wholesale: dict[tuple[str, str], list[str]] = defaultdict(list)
         for w in inventory.workloads:
@@ -180,7 +188,7 @@ class _Builder:
             names.update(m.config_map for c in w.all_containers for m in c.mounts
                          if m.config_map)
             for name in names:
-                self.wholesale[(w.namespace, name)].append(w.ref.key)
+                self.wholesale[(w.namespace, name)].append(self.keys[w.ref])
         self.suffixes = (f".svc.{cluster_domain.strip('.')}", ".svc")
         # The one index of Service names: every host token is a dictionary lookup.
         self.by_name: dict[str, dict[str, Service]] = defaultdict(dict)
@@ -256,19 +264,21 @@ class _Builder:
     # Calls from workloads
 
     def workload_calls(self) -> None:
-        # Workloads of a namespace often carry the same string (one address in many env
-        # variables, a ConfigMap several of them read): each distinct string is cut into
-        # addresses and resolved once per namespace; only what depends on where the string
-        # sits (its variable, a shared ConfigMap) is decided per workload.
+        # Workloads often carry the same string (one address in many env variables, a
+        # ConfigMap several of them read): each distinct string is cut into addresses once,
+        # and resolved once per namespace; only what depends on where the string sits (its
+        # variable, a shared ConfigMap) is decided per workload.
+        cut: dict[str, list[Address]] = {}
         found: dict[tuple[str, str], list[_Found]] = {}
         for workload in self.inv.workloads:
-            caller = workload.ref.key
+            caller, namespace = self.keys[workload.ref], workload.namespace
             for text in self.texts(workload):
-                place = (text.value, workload.namespace)
+                place = (text.value, namespace)
                 addresses = found.get(place)
                 if addresses is None:
-                    addresses = found[place] = [self.find(a, workload.namespace)
-                                                for a in find_addresses(text.value)]
+                    if (in_text := cut.get(text.value)) is None:
+                        in_text = cut[text.value] = find_addresses(text.value)
+                    addresses = found[place] = [self.find(a, namespace) for a in in_text]
                 for address in addresses:
                     self.add_address(workload, caller, text, address)
 
@@ -279,14 +289,15 @@ class _Builder:
         if svc is None:
             return _Found(address, None)
         port, exact = self.port_for(svc, address)
-        if address.explicit or address.next_port is not None:
+        explicit = address.explicit
+        if explicit or address.next_port is not None:
             confidence = CONF_EXPLICIT if exact else CONF_PORT_MISMATCH
         elif "." in address.host:
             confidence = CONF_QUALIFIED
         else:
             confidence = CONF_NAMED
-        return _Found(address, svc, port, exact, confidence,
-                      _SCHEME_PROTOCOLS.get(address.scheme or ""), svc.ref.key,
+        return _Found(address, svc, explicit, exact, confidence,
+                      _SCHEME_PROTOCOLS.get(address.scheme or ""), self.keys[svc.ref],
                       port.port if port else None,
                       self.target_ports(svc, port) if port is not None else ())
 
@@ -315,7 +326,8 @@ class _Builder:
         if cm is None:
             return ()
         consumers = self.wholesale.get((cm.ref.namespace, cm.ref.name), ())
-        return tuple(sorted(k for k in consumers if k != workload.ref.key))
+        own = self.keys[workload.ref]
+        return tuple(sorted(k for k in consumers if k != own))
 
     def config_map(self, namespace: str, name: str) -> ConfigMap | None:
         return self.inv.config_map_index.get((namespace, name))
@@ -362,7 +374,7 @@ class _Builder:
             return
         if workload.ref in svc.selects:
             return  # the workload naming itself (CURRENT_SERVICE=cars)
-        if not address.explicit and not self.bare_name_counts(text, address, found.exact):
+        if not found.explicit and not self.bare_name_counts(text, address, found.exact):
             return
         confidence = found.confidence
         source = text.source
@@ -737,6 +749,11 @@ class _Builder:
         """The Istio gateways among the workloads: the mesh state and the coverage both ask."""
         return frozenset(w.ref for w in self.inv.workloads if is_istio_gateway(w))
 
+    @cached_property
+    def enrollments(self) -> dict[str, str]:
+        """Each namespace's intended enrollment (``Namespace.enrollment``), read once."""
+        return {name: ns.enrollment for name, ns in self.inv.namespace_index.items()}
+
     def mesh_state(self, workload: Workload) -> tuple[bool, str]:
         """Whether the workload's pods are in the mesh now, and why, in words."""
         if workload.ref in self.gateways:
@@ -753,8 +770,7 @@ class _Builder:
             return False, "uses hostNetwork, which the mesh cannot capture"
         if workload.namespace in _SYSTEM_NAMESPACES:
             return False, f"runs in {workload.namespace}, which is never meshed"
-        namespace = self.inv.namespace_index.get(workload.namespace)
-        enrollment = namespace.enrollment if namespace else "none"
+        enrollment = self.enrollments.get(workload.namespace, "none")
         opt = workload.inject_opt
         if enrollment == "sidecar":
             if opt == "false":
@@ -773,21 +789,23 @@ class _Builder:
         workload_mesh: dict[str, bool] = {}
         for workload in self.inv.workloads:
             meshed, reason = self.mesh_state(workload)
-            workload_mesh[workload.ref.key] = meshed
-            nodes.append(Node(workload.ref.key, NodeKind.WORKLOAD, workload.namespace,
+            key = self.keys[workload.ref]
+            workload_mesh[key] = meshed
+            nodes.append(Node(key, NodeKind.WORKLOAD, workload.namespace,
                               workload.name, meshed, reason))
         backends: dict[str, tuple[str, ...]] = {}
         for svc in self.inv.services:
+            key = self.keys[svc.ref]
             served = tuple(ref.key for ref in svc.selects)
-            backends[svc.ref.key] = served
+            backends[key] = served
             meshed_backends = sum(workload_mesh.get(w, False) for w in served)
             meshed = bool(served) and meshed_backends == len(served)
-            nodes.append(Node(svc.ref.key, NodeKind.SERVICE, svc.namespace, svc.name, meshed,
+            nodes.append(Node(key, NodeKind.SERVICE, svc.namespace, svc.name, meshed,
                               f"{meshed_backends}/{len(served)} backends meshed"))
         for node_id, reason in self.externals.items():
             meshed = reason.startswith("meshed")
             nodes.append(Node(node_id, NodeKind.EXTERNAL, "", node_id, meshed, reason))
-        services = {s.ref.key: s for s in self.inv.services}
+        services = {self.keys[s.ref]: s for s in self.inv.services}
         edges = _edges(self.calls, services, hint=False)
         if self.min_confidence > 0.0:  # no confidence is negative: no minimum keeps every edge
             edges = tuple(e for e in edges if max((ev.confidence for ev in e.evidence),
@@ -805,7 +823,7 @@ class _Builder:
     def manifest_coverage(self, edges: tuple[Edge, ...]) -> ManifestCoverage:
         """Application workloads, the blind ones among them, and the dangling addresses."""
         callers = {e.caller for e in edges}
-        apps = [w.ref.key for w in self.inv.workloads if self.expected_to_call(w)]
+        apps = [self.keys[w.ref] for w in self.inv.workloads if self.expected_to_call(w)]
         return ManifestCoverage(len(apps), tuple(k for k in apps if k not in callers),
                                 tuple(sorted(self.dangling)))
 
@@ -828,14 +846,15 @@ class _Builder:
         called = {e.callee for e in app_edges}
         gaps: list[CoverageGap] = []
         for workload in self.inv.workloads:
-            key = workload.ref.key
-            outbound = key in callers
-            inbound = any(s.ref.key in called for s in self.served_by.get(workload.ref, []))
+            key = self.keys[workload.ref]
+            if key in callers:
+                continue  # a workload with an outbound call is no blind spot
             secrets = _secret_names(workload)
-            if secrets and not outbound:
+            if secrets:
                 gaps.append(CoverageGap(key, "no address found; addresses may be in Secret "
                                         + ", ".join(secrets)))
-            elif not outbound and not inbound:
+            elif not any(self.keys[s.ref] in called
+                         for s in self.served_by.get(workload.ref, [])):
                 missing = sorted({d.host for d in self.dangling if d.workload == key})
                 gaps.append(CoverageGap(key, "no inferred inbound or outbound edge" + (
                     f"; it names {', '.join(missing)}, which no Service in the input is"
