@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -90,10 +90,13 @@ _SCHEME_PROTOCOLS: Mapping[str, str] = {
 _PORT_PROTOCOLS: Mapping[int, str] = {
     3306: "mysql", 5432: "postgres", 27017: "mongo", 6379: "redis", 25: "smtp", 587: "smtp",
 }  # fmt: skip
-_NAME_PROTOCOLS = (
-    ("grpc", "grpc"), ("http", "http"), ("mysql", "mysql"), ("postgres", "postgres"),
-    ("mongo", "mongo"), ("redis", "redis"), ("smtp", "smtp"),
-)  # fmt: skip
+#: The protocols a port name or appProtocol can name, in the order they are tried: by a
+#: prefix (``http-web``, ``tcp-mysql``) or a last path segment (``example.com/grpc``).
+_NAME_PROTOCOLS = tuple(
+    (protocol, (needle, f"tcp-{needle}"), f"/{needle}") for needle, protocol in (
+        ("grpc", "grpc"), ("http", "http"), ("mysql", "mysql"), ("postgres", "postgres"),
+        ("mongo", "mongo"), ("redis", "redis"), ("smtp", "smtp"),
+    ))  # fmt: skip
 
 #: Workload names and ``app`` labels that identify an in-cluster Prometheus server.
 _PROMETHEUS_NAMES = frozenset({"prometheus", "prometheus-server", "prometheus-deployment",
@@ -202,6 +205,7 @@ class _Builder:
         self.hints: dict[tuple[str, str, int | None], _EdgeAcc] = defaultdict(_EdgeAcc)
         self.externals: dict[str, str] = {}  # id -> mesh reason
         self.dangling: set[Dangling] = set()
+        self.scraper_id: str | None = None
 
     # -----------------------------------------------------------------------------------------
     # Resolution helpers
@@ -567,14 +571,14 @@ class _Builder:
                 return workload.ref.key
         return self.external(PROMETHEUS, "a Prometheus server not in the input")
 
+    def scraper(self) -> str:
+        """The caller of every scrape edge: :meth:`prometheus_caller`, looked up (and kept in
+        ``scraper_id``) when the first scrape target is found."""
+        if self.scraper_id is None:
+            self.scraper_id = self.prometheus_caller()
+        return self.scraper_id
+
     def scrape_edges(self) -> None:
-        caller: str | None = None
-
-        def scraper() -> str:
-            nonlocal caller
-            caller = caller or self.prometheus_caller()
-            return caller
-
         for workload in self.inv.workloads:
             annotations = workload.pod_annotations
             if annotations.get("prometheus.io/scrape") != "true":
@@ -587,7 +591,7 @@ class _Builder:
                                     f"prometheus.io/port={number}" if number else "true",
                                     CONF_SCRAPE)
                 for port in ports or [None]:
-                    self.add(self.calls, scraper(), svc, port, evidence, "http",
+                    self.add(self.calls, self.scraper(), svc, port, evidence, "http",
                              (number,) if number and port is None else ())
         for svc in self.inv.services:
             if svc.annotations.get("prometheus.io/scrape") != "true":
@@ -596,14 +600,14 @@ class _Builder:
             service_port = next(
                 (p for p in svc.ports if number in (p.port, *self.target_ports(svc, p))), None,
             ) if number else self.service_port(svc, None)
-            self.add(self.calls, scraper(), svc, service_port,
+            self.add(self.calls, self.scraper(), svc, service_port,
                      Evidence("scrape", f"{svc.ref} annotation prometheus.io/scrape",
                               f"prometheus.io/port={number}" if number else "true",
                               CONF_SCRAPE), "http")
         for monitor in self.inv.monitors:
-            self.monitor(monitor, scraper)
+            self.monitor(monitor)
 
-    def monitor(self, monitor: PolicyObject, scraper: Callable[[], str]) -> None:
+    def monitor(self, monitor: PolicyObject) -> None:
         spec = monitor.spec
         selector = raw.mapping(spec.get("selector"))
         ns_selector = raw.mapping(spec.get("namespaceSelector"))
@@ -624,7 +628,7 @@ class _Builder:
                     wanted = ep.get("port") or ep.get("targetPort")
                     for port in svc.ports:
                         if wanted in (port.name, port.port, port.target_port):
-                            self.add(self.calls, scraper(), svc, port, Evidence(
+                            self.add(self.calls, self.scraper(), svc, port, Evidence(
                                 "scrape", evidence_source, f"port {wanted}", CONF_SCRAPE),
                                 "http")
             return
@@ -638,7 +642,7 @@ class _Builder:
                 for svc in self.served_by.get(workload.ref, []):
                     for port in svc.ports:
                         if numbers & set(self.target_ports(svc, port)):
-                            self.add(self.calls, scraper(), svc, port, Evidence(
+                            self.add(self.calls, self.scraper(), svc, port, Evidence(
                                 "scrape", evidence_source, f"port {wanted}", CONF_SCRAPE),
                                 "http")
 
@@ -840,8 +844,9 @@ class _Builder:
     def coverage(self, edges: tuple[Edge, ...]) -> tuple[CoverageGap, ...]:
         """Workloads the graph may be blind to. Kubelet and scrape edges do not count: every
         pod gets them, they say nothing about the application's calls."""
-        app_edges = [e for e in edges if e.caller != KUBELET
-                     and not all(ev.kind == "scrape" for ev in e.evidence)]
+        # Scrape evidence only ever comes from the scraper: no other caller's edge is a scrape.
+        app_edges = [e for e in edges if e.caller != KUBELET and (
+            e.caller != self.scraper_id or not all(ev.kind == "scrape" for ev in e.evidence))]
         callers = {e.caller for e in app_edges}
         called = {e.callee for e in app_edges}
         gaps: list[CoverageGap] = []
@@ -905,9 +910,8 @@ def _protocol_of_port(port: ServicePort | None) -> str | None:
         return None
     for hint in (port.app_protocol or "", port.name):
         lowered = hint.lower()
-        for needle, protocol in _NAME_PROTOCOLS:
-            if lowered.startswith(needle) or lowered.startswith(f"tcp-{needle}") or (
-                    lowered.endswith(f"/{needle}")):
+        for protocol, prefixes, suffix in _NAME_PROTOCOLS:
+            if lowered.startswith(prefixes) or lowered.endswith(suffix):
                 return protocol
     return _PORT_PROTOCOLS.get(port.port)
 
