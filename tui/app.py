@@ -69,6 +69,8 @@ class MeshplanApp(App[None]):
     """``planner tui``."""
 
     CSS_PATH = "app.tcss"
+    #: ``-narrow`` below 100 columns: the plan screen stacks its panes (app.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (Textual's)
     TITLE = "meshplan"
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "assess": AssessScreen, "graph": GraphScreen, "plan": PlanScreen}

@@ -92,10 +92,12 @@ class TableFeed:
     restores its cursor and detail pane there)."""
 
     def __init__(self, owner: Widget, table_id: str,
-                 on_filled: Callable[[], None] | None = None) -> None:
+                 on_filled: Callable[[], None] | None = None, height: int | None = 1) -> None:
         self.owner = owner
         self.table_id = table_id
         self.on_filled = on_filled
+        #: Lines per row; None: as many as its cells wrap to (measured when it is added).
+        self.height = height
         self.rows: list[Row] = []
         self._values: dict[str, object] = {}
         self._added = 0
@@ -221,5 +223,5 @@ class TableFeed:
     def _add(self, rows: Sequence[Row]) -> None:
         table = self.table
         for r in rows:
-            table.add_row(*r.cells, key=r.key)
+            table.add_row(*r.cells, key=r.key, height=self.height)
         self._added += len(rows)

@@ -39,7 +39,7 @@ def render_verdict(console: Console, plan: Plan) -> None:
         console.print(plain(f"note: {note}", style="dim"))
 
 
-def _blockers(step: Step) -> Text:
+def blocker_cell(step: Step) -> Text:
     """``MP201 x2, MP205``: each blocker code once, with its count, styled by severity."""
     cell = Text()
     counts = Counter(f.code for f in step.blockers)
@@ -84,7 +84,7 @@ def render_plan(console: Console, plan: Plan,
         # Step ids are what users type back (apply, --explain): folded when long, never cut.
         cells: list[RenderableType] = [
             str(i), Id(step.id, style="bold"), Id(step.target.namespace or "-"),
-            plain(step.title), plain(target), _changes(step), _blockers(step)]
+            plain(step.title), plain(target), _changes(step), blocker_cell(step)]
         if gates is not None:
             gate = gates.get(step.id)
             cells.append(plain(gate.status, style=_GATE_STYLE[gate.status]) if gate else "")

@@ -1,18 +1,35 @@
-"""The TUI on an 80x24 terminal (Textual's pilot): every table of a screen fits its width, so
-no column is cut off past the right edge (a horizontal scroll hides it as surely as a crop)."""
+"""The TUI on an 80x24 terminal (Textual's pilot): every table of every screen fits its width,
+so no column is cut off past the right edge (a horizontal scroll hides it as surely as a crop),
+and no header is cut either; text that does not fit wraps onto more lines of its row."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from textual.widgets import DataTable
 
-from tests.tui.conftest import journey, ready, shop_app
+from planner.service import TrafficSource
+from tests.traffic.shop_truth import write_csv
+from tests.tui.conftest import journey, ready, shop_app, wait_for
+from tui.app import MeshplanApp
+from tui.screens.graph import EdgeScreen, NamespaceScreen
+from tui.screens.modals import HelpScreen
+from tui.screens.plan import PlanScreen
 
 NARROW = (80, 24)
 
 
-def _overflowing(tables: list[DataTable[object]]) -> list[str]:
-    return [f"{t.id}: {t.virtual_size.width} columns in {t.scrollable_content_region.width}"
-            for t in tables if t.max_scroll_x > 0]
+def _cut(app: MeshplanApp) -> list[str]:
+    """Every table of the current screen that is wider than its room, or cuts a header."""
+    found = []
+    for table in app.screen.query(DataTable):
+        if table.max_scroll_x > 0:
+            found.append(f"{table.id}: {table.virtual_size.width} columns in "
+                         f"{table.scrollable_content_region.width}")
+        found += [f"{table.id}: header {c.label} cut" for c in table.columns.values()
+                  if c.get_render_width(table) < len(str(c.label)) + 2]
+    return found
 
 
 @journey
@@ -22,13 +39,10 @@ async def test_the_assess_screen_fits_80_columns() -> None:
         await ready(pilot)
         tables = list(app.screen.query(DataTable))
         assert {t.id for t in tables} == {"factors", "dataplane", "costs"}
-        assert not _overflowing(tables), _overflowing(tables)
+        assert not _cut(app), _cut(app)
         factors = app.screen.query_one("#factors", DataTable)
         assert [str(c.label) for c in factors.columns.values()] == [
             "code", "weight", "factor", "value", "threshold"]
-        for table in tables:  # a header is never cut either
-            assert all(c.get_render_width(table) >= len(str(c.label)) + 2
-                       for c in table.columns.values()), table.id
         # Long titles wrap onto a second line instead of widening the table.
         assert max(r.height for r in factors.rows.values()) > 1
         titles = " ".join(str(factors.get_cell_at((i, 2)))
@@ -36,3 +50,60 @@ async def test_the_assess_screen_fits_80_columns() -> None:
         assert app.assessment is not None
         for factor in app.assessment.factors:
             assert factor.title in titles
+
+
+async def _visit(pilot: Any, app: MeshplanApp) -> dict[str, list[str]]:
+    """Every screen and dialog with a table, and what each cuts."""
+    cut = {}
+    await pilot.press("2")
+    await pilot.pause()
+    cut["graph"] = _cut(app)
+    await pilot.press("colon", *"ns orders", "enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, NamespaceScreen)
+                   and app.screen.query_one("#edges", DataTable).row_count > 0, what="edges")
+    cut["namespace"] = _cut(app)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, EdgeScreen), what="an edge")
+    cut["edge"] = _cut(app)
+    await pilot.press("3")
+    await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen), what="the plan")
+    cut["plan"] = _cut(app)
+    await pilot.press("question_mark")
+    await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+    cut["help"] = _cut(app)
+    return {screen: found for screen, found in cut.items() if found}
+
+
+@journey
+async def test_every_screen_fits_80_columns(tmp_path: Path) -> None:
+    traffic = TrafficSource(traffic_file=str(write_csv(tmp_path / "edges.csv")))
+    app = shop_app(traffic=traffic, write=True, out_dir=str(tmp_path / "out"),
+                   journal_path=str(tmp_path / "journal.json"))
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        assert app.analysis is not None and app.analysis.traffic is not None
+        assert not await _visit(pilot, app)
+        assert not [f for f in app.failures if not f.expected], app.failures
+
+
+@journey
+async def test_the_plan_stacks_its_panes_below_100_columns() -> None:
+    app = shop_app(start="plan")
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        steps = app.screen.query_one("#steps-pane")
+        detail = app.screen.query_one("#step-detail")
+        assert detail.region.y >= steps.region.bottom
+        assert detail.region.width == steps.region.width
+        table = app.screen.query_one("#steps", DataTable)
+        assert [str(c.label) for c in table.columns.values()] == [
+            "#", "step", "state", "blockers"]
+        # A step id longer than its column breaks after a '-', onto a second line of its row.
+        long = "50-exception-payments-payments-webhook"
+        assert next(row.height for key, row in table.rows.items() if key.value == long) == 2
+    wide = shop_app(start="plan")
+    async with wide.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        steps = wide.screen.query_one("#steps-pane")
+        detail = wide.screen.query_one("#step-detail")
+        assert detail.region.x >= steps.region.right and not _cut(wide)

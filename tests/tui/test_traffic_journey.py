@@ -48,13 +48,13 @@ async def test_plaintext_caller_on_the_graph_fails_its_strict_gate(shop_prom: st
         assert isinstance(screen, GraphScreen)
         table = screen.query_one("#namespaces", DataTable)
         labels = [str(c.label) for c in table.columns.values()]
-        assert labels[-2:] == ["observed", "plaintext callers (observed)"]
+        assert labels[-1] == "observed"
         await pilot.press("slash", *UNKNOWN_CALLER, "enter")
         assert screen.visible_namespaces() == ["orders"]
         report = app.namespace_traffic["orders"]
         assert report.status == "mixed" and report.gate.status == "fail"
         assert [c.caller for c in report.plaintext_callers] == [UNKNOWN_CALLER]
-        assert str(table.get_row_at(0)[-2]) == "mixed"
+        assert str(table.get_row_at(0)[-1]) == "mixed"
         detail = plain(screen.query_one("#ns-detail", Static))
         assert UNKNOWN_CALLER in detail and "CronJob/orders/nightly-report" in detail
         clean_ns = {ns for ns, r in app.namespace_traffic.items() if r.status == "mtls-only"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from textual import on
@@ -16,12 +17,16 @@ if TYPE_CHECKING:
     from tui.app import MeshplanApp
 
 
-def set_columns(table: DataTable[Any], names: tuple[str, ...]) -> None:
+def set_columns(table: DataTable[Any], names: tuple[str, ...],
+                widths: Mapping[str, int] | None = None) -> None:
     """Give ``table`` exactly these columns (rows go with them when they change): the
-    observed-traffic columns appear only once a scan brought traffic."""
+    observed-traffic columns appear only once a scan brought traffic. ``widths``: the fixed
+    width of the columns whose text wraps (their rows grow) to keep the table inside an
+    80-column terminal."""
     if tuple(str(c.label) for c in table.columns.values()) != names:
         table.clear(columns=True)
-        table.add_columns(*names)
+        for name in names:
+            table.add_column(name, width=(widths or {}).get(name))
 
 
 class MeshScreen(Screen[None]):

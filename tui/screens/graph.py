@@ -20,9 +20,10 @@ from textual.widgets import DataTable, Label, Static
 from planner.domain import policy
 from planner.domain.graph import CallGraph, Edge, NodeKind
 from planner.domain.inventory import Service
+from planner.sinks.tables import Id
 from planner.untrusted import clean
 from tui.actions import EDGE, GRAPH, NAMESPACE
-from tui.format import GATE_STYLE, matches, safe
+from tui.format import GATE_STYLE, matches, safe, wrapping
 from tui.rows import Row, TableFeed, row
 from tui.screens.base import MeshScreen, set_columns
 
@@ -31,11 +32,16 @@ if TYPE_CHECKING:
     from planner.domain.observed import NamespaceTraffic
     from planner.domain.plan import Plan
 
-NAMESPACE_COLUMNS = ("namespace", "enrolled", "mTLS now", "plan ends", "callers meshed",
-                     "not meshed", "not-meshed callers")
+#: Who the callers are (meshed, not meshed, seen in plaintext) is in the detail under the
+#: table: as columns they would push it past an 80-column terminal.
+NAMESPACE_COLUMNS = ("namespace", "enrolled", "mTLS now", "plan ends", "not meshed")
 #: Added after NAMESPACE_COLUMNS when the session has observed traffic.
-OBSERVED_COLUMNS = ("observed", "plaintext callers (observed)")
-EDGE_COLUMNS = ("caller", "callee", "port", "protocol", "origin", "evidence")
+OBSERVED_COLUMNS = ("observed",)
+EDGE_COLUMNS = ("caller → callee", "port", "protocol", "origin", "evidence")
+#: Columns whose text wraps at this width (their rows grow), so that each table fits 80
+#: columns.
+WRAPPED = {"mTLS now": 11, "plan ends": 11, "observed": 10, "caller → callee": 24,
+           "evidence": 10}
 OBSERVED_STYLE = {"mtls-only": "green", "mixed": "bold yellow", "plaintext-only": "bold red",
                   "unverified": "yellow", "no-data": "dim"}
 
@@ -107,10 +113,15 @@ def service_rows(analysis: Analysis, namespace: str) -> list[Row]:
 
 def _edge_cells(analysis: Analysis, e: Edge, observing: bool) -> tuple[RenderableType, ...]:
     kinds = sorted({ev.kind for ev in e.evidence})
+    node = analysis.graph.node_index.get(e.caller)
+    meshed = node is not None and node.meshed
+    # One cell for the pair: ids break after their separators, so both read whole in a
+    # column narrow enough for the table to fit 80 columns.
     cells: tuple[RenderableType, ...] = (
-        caller_text(analysis, e.caller), safe(e.callee),
+        Id(f"{'●' if meshed else '○'} {e.caller} → {e.callee}",
+           style="green" if meshed else "red"),
         "-" if e.port is None else str(e.port), e.protocol,
-        e.origin.value, safe(f"{len(e.evidence)}: {', '.join(kinds)}"))
+        e.origin.value, wrapping(f"{len(e.evidence)}: {', '.join(kinds)}"))
     return (*cells, mtls_share(e)) if observing else cells
 
 
@@ -149,7 +160,7 @@ class GraphScreen(MeshScreen):
                 yield Static("", id="ns-graph")
 
     def prepare(self) -> None:
-        set_columns(self.query_one("#namespaces", DataTable), NAMESPACE_COLUMNS)
+        set_columns(self.query_one("#namespaces", DataTable), NAMESPACE_COLUMNS, WRAPPED)
 
     def focus_main(self) -> None:
         self.query_one("#namespaces", DataTable).focus()
@@ -182,7 +193,7 @@ class GraphScreen(MeshScreen):
         fates = {f.name: f for f in plan.namespaces} if plan is not None else {}
         observing = analysis.traffic is not None
         set_columns(self.query_one("#namespaces", DataTable),
-                    NAMESPACE_COLUMNS + (OBSERVED_COLUMNS if observing else ()))
+                    NAMESPACE_COLUMNS + (OBSERVED_COLUMNS if observing else ()), WRAPPED)
         self.query_one("#namespaces-label", Label).update(self._traffic_label())
         reports = self.mesh.namespace_traffic
         self._rows = []
@@ -196,18 +207,16 @@ class GraphScreen(MeshScreen):
             plaintext = callers["not_meshed"]
             ends = f"{fate.final} ({fate.mode})" if fate is not None else "-"
             cells: tuple[RenderableType, ...] = (
-                safe(ns.name), ns.enrollment, status.get(ns.name, "-"), safe(ends),
-                str(len(callers["meshed"])),
+                safe(ns.name), ns.enrollment, wrapping(status.get(ns.name, "-")),
+                wrapping(ends),
                 Text(str(len(plaintext)), style="bold red" if plaintext else "dim"),
-                safe(", ".join(plaintext) or "-", limit=50),
             )
             search: tuple[str, ...] = ()
             if observing:
                 report = reports.get(ns.name)
                 observed = observed_status(report)
                 seen = tuple(c.caller for c in report.plaintext_callers) if report else ()
-                cells += (Text(observed, style=OBSERVED_STYLE.get(observed, ""), end=""),
-                          safe(", ".join(seen) or "-", "bold red" if seen else "", limit=50))
+                cells += (Text(observed, style=OBSERVED_STYLE.get(observed, ""), end=""),)
                 search = (observed, *seen)
             self._cells.append(cells)
             self._search.append(search)
@@ -234,7 +243,7 @@ class GraphScreen(MeshScreen):
         for i, ((name, plaintext), cells, search) in enumerate(zip(
                 self._rows, self._cells, self._search, strict=True)):
             if matches(query, name, *plaintext, cells[1], cells[2], *search):
-                table.add_row(*cells, key=str(i))
+                table.add_row(*cells, key=str(i), height=None)
         shown = [line for key, line in self._lines if matches(query, key)]
         body = Text("\n", end="").join(shown) if shown else Text("(no calls between namespaces)",
                                                                  style="dim")
@@ -314,7 +323,7 @@ class NamespaceScreen(MeshScreen):
         self.namespace = namespace
         self.title_text = f"ns {clean(namespace, 30)}"
         self.service_rows = TableFeed(self, "services")
-        self.edge_rows = TableFeed(self, "edges")
+        self.edge_rows = TableFeed(self, "edges", height=None)
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="ns-body"):
@@ -328,7 +337,7 @@ class NamespaceScreen(MeshScreen):
     def prepare(self) -> None:
         self.query_one("#services", DataTable).add_columns(
             "service", "type", "ports", "backends", "callers", "not meshed")
-        set_columns(self.query_one("#edges", DataTable), EDGE_COLUMNS)
+        set_columns(self.query_one("#edges", DataTable), EDGE_COLUMNS, WRAPPED)
         self.focus_main()
 
     def focus_main(self) -> None:
@@ -349,7 +358,7 @@ class NamespaceScreen(MeshScreen):
         self.query_one("#ns-title", Static).update(title)
         observing = analysis.traffic is not None
         set_columns(self.query_one("#edges", DataTable),
-                    EDGE_COLUMNS + (("mTLS share",) if observing else ()))
+                    EDGE_COLUMNS + (("mTLS share",) if observing else ()), WRAPPED)
         # The cluster's size, not the namespace's: counting the namespace's rows is the work
         # the worker is there to take off the UI thread.
         size = len(analysis.scan.inventory.services) + len(analysis.graph.edges)
@@ -393,8 +402,11 @@ class EdgeScreen(MeshScreen):
             yield DataTable(id="evidence", cursor_type="row", zebra_stripes=True)
 
     def prepare(self) -> None:
-        self.query_one("#evidence", DataTable).add_columns(
-            "kind", "source", "text", "confidence")
+        table = self.query_one("#evidence", DataTable)
+        table.add_column("kind")
+        for label, width in (("source", 26), ("text", 26)):
+            table.add_column(label, width=width)
+        table.add_column("confidence")
         self.focus_main()
 
     def focus_main(self) -> None:
@@ -428,5 +440,5 @@ class EdgeScreen(MeshScreen):
         table = self.query_one("#evidence", DataTable)
         table.clear()
         for ev in e.evidence:
-            table.add_row(ev.kind, safe(ev.source, limit=70), safe(ev.text, limit=70),
-                          f"{ev.confidence:.2f}")
+            table.add_row(ev.kind, Id(ev.source), wrapping(ev.text), f"{ev.confidence:.2f}",
+                          height=None)

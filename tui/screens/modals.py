@@ -283,9 +283,13 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("keys", "command", "action", "where")
+        table.add_columns("keys", "command")
+        # Wrapping at fixed widths (rows grow): the dialog fits an 80-column terminal.
+        table.add_column("action", width=33)
+        table.add_column("where", width=14)
         for keys, command, description, where in help_rows(self.write):
-            table.add_row(Text(keys), Text(command), Text(description), Text(where))
+            table.add_row(Text(keys), Text(command), Text(description), Text(where),
+                          height=None)
         table.focus()
 
     def action_close(self) -> None:

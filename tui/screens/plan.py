@@ -15,15 +15,17 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from planner.domain.plan import DATAPLANE_WORDS, Action, Change, Phase, Plan, Scope, Step
+from planner.sinks.plan_table import blocker_cell
+from planner.sinks.tables import Id
 from planner.untrusted import clean
 from tui.actions import PLAN
-from tui.format import gate_text, matches, safe, state_text, what_if_text
+from tui.format import gate_text, matches, state_text, what_if_text
 from tui.screens.base import MeshScreen
 
 if TYPE_CHECKING:
     from planner.domain.traffic import GateResult
 
-#: The phase column of a step the journal holds and the plan on screen does not.
+#: The blockers cell of a step the journal holds and the plan on screen does not.
 JOURNAL_ONLY = "journal only"
 SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}
 
@@ -42,6 +44,13 @@ def changes_yaml(changes: tuple[Change, ...]) -> str:
             parts.append(f"# {change.action.value} {change.object.get('kind', '')} {where}\n")
     return "".join(p if p.startswith("#") else "---\n" + p for p in parts).removeprefix(
         "---\n") if parts else "# nothing to change (a read-only step)\n"
+
+
+def changes_count(step: Step) -> str:
+    """``1 apply, 3 restart``: what the step writes."""
+    applies = sum(1 for c in step.apply if c.action is Action.APPLY)
+    restarts = sum(1 for c in step.apply if c.action is Action.RESTART)
+    return f"{applies} apply" + (f", {restarts} restart" if restarts else "")
 
 
 def yaml_view(text: str) -> Syntax:
@@ -96,9 +105,14 @@ class PlanScreen(MeshScreen):
                 yield Static("", id="step-rollback")
 
     def prepare(self) -> None:
-        self.query_one("#steps", DataTable).add_columns(
-            # State right after the id: on a narrow terminal it is what must stay visible.
-            "#", "step", "state", "phase", "changes", "blockers")
+        # State right after the id: it is what must stay visible. Four columns, the wrapping
+        # ones at fixed widths (rows grow): beside the step's detail on a 100-column terminal,
+        # and above it on an 80-column one, the table fits; the phase and the changes are in
+        # the detail.
+        table = self.query_one("#steps", DataTable)
+        table.add_column("#")
+        for label, width in (("step", 22), ("state", 11), ("blockers", 12)):
+            table.add_column(label, width=width)
         if self.mesh.write:
             self.query_one("#steps-label", Label).update(
                 "Steps (d: dry-run diff, a: apply, u: roll back, v: verify)")
@@ -126,19 +140,9 @@ class PlanScreen(MeshScreen):
             if not matches(query, step.id, step.title, step.phase.value, state,
                            step.target.namespace, *(b.code for b in step.blockers)):
                 continue
-            applies = sum(1 for c in step.apply if c.action is Action.APPLY)
-            restarts = sum(1 for c in step.apply if c.action is Action.RESTART)
-            changes = f"{applies} apply" + (f", {restarts} restart" if restarts else "")
-            blockers = Text(end="")
-            for finding in step.blockers:
-                if blockers:
-                    blockers.append(",")
-                blockers.append(finding.code,
-                                style=SEVERITY_STYLE.get(finding.severity.value, ""))
-            table.add_row(str(i), safe(step.id, "bold"),
+            table.add_row(str(i), Id(step.id, "bold"),
                           state_text(state, self.mesh.gate_modes.get(step.id, "")),
-                          step.phase.value,
-                          changes, blockers, key=step.id)
+                          blocker_cell(step), key=step.id, height=None)
             if step.id == keep:
                 table.move_cursor(row=row, animate=False)
             row += 1
@@ -148,9 +152,9 @@ class PlanScreen(MeshScreen):
             state = states[step_id]
             if not matches(query, step_id, state, JOURNAL_ONLY):
                 continue
-            table.add_row(str(i), safe(step_id, "bold"),
+            table.add_row(str(i), Id(step_id, "bold"),
                           state_text(state, self.mesh.gate_modes.get(step_id, "")),
-                          JOURNAL_ONLY, "", "", key=step_id)
+                          Text(JOURNAL_ONLY, style="dim"), key=step_id, height=None)
             if step_id == keep:
                 table.move_cursor(row=row, animate=False)
             row += 1
@@ -224,6 +228,8 @@ class PlanScreen(MeshScreen):
         if note:
             head.append(f"  {clean(note)}", style="yellow")
         head.append(f"\n{clean(step.title)}\n")
+        head.append("phase: ", style="bold")
+        head.append(f"{step.phase.value}; changes: {changes_count(step)}\n")
         head.append("why: ", style="bold")
         head.append(clean(step.why) + "\n")
         if step.requires:
