@@ -214,6 +214,7 @@ class _Planner:
         self.groups = {ns: group for group in graph.strongly_connected_namespaces()
                        for ns in group}
         self.blast: dict[str, int] = {}
+        self._group_steps: dict[tuple[str, ...], frozenset[str]] = {}
         self.steps: list[Step] = []
         self.enroll_step: dict[str, str] = {}
         self.fates: dict[str, NamespaceFate] = {}
@@ -598,9 +599,8 @@ class _Planner:
         start = len(self.steps)
         exceptions, uncovered = self.exceptions_for(ns)
         callers = self.caller_namespaces(ns)
-        group = self.groups.get(ns, ())
-        requires = sorted({self.enroll_step[c] for c in (ns, *callers, *group)
-                           if c in self.enroll_step})
+        requires = sorted(self.group_enrollment(ns).union(
+            self.enroll_step[c] for c in (ns, *callers) if c in self.enroll_step))
         blast = self.blast[ns]
         if uncovered:
             self.keep_permissive(ns, uncovered, requires)
@@ -653,6 +653,17 @@ class _Planner:
         fate = self.fates[ns]
         self.fates[ns] = NamespaceFate(ns, fate.mode, fate.already, FinalMtls.STRICT,
                                        fate.reason)
+
+    def group_enrollment(self, ns: str) -> frozenset[str]:
+        """The enroll steps of the namespaces calling each other in a cycle with ``ns`` (its
+        group of :meth:`CallGraph.strongly_connected_namespaces`): once per group, as every
+        namespace of a group of N requires the same N steps."""
+        group = self.groups.get(ns, ())
+        found = self._group_steps.get(group)
+        if found is None:
+            found = self._group_steps[group] = frozenset(
+                self.enroll_step[c] for c in group if c in self.enroll_step)
+        return found
 
     def proof_for(self, ns: str) -> tuple[Proof, tuple[str, ...], tuple[str, ...]]:
         """What can prove STRICT on ``ns`` safe, the blind workloads that keep the manifests

@@ -146,7 +146,8 @@ class Enrollment:
 
     def of(self, node_id: str) -> tuple[bool, str]:
         """Whether the node is in the mesh, and why (in words)."""
-        return self.meshed.get(node_id, (False, f"{node_id} is not in the input"))
+        found = self.meshed.get(node_id)  # asked per call judged: no default built in vain
+        return found if found is not None else (False, f"{node_id} is not in the input")
 
 
 def current_enrollment(inventory: Inventory, graph: CallGraph) -> Enrollment:

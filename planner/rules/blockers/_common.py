@@ -57,6 +57,8 @@ def _cached(name: str, ctx: RuleContext, compute: Callable[[], T]) -> T:
 def members(ctx: RuleContext) -> Membership:
     """The plan's enrollment for this context (its data plane, sidecar where nothing says
     otherwise)."""
+    if ctx.fates is not None:  # RuleContext.fates: built on this very membership
+        return ctx.fates.members
     return _cached("members", ctx,
                    lambda: membership(ctx.inventory, ctx.root_namespace, ctx.dataplane))
 
