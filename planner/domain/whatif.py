@@ -272,27 +272,33 @@ def effective_mode(ps: PolicySet, workload: Workload, port: int | None) -> tuple
 class _ModeResolver:
     """:func:`effective_mode` under one policy set for many workloads: what a namespace's
     workloads inherit (namespace-wide, mesh-wide policy or Istio's default) resolved once per
-    namespace. Lives as long as one simulation."""
+    namespace, and shared by those no workload policy selects. Lives as long as one
+    simulation."""
 
     def __init__(self, ps: PolicySet) -> None:
         self.ps = ps
-        self._inherited: dict[str, tuple[str, str]] = {}
+        self._inherited: dict[str, _WorkloadMode] = {}
 
     def of(self, workload: Workload) -> _WorkloadMode:
         """Resolve ``workload``'s policies: narrowest wins, UNSET inherits."""
         ps = self.ps
+        namespace = workload.namespace
         # Of several workload policies on the same pods Istio keeps the oldest (list order).
-        candidates = ps.workload.get(workload.namespace)
+        candidates = ps.workload.get(namespace)
         chosen = next((p for p in candidates if selects(p, workload)),
                       None) if candidates else None
-        if chosen is not None and (mode := _known(policy.mtls_mode(chosen))) != "UNSET":
+        if chosen is None:
+            inherited = self._inherited.get(namespace)
+            if inherited is None:
+                inherited = self._inherited[namespace] = _WorkloadMode(
+                    ps, None, *self._inherit(namespace))
+            return inherited
+        if (mode := _known(policy.mtls_mode(chosen))) != "UNSET":
             return _WorkloadMode(ps, chosen, mode, _name(ps, chosen, "workload"))
-        inherited = self._inherited.get(workload.namespace)
-        if inherited is None:
-            inherited = self._inherited[workload.namespace] = self._inherit(workload.namespace)
-        return _WorkloadMode(ps, chosen, *inherited)
+        return _WorkloadMode(ps, chosen, *self._inherit(namespace))
 
     def _inherit(self, namespace: str) -> tuple[str, str]:
+        """The mode a workload of ``namespace`` inherits, and its source in words."""
         ps = self.ps
         ns_policy = ps.namespace.get(namespace)
         if ns_policy is not None and (mode := _known(policy.mtls_mode(ns_policy))) != "UNSET":
@@ -521,18 +527,19 @@ def _enforcing(inventory: Inventory, enrollment: Enrollment, targets: Sequence[W
     no_effect: list[NoEffect] = []
     enforcing: list[Workload] = []
     for ns, workloads in sorted(by_ns.items()):
-        states = [(w, key, key in enrollment.enforces, enrollment.of(key))
-                  for w in workloads for key in (w.ref.key,)]
-        if not any(enforces for _, _, enforces, _ in states) and not any(
-                meshed for _, _, _, (meshed, _) in states):
+        keys = [w.ref.key for w in workloads]
+        enforces = [key in enrollment.enforces for key in keys]
+        if not any(enforces) and not any(enrollment.of(key)[0] for key in keys):
             why = enrollment.members.reasons.get(ns, "not enrolled")
             no_effect.append(NoEffect(ns, f"namespace {ns} is not enrolled in the mesh ({why}):"
                                           f" {what} would have no effect on its workloads"))
             continue
-        for w, key, enforces, (meshed, reason) in states:
-            if enforces:
+        for w, key, enforced in zip(workloads, keys, enforces, strict=True):
+            if enforced:
                 enforcing.append(w)
-            elif meshed:
+                continue
+            meshed, reason = enrollment.of(key)
+            if meshed:
                 no_effect.append(NoEffect(key, f"{key} is an Istio gateway: PeerAuthentication "
                                                "does not configure its listeners"))
             else:
