@@ -436,14 +436,23 @@ def simulate(inventory: Inventory, graph: CallGraph, changes: Sequence[Mapping[s
     that a caller simulating many times keeps (built here otherwise). Pure.
 
     Raises ``ValueError`` when ``index`` was built on another inventory or graph."""
-    index = _index_of(inventory, graph, index)
+    reasons = _Reasons(inventory, root_namespace, enrollment,
+                       _index_of(inventory, graph, index))
+    return _simulate(inventory, graph, changes, root_namespace, scope, reasons)
+
+
+def _simulate(inventory: Inventory, graph: CallGraph, changes: Sequence[Mapping[str, Any]],
+              root_namespace: str, scope: Sequence[Workload] | None,
+              reasons: _Reasons) -> WhatIf:
+    """:func:`simulate` under ``reasons``' enrollment, with its calls judged once."""
+    enrollment = reasons.enrollment
     after = policy_set(inventory, root_namespace, changes)
     simulated = _simulated(after)
     targets = list(scope) if scope is not None else in_scope(after, inventory, simulated)
     strict = any(policy.mtls_mode(p) == STRICT for p in simulated)
     no_effect, enforcing = _enforcing(inventory, enrollment, targets,
                                       "STRICT" if strict else "the change")
-    rows = _judge(inventory, root_namespace, enrollment, index, after, enforcing,
+    rows = _judge(inventory, root_namespace, reasons, after, enforcing,
                   outside_callers_only=False)
     return WhatIf(
         changes=tuple(describe(c, root_namespace) for c in changes
@@ -467,10 +476,11 @@ def refused_for_the_caller(inventory: Inventory, graph: CallGraph,
     Only calls from callers outside ``enrollment`` are judged, as only those can have such a
     reason; each row is built as :func:`simulate` builds it, so the plan and ``planner
     what-if`` never disagree. Raises ``ValueError`` as :func:`simulate` does."""
-    index = _index_of(inventory, graph, index)
+    reasons = _Reasons(inventory, root_namespace, enrollment,
+                       _index_of(inventory, graph, index))
     after = policy_set(inventory, root_namespace, changes)
     _, enforcing = _enforcing(inventory, enrollment, scope, "the change")
-    rows = _judge(inventory, root_namespace, enrollment, index, after, enforcing,
+    rows = _judge(inventory, root_namespace, reasons, after, enforcing,
                   outside_callers_only=True)
     return [r for r in rows if r.breaks and any(x.code in CALLER_REASONS for x in r.reasons)]
 
@@ -485,14 +495,46 @@ def _index_of(inventory: Inventory, graph: CallGraph,
     return index
 
 
-def _judge(inventory: Inventory, root: str, enrollment: Enrollment, index: SimulationIndex,
-           after: PolicySet, enforcing: Sequence[Workload], *,
-           outside_callers_only: bool) -> list[EdgeVerdict]:
+#: What :func:`plaintext_reasons` says of one call.
+_Judged = tuple[list[Reason], list[Evidence], str]
+
+
+class _Reasons:
+    """:func:`plaintext_reasons` of the calls into workloads under one ``enrollment``, the
+    calls into a workload judged once however many simulations ask: a plan's namespace steps
+    and its mesh-wide step judge the same calls under the scan's enrollment. Lives as long as
+    the simulations it serves."""
+
+    def __init__(self, inventory: Inventory, root: str, enrollment: Enrollment,
+                 index: SimulationIndex) -> None:
+        self.inventory = inventory
+        self.root = root
+        self.enrollment = enrollment
+        self.index = index
+        self._into: dict[ObjectRef, tuple[_Judged, ...]] = {}
+
+    def of(self, call: InboundCall, workload: Workload) -> _Judged:
+        """Why ``call`` into ``workload`` arrives in plaintext (the same on every port)."""
+        return plaintext_reasons(self.inventory, self.root, self.enrollment, call.edge,
+                                 call.service, workload, index=self.index)
+
+    def into(self, workload: Workload) -> tuple[_Judged, ...]:
+        """:meth:`of` every call of ``index.calls_into(workload)``, in its order."""
+        found = self._into.get(workload.ref)
+        if found is None:
+            found = self._into[workload.ref] = tuple(
+                self.of(call, workload) for call in self.index.calls_into(workload))
+        return found
+
+
+def _judge(inventory: Inventory, root: str, reasons: _Reasons, after: PolicySet,
+           enforcing: Sequence[Workload], *, outside_callers_only: bool) -> list[EdgeVerdict]:
     """The verdict on every call into the ``enforcing`` workloads under the policies
     ``after`` (and their peers' pod-IP traffic), sorted by callee, caller, Service and ports.
     ``outside_callers_only``: calls from callers in the mesh and peer traffic left out."""
     resolve_before = _ModeResolver(policy_set(inventory, root))
     resolve_after = _ModeResolver(after)
+    index, enrollment = reasons.index, reasons.enrollment
     rows: list[EdgeVerdict] = []
     for workload in enforcing:
         calls = index.calls_into(workload)
@@ -500,13 +542,14 @@ def _judge(inventory: Inventory, root: str, enrollment: Enrollment, index: Simul
             calls = tuple(c for c in calls if not enrollment.of(c.edge.caller)[0])
             if not calls:
                 continue
+            judgements = tuple(reasons.of(call, workload) for call in calls)
+        else:
+            judgements = reasons.into(workload)
         mode_after = resolve_after.of(workload)
         mode_before = resolve_before.of(workload)
         callee = workload.ref.key
-        for call in calls:
-            # Why a call arrives in plaintext does not depend on the port: judged once.
-            judged = plaintext_reasons(inventory, root, enrollment, call.edge, call.service,
-                                       workload, index=index)
+        # Why a call arrives in plaintext does not depend on the port: judged once.
+        for call, judged in zip(calls, judgements, strict=True):
             for port in call.ports:
                 rows.append(_verdict(call, callee, port, mode_before, mode_after, judged))
         if not outside_callers_only:
@@ -752,10 +795,11 @@ def step_what_ifs(inventory: Inventory, graph: CallGraph, steps: Iterable[Step],
     PeerAuthentications were applied on top of ``enrollment``'s state (the scan's: "if
     applied now"), by :func:`simulate`, the function behind ``planner what-if``. ``index``:
     as for :func:`simulate` (one is built for all the steps otherwise)."""
-    if index is None:
-        index = SimulationIndex(inventory, graph)
+    # One judge of the calls for all the steps: the mesh-wide step judges them all again.
+    reasons = _Reasons(inventory, root_namespace, enrollment,
+                       _index_of(inventory, graph, index))
     return {
-        step.id: simulate(inventory, graph,
-                          [c.object for c in step.apply if c.action is Action.APPLY],
-                          root_namespace=root_namespace, enrollment=enrollment, index=index)
+        step.id: _simulate(inventory, graph,
+                           [c.object for c in step.apply if c.action is Action.APPLY],
+                           root_namespace, None, reasons)
         for step in steps if step.phase in WHAT_IF_PHASES}
