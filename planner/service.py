@@ -597,28 +597,25 @@ def gates_on(analysis: Analysis, plan: Plan, snapshot: TrafficSnapshot,
 
 
 def step_callers(analysis: Analysis, plan: Plan, step_id: str) -> list[str]:
-    """The calls a STRICT step puts under mutual TLS, per the call graph (manifests, and the
-    observed traffic once :func:`observe` merged it): every call into its namespace (every
-    namespace for the mesh-wide step) except meshed callers inside that namespace, as
-    ``caller -> callee:port`` keys, sorted. These are who must be proven to speak mutual TLS
-    when a gate cannot tell; empty for steps without a gate. Raises ``KeyError`` for an
-    unknown step."""
+    """The calls a STRICT step's plaintext gate judges: those its what-if, at its place in the
+    plan (:func:`planner.domain.gates.gate_what_ifs`, the simulation the gate decides by),
+    puts under STRICT, as ``caller -> Service:port`` keys, sorted. Calls on ports an exception
+    keeps PERMISSIVE and calls into workloads that enforce nothing are left out, as the gate
+    leaves them out. These are who must be proven to speak mutual TLS when the gate cannot
+    tell; empty for steps without a plaintext gate. Raises ``KeyError`` for an unknown step."""
+    from planner.domain.gates import gate_what_ifs
     from planner.domain.plan import Phase
+    from planner.domain.whatif import STRICT
 
     step = plan.step(step_id)
     if step.phase not in (Phase.STRICT, Phase.MESH_STRICT):
         return []
-    graph = analysis.graph
-    namespaces = ({graph.namespace_of(e.callee) for e in graph.edges}
-                  if step.target.scope == "mesh" else {step.target.namespace})
-    keys = set()
-    for namespace in namespaces:
-        for edge in graph.edges_into_namespace(namespace):
-            node = graph.node_index.get(edge.caller)
-            inside = node is not None and node.namespace == namespace and node.meshed
-            if not edge.hint and not inside:
-                keys.add(edge.key)
-    return sorted(keys)
+    found = gate_what_ifs(analysis.scan.inventory, analysis.graph, plan).get(step_id)
+    if found is None:
+        return []
+    return sorted({f"{row.caller} -> {row.service}"
+                   + (f":{row.port}" if row.port is not None else "")
+                   for row in found.result.edges if row.mode == STRICT})
 
 
 def namespace_report(analysis: Analysis) -> tuple[NamespaceTraffic, ...]:

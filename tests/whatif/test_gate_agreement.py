@@ -39,6 +39,7 @@ from planner.service import (
     gate_plan,
     namespace_report,
     observe,
+    step_callers,
     what_if,
 )
 from tests.traffic.shop_truth import SHOP_TRUTH, write_csv
@@ -132,6 +133,16 @@ def _observed_breaks(result: whatif.WhatIf, excepted: set[tuple[str, int]],
             and e.callee == (callee or e.callee)}
 
 
+def _pairs(keys: list[str]) -> set[Pair]:
+    """``caller -> Service:port`` keys as (caller, Service) pairs."""
+    found = set()
+    for key in keys:
+        caller, service = key.split(" -> ", 1)
+        name, _, port = service.rpartition(":")
+        found.add((caller, name if port.isdigit() else service))
+    return found
+
+
 def check_agreement(analysis: Analysis, granularity: str = "namespace") -> int:
     """Assert the three agree for every STRICT step; returns how many gates failed.
 
@@ -176,6 +187,8 @@ def check_agreement(analysis: Analysis, granularity: str = "namespace") -> int:
         offenders = {(caller_id(analysis.graph, e), callee_id(analysis.graph, e))
                      for e in gate.offenders} if gate.status == "fail" else set()
         assert offenders == expected, (step.id, gate.reason)
+        # The calls the TUI's gate dialog lists are those the gate judges: every offender.
+        assert offenders <= _pairs(step_callers(analysis, plan, step.id)), step.id
         failed += gate.status == "fail"
     return failed
 
@@ -276,3 +289,29 @@ def test_a_call_that_names_no_service_is_judged_too() -> None:
     assert [e.label() for e in gates["40-strict-data"].offenders] == [
         "orders/cart -> data/unknown (tcp)"]
     check_agreement(analysis)
+
+
+def test_the_gate_dialog_lists_the_calls_the_gate_judges() -> None:
+    """``step_callers`` (the calls the TUI's gate dialog asks proof for) comes from the step's
+    what-if, as the gate does: a call that reaches only a port an exception step keeps
+    PERMISSIVE is in the graph, but STRICT does not lock it, so neither the gate nor the
+    dialog asks about it."""
+    shop = analyse(SAMPLES["shop"])
+    plan = build_plan(shop)
+    inventory = shop.scan.inventory
+    excepted = _excepted(plan, inventory)
+    step = next(s for s in plan.steps if s.id == "40-strict-storefront")
+    listed = step_callers(shop, plan, step.id)
+    assert listed
+    graph = shop.graph
+    passing = set()
+    for edge in graph.edges_into_namespace(step.target.namespace):
+        ports = {(backend, port) for backend in graph.backends.get(edge.callee, ())
+                 for port in edge.target_ports}
+        if ports and ports <= excepted:
+            passing.add(edge.key)
+    assert passing, "the shop's storefront has calls only exceptions let through"
+    assert not passing & set(listed)
+    for key in listed:
+        caller, service = next(iter(_pairs([key])))
+        assert (caller, service) in {(e.caller, e.callee) for e in graph.edges}, key

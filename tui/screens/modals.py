@@ -91,7 +91,8 @@ class GateModal(ModalScreen[bool]):
     ``--write`` session an explicit "Apply anyway" overrides the gate, and the journal records
     the step as forced (the TUI's ``planner apply --force``); ``esc``/``n``/``q`` cancel.
 
-    ``callers`` are the calls into the step's namespaces (``planner.service.step_callers``):
+    ``callers`` are the calls the step puts under STRICT, from its what-if as its gate judges
+    them (``planner.service.step_callers``):
     listed when the gate has no plaintext callers to name (``unknown``: no proof either way),
     so the dialog never asks to fix "the callers below" and lists none.
 
@@ -185,7 +186,8 @@ class GateModal(ModalScreen[bool]):
                 "written.")
 
     def _callers(self) -> Text:
-        text = Text("Calls into the step's namespaces (from the call graph):\n", style="bold")
+        text = Text("Calls the step puts under STRICT (its what-if, as its gate judges):\n",
+                    style="bold")
         for key in self.callers[:self.CALLERS_SHOWN]:
             text.append("    ? ", style="yellow")
             text.append(clean(key, 120) + "\n", style="")
