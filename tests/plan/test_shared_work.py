@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from planner.domain import whatif
-from planner.domain.membership import CallerFates, membership
+from planner.domain.inventory import Workload
+from planner.domain.membership import CallerFates, Membership, membership
 from planner.domain.plan_builder import build_plan_from
+from planner.domain.simulation_index import InboundCall
 from planner.rules.blockers import AMBIENT_READINESS_RULES, BLOCKER_RULES
 from planner.service import ManifestInput, _dataplane_decision, analyse, assess, build_plan
 
@@ -55,3 +57,39 @@ def test_fates_of_another_data_plane_are_refused() -> None:
     with pytest.raises(ValueError, match="another inventory or data plane"):
         build_plan_from(inventory, analysis.graph, [],
                         dataplane=dict.fromkeys(namespaces, "sidecar"), fates=ambient)
+
+
+def test_a_plan_resolves_each_workloads_calls_and_fate_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Work counted, not timed: the calls into a workload (their Service ports resolved) are
+    looked up once for the exceptions and every step's what-if, and a workload's fate in the
+    planned mesh once for the blocker rules and the plan builder together."""
+    from collections import Counter
+
+    from planner.domain import membership as membership_module
+    from planner.domain.simulation_index import SimulationIndex
+
+    resolved: Counter[str] = Counter()
+    fated: Counter[str] = Counter()
+    calls_into = SimulationIndex._calls_into
+    workload_fate = membership_module._workload_fate
+
+    def counted_calls(self: SimulationIndex, workload: Workload) -> list[InboundCall]:
+        resolved[workload.ref.key] += 1
+        return calls_into(self, workload)
+
+    def counted_fate(members: Membership, workload: Workload,
+                     gateway: bool) -> tuple[bool, str]:
+        fated[workload.ref.key] += 1
+        return workload_fate(members, workload, gateway)
+
+    monkeypatch.setattr(SimulationIndex, "_calls_into", counted_calls)
+    monkeypatch.setattr(membership_module, "_workload_fate", counted_fate)
+    analysis = analyse(ManifestInput((str(ROOT / "sample_clusters" / "shop"),),
+                                     recursive=True))
+    assessment = assess(analysis)
+    fated.clear()  # assess judges its own candidates: only the plan's work counts
+    plan = build_plan(analysis, assessment=assessment)
+    assert plan.what_if and resolved and fated
+    assert max(resolved.values()) == 1, resolved.most_common(3)
+    assert max(fated.values()) == 1, fated.most_common(3)
