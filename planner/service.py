@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from planner.domain.authz import AuthzProposal
     from planner.domain.authz_rollout import ShadowDenials
     from planner.domain.fit import Assessment
+    from planner.domain.membership import CallerFates
     from planner.domain.observed import NamespaceTraffic
     from planner.domain.plan import DataplaneDecision, Plan
     from planner.domain.simulation_index import SimulationIndex
@@ -276,22 +277,27 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
                            authz=proposal,
                            authz_findings=authz_findings(proposal) if proposal else (),
                            index=index, fates=fates)
-    return replace(plan, what_if=_step_what_ifs(analysis, plan, index))
+    return replace(plan, what_if=_step_what_ifs(analysis, plan, index, fates))
 
 
-def _step_what_ifs(analysis: Analysis, plan: Plan,
-                   index: SimulationIndex | None = None) -> dict[str, WhatIf]:
+def _step_what_ifs(analysis: Analysis, plan: Plan, index: SimulationIndex | None = None,
+                   fates: CallerFates | None = None) -> dict[str, WhatIf]:
     """Each STRICT and exception step's what-if now: its policies on top of the mesh as the
     scan shows it, judged on ``analysis.graph`` (with observed traffic once merged).
-    ``index``: the plan's simulation index, used when it was built on that graph."""
+    ``index``: the plan's simulation index, used when it was built on that graph; ``fates``:
+    the plan's, whose gateway roles it reuses."""
     from planner.domain import whatif
+    from planner.domain.roles import is_istio_gateway
 
     inventory = analysis.scan.inventory
     if index is not None and not index.serves(inventory, analysis.graph):
         index = None
+    gateway = (fates.is_gateway if fates is not None and fates.inventory is inventory
+               else is_istio_gateway)
     return whatif.step_what_ifs(
         inventory, analysis.graph, plan.steps, root_namespace=plan.root_namespace,
-        enrollment=whatif.current_enrollment(inventory, analysis.graph), index=index)
+        enrollment=whatif.current_enrollment(inventory, analysis.graph, is_gateway=gateway),
+        index=index)
 
 
 def _dataplane_decision(analysis: Analysis, assessment: Assessment,

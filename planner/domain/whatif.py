@@ -24,7 +24,7 @@ disagree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,9 +150,12 @@ class Enrollment:
         return found if found is not None else (False, f"{node_id} is not in the input")
 
 
-def current_enrollment(inventory: Inventory, graph: CallGraph) -> Enrollment:
+def current_enrollment(inventory: Inventory, graph: CallGraph, *,
+                       is_gateway: Callable[[Workload], bool] = is_istio_gateway) -> Enrollment:
     """The mesh as the scan shows it now: namespace labels, pod-template overrides and, from
-    a live cluster, the pods' actual sidecars and ambient redirection."""
+    a live cluster, the pods' actual sidecars and ambient redirection. ``is_gateway`` tells
+    Istio's gateways (:meth:`~planner.domain.membership.CallerFates.is_gateway` when the
+    caller has worked the roles out already)."""
     modes: dict[str, NamespaceMode] = {}
     reasons: dict[str, str] = {}
     already: set[str] = set()
@@ -165,7 +168,7 @@ def current_enrollment(inventory: Inventory, graph: CallGraph) -> Enrollment:
             already.add(ns.name)
     meshed = {n.id: (n.meshed, n.mesh_reason) for n in graph.nodes}
     enforces = frozenset(w.ref.key for w in inventory.workloads
-                         if meshed.get(w.ref.key, (False, ""))[0] and not is_istio_gateway(w))
+                         if meshed.get(w.ref.key, (False, ""))[0] and not is_gateway(w))
     return Enrollment("now (as the scan shows it)",
                       Membership(modes, reasons, frozenset(already)), meshed, enforces)
 

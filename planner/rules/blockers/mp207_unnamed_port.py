@@ -14,6 +14,8 @@ from planner.rules.blockers.mp206_server_first_protocol import SERVER_FIRST
 #: Protocol prefixes Istio recognises in port names.
 PROTOCOLS = frozenset({"http", "http2", "https", "grpc", "grpc-web", "tcp", "tls", "mongo",
                        "mysql", "redis", "udp"})
+#: ``<protocol>-`` name prefixes, for one ``str.startswith`` per port.
+_PREFIXES = tuple(sorted(f"{p}-" for p in PROTOCOLS))
 
 INFO = RuleInfo(
     code="MP207",
@@ -32,7 +34,7 @@ def named(name: str, app_protocol: str | None) -> bool:
     if app_protocol:
         return True
     lowered = name.lower()
-    return lowered in PROTOCOLS or any(lowered.startswith(p + "-") for p in PROTOCOLS)
+    return lowered in PROTOCOLS or lowered.startswith(_PREFIXES)
 
 
 def check(ctx: RuleContext) -> list[Finding]:

@@ -59,8 +59,10 @@ def check(ctx: RuleContext) -> list[Finding]:
     labelled = [(f"Namespace/{n.name}", n.name, n.labels) for n in ctx.inventory.namespaces]
     labelled += [(s.ref.key, s.namespace, s.labels) for s in ctx.inventory.services]
     for key, ns, labels in labelled:
+        if ns not in targets:
+            continue
         named = waypoint_label(labels, ns)
-        if ns in targets and named is not None and named not in bound:
+        if named is not None and named not in bound:
             findings.append(INFO.finding(
                 subject=key,
                 message=(f"{key} uses waypoint {named[0]}/{named[1]} (istio.io/use-waypoint), "
