@@ -75,11 +75,8 @@ def infrastructure_role(workload: Workload) -> str | None:
     """``ingress controller`` or ``Prometheus`` for workloads that stay outside the mesh by
     design (MESH-NOTES §7.2, §7.5), else None. Istio's own gateways are neither: they are
     proxies of the mesh."""
-    images = " ".join(c.image for c in workload.containers).lower()
-    names = (workload.name, workload.pod_labels.get("app", ""),
-             workload.pod_labels.get("app.kubernetes.io/name", ""))
-    if _INGRESS_IMAGE.search(images) or any("ingress" in n and "controller" in n
-                                             for n in names):
+    images = " ".join([c.image for c in workload.containers]).lower()
+    if _INGRESS_IMAGE.search(images) or _named_ingress_controller(workload):
         role = "ingress controller"
     elif "prometheus" in images and any(
             c.image.lower().split("@")[0].split(":")[0].rsplit("/", 1)[-1] == "prometheus"
@@ -89,6 +86,15 @@ def infrastructure_role(workload: Workload) -> str | None:
         return None
     # Asked last: most workloads have no role, and the gateway test is the dearer one.
     return None if is_istio_gateway(workload) else role
+
+
+def _named_ingress_controller(workload: Workload) -> bool:
+    """Whether the workload's name or ``app`` label says ingress controller."""
+    labels = workload.pod_labels
+    for name in (workload.name, labels.get("app", ""), labels.get("app.kubernetes.io/name", "")):
+        if "ingress" in name and "controller" in name:
+            return True
+    return False
 
 
 def is_server_only(workload: Workload) -> bool:
