@@ -495,6 +495,18 @@ def open_apply_session(analysis: Analysis, plan: Plan, *, write: bool, journal_p
                         caller=caller, unread=analysis.scan.unread)
 
 
+def check_cluster_config(spec: ClusterInput) -> None:
+    """Load the configuration ``spec`` names (its kubeconfig and context, or the in-cluster
+    service account) without reading the cluster: a front end that opens a long session (the
+    TUI) says at once, in one line, that there is none rather than inside its screens.
+    Raises ``ClusterError`` (``NoKubeconfig`` when nothing names a cluster)."""
+    from planner.sources.kube_client import KubeTarget, connect
+
+    client, _ = connect(KubeTarget(spec.kubeconfig, spec.context, spec.namespace))
+    with client:
+        pass  # loaded is all this asks; leaving closes the client's connection pool
+
+
 def migrate_journal(session: ApplySession) -> int:
     """Bind the steps of a format-1 journal (which did not record its cluster) to the
     session's target and rewrite it in the current format, under the journal's lock; the old

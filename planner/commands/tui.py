@@ -10,6 +10,7 @@ import click
 from planner.commands.apply import post_apply_options
 from planner.commands.common import (
     handle_errors,
+    input_named,
     input_options,
     traffic_options,
 )
@@ -64,7 +65,7 @@ def tui(spec: InputSpec, profile_path: str | None, write: bool, out_dir: str | N
       planner tui -f sample_clusters/shop -R --prometheus http://127.0.0.1:9090
       planner tui --context prod --write --prometheus https://prom:9090 --auto-rollback
     """
-    from planner.service import ManifestInput
+    from planner.service import ClusterInput, ManifestInput, check_cluster_config
 
     reads_stdin = isinstance(spec, ManifestInput) and "-" in spec.paths
     if reads_stdin or (traffic is not None and traffic.traffic_file == "-"):
@@ -73,6 +74,11 @@ def tui(spec: InputSpec, profile_path: str | None, write: bool, out_dir: str | N
         raise click.UsageError("--auto-rollback needs --prometheus: the post-apply check "
                                "re-reads it after the settle period (an export file cannot "
                                "be read again)")
+    if isinstance(spec, ClusterInput):
+        # Before the screen is taken: no input, or a kubeconfig that cannot be loaded, is one
+        # line and an exit code, as for every command.
+        with input_named(spec):
+            check_cluster_config(spec)
     from tui.app import run
     from tui.options import TuiOptions
 

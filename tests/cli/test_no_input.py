@@ -38,7 +38,7 @@ def test_traffic_file_without_manifests_says_what_it_needs(no_kubeconfig: Path) 
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("command", [["plan"], ["scan"], ["graph"], ["status"]])
+@pytest.mark.parametrize("command", [["plan"], ["scan"], ["graph"], ["status"], ["tui"]])
 def test_every_command_without_input_says_so(no_kubeconfig: Path, command: list[str]) -> None:
     result = CliRunner().invoke(cli, command)
     assert result.exit_code == ExitCode.INPUT_ERROR, result.output
@@ -52,3 +52,14 @@ def test_a_named_kubeconfig_that_is_missing_stays_a_cluster_error(no_kubeconfig:
                                       str(missing)])
     assert result.exit_code == ExitCode.CLUSTER_ERROR, result.output
     assert result.stderr == f"planner: error: kubeconfig {missing} does not exist\n"
+
+
+def test_the_tui_with_a_broken_kubeconfig_stops_before_taking_the_screen(
+        no_kubeconfig: Path) -> None:
+    broken = no_kubeconfig / "config"
+    broken.write_text("apiVersion: v1\nkind: Config\ncontexts: []\nclusters: []\n",
+                      encoding="utf-8")
+    result = CliRunner().invoke(cli, ["tui", "--kubeconfig", str(broken), "--context", "prod"])
+    assert result.exit_code == ExitCode.CLUSTER_ERROR, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("planner: error: ") and "prod" in line
