@@ -1197,11 +1197,10 @@ class ApplySession:
         holds it for this target, how it was planned (``--authz``) and that a rollback works
         from the journal alone."""
         entry = self._journal().steps.get(step_id)
-        known = self.plan.unknown_step(step_id)
         if entry is None:
-            return known
-        return (f"{known}; the journal holds it ({jr.shown_state(entry)}): "
-                f"{jr.unplanned_note(entry)}")
+            return self.plan.unknown_step(step_id)
+        return (f"no step {step_id!r} in the plan; the journal holds it "
+                f"({jr.shown_state(entry)}): {jr.unplanned_note(entry)}")
 
 
 def _step_annotation(obj: Any) -> str | None:

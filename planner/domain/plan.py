@@ -235,8 +235,17 @@ class Plan:
     service_backends: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def unknown_step(self, step_id: str) -> str:
-        """The message for a step id this plan does not have, listing the ones it has."""
-        return f"no step {step_id!r} in the plan (steps: {', '.join(s.id for s in self.steps)})"
+        """The message for a step id this plan does not have, listing the ones it has, and,
+        for an authorization step id in a plan without them, the flag that plans them."""
+        # Imported here: the authorization phases build on this module.
+        from planner.domain.authz_rollout import DRY_RUN_PREFIX, ENFORCE_PREFIX
+
+        known = f"no step {step_id!r} in the plan (steps: {', '.join(s.id for s in self.steps)})"
+        authz = {Phase.AUTHZ_DRY_RUN, Phase.AUTHZ_ENFORCE}
+        if step_id.startswith((DRY_RUN_PREFIX, ENFORCE_PREFIX)) and not any(
+                s.phase in authz for s in self.steps):
+            known += "; the authorization steps are planned with --authz"
+        return known
 
     def step(self, step_id: str) -> Step:
         """The step with this id; KeyError when there is none."""

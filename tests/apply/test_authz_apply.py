@@ -316,3 +316,4 @@ def test_rollback_without_authz_of_a_journaled_authz_step(
                                  "80-authz-enforce-shop", "--dry-run")
     assert unknown.exit_code == ExitCode.APPLY_ERROR, unknown.output
     assert "no step '80-authz-enforce-shop' in the plan" in unknown.stderr
+    assert "planned with --authz" in unknown.stderr
