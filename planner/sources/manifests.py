@@ -75,7 +75,7 @@ STDIN: Final = "-"
 
 PARALLEL_MIN_BYTES: Final = 2 * 1024 * 1024
 """Total size of the files below which they are parsed in this process: starting workers and
-pickling their results back costs more than it saves on smaller inputs (measured: the
+sending their results back costs more than it saves on smaller inputs (measured: the
 break-even is about 1 MiB of manifests on a 2-core machine)."""
 
 JOBS_ENV: Final = "PLANNER_JOBS"
