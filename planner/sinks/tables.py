@@ -102,11 +102,6 @@ class KubeTable:
         self.all_columns = list(columns)
         self.rows: list[tuple[Sequence[RenderableType], bool]] = []
 
-    @property
-    def columns(self) -> list[Column]:
-        """The columns of the view (wide ones only with ``wide``), in order."""
-        return [c for c in self.all_columns if self.wide or not c.wide]
-
     def add_row(self, *cells: RenderableType, end_section: bool = False) -> None:
         """One row: a cell per column of the full (wide) layout, in order."""
         self.rows.append((cells, end_section))
