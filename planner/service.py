@@ -628,7 +628,8 @@ def step_callers(analysis: Analysis, plan: Plan, step_id: str) -> list[str]:
     step = plan.step(step_id)
     if step.phase not in (Phase.STRICT, Phase.MESH_STRICT):
         return []
-    found = gate_what_ifs(analysis.scan.inventory, analysis.graph, plan).get(step_id)
+    found = gate_what_ifs(analysis.scan.inventory, analysis.graph, plan,
+                          only=step_id).get(step_id)
     if found is None:
         return []
     return sorted({f"{row.caller} -> {row.service}"

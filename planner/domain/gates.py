@@ -101,12 +101,14 @@ def _peer_authentications(step: Step) -> list[Mapping[str, Any]]:
 
 
 def gate_what_ifs(inventory: Inventory, graph: CallGraph, plan: Plan,
-                  enrollment: Enrollment | None = None) -> dict[str, GateWhatIf]:
+                  enrollment: Enrollment | None = None,
+                  only: str | None = None) -> dict[str, GateWhatIf]:
     """Each gated step's what-if at its place in the plan, by step id: its PeerAuthentications
     laid over those of every step before it (in its namespace and the root namespace; all of
     them for the mesh-wide step), judged under ``enrollment`` (default
     :func:`plan_enrollment`) for the workloads its own policies reach. ``graph`` is the call
-    graph, merged with observed traffic for a gate."""
+    graph, merged with observed traffic for a gate. ``only``: simulate that step alone (one
+    dialog needs one step; a plan of 10,000 Services has a hundred gated steps)."""
     if enrollment is None:
         enrollment = plan_enrollment(inventory, graph, plan)
     # Every gated step judges calls into the same workloads: resolved once for all of them.
@@ -116,7 +118,7 @@ def gate_what_ifs(inventory: Inventory, graph: CallGraph, plan: Plan,
     found: dict[str, GateWhatIf] = {}
     for step in plan.steps:
         own = _peer_authentications(step)
-        if step.phase in GATED_PHASES:
+        if step.phase in GATED_PHASES and only in (None, step.id):
             places = {str((o.get("metadata") or {}).get("namespace", "")) for o in own}
             everywhere = root in places
             before = [o for o in earlier if everywhere

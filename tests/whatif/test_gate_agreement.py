@@ -315,3 +315,18 @@ def test_the_gate_dialog_lists_the_calls_the_gate_judges() -> None:
     for key in listed:
         caller, service = next(iter(_pairs([key])))
         assert (caller, service) in {(e.caller, e.callee) for e in graph.edges}, key
+
+
+def test_one_step_s_gate_what_if_is_the_same_alone(sample: Analysis) -> None:
+    """``gate_what_ifs(only=step)`` (the gate dialog's, one step) simulates exactly what the
+    whole plan's run gives that step: the policies of the steps before it still count."""
+    from planner.domain.gates import gate_what_ifs
+
+    inventory, graph = sample.scan.inventory, sample.graph
+    plan = build_plan(sample)
+    every = gate_what_ifs(inventory, graph, plan)
+    assert every
+    for step_id, found in every.items():
+        alone = gate_what_ifs(inventory, graph, plan, only=step_id)
+        assert list(alone) == [step_id]
+        assert alone[step_id] == found, step_id
