@@ -7,7 +7,7 @@ annotations) and actual enrollment (what the Pods show) apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
@@ -63,6 +63,20 @@ class ObjectRef(NamedTuple):
         if self.namespace:
             return f"{self.kind}/{self.namespace}/{self.name}"
         return f"{self.kind}/{self.name}"
+
+    @classmethod
+    def from_key(cls, key: str) -> ObjectRef | None:
+        """The reference whose :attr:`key` is ``key``; None for text that is no object key.
+        Kinds and names hold no ``/``, so the parts are unambiguous."""
+        parts = key.split("/")
+        if len(parts) == 2:
+            ref = cls(parts[0], "", parts[1])
+        elif len(parts) == 3:
+            ref = cls(parts[0], parts[1], parts[2])
+        else:
+            return None
+        # ``Kind//name`` splits in three but is no key: a cluster-scoped key has one slash.
+        return ref if ref.key == key else None
 
 
 @value_class
@@ -413,21 +427,29 @@ class Inventory:
                 found.setdefault(ref, []).append(svc)
         return {ref: tuple(services) for ref, services in found.items()}
 
-    @cached_property
-    def source_index(self) -> dict[str, Source]:
-        """Where each object came from, by ``ObjectRef.key`` (``Namespace/<name>`` for
-        namespaces): how a finding about an object is traced back to a file and line."""
-        index: dict[str, Source] = {}
+    def sources(self, keys: Iterable[str]) -> dict[str, Source]:
+        """Where the objects named by ``keys`` came from, by key (``ObjectRef.key``;
+        ``Namespace/<name>`` for namespaces): how a finding about an object is traced back to a
+        file and line. Keys of objects the input does not hold, or holds without a source, are
+        left out. Pass every key at once: one pass over the objects answers them all, which
+        costs a tenth of indexing 28,000 objects by key to look up the handful a report needs."""
+        wanted = {ref: key for key in keys if (ref := ObjectRef.from_key(key)) is not None}
+        found: dict[str, Source] = {}
+        if not wanted:
+            return found
         for ns in self.namespaces:
-            if ns.source is not None:
-                index[f"Namespace/{ns.name}"] = ns.source
+            key = wanted.get(ObjectRef("Namespace", "", ns.name))
+            if key is not None and ns.source is not None:
+                found[key] = ns.source
+        # Later groups win for a key two objects share, as the order of the groups says.
         for group in (self.workloads, self.services, self.config_maps, self.routes,
                       self.gateways, self.network_policies, self.api_server_callees,
                       self.istio, self.monitors):
             for obj in group:
-                if obj.source is not None:
-                    index[obj.ref.key] = obj.source
-        return index
+                key = wanted.get(obj.ref)
+                if key is not None and obj.source is not None:
+                    found[key] = obj.source
+        return found
 
     def istio_of_kind(self, kind: str) -> tuple[PolicyObject, ...]:
         """Istio objects of one kind (e.g. ``PeerAuthentication``), sorted."""
