@@ -20,7 +20,6 @@ from planner.domain.analysis import Analysis, ScanResult
 from planner.domain.diagnostics import Diagnostic, Severity, capped
 from planner.domain.inventory import Inventory
 from planner.domain.inventory_builder import InventoryBuilder, build_inventory
-from planner.domain.journal import LOCK_WAIT_S as LOCK_WAIT_S
 from planner.domain.staging import DEFAULT_BATCH as DEFAULT_BATCH
 from planner.domain.staging import DEFAULT_ROLLOUT_TIMEOUT as DEFAULT_ROLLOUT_TIMEOUT
 from planner.domain.staging import DEFAULT_SETTLE as DEFAULT_SETTLE
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     # Modules a command may not need (graph, rules, traffic) load when it uses them.
     from planner.domain.authz import AuthzProposal
     from planner.domain.authz_rollout import ShadowDenials
+    from planner.domain.findings import Finding
     from planner.domain.fit import Assessment
     from planner.domain.membership import CallerFates
     from planner.domain.observed import NamespaceTraffic
@@ -245,7 +245,6 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
     from planner.domain.membership import CallerFates, membership
     from planner.domain.plan_builder import build_plan_from
     from planner.domain.simulation_index import SimulationIndex
-    from planner.rules.authz import authz_findings
     from planner.rules.blockers import AMBIENT_READINESS_RULES, BLOCKER_RULES
 
     if assessment is None:
@@ -258,14 +257,18 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
     context = replace(analysis.context, dataplane=decision.modes, fates=fates)
     findings = [f for rule in BLOCKER_RULES for f in rule.check(context)]
     proposal = None
+    authz_blockers: list[Finding] = []
     if authz is None:
         authz = bool(getattr(analysis.profile, "plan_authz", None))
     if authz:
+        # Imported here: a plan without authorization phases never needs these models.
         from planner.domain.authz import authorization_policies
+        from planner.rules.authz import authz_findings
 
         members = membership(context.inventory, context.root_namespace, decision.modes,
                              decision.why)
         proposal = authorization_policies(context.inventory, analysis.graph, members)
+        authz_blockers = authz_findings(proposal)
     # The plan's exceptions and its steps' what-ifs simulate the same calls: resolved once.
     index = SimulationIndex(context.inventory, context.graph)
     plan = build_plan_from(context.inventory, context.graph, findings,
@@ -275,7 +278,7 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
                            fit=assessment.fit_verdict, unread=analysis.scan.unread,
                            enrollment_codes={r.info.code for r in AMBIENT_READINESS_RULES},
                            authz=proposal,
-                           authz_findings=authz_findings(proposal) if proposal else (),
+                           authz_findings=authz_blockers,
                            index=index, fates=fates)
     return replace(plan, what_if=_step_what_ifs(analysis, plan, index, fates))
 
@@ -472,6 +475,7 @@ def open_apply_session(analysis: Analysis, plan: Plan, *, write: bool, journal_p
     the kubeconfig cannot be loaded. Close it (or use ``with``)."""
     from planner.apply.engine import ApplySession
     from planner.apply.writer import Writer
+    from planner.domain.journal import LOCK_WAIT_S  # not at the top: only apply needs it
     from planner.errors import ApplyError
 
     writer: Writer

@@ -265,6 +265,28 @@ def test_commands_do_not_import_networkx(args: tuple[str, ...]) -> None:
     assert out.stdout.strip(), "the command printed nothing: it did not run"
 
 
+@pytest.mark.parametrize("args", [
+    ("plan", "-f", "sample_clusters/shop", "-R"),
+    ("report", "-f", "sample_clusters/shop", "-R", "--json"),
+], ids=lambda args: args[0])
+def test_plans_without_authz_do_not_import_the_journal_or_authz_models(
+        args: tuple[str, ...]) -> None:
+    # Only apply needs the journal and only --authz the authorization models: together
+    # ~15 ms of every other command's start.
+    code = (
+        "import sys\n"
+        "from planner.cli import cli\n"
+        f"try:\n    cli({list(args)!r}, prog_name='planner')\nexcept SystemExit:\n    pass\n"
+        "bad = [m for m in ('planner.domain.journal', 'planner.domain.authz',\n"
+        "                   'planner.domain.authz_rollout') if m in sys.modules]\n"
+        "sys.stderr.write(','.join(bad) or 'clean')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT)
+    assert out.stderr.strip().endswith("clean"), out.stderr[-500:]
+    assert out.stdout.strip(), "the command printed nothing: it did not run"
+
+
 def test_domain_records_are_immutable() -> None:
     # Frozen dataclasses, or value classes (frozen for the type checker; planner.domain.value).
     import dataclasses

@@ -29,6 +29,7 @@ from planner.commands.common import (
 )
 from planner.commands.completion import complete_step
 from planner.commands.plan import plan_options
+from planner.domain.journal import LOCK_WAIT_S
 from planner.errors import ApplyError, InputError
 from planner.exit_codes import ExitCode
 from planner.service import (
@@ -36,7 +37,6 @@ from planner.service import (
     DEFAULT_JOURNAL,
     DEFAULT_ROLLOUT_TIMEOUT,
     DEFAULT_SETTLE,
-    LOCK_WAIT_S,
     parse_batch,
     parse_duration,
 )
