@@ -586,6 +586,30 @@ def test_generated_cluster_in_workers_equals_serial(
     assert parallel == serial
 
 
+def test_a_thread_hands_compiled_yaml_to_one_worker_process(
+        cluster: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled parser will not run in a process with other threads (it borrows descriptor
+    2, where a TUI draws). A load from a thread (the TUI's analysis worker) with
+    PLANNER_JOBS=1 therefore goes to one worker process, not to PyYAML in the thread (three
+    times as slow), and reads the same."""
+    from planner.sources import yaml_stream
+
+    serial = serial_load(monkeypatch, [str(cluster)])
+    assert pool == []
+    monkeypatch.setenv("PLANNER_JOBS", "1")
+
+    def no_pyyaml(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the YAML went to PyYAML")
+
+    monkeypatch.setattr(yaml_stream, "parse_yaml", no_pyyaml)
+    found: list[LoadResult] = []
+    thread = threading.Thread(target=lambda: found.append(load_manifests([str(cluster)])))
+    thread.start()
+    thread.join()
+    assert pool == sorted(str(p) for p in cluster.glob("*.yaml"))
+    assert found == [serial]
+
+
 def test_generated_cluster_scan_json_is_byte_identical(
         cluster: Path, pool: list[str]) -> None:
     args = ["scan", "-f", str(cluster), "-o", "json"]
