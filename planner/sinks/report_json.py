@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from planner.domain.analysis import Analysis
-from planner.domain.diagnostics import Source
+from planner.domain.inventory import Inventory
 from planner.domain.plan import Plan
 from planner.domain.suppressions import Suppression, match
 from planner.sinks.graph_json import coverage_document
@@ -29,24 +29,22 @@ SCHEMA_VERSION = "meshplan.io/report/v2"
 SCHEMA_RESOURCE = "schemas/report-v2.json"
 
 
-def location(sources: Mapping[str, Source], keys: Iterable[str]) -> dict[str, Any] | None:
+def location(inventory: Inventory, keys: Iterable[str]) -> dict[str, Any] | None:
     """Where the first of ``keys`` (object keys) that came from a file is defined, or None
-    (a live cluster, or objects the input does not hold). ``sources`` holds the keys' sources
-    (``Inventory.sources``)."""
+    (a live cluster, or objects the input does not hold)."""
     for key in keys:
-        source = sources.get(key)
+        source = inventory.source_of(key)
         if source is not None and source.in_file and source.doc:
             return {"document": source.doc, "file": source.file, "item": source.item,
                     "line": source.line, "object": key}
     return None
 
 
-def _mark(entry: dict[str, Any], sources: Mapping[str, Source],
-          suppressions: Sequence[Suppression], code: str, namespace: str,
-          keys: Sequence[str]) -> dict[str, Any]:
+def _mark(entry: dict[str, Any], inventory: Inventory, suppressions: Sequence[Suppression],
+          code: str, namespace: str, keys: Sequence[str]) -> dict[str, Any]:
     """A finding's wire entry with its ``location`` and, when an accepted risk covers it,
     ``suppressed`` (keys left out otherwise, as the schema has them optional)."""
-    found = location(sources, keys)
+    found = location(inventory, keys)
     if found is not None:
         entry["location"] = found
     hit = match(suppressions, code, namespace, keys)
@@ -95,8 +93,9 @@ def report_document(analysis: Analysis, plan: Plan,
         },
         # Blockers are listed once, at the top level; steps name theirs.
         "plan": {k: v for k, v in plan_body(plan).items() if k != "blockers"},
+        "blockers": [_mark(finding_body(f), inv, suppressions, f.code, f.namespace,
+                           (f.subject, *f.objects)) for f in plan.blockers],
     }
-    factors: list[dict[str, Any]] = []
     if assessment is not None:
         from planner.sinks.assessment_json import assessment_document
 
@@ -104,16 +103,9 @@ def report_document(analysis: Analysis, plan: Plan,
         body["assessment"] = {k: v for k, v in assessment_document(
             assessment, analysis.scan.source_label).items()
             if k not in ("schemaVersion", "source")}
-        factors = body["assessment"]["factors"]
-    # The sources of every finding's objects, looked up at once (Inventory.sources).
-    sources = inv.sources([*(key for f in plan.blockers for key in (f.subject, *f.objects)),
-                           *(key for entry in factors for key in entry["evidence"])])
-    body["blockers"] = [_mark(finding_body(f), sources, suppressions, f.code, f.namespace,
-                              (f.subject, *f.objects)) for f in plan.blockers]
-    if assessment is not None:
         body["assessment"]["factors"] = [
-            _mark(entry, sources, suppressions, entry["code"], "", entry["evidence"])
-            for entry in factors]
+            _mark(entry, inv, suppressions, entry["code"], "", entry["evidence"])
+            for entry in body["assessment"]["factors"]]
     return document(SCHEMA_VERSION, body)
 
 

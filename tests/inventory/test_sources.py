@@ -1,4 +1,4 @@
-"""Tracing objects back to their file: ``ObjectRef.from_key`` and ``Inventory.sources``, which
+"""Tracing objects back to their file: ``ObjectRef.from_key`` and ``Inventory.source_of``, which
 the report uses to give each finding its ``location``."""
 
 from __future__ import annotations
@@ -60,15 +60,14 @@ def test_from_key_refuses_text_that_is_no_key(text: str) -> None:
     assert ObjectRef.from_key(text) is None
 
 
-def test_sources_answers_the_keys_asked_and_leaves_out_the_rest() -> None:
+def test_source_of_finds_each_object_read_and_nothing_else() -> None:
     documents = [Doc(Source("shop.yaml", i, line=i * 10), body)
                  for i, body in enumerate(yaml.safe_load_all(MANIFESTS), 1)]
     inventory = build_inventory(documents)
-    found = inventory.sources(["Namespace/shop", "Deployment/shop/cart", "Service/shop/cart",
-                               "APIService/v1beta1.metrics.k8s.io", "Service/shop/gone",
-                               "Deployment/other/cart", "shop", "Deployment//cart"])
-    assert {key: source.doc for key, source in found.items()} == {
-        "Namespace/shop": 1, "Deployment/shop/cart": 2, "Service/shop/cart": 3,
-        "APIService/v1beta1.metrics.k8s.io": 4}
-    assert found["Service/shop/cart"] == Source("shop.yaml", 3, line=30)
-    assert inventory.sources([]) == {}
+    keys = ["Namespace/shop", "Deployment/shop/cart", "Service/shop/cart",
+            "APIService/v1beta1.metrics.k8s.io", "Service/shop/gone", "Deployment/other/cart",
+            "shop", "Deployment//cart"]
+    found = {key: source.doc for key in keys if (source := inventory.source_of(key))}
+    assert found == {"Namespace/shop": 1, "Deployment/shop/cart": 2, "Service/shop/cart": 3,
+                     "APIService/v1beta1.metrics.k8s.io": 4}
+    assert inventory.source_of("Service/shop/cart") == Source("shop.yaml", 3, line=30)
