@@ -167,8 +167,8 @@ def current_enrollment(inventory: Inventory, graph: CallGraph, *,
         if mode != "none":
             already.add(ns.name)
     meshed = {n.id: (n.meshed, n.mesh_reason) for n in graph.nodes}
-    enforces = frozenset(w.ref.key for w in inventory.workloads
-                         if meshed.get(w.ref.key, (False, ""))[0] and not is_gateway(w))
+    enforces = frozenset(key for w in inventory.workloads
+                         if meshed.get(key := w.ref.key, (False, ""))[0] and not is_gateway(w))
     return Enrollment("now (as the scan shows it)",
                       Membership(modes, reasons, frozenset(already)), meshed, enforces)
 
@@ -463,7 +463,7 @@ def _simulate(inventory: Inventory, graph: CallGraph, changes: Sequence[Mapping[
         enrollment=enrollment.label,
         edges=tuple(rows),
         no_effect=tuple(sorted(no_effect)),
-        affected=tuple(w.ref.key for w in enforcing),
+        affected=tuple(enforcing),
         traffic=graph.has_observed,
     )
 
@@ -531,15 +531,16 @@ class _Reasons:
 
 
 def _judge(inventory: Inventory, root: str, reasons: _Reasons, after: PolicySet,
-           enforcing: Sequence[Workload], *, outside_callers_only: bool) -> list[EdgeVerdict]:
-    """The verdict on every call into the ``enforcing`` workloads under the policies
+           enforcing: Mapping[str, Workload], *, outside_callers_only: bool
+           ) -> list[EdgeVerdict]:
+    """The verdict on every call into the ``enforcing`` workloads (by key) under the policies
     ``after`` (and their peers' pod-IP traffic), sorted by callee, caller, Service and ports.
     ``outside_callers_only``: calls from callers in the mesh and peer traffic left out."""
     resolve_before = _ModeResolver(policy_set(inventory, root))
     resolve_after = _ModeResolver(after)
     index, enrollment = reasons.index, reasons.enrollment
     rows: list[EdgeVerdict] = []
-    for workload in enforcing:
+    for callee, workload in enforcing.items():
         calls = index.calls_into(workload)
         if outside_callers_only:
             calls = tuple(c for c in calls if not enrollment.of(c.edge.caller)[0])
@@ -550,7 +551,6 @@ def _judge(inventory: Inventory, root: str, reasons: _Reasons, after: PolicySet,
             judgements = reasons.into(workload)
         mode_after = resolve_after.of(workload)
         mode_before = resolve_before.of(workload)
-        callee = workload.ref.key
         # Why a call arrives in plaintext does not depend on the port: judged once.
         for call, judged in zip(calls, judgements, strict=True):
             for port in call.ports:
@@ -563,15 +563,16 @@ def _judge(inventory: Inventory, root: str, reasons: _Reasons, after: PolicySet,
 
 
 def _enforcing(inventory: Inventory, enrollment: Enrollment, targets: Sequence[Workload],
-               what: str) -> tuple[list[NoEffect], list[Workload]]:
-    """Split the workloads in scope into those whose pods would enforce a policy and the
-    places it has no effect: one line per namespace with no workload in the mesh, else one per
-    workload left out."""
+               what: str) -> tuple[list[NoEffect], dict[str, Workload]]:
+    """Split the workloads in scope into those whose pods would enforce a policy (by key, in
+    scope order: the key names them in every row and in ``affected``) and the places it has no
+    effect: one line per namespace with no workload in the mesh, else one per workload left
+    out."""
     by_ns: dict[str, list[Workload]] = {}
     for w in targets:
         by_ns.setdefault(w.namespace, []).append(w)
     no_effect: list[NoEffect] = []
-    enforcing: list[Workload] = []
+    enforcing: dict[str, Workload] = {}
     for ns, workloads in sorted(by_ns.items()):
         keys = [w.ref.key for w in workloads]
         enforces = [key in enrollment.enforces for key in keys]
@@ -582,7 +583,7 @@ def _enforcing(inventory: Inventory, enrollment: Enrollment, targets: Sequence[W
             continue
         for w, key, enforced in zip(workloads, keys, enforces, strict=True):
             if enforced:
-                enforcing.append(w)
+                enforcing[key] = w
                 continue
             meshed, reason = enrollment.of(key)
             if meshed:
