@@ -56,11 +56,12 @@ def check(ctx: RuleContext) -> list[Finding]:
                 message=(f"{obj.ref.key} targets Gateway {name}, which is not in the input: the "
                          "policy would apply to nothing"),
                 namespace=ns, objects=(obj.ref.key, f"Gateway/{name}")))
-    labelled = [(f"Namespace/{n.name}", n.name, n.labels) for n in ctx.inventory.namespaces]
-    labelled += [(s.ref.key, s.namespace, s.labels) for s in ctx.inventory.services]
+    # Only what the ambient namespaces hold: a key is formatted for each object listed.
+    labelled = [(f"Namespace/{n.name}", n.name, n.labels) for n in ctx.inventory.namespaces
+                if n.name in targets]
+    labelled += [(s.ref.key, s.namespace, s.labels) for s in ctx.inventory.services
+                 if s.namespace in targets]
     for key, ns, labels in labelled:
-        if ns not in targets:
-            continue
         named = waypoint_label(labels, ns)
         if named is not None and named not in bound:
             findings.append(INFO.finding(
