@@ -1,5 +1,5 @@
 """The inventory builder: namespaces, workloads, services, folding of controller children,
-type errors and duplicates."""
+type errors and duplicates; where each object came from."""
 
 from __future__ import annotations
 
@@ -582,3 +582,38 @@ spec: {template: {metadata: {labels: {1: x, a: b}}, spec: {containers: [{name: c
     workload = inventory.workloads[0]
     assert workload.labels == {"8080": "x", "a": "1"}
     assert workload.pod_labels == {"1": "x", "a": "b"}
+
+
+# Tracing objects back to their file: ObjectRef.from_key and Inventory.source_of, which the
+# report uses to give each finding its ``location``.
+
+API_SERVICE = """
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.metrics.k8s.io}
+spec: {service: {name: cart, namespace: shop, port: 80}}
+"""
+
+
+@pytest.mark.parametrize("ref", [ObjectRef("Deployment", "shop", "cart"),
+                                 ObjectRef("APIService", "", "v1beta1.metrics.k8s.io"),
+                                 ObjectRef("Namespace", "", "shop")])
+def test_from_key_inverts_key(ref: ObjectRef) -> None:
+    assert ObjectRef.from_key(ref.key) == ref
+
+
+@pytest.mark.parametrize("text", ["shop", "", "Deployment//cart", "a/b/c/d", "MP212"])
+def test_from_key_refuses_text_that_is_no_key(text: str) -> None:
+    assert ObjectRef.from_key(text) is None
+
+
+def test_source_of_finds_each_object_read_and_nothing_else() -> None:
+    inventory = build_inventory(docs(DEPLOYMENT + API_SERVICE))
+    keys = ["Namespace/shop", "Deployment/shop/cart", "Service/shop/cart",
+            "APIService/v1beta1.metrics.k8s.io", "Service/shop/gone", "Deployment/other/cart",
+            "shop", "Deployment//cart"]
+    found = {key: source.doc for key in keys if (source := inventory.source_of(key))}
+    assert found == {"Namespace/shop": 1, "Deployment/shop/cart": 2, "Service/shop/cart": 3,
+                     "APIService/v1beta1.metrics.k8s.io": 5}
+    assert inventory.source_of("Service/shop/cart") == Source("test.yaml", 3)
