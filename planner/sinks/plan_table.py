@@ -57,7 +57,7 @@ def blocker_cell(step: Step) -> Text:
 def _changes(step: Step) -> str:
     applies = sum(1 for c in step.apply if c.action is Action.APPLY)
     restarts = sum(1 for c in step.apply if c.action is Action.RESTART)
-    # One count a line: the column stays as narrow as its header.
+    # One count a line: the column stays narrow (its widest line, "5 restart", kept whole).
     return f"{applies} apply" + (f"\n{restarts} restart" if restarts else "")
 
 
@@ -70,8 +70,9 @@ def render_plan(console: Console, plan: Plan,
     columns = [Column("#", wide=True, justify="right", key=True),
                Column("step", whole=True, key=True),
                Column("namespace", whole=True),
-               Column("what", wide=True), Column("target", wide=True), Column("changes"),
-               Column("blockers")]
+               Column("what", wide=True), Column("target", wide=True),
+               # "1 apply" over "3 restart": the count and its verb on one line.
+               Column("changes", whole=True), Column("blockers")]
     # Without traffic the gate column says what the manifests alone can prove, and that no
     # gate can run on a step whose only proof would be traffic (mesh-wide STRICT,
     # authorization enforce): a blank would read as "nothing to check".

@@ -186,6 +186,21 @@ def test_plan_without_traffic_says_which_gates_cannot_run(analysis: Analysis,
         s.id for s in plan.steps if s.proof}
 
 
+def test_plan_changes_keep_each_count_beside_its_verb() -> None:
+    """At 80 columns a step's changes read "1 apply" over "3 restart": the count never sits
+    on a line of its own above its verb."""
+    plan = build_plan(analyse(ManifestInput((SHOP,), True, False, "default")))
+    from planner.domain.plan import Action
+
+    assert any(c.action is Action.RESTART for s in plan.steps for c in s.apply)
+    text = render(80, lambda c: render_plan(c, plan))
+    block = text.split("Rollout plan", 1)[1].split("└", 1)[0]
+    start = next(i for i, line in enumerate(block.splitlines()) if line.startswith("┡"))
+    cells = [line.split("│")[3].strip() for line in block.splitlines()[start + 1:]]
+    assert any(re.fullmatch(r"\d+ restart", cell) for cell in cells)
+    assert all(re.fullmatch(r"(\d+ (apply|restart))?", cell) for cell in cells), cells
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_graph_keeps_callers_callees_and_ports(analysis: Analysis, width: int) -> None:
     graph = analysis.graph
