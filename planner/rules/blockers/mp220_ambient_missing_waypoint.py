@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from planner.domain import raw
 from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.domain.inventory import ObjectRef
 from planner.rules.blockers._ambient import ambient_targets, gateways, waypoint_label, waypoints
 
 INFO = RuleInfo(
@@ -56,14 +57,15 @@ def check(ctx: RuleContext) -> list[Finding]:
                 message=(f"{obj.ref.key} targets Gateway {name}, which is not in the input: the "
                          "policy would apply to nothing"),
                 namespace=ns, objects=(obj.ref.key, f"Gateway/{name}")))
-    # Only what the ambient namespaces hold: a key is formatted for each object listed.
-    labelled = [(f"Namespace/{n.name}", n.name, n.labels) for n in ctx.inventory.namespaces
-                if n.name in targets]
-    labelled += [(s.ref.key, s.namespace, s.labels) for s in ctx.inventory.services
+    # By reference: the key is formatted for a finding only, not for each of 10^4 Services.
+    labelled = [(ObjectRef("Namespace", "", n.name), n.name, n.labels)
+                for n in ctx.inventory.namespaces if n.name in targets]
+    labelled += [(s.ref, s.namespace, s.labels) for s in ctx.inventory.services
                  if s.namespace in targets]
-    for key, ns, labels in labelled:
+    for ref, ns, labels in labelled:
         named = waypoint_label(labels, ns)
         if named is not None and named not in bound:
+            key = ref.key
             findings.append(INFO.finding(
                 subject=key,
                 message=(f"{key} uses waypoint {named[0]}/{named[1]} (istio.io/use-waypoint), "
