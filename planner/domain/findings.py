@@ -103,6 +103,11 @@ class RuleContext:
     #: the plan builder: :class:`~planner.domain.membership.CallerFates` of ``membership(
     #: inventory, root_namespace, dataplane)``. None: the blocker rules work it out.
     fates: CallerFates | None = None
+    #: What rules derive from this context and share (the plaintext calls at risk, the
+    #: enrolled workloads): worked out once per context and kept with it, not in module state
+    #: that would outlive it. Not an argument: ``dataclasses.replace`` starts it afresh.
+    derived: dict[str, Any] = field(default_factory=dict, init=False, compare=False,
+                                    repr=False)
 
 
 Check = Callable[[RuleContext], list[Finding]]

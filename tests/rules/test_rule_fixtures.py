@@ -59,3 +59,23 @@ def test_rule_fixture(code: str, path: Path) -> None:
             assert cited == objects, f"{path.name}: the findings cite {cited}"
     else:
         assert not findings, f"{code} fired on {path.name}: {findings}"
+
+
+def test_what_rules_share_lives_and_dies_with_its_context() -> None:
+    """The caller rules share what they derive from a context (the calls at risk, the
+    enrollment) through the context itself: a module-level memo would keep the last context,
+    with the whole inventory and graph, alive after the analysis is dropped (a TUI rescan), and
+    is state the pure core must not hold."""
+    import gc
+    import weakref
+    from dataclasses import replace
+
+    path = HERE / "MP201" / "fail-ingress-nginx.yaml"
+    context = analyse(ManifestInput((str(path),), namespace="default")).context
+    assert rule("MP201").check(context)
+    assert context.derived, "the caller rules share their work through the context"
+    assert not replace(context, root_namespace="mesh-root").derived
+    alive = weakref.ref(context)
+    del context
+    gc.collect()
+    assert alive() is None

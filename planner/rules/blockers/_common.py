@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 from planner.domain.findings import Finding, PortExceptionOffer, RuleContext, RuleInfo
 from planner.domain.graph import APISERVER, INGRESS_PREFIX, INTERNET, KUBELET, PROMETHEUS, Edge
@@ -39,19 +39,13 @@ class RiskyCall:
     ports: tuple[int, ...]
 
 
-#: The last context seen and what was derived from it. Eight caller rules and several others
-#: ask the same questions of one context in a row; recomputing them per rule dominated the
-#: plan's run time on large clusters. Keyed by identity: contexts are immutable.
-_memo: dict[str, tuple[RuleContext, Any]] = {}
-
-
 def _cached(name: str, ctx: RuleContext, compute: Callable[[], T]) -> T:
-    hit = _memo.get(name)
-    if hit is not None and hit[0] is ctx:
-        return cast(T, hit[1])
-    value = compute()
-    _memo[name] = (ctx, value)
-    return value
+    """``compute()``, once per context: eight caller rules and several others ask the same
+    questions of one context in a row, and recomputing them per rule dominated the plan's run
+    time on large clusters (:attr:`RuleContext.derived`)."""
+    if name not in ctx.derived:
+        ctx.derived[name] = compute()
+    return cast(T, ctx.derived[name])
 
 
 def members(ctx: RuleContext) -> Membership:
