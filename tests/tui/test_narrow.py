@@ -107,3 +107,22 @@ async def test_the_plan_stacks_its_panes_below_100_columns() -> None:
         steps = wide.screen.query_one("#steps-pane")
         detail = wide.screen.query_one("#step-detail")
         assert detail.region.x >= steps.region.right and not _cut(wide)
+
+
+@journey
+async def test_the_header_cuts_a_long_source_instead_of_wrapping(tmp_path: Path) -> None:
+    """A header that wrapped showed its first line only: on 80 columns a long manifests path
+    left ``source:`` with nothing after it. It stays one line, cut with an ellipsis."""
+    import shutil
+
+    from planner.service import ManifestInput
+    from tui.options import TuiOptions
+
+    folder = tmp_path / "a-manifests-folder-with-a-rather-long-name" / "shop"
+    shutil.copytree("sample_clusters/shop", folder)
+    app = MeshplanApp(TuiOptions(ManifestInput((str(folder),), recursive=True)))
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        line = app.screen.query_one("#header").render_line(0).text
+        assert "source: " + str(tmp_path)[:8] in line, line
+        assert line.rstrip().endswith("…"), line

@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 class MeshHeader(Static):
     """One line, redrawn whenever the app's ``tick`` changes."""
 
+    # One line that never wraps: a wrapped header shows its first line only, so a long source
+    # path left "source:" dangling and hid the cluster and Istio labels; cut with an ellipsis.
     DEFAULT_CSS = """
-    MeshHeader { height: 1; width: 1fr; }
+    MeshHeader { height: 1; width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def on_mount(self) -> None:
