@@ -626,6 +626,7 @@ def step_callers(analysis: Analysis, plan: Plan, step_id: str) -> list[str]:
     leaves them out. These are who must be proven to speak mutual TLS when the gate cannot
     tell; empty for steps without a plaintext gate. Raises ``KeyError`` for an unknown step."""
     from planner.domain.gates import gate_what_ifs
+    from planner.domain.graph import edge_key
     from planner.domain.plan import Phase
     from planner.domain.whatif import STRICT
 
@@ -636,8 +637,7 @@ def step_callers(analysis: Analysis, plan: Plan, step_id: str) -> list[str]:
                           only=step_id).get(step_id)
     if found is None:
         return []
-    return sorted({f"{row.caller} -> {row.service}"
-                   + (f":{row.port}" if row.port is not None else "")
+    return sorted({edge_key(row.caller, row.service, row.port)
                    for row in found.result.edges if row.mode == STRICT})
 
 

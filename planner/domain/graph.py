@@ -120,9 +120,14 @@ class Edge:
 
     @property
     def key(self) -> str:
-        """``caller -> callee:port``, the form ``--explain`` takes."""
-        port = f":{self.port}" if self.port is not None else ""
-        return f"{self.caller} -> {self.callee}{port}"
+        """``caller -> callee:port``, the form ``--explain`` takes (:func:`edge_key`)."""
+        return edge_key(self.caller, self.callee, self.port)
+
+
+def edge_key(caller: str, callee: str, port: int | None) -> str:
+    """The key of the call from ``caller`` to the Service ``callee`` on ``port``:
+    ``caller -> callee:port`` (no ``:port`` when it is unknown)."""
+    return f"{caller} -> {callee}" + (f":{port}" if port is not None else "")
 
 
 @dataclass(frozen=True)
