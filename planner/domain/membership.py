@@ -94,16 +94,13 @@ def parse_ref(node_id: str) -> ObjectRef | None:
 
 
 def caller_fate(inventory: Inventory, members: Membership, node_id: str) -> tuple[bool, str]:
-    """Whether a caller is in the mesh once the plan's enrollment is done, and why not."""
-    ref = parse_ref(node_id)
-    workload = inventory.workload_index.get(ref) if ref is not None else None
-    if workload is None:
-        return _fate_outside_inventory(node_id)
-    return _workload_fate(members, workload, is_istio_gateway(workload))
+    """Whether a caller is in the mesh once the plan's enrollment is done, and why not (one
+    node's :meth:`CallerFates.of`; keep a :class:`CallerFates` to ask about many)."""
+    return CallerFates(inventory, members).of(node_id)
 
 
 def _fate_outside_inventory(node_id: str) -> tuple[bool, str]:
-    """:func:`caller_fate` of a node that is no workload of the input."""
+    """The fate of a node that is no workload of the input."""
     if is_istio_gateway_caller(node_id):
         return True, GATEWAY_MESHED
     if node_id.startswith(INGRESS_PREFIX):
@@ -114,7 +111,7 @@ def _fate_outside_inventory(node_id: str) -> tuple[bool, str]:
 
 def _workload_fate(members: Membership, workload: Workload,
                    gateway: bool) -> tuple[bool, str]:
-    """:func:`caller_fate` of a workload of the input (``gateway``: an Istio gateway)."""
+    """The fate of a workload of the input (``gateway``: an Istio gateway)."""
     if gateway:
         return True, GATEWAY_MESHED
     mode = members.modes.get(workload.namespace, NamespaceMode.OUTSIDE)
@@ -136,16 +133,14 @@ def enforces_peer_authentication(inventory: Inventory, members: Membership,
                                  node_id: str) -> bool:
     """Whether the workload ``node_id`` will have a proxy that enforces PeerAuthentication once
     the plan is done: it is in the mesh and is not an Istio gateway, whose listeners only its
-    ``Gateway`` objects configure."""
-    ref = parse_ref(node_id)
-    workload = inventory.workload_index.get(ref) if ref is not None else None
-    return (workload is not None and not is_istio_gateway(workload)
-            and caller_fate(inventory, members, node_id)[0])
+    ``Gateway`` objects configure (one node's :meth:`CallerFates.enforces`)."""
+    return CallerFates(inventory, members).enforces(node_id)
 
 
 class CallerFates:
     """:func:`caller_fate` and :func:`enforces_peer_authentication` for one inventory and
-    membership, each node worked out once however many calls ask about it (a workload's
+    membership (the one place they are worked out), each node once however many calls ask
+    about it (a workload's
     gateway role once, not once per edge). It keeps what it worked out for as long as its
     owner keeps it: one plan, one rule context."""
 
