@@ -544,7 +544,8 @@ class _Planner:
         """Add ``ports`` of ``workload`` to its port exception for ``caller``; when no exception
         can work, record why in ``uncovered`` (``who`` starts with the caller id) instead."""
         selector, clash = self.isolating_selector(workload)
-        unbound = sorted(set(ports) - self.bound_ports(workload))
+        # portLevelMtls applies only to ports behind a Service (MESH-NOTES §1).
+        unbound = sorted(set(ports) - self.index.bound_ports(workload))
         problem = (
             "no container port for a port exception" if not ports
             else clash if clash
@@ -559,11 +560,6 @@ class _Planner:
         entry.ports.update(ports)
         entry.callers.add(caller)
         return entry
-
-    def bound_ports(self, workload: Workload) -> frozenset[int]:
-        """Container ports of ``workload`` behind some Service that selects it: the only ones
-        ``portLevelMtls`` applies to (MESH-NOTES §1)."""
-        return self.index.bound_ports(workload)
 
     @cached_property
     def _pod_labels(self) -> policy.PodLabelIndex:

@@ -596,8 +596,7 @@ def _enforcing(inventory: Inventory, enrollment: Enrollment, targets: Sequence[W
 
 
 def _verdict(call: InboundCall, callee: str, port: int | None,
-             before: _WorkloadMode, after: _WorkloadMode,
-             judged: tuple[list[Reason], list[Evidence], str]) -> EdgeVerdict:
+             before: _WorkloadMode, after: _WorkloadMode, judged: _Judged) -> EdgeVerdict:
     """The verdict on ``call`` into the workload ``callee``'s container ``port``, the
     workload's modes before and after the change resolved, why the call arrives in plaintext
     ``judged`` (:func:`plaintext_reasons`)."""
