@@ -54,11 +54,13 @@ def blocker_cell(step: Step) -> Text:
     return cell
 
 
-def _changes(step: Step) -> str:
+def changes_cell(step: Step, separator: str = "\n") -> str:
+    """``1 apply`` and, when the step restarts workloads, ``3 restart``, joined by
+    ``separator``. One count a line by default: the table's column stays narrow (its widest
+    line, "5 restart", kept whole)."""
     applies = sum(1 for c in step.apply if c.action is Action.APPLY)
     restarts = sum(1 for c in step.apply if c.action is Action.RESTART)
-    # One count a line: the column stays narrow (its widest line, "5 restart", kept whole).
-    return f"{applies} apply" + (f"\n{restarts} restart" if restarts else "")
+    return f"{applies} apply" + (f"{separator}{restarts} restart" if restarts else "")
 
 
 def render_plan(console: Console, plan: Plan,
@@ -85,7 +87,7 @@ def render_plan(console: Console, plan: Plan,
         # Step ids are what users type back (apply, --explain): folded when long, never cut.
         cells: list[RenderableType] = [
             str(i), Id(step.id, style="bold"), Id(step.target.namespace or "-"),
-            plain(step.title), plain(target), _changes(step), blocker_cell(step)]
+            plain(step.title), plain(target), changes_cell(step), blocker_cell(step)]
         if gates is not None:
             gate = gates.get(step.id)
             cells.append(plain(gate.status, style=_GATE_STYLE[gate.status]) if gate else "")

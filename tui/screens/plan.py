@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from planner.domain.plan import DATAPLANE_WORDS, Action, Change, Phase, Plan, Scope, Step
-from planner.sinks.plan_table import blocker_cell
+from planner.sinks.plan_table import blocker_cell, changes_cell
 from planner.sinks.tables import Id
 from planner.untrusted import clean
 from tui.actions import PLAN
@@ -44,13 +44,6 @@ def changes_yaml(changes: tuple[Change, ...]) -> str:
             parts.append(f"# {change.action.value} {change.object.get('kind', '')} {where}\n")
     return "".join(p if p.startswith("#") else "---\n" + p for p in parts).removeprefix(
         "---\n") if parts else "# nothing to change (a read-only step)\n"
-
-
-def changes_count(step: Step) -> str:
-    """``1 apply, 3 restart``: what the step writes."""
-    applies = sum(1 for c in step.apply if c.action is Action.APPLY)
-    restarts = sum(1 for c in step.apply if c.action is Action.RESTART)
-    return f"{applies} apply" + (f", {restarts} restart" if restarts else "")
 
 
 def yaml_view(text: str) -> Syntax:
@@ -229,7 +222,7 @@ class PlanScreen(MeshScreen):
             head.append(f"  {clean(note)}", style="yellow")
         head.append(f"\n{clean(step.title)}\n")
         head.append("phase: ", style="bold")
-        head.append(f"{step.phase.value}; changes: {changes_count(step)}\n")
+        head.append(f"{step.phase.value}; changes: {changes_cell(step, ', ')}\n")
         head.append("why: ", style="bold")
         head.append(clean(step.why) + "\n")
         if step.requires:
