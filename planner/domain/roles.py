@@ -78,9 +78,8 @@ def infrastructure_role(workload: Workload) -> str | None:
     images = " ".join([c.image for c in workload.containers]).lower()
     if _INGRESS_IMAGE.search(images) or _named_ingress_controller(workload):
         role = "ingress controller"
-    elif "prometheus" in images and any(
-            c.image.lower().split("@")[0].split(":")[0].rsplit("/", 1)[-1] == "prometheus"
-            for c in workload.containers):
+    elif "prometheus" in images and any(_image_name(c.image) == "prometheus"
+                                        for c in workload.containers):
         role = "Prometheus"
     else:
         return None
