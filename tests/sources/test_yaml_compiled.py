@@ -190,6 +190,33 @@ def test_fuzzed_inputs_read_alike_or_step_aside(text: str) -> None:
     read_alike(text)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.one_of(YAMLISH, _manifest_stream()))
+def test_every_risk_match_opens_with_the_text_its_check_looks_for_first(text: str) -> None:
+    # A check is skipped on a text without its opening: that is safe only if no match can
+    # open otherwise.
+    for opening, pattern in (*yaml_compiled._LINE_RISKS, *yaml_compiled._FLOW_RISKS):
+        for match in pattern.finditer("\n" + text):
+            assert match.group().startswith(opening), (pattern.pattern, match.group())
+
+
+@pytest.mark.parametrize("source, opening", [
+    (r"\&(?<=[ \n]\&)", "&"), (r"\n\.\.\.(?=[ ]|$)", "\n..."), ("- [ ]*x", "- "),
+    ("ab*c", "a"), (r"\d+x", ""), ("a|b", ""), ("(a|b)c", ""), (r"\|x", "|x"),
+    ("[]|]y", ""), (r"x\s", "x"), ("x{2}", ""),
+])
+def test_a_checks_opening_is_its_literal_start(source: str, opening: str) -> None:
+    import re
+
+    assert yaml_compiled._opening(re.compile(source)) == opening
+
+
+def test_the_checks_that_can_skip_have_an_opening() -> None:
+    openings = [opening for opening, _ in yaml_compiled._LINE_RISKS]
+    # The node properties, document end and block headers are the checks texts rarely need.
+    assert {"&", "*", "!", "%", "@", "`", "?", "\n...", "|", ">", "'"} <= set(openings)
+
+
 # --- YAML 1.1 and 1.2 differences: what the reader gives, what kubectl gives ---------------
 
 ERROR = "refused"
