@@ -126,3 +126,27 @@ async def test_the_header_cuts_a_long_source_instead_of_wrapping(tmp_path: Path)
         line = app.screen.query_one("#header").render_line(0).text
         assert "source: " + str(tmp_path)[:8] in line, line
         assert line.rstrip().endswith("…"), line
+
+
+@journey
+async def test_a_long_verdict_leaves_the_steps_in_view_on_80x24() -> None:
+    """The shop read without -R is judged mesh-overkill: verdict, summary and two lighter
+    alternatives are 8 lines at 80 columns, which used to push every step row out of the
+    stacked steps pane. The verdict now scrolls within 4 lines and the steps keep their rows."""
+    from planner.service import ManifestInput
+    from tui.options import TuiOptions
+
+    app = MeshplanApp(TuiOptions(ManifestInput(("sample_clusters/shop",)), start="plan"))
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        assert app.plan is not None and app.plan.fit is not None and app.plan.fit.overkill
+        table = app.screen.query_one("#steps", DataTable)
+        assert app.focused is table
+        # Rows drawn inside the table's room, below its header line.
+        assert table.scrollable_content_region.height - table.header_height >= 5
+        scroll = app.screen.query_one("#plan-verdict-scroll")
+        assert scroll.region.height <= 4 and scroll.max_scroll_y > 0
+        # Nothing of the verdict is lost: it is all there, a scroll away.
+        verdict = str(app.screen.query_one("#plan-verdict").render())
+        for alternative in app.plan.fit.alternatives:
+            assert alternative.name in verdict

@@ -75,6 +75,8 @@ class PlanScreen(MeshScreen):
 
     name_in_table = PLAN
     title_text = "Plan"
+    # The steps, not the verdict's scroll (the first focusable widget) take the first focus.
+    AUTO_FOCUS = "#steps"
 
     def __init__(self) -> None:
         super().__init__()
@@ -84,7 +86,10 @@ class PlanScreen(MeshScreen):
         with Horizontal(id="plan-body"):
             with Vertical(id="steps-pane"):
                 # The verdict first: a plan is never read without "is a mesh worth it here?".
-                yield Static("", id="plan-verdict")
+                # It scrolls within a few lines instead of pushing the steps off a small
+                # terminal (an overkill verdict with its alternatives is 8 lines at 80 columns).
+                with VerticalScroll(id="plan-verdict-scroll"):
+                    yield Static("", id="plan-verdict")
                 yield Label("Steps (d: dry-run diff)", classes="section", id="steps-label")
                 yield DataTable(id="steps", cursor_type="row", zebra_stripes=True)
                 with Horizontal(id="work"):
