@@ -150,3 +150,7 @@ async def test_a_long_verdict_leaves_the_steps_in_view_on_80x24() -> None:
         verdict = str(app.screen.query_one("#plan-verdict").render())
         for alternative in app.plan.fit.alternatives:
             assert alternative.name in verdict
+        # Keyboard users reach it: tab to the step detail, tab to the verdict, down scrolls.
+        await pilot.press("tab", "tab", "down")
+        await pilot.pause()
+        assert app.focused is scroll and scroll.scroll_y > 0
