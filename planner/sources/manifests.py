@@ -15,13 +15,15 @@ recursive aliases are refused, and libyaml caps nesting depth (see
 parser does not read).
 
 Parsing is the cost of a scan, so when there are at least two files and
-:data:`PARALLEL_MIN_BYTES` of them, the files are parsed in worker processes, one file per task,
-by the same function as the serial path; results are merged in file order, so the result (and
-the strict error) is the same as a serial read. ``PLANNER_JOBS=N`` caps the workers (``1``: no
-workers, but see below); values that are not a positive integer are ignored. stdin and
-kustomize output are read in this process. Any failure of the workers themselves (no fork, a
-killed worker, a result that cannot be pickled) silently reads the remaining files here
-instead.
+:data:`PARALLEL_MIN_BYTES` of them, they are read by this process and by forked helper
+processes at once (:mod:`planner.sources.shared_reading`: helpers from the front of the file
+list, this process from the back while it waits), by the same per-file reader as the serial
+path; results are handed on in file order, so the result (and the strict error) is the same as
+a serial read. ``PLANNER_JOBS=N`` caps the processes reading (``1``: this one alone, but see
+below; ``N`` cores or ``PLANNER_JOBS=N``: ``N - 1`` helpers); values that are not a positive
+integer are ignored. stdin and kustomize output are read in this process. Any failure of the
+helpers themselves (no fork, a killed helper, a result that cannot be pickled) silently leaves
+their files to this process.
 
 YAML is read by the compiled path (:mod:`planner.sources.yaml_compiled`, rapidyaml) when the
 load holds at least :data:`COMPILED_MIN_BYTES` of files (or one text that large), and by PyYAML
@@ -29,8 +31,8 @@ for every text the compiled path cannot prove it reads alike; ``PLANNER_YAML=pyy
 everything with PyYAML. Both give the same documents, diagnostics and lines. The compiled
 parser runs only in a process without other threads (it borrows descriptor 2, where a TUI
 draws), so a load that would take it, asked for by a process running other threads (the TUI's
-analysis worker) with fewer than two workers, is read by one worker process rather than by
-PyYAML in the thread (three times as slow on a 10,000-service cluster).
+analysis worker), is read by helpers alone (one when ``PLANNER_JOBS=1`` or on one core) rather
+than by PyYAML in the thread (three times as slow on a 10,000-service cluster).
 """
 
 from __future__ import annotations
@@ -56,7 +58,6 @@ from planner.errors import InputError
 from planner.sources.yaml_documents import Problem
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
 
     from planner.sources.yaml_documents import Parsed
 
@@ -80,12 +81,12 @@ KUSTOMIZATION_FILES: Final = frozenset({"kustomization.yaml", "kustomization.yml
 STDIN: Final = "-"
 
 PARALLEL_MIN_BYTES: Final = 2 * 1024 * 1024
-"""Total size of the files below which they are parsed in this process: starting workers and
+"""Total size of the files below which they are parsed in this process: starting helpers and
 sending their results back costs more than it saves on smaller inputs (measured: the
 break-even is about 1 MiB of manifests on a 2-core machine)."""
 
 JOBS_ENV: Final = "PLANNER_JOBS"
-"""Environment variable capping the worker processes of a scan; ``1`` reads serially."""
+"""Environment variable capping the processes that read a scan's files; ``1`` reads serially."""
 
 COMPILED_MIN_BYTES: Final = 128 * 1024
 """Size of a load's files (or of one text) from which YAML goes to the compiled parser: importing
@@ -157,7 +158,7 @@ def load_manifests(paths: Sequence[str], *, recursive: bool = False, strict: boo
     units = _discover(paths, recursive, collector)
     if _compiled_allowed() and _file_bytes(units) >= COMPILED_MIN_BYTES:
         units = [replace(unit, compiled=True) for unit in units]
-    # Closed at once on a strict error, so that no worker outlives the load.
+    # Closed at once on a strict error, so that no helper outlives the load.
     with closing(_read_all(units, stdin, max_file_bytes)) as parts:
         for done, part in enumerate(parts, start=1):
             collector.add(part)
@@ -294,10 +295,10 @@ class _Collector:
 
 def _read_all(units: list[_Unit], stdin: BinaryIO | None,
               max_file_bytes: int) -> Generator[LoadResult, None, None]:
-    """The result of each unit in file order: from worker processes while they work, then
-    from this process."""
+    """The result of each unit in file order: read here and by helper processes while they
+    work, then here alone."""
     done = 0
-    with closing(_from_workers(units, stdin, max_file_bytes)) as parts:
+    with closing(_from_helpers(units, stdin, max_file_bytes)) as parts:
         for part in parts:
             yield part
             done += 1
@@ -305,56 +306,50 @@ def _read_all(units: list[_Unit], stdin: BinaryIO | None,
         yield _read_unit(unit, stdin, max_file_bytes)
 
 
-def _from_workers(units: list[_Unit], stdin: BinaryIO | None,
+def _from_helpers(units: list[_Unit], stdin: BinaryIO | None,
                   max_file_bytes: int) -> Generator[LoadResult, None, None]:
-    """The results of the first units in file order, files parsed by worker processes.
+    """The results of the first units in file order, files parsed by this process and by
+    forked helpers at once (:mod:`planner.sources.shared_reading`).
 
-    Yields nothing when workers would not pay off, and stops early, without an error, when the
-    pool fails: the caller reads the units not yet yielded itself.
+    Yields nothing when helpers would not pay off or cannot be started (no ``fork``), and
+    stops early, without an error, when they fail: the caller reads the units not yet yielded
+    itself.
     """
-    sizes = [_worker_size(unit) for unit in units]
-    workers = _workers([size for size in sizes if size is not None])
-    if workers < 2 and not _compiled_needs_a_process(units, sizes):
+    sizes = [_helper_size(unit) for unit in units]
+    readers = _readers([size for size in sizes if size is not None])
+    needs_a_process = _compiled_needs_a_process(units, sizes)
+    if readers < 2 and not needs_a_process:
         return
-    # Imported here: most scans read one file or a few and never need a process pool.
+    # Imported here: most scans read one file or a few and never need another process.
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
+    from planner.sources.shared_reading import SharedReading
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return  # spawn would re-import the planner in each helper: not worth it
     if units[0].compiled:
-        # Imported before the fork, so that the workers inherit it instead of each paying it.
+        # Imported before the fork, so that the helpers inherit it instead of each paying it.
         import planner.sources.yaml_compiled  # noqa: F401
 
-    # fork starts a worker in milliseconds; spawn would re-import the planner in each.
-    context = (multiprocessing.get_context("fork")
-               if "fork" in multiprocessing.get_all_start_methods() else None)
+    reading = SharedReading(
+        units, [size is not None for size in sizes],
+        # With other threads here the compiled parser will not run in this process: the
+        # helpers read every file then (one helper when PLANNER_JOBS=1).
+        helpers=max(readers, 1) if needs_a_process else readers - 1,
+        parent_reads=not needs_a_process,
+        read=lambda unit: _read_unit(unit, stdin, max_file_bytes),
+        helper_read=lambda unit: _read_in_helper(unit, max_file_bytes),
+        receive=lambda part: part.unpack() if isinstance(part, _Shipped) else part)
     try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-    except (OSError, ValueError, ImportError, NotImplementedError):
-        return  # no semaphores or no process support on this platform
-    try:
-        try:
-            futures: list[Future[LoadResult | _Shipped] | None] = [
-                None if size is None else pool.submit(_read_in_worker, unit, max_file_bytes)
-                for unit, size in zip(units, sizes, strict=True)]
-        except Exception:  # a worker could not be started (fork failed, ...)
-            return
-        for unit, future in zip(units, futures, strict=True):
-            if future is None:
-                yield _read_unit(unit, stdin, max_file_bytes)
-                continue
-            try:
-                part = future.result()
-            except Exception:  # BrokenProcessPool, a pickling error, ...
-                return
-            yield part.unpack() if isinstance(part, _Shipped) else part
-    finally:
-        # Cancelled tasks are read by the caller; the running ones are waited for.
-        pool.shutdown(cancel_futures=True)
+        results = reading.results()
+        yield from results
+    except OSError:  # no semaphores, no process support, fork failed
+        return
 
 
-def _worker_size(unit: _Unit) -> int | None:
-    """The size of a file a worker process may read, or ``None`` to read ``unit`` here: stdin
-    and pipes cannot be handed over, kustomize runs its own process anyway, and a worker's
+def _helper_size(unit: _Unit) -> int | None:
+    """The size of a file a helper process may read, or ``None`` to read ``unit`` here: stdin
+    and pipes cannot be handed over, kustomize runs its own process anyway, and a helper's
     stdin is ``/dev/null``, so ``-f /dev/stdin`` redirected from a file must be read here."""
     if unit.kind is not _Kind.FILE:
         return None
@@ -370,22 +365,23 @@ def _worker_size(unit: _Unit) -> int | None:
 
 
 def _compiled_needs_a_process(units: list[_Unit], sizes: list[int | None]) -> bool:
-    """Whether a load meant for the compiled parser must go to a worker process to get it:
+    """Whether a load meant for the compiled parser must go to helper processes to get it:
     this process runs other threads, so the parser will not run here (see the module doc)."""
     return (bool(units) and units[0].compiled and threading.active_count() > 1
             and any(size is not None for size in sizes))
 
 
-def _workers(sizes: list[int]) -> int:
-    """How many worker processes to parse files of ``sizes`` with; under 2 means none."""
+def _readers(sizes: list[int]) -> int:
+    """How many processes (this one and helpers) to read files of ``sizes`` with; under 2
+    means this one alone."""
     if len(sizes) < 2 or sum(sizes) < PARALLEL_MIN_BYTES:
         return 1
-    workers = min(len(sizes), os.cpu_count() or 1)
+    readers = min(len(sizes), os.cpu_count() or 1)
     try:
         jobs = int(os.environ.get(JOBS_ENV, ""))
     except ValueError:
-        return workers
-    return min(workers, jobs) if jobs >= 1 else workers
+        return readers
+    return min(readers, jobs) if jobs >= 1 else readers
 
 
 def _read_unit(unit: _Unit, stdin: BinaryIO | None, max_file_bytes: int) -> LoadResult:
@@ -395,8 +391,8 @@ def _read_unit(unit: _Unit, stdin: BinaryIO | None, max_file_bytes: int) -> Load
     return reader.result
 
 
-def _read_in_worker(unit: _Unit, max_file_bytes: int) -> LoadResult | _Shipped:
-    """Everything in one file, read by a worker process, in the form it is best sent back in:
+def _read_in_helper(unit: _Unit, max_file_bytes: int) -> LoadResult | _Shipped:
+    """Everything in one file, read by a helper process, in the form it is best sent back in:
     pickling tens of thousands of nested dicts (and unpickling them in the parent) cost more
     than parsing them, where orjson writes and reads them as JSON in a fraction of that."""
     reader = _Reader(stdin=None, max_file_bytes=max_file_bytes)
@@ -408,7 +404,7 @@ def _read_in_worker(unit: _Unit, max_file_bytes: int) -> LoadResult | _Shipped:
 
 @dataclass(frozen=True)
 class _Shipped:
-    """A :class:`LoadResult` of one file on its way from a worker: its documents as one orjson
+    """A :class:`LoadResult` of one file on its way from a helper: its documents as one orjson
     text. Only for documents that orjson itself read: orjson writes back exactly what it read
     (it reads no infinity or NaN, which it would write as null; no integer it cannot write;
     no string it cannot encode), so the parent gets the same values and types."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import io
 import json
 import os
@@ -13,7 +12,6 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -517,33 +515,81 @@ def test_arbitrary_bytes_give_diagnostics_or_input_error(
     assert result.invalid == len(errors(result))
 
 
-# --- files parsed by worker processes -------------------------------------------------------
+# --- files read by this process and forked helpers at once ---------------------------------
 
 PARENT_PID = os.getpid()
 READ_UNIT = manifests._read_unit
-READ_IN_WORKER = manifests._read_in_worker
+READ_IN_HELPER = manifests._read_in_helper
 
 
-class SpyPool(ProcessPoolExecutor):
-    """The real pool, counting the files handed to workers."""
+class Readers:
+    """Who read which file since the fixture started: helper processes (they append to a log
+    file, being other processes) and this one; and how many helpers each load started."""
 
-    submitted: list[str]
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.here: list[str] = []
+        self.started: list[int] = []
 
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        SpyPool.submitted.append(args[0].path)
-        return super().submit(fn, *args, **kwargs)
+    def helpers(self) -> list[str]:
+        """The files read by helpers, sorted."""
+        return sorted(self.log.read_text().split()) if self.log.exists() else []
+
+    def everything(self) -> list[str]:
+        """Every file read, by a helper or here, sorted: each once."""
+        return sorted(self.helpers() + self.here)
 
 
 @pytest.fixture
-def pool(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Workers for any two files, even on a 1-core machine; yields the files sent to them."""
+def pool(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Readers:
+    """Helpers for any two files, even on a 1-core machine; records who read what."""
+    from planner.sources import shared_reading
+
+    readers = Readers(tmp_path_factory.mktemp("readers") / "helpers.log")
     monkeypatch.setattr(manifests, "PARALLEL_MIN_BYTES", 0)
-    # The loader imports the pool class when it starts workers.
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", SpyPool)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.delenv("PLANNER_JOBS", raising=False)
-    SpyPool.submitted = []
-    return SpyPool.submitted
+
+    def in_helper(unit: Any, max_file_bytes: int) -> Any:
+        with open(readers.log, "a", encoding="utf-8") as log:
+            log.write(unit.path + "\n")
+        return READ_IN_HELPER(unit, max_file_bytes)
+
+    def here(unit: Any, stdin: Any, max_file_bytes: int) -> LoadResult:
+        if unit.path != "-":
+            readers.here.append(unit.path)
+        return READ_UNIT(unit, stdin, max_file_bytes)
+
+    init = shared_reading.SharedReading.__init__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        readers.started.append(kwargs["helpers"])
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(manifests, "_read_in_helper", in_helper)
+    monkeypatch.setattr(manifests, "_read_unit", here)
+    monkeypatch.setattr(shared_reading.SharedReading, "__init__", counting)
+    return readers
+
+
+@pytest.fixture
+def slow_parent(pool: Readers, monkeypatch: pytest.MonkeyPatch) -> Readers:
+    """``pool``, with this process reading slowly while helpers run, so that the helpers take
+    the files from the front: the tests of what happens in a helper then do not depend on
+    which process is quicker."""
+    import multiprocessing
+
+    read_here = manifests._read_unit
+
+    def slow(unit: Any, stdin: Any, max_file_bytes: int) -> LoadResult:
+        if multiprocessing.active_children():
+            import time
+
+            time.sleep(1)
+        return read_here(unit, stdin, max_file_bytes)
+
+    monkeypatch.setattr(manifests, "_read_unit", slow)
+    return pool
 
 
 @pytest.fixture(scope="module")
@@ -573,59 +619,73 @@ def mixed_folder(folder: Path) -> list[str]:
     return [str(folder)]
 
 
-def test_generated_cluster_in_workers_equals_serial(
-        cluster: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_generated_cluster_read_here_and_in_a_helper_equals_serial(
+        cluster: Path, pool: Readers, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[int, int]] = []
     parallel = load_manifests([str(cluster)], progress=lambda *call: calls.append(call))
     files = sorted(str(p) for p in cluster.glob("*.yaml"))
-    assert pool == files
+    assert pool.started == [1]  # one helper beside this process on 2 cores
+    # Each file read once, by whichever process came to it first.
+    assert pool.everything() == files
     assert calls == [(done, len(files)) for done in range(1, len(files) + 1)]
     serial = serial_load(monkeypatch, [str(cluster)])
-    assert pool == files  # PLANNER_JOBS=1 started no workers
+    assert pool.started == [1]  # PLANNER_JOBS=1 started no helper
     assert len(parallel.documents) > 2000
     assert parallel == serial
 
 
+def test_helpers_take_the_front_and_this_process_the_back(
+        cluster: Path, slow_parent: Readers) -> None:
+    files = sorted(str(p) for p in cluster.glob("*.yaml"))
+    load_manifests([str(cluster)])
+    helpers = slow_parent.helpers()
+    assert helpers and slow_parent.here
+    # The two ends meet: the helper's files all come before this process's.
+    assert helpers == files[:len(helpers)] and sorted(slow_parent.here) == files[len(helpers):]
+
+
 def test_a_thread_hands_compiled_yaml_to_one_worker_process(
-        cluster: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        cluster: Path, pool: Readers, monkeypatch: pytest.MonkeyPatch) -> None:
     """The compiled parser will not run in a process with other threads (it borrows descriptor
     2, where a TUI draws). A load from a thread (the TUI's analysis worker) with
-    PLANNER_JOBS=1 therefore goes to one worker process, not to PyYAML in the thread (three
-    times as slow), and reads the same."""
+    PLANNER_JOBS=1 therefore goes to one helper process that reads every file, not to PyYAML
+    in the thread (three times as slow), and reads the same."""
     from planner.sources import yaml_stream
 
     serial = serial_load(monkeypatch, [str(cluster)])
-    assert pool == []
+    assert pool.started == []
     monkeypatch.setenv("PLANNER_JOBS", "1")
 
     def no_pyyaml(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the YAML went to PyYAML")
 
     monkeypatch.setattr(yaml_stream, "parse_yaml", no_pyyaml)
+    pool.here.clear()
     found: list[LoadResult] = []
     thread = threading.Thread(target=lambda: found.append(load_manifests([str(cluster)])))
     thread.start()
     thread.join()
-    assert pool == sorted(str(p) for p in cluster.glob("*.yaml"))
+    assert pool.started == [1] and pool.here == []
+    assert pool.helpers() == sorted(str(p) for p in cluster.glob("*.yaml"))
     assert found == [serial]
 
 
 def test_generated_cluster_scan_json_is_byte_identical(
-        cluster: Path, pool: list[str]) -> None:
+        cluster: Path, pool: Readers) -> None:
     args = ["scan", "-f", str(cluster), "-o", "json"]
     parallel = CliRunner().invoke(cli, args)
     assert parallel.exit_code == 0, parallel.output
-    assert pool
+    assert pool.started
     serial = CliRunner().invoke(cli, args, env={"PLANNER_JOBS": "1"})
     assert serial.exit_code == 0, serial.output
     assert parallel.stdout_bytes == serial.stdout_bytes
 
 
-def test_workers_keep_diagnostics_order_and_strict_first_error(
-        tmp_path: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_helpers_keep_diagnostics_order_and_strict_first_error(
+        tmp_path: Path, slow_parent: Readers, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = mixed_folder(tmp_path)
     parallel = load_manifests(paths)
-    assert len(pool) == 6
+    assert slow_parent.helpers() and len(slow_parent.everything()) == 6
     assert parallel == serial_load(monkeypatch, paths)
     assert parallel.invalid == 3
     with pytest.raises(InputError) as raised:
@@ -638,19 +698,19 @@ def test_workers_keep_diagnostics_order_and_strict_first_error(
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_each_files_documents_are_handed_over_in_order(
-        cluster: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch, jobs: str) -> None:
+        cluster: Path, pool: Readers, monkeypatch: pytest.MonkeyPatch, jobs: str) -> None:
     monkeypatch.setenv("PLANNER_JOBS", jobs)
     handed: list[list[RawDocument]] = []
     result = load_manifests([str(cluster)], on_documents=handed.append)
-    assert bool(pool) is (jobs == "2")
+    assert bool(pool.started) is (jobs == "2")
     assert len(handed) == len(list(cluster.glob("*.yaml")))
     assert [doc for documents in handed for doc in documents] == result.documents
     assert all(len({doc.source.file for doc in documents}) == 1 for documents in handed)
 
 
-def test_workers_send_back_the_same_values_and_types(
-        tmp_path: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    # What orjson read comes back from a worker as JSON; anything else is pickled. Values that
+def test_helpers_send_back_the_same_values_and_types(
+        tmp_path: Path, slow_parent: Readers, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What orjson read comes back from a helper as JSON; anything else is pickled. Values that
     # compare equal across types (1, 1.0, True) must not change type on the way: repr tells.
     monkeypatch.setattr(manifests, "COMPILED_MIN_BYTES", 0)
     odd = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "odd", "labels": {}},
@@ -664,80 +724,106 @@ def test_workers_send_back_the_same_values_and_types(
              write(tmp_path / "c.yaml", manifest("d") + "  at: .inf\n"),
              write(tmp_path / "d.json", '{"apiVersion": "v1", "kind": "ConfigMap", "metadata":'
                    ' {"name": "e"}, "x": 1E400} {"apiVersion": "v1", "kind": "Secret",'
-                   ' "metadata": {"name": "f"}}')]
+                   ' "metadata": {"name": "f"}}'),
+             # Read here while the helper reads the others.
+             write(tmp_path / "e.yaml", manifest("g"))]
     parallel = load_manifests(paths)
-    assert len(pool) == 4
+    assert slow_parent.helpers() == sorted(paths[:4])
     serial = serial_load(monkeypatch, paths)
     assert repr(parallel) == repr(serial)
-    assert len(parallel.documents) == 6 and parallel.documents[0].body["big"] == float(2**64)
+    assert len(parallel.documents) == 7 and parallel.documents[0].body["big"] == float(2**64)
     assert parallel.documents[4].body["x"] == float("inf")
-    shipped = [type(manifests._read_in_worker(unit, 1 << 20)).__name__
+    shipped = [type(READ_IN_HELPER(unit, 1 << 20)).__name__
                for unit in manifests._discover(paths, False, manifests._Collector(False))]
-    assert shipped == ["_Shipped", "_Shipped", "LoadResult", "LoadResult"]
+    assert shipped == ["_Shipped", "_Shipped", "LoadResult", "LoadResult", "_Shipped"]
 
 
-def test_stdin_between_files_is_read_here_in_order(tmp_path: Path, pool: list[str]) -> None:
+def test_stdin_between_files_is_read_here_in_order(tmp_path: Path, slow_parent: Readers) -> None:
     first = write(tmp_path / "1.yaml", manifest("one"))
     last = write(tmp_path / "3.yaml", manifest("three"))
     result = load_manifests([first, "-", last], stdin=io.BytesIO(manifest("two").encode()))
     assert names(result) == ["one", "two", "three"]
-    assert pool == [first, last]
+    # stdin is never handed to a helper; the files are shared.
+    assert slow_parent.everything() == [first, last] and slow_parent.helpers()
 
 
-@pytest.mark.parametrize("jobs, workers", [("1", False), ("2", True), ("many", True), ("0", True)])
-def test_planner_jobs_caps_workers(tmp_path: Path, pool: list[str],
+@pytest.mark.parametrize("jobs, helpers", [("1", []), ("2", [1]), ("many", [1]), ("0", [1])])
+def test_planner_jobs_caps_helpers(tmp_path: Path, pool: Readers,
                                    monkeypatch: pytest.MonkeyPatch, jobs: str,
-                                   workers: bool) -> None:
+                                   helpers: list[int]) -> None:
     monkeypatch.setenv("PLANNER_JOBS", jobs)
     paths = [write(tmp_path / f"{n}.yaml", manifest(n)) for n in "ab"]
     assert names(load_manifests(paths)) == ["a", "b"]
-    assert bool(pool) is workers
+    assert pool.started == helpers
+
+
+def test_more_cores_start_more_helpers(tmp_path: Path, pool: Readers,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    paths = [write(tmp_path / f"{n}.yaml", manifest(n)) for n in "abcdefgh"]
+    assert names(load_manifests(paths)) == list("abcdefgh")
+    assert pool.started == [3] and pool.everything() == sorted(paths)
 
 
 def test_small_inputs_and_single_files_stay_serial(
-        tmp_path: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, pool: Readers, monkeypatch: pytest.MonkeyPatch) -> None:
     load_manifests([write(tmp_path / "only.yaml", manifest("only"))])
     monkeypatch.setattr(manifests, "PARALLEL_MIN_BYTES", 1024)
     load_manifests(mixed_folder(tmp_path / "small"))
-    assert pool == []
+    assert pool.started == []
 
 
-def _dying_read(unit: Any, max_file_bytes: int) -> Any:
-    if os.getpid() != PARENT_PID and unit.path.endswith("c.yaml"):
-        os._exit(9)  # as if the OOM killer took the worker
-    return READ_IN_WORKER(unit, max_file_bytes)
+def _failing_reads(logged: Any) -> dict[str, Any]:
+    """Helper reads that fail on b.yaml, after ``logged`` (the fixture's) recorded it."""
+
+    def dying(unit: Any, max_file_bytes: int) -> Any:
+        result = logged(unit, max_file_bytes)
+        if os.getpid() != PARENT_PID and unit.path.endswith("b.yaml"):
+            os._exit(9)  # as if the OOM killer took the helper
+        return result
+
+    def unpicklable(unit: Any, max_file_bytes: int) -> Any:
+        result = logged(unit, max_file_bytes)
+        if os.getpid() != PARENT_PID and unit.path.endswith("b.yaml"):
+            part = READ_UNIT(unit, None, max_file_bytes)
+            part.documents.append(RawDocument(Source(unit.path), {"lock": threading.Lock()}))
+            return part
+        return result
+
+    return {"helper-killed": dying, "unpicklable": unpicklable}
 
 
-def _unpicklable_read(unit: Any, max_file_bytes: int) -> LoadResult:
-    part = READ_UNIT(unit, None, max_file_bytes)
-    if os.getpid() != PARENT_PID and unit.path.endswith("b.yaml"):
-        part.documents.append(RawDocument(Source(unit.path), {"lock": threading.Lock()}))
-    return part
+def _no_semaphores(*args: Any, **kwargs: Any) -> Any:
+    raise OSError(38, "Function not implemented")
 
 
-class NoPool:
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise OSError(38, "Function not implemented")
+def _no_fork(*args: Any, **kwargs: Any) -> Any:
+    raise OSError(11, "Resource temporarily unavailable")
 
 
-class NoFork(ProcessPoolExecutor):
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        raise OSError(11, "Resource temporarily unavailable")
-
-
-@pytest.mark.parametrize("failure", ["no-pool", "no-fork", "worker-killed", "unpicklable"])
-def test_pool_failure_falls_back_to_serial_silently(
-        tmp_path: Path, pool: list[str], monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("failure", ["no-semaphores", "no-fork", "helper-killed", "unpicklable"])
+def test_helper_failure_falls_back_to_reading_here_silently(
+        tmp_path: Path, slow_parent: Readers, monkeypatch: pytest.MonkeyPatch,
         capfd: pytest.CaptureFixture[str], failure: str) -> None:
+    import multiprocessing.context
+
     paths = mixed_folder(tmp_path)
     expected = serial_load(monkeypatch, paths)
-    patches = {"no-pool": (concurrent.futures, "ProcessPoolExecutor", NoPool),
-               "no-fork": (concurrent.futures, "ProcessPoolExecutor", NoFork),
-               "worker-killed": (manifests, "_read_in_worker", _dying_read),
-               "unpicklable": (manifests, "_read_in_worker", _unpicklable_read)}
+    fork = multiprocessing.get_context("fork")
+    patches = {"no-semaphores": (type(fork), "Lock", _no_semaphores),
+               "no-fork": (multiprocessing.context.ForkProcess, "start", _no_fork),
+               **{name: (manifests, "_read_in_helper", read) for name, read
+                  in _failing_reads(manifests._read_in_helper).items()}}
     monkeypatch.setattr(*patches[failure])
     calls: list[tuple[int, int]] = []
     result = load_manifests(paths, progress=lambda *call: calls.append(call))
     assert result == expected
     assert calls == [(done, 6) for done in range(1, 7)]
     assert capfd.readouterr().err == ""
+    assert not multiprocessing.active_children()
+    if failure in ("helper-killed", "unpicklable"):
+        # The helper took b.yaml and never sent it: this process read it again.
+        assert str(tmp_path / "b.yaml") in slow_parent.helpers()
+        assert str(tmp_path / "b.yaml") in slow_parent.here
+    else:
+        assert slow_parent.started and not slow_parent.helpers()
