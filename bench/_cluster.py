@@ -27,7 +27,7 @@ SERVICES_PER_NAMESPACE = 100
 #: Call edges per service of the benchmark clusters: real shapes have about 3.5 (a comparable
 #: real cluster of 10,000 services has about 35,000 calls; the generator's sparse default, 1).
 DENSITY = 3.5
-#: The environment of a serial run: the manifest reader's process pool off.
+#: The environment of a serial run: the manifest reader's helper processes off.
 SERIAL = {"PLANNER_JOBS": "1"}
 
 

@@ -4,7 +4,7 @@ domain and the sinks), ``scan`` (read + inventory), ``graph`` (call graph), ``as
 verdict and data planes), ``plan`` (blocker rules, ordering and each step's what-if), ``report``
 (the report document as JSON), each also as ``<stage>_cpu``: the process's CPU time, which a
 busy machine disturbs far less than the wall clock; ``scan_workers_cpu``, the CPU time of the
-scan's parse workers; plus ``services``, ``edges``, ``steps`` and ``report_bytes``.
+scan's helper processes; plus ``services``, ``edges``, ``steps`` and ``report_bytes``.
 
 The stages run as ``planner report`` runs them (collector paused for the scan and the graph,
 ``service.run_pipeline``'s order); PLANNER_JOBS applies to the scan as it does to the CLI.
@@ -49,7 +49,7 @@ def main(folder: str) -> None:
     with service.paused_gc():
         scanned = service.scan(service.ManifestInput((folder,), recursive=True))
         now = stage("scan", now)
-        # The workers have exited when the scan returns, so their CPU time is counted.
+        # The helpers have exited when the scan returns, so their CPU time is counted.
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         times["scan_workers_cpu"] = (after.ru_utime + after.ru_stime
                                      - workers.ru_utime - workers.ru_stime)

@@ -3,7 +3,7 @@
 On the generated cluster (100 namespaces x 100 services, seed 7, 3.5 call edges per service
 unless --density says otherwise), fresh processes take turns: ``planner scan -o json`` and
 ``planner graph -o json`` (both writing their JSON to a pipe), each serial (PLANNER_JOBS=1:
-one process reads the YAML) and parallel (the default: a worker per core), and a stage-timing
+one process reads the YAML) and parallel (the default: a YAML reader per core), and a stage-timing
 process (bench/_stages.py) that times the scan and ``build_graph`` inside one run. Prints the
 best of each side and:
 - whole processes: (graph - scan) / scan, serial and parallel;
@@ -56,7 +56,7 @@ def main() -> None:
         })
     print(f"services {stages[0]['services']:.0f}, call edges {stages[0]['edges']:.0f}; best "
           f"of {args.runs}, sides taking turns (wall clock; CPU time of the process and its "
-          "workers)")
+          "helpers)")
     for name, runs in times.items():
         if name != "stages":
             print(f"  planner {name:<15} {best(runs):6.2f} s  (CPU {best(runs, 'cpu'):.2f} s)")

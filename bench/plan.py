@@ -60,7 +60,7 @@ def main() -> None:
     print(f"services {stages[0]['services']:.0f}, call edges {stages[0]['edges']:.0f}, steps "
           f"{stages[0]['steps']:.0f}, report {stages[0]['report_bytes'] / 2**20:.1f} MiB; "
           f"best of {args.runs}, sides taking turns (wall clock; CPU time of the process and "
-          "its workers)")
+          "its helpers)")
     for name, runs in times.items():
         if name != "stages":
             print(f"  planner {name:<25} {best(runs):6.2f} s  (CPU {best(runs, 'cpu'):.2f} s)")

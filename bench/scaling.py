@@ -4,7 +4,7 @@ and 20k services, in one run.
 Generated clusters of 10, 50, 100 and 200 namespaces x 100 services (seed 7, 3.5 call edges
 per service unless --density says otherwise). Each measurement is a fresh process
 (bench/_stages.py: the stages of ``planner report --json`` timed inside one serial run,
-PLANNER_JOBS=1, so the scan's worker pool does not blur the curve); the sizes take turns
+PLANNER_JOBS=1, so the scan's helper processes do not blur the curve); the sizes take turns
 within a round, in reverse order every other round. The 20k cluster runs once (it is long;
 --runs applies to the others). Prints each stage's seconds per size (the process's CPU time,
 which a busy machine disturbs far less, and the wall clock), its growth from one size to the

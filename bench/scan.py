@@ -66,7 +66,7 @@ def main() -> None:
         })
         files = len(list(folder.glob("*.yaml")))
     print(f"yaml: {files} files; best of {args.runs}, sides taking turns (wall clock; CPU time "
-          "of the process and its workers)")
+          "of the process and its helpers)")
     for name, runs in times.items():
         print(f"  {name:<34} {best(runs):6.2f} s  (CPU {best(runs, 'cpu'):.2f} s)")
     bare = best(times["bare CSafeLoader"])

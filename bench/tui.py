@@ -88,7 +88,7 @@ def main() -> None:
                                str(folder), "--launched", repr(time.time())], env)
             details.append(run.stdout.strip().splitlines()[-1])
             # The first paint, from launch: what a user waits for (not the teardown), and the
-            # CPU the process had used by then (its YAML workers' not included).
+            # CPU the process had used by then (its YAML helpers' not included).
             return Timed(float(details[-1].rsplit("since_launch=", 1)[1].split()[0]),
                          float(details[-1].rsplit("cpu=", 1)[1].split()[0]))
 
