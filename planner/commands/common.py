@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -317,10 +318,36 @@ def stdout_console() -> Console:
     """A Rich console for stdout (markup off: cluster strings are data)."""
     from rich.console import Console
 
+    if sys.stdout.isatty():
+        return Console(markup=False, highlight=False, emoji=False)
     # Piped output gets a fixed, wide layout (Rich would assume 80 columns) so tables in
     # files and CI logs keep one row per line; $COLUMNS still wins.
-    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140
-    return Console(markup=False, highlight=False, emoji=False, width=width)
+    width = None if os.environ.get("COLUMNS") else 140
+    return Console(markup=False, highlight=False, emoji=False, width=width,
+                   file=_TrimmedLines(sys.stdout))
+
+
+class _TrimmedLines:
+    """A text stream that drops the spaces ending a line: Rich pads wrapped cells and titles
+    with them, and output kept in files or committed (``planner plan > plan.txt``) would then
+    fail whitespace checks. Only for output that is no terminal, which Rich writes without
+    styles (on a terminal a padded cell may carry a background)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(_LINE_END_SPACES.sub("\n", text))
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)  # flush, fileno, encoding, ...
+
+
+_LINE_END_SPACES = re.compile(r"[ \t]+\n")
 
 
 def traffic_options(func: F) -> F:

@@ -410,8 +410,9 @@ def _commands() -> list[tuple[str, list[str]]]:
 
 
 def test_every_command_table_reads_at_80_columns(tmp_path: Path) -> None:
-    """At COLUMNS=80, on the sample clusters: no line past column 80, no cell cropped, and no
-    cell broken inside a word (``namespa`` / ``ce``) where a wider console shows it whole."""
+    """At COLUMNS=80, on the sample clusters: no line past column 80, no cell cropped, no
+    cell broken inside a word (``namespa`` / ``ce``) where a wider console shows it whole, and
+    no line ending in spaces."""
     problems: list[str] = []
     commands = [*_commands(), ("status shop", ["status", "-f", SHOP, "-R", "--out",
                                                str(tmp_path / "out"), "--journal",
@@ -426,5 +427,8 @@ def test_every_command_table_reads_at_80_columns(tmp_path: Path) -> None:
         problems += [f"{name}: past column 80: {line!r}" for line in narrow.splitlines()
                      if cell_len(line) > 80]
         problems += [f"{name}: cropped" for _ in range(narrow.count("…"))][:1]
+        # Output kept in a file must pass whitespace checks: no line ends in a space.
+        problems += [f"{name}: trailing space: {line!r}" for line in narrow.splitlines()
+                     if line != line.rstrip()][:1]
         problems += [f"{name}: {fold}" for fold in mid_word_folds(narrow, unbounded)]
     assert not problems, "\n".join(problems)
