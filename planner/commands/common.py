@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, overload
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeVar, cast, overload
 
 import click
 
@@ -323,8 +323,9 @@ def stdout_console() -> Console:
     # Piped output gets a fixed, wide layout (Rich would assume 80 columns) so tables in
     # files and CI logs keep one row per line; $COLUMNS still wins.
     width = None if os.environ.get("COLUMNS") else 140
-    return Console(markup=False, highlight=False, emoji=False, width=width,
-                   file=_TrimmedLines(sys.stdout))
+    # Rich writes, flushes and asks isatty() of its file: the wrapper has what it uses.
+    trimmed = cast("IO[str]", _TrimmedLines(sys.stdout))
+    return Console(markup=False, highlight=False, emoji=False, width=width, file=trimmed)
 
 
 class _TrimmedLines:
