@@ -263,7 +263,10 @@ def _row_protocol(path: str, what: str, i: int, labels: dict[str, Any],
                   default: str | None) -> str:
     """``http`` or ``tcp`` for one series: its metric name, else its ``request_protocol``,
     else the part of the file it came from; MetricsError when nothing says."""
-    name = labels.get("__name__")
+    name, proto = labels.get("__name__"), labels.get("request_protocol")
+    for label, value in (("__name__", name), ("request_protocol", proto)):
+        if value is not None and not isinstance(value, str):
+            raise MetricsError(f"{path}: {what}: series {i}: label {label} is not a string")
     if name in _TCP_METRICS:
         return TCP
     if name == REQUESTS_METRIC:
@@ -271,7 +274,6 @@ def _row_protocol(path: str, what: str, i: int, labels: dict[str, Any],
     if isinstance(name, str) and name.startswith("istio_tcp_"):
         raise MetricsError(f"{path}: {what}: series {i} is {name}, which counts bytes, not "
                            f"connections; save the {TCP_METRIC} query of docs/traffic.md")
-    proto = labels.get("request_protocol")
     if proto == TCP:
         return TCP
     if proto in _HTTP_PROTOCOLS:
@@ -363,6 +365,9 @@ def _decimal(value: Any, what: str, where: str) -> Decimal:
         raise MetricsError(f"{where}: {what} {value!r} is not a number")
     if not got.is_finite() or got < 0:
         raise MetricsError(f"{where}: {what} {value!r} is not a non-negative number")
+    if not math.isfinite(float(got)):
+        # Counts end up as floats: 1e400 would become inf, and inf - inf a NaN plaintext count.
+        raise MetricsError(f"{where}: {what} {value!r} is too large")
     return got
 
 
@@ -396,8 +401,9 @@ def _kiali(path: str, text: str) -> TrafficSnapshot:
     datas: list[dict[str, Any]] = []
     for i, edge in enumerate(edges_raw, 1):
         data = edge.get("data") if isinstance(edge, dict) else None
-        if not isinstance(data, dict) or data.get("source") not in nodes \
-                or data.get("target") not in nodes:
+        if not isinstance(data, dict) or not all(
+                isinstance(data.get(end), str) and data[end] in nodes
+                for end in ("source", "target")):
             raise MetricsError(f"{path}: Kiali edge {i} has no data.source/target naming "
                                "a node")
         datas.append(data)
@@ -505,9 +511,12 @@ class _KialiGraph:
             workload = onward.pop() if len(onward) == 1 else UNKNOWN
             return [(namespace, _kiali_name(node, "service"), workload, Decimal(1))]
         workload = _kiali_name(node, "workload", "app")
+        named = node.get("destServices") or []
+        if not isinstance(named, list):
+            raise MetricsError(f"{self.path}: Kiali node {node['id']}: destServices is not a "
+                               "list")
         services = sorted({(_str(s.get("namespace")) if s.get("namespace") else namespace,
-                            _str(s.get("name"))) for s in node.get("destServices") or []
-                           if isinstance(s, dict)})
+                            _str(s.get("name"))) for s in named if isinstance(s, dict)})
         if len(services) == 1:
             (ns, name), = services
             return [(ns, name, workload, Decimal(1))]
@@ -528,16 +537,23 @@ def _host_split(data: dict[str, Any], names: set[str]) -> list[tuple[str, Decima
     of ``names``."""
     parts: dict[str, Decimal] = {}
     responses = (data.get("traffic") or {}).get("responses")
-    for response in (responses or {}).values():
+    if not isinstance(responses, dict):
+        return []
+    for response in responses.values():
         hosts = response.get("hosts") if isinstance(response, dict) else None
-        for host, percent in (hosts or {}).items():
+        if not isinstance(hosts, dict):
+            continue
+        for host, percent in hosts.items():
             name = str(host).split(":", 1)[0].split(".", 1)[0]
             if name not in names:
                 return []
             try:
-                parts[name] = parts.get(name, Decimal(0)) + Decimal(str(percent))
+                got = Decimal(str(percent))
             except InvalidOperation:
                 return []
+            if not got.is_finite() or got < 0:
+                return []
+            parts[name] = parts.get(name, Decimal(0)) + got
     total = sum(parts.values(), Decimal(0))
     if total <= 0:
         return []
@@ -643,8 +659,10 @@ def _hubble_flow(path: str, line: int, flow: dict[str, Any],
                            "objects")
     ip = flow.get("IP")
     ip = ip if isinstance(ip, dict) else {}
-    key = (str(ip.get("source", "")), int(ports.get("source_port") or 0),
-           str(ip.get("destination", "")), int(ports.get("destination_port") or 0), protocol)
+    where = f"{path}:{line}: hubble export: l4.{proto_name}"
+    key = (str(ip.get("source", "")), _hubble_port(ports, "source_port", where),
+           str(ip.get("destination", "")), _hubble_port(ports, "destination_port", where),
+           protocol)
     reply = flow.get("is_reply", flow.get("reply"))
     l7 = flow.get("l7")
     request = False
@@ -659,8 +677,18 @@ def _hubble_flow(path: str, line: int, flow: dict[str, Any],
     if isinstance(svc, dict) and isinstance(svc.get("name"), str) and svc["name"]:
         service = svc["name"]
     return _Flow(key, reply if isinstance(reply, bool) else None, request,
-                 _hubble_endpoint(src, key[0], pods, by_ip),
-                 _hubble_endpoint(dst, key[2], pods, by_ip), service)
+                 _hubble_endpoint(src, key[0], pods, by_ip, f"{path}:{line}"),
+                 _hubble_endpoint(dst, key[2], pods, by_ip, f"{path}:{line}"), service)
+
+
+def _hubble_port(ports: dict[str, Any], key: str, where: str) -> int:
+    """A flow's port (0 when the flow has none); MetricsError for anything but a port number."""
+    value = ports.get(key)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise MetricsError(f"{where}.{key} {value!r} is not a port number")
+    return value
 
 
 def _url_service(url: Any) -> str:
@@ -674,12 +702,15 @@ def _url_service(url: Any) -> str:
 
 def _hubble_endpoint(endpoint: dict[str, Any], ip: str,
                      pods: dict[tuple[str, str], SeenPod],
-                     by_ip: dict[str, tuple[str, str]]) -> tuple[str, str, str]:
+                     by_ip: dict[str, tuple[str, str]], where: str) -> tuple[str, str, str]:
     """(namespace, name, IP): Cilium's workload name when the export has one, else the pod
     name (recorded in ``pods`` with its labels, to be mapped to its workload through the
     scanned inventory, and in ``by_ip``); an endpoint named by neither gets an empty name,
     resolved later by its IP; world, host and other reserved peers are ``unknown``."""
-    raw_labels = [str(label) for label in endpoint.get("labels") or []]
+    listed = endpoint.get("labels") or []
+    if not isinstance(listed, list):
+        raise MetricsError(f"{where}: hubble export: endpoint labels are not a list")
+    raw_labels = [str(label) for label in listed]
     labels = tuple(sorted(label[4:] for label in raw_labels if label.startswith("k8s:")))
     namespace = endpoint.get("namespace")
     if not isinstance(namespace, str) or not namespace:
@@ -773,7 +804,8 @@ def _linkerd(path: str, text: str) -> TrafficSnapshot:
         raise MetricsError(f"{path}: linkerd viz edges JSON must be a list of edges")
     edges: list[ObservedEdge] = []
     for i, row in enumerate(doc, 1):
-        if not isinstance(row, dict) or not row.get("dst") or not row.get("dst_namespace"):
+        if not isinstance(row, dict) or not all(
+                isinstance(row.get(key), str) and row[key] for key in ("dst", "dst_namespace")):
             raise MetricsError(f"{path}: linkerd edge {i} has no dst/dst_namespace")
         # Edges come from the client side only (tcp_open_connections, direction outbound):
         # proof that the traffic exists, never of Istio mTLS. dst is a workload (deployment,

@@ -163,6 +163,28 @@ def test_window_from_seconds() -> None:
         "7d", "1h", "10m", "90s", "unknown"]
 
 
+def _hubble_flow(**tcp: Any) -> str:
+    return json.dumps({"flow": {
+        "verdict": "FORWARDED", "IP": {"source": "10.0.0.1", "destination": "10.0.0.2"},
+        "l4": {"TCP": {"source_port": 40112, "destination_port": 8080, **tcp}},
+        "source": {"namespace": "shop", "pod_name": "web-0"},
+        "destination": {"namespace": "shop", "pod_name": "api-0"}}})
+
+
+def _kiali_graph(dest_services: Any) -> str:
+    return json.dumps({"duration": 600, "elements": {
+        "nodes": [{"data": {"id": "n1", "nodeType": "workload", "namespace": "shop",
+                            "workload": "web"}},
+                  {"data": {"id": "n2", "nodeType": "workload", "namespace": "shop",
+                            "workload": "api", "destServices": dest_services}}],
+        "edges": [{"data": {"source": "n1", "target": "n2",
+                            "traffic": {"protocol": "http", "rates": {"http": "1"}}}}]}})
+
+
+_CSV_HEADER = ("source_namespace,source_workload,destination_namespace,destination_service,"
+               "requests,mtls_share\n")
+
+
 @pytest.mark.parametrize(("name", "content", "fmt", "expected"), [
     ("bad.csv", "source_namespace,source_workload\n", None, "bad.csv:1: expected header"),
     ("bad.csv", "source_namespace,source_workload,destination_namespace,destination_service,"
@@ -203,6 +225,29 @@ def test_window_from_seconds() -> None:
     ("x.json", "", None, "empty traffic export"),
     ("x.json", "{}", "yaml", "unknown traffic format 'yaml'"),
     ("x.json", "{oops", "kiali", "kiali export: malformed JSON"),
+    # Values of the wrong type or size in a well-formed file: the file's error, never an
+    # internal one (1e400 requests would count as inf, and the plaintext count as NaN).
+    ("flows.jsonl", _hubble_flow(source_port="inf"), "hubble",
+     "flows.jsonl:1: hubble export: l4.TCP.source_port 'inf' is not a port number"),
+    ("flows.jsonl", _hubble_flow(destination_port=[1]), "hubble",
+     "l4.TCP.destination_port [1] is not a port number"),
+    ("flows.jsonl", _hubble_flow(destination_port=70000), "hubble",
+     "l4.TCP.destination_port 70000 is not a port number"),
+    ("flows.jsonl", _hubble_flow().replace('"pod_name": "web-0"', '"labels": 1.5'), "hubble",
+     "flows.jsonl:1: hubble export: endpoint labels are not a list"),
+    ("kiali.json", _kiali_graph(5), None, "Kiali node n2: destServices is not a list"),
+    ("kiali.json", _kiali_graph([]).replace('"source": "n1"', '"source": {"a": 1}'), None,
+     "Kiali edge 1 has no data.source/target naming a node"),
+    ("kiali.json", _kiali_graph([]).replace('"duration": 600', '"duration": "1e400"'), None,
+     "duration '1e400' is too large"),
+    ("prom.json", '[{"metric": {"__name__": [1], "connection_security_policy": "none"}, '
+     '"value": [1, "3"]}]', None, "series 1: label __name__ is not a string"),
+    ("prom.json", '[{"metric": {"request_protocol": {}, "connection_security_policy": "none"}, '
+     '"value": [1, "3"]}]', None, "series 1: label request_protocol is not a string"),
+    ("bad.csv", _CSV_HEADER + "a,b,c,d,1e400,0.5\n", None, "bad.csv:2: requests '1e400' is too "
+     "large"),
+    ("linkerd.json", '[{"src": "a", "dst": {"x": 1}, "dst_namespace": "b"}]', None,
+     "linkerd edge 1 has no dst/dst_namespace"),
 ])
 def test_bad_files(tmp_path: Path, name: str, content: str, fmt: str | None,
                    expected: str) -> None:
@@ -214,6 +259,19 @@ def test_bad_files(tmp_path: Path, name: str, content: str, fmt: str | None,
     assert "\n" not in message
     assert message.startswith(str(path))
     assert expected in message
+
+
+def test_unusable_kiali_host_percentages_leave_the_service_unknown(tmp_path: Path) -> None:
+    """A host split with percentages that are no finite number is not used (the edge is
+    counted as Service unknown, with a note), rather than raising a decimal error."""
+    graph = json.loads(_kiali_graph([{"name": "api"}, {"name": "api-v2"}]))
+    graph["elements"]["edges"][0]["data"]["traffic"]["responses"] = {
+        "200": {"hosts": {"api": "NaN", "api-v2": "50"}}}
+    path = tmp_path / "kiali.json"
+    path.write_text(json.dumps(graph))
+    snap = load_traffic_export(str(path))
+    assert [e.destination_service for e in snap.edges] == [UNKNOWN]
+    assert any("no host split" in note for note in snap.notes)
 
 
 def test_unreadable_files(tmp_path: Path) -> None:

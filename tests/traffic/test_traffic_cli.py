@@ -183,3 +183,18 @@ def test_usage_errors(tmp_path: Path) -> None:
                                       str(tmp_path / "missing.csv")])
     assert result.exit_code == ExitCode.METRICS_ERROR
     assert result.output.startswith("planner: error:")
+
+
+def test_a_malformed_flow_is_one_line_and_exit_6(tmp_path: Path) -> None:
+    """A Hubble export whose port is no number stops every command that reads traffic with
+    the file's one-line error and METRICS_ERROR, not an internal error (exit 1)."""
+    path = tmp_path / "flows.json"
+    path.write_text(json.dumps({"flow": {
+        "verdict": "FORWARDED", "IP": {"source": "10.0.0.1", "destination": "10.0.0.2"},
+        "l4": {"TCP": {"source_port": "x", "destination_port": 8080}},
+        "source": {"namespace": "shop"}, "destination": {"namespace": "shop"}}}))
+    for command in ("traffic", "graph", "plan"):
+        result = CliRunner().invoke(cli, [command, "-f", SHOP, "-R", "--traffic", str(path)])
+        assert result.exit_code == ExitCode.METRICS_ERROR, result.output
+        assert result.stderr == (f"planner: error: {path}:1: hubble export: "
+                                 "l4.TCP.source_port 'x' is not a port number\n")
