@@ -4,6 +4,9 @@ and the kubernetes client and Textual are imported only by the commands that use
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -30,8 +33,38 @@ COMMANDS: dict[str, str] = {
 }
 
 
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Click's own errors (a bad flag, a bad value, a missing argument), raised while parsing
+    the command line or by a command, as the one stderr line every planner error is
+    (docs/exit-codes.md), with Click's exit code (2 for usage). The help printed for a bare
+    ``planner`` stays help."""
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise
+    except click.ClickException as err:
+        from planner.untrusted import one_line
+
+        ctx = getattr(err, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        click.echo(f"planner: error: {one_line(err.format_message().rstrip('.'))}{hint}",
+                   err=True)
+        sys.exit(err.exit_code)
+
+
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported when first used."""
+    """A group whose subcommands are imported when first used, and whose Click errors are
+    one line (:func:`_one_line_errors`)."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        with _one_line_errors():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _one_line_errors():
+            return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)

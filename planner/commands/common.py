@@ -82,7 +82,7 @@ def handle_errors(func: F) -> F:
             echo_diagnostics(getattr(err, "details", ()))  # NoUsableInput: why, per document
             fail(str(err), exit_code_for(err))
         except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise  # Click prints these itself, with its own exit codes (2 for usage)
+            raise  # planner.cli prints these in one line, with Click's exit codes (2 for usage)
         except KeyboardInterrupt:
             click.echo("planner: interrupted", err=True)
             sys.exit(130)
