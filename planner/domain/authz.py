@@ -16,7 +16,9 @@ Membership`), and returns an :class:`AuthzProposal`:
   controller without a sidecar), with what to do: an enforced policy would deny them;
 * service accounts shared by several workloads, which a principal cannot tell apart, with the
   per-workload ServiceAccounts and Deployment changes that would, and how many callers the
-  policies could then tell apart.
+  policies could then tell apart;
+* where no policy can act: the namespaces the plan keeps outside the mesh and the workloads
+  left out of an enrolled one (their pods have no proxy to enforce a policy), with why.
 
 Kubelet probes and scrapes that STRICT lets through (rewritten probes, merged metrics) reach
 the proxy's own ports, not the application's, and are left out.
@@ -33,6 +35,7 @@ from planner.domain import policy
 from planner.domain.graph import APISERVER, INGRESS_PREFIX, INTERNET, KUBELET, CallGraph, Edge
 from planner.domain.inventory import Inventory, Workload
 from planner.domain.membership import (
+    CallerFates,
     Membership,
     backend_ports,
     benign_plaintext,
@@ -127,6 +130,9 @@ class AuthzProposal:
     #: (workload key, why): a policy without one would apply to the whole namespace, one
     #: whose labels other workloads share would deny those workloads' callers.
     unselectable: tuple[tuple[str, str], ...] = ()
+    #: Where no policy can act (namespace or workload key, why): namespaces with workloads
+    #: that the plan keeps outside the mesh, and workloads outside it in enrolled namespaces.
+    outside: tuple[tuple[str, str], ...] = ()
 
     @property
     def objects(self) -> tuple[Mapping[str, Any], ...]:
@@ -201,7 +207,20 @@ def authorization_policies(inventory: Inventory, graph: CallGraph, members: Memb
         and w.ref.key not in with_calls))
     return AuthzProposal(tuple(policies), unexpressible, shared,
                          _split(inventory, policies, shared, trust_domain), uncalled, enforce,
-                         trust_domain, tuple(unselectable))
+                         trust_domain, tuple(unselectable), _outside(inventory, members))
+
+
+def _outside(inventory: Inventory, members: Membership) -> tuple[tuple[str, str], ...]:
+    """The namespaces holding workloads that the plan keeps outside the mesh, then the
+    workloads outside it in enrolled namespaces, each with why: no proxy there enforces a
+    policy, so none is proposed."""
+    fates = CallerFates(inventory, members)
+    namespaces = sorted({w.namespace for w in inventory.workloads
+                         if not members.enrolled(w.namespace)})
+    workloads = sorted((w.ref.key, fate[1]) for w in inventory.workloads
+                       if members.enrolled(w.namespace)
+                       and not (fate := fates.of(w.ref.key))[0])
+    return tuple([(ns, members.reasons.get(ns, "")) for ns in namespaces] + workloads)
 
 
 def _workload(inventory: Inventory, node_id: str) -> Workload | None:

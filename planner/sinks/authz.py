@@ -69,6 +69,7 @@ def authz_document(proposal: AuthzProposal) -> dict[str, Any]:
         "uncalled": list(proposal.uncalled),
         "unselectable": [{"workload": key, "reason": why}
                          for key, why in proposal.unselectable],
+        "outside": [{"scope": scope, "reason": why} for scope, why in proposal.outside],
     })
 
 
@@ -105,6 +106,10 @@ def summary_lines(proposal: AuthzProposal) -> list[str]:
         lines.append(f"no policy for {len(proposal.uncalled)} workloads without known callers "
                      "(an ALLOW policy without rules denies everything): "
                      + clean(", ".join(proposal.uncalled)))
+    for scope, why in proposal.outside:
+        what = scope if "/" in scope else f"the workloads of namespace {scope}"
+        lines.append(f"no policy for {clean(what)}: outside the mesh once the plan is done "
+                     f"({clean(why)}), so no proxy there would enforce one")
     return lines
 
 

@@ -212,3 +212,29 @@ def test_istio_ingress_gateway_is_allowed_by_its_principal(tmp_path: Path,
     else:
         [entry] = missing
         assert "not in the input" in entry.action and gateway in entry.action
+
+
+def test_where_no_policy_can_act_is_said_with_why(tmp_path: Path) -> None:
+    """The namespaces the plan keeps outside the mesh and the workloads left out of an enrolled
+    one get no policy (no proxy would enforce it): each is listed with why, in JSON and as a
+    comment, so an input kept wholly outside does not print '0 AuthorizationPolicies' alone."""
+    proposal = _proposal(tmp_path)
+    outside = dict(proposal.outside)
+    assert list(outside) == ["legacy", "DaemonSet/web/node-agent"]
+    assert outside["legacy"] == "opted out by its namespace labels"
+    assert "hostNetwork" in outside["DaemonSet/web/node-agent"]
+    assert not {p.workload for p in proposal.policies} & {
+        "Deployment/legacy/old-client", "DaemonSet/web/node-agent"}
+    assert json.loads(authz_json(proposal))["outside"] == [
+        {"scope": scope, "reason": why} for scope, why in proposal.outside]
+    assert ("# no policy for the workloads of namespace legacy: outside the mesh once the plan "
+            "is done (opted out by its namespace labels), so no proxy there would enforce "
+            "one\n") in authz_yaml(proposal)
+    only_legacy = tmp_path / "legacy.yaml"
+    only_legacy.write_text(yaml.safe_dump_all(
+        d for d in yaml.safe_load_all((tmp_path / "cluster.yaml").read_text())
+        if d["metadata"].get("namespace", d["metadata"]["name"]) == "legacy"))
+    done = CliRunner().invoke(cli, ["authz", "-f", str(only_legacy)])
+    assert done.exit_code == 0, done.output
+    assert done.stdout.splitlines()[1].startswith(
+        "# no policy for the workloads of namespace legacy: outside the mesh")
