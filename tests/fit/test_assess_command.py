@@ -44,6 +44,17 @@ def test_table_shows_verdict_factors_unknowns_and_costs() -> None:
         assert text in out
 
 
+def test_wide_says_per_cost_line_whether_the_profile_set_its_figures() -> None:
+    """docs/profile.md: -o wide shows beside every cost line whether its per-proxy figures
+    are the profile's or the defaults; the default table leaves that column out."""
+    args = ("assess", "-f", str(SAMPLES / "tiny"), "--profile",
+            str(SAMPLES / "profiles" / "example.yaml"))
+    wide = CliRunner(env={"COLUMNS": "200"}).invoke(cli, [*args, "-o", "wide"])
+    assert wide.exit_code == ExitCode.OK
+    assert "100m CPU, 128 MiB each (profile costs)" in wide.stdout
+    assert "(profile costs)" not in invoke(*args)[1]
+
+
 def test_flags_answer_the_profile_questions() -> None:
     code, out, _ = invoke("assess", "-f", str(SAMPLES / "tiny"), "--compliance-mtls",
                           "--no-observability-needed", "--platform-engineers", "1", "-o", "json")
