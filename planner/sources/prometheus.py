@@ -70,7 +70,9 @@ def resolve_bearer_token(token_file: str | None = None,
             with open(token_file, encoding="utf-8") as fh:
                 token = fh.read().strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise MetricsError(f"{token_file}: cannot read Prometheus token: "
+            # "token file", not "token:": the message passes the credential redaction, which
+            # would take the reason after "token:" for a token and print "REDACTED a directory".
+            raise MetricsError(f"{token_file}: cannot read the Prometheus token file: "
                                f"{_os_reason(exc)}") from exc
         if not token:
             raise MetricsError(f"{token_file}: Prometheus token file is empty")

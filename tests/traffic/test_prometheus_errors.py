@@ -161,7 +161,7 @@ def test_resolve_bearer_token(tmp_path: Path) -> None:
     assert resolve_bearer_token(str(token_file), {TOKEN_ENV: "from-env"}) == "from-file"
     assert resolve_bearer_token(None, {TOKEN_ENV: " from-env "}) == "from-env"
     assert resolve_bearer_token(None, {}) is None
-    with pytest.raises(MetricsError, match="cannot read Prometheus token"):
+    with pytest.raises(MetricsError, match="cannot read the Prometheus token file"):
         resolve_bearer_token(str(tmp_path / "missing"), {})
     (tmp_path / "empty").write_text("\n")
     with pytest.raises(MetricsError, match="token file is empty"):

@@ -198,3 +198,16 @@ def test_a_malformed_flow_is_one_line_and_exit_6(tmp_path: Path) -> None:
         assert result.exit_code == ExitCode.METRICS_ERROR, result.output
         assert result.stderr == (f"planner: error: {path}:1: hubble export: "
                                  "l4.TCP.source_port 'x' is not a port number\n")
+
+
+def test_an_unreadable_token_file_says_why(tmp_path: Path) -> None:
+    """The reason a token file cannot be read reaches the user whole: errors pass the
+    credential redaction, which took the reason after "token:" for a token."""
+    for path, why in ((tmp_path / "missing", "No such file or directory"),
+                      (tmp_path, "Is a directory")):
+        result = CliRunner().invoke(cli, ["traffic", "-f", SHOP, "-R", "--prometheus",
+                                          "http://127.0.0.1:9", "--prometheus-token-file",
+                                          str(path)])
+        assert result.exit_code == ExitCode.METRICS_ERROR
+        assert result.stderr == (f"planner: error: {path}: cannot read the Prometheus token "
+                                 f"file: {why}\n")
