@@ -151,7 +151,7 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
         result = _result(inventory, spec.label, loaded.diagnostics, loaded.invalid, spec.strict)
         rejected = {d.source for d in inventory.diagnostics if d.severity is Severity.ERROR}
         if result.invalid and all(doc.source in rejected for doc in loaded.documents):
-            from planner.domain.redact import redact_text
+            from planner.domain.redact import redact_message
             from planner.errors import NoUsableInput
 
             # A plan of nothing would read as "nothing to do"; exit 4 says the input is unusable.
@@ -159,11 +159,11 @@ def scan(spec: InputSpec, *, progress: Progress | None = None,
             # listed, then summed up. Redacted here: the TUI shows the message as it is.
             errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
             if len(errors) == 1:
-                raise NoUsableInput(redact_text(errors[0].located), tuple(
-                    redact_text(str(d)) for d in result.diagnostics if d is not errors[0]))
+                raise NoUsableInput(redact_message(errors[0].located), tuple(
+                    redact_message(str(d)) for d in result.diagnostics if d is not errors[0]))
             raise NoUsableInput(
                 f"no usable document in {spec.label}: all {result.invalid} invalid",
-                tuple(redact_text(str(d)) for d in result.diagnostics))
+                tuple(redact_message(str(d)) for d in result.diagnostics))
         return result
 
     from planner.sources.kube import SCAN_KINDS, KubeTarget, scan_cluster

@@ -14,7 +14,7 @@ import click
 
 from planner.commands.completion import complete_namespace
 from planner.commands.process import keep_until_exit
-from planner.domain.redact import redact_text
+from planner.domain.redact import redact_message
 from planner.errors import (
     ApplyError,
     ClusterError,
@@ -59,7 +59,7 @@ def exit_code_for(err: PlannerError) -> ExitCode:
 def fail(message: str, code: ExitCode) -> None:
     """Print ``planner: error: MESSAGE`` on stderr and exit with ``code``. A message can quote
     input (a URL, a line of a file): its credentials are redacted like the output's."""
-    click.echo(f"planner: error: {one_line(redact_text(message))}", err=True)
+    click.echo(f"planner: error: {one_line(redact_message(message))}", err=True)
     sys.exit(int(code))
 
 
@@ -67,7 +67,7 @@ def echo_diagnostics(diagnostics: Iterable[object]) -> None:
     """Diagnostics on stderr, one line each, redacted like the output: every path that prints
     them (a scan, an input with no usable document) goes through here."""
     for diagnostic in diagnostics:
-        click.echo(f"planner: {one_line(redact_text(str(diagnostic)))}", err=True)
+        click.echo(f"planner: {one_line(redact_message(str(diagnostic)))}", err=True)
 
 
 def handle_errors(func: F) -> F:

@@ -16,6 +16,8 @@ The rule (README, "Credentials"):
    ``?access_token=x``, properties files, YAML and JSON lines).
 3. The password of a URL (``postgres://admin:PASSWORD@db``) is replaced; the user name stays.
 4. HTTP credentials after ``Bearer`` or ``Basic`` are replaced.
+5. An error or diagnostic line is judged after the location it starts with (the file, line and
+   document): a file's name is no secret's (:func:`redact_message`).
 
 Addresses survive: a URL keeps its scheme, host, port and path, so the call graph finds the
 same calls in redacted text. A colon with no space before a port number (``key.team:8080``,
@@ -131,15 +133,21 @@ def _flag(match: re.Match[str]) -> str:
     return _keep_head(match) if says_secret(match.group("key")) else match.group(0)
 
 
+def _url_credentials(text: str) -> str:
+    """``text`` with URL passwords and HTTP credentials replaced (rules 3 and 4)."""
+    if "@" in text:
+        text = _URL_PASSWORD.sub(_keep_head, text)
+    if "Bearer" in text or "Basic" in text:
+        text = _HTTP_AUTH.sub(_keep_head, text)
+    return text
+
+
 def redact_text(text: str) -> str:
     """``text`` with every secret it shows replaced (rules 2 to 4 of the module docstring)."""
     lower = text.lower()
     if _HINT.search(lower) is None:
         return text
-    if "@" in text:
-        text = _URL_PASSWORD.sub(_keep_head, text)
-    if "Bearer" in text or "Basic" in text:
-        text = _HTTP_AUTH.sub(_keep_head, text)
+    text = _url_credentials(text)
     if _NAME_HINT.search(lower) is None:
         return text
     if "=" in text or ":" in text:
@@ -148,6 +156,24 @@ def redact_text(text: str) -> str:
     if "-" in text:
         text = _FLAG_VALUE.sub(_flag, text)
     return text
+
+
+# Where a message is about: a diagnostic's severity, then a path without spaces, its line and
+# its document (``error: app.yaml:5 (document 2, item 3)``), before ``": "``.
+_LOCATION = re.compile(r"(?:(?:error|warning|info): )?[^\s:]+(?::\d+)?"
+                       r"(?: \(document \d+(?:, item \d+)?\))?(?=: )")
+
+
+def redact_message(text: str) -> str:
+    """A message ``[SEVERITY: ]WHERE: WHAT`` (an error or diagnostic line) with
+    :func:`redact_text` applied to WHAT, and to WHERE only rules 3 and 4: WHERE names a file
+    the user gave, whose name is no secret's, and read as ``name: value`` a file such as
+    ``api-key.yaml`` or ``db-password.csv`` swallowed the message (``api-key.yaml:
+    REDACTED``)."""
+    where = _LOCATION.match(text)
+    if where is None:
+        return redact_text(text)
+    return _url_credentials(where.group(0)) + redact_text(text[where.end():])
 
 
 def redact_value(name: str, value: str) -> str:

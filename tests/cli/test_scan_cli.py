@@ -282,3 +282,21 @@ def test_one_diagnostic_shape_with_and_without_strict(tmp_path: Path) -> None:
     assert strict.stderr.splitlines() == [skipped_error]
     warning = f"planner: warning: {path}:10 (document 3): duplicate ConfigMap"
     assert any(line.startswith(warning) for line in skipped.stderr.splitlines()), skipped.stderr
+
+
+def test_error_lines_keep_file_names_whatever_they_say(tmp_path: Path) -> None:
+    """A file named like a credential (api-key.yaml, secret.yaml) is where the error is, not a
+    secret: its line says what is wrong instead of 'api-key.yaml: REDACTED'."""
+    (tmp_path / "api-key.yaml").write_bytes(b"\x00\x01binary")
+    (tmp_path / "secret.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n"
+                                          "spec: {ports: [{port: '80'}]}\n")
+    binary = CliRunner().invoke(cli, ["scan", "-f", str(tmp_path / "api-key.yaml")])
+    assert binary.exit_code == ExitCode.INPUT_ERROR
+    assert binary.stderr == (f"planner: error: {tmp_path / 'api-key.yaml'}: binary file "
+                             "(contains NUL bytes), not a manifest\n")
+    invalid = CliRunner().invoke(cli, ["scan", "-f", str(tmp_path / "secret.yaml"),
+                                       "-f", str(TINY)])
+    assert invalid.exit_code == ExitCode.INVALID_INPUT
+    assert invalid.stderr.splitlines()[0] == (
+        f"planner: error: {tmp_path / 'secret.yaml'}:1 (document 1): Service default/a: "
+        "spec.ports[0].port must be an integer, got string '80'")

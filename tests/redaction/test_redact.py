@@ -9,6 +9,7 @@ from planner.domain.addresses import find_addresses
 from planner.domain.redact import (
     REDACTED,
     redact_map,
+    redact_message,
     redact_strings,
     redact_text,
     redact_value,
@@ -114,3 +115,22 @@ def test_a_host_named_like_a_secret_keeps_its_port_but_a_secret_does_not() -> No
     assert redact_text("token.auth:8443") == "token.auth:8443"
     assert redact_text("password:hunter2") == "password:REDACTED"
     assert redact_text("api_key: 8443") == "api_key: REDACTED"
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    # a file named like a secret is where the message is about, not a secret's name
+    ("api-key.yaml: binary file (contains NUL bytes), not a manifest", None),
+    ("error: secret.yaml:4 (document 2, item 3): Service default/a: spec.ports[0].port must "
+     "be an integer, got string '80'", None),
+    ("token.csv:2: requests 'x' is not a number", None),
+    ("/srv/secret: cannot read: Permission denied", None),
+    ("warning: db-password.yaml:1 (document 1): duplicate Service default/a", None),
+    # what the message quotes is still redacted; so is a URL password wherever it stands
+    ("app.yaml:3 (document 1): YAML syntax error near 'password: hunter2'",
+     "app.yaml:3 (document 1): YAML syntax error near 'password: REDACTED'"),
+    ("http://admin:hunter2@prom:9090: connection refused",
+     "http://admin:REDACTED@prom:9090: connection refused"),
+    ("no location here, token: abc", "no location here, token: REDACTED"),
+])
+def test_messages_keep_their_location(message: str, expected: str | None) -> None:
+    assert redact_message(message) == (message if expected is None else expected)
