@@ -71,6 +71,7 @@ def what_if(spec: InputSpec, output: str, strict_ns: tuple[str, ...],
     if not (strict_ns or permissive_ns or workloads):
         raise click.UsageError("give at least one change: --strict NS, --permissive NS or "
                                "--workload KIND/NS/NAME")
+    _refuse_two_modes(strict_ns, permissive_ns, workloads)
     analysis = run_analysis(spec, root_namespace=root_namespace, profile_path=profile_path)
     if traffic is not None:
         analysis = observe(analysis, traffic)
@@ -91,3 +92,21 @@ def what_if(spec: InputSpec, output: str, strict_ns: tuple[str, ...],
     exit_if_invalid(analysis.scan)
     if result.breaking:
         sys.exit(int(ExitCode.FINDINGS))
+
+
+def _refuse_two_modes(strict_ns: tuple[str, ...], permissive_ns: tuple[str, ...],
+                      workloads: tuple[str, ...]) -> None:
+    """One namespace or workload given two modes names one PeerAuthentication twice: there is
+    no such state to simulate, so it is a usage error rather than one mode silently winning."""
+    both = sorted(set(strict_ns) & set(permissive_ns))
+    if both:
+        raise click.UsageError(f"--strict {both[0]} and --permissive {both[0]}: one namespace "
+                               "cannot be both; give one of them")
+    modes: dict[str, set[str]] = {}
+    for change in workloads:
+        target, _, mode = change.partition("=")
+        modes.setdefault(target, set()).add(mode.upper() or "PERMISSIVE")
+    twice = sorted(target for target, found in modes.items() if len(found) > 1)
+    if twice:
+        raise click.UsageError(f"--workload {twice[0]} is given two modes "
+                               f"({', '.join(sorted(modes[twice[0]]))}); give one")

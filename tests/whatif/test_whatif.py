@@ -155,6 +155,12 @@ def test_output_is_deterministic_and_markdown_says_the_same() -> None:
     (("--workload", "Deployment/shop/none"), ExitCode.INPUT_ERROR, "no Deployment shop/none"),
     (("--workload", "Deployment/storefront/web=LOOSE"), ExitCode.INPUT_ERROR, "mode must be"),
     ((), ExitCode.USAGE, "give at least one change"),
+    # One PeerAuthentication in two modes is no state to simulate (PERMISSIVE used to win).
+    (("--strict", "catalog", "--permissive", "catalog"), ExitCode.USAGE,
+     "--strict catalog and --permissive catalog: one namespace cannot be both"),
+    (("--workload", "Deployment/storefront/web=strict", "--workload",
+      "Deployment/storefront/web"), ExitCode.USAGE,
+     "--workload Deployment/storefront/web is given two modes (PERMISSIVE, STRICT)"),
 ])
 def test_bad_arguments(args: tuple[str, ...], code: int, message: str) -> None:
     result = run("-f", SHOP, "-R", *args)
