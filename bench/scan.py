@@ -29,6 +29,7 @@ from _cluster import (
     density_of,
     density_option,
     generated_cluster,
+    parallel_throughput,
     planner_argv,
     ratio_line,
     run_process,
@@ -50,6 +51,7 @@ def main() -> None:
     density_option(parser)
     args = parser.parse_args()
     compile_bytecode()
+    throughput = [parallel_throughput()]
     with generated_cluster("yaml", density=density_of(args)) as folder:
         def planner(env: dict[str, str] | None, *argv: str) -> Timed:
             return run_process(planner_argv(*argv, "-f", str(folder)), env)
@@ -65,8 +67,11 @@ def main() -> None:
                                                                  "json"),
         })
         files = len(list(folder.glob("*.yaml")))
+    throughput.append(parallel_throughput())
     print(f"yaml: {files} files; best of {args.runs}, sides taking turns (wall clock; CPU time "
           "of the process and its helpers)")
+    print("two processes at once did x{:.2f} and x{:.2f} the work of one, before and after "
+          "(2.00: two free cores; the parallel figures depend on it)".format(*throughput))
     for name, runs in times.items():
         print(f"  {name:<34} {best(runs):6.2f} s  (CPU {best(runs, 'cpu'):.2f} s)")
     bare = best(times["bare CSafeLoader"])
