@@ -453,5 +453,9 @@ class Inventory:
         return tuple(o for o in self.istio if o.ref.kind == kind)
 
     def pods_total(self) -> int:
-        """Pods the cluster runs: the sum of replicas (a CronJob or Job counts its parallelism)."""
-        return sum(w.replicas for w in self.workloads)
+        """Pods the cluster runs: the sum of replicas (a CronJob or Job counts its parallelism),
+        a DaemonSet's times the Node objects (one pod when there are none), as the cost
+        estimate counts them."""
+        nodes = max(len(self.nodes), 1)
+        return sum(w.replicas * nodes if w.ref.kind == "DaemonSet" else w.replicas
+                   for w in self.workloads)

@@ -38,7 +38,10 @@ def render_inventory(console: Console, result: ScanResult, wide: bool = False) -
     for kind in WORKLOAD_KINDS:
         if kinds[kind]:
             kind_table.add_row(kind, str(kinds[kind]))
-    kind_table.add_row(plain("pods (replicas)", style="dim"), str(inv.pods_total()))
+    daemons = ("" if not kinds["DaemonSet"] else
+               f"; DaemonSets x {len(inv.nodes)} node(s)" if inv.nodes else
+               "; DaemonSets x 1: no Node objects")
+    kind_table.add_row(plain(f"pods (replicas{daemons})", style="dim"), str(inv.pods_total()))
     console.print(kind_table)
 
     svc_types = Counter(s.type for s in inv.services)

@@ -300,3 +300,16 @@ def test_error_lines_keep_file_names_whatever_they_say(tmp_path: Path) -> None:
     assert invalid.stderr.splitlines()[0] == (
         f"planner: error: {tmp_path / 'secret.yaml'}:1 (document 1): Service default/a: "
         "spec.ports[0].port must be an integer, got string '80'")
+
+
+def test_pods_count_a_daemonset_once_per_node() -> None:
+    """scan and the report's inventory count the pods a DaemonSet runs as the cost estimate
+    does, one per Node object (shop: 2 DaemonSets on 2 nodes), so no two figures for the
+    same pods; without Node objects the scan says it counted one each."""
+    scan = CliRunner(env={"COLUMNS": "120"}).invoke(cli, ["scan", "-f", str(SHOP), "-R"])
+    assert "│ pods (replicas; DaemonSets x 2 node(s)) │    44 │" in scan.stdout
+    report = json.loads(CliRunner().invoke(cli, ["report", "-f", str(SHOP), "-R"]).stdout)
+    assert report["inventory"]["pods"] == report["assessment"]["costs"]["pods"] == 44
+    without_nodes = CliRunner(env={"COLUMNS": "120"}).invoke(
+        cli, ["scan", "-f", str(SHOP / "monitoring"), "-R"])
+    assert "pods (replicas; DaemonSets x 1: no Node objects)" in without_nodes.stdout
