@@ -855,4 +855,18 @@ def suppressions(analysis: Analysis, ignore: Sequence[str] = ()) -> tuple[Suppre
         except SuppressionError as err:
             raise InputError(f"--ignore {err}") from None
     profile = getattr(analysis.profile, "ignore", ())
+    _refuse_unknown_codes((*flags, *profile))
     return (*annotation_suppressions(analysis.scan.inventory), *flags, *profile)
+
+
+def _refuse_unknown_codes(accepted: Sequence[Suppression]) -> None:
+    """An ``--ignore`` or profile entry whose code no rule has would suppress nothing, and a
+    typo (``MP2O5``) would leave the gate failing without saying why: ``InputError``."""
+    from planner.errors import InputError
+    from planner.rules.registry import CATALOGUE
+
+    codes = {info.code for info in CATALOGUE}
+    for suppression in accepted:
+        if suppression.code not in codes:
+            raise InputError(f"{suppression.origin}: no rule has the code {suppression.code} "
+                             "(planner rules list shows them)")

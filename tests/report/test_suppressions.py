@@ -133,3 +133,17 @@ def test_bad_ignore_values_are_one_line_errors(tmp_path: Path) -> None:
     result = run_report([*SHOP, "--profile", str(profile)])
     assert result.exit_code == ExitCode.INPUT_ERROR
     assert "ignore[0].because: unknown field" in result.output
+
+
+def test_a_code_no_rule_has_is_refused(tmp_path: Path) -> None:
+    """An --ignore or profile entry for a code no rule has (a typo, MP2O5 read as MP205)
+    suppresses nothing: it is refused in one line, exit 4, rather than accepted silently."""
+    result = run_report([*SHOP, "--ignore", "MP999"])
+    assert result.exit_code == ExitCode.INPUT_ERROR
+    assert result.stderr == ("planner: error: --ignore MP999: no rule has the code MP999 "
+                             "(planner rules list shows them)\n")
+    profile = tmp_path / "p.yaml"
+    profile.write_text("ignore: [MP207, {code: MP998, reason: x}]\n", encoding="utf-8")
+    result = run_report([*SHOP, "--profile", str(profile)])
+    assert result.exit_code == ExitCode.INPUT_ERROR
+    assert "ignore[1]: no rule has the code MP998" in result.stderr
