@@ -130,11 +130,12 @@ def _verdict(a: Mapping[str, Any] | None, fit: Mapping[str, Any] | None) -> list
     if a["profile"]["origin"]:
         lines += [f"Profile answers from {md(a['profile']['origin'])}.", ""]
     lines += ["### Factors", ""]
-    lines += _table(["code", "factor", "value", "threshold", "weight"], (
-        [md(f["code"]), md(f["title"]), md(f["value"]), md(f["threshold"]),
-         f"{f['weight']:+g}"] for f in a["factors"]))
-    lines += _notes((f["code"], _then(md(f["message"]), f"Fix: {md(f['fix'])}"))
-                    for f in a["factors"])
+    # The threshold goes with the prose: in the table it made rows of 85 columns.
+    lines += _table(["code", "factor", "value", "weight"], (
+        [md(f["code"]), md(f["title"]), md(f["value"]), f"{f['weight']:+g}"]
+        for f in a["factors"]))
+    lines += _notes((f["code"], _then(f"{md(f['message'])}; threshold {md(f['threshold'])}",
+                                      f"Fix: {md(f['fix'])}")) for f in a["factors"])
     if a["unknowns"]:
         lines += ["### Unknowns", "", "Counted as no effect; each answer would give:", ""]
         lines += [f"- {md(u['question'])} ({md(u['field'])}): {md(u['effect'])}"

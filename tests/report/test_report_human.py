@@ -120,6 +120,17 @@ def test_markdown_has_every_section() -> None:
     assert "```yaml\n" in text and "**Rollback**" in text
 
 
+@pytest.mark.parametrize("args", [SHOP, ["-f", "sample_clusters/tiny"],
+                                  ["-f", "sample_clusters/gitops-gateway",
+                                   "--namespace-per-folder"]])
+def test_markdown_tables_read_on_80_columns(args: list[str]) -> None:
+    """docs/report.md: Markdown tables hold short cells only, so they read in an 80-column
+    terminal (the factor table's threshold made rows of up to 85)."""
+    text = run_report([*args, "--format", "markdown"]).stdout
+    wide = [line for line in text.splitlines() if line.startswith("|") and len(line) > 80]
+    assert wide == []
+
+
 def test_hostile_names_are_escaped(kube_api: KubeAPIServer) -> None:
     # Served by a cluster: manifests with these names are refused (Kubernetes' naming rules);
     # the test API server does not validate names, so they reach the report.
