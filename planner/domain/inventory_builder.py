@@ -156,6 +156,22 @@ def _bool(value: Any, path: str, key: str = "") -> bool:
         f"quotes), got {_type_name(value)}")
 
 
+#: What the API server admits: ports 1-65535 (a Service's targetPort 0 too: it defaults to
+#: the port), replica and parallelism counts an int32 >= 0.
+_PORTS: Final = (1, 65535)
+_TARGET_PORTS: Final = (0, 65535)
+_COUNTS: Final = (0, 2**31 - 1)
+
+
+def _within(value: int | None, bounds: tuple[int, int], path: str, key: str = "") -> int | None:
+    """``value`` when it is absent or within ``bounds``; the API server refuses the rest (a
+    negative replica count read as -3 pods and -0.3 vCPU, port 99999 in a PeerAuthentication)."""
+    if value is not None and not bounds[0] <= value <= bounds[1]:
+        raise InvalidObject(f"{path}{key} must be between {bounds[0]} and {bounds[1]}, "
+                            f"got {value}")
+    return value
+
+
 def _int_or_str(value: Any, path: str, key: str = "") -> int | str | None:
     if isinstance(value, str):
         if value.isdigit():
@@ -229,7 +245,8 @@ def _container(raw: Any, path: str, volumes: _Volumes) -> Container:
         item = f"{path}.ports[{i}]"
         port = _map(p, item)
         ports.append(ContainerPort(
-            _int(port.get("containerPort"), item, ".containerPort", 0) or 0,
+            _within(_int(port.get("containerPort"), item, ".containerPort"), _PORTS, item,
+                    ".containerPort") or 0,
             _str(port.get("name"), item, ".name"),
             _str(port.get("protocol"), item, ".protocol", "TCP"),
         ))
@@ -381,12 +398,15 @@ def _dig(body: Mapping[str, Any], keys: tuple[str, ...]) -> Mapping[str, Any]:
 def _replicas(kind: str, body: Mapping[str, Any]) -> int:
     spec = _map(body.get("spec"), "spec")
     if kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController", "Rollout"):
-        return _int(spec.get("replicas"), "spec", ".replicas", 1) or 0
+        return _within(_int(spec.get("replicas"), "spec", ".replicas", 1), _COUNTS, "spec",
+                       ".replicas") or 0
     if kind == "Job":
-        return _int(spec.get("parallelism"), "spec", ".parallelism", 1) or 0
+        return _within(_int(spec.get("parallelism"), "spec", ".parallelism", 1), _COUNTS,
+                       "spec", ".parallelism") or 0
     if kind == "CronJob":
         job = _dig(body, ("spec", "jobTemplate", "spec"))
-        return _int(job.get("parallelism"), "spec.jobTemplate.spec", ".parallelism", 1) or 0
+        return _within(_int(job.get("parallelism"), "spec.jobTemplate.spec", ".parallelism", 1),
+                       _COUNTS, "spec.jobTemplate.spec", ".parallelism") or 0
     # A DaemonSet runs one pod per node; the caller multiplies by the node count.
     return 1
 
@@ -719,6 +739,11 @@ def _build_service(entry: _Entry, pods: _PodIndex) -> Service:
                    source=entry.source)
 
 
+def _target_port(value: Any, item: str) -> int | str | None:
+    port = _int_or_str(value, item, ".targetPort")
+    return _within(port, _TARGET_PORTS, item, ".targetPort") if isinstance(port, int) else port
+
+
 def _service_parts(entry: _Entry) -> _ServiceParts:
     meta = entry.meta
     spec = _map(entry.body.get("spec"), "spec")
@@ -726,13 +751,13 @@ def _service_parts(entry: _Entry) -> _ServiceParts:
     for i, raw in enumerate(_list(spec.get("ports"), "spec.ports")):
         item = f"spec.ports[{i}]"
         p = _map(raw, item)
-        port = _int(p.get("port"), item, ".port")
+        port = _within(_int(p.get("port"), item, ".port"), _PORTS, item, ".port")
         if port is None:
             raise InvalidObject(f"{item}.port is required")
         ports.append(ServicePort(
             port=port,
             name=_str(p.get("name"), item, ".name"),
-            target_port=_int_or_str(p.get("targetPort"), item, ".targetPort"),
+            target_port=_target_port(p.get("targetPort"), item),
             protocol=_str(p.get("protocol"), item, ".protocol", "TCP"),
             app_protocol=_str(p.get("appProtocol"), item, ".appProtocol") or None,
             node_port=_int(p.get("nodePort"), item, ".nodePort"),

@@ -345,6 +345,35 @@ spec: {{ports: [{{port: 80}}]}}
     assert invalid_count(inv) == 1
 
 
+@pytest.mark.parametrize(("kind", "spec", "message"), [
+    # Read as given, -3 replicas made -3 pods, -0.3 vCPU and -384 MiB in the cost estimate.
+    ("Deployment", "replicas: -3", "spec.replicas must be between 0 and 2147483647, got -3"),
+    ("Deployment", "replicas: 4294967296",
+     "spec.replicas must be between 0 and 2147483647, got 4294967296"),
+    ("Job", "parallelism: -1", "spec.parallelism must be between 0 and 2147483647, got -1"),
+    ("Deployment", "template: {spec: {containers: [{name: c, ports: [{containerPort: 99999}]}]}}",
+     "containers[0].ports[0].containerPort must be between 1 and 65535, got 99999"),
+    ("Service", "ports: [{port: 70000}]", "spec.ports[0].port must be between 1 and 65535, "
+     "got 70000"),
+    ("Service", "ports: [{port: 80, targetPort: -1}]",
+     "spec.ports[0].targetPort must be between 0 and 65535, got -1"),
+])
+def test_counts_and_ports_the_api_server_refuses(kind: str, spec: str, message: str) -> None:
+    api = "v1" if kind == "Service" else "batch/v1" if kind == "Job" else "apps/v1"
+    inv = build_inventory(docs(f"apiVersion: {api}\nkind: {kind}\n"
+                               f"metadata: {{name: x, namespace: shop}}\nspec: {{{spec}}}\n"))
+    [error] = [d for d in inv.diagnostics if d.severity is Severity.ERROR]
+    assert message in error.message
+    assert not inv.workloads and not inv.services
+
+
+def test_a_target_port_of_zero_defaults_to_the_port() -> None:
+    """The API server admits targetPort 0 (real charts write it: otel-demo, robot-shop)."""
+    inv = build_inventory(docs("apiVersion: v1\nkind: Service\nmetadata: {name: x, "
+                               "namespace: shop}\nspec: {ports: [{port: 80, targetPort: 0}]}\n"))
+    assert len(inv.services) == 1 and not inv.diagnostics
+
+
 @pytest.mark.parametrize("spec,message", [
     # bool("false") is True: read loosely, a quoted false made the pod hostNetwork.
     ('hostNetwork: "false"', "spec.template.spec.hostNetwork: invalid value 'false': must be "

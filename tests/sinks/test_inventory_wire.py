@@ -174,11 +174,11 @@ def test_to_wire_refuses_a_domain_record_and_converts_plain_data() -> None:
 def test_an_integer_past_64_bits_is_written_as_text(tmp_path: Path) -> None:
     manifest = tmp_path / "big.yaml"
     manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
-                        "  containers: [{name: c, ports: [{containerPort: "
-                        f"{sys.maxsize * 4}}}]}}]\n")
+                        "  containers: [{name: c, securityContext: {runAsUser: "
+                        f"{sys.maxsize * 4}}}}}]\n")
     inventory = build_inventory(load_manifests([str(manifest)]).documents)
     text = json_bytes(inventory_document(inventory)).decode()
-    assert f'"containerPort": "{sys.maxsize * 4}"' in text
+    assert f'"runAsUser": "{sys.maxsize * 4}"' in text
 
 
 _json_values = st.recursive(
