@@ -645,11 +645,19 @@ def migrate(doc: Any, target: Target) -> Journals:
     return from_document(doc)
 
 
+def _target(value: Any) -> str:
+    """A record's target, which a rollback writes back to: a number there is no journal of
+    ours, not a name to write (``str(5)`` made a rollback restore a file named ``5``)."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"a record's target {value!r} is not a name")
+    return value
+
+
 def _steps_from(raw_steps: Any) -> dict[str, StepEntry]:
     steps: dict[str, StepEntry] = {}
     for step_id, raw in (raw_steps or {}).items():
         records = tuple(
-            Record(int(r["index"]), WriteKind(r["kind"]), str(r["target"]), r.get("before"),
+            Record(int(r["index"]), WriteKind(r["kind"]), _target(r["target"]), r.get("before"),
                    r.get("desired"), r.get("after"), RecordPhase(r["phase"]))
             for r in raw.get("records") or [])
         events = tuple(Event(str(e["at"]), str(e["message"]))

@@ -67,6 +67,20 @@ def test_bad_documents_raise_journal_error() -> None:
             "cluster:u": {"target": {"uid": "u"}, "steps": {"s": {"state": "nope"}}}}})
 
 
+@pytest.mark.parametrize("target", [5, 1e400, None, "", ["a"]])
+def test_a_record_target_that_is_no_name_makes_the_journal_malformed(target: object) -> None:
+    """A rollback writes back to a record's target: one that is no name (a hand-edited or
+    damaged journal) is refused, not written as a file named '5' or 'inf'."""
+    j = jr.begin_apply(Journal(target=jr.Target(uid="u")), "s", "h", T)
+    doc = jr.to_document(jr.done(jr.intend(j, "s", _record(0)), "s", 0, {}))
+    [raw] = doc["targets"].values()
+    [record] = raw["steps"]["s"]["records"]
+    assert len(next(iter(jr.from_document(doc).by_target.values())).entry("s").records) == 1
+    record["target"] = target
+    with pytest.raises(jr.JournalError, match=r"a record's target .* is not a name"):
+        jr.from_document(doc)
+
+
 def _applied(j: Journal, step_id: str, at: str, requires: tuple[str, ...] = ()) -> Journal:
     j = jr.begin_apply(j, step_id, "h", at, requires=requires)
     return jr.finish(j, step_id, StepState.APPLIED, at, "applied")
