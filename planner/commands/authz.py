@@ -16,7 +16,7 @@ from planner.commands.common import (
     run_analysis,
     traffic_options,
 )
-from planner.commands.plan import dataplane_option, min_confidence_option
+from planner.commands.plan import dataplane_option, min_confidence_option, root_namespace_option
 
 if TYPE_CHECKING:
     from planner.service import InputSpec, TrafficSource
@@ -32,8 +32,7 @@ if TYPE_CHECKING:
               help='Print the enforcing policies (default: dry run, istio.io/dry-run: "true").')
 @click.option("--trust-domain", default="cluster.local", show_default=True, metavar="DOMAIN",
               help="The mesh's trust domain, the first part of every principal.")
-@click.option("--root-namespace", default="istio-system", show_default=True, metavar="NS",
-              help="Istio's root namespace (never enrolled).")
+@root_namespace_option()
 @click.option("--cluster-domain", default="cluster.local", show_default=True, metavar="DOMAIN",
               help="DNS suffix of the cluster (svc.DOMAIN names resolve to Services).")
 @click.option("--out", "out_dir", default=None, metavar="DIR",

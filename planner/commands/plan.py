@@ -12,6 +12,7 @@ import click
 from planner.commands.common import (
     F,
     exit_if_invalid,
+    fail,
     handle_errors,
     input_options,
     output_option,
@@ -20,6 +21,7 @@ from planner.commands.common import (
     stdout_console,
     traffic_options,
 )
+from planner.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from planner.service import InputSpec, PlanOptions, TrafficSource
@@ -41,8 +43,7 @@ def plan_options(func: F) -> F:
         return func(*args, plan_options=options, **kwargs)
 
     decorators = [
-        click.option("--root-namespace", default="istio-system", show_default=True,
-                     metavar="NS", help="Istio's root namespace (meshConfig.rootNamespace)."),
+        root_namespace_option(),
         click.option("--granularity", type=click.Choice(["namespace", "workload"]),
                      default="namespace", show_default=True,
                      help="Stage STRICT per namespace, or per workload inside namespaces."),
@@ -68,6 +69,24 @@ def min_confidence_option() -> Callable[[F], F]:
         "--min-confidence", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
         metavar="C", help="Leave out calls whose best evidence has a lower confidence (0..1), "
                           "e.g. 0.7 drops addresses read only from a shared ConfigMap (0.6).")
+
+
+def root_namespace_option() -> Callable[[F], F]:
+    """``--root-namespace``: Istio's root namespace, held to a namespace's name as ``-n`` is
+    (one line, exit 2): the plan writes its mesh-wide PeerAuthentication there, which the API
+    server would refuse in a namespace such as ``Istio_System``."""
+    def check(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+        from planner.domain.object_names import namespace_problem
+
+        # Shell completion parses half-typed lines and must never print or exit.
+        if not ctx.resilient_parsing and (problem := namespace_problem(value)) is not None:
+            fail(f"--root-namespace: {problem}", ExitCode.USAGE)
+        return value
+
+    return click.option("--root-namespace", default="istio-system", show_default=True,
+                        metavar="NS", callback=check,
+                        help="Istio's root namespace (meshConfig.rootNamespace; never "
+                             "enrolled).")
 
 
 def dataplane_option(who: str) -> Callable[[F], F]:

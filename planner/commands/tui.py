@@ -14,7 +14,7 @@ from planner.commands.common import (
     input_options,
     traffic_options,
 )
-from planner.commands.plan import dataplane_option
+from planner.commands.plan import dataplane_option, root_namespace_option
 
 if TYPE_CHECKING:
     from planner.service import InputSpec, TrafficSource
@@ -31,8 +31,7 @@ if TYPE_CHECKING:
                    "(default meshplan-rollout).")
 @click.option("--journal", "journal_path", default=None, metavar="FILE",
               help="Journal of applied steps (default .meshplan/journal.json, as for apply).")
-@click.option("--root-namespace", default="istio-system", show_default=True, metavar="NS",
-              help="Istio's root namespace (meshConfig.rootNamespace).")
+@root_namespace_option()
 @dataplane_option("the plan")
 @click.option("--authz/--no-authz", default=None,
               help="End the plan with the authorization phases (docs/authz.md); default: the "

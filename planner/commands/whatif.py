@@ -17,7 +17,7 @@ from planner.commands.common import (
     stdout_console,
     traffic_options,
 )
-from planner.commands.plan import dataplane_option
+from planner.commands.plan import dataplane_option, root_namespace_option
 from planner.exit_codes import ExitCode
 
 if TYPE_CHECKING:
@@ -40,8 +40,7 @@ if TYPE_CHECKING:
 @click.option("--after-enrollment", is_flag=True,
               help="Judge callers and servers as the plan's enroll steps leave them, not as "
                    "the scan shows them now.")
-@click.option("--root-namespace", default="istio-system", show_default=True, metavar="NS",
-              help="Istio's root namespace (meshConfig.rootNamespace).")
+@root_namespace_option()
 @dataplane_option("--after-enrollment")
 @click.option("--profile", "profile_path", default=None, metavar="FILE",
               help="Fit profile, for --dataplane recommended (docs/profile.md).")

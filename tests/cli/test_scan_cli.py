@@ -103,6 +103,20 @@ def test_namespace_flag_must_be_a_namespace_name(value: str) -> None:
         assert result.stderr.count("\n") == 1 and result.stdout == ""
 
 
+@pytest.mark.parametrize("command", [["plan"], ["report"], ["authz"], ["status"],
+                                     ["what-if", "--strict", "catalog"]])
+def test_root_namespace_must_be_a_namespace_name(command: list[str]) -> None:
+    """--root-namespace is where the mesh-wide PeerAuthentication goes: a value no namespace
+    can have is refused as -n is (one line, exit 2) instead of planned into YAML the API
+    server would refuse."""
+    result = CliRunner().invoke(cli, [*command, "-f", str(SHOP), "-R", "--root-namespace",
+                                      "Istio_System"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stderr.startswith("planner: error: --root-namespace: 'Istio_System' is not "
+                                    "a valid namespace name: it must be a DNS-1123 label")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
 def test_invalid_document_is_one_line_and_exit_3(tmp_path: Path) -> None:
     path = tmp_path / "mixed.yaml"
     path.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: ok}\n"
