@@ -193,7 +193,7 @@ def test_a_malformed_flow_is_one_line_and_exit_6(tmp_path: Path) -> None:
         "verdict": "FORWARDED", "IP": {"source": "10.0.0.1", "destination": "10.0.0.2"},
         "l4": {"TCP": {"source_port": "x", "destination_port": 8080}},
         "source": {"namespace": "shop"}, "destination": {"namespace": "shop"}}}))
-    for command in ("traffic", "graph", "plan"):
+    for command in ("traffic", "graph", "plan", "report", "authz"):
         result = CliRunner().invoke(cli, [command, "-f", SHOP, "-R", "--traffic", str(path)])
         assert result.exit_code == ExitCode.METRICS_ERROR, result.output
         assert result.stderr == (f"planner: error: {path}:1: hubble export: "
