@@ -336,6 +336,12 @@ class ApplySession:
             self._target = self.writer.identity()
         return self._target
 
+    @property
+    def _current(self) -> str:
+        """How a diff names the state it starts from: ``live`` is read from a cluster; a
+        folder's files are only what they say now (nothing about a folder is called live)."""
+        return "in the folder" if self.target.folder else "live"
+
     def _journal(self) -> Journal:
         return load_journal(self.journal_path, self.target)
 
@@ -402,7 +408,7 @@ class ApplySession:
             diffs.extend(difflib.unified_diff(
                 self.writer.render(jr.kept(write.kind, live)).splitlines(keepends=True),
                 self.writer.render(jr.kept(write.kind, result)).splitlines(keepends=True),
-                fromfile=f"live: {show_target(write.target)}",
+                fromfile=f"{self._current}: {show_target(write.target)}",
                 tofile=f"after: {show_target(write.target)}"))
         if not planned:
             warnings.append(f"step {step_id} changes nothing: applying it records it as done")
@@ -1006,7 +1012,7 @@ class ApplySession:
                 diffs.extend(difflib.unified_diff(
                     self.writer.render(live).splitlines(keepends=True),
                     self.writer.render(restored).splitlines(keepends=True),
-                    fromfile=f"live: {show_target(record.target)}",
+                    fromfile=f"{self._current}: {show_target(record.target)}",
                     tofile=f"after rollback: {show_target(record.target)}"))
         if refused:
             warnings.insert(0, refused)

@@ -124,6 +124,9 @@ def test_apply_works_on_the_tree_plan_out_wrote_and_its_dry_run_writes_nothing(
     assert "planner: 20-mesh-permissive: unchanged: 20-mesh-permissive/kustomization.yaml" \
         in notes, notes
     assert not [n for n in notes if "write" in n.split(":", 2)[-1]], notes
+    # A folder is no cluster: the diff starts from the file as it is, never from "live".
+    assert ("--- in the folder: 20-mesh-permissive/peerauthentication-istio-system-default.yaml"
+            in dry.stdout.splitlines())  # type: ignore[attr-defined]
     # The diff shows only what apply adds to the plan's file: its step and plan annotations.
     added = [line for line in dry.stdout.splitlines()  # type: ignore[attr-defined]
              if line.startswith("+") and not line.startswith("+++")]
