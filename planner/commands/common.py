@@ -351,6 +351,25 @@ class _TrimmedLines:
 _LINE_END_SPACES = re.compile(r"[ \t]+\n")
 
 
+def _given(name: str) -> bool:
+    """Whether the parameter ``name`` was given on the command line (not its default)."""
+    from click.core import ParameterSource
+
+    return click.get_current_context().get_parameter_source(name) not in (
+        None, ParameterSource.DEFAULT)
+
+
+def _refuse_flags_of_no_source(prometheus: str | None, traffic_file: str | None,
+                               flags: dict[str, tuple[bool, str]]) -> None:
+    """A flag of one traffic source without that source would be ignored without a word
+    (``--window 30d`` with ``--traffic``: an export covers its own window): one line, exit 2."""
+    sources = {"--prometheus": prometheus is not None, "--traffic": traffic_file is not None}
+    for flag, (used, source) in flags.items():
+        if used and not sources[source]:
+            fail(f"{flag} is for {source}, which is not given: it would be ignored",
+                 ExitCode.USAGE)
+
+
 def traffic_options(func: F) -> F:
     """Observed-traffic inputs, passed to the command as one ``traffic``: the service's
     ``TrafficSource``, or None without --prometheus and --traffic. --prometheus URL comes with
@@ -365,21 +384,23 @@ def traffic_options(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from click.core import ParameterSource
-
         prometheus, token_file, ca_file, window, traffic_file, traffic_format, trust = (
             kwargs.pop(name) for name in names)
+        _refuse_flags_of_no_source(prometheus, traffic_file, {
+            "--prometheus-token-file": (token_file is not None, "--prometheus"),
+            "--prometheus-ca": (ca_file is not None, "--prometheus"),
+            "--window": (_given("window"), "--prometheus"),
+            "--traffic-format": (traffic_format is not None, "--traffic"),
+            "--trust-declared": (trust, "--traffic")})
         traffic = None
         if prometheus is not None or traffic_file is not None:
             from planner.service import TrafficSource
 
-            given = click.get_current_context().get_parameter_source("window")
             try:
                 traffic = TrafficSource(
                     prometheus=prometheus, token_file=token_file, ca_file=ca_file,
                     traffic_file=traffic_file, traffic_format=traffic_format,
-                    window=None if given in (None, ParameterSource.DEFAULT) else window,
-                    trust_declared=trust)
+                    window=window if _given("window") else None, trust_declared=trust)
             except PlannerError as err:  # outside the command's handle_errors
                 fail(str(err), exit_code_for(err))
         return func(*args, traffic=traffic, **kwargs)

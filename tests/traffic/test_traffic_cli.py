@@ -211,3 +211,26 @@ def test_an_unreadable_token_file_says_why(tmp_path: Path) -> None:
         assert result.exit_code == ExitCode.METRICS_ERROR
         assert result.stderr == (f"planner: error: {path}: cannot read the Prometheus token "
                                  f"file: {why}\n")
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    (["--traffic", "{csv}", "--window", "30d"], "--window is for --prometheus"),
+    (["--traffic", "{csv}", "--prometheus-ca", "ca.pem"], "--prometheus-ca is for --prometheus"),
+    (["--traffic", "{csv}", "--prometheus-token-file", "t"],
+     "--prometheus-token-file is for --prometheus"),
+    (["--prometheus", "http://127.0.0.1:9", "--trust-declared"], "--trust-declared is for "
+     "--traffic"),
+    (["--traffic-format", "csv"], "--traffic-format is for --traffic"),
+])
+def test_a_flag_of_a_source_not_given_is_refused(tmp_path: Path, flags: list[str],
+                                                 says: str) -> None:
+    """A flag of the traffic source not given would be ignored without a word (an export
+    covers its own window, whatever --window says): one line, exit 2, before anything is
+    read."""
+    csv_path = str(write_csv(tmp_path / "t.csv"))
+    for command in ("traffic", "plan"):
+        result = CliRunner().invoke(cli, [command, "-f", SHOP, "-R",
+                                          *(f.format(csv=csv_path) for f in flags)])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert result.stderr == f"planner: error: {says}, which is not given: it would be " \
+                                "ignored\n"
