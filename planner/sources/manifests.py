@@ -38,6 +38,7 @@ than by PyYAML in the thread (three times as slow on a 10,000-service cluster).
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import re
 import stat
@@ -153,7 +154,7 @@ def load_manifests(paths: Sequence[str], *, recursive: bool = False, strict: boo
     """
     missing = [path for path in paths if path != STDIN and not os.path.exists(path)]
     if missing:
-        raise InputError(f"path not found: {missing[0]}")
+        raise InputError(_missing(missing[0]))
     collector = _Collector(strict)
     units = _discover(paths, recursive, collector)
     if _compiled_allowed() and _file_bytes(units) >= COMPILED_MIN_BYTES:
@@ -250,6 +251,23 @@ def _discover(paths: Sequence[str], recursive: bool, collector: _Collector) -> l
             if skipped:
                 collector.note(Source(current, 0), _skipped_folders(skipped))
     return units
+
+
+def _missing(path: str) -> str:
+    """Why ``path``, which does not exist as far as ``stat`` can tell, cannot be read: a
+    symbolic link that ``ls`` lists is not called missing."""
+    if not os.path.islink(path):
+        return f"path not found: {path}"
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{path}: a loop of symbolic links"
+    try:
+        target = os.readlink(path)
+    except OSError:
+        return f"path not found: {path}"
+    return f"{path}: a symbolic link to {target}, which does not exist"
 
 
 def _skipped_folders(names: Sequence[str]) -> str:

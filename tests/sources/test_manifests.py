@@ -466,6 +466,17 @@ def test_missing_path_is_an_input_error(tmp_path: Path) -> None:
         load_manifests([write(tmp_path / "ok.yaml", manifest("ok")), str(tmp_path / "nope.yaml")])
 
 
+def test_a_broken_symbolic_link_is_not_called_missing(tmp_path: Path) -> None:
+    # `ls` lists both: "path not found" would send the user looking for a typo.
+    (tmp_path / "loop.yaml").symlink_to("loop.yaml")
+    (tmp_path / "gone.yaml").symlink_to("elsewhere/gone.yaml")
+    with pytest.raises(InputError, match=r"^.*loop\.yaml: a loop of symbolic links$"):
+        load_manifests([str(tmp_path / "loop.yaml")])
+    with pytest.raises(InputError, match=r"^.*gone\.yaml: a symbolic link to "
+                                         r"elsewhere/gone\.yaml, which does not exist$"):
+        load_manifests([str(tmp_path / "gone.yaml")])
+
+
 @pytest.mark.parametrize("content", ["", "# just a comment\n---\n", "\n\n"])
 def test_no_objects_at_all_is_an_input_error(tmp_path: Path, content: str) -> None:
     path = write(tmp_path / "empty.yaml", content)
