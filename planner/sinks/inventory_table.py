@@ -67,7 +67,7 @@ def render_inventory(console: Console, result: ScanResult, wide: bool = False) -
             f"{n} {k}" for k, n in inv.folded.items())))
     warnings = len(result.diagnostics)
     if warnings or result.invalid:
-        console.print(plain(f"{warnings} diagnostics ({result.invalid} invalid documents "
+        console.print(plain(f"{warnings} diagnostic(s) ({result.invalid} invalid document(s) "
                            "skipped); see stderr", style="yellow"))
     for note in result.notes:
         console.print(plain(note, style="dim"))
