@@ -392,6 +392,13 @@ def traffic_options(func: F) -> F:
             "--window": (_given("window"), "--prometheus"),
             "--traffic-format": (traffic_format is not None, "--traffic"),
             "--trust-declared": (trust, "--traffic")})
+        if traffic_format is not None:
+            from planner.domain.traffic import EXPORT_FORMATS
+
+            if traffic_format not in EXPORT_FORMATS:
+                raise click.BadParameter(
+                    f"{traffic_format!r} is not one of {', '.join(map(repr, EXPORT_FORMATS))}",
+                    param_hint="'--traffic-format'")
         traffic = None
         if prometheus is not None or traffic_file is not None:
             from planner.service import TrafficSource

@@ -17,6 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal, NamedTuple
 
+#: The traffic export formats ``--traffic-format`` names (``planner.sources.exports`` reads them).
+EXPORT_FORMATS: Final = ("prometheus", "kiali", "hubble", "linkerd", "csv")
+
 UNKNOWN: Final = "unknown"
 """Istio's value for a peer it could not identify (a caller without sidecar has no metadata
 exchange, so its workload and namespace read ``unknown``)."""

@@ -37,6 +37,7 @@ from typing import Any, Final
 
 from planner.domain.traffic import (
     DECLARED,
+    EXPORT_FORMATS,
     HTTP,
     IP_NAMED_POD,
     PRESENCE,
@@ -56,7 +57,7 @@ from planner.domain.traffic import (
 from planner.errors import MetricsError
 from planner.sources.prometheus import INCREASE_RESOLUTION, vector_edges
 
-FORMATS: Final = ("prometheus", "kiali", "hubble", "linkerd", "csv")
+FORMATS: Final = EXPORT_FORMATS
 CSV_HEADER: Final = ("source_namespace", "source_workload", "destination_namespace",
                      "destination_service", "requests", "mtls_share")
 UNKNOWN_WINDOW: Final = "unknown"

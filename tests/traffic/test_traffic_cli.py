@@ -234,3 +234,20 @@ def test_a_flag_of_a_source_not_given_is_refused(tmp_path: Path, flags: list[str
         assert result.exit_code == ExitCode.USAGE, result.output
         assert result.stderr == f"planner: error: {says}, which is not given: it would be " \
                                 "ignored\n"
+
+
+def test_an_unknown_traffic_format_is_a_usage_error(tmp_path: Path) -> None:
+    """A --traffic-format no reader has is a bad flag value like any other (exit 2, one line
+    naming the flag and the formats), not an unreadable export (exit 6)."""
+    csv_path = str(write_csv(tmp_path / "t.csv"))
+    for command in ("traffic", "plan"):
+        result = CliRunner().invoke(cli, [command, "-f", SHOP, "-R", "--traffic", csv_path,
+                                          "--traffic-format", "nope"])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert result.stderr.count("\n") == 1
+        assert "'--traffic-format'" in result.stderr and "'nope'" in result.stderr
+        assert "'hubble'" in result.stderr and "'csv'" in result.stderr
+    # A format that exists still reads the file.
+    good = CliRunner().invoke(cli, ["traffic", "-f", SHOP, "-R", "--traffic", csv_path,
+                                    "--traffic-format", "csv"])
+    assert good.exit_code in (0, 3), good.output
