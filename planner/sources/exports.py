@@ -57,7 +57,6 @@ from planner.domain.traffic import (
 from planner.errors import MetricsError
 from planner.sources.prometheus import INCREASE_RESOLUTION, vector_edges
 
-FORMATS: Final = EXPORT_FORMATS
 CSV_HEADER: Final = ("source_namespace", "source_workload", "destination_namespace",
                      "destination_service", "requests", "mtls_share")
 UNKNOWN_WINDOW: Final = "unknown"
@@ -81,7 +80,8 @@ KIALI_RATE_DECIMALS: Final = 5
 
 
 def load_traffic_export(path: str, fmt: str | None = None) -> TrafficSnapshot:
-    """Read one traffic export file; ``fmt`` is one of :data:`FORMATS` or None to detect.
+    """Read one traffic export file; ``fmt`` is one of
+    :data:`~planner.domain.traffic.EXPORT_FORMATS` or None to detect.
 
     A ``fmt`` that does not match the file's shape is refused, naming what the file looks
     like; a Linkerd ``viz stat`` file is refused whatever ``fmt`` says."""
@@ -91,7 +91,7 @@ def load_traffic_export(path: str, fmt: str | None = None) -> TrafficSnapshot:
         "linkerd": _linkerd, "csv": _csv}
     if fmt is not None and fmt not in loaders:
         raise MetricsError(f"{path}: unknown traffic format {fmt!r} "
-                           f"(expected one of {', '.join(FORMATS)})")
+                           f"(expected one of {', '.join(EXPORT_FORMATS)})")
     shape = detect_format(path, text) if fmt is None else _shape(text)
     if shape == "linkerd-stat":
         raise MetricsError(f"{path}: Linkerd `viz stat` output is not supported: it counts "
@@ -130,7 +130,7 @@ def detect_format(path: str, text: str) -> str:
     if shape is None:
         raise MetricsError(f"{path}: cannot tell the traffic format: not a Prometheus answer, "
                            "Kiali graph, Hubble flows, Linkerd edges or the traffic CSV; give "
-                           f"it explicitly ({', '.join(FORMATS)})")
+                           f"it explicitly ({', '.join(EXPORT_FORMATS)})")
     return shape
 
 
