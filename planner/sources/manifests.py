@@ -256,18 +256,15 @@ def _discover(paths: Sequence[str], recursive: bool, collector: _Collector) -> l
 def _missing(path: str) -> str:
     """Why ``path``, which does not exist as far as ``stat`` can tell, cannot be read: a
     symbolic link that ``ls`` lists is not called missing."""
-    if not os.path.islink(path):
-        return f"path not found: {path}"
-    try:
-        os.stat(path)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return f"{path}: a loop of symbolic links"
-    try:
-        target = os.readlink(path)
-    except OSError:
-        return f"path not found: {path}"
-    return f"{path}: a symbolic link to {target}, which does not exist"
+    if os.path.islink(path):
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return f"{path}: a loop of symbolic links"
+        with suppress(OSError):  # gone since islink: no link to name
+            return f"{path}: a symbolic link to {os.readlink(path)}, which does not exist"
+    return f"path not found: {path}"
 
 
 def _skipped_folders(names: Sequence[str]) -> str:
@@ -359,8 +356,7 @@ def _from_helpers(units: list[_Unit], stdin: BinaryIO | None,
         helper_read=lambda unit: _read_in_helper(unit, max_file_bytes),
         receive=lambda part: part.unpack() if isinstance(part, _Shipped) else part)
     try:
-        results = reading.results()
-        yield from results
+        yield from reading.results()
     except OSError:  # no semaphores, no process support, fork failed
         return
 

@@ -138,23 +138,18 @@ class SharedReading(Generic[Task, Result]):
                 yield self.read(self.tasks[index])
                 continue
             while index not in ready:
-                if not self.parent_reads:
-                    if not open_connections:
-                        ready[index] = self.read(self.tasks[index])
-                    else:
-                        self._collect(open_connections, ready, block=True)
-                    continue
-                if self._collect(open_connections, ready, block=False):
-                    continue
-                behind = ends.take_back()
-                if behind is not None:
-                    ready[self.shared[behind]] = self.read(self.tasks[self.shared[behind]])
-                    continue
+                if self.parent_reads:
+                    if self._collect(open_connections, ready, block=False):
+                        continue
+                    behind = ends.take_back()
+                    if behind is not None:
+                        ready[self.shared[behind]] = self.read(self.tasks[self.shared[behind]])
+                        continue
                 if not open_connections:
                     # Every helper is gone and this task never came: read it here.
                     ready[index] = self.read(self.tasks[index])
-                    break
-                self._collect(open_connections, ready, block=True)
+                else:
+                    self._collect(open_connections, ready, block=True)
             yield ready.pop(index)
 
     def _collect(self, connections: list[Connection], ready: dict[int, Result],
