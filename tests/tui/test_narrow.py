@@ -154,3 +154,45 @@ async def test_a_long_verdict_leaves_the_steps_in_view_on_80x24() -> None:
         await pilot.press("tab", "tab", "down")
         await pilot.pause()
         assert app.focused is scroll and scroll.scroll_y > 0
+
+
+@journey
+async def test_apply_dialogs_keep_their_buttons_on_80x24(tmp_path: Path) -> None:
+    """A dry-run diff longer than the terminal scrolls inside the dialog: the body is held to
+    45% of the height, so Apply and Cancel (or the gate's buttons) stay on screen. It used to
+    grow to 30 lines, which pushed the buttons out of the 19-line dialog at 80x24 (and at
+    120x40 too for long diffs)."""
+    from textual.widgets import Button
+
+    from tui.screens.modals import ConfirmModal, GateModal
+
+    app = shop_app(write=True, out_dir=str(tmp_path / "out"),
+                   journal_path=str(tmp_path / "journal.json"), start="plan")
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        assert app.plan is not None
+        ids = [s.id for s in app.plan.steps]
+        wanted = ["20-mesh-permissive", "30-enroll-storefront",
+                  next(i for i in ids if i.startswith("50-exception-")),
+                  next(i for i in ids if i.startswith("40-strict-"))]
+        long_bodies = 0
+        for step_id in wanted:
+            screen = app.screen
+            assert isinstance(screen, PlanScreen)
+            screen.select_step(step_id)
+            await pilot.press("a")
+            await wait_for(pilot, lambda: isinstance(app.screen, (ConfirmModal, GateModal)),
+                           what=f"the dialog of {step_id}")
+            await pilot.pause()
+            dialog = app.screen.query_one("#dialog")
+            body = app.screen.query_one("#dialog-body")
+            long_bodies += body.max_scroll_y > 0
+            buttons = list(app.screen.query(Button))
+            assert buttons, step_id
+            for button in buttons:
+                region = button.region
+                assert region.height > 0 and region.bottom <= dialog.region.bottom <= 24, \
+                    (step_id, str(button.label), region, dialog.region)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen), what="the plan")
+        assert long_bodies, "no dialog had more to show than its body: the test shows nothing"
