@@ -256,15 +256,23 @@ def _discover(paths: Sequence[str], recursive: bool, collector: _Collector) -> l
 def _missing(path: str) -> str:
     """Why ``path``, which does not exist as far as ``stat`` can tell, cannot be read: a
     symbolic link that ``ls`` lists is not called missing."""
-    if os.path.islink(path):
-        try:
-            os.stat(path)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                return f"{path}: a loop of symbolic links"
+    broken = _broken_link(path)
+    return f"{path}: {broken}" if broken else f"path not found: {path}"
+
+
+def _broken_link(path: str) -> str | None:
+    """What is wrong with ``path`` when it is a symbolic link that leads nowhere (a loop, or a
+    target that does not exist); None when it is no link or leads somewhere."""
+    if not os.path.islink(path):
+        return None
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a loop of symbolic links"
         with suppress(OSError):  # gone since islink: no link to name
-            return f"{path}: a symbolic link to {os.readlink(path)}, which does not exist"
-    return f"path not found: {path}"
+            return f"a symbolic link to {os.readlink(path)}, which does not exist"
+    return None
 
 
 def _skipped_folders(names: Sequence[str]) -> str:
@@ -516,7 +524,8 @@ class _Reader:
                 raise _Invalid("not a regular file")
             return self._special(unit.path, info)
         except OSError as exc:
-            raise _Invalid(f"cannot read: {_reason(exc)}") from exc
+            # ``ls`` lists a link that leads nowhere: say so rather than "no such file".
+            raise _Invalid(_broken_link(unit.path) or f"cannot read: {_reason(exc)}") from exc
 
     def _special(self, path: str, info: os.stat_result) -> bytes:
         """A path the user named that is no regular file. A pipe is read (``-f <(kubectl get

@@ -427,13 +427,17 @@ def test_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path) -> N
 
 
 def test_dangling_symlink_in_a_directory(tmp_path: Path) -> None:
+    """A diagnostic beside the files that read, saying what the link is: `ls` shows the name,
+    so the OS's "No such file or directory" would contradict it."""
     write(tmp_path / "a.yaml", manifest("a"))
-    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (tmp_path / "gone.yaml").symlink_to("elsewhere/nowhere.yaml")
+    (tmp_path / "loop.yaml").symlink_to("loop.yaml")
     result = load_manifests([str(tmp_path)])
     assert names(result) == ["a"]
-    [diagnostic] = result.diagnostics
-    assert diagnostic.source == Source(str(tmp_path / "gone.yaml"), 0)
-    assert diagnostic.message == "cannot read: No such file or directory"
+    assert [(d.source, d.message) for d in result.diagnostics] == [
+        (Source(str(tmp_path / "gone.yaml"), 0),
+         "a symbolic link to elsewhere/nowhere.yaml, which does not exist"),
+        (Source(str(tmp_path / "loop.yaml"), 0), "a loop of symbolic links")]
 
 
 def test_fifo_in_a_directory_is_not_opened(tmp_path: Path) -> None:
