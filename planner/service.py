@@ -242,6 +242,7 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
     ``granularity`` or ``dataplane``."""
     from dataclasses import replace
 
+    from planner.domain.fit import plan_cost
     from planner.domain.membership import CallerFates, membership
     from planner.domain.plan_builder import build_plan_from
     from planner.domain.simulation_index import SimulationIndex
@@ -280,7 +281,9 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
                            authz=proposal,
                            authz_findings=authz_blockers,
                            index=index, fates=fates)
-    return replace(plan, what_if=_step_what_ifs(analysis, plan, index, fates))
+    cost = plan_cost(inventory, fates, assessment.namespaces, assessment.profile,
+                     assessment.costs.nodes)
+    return replace(plan, what_if=_step_what_ifs(analysis, plan, index, fates), cost=cost)
 
 
 def _step_what_ifs(analysis: Analysis, plan: Plan, index: SimulationIndex | None = None,

@@ -243,14 +243,15 @@ class LiveChanges:
 def plan_hash(plan: Plan) -> str:
     """First 12 hex digits of the SHA-256 of the plan's JSON document, in its canonical form:
     how `planner plan -o json` lays the document out does not change the hash. The steps'
-    what-ifs are left out: they describe the moment the plan was shown, not what it does."""
+    what-ifs and the plan's cost are left out: they describe the cluster at the moment the plan
+    was shown (what would break, how many replicas run), not what the plan does."""
     from dataclasses import replace
 
     from planner.sinks.plan_json import plan_document
     from planner.sinks.wire import canonical_json
 
-    return hashlib.sha256(canonical_json(plan_document(replace(plan, what_if={})))).hexdigest()[
-        :12]
+    document = plan_document(replace(plan, what_if={}, cost=None))
+    return hashlib.sha256(canonical_json(document)).hexdigest()[:12]
 
 
 def require_write(write: bool) -> None:

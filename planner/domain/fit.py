@@ -12,7 +12,8 @@ findings:
   replays the rules with each possible answer to state what it would change.
 
 :func:`recommend_dataplane` picks ambient or sidecar per namespace and the waypoints ambient
-needs; :func:`estimate_costs` sizes each option from the inventory and the profile's costs.
+needs; :func:`estimate_costs` sizes each option from the inventory and the profile's costs, and
+:func:`plan_cost` the mesh a rollout plan leaves.
 """
 
 from __future__ import annotations
@@ -20,15 +21,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from planner.domain import raw
 from planner.domain.findings import Finding, Rule, RuleContext
 from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
 from planner.domain.plan import NamespaceMode
-from planner.domain.profile import COST_BASIS, QUESTIONS, Profile, ProxyCost
+from planner.domain.profile import COST_BASIS, QUESTIONS, Profile
 from planner.domain.roles import infrastructure_role
 from planner.domain.verdict import Alternative, FitVerdict, Verdict
+
+if TYPE_CHECKING:
+    from planner.domain.membership import CallerFates
 
 BASE_SCORE: Final = 50
 OVERKILL_BELOW: Final = 35
@@ -524,9 +528,39 @@ def _pods_by_namespace(inventory: Inventory, nodes: int) -> dict[str, int]:
     return dict(pods)
 
 
-def _line(component: str, count: int, cost: ProxyCost, assumption: str) -> CostLine:
-    return CostLine(component, count, count * cost.cpu_millicores,
-                    round(count * cost.memory_mib, 1), assumption)
+class _Pricing:
+    """The lines of a cost option at the profile's per-unit requests, each naming its basis:
+    every option prices its components alike, so they compare line by line."""
+
+    def __init__(self, profile: Profile, nodes: int) -> None:
+        self.profile = profile
+        self.nodes = nodes
+
+    def _line(self, component: str, count: int, basis: str) -> CostLine:
+        cost = self.profile.costs[component]
+        where = ("profile costs" if component in self.profile.costs_from_profile
+                 else COST_BASIS[component])
+        return CostLine(component, count, count * cost.cpu_millicores,
+                        round(count * cost.memory_mib, 1),
+                        f"{cost.cpu_millicores}m CPU, {cost.memory_mib:g} MiB each ({where}); "
+                        + basis)
+
+    def sidecars(self, pods: int) -> CostLine:
+        """A sidecar in each of ``pods``."""
+        return self._line("sidecar", pods, "one per application pod")
+
+    def ztunnels(self, ambient: bool) -> CostLine:
+        """ztunnel on every node once a namespace is ambient (``ambient``), else none."""
+        return self._line("ztunnel", self.nodes if ambient else 0,
+                          f"one per node, {self.nodes} node(s)")
+
+    def waypoints(self, count: int) -> CostLine:
+        """``count`` waypoint proxies."""
+        return self._line("waypoint", count, "one per namespace or service account needing L7")
+
+    def istiod(self) -> CostLine:
+        """The control plane, in every option."""
+        return self._line("istiod", 1, "one replica")
 
 
 def estimate_costs(inventory: Inventory, choices: Sequence[DataplaneChoice], profile: Profile,
@@ -536,33 +570,18 @@ def estimate_costs(inventory: Inventory, choices: Sequence[DataplaneChoice], pro
     node plus the waypoints; and the recommended per-namespace mix. istiod is in all three.
     ``node_info`` is :func:`node_count`'s answer."""
     nodes, nodes_source = node_info
-    costs = profile.costs
-
-    def basis(name: str) -> str:
-        cost = costs[name]
-        where = "profile costs" if name in profile.costs_from_profile else COST_BASIS[name]
-        return f"{cost.cpu_millicores}m CPU, {cost.memory_mib:g} MiB each ({where})"
-
+    price = _Pricing(profile, nodes)
     meshed = sum(c.pods for c in choices)
     waypoints = sum(c.waypoint.count for c in choices if c.waypoint is not None)
     mix_sidecars = sum(c.pods for c in choices if c.mode == SIDECAR)
     mix_waypoints = sum(c.waypoint.count for c in choices
                         if c.mode == AMBIENT and c.waypoint is not None)
     any_ambient = any(c.mode == AMBIENT for c in choices)
-    istiod = _line("istiod", 1, costs["istiod"], basis("istiod") + "; one replica")
-    sidecar_basis = basis("sidecar") + "; one per application pod"
-    ztunnel_basis = basis("ztunnel") + f"; one per node, {nodes} node(s)"
-    waypoint_basis = basis("waypoint") + "; one per namespace or service account needing L7"
     options = (
-        CostOption(SIDECAR, (_line("sidecar", meshed, costs["sidecar"], sidecar_basis), istiod)),
-        CostOption(AMBIENT, (_line("ztunnel", nodes, costs["ztunnel"], ztunnel_basis),
-                             _line("waypoint", waypoints, costs["waypoint"], waypoint_basis),
-                             istiod)),
-        CostOption("recommended", (
-            _line("sidecar", mix_sidecars, costs["sidecar"], sidecar_basis),
-            _line("ztunnel", nodes if any_ambient else 0, costs["ztunnel"], ztunnel_basis),
-            _line("waypoint", mix_waypoints, costs["waypoint"], waypoint_basis),
-            istiod)),
+        CostOption(SIDECAR, (price.sidecars(meshed), price.istiod())),
+        CostOption(AMBIENT, (price.ztunnels(True), price.waypoints(waypoints), price.istiod())),
+        CostOption("recommended", (price.sidecars(mix_sidecars), price.ztunnels(any_ambient),
+                                   price.waypoints(mix_waypoints), price.istiod())),
     )
     all_pods = sum(_pods(w, nodes) for w in inventory.workloads)
     assumptions = (
@@ -574,3 +593,27 @@ def estimate_costs(inventory: Inventory, choices: Sequence[DataplaneChoice], pro
         "figures are requests (what the scheduler reserves); real use depends on traffic",
     )
     return CostEstimate(all_pods, meshed, nodes, nodes_source, options, assumptions)
+
+
+#: The name of :func:`plan_cost`'s option.
+PLAN_COST = "plan"
+
+
+def plan_cost(inventory: Inventory, fates: CallerFates, choices: Sequence[DataplaneChoice],
+              profile: Profile, nodes: int) -> CostOption:
+    """What the mesh a plan leaves adds, priced as :func:`estimate_costs` prices its options:
+    a sidecar in each pod of the workloads the plan puts in a sidecar namespace (opt-outs,
+    hostNetwork pods and Istio gateways, proxies themselves, get none), ztunnel on every node
+    once a namespace is ambient, the waypoints the assessment found its ambient namespaces need
+    (``choices``; the plan does not deploy them), and istiod. ``fates`` are the plan's (its
+    namespaces' data planes, labels already there included); ``nodes`` is the node count the
+    assessment used."""
+    modes = fates.members.modes
+    price = _Pricing(profile, nodes)
+    sidecars = sum(_pods(w, nodes) for w in inventory.workloads
+                   if modes.get(w.namespace) == SIDECAR and fates.enforces(w.ref.key))
+    ambient = {ns for ns, mode in modes.items() if mode == AMBIENT}
+    waypoints = sum(c.waypoint.count for c in choices
+                    if c.namespace in ambient and c.waypoint is not None)
+    return CostOption(PLAN_COST, (price.sidecars(sidecars), price.ztunnels(bool(ambient)),
+                                  price.waypoints(waypoints), price.istiod()))

@@ -26,6 +26,7 @@ from planner.domain.findings import Finding
 from planner.domain.verdict import FitVerdict
 
 if TYPE_CHECKING:
+    from planner.domain.fit import CostOption
     from planner.domain.whatif import WhatIf
 
 
@@ -233,6 +234,9 @@ class Plan:
     #: name only the Service called.
     principals: Mapping[str, str] = field(default_factory=dict)
     service_backends: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: What the mesh this plan leaves adds in resource requests
+    #: (:func:`planner.domain.fit.plan_cost`; None for library callers that skip it).
+    cost: CostOption | None = None
 
     def unknown_step(self, step_id: str) -> str:
         """The message for a step id this plan does not have, listing the ones it has, and,

@@ -57,7 +57,7 @@ def assessment_document(assessment: Assessment, source: str) -> dict[str, Any]:
             "nodes": a.costs.nodes,
             "nodesSource": a.costs.nodes_source,
             "assumptions": list(a.costs.assumptions),
-            "options": [_option(o) for o in a.costs.options],
+            "options": [cost_option_body(o) for o in a.costs.options],
         },
     })
 
@@ -78,7 +78,8 @@ def _choice(choice: DataplaneChoice) -> dict[str, Any]:
     }
 
 
-def _option(option: CostOption) -> dict[str, Any]:
+def cost_option_body(option: CostOption) -> dict[str, Any]:
+    """One cost option as plain data: its totals and its lines (the plan's cost too)."""
     return {
         "name": option.name,
         "proxies": option.proxies,

@@ -9,6 +9,7 @@ from planner.domain.findings import Finding, PortExceptionOffer
 from planner.domain.plan import Change, IstioState, NamespaceFate, Plan, Proof, Step, Target
 from planner.domain.traffic import GateResult
 from planner.domain.verdict import FitVerdict
+from planner.sinks.assessment_json import cost_option_body
 from planner.sinks.traffic_json import gate_body
 from planner.sinks.whatif_json import step_what_if_body
 from planner.sinks.wire import document
@@ -123,7 +124,7 @@ def plan_body(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict
         "namespaces": [_fate(f) for f in plan.namespaces],
         "steps": steps,
         "blockers": [finding_body(f) for f in plan.blockers],
-    }
+    } | ({} if plan.cost is None else {"cost": cost_option_body(plan.cost)})
 
 
 def plan_document(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict[str, Any]:

@@ -8,10 +8,19 @@ from collections.abc import Mapping
 from rich.console import Console, RenderableType
 from rich.text import Text
 
-from planner.domain.plan import DATAPLANE_WORDS, GATED_PHASES, Action, Plan, Proof, Step
+from planner.domain.plan import (
+    GATED_PHASES,
+    Action,
+    NamespaceMode,
+    Plan,
+    Proof,
+    Step,
+)
 from planner.domain.traffic import GateResult
 from planner.domain.whatif import WhatIf
+from planner.sinks.assessment_json import cost_option_body
 from planner.sinks.plan_json import readiness
+from planner.sinks.report_summary import cost_words, dataplane_words
 from planner.sinks.tables import Column, Id, KubeTable
 from planner.untrusted import plain
 
@@ -34,9 +43,24 @@ def render_verdict(console: Console, plan: Plan) -> None:
         if fit.overkill:
             for alt in fit.alternatives:
                 console.print(plain(f"  lighter: {alt.name}: {alt.why}", style="yellow"))
-    console.print(plain(f"Data plane: {DATAPLANE_WORDS.get(plan.dataplane, plan.dataplane)}"))
+    for line in dataplane_lines(plan):
+        console.print(plain(line))
     for note in plan.notes:
         console.print(plain(f"note: {note}", style="dim"))
+
+
+def dataplane_lines(plan: Plan) -> list[str]:
+    """``Data plane: ...`` (what the plan enrolls, and how it chose) and, when the plan was
+    priced, ``Cost of this plan: ...``, the resources the mesh it leaves adds."""
+    enrolled = ((f.mode.value, f.already) for f in plan.namespaces
+                if f.mode is not NamespaceMode.OUTSIDE)
+    words = dataplane_words(enrolled, plan.dataplane,
+                            "as `planner assess` recommends per namespace")
+    lines = [f"Data plane: {words}"]
+    if plan.cost is not None:
+        lines.append(f"Cost of this plan: {cost_words(cost_option_body(plan.cost))} "
+                     "(`planner assess` compares the options)")
+    return lines
 
 
 def blocker_cell(step: Step) -> Text:

@@ -17,14 +17,14 @@ from planner.domain.digraph import layers
 from planner.domain.plan import DATAPLANE_WORDS
 from planner.sinks.report_markdown import (
     change_lines,
-    coverage_lines,
     cpu,
+    inventory_lines,
     memory,
     proof_line,
     suppressed_note,
     where,
 )
-from planner.sinks.report_summary import summary_lines
+from planner.sinks.report_summary import cost_notes, cost_rows, summary_lines
 from planner.sinks.whatif_json import step_what_if_lines
 from planner.sinks.wire import dump_yaml_all
 from planner.untrusted import html_text
@@ -313,7 +313,7 @@ def _verdict(a: Mapping[str, Any] | None, fit: Mapping[str, Any] | None) -> list
     return out
 
 
-def _dataplane(a: Mapping[str, Any]) -> list[str]:
+def _dataplane(a: Mapping[str, Any], plan_cost: Mapping[str, Any] | None) -> list[str]:
     rows = []
     for ns, choice in a["dataplane"].items():
         waypoint = choice["waypoint"]
@@ -328,21 +328,13 @@ def _dataplane(a: Mapping[str, Any]) -> list[str]:
                     numeric=(2,)),
             *_table(["option", "proxies", "CPU requests", "memory requests"], (
                 [o["name"], o["proxies"], cpu(o["cpuMillicores"]), memory(o["memoryMiB"])]
-                for o in costs["options"]), numeric=(1, 2, 3)),
-            *_list(costs["assumptions"])]
+                for o in cost_rows(costs["options"], plan_cost)), numeric=(1, 2, 3)),
+            *_list(cost_notes(costs["assumptions"], plan_cost))]
 
 
 def _summary(doc: Mapping[str, Any]) -> list[str]:
-    inv, graph = doc["inventory"], doc["graph"]
-    kinds = ", ".join(f"{n} {k}" for k, n in inv["workloadsByKind"].items()) or "none"
-    istio = ", ".join(f"{n} {k}" for k, n in inv["istioObjects"].items()) or "none"
-    facts = [f"{inv['namespaces']} namespaces, {inv['workloads']} workloads ({kinds}), "
-             f"{inv['services']} Services, {inv['pods']} pods; Istio objects: {istio}",
-             f"{graph['nodes']} graph nodes, {graph['edges']} call edges, {graph['hints']} hints, "
-             f"{graph['entryPoints']} entry points, {graph['coverageGaps']} coverage gaps"]
-    facts += coverage_lines(graph["manifestCoverage"])
-    if inv["invalidDocuments"]:
-        facts.append(f"{inv['invalidDocuments']} invalid documents skipped")
+    graph = doc["graph"]
+    facts = inventory_lines(doc)
     facts += [f"namespaces calling each other in a cycle: {', '.join(group)}"
               for group in graph["stronglyConnectedNamespaces"]]
     fates = {ns["name"]: ns for ns in doc["plan"]["namespaces"]}
@@ -445,7 +437,7 @@ def render_html(doc: Mapping[str, Any]) -> str:
     body += _summary_section(doc)
     body += _verdict(doc.get("assessment"), plan["fit"])
     if "assessment" in doc:
-        body += _dataplane(doc["assessment"])
+        body += _dataplane(doc["assessment"], plan.get("cost"))
     body += _summary(doc) + _namespaces(plan) + _blockers(doc["blockers"])
     body += ["<h2>Rollout plan</h2>",
              f"<p>{len(plan['steps'])} steps, in the order to apply them. Data plane: "

@@ -15,7 +15,7 @@ from typing import Any
 
 from planner.domain.plan import DATAPLANE_WORDS
 from planner.sinks.mermaid import flowchart
-from planner.sinks.report_summary import summary_lines
+from planner.sinks.report_summary import cost_notes, cost_rows, counted, summary_lines
 from planner.sinks.whatif_json import step_what_if_lines
 from planner.sinks.wire import dump_yaml_all
 from planner.untrusted import clean, clean_lines
@@ -146,7 +146,7 @@ def _verdict(a: Mapping[str, Any] | None, fit: Mapping[str, Any] | None) -> list
     return lines
 
 
-def _dataplane(a: Mapping[str, Any]) -> list[str]:
+def _dataplane(a: Mapping[str, Any], plan_cost: Mapping[str, Any] | None) -> list[str]:
     lines = ["## Data plane and costs", ""]
     rows = []
     for ns, choice in a["dataplane"].items():
@@ -162,8 +162,8 @@ def _dataplane(a: Mapping[str, Any]) -> list[str]:
     costs = a["costs"]
     lines += _table(["option", "proxies", "CPU requests", "memory requests"], (
         [md(o["name"]), o["proxies"], cpu(o["cpuMillicores"]), memory(o["memoryMiB"])]
-        for o in costs["options"]))
-    lines += [f"- {md(text)}" for text in costs["assumptions"]]
+        for o in cost_rows(costs["options"], plan_cost)))
+    lines += [f"- {md(text)}" for text in cost_notes(costs["assumptions"], plan_cost)]
     return [*lines, ""]
 
 
@@ -190,18 +190,28 @@ def coverage_lines(coverage: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _summary(doc: Mapping[str, Any]) -> list[str]:
+def inventory_lines(doc: Mapping[str, Any]) -> list[str]:
+    """What the input holds and what the graph found, counted in words, then the coverage
+    lines (plain text: each format escapes them)."""
     inv, graph = doc["inventory"], doc["graph"]
-    kinds = ", ".join(f"{n} {md(k)}" for k, n in inv["workloadsByKind"].items())
-    istio = ", ".join(f"{n} {md(k)}" for k, n in inv["istioObjects"].items()) or "none"
-    lines = ["## Inventory and call graph", "",
-             f"- {inv['namespaces']} namespaces, {inv['workloads']} workloads ({kinds or 'none'}), "
-             f"{inv['services']} Services, {inv['pods']} pods; Istio objects: {istio}",
-             f"- {graph['nodes']} graph nodes, {graph['edges']} call edges, {graph['hints']} "
-             f"hints, {graph['entryPoints']} entry points, {graph['coverageGaps']} coverage gaps"]
-    lines += [f"- {md(line)}" for line in coverage_lines(graph["manifestCoverage"])]
+    kinds = ", ".join(f"{n} {k}" for k, n in inv["workloadsByKind"].items()) or "none"
+    istio = ", ".join(f"{n} {k}" for k, n in inv["istioObjects"].items()) or "none"
+    lines = [f"{counted(inv['namespaces'], 'namespace')}, "
+             f"{counted(inv['workloads'], 'workload')} ({kinds}), "
+             f"{counted(inv['services'], 'Service')}, {counted(inv['pods'], 'pod')}; "
+             f"Istio objects: {istio}",
+             f"{counted(graph['nodes'], 'graph node')}, {counted(graph['edges'], 'call edge')}, "
+             f"{counted(graph['hints'], 'hint')}, {counted(graph['entryPoints'], 'entry point')}, "
+             f"{counted(graph['coverageGaps'], 'coverage gap')}",
+             *coverage_lines(graph["manifestCoverage"])]
     if inv["invalidDocuments"]:
-        lines.append(f"- {inv['invalidDocuments']} invalid documents skipped")
+        lines.append(f"{counted(inv['invalidDocuments'], 'invalid document')} skipped")
+    return lines
+
+
+def _summary(doc: Mapping[str, Any]) -> list[str]:
+    graph = doc["graph"]
+    lines = ["## Inventory and call graph", "", *(f"- {md(line)}" for line in inventory_lines(doc))]
     for group in graph["stronglyConnectedNamespaces"]:
         lines.append(f"- namespaces calling each other in a cycle: {_names(group)}")
     lines.append("")
@@ -326,7 +336,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     lines += _summary_first(doc)
     lines += _verdict(doc.get("assessment"), plan["fit"])
     if "assessment" in doc:
-        lines += _dataplane(doc["assessment"])
+        lines += _dataplane(doc["assessment"], plan.get("cost"))
     lines += _summary(doc) + _namespaces(plan) + _blockers(doc["blockers"])
     lines += ["## Rollout plan", "", f"{len(plan['steps'])} steps, in the order to apply them. "
               f"Data plane: {md(DATAPLANE_WORDS.get(plan['dataplane'], plan['dataplane']))}.",

@@ -10,40 +10,80 @@ JSON report), never computed a second way; the texts are plain (each format esca
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from planner.domain.findings import Level
-from planner.domain.plan import DATAPLANE_WORDS
 
 #: Severities from the most to the least urgent (``Level`` lists them lowest first).
 SEVERITIES = tuple(level.value for level in reversed(Level))
 
 
-def _cost(option: Mapping[str, Any]) -> str:
-    return (f"{option['proxies']} proxies, {option['cpuMillicores'] / 1000:g} vCPU, "
+def counted(n: int, word: str, plural: str = "") -> str:
+    """``1 namespace``, ``8 namespaces``: a count and its noun in agreement (``plural`` when
+    adding an ``s`` does not make it)."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def cost_words(option: Mapping[str, Any]) -> str:
+    """``30 proxies, 3.7 vCPU, 6.50 GiB requested``: a cost option's totals (its wire form)."""
+    return (f"{counted(option['proxies'], 'proxy', 'proxies')}, "
+            f"{option['cpuMillicores'] / 1000:g} vCPU, "
             f"{option['memoryMiB'] / 1024:.2f} GiB requested")
 
 
-#: How the plan's data plane was chosen, in words for a summary line.
-_CHOSEN = {"recommended": "as assessed per namespace", "given": "as given per namespace"}
+def cost_rows(options: Sequence[Mapping[str, Any]],
+              plan_cost: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """The cost table's rows: the assessment's options, then the plan's own cost (named
+    ``this plan``), which sits among them when labels or namespaces kept outside decide."""
+    return [*options, *([{**plan_cost, "name": "this plan"}] if plan_cost else [])]
+
+
+def cost_notes(assumptions: Sequence[str], plan_cost: Mapping[str, Any] | None) -> list[str]:
+    """The assumptions under the cost table, with what ``this plan`` counts when it is there."""
+    return [*assumptions, *(["this plan: the mesh the rollout below leaves; labels already "
+                             "there, namespaces kept outside, opt-outs and Istio gateways (no "
+                             "sidecar) decide, and waypoints count where its ambient namespaces "
+                             "need one (the plan does not deploy them)"] if plan_cost else [])]
+
+
+def dataplane_words(enrolled: Iterable[tuple[str, bool]], selection: str,
+                    recommended: str = "as assessed per namespace") -> str:
+    """``sidecar in 4 namespace(s), ambient in 1 namespace(s) (4 kept as labelled; the rest
+    as assessed per namespace)``: what a plan enrolls, from each enrolled namespace's data
+    plane and whether its labels enrolled it already. ``selection`` is ``Plan.dataplane``,
+    ``recommended`` the words for its default. Labels win over the selection, so a plan "as
+    assessed" may keep sidecars where the assessment recommends ambient: the line says how
+    many."""
+    modes: Counter[str] = Counter()
+    already = 0
+    for mode, labelled in enrolled:
+        modes[mode] += 1
+        already += labelled
+    if not modes:
+        return "none: the plan enrolls no namespace"
+    spread = ", ".join(f"{mode} in {n} namespace(s)" for mode, n in sorted(modes.items()))
+    if already == sum(modes.values()):
+        return f"{spread} (all kept as labelled)"
+    how = {"recommended": recommended, "given": "as given per namespace"}.get(
+        selection, f"by --dataplane {selection}")
+    return f"{spread} ({f'{already} kept as labelled; the rest ' if already else ''}{how})"
 
 
 def _dataplane(doc: Mapping[str, Any]) -> str:
     plan = doc["plan"]
-    choice = plan["dataplane"]
-    words = _CHOSEN.get(choice) or str(DATAPLANE_WORDS.get(choice, choice))
-    # What the plan enrolls, namespace by namespace; namespaces kept outside are not counted.
-    modes = Counter(ns["mode"] for ns in plan["namespaces"] if ns["final"] != "outside")
-    spread = ", ".join(f"{mode} in {n} namespace(s)" for mode, n in sorted(modes.items()))
-    line = f"{spread} ({words})" if spread else words
+    line = dataplane_words(((ns["mode"], ns["already"]) for ns in plan["namespaces"]
+                            if ns["final"] != "outside"), plan["dataplane"])
+    cost = plan.get("cost")
+    if cost is not None:
+        line += f". This plan: {cost_words(cost)}"
     assessment = doc.get("assessment")
     if assessment is None:
         return line
-    # The assessment prices its own recommendation and the two uniform choices; a plan that
-    # keeps running sidecars where ambient is recommended is between them, so all three show.
-    costs = "; ".join(f"{o['name']}: {_cost(o)}" for o in assessment["costs"]["options"])
-    return f"{line}. Cost as assessed: {costs}"
+    # The assessment prices its own recommendation and the two uniform choices: the plan's
+    # cost differs where labels, opt-outs or namespaces kept outside decide otherwise.
+    costs = "; ".join(f"{o['name']}: {cost_words(o)}" for o in assessment["costs"]["options"])
+    return f"{line}; as assessed: {costs}"
 
 
 def blocker_counts(blockers: Sequence[Mapping[str, Any]]) -> tuple[dict[str, int], int]:

@@ -26,12 +26,15 @@ def test_plan_hash_follows_the_plan_not_the_output_layout() -> None:
     assert plan_hash(other) != before
 
 
-def test_plan_hash_ignores_the_steps_what_ifs() -> None:
-    """What would break if a step were applied now changes as the cluster does; the plan (and
-    the journal entries stamped with its hash) does not."""
+def test_plan_hash_ignores_the_steps_what_ifs_and_the_cost() -> None:
+    """What would break if a step were applied now, and what the mesh costs at today's
+    replicas, change as the cluster does; the plan (and the journal entries stamped with its
+    hash) does not."""
     from dataclasses import replace
 
     analysis = service.analyse(service.ManifestInput((str(SHOP),), True, False, "default"))
     plan = service.build_plan(analysis)
     assert plan.what_if["40-strict-storefront"].breaking
     assert plan_hash(plan) == plan_hash(replace(plan, what_if={}))
+    assert plan.cost is not None and plan.cost.proxies
+    assert plan_hash(plan) == plan_hash(replace(plan, cost=None))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from planner.domain import whatif
+from planner.domain.fit import plan_cost
 from planner.domain.inventory import Workload
 from planner.domain.membership import CallerFates, Membership, membership
 from planner.domain.plan_builder import build_plan_from
@@ -42,7 +43,10 @@ def test_the_shared_plan_is_the_plan_each_part_builds_alone(sample: str,
     inventory = analysis.scan.inventory
     alone = replace(alone, what_if=whatif.step_what_ifs(
         inventory, analysis.graph, alone.steps, root_namespace=alone.root_namespace,
-        enrollment=whatif.current_enrollment(inventory, analysis.graph)))
+        enrollment=whatif.current_enrollment(inventory, analysis.graph)),
+        cost=plan_cost(inventory, CallerFates(inventory, membership(
+            inventory, alone.root_namespace, decision.modes)), assessment.namespaces,
+            assessment.profile, assessment.costs.nodes))
     assert shared == alone
     assert shared.what_if  # STRICT steps were simulated: the comparison is not vacuous
 

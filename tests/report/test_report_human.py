@@ -167,3 +167,14 @@ def test_layout_layers_callers_before_callees_and_cycles_share_a_column() -> Non
     assert boxes["a"].x < boxes["b"].x < boxes["d"].x
     assert boxes["b"].y < boxes["c"].y, "inside a column, by name"
     assert layout(["b", "a"], [("a", "b")]) == layout(["a", "b"], [("a", "b")])
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_counts_of_one_read_in_the_singular(fmt: str) -> None:
+    """The tiny sample has one namespace and a plan of one proxy: "1 namespaces" and
+    "1 proxies" would read as a template, not a sentence."""
+    text = run_report(["-f", "sample_clusters/tiny", "-R", "--format", fmt]).stdout
+    assert "1 namespace, 4 workloads (4 Deployment), 4 Services, 6 pods" in text
+    assert "This plan: 1 proxy, " in text
+    assert not re.findall(r"\b1 (?:namespaces|workloads|Services|pods|proxies|graph nodes"
+                          r"|call edges|hints|entry points|coverage gaps)\b", text)

@@ -14,8 +14,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
-from planner.domain.plan import DATAPLANE_WORDS, Action, Change, Phase, Plan, Scope, Step
-from planner.sinks.plan_table import blocker_cell, changes_cell
+from planner.domain.plan import Action, Change, Phase, Plan, Scope, Step
+from planner.sinks.plan_table import blocker_cell, changes_cell, dataplane_lines
 from planner.sinks.tables import Id
 from planner.untrusted import clean
 from tui.actions import PLAN
@@ -63,8 +63,8 @@ def verdict_text(plan: Plan) -> Text:
         if fit.overkill:
             for alt in fit.alternatives:
                 text.append(f"\n  lighter: {clean(alt.name)}: {clean(alt.why)}", style="yellow")
-    text.append(f"\ndata plane: {DATAPLANE_WORDS.get(plan.dataplane, plan.dataplane)}",
-                style="dim")
+    for line in dataplane_lines(plan):
+        text.append(f"\n{line}", style="dim")
     for note in plan.notes:
         text.append(f"\nnote: {clean(note)}", style="dim")
     return text
