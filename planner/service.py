@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from planner.domain.authz_rollout import ShadowDenials
     from planner.domain.findings import Finding
     from planner.domain.fit import Assessment
-    from planner.domain.membership import CallerFates
     from planner.domain.observed import NamespaceTraffic
     from planner.domain.plan import DataplaneDecision, Plan
     from planner.domain.simulation_index import SimulationIndex
@@ -283,27 +282,22 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
                            index=index, fates=fates)
     cost = plan_cost(inventory, fates, assessment.namespaces, assessment.profile,
                      assessment.costs.nodes)
-    return replace(plan, what_if=_step_what_ifs(analysis, plan, index, fates), cost=cost)
+    return replace(plan, what_if=_step_what_ifs(analysis, plan, index), cost=cost)
 
 
-def _step_what_ifs(analysis: Analysis, plan: Plan, index: SimulationIndex | None = None,
-                   fates: CallerFates | None = None) -> dict[str, WhatIf]:
+def _step_what_ifs(analysis: Analysis, plan: Plan,
+                   index: SimulationIndex | None = None) -> dict[str, WhatIf]:
     """Each STRICT and exception step's what-if now: its policies on top of the mesh as the
     scan shows it, judged on ``analysis.graph`` (with observed traffic once merged).
-    ``index``: the plan's simulation index, used when it was built on that graph; ``fates``:
-    the plan's, whose gateway roles it reuses."""
+    ``index``: the plan's simulation index, used when it was built on that graph."""
     from planner.domain import whatif
-    from planner.domain.roles import is_istio_gateway
 
     inventory = analysis.scan.inventory
     if index is not None and not index.serves(inventory, analysis.graph):
         index = None
-    gateway = (fates.is_gateway if fates is not None and fates.inventory is inventory
-               else is_istio_gateway)
     return whatif.step_what_ifs(
         inventory, analysis.graph, plan.steps, root_namespace=plan.root_namespace,
-        enrollment=whatif.current_enrollment(inventory, analysis.graph, is_gateway=gateway),
-        index=index)
+        enrollment=whatif.current_enrollment(inventory, analysis.graph), index=index)
 
 
 def _dataplane_decision(analysis: Analysis, assessment: Assessment,

@@ -28,7 +28,6 @@ from planner.domain.findings import Finding, Rule, RuleContext
 from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
 from planner.domain.plan import NamespaceMode
 from planner.domain.profile import COST_BASIS, QUESTIONS, Profile
-from planner.domain.roles import infrastructure_role
 from planner.domain.verdict import Alternative, FitVerdict, Verdict
 
 if TYPE_CHECKING:
@@ -390,7 +389,7 @@ def _infrastructure_notes(inventory: Inventory) -> dict[str, str]:
     outside the mesh by default (their callers get port exceptions instead)."""
     roles: dict[str, set[str]] = defaultdict(set)
     for w in inventory.workloads:
-        if (role := infrastructure_role(w)) is not None:
+        if (role := inventory.roles.infrastructure(w)) is not None:
             roles[w.namespace].add(f"{role} {w.name}")
     return {ns: (f"the rollout plan keeps this namespace outside the mesh by default (holds "
                  f"{', '.join(sorted(found))}) and gives its callers port exceptions; "

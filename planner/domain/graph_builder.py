@@ -52,13 +52,7 @@ from planner.domain.inventory import (
     ServicePort,
     Workload,
 )
-from planner.domain.roles import (
-    GATEWAY_MESHED,
-    ISTIO_GATEWAY_CLASSES,
-    infrastructure_role,
-    is_istio_gateway,
-    is_server_only,
-)
+from planner.domain.roles import GATEWAY_MESHED, ISTIO_GATEWAY_CLASSES, is_server_only
 
 #: Confidence of each way of finding an edge (documented in docs/graph.md).
 CONF_DECLARED = 1.0  # an object names the backend: Ingress, route, webhook, NodePort
@@ -751,7 +745,8 @@ class _Builder:
     @cached_property
     def gateways(self) -> frozenset[ObjectRef]:
         """The Istio gateways among the workloads: the mesh state and the coverage both ask."""
-        return frozenset(w.ref for w in self.inv.workloads if is_istio_gateway(w))
+        is_gateway = self.inv.roles.is_gateway
+        return frozenset(w.ref for w in self.inv.workloads if is_gateway(w))
 
     @cached_property
     def enrollments(self) -> dict[str, str]:
@@ -837,7 +832,8 @@ class _Builder:
         no datastore, broker or exporter (they serve and call nothing)."""
         if workload.namespace in _INFRA_NAMESPACES or workload.ref in self.gateways:
             return False
-        if workload.name.startswith("istiod") or infrastructure_role(workload) is not None:
+        if workload.name.startswith("istiod") or \
+                self.inv.roles.infrastructure(workload) is not None:
             return False
         return not is_server_only(workload)
 

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from planner.domain.diagnostics import Diagnostic, Source
+from planner.domain.roles import WorkloadRoles
 from planner.domain.value import value_class
 
 #: Workload kinds the planner understands, in the order they are reported.
@@ -416,6 +417,12 @@ class Inventory:
         for w in self.workloads:
             found.setdefault(w.namespace, []).append(w)
         return {ns: tuple(ws) for ns, ws in found.items()}
+
+    @cached_property
+    def roles(self) -> WorkloadRoles:
+        """What part each workload plays beside the application (Istio gateway, ingress
+        controller, Prometheus), worked out once per workload for every stage that asks."""
+        return WorkloadRoles()
 
     @cached_property
     def services_of(self) -> dict[ObjectRef, tuple[Service, ...]]:

@@ -12,12 +12,7 @@ from planner.domain import policy
 from planner.domain.graph import INGRESS_PREFIX, KUBELET, Edge
 from planner.domain.inventory import Inventory, ObjectRef, Service, Workload
 from planner.domain.plan import NamespaceMode
-from planner.domain.roles import (
-    GATEWAY_MESHED,
-    infrastructure_role,
-    is_istio_gateway,
-    is_istio_gateway_caller,
-)
+from planner.domain.roles import GATEWAY_MESHED, is_istio_gateway_caller
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 MERGE_METRICS_ANNOTATION = "prometheus.istio.io/merge-metrics"
@@ -68,13 +63,13 @@ def membership(inventory: Inventory, root_namespace: str,
             already.add(name)
         elif not workloads:
             modes[name], reasons[name] = NamespaceMode.OUTSIDE, "no workloads to enroll"
-        elif all(is_istio_gateway(w) for w in workloads):
+        elif all(inventory.roles.is_gateway(w) for w in workloads):
             modes[name] = NamespaceMode.OUTSIDE
             reasons[name] = ("holds only Istio gateways ("
                              + policy.join_names(sorted(w.name for w in workloads))
                              + "), proxies of the mesh themselves: nothing to enroll")
         elif roles := sorted({f"{role} {w.name}" for w in workloads
-                              if (role := infrastructure_role(w)) is not None}):
+                              if (role := inventory.roles.infrastructure(w)) is not None}):
             modes[name] = NamespaceMode.OUTSIDE
             reasons[name] = ("holds " + policy.join_names(roles)
                              + ", which stays outside the mesh")
@@ -149,7 +144,6 @@ class CallerFates:
         self.members = members
         self._fates: dict[str, tuple[bool, str]] = {}
         self._enforces: dict[str, bool] = {}
-        self._gateways: dict[ObjectRef, bool] = {}
 
     def of(self, node_id: str) -> tuple[bool, str]:
         """:func:`caller_fate` of ``node_id``."""
@@ -176,11 +170,9 @@ class CallerFates:
         return self.inventory.workload_index.get(ref) if ref is not None else None
 
     def is_gateway(self, workload: Workload) -> bool:
-        """:func:`~planner.domain.roles.is_istio_gateway`, once per workload."""
-        found = self._gateways.get(workload.ref)
-        if found is None:
-            found = self._gateways[workload.ref] = is_istio_gateway(workload)
-        return found
+        """:func:`~planner.domain.roles.is_istio_gateway`, once per workload of the inventory
+        (:attr:`~planner.domain.inventory.Inventory.roles`)."""
+        return self.inventory.roles.is_gateway(workload)
 
 
 def benign_plaintext(inventory: Inventory, members: Membership, edge: Edge,

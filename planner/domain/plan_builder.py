@@ -38,7 +38,7 @@ from planner.domain.plan import (
     Target,
 )
 from planner.domain.promql import plaintext_queries
-from planner.domain.roles import is_istio_gateway, is_istio_gateway_caller
+from planner.domain.roles import is_istio_gateway_caller
 from planner.domain.simulation_index import SimulationIndex
 from planner.domain.verdict import FitVerdict
 
@@ -171,7 +171,7 @@ def gateway_notes(inventory: Inventory, graph: CallGraph) -> tuple[str, ...]:
     the plan takes them as mesh clients, which only their Deployment could confirm."""
     # The cheaper test first: most graphs have no call from a gateway class at all.
     edges = [e for e in graph.edges if is_istio_gateway_caller(e.caller)]
-    if not edges or any(is_istio_gateway(w) for w in inventory.workloads):
+    if not edges or any(inventory.roles.is_gateway(w) for w in inventory.workloads):
         return ()
     routes = sorted({" ".join(ev.source.split(" ", 2)[:2]) for e in edges for ev in e.evidence})
     services = sorted({e.callee for e in edges})

@@ -18,10 +18,12 @@ route whose ``Gateway`` has an Istio class.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from planner.domain.graph import INGRESS_PREFIX
-from planner.domain.inventory import Workload
+
+if TYPE_CHECKING:  # the inventory keeps a WorkloadRoles (Inventory.roles): no import cycle
+    from planner.domain.inventory import ObjectRef, Workload
 
 #: Gateway API classes (and the Ingress class) served by Istio's own gateways.
 ISTIO_GATEWAY_CLASSES: Final = frozenset({"istio", "istio-waypoint", "istio-east-west",
@@ -85,6 +87,34 @@ def infrastructure_role(workload: Workload) -> str | None:
         return None
     # Asked last: most workloads have no role, and the gateway test is the dearer one.
     return None if is_istio_gateway(workload) else role
+
+
+class WorkloadRoles:
+    """:func:`is_istio_gateway` and :func:`infrastructure_role` of one inventory's workloads,
+    each worked out once per workload (:attr:`planner.domain.inventory.Inventory.roles`): the
+    graph, the fit verdict, the plan's membership and its callers' fates all ask them of every
+    workload. Ask only about workloads of that inventory: answers are kept by reference."""
+
+    __slots__ = ("_gateway", "_infrastructure")
+
+    def __init__(self) -> None:
+        self._gateway: dict[ObjectRef, bool] = {}
+        self._infrastructure: dict[ObjectRef, str | None] = {}
+
+    def is_gateway(self, workload: Workload) -> bool:
+        """:func:`is_istio_gateway` of ``workload``."""
+        found = self._gateway.get(workload.ref)
+        if found is None:
+            found = self._gateway[workload.ref] = is_istio_gateway(workload)
+        return found
+
+    def infrastructure(self, workload: Workload) -> str | None:
+        """:func:`infrastructure_role` of ``workload``."""
+        ref = workload.ref
+        if ref in self._infrastructure:
+            return self._infrastructure[ref]
+        role = self._infrastructure[ref] = infrastructure_role(workload)
+        return role
 
 
 def _named_ingress_controller(workload: Workload) -> bool:

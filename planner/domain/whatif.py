@@ -24,7 +24,7 @@ disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,6 @@ from planner.domain.inventory import (
 )
 from planner.domain.membership import CallerFates, Membership, benign_plaintext, parse_ref
 from planner.domain.plan import Action, NamespaceMode, Phase, Step
-from planner.domain.roles import is_istio_gateway
 from planner.domain.simulation_index import (
     InboundCall,
     SimulationIndex,
@@ -150,12 +149,9 @@ class Enrollment:
         return found if found is not None else (False, f"{node_id} is not in the input")
 
 
-def current_enrollment(inventory: Inventory, graph: CallGraph, *,
-                       is_gateway: Callable[[Workload], bool] = is_istio_gateway) -> Enrollment:
+def current_enrollment(inventory: Inventory, graph: CallGraph) -> Enrollment:
     """The mesh as the scan shows it now: namespace labels, pod-template overrides and, from
-    a live cluster, the pods' actual sidecars and ambient redirection. ``is_gateway`` tells
-    Istio's gateways (:meth:`~planner.domain.membership.CallerFates.is_gateway` when the
-    caller has worked the roles out already)."""
+    a live cluster, the pods' actual sidecars and ambient redirection."""
     modes: dict[str, NamespaceMode] = {}
     reasons: dict[str, str] = {}
     already: set[str] = set()
@@ -167,6 +163,7 @@ def current_enrollment(inventory: Inventory, graph: CallGraph, *,
         if mode != "none":
             already.add(ns.name)
     meshed = {n.id: (n.meshed, n.mesh_reason) for n in graph.nodes}
+    is_gateway = inventory.roles.is_gateway
     enforces = frozenset(key for w in inventory.workloads
                          if meshed.get(key := w.ref.key, (False, ""))[0] and not is_gateway(w))
     return Enrollment("now (as the scan shows it)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,10 @@ import pytest
 from planner import service
 from planner.domain import graph_builder, roles
 from planner.domain.addresses import Address
+from planner.domain.analysis import Analysis, ScanResult
+from planner.domain.findings import RuleContext
 from planner.domain.inventory import Inventory, Workload
+from planner.domain.profile import Profile
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,6 +52,8 @@ def test_each_distinct_string_is_cut_into_addresses_once(
 
 def test_each_workload_is_asked_once_whether_it_is_an_istio_gateway(
         inventory: Inventory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once for the whole run: the graph, the fit verdict, the plan's membership and its
+    callers' fates all ask it of every workload (Inventory.roles keeps the answers)."""
     asked: Counter[str] = Counter()
     is_istio_gateway = roles.is_istio_gateway
 
@@ -55,9 +61,12 @@ def test_each_workload_is_asked_once_whether_it_is_an_istio_gateway(
         asked[workload.ref.key] += 1
         return is_istio_gateway(workload)
 
-    # The builder's own name for it and the one infrastructure_role calls.
-    monkeypatch.setattr(graph_builder, "is_istio_gateway", counting)
     monkeypatch.setattr(roles, "is_istio_gateway", counting)
-    graph_builder.build_graph(inventory)
+    inventory = replace(inventory)  # without the answers kept by the tests before
+    graph = graph_builder.build_graph(inventory)
+    analysis = Analysis(
+        ScanResult(inventory, "generated"), graph, Profile(),
+        RuleContext(inventory, graph, Profile(), "istio-system"))
+    assert service.build_plan(analysis).steps
     assert set(asked) == {w.ref.key for w in inventory.workloads}
     assert set(asked.values()) == {1}

@@ -23,7 +23,6 @@ from planner.domain.membership import (
     membership,
     parse_ref,
 )
-from planner.domain.roles import infrastructure_role
 
 T = TypeVar("T")
 
@@ -81,7 +80,7 @@ def caller_kind(ctx: RuleContext, edge: Edge) -> str:
     workload = ctx.inventory.workload_index.get(ref) if ref else None
     if workload is None:
         return "outside"
-    if infrastructure_role(workload) == "ingress controller":
+    if ctx.inventory.roles.infrastructure(workload) == "ingress controller":
         return "ingress"
     if workload.host_network:
         return "hostnetwork"
