@@ -870,8 +870,10 @@ _INFRA_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", 
 def _edges(table: Mapping[tuple[str, str, int | None], _EdgeAcc],
            services: Mapping[str, Service], hint: bool) -> tuple[Edge, ...]:
     """The edges of ``table``, sorted; ``services`` maps callee ids to their Services."""
-    # The protocol a Service port's name implies, worked out once for all its callers.
+    # The protocol a Service port's name implies, worked out once for all its callers, and
+    # once per distinct port: most Services of a cluster declare the same few ports.
     port_protocols: dict[tuple[str, int | None], str] = {}
+    protocols_of: dict[ServicePort | None, str] = {}
     edges = []
     for (caller, callee, port), acc in table.items():
         if acc.protocols:
@@ -882,8 +884,9 @@ def _edges(table: Mapping[tuple[str, str, int | None], _EdgeAcc],
             protocol = protocol_of_port
         else:
             service_port = next((p for p in services[callee].ports if p.port == port), None)
-            protocol = port_protocols[(callee, port)] = (_protocol_of_port(service_port)
-                                                         or "tcp")
+            if (known := protocols_of.get(service_port)) is None:
+                known = protocols_of[service_port] = _protocol_of_port(service_port) or "tcp"
+            protocol = port_protocols[(callee, port)] = known
         # Most edges have one piece of evidence: nothing to merge.
         evidence = (acc.evidence[0],) if len(acc.evidence) == 1 else merge_evidence(acc.evidence)
         edges.append(Edge(caller, callee, port, tuple(sorted(acc.target_ports)), protocol,
