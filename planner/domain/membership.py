@@ -4,7 +4,6 @@ plan agree."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -40,15 +39,14 @@ def membership(inventory: Inventory, root_namespace: str,
     """Decide each namespace's enrollment. Existing enrollment labels are kept; the data plane
     chosen for the plan (namespace -> ambient|sidecar, default sidecar) applies to the rest,
     ``why`` saying per namespace how it was chosen."""
-    by_ns: dict[str, list[Workload]] = defaultdict(list)
-    for w in inventory.workloads:
-        by_ns[w.namespace].append(w)
+    # Grouped once per inventory: a plan decides its membership three times.
+    by_ns = inventory.workloads_by_namespace
     modes: dict[str, NamespaceMode] = {}
     reasons: dict[str, str] = {}
     already: set[str] = set()
     for ns in inventory.namespaces:
         name = ns.name
-        workloads = by_ns.get(name, [])
+        workloads = by_ns.get(name, ())
         if name == root_namespace:
             modes[name] = NamespaceMode.OUTSIDE
             reasons[name] = "Istio's root namespace (control plane)"

@@ -74,9 +74,10 @@ class SimulationIndex:
                     if edge.port is not None:
                         on_port[edge.port] = known
                 calls.append(_call(edge, service, known))
-        unnamed = f"{UNNAMED_SERVICE_PREFIX}{workload.namespace}/{workload.name}"
-        calls.extend(_call(edge, None, backend_ports(self.inventory, None, edge, workload))
-                     for edge in inbound.get(unnamed, ()))
+        if self.graph.has_observed:  # only observed traffic names no Service
+            unnamed = f"{UNNAMED_SERVICE_PREFIX}{workload.namespace}/{workload.name}"
+            calls.extend(_call(edge, None, backend_ports(self.inventory, None, edge, workload))
+                         for edge in inbound.get(unnamed, ()))
         return calls
 
     def bound_ports(self, workload: Workload) -> frozenset[int]:

