@@ -280,9 +280,9 @@ def build_plan(analysis: Analysis, *, granularity: str = "namespace",
                            authz=proposal,
                            authz_findings=authz_blockers,
                            index=index, fates=fates)
-    cost = plan_cost(inventory, fates, assessment.namespaces, assessment.profile,
-                     assessment.costs.nodes)
-    return replace(plan, what_if=_step_what_ifs(analysis, plan, index), cost=cost)
+    cost, notes = plan_cost(inventory, fates, assessment)
+    return replace(plan, what_if=_step_what_ifs(analysis, plan, index), cost=cost,
+                   notes=(*plan.notes, *notes))
 
 
 def _step_what_ifs(analysis: Analysis, plan: Plan,

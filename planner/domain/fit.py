@@ -510,8 +510,12 @@ def node_count(inventory: Inventory, profile: Profile) -> tuple[int, str]:
         return profile.nodes, "--nodes or profile cluster.nodes"
     if inventory.nodes:
         return len(inventory.nodes), "Node objects"
-    return 1, ("unknown: no Node objects and no --nodes; counted as 1, per-node figures "
-               "scale with the real count")
+    return 1, NODES_UNKNOWN
+
+
+#: :func:`node_count`'s source when nothing gives the node count.
+NODES_UNKNOWN: Final = ("unknown: no Node objects and no --nodes; counted as 1, per-node "
+                        "figures scale with the real count")
 
 
 def _pods(workload: Workload, nodes: int) -> int:
@@ -598,21 +602,31 @@ def estimate_costs(inventory: Inventory, choices: Sequence[DataplaneChoice], pro
 PLAN_COST = "plan"
 
 
-def plan_cost(inventory: Inventory, fates: CallerFates, choices: Sequence[DataplaneChoice],
-              profile: Profile, nodes: int) -> CostOption:
-    """What the mesh a plan leaves adds, priced as :func:`estimate_costs` prices its options:
-    a sidecar in each pod of the workloads the plan puts in a sidecar namespace (opt-outs,
-    hostNetwork pods and Istio gateways, proxies themselves, get none), ztunnel on every node
-    once a namespace is ambient, the waypoints the assessment found its ambient namespaces need
-    (``choices``; the plan does not deploy them), and istiod. ``fates`` are the plan's (its
-    namespaces' data planes, labels already there included); ``nodes`` is the node count the
-    assessment used."""
+def plan_cost(inventory: Inventory, fates: CallerFates,
+              assessment: Assessment) -> tuple[CostOption, tuple[str, ...]]:
+    """What the mesh a plan leaves adds, priced as :func:`estimate_costs` prices the
+    assessment's options: a sidecar in each pod of the workloads the plan puts in a sidecar
+    namespace (opt-outs, hostNetwork pods and Istio gateways, proxies themselves, get none),
+    ztunnel on every node once a namespace is ambient, the waypoints the assessment found its
+    ambient namespaces need (the plan does not deploy them), and istiod. ``fates`` are the
+    plan's (its namespaces' data planes, labels already there included).
+
+    With it, the notes a plan adds when the figure rests on a node count nothing gave (ztunnel
+    or a meshed DaemonSet counted for one node)."""
     modes = fates.members.modes
-    price = _Pricing(profile, nodes)
-    sidecars = sum(_pods(w, nodes) for w in inventory.workloads
-                   if modes.get(w.namespace) == SIDECAR and fates.enforces(w.ref.key))
+    nodes = assessment.costs.nodes
+    price = _Pricing(assessment.profile, nodes)
+    meshed = [w for w in inventory.workloads
+              if modes.get(w.namespace) == SIDECAR and fates.enforces(w.ref.key)]
     ambient = {ns for ns, mode in modes.items() if mode == AMBIENT}
-    waypoints = sum(c.waypoint.count for c in choices
+    waypoints = sum(c.waypoint.count for c in assessment.namespaces
                     if c.namespace in ambient and c.waypoint is not None)
-    return CostOption(PLAN_COST, (price.sidecars(sidecars), price.ztunnels(bool(ambient)),
-                                  price.waypoints(waypoints), price.istiod()))
+    cost = CostOption(PLAN_COST, (price.sidecars(sum(_pods(w, nodes) for w in meshed)),
+                                  price.ztunnels(bool(ambient)), price.waypoints(waypoints),
+                                  price.istiod()))
+    per_node = ambient or any(w.ref.kind == "DaemonSet" for w in meshed)
+    if assessment.costs.nodes_source != NODES_UNKNOWN or not per_node:
+        return cost, ()
+    return cost, ("The cost counts 1 node: the input has no Node objects and the profile no "
+                  "cluster.nodes (ztunnel runs on every node, and so does a DaemonSet's pod). "
+                  "Set cluster.nodes in the --profile file for the real figure.",)

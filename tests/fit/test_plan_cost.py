@@ -156,3 +156,22 @@ def test_with_sidecars_everywhere_the_plan_is_the_sidecar_option_less_what_it_le
     kept_out = sum(c.pods for c in assessment.namespaces if c.namespace in outside)
     assert counts["sidecar"] <= all_sidecars.proxies - kept_out
     assert counts["ztunnel"] == 0 or any(f.mode.value == "ambient" for f in plan.namespaces)
+
+
+def test_a_cost_that_rests_on_an_unknown_node_count_says_so(tmp_path: Path) -> None:
+    """Without Node objects (manifests rarely hold them) ztunnel is counted for one node: the
+    plan says so in its notes, which every view prints. A plan whose cost does not depend on
+    the node count (sidecars, no DaemonSet) adds no note, nor does one that knows the nodes."""
+    app = APP.replace("NS", "shop").replace(", labels: {istio-injection: enabled}", "")
+    write(tmp_path / "app.yaml", app)
+
+    def notes(dataplane: str) -> list[str]:
+        analysis = analyse(ManifestInput((str(tmp_path),), recursive=True))
+        plan = build_plan(analysis, dataplane=dataplane)
+        return [n for n in plan.notes if "node" in n]
+
+    [note] = notes("ambient")
+    assert note.startswith("The cost counts 1 node: the input has no Node objects")
+    assert notes("sidecar") == []
+    write(tmp_path / "nodes.yaml", NODES)
+    assert notes("ambient") == []

@@ -43,10 +43,10 @@ def test_the_shared_plan_is_the_plan_each_part_builds_alone(sample: str,
     inventory = analysis.scan.inventory
     alone = replace(alone, what_if=whatif.step_what_ifs(
         inventory, analysis.graph, alone.steps, root_namespace=alone.root_namespace,
-        enrollment=whatif.current_enrollment(inventory, analysis.graph)),
-        cost=plan_cost(inventory, CallerFates(inventory, membership(
-            inventory, alone.root_namespace, decision.modes)), assessment.namespaces,
-            assessment.profile, assessment.costs.nodes))
+        enrollment=whatif.current_enrollment(inventory, analysis.graph)))
+    cost, notes = plan_cost(inventory, CallerFates(inventory, membership(
+        inventory, alone.root_namespace, decision.modes)), assessment)
+    alone = replace(alone, cost=cost, notes=(*alone.notes, *notes))
     assert shared == alone
     assert shared.what_if  # STRICT steps were simulated: the comparison is not vacuous
 
