@@ -514,8 +514,8 @@ def node_count(inventory: Inventory, profile: Profile) -> tuple[int, str]:
 
 
 #: :func:`node_count`'s source when nothing gives the node count.
-NODES_UNKNOWN: Final = ("unknown: no Node objects and no --nodes; counted as 1, per-node "
-                        "figures scale with the real count")
+NODES_UNKNOWN: Final = ("unknown: no Node objects, no --nodes (assess) and no cluster.nodes in the "
+                        "profile; counted as 1, per-node figures scale with the real count")
 
 
 def _pods(workload: Workload, nodes: int) -> int:
