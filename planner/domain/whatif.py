@@ -682,9 +682,10 @@ def _peer_rows(inventory: Inventory, index: SimulationIndex, before: _WorkloadMo
     PassthroughCluster in plaintext (MESH-NOTES §7.3), so STRICT refuses it even between
     sidecars. One row per such port."""
     services = inventory.services_of.get(workload.ref, ())
-    headless = sorted(s.ref.key for s in services if s.headless)
-    if workload.ref.kind != "StatefulSet" and not headless:
+    # Asked of every workload in every simulation: most have no peers, found without a key.
+    if workload.ref.kind != "StatefulSet" and not any(s.headless for s in services):
         return []
+    headless = sorted(s.ref.key for s in services if s.headless)
     declared = sorted({p.container_port for c in workload.containers for p in c.ports
                        if p.protocol.upper() == "TCP"} - index.bound_ports(workload))
     rows = []
