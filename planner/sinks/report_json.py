@@ -7,10 +7,8 @@ The document's shape is pinned by the committed JSON Schema ``planner/schemas/re
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from planner.domain.analysis import Analysis
@@ -19,7 +17,7 @@ from planner.domain.plan import Plan
 from planner.domain.suppressions import Suppression, match
 from planner.sinks.graph_json import coverage_document
 from planner.sinks.plan_json import finding_body, plan_body
-from planner.sinks.wire import document
+from planner.sinks.wire import committed_schema, document
 
 if TYPE_CHECKING:
     from planner.domain.fit import Assessment
@@ -111,6 +109,4 @@ def report_document(analysis: Analysis, plan: Plan,
 
 def report_schema() -> dict[str, Any]:
     """The committed JSON Schema (draft 2020-12) of :func:`report_document`'s output."""
-    text = resources.files("planner").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    return committed_schema(SCHEMA_RESOURCE)

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any
 
 from planner.domain.whatif import EdgeVerdict, WhatIf
 from planner.sinks.graph_json import evidence_body, observed_body
-from planner.sinks.wire import document
+from planner.sinks.wire import committed_schema, document
 
 SCHEMA_VERSION = "meshplan.io/what-if/v1"
 SCHEMA_RESOURCE = "schemas/what-if-v1.json"
@@ -55,9 +53,7 @@ def whatif_document(result: WhatIf, source: str) -> dict[str, Any]:
 
 def whatif_schema() -> dict[str, Any]:
     """The committed JSON Schema (draft 2020-12) of :func:`whatif_document`'s output."""
-    text = resources.files("planner").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    return committed_schema(SCHEMA_RESOURCE)
 
 
 def step_what_if_body(result: WhatIf) -> dict[str, Any]:

@@ -57,6 +57,19 @@ def _convert_mapping(obj: Mapping[Any, Any]) -> dict[str, Any]:
             for k, v in items}
 
 
+def committed_schema(resource: str) -> dict[str, Any]:
+    """The committed JSON Schema (draft 2020-12) at ``resource`` inside the ``planner``
+    package (``schemas/...``)."""
+    # Imported here: only the schema commands and tests read one, and importlib.resources
+    # brings tempfile, shutil and the compression modules (~4 ms of every report's start).
+    import json
+    from importlib import resources
+
+    schema: dict[str, Any] = json.loads(
+        resources.files("planner").joinpath(resource).read_text(encoding="utf-8"))
+    return schema
+
+
 def document(schema_version: str | int, body: Mapping[str, Any], *, converted: bool = False
              ) -> dict[str, Any]:
     """A top-level document: ``schemaVersion`` first, then the body's keys sorted.
