@@ -147,7 +147,7 @@ class CallerFates:
         """:func:`caller_fate` of ``node_id``."""
         fate = self._fates.get(node_id)
         if fate is None:
-            workload = self._workload(node_id)
+            workload = self.inventory.workload_of(node_id)
             fate = (_fate_outside_inventory(node_id) if workload is None
                     else _workload_fate(self.members, workload, self.is_gateway(workload)))
             self._fates[node_id] = fate
@@ -157,15 +157,11 @@ class CallerFates:
         """:func:`enforces_peer_authentication` of ``node_id``."""
         found = self._enforces.get(node_id)
         if found is None:
-            workload = self._workload(node_id)
+            workload = self.inventory.workload_of(node_id)
             found = (workload is not None and not self.is_gateway(workload)
                      and self.of(node_id)[0])
             self._enforces[node_id] = found
         return found
-
-    def _workload(self, node_id: str) -> Workload | None:
-        ref = parse_ref(node_id)
-        return self.inventory.workload_index.get(ref) if ref is not None else None
 
     def is_gateway(self, workload: Workload) -> bool:
         """:func:`~planner.domain.roles.is_istio_gateway`, once per workload of the inventory

@@ -370,14 +370,12 @@ class _Planner:
         return callers_first(enrolled, self.graph.namespace_graph.successors_of)
 
     def enrollment(self) -> None:
-        workloads: dict[str, list[Workload]] = defaultdict(list)
-        for w in self.inv.workloads:
-            workloads[w.namespace].append(w)
+        workloads = self.inv.workloads_by_namespace  # grouped once per inventory
         for group in self.enrollment_order():
             for ns in group:
-                self.enroll(ns, group, workloads.get(ns, []))
+                self.enroll(ns, group, workloads.get(ns, ()))
 
-    def enroll(self, ns: str, group: list[str], workloads: list[Workload]) -> None:
+    def enroll(self, ns: str, group: list[str], workloads: Sequence[Workload]) -> None:
         mode = self.members.modes[ns]
         labels = dict(self.tracker.labels.get(ns, {}))
         if mode == NamespaceMode.AMBIENT:
@@ -505,7 +503,6 @@ class _Planner:
         needed: dict[str, _Exception] = {}
         # Keyed by caller, workload and problem: a call and the finding about it say the same.
         uncovered: dict[tuple[str, str, str], str] = {}
-        workloads = self.inv.workload_index
         if self.planned is None:
             self.planned = whatif.planned_enrollment(self.inv, self.graph, self.members,
                                                      self.callers)
@@ -514,8 +511,7 @@ class _Planner:
             self.inv, self.graph, [strict], root_namespace=self.root, enrollment=self.planned,
             scope=self.inv.workloads_by_namespace.get(ns, ()), index=self.index)
         for row in refused:
-            callee = parse_ref(row.callee)
-            server = workloads.get(callee) if callee is not None else None
+            server = self.inv.workload_of(row.callee)
             if server is None:
                 continue
             reason = self.planned.of(row.caller)[1]
@@ -526,8 +522,7 @@ class _Planner:
             if offer is None:
                 continue
             caller, target = offer.caller, offer.workload
-            ref = parse_ref(target)
-            workload = workloads.get(ref) if ref else None
+            workload = self.inv.workload_of(target)
             if workload is None or self.callers.of(caller)[0] \
                     or not self.callers.enforces(target):
                 continue

@@ -642,7 +642,7 @@ def plaintext_reasons(inventory: Inventory, root: str, enrollment: Enrollment, e
             evidence.append(Evidence("annotation", str(workload.ref),
                                      f"{REWRITE_PROBES_ANNOTATION}=false"))
         else:
-            caller = _workload(inventory, edge.caller)
+            caller = inventory.workload_of(edge.caller)
             if caller is not None and caller.host_network:
                 reasons.append(Reason(HOST_NETWORK, f"{edge.caller} runs with hostNetwork: "
                                                     "the mesh never captures its traffic"))
@@ -668,11 +668,6 @@ def plaintext_reasons(inventory: Inventory, root: str, enrollment: Enrollment, e
                                         "observed requests/connections were plaintext in the "
                                         "window"))
     return reasons, evidence, safe
-
-
-def _workload(inventory: Inventory, node_id: str) -> Workload | None:
-    ref = parse_ref(node_id)
-    return inventory.workload_index.get(ref) if ref is not None else None
 
 
 def _peer_rows(inventory: Inventory, index: SimulationIndex, before: _WorkloadMode,

@@ -76,8 +76,7 @@ def caller_kind(ctx: RuleContext, edge: Edge) -> str:
     fixed = {APISERVER: "apiserver", INTERNET: "internet", KUBELET: "kubelet"}
     if caller in fixed:
         return fixed[caller]
-    ref = parse_ref(caller)
-    workload = ctx.inventory.workload_index.get(ref) if ref else None
+    workload = ctx.inventory.workload_of(caller)
     if workload is None:
         return "outside"
     if ctx.inventory.roles.infrastructure(workload) == "ingress controller":
@@ -108,8 +107,7 @@ def _risky_calls(ctx: RuleContext) -> Iterator[RiskyCall]:
             continue
         service = inv.service_index.get((callee.namespace, callee.name))
         for backend in ctx.graph.backends.get(edge.callee, ()):
-            ref = parse_ref(backend)
-            workload = inv.workload_index.get(ref) if ref else None
+            workload = inv.workload_of(backend)
             if workload is None or not fate.enforces(backend):
                 continue
             if benign_plaintext(inv, m, edge, workload):
