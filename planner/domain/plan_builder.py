@@ -169,10 +169,12 @@ def _unseen_rollbacks(step: Step, unread: frozenset[str]) -> Step:
 def gateway_notes(inventory: Inventory, graph: CallGraph) -> tuple[str, ...]:
     """One note when calls enter through Istio gateways whose workload is not in the input:
     the plan takes them as mesh clients, which only their Deployment could confirm."""
-    # The cheaper test first: most graphs have no call from a gateway class at all.
-    edges = [e for e in graph.edges if is_istio_gateway_caller(e.caller)]
-    if not edges or any(inventory.roles.is_gateway(w) for w in inventory.workloads):
+    # The cheaper test first, once per caller (not per call): most graphs have no call from a
+    # gateway class at all.
+    gateways = {c for c in {e.caller for e in graph.edges} if is_istio_gateway_caller(c)}
+    if not gateways or any(inventory.roles.is_gateway(w) for w in inventory.workloads):
         return ()
+    edges = [e for e in graph.edges if e.caller in gateways]
     routes = sorted({" ".join(ev.source.split(" ", 2)[:2]) for e in edges for ev in e.evidence})
     services = sorted({e.callee for e in edges})
     shown = ", ".join(routes[:3]) + (f" and {len(routes) - 3} more" if len(routes) > 3 else "")

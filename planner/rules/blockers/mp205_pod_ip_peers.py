@@ -12,6 +12,7 @@ declares no port at all is reported with its ports unknown.
 from __future__ import annotations
 
 from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
+from planner.domain.inventory import ObjectRef
 from planner.domain.membership import container_ports
 from planner.rules.blockers._common import enrolled_workloads
 
@@ -36,14 +37,16 @@ def check(ctx: RuleContext) -> list[Finding]:
     """One finding per meshed StatefulSet or headless-Service backend with peer ports no
     Service port covers."""
     inv = ctx.inventory
-    headless: dict[str, list[str]] = {}
+    # By reference: the keys are formatted for the few headless backends, not for every
+    # enrolled workload.
+    headless: dict[ObjectRef, list[str]] = {}
     for svc in inv.services:
         if svc.headless:
             for ref in svc.selects:
-                headless.setdefault(ref.key, []).append(svc.ref.key)
+                headless.setdefault(ref, []).append(svc.ref.key)
     findings = []
     for w, _mode in enrolled_workloads(ctx):
-        services = sorted(headless.get(w.ref.key, []))
+        services = sorted(headless.get(w.ref, ()))
         if w.ref.kind != "StatefulSet" and not services:
             continue
         peers = w.replicas > 1
