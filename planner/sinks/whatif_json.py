@@ -16,17 +16,25 @@ SCHEMA_RESOURCE = "schemas/what-if-v1.json"
 
 def edge_body(edge: EdgeVerdict) -> dict[str, Any]:
     """One judged call as plain data (keys sorted)."""
-    return {
+    return dict(sorted({
+        **_verdict_body(edge),
         "breaks": edge.breaks,
+        "evidence": [evidence_body(ev) for ev in edge.evidence],
+        "modeBefore": edge.mode_before,
+        "note": edge.note,
+        "observed": observed_body(edge.observed),
+    }.items()))
+
+
+def _verdict_body(edge: EdgeVerdict) -> dict[str, Any]:
+    """What a plan step's what-if says of a call that would break (keys sorted): the call and
+    the verdict, without the evidence ``planner what-if`` gives."""
+    return {
         "callee": edge.callee,
         "caller": edge.caller,
         "containerPort": edge.container_port,
         "decidedBy": edge.decided_by,
-        "evidence": [evidence_body(ev) for ev in edge.evidence],
         "mode": edge.mode,
-        "modeBefore": edge.mode_before,
-        "note": edge.note,
-        "observed": observed_body(edge.observed),
         "port": edge.port,
         "reasons": [{"code": r.code, "message": r.message} for r in edge.reasons],
         "service": edge.service,
@@ -60,9 +68,8 @@ def step_what_if_body(result: WhatIf) -> dict[str, Any]:
     """A plan step's what-if, compact: the counts, the calls that would break (without their
     evidence: ``planner what-if`` gives it) and where the step has no effect."""
     return {
-        "breaking": [{k: v for k, v in edge_body(e).items()
-                      if k in ("callee", "caller", "containerPort", "decidedBy", "mode", "port",
-                               "reasons", "service")} for e in result.breaking],
+        # Only the fields it shows: a report has thousands of these rows.
+        "breaking": [_verdict_body(e) for e in result.breaking],
         "enrollment": result.enrollment,
         "noEffect": [{"reason": n.reason, "scope": n.scope} for n in result.no_effect],
         "summary": {"breaking": len(result.breaking), "edges": len(result.edges)},
