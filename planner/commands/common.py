@@ -316,16 +316,18 @@ def output_option(*choices: str, default: str = "table") -> Callable[[F], F]:
 
 def stdout_console() -> Console:
     """A Rich console for stdout (markup off: cluster strings are data)."""
+    from functools import partial
+
     from rich.console import Console
 
+    console = partial(Console, markup=False, highlight=False, emoji=False)
     if sys.stdout.isatty():
-        return Console(markup=False, highlight=False, emoji=False)
+        return console()
     # Piped output gets a fixed, wide layout (Rich would assume 80 columns) so tables in
     # files and CI logs keep one row per line; $COLUMNS still wins.
     width = None if os.environ.get("COLUMNS") else 140
     # Rich writes, flushes and asks isatty() of its file: the wrapper has what it uses.
-    trimmed = cast("IO[str]", _TrimmedLines(sys.stdout))
-    return Console(markup=False, highlight=False, emoji=False, width=width, file=trimmed)
+    return console(width=width, file=cast("IO[str]", _TrimmedLines(sys.stdout)))
 
 
 class _TrimmedLines:
