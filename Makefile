@@ -16,7 +16,7 @@ venv: $(BIN)/planner
 ## Set up, then assess the bundled sample cluster and print its rollout plan.
 demo: venv
 	$(BIN)/planner assess -f sample_clusters/shop -R --profile sample_clusters/profiles/shop.yaml
-	$(BIN)/planner plan -f sample_clusters/shop -R
+	$(BIN)/planner plan -f sample_clusters/shop -R --profile sample_clusters/profiles/shop.yaml
 	@echo
 	@echo "planner is installed in $(VENV). Put it on PATH for this shell with:"
 	@echo "    source $(VENV)/bin/activate"

@@ -58,3 +58,15 @@ def test_readme_apply_step_is_a_step_of_the_plan(tmp_path: Path) -> None:
                            str(ROOT / "sample_clusters" / "shop"), "-R", "-o", "json"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert f'"{step}"' in done.stdout
+
+
+def test_make_demo_assesses_and_plans_the_same_cluster_with_the_same_answers() -> None:
+    """`make demo` prints an assessment, then a plan that opens with the verdict again: both
+    must read the same input and profile, or the first screen a new user sees gives two
+    scores for one cluster."""
+    recipe = re.search(r"^demo:.*?\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)
+    assert recipe, "Makefile has no demo recipe"
+    runs = [shlex.split(line.strip())[1:] for line in recipe.group(1).splitlines()
+            if "planner " in line and not line.strip().startswith("@")]
+    assert [argv[0] for argv in runs] == ["assess", "plan"]
+    assert runs[0][1:] == runs[1][1:]
