@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.domain.findings import Finding, PortExceptionOffer
 from planner.domain.plan import Change, IstioState, NamespaceFate, Plan, Proof, Step, Target
-from planner.domain.traffic import GateResult
 from planner.domain.verdict import FitVerdict
 from planner.sinks.assessment_json import cost_option_body
-from planner.sinks.traffic_json import gate_body
 from planner.sinks.whatif_json import step_what_if_body
 from planner.sinks.wire import document
+
+if TYPE_CHECKING:  # gates come from observed traffic: its modules are imported when there are
+    from planner.domain.traffic import GateResult
 
 SCHEMA_VERSION = "meshplan.io/plan/v2"
 
@@ -111,6 +112,8 @@ def plan_body(plan: Plan, gates: Mapping[str, GateResult] | None = None) -> dict
         if gates is None and step.proof:
             data["status"] = readiness(step)
         if gate is not None:
+            from planner.sinks.traffic_json import gate_body  # see GateResult above
+
             data["gate"] = gate_body(gate)
         steps.append(data)
     return {
