@@ -793,9 +793,12 @@ class _Builder:
             nodes.append(Node(key, NodeKind.WORKLOAD, workload.namespace,
                               workload.name, meshed, reason))
         backends: dict[str, tuple[str, ...]] = {}
+        services: dict[str, Service] = {}
         for svc in self.inv.services:
             key = self.keys[svc.ref]
-            served = tuple(ref.key for ref in svc.selects)
+            services[key] = svc
+            # The keys formatted once per build (a Service selects workloads of the inventory).
+            served = tuple(self.keys[ref] for ref in svc.selects)
             backends[key] = served
             meshed_backends = sum(workload_mesh.get(w, False) for w in served)
             meshed = bool(served) and meshed_backends == len(served)
@@ -804,7 +807,6 @@ class _Builder:
         for node_id, reason in self.externals.items():
             meshed = reason.startswith("meshed")
             nodes.append(Node(node_id, NodeKind.EXTERNAL, "", node_id, meshed, reason))
-        services = {self.keys[s.ref]: s for s in self.inv.services}
         edges = _edges(self.calls, services, hint=False)
         if self.min_confidence > 0.0:  # no confidence is negative: no minimum keeps every edge
             edges = tuple(e for e in edges if max((ev.confidence for ev in e.evidence),
