@@ -656,8 +656,8 @@ class PlanOptions:
     """How to plan: Istio's root namespace, STRICT per ``namespace`` or per ``workload``, how
     namespaces not yet labelled join the mesh (one of :data:`DATAPLANE_CHOICES`), the
     profile (``--profile FILE``) behind the fit verdict the plan opens with, the weakest
-    evidence a call may rest on (``--min-confidence``), and whether the plan ends with the
-    authorization phases (``--authz``)."""
+    evidence a call may rest on (``--min-confidence``), whether the plan ends with the
+    authorization phases (``--authz``), and the node count of its costs (``--nodes``)."""
 
     root_namespace: str = "istio-system"
     granularity: str = "namespace"
@@ -667,6 +667,9 @@ class PlanOptions:
     #: The authorization phases after mesh-wide STRICT (``--authz``); None: as the profile's
     #: ``plan.authz`` says (default without).
     authz: bool | None = None
+    #: The node count behind per-node costs (``--nodes``); None: the profile's, else the Node
+    #: objects seen.
+    nodes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -719,6 +722,8 @@ def run_pipeline(spec: InputSpec, options: PlanOptions = PlanOptions(), *,
     or data plane."""
     from planner.errors import PlannerError
 
+    if options.nodes is not None:
+        profile_overrides = {**(profile_overrides or {}), "nodes": options.nodes}
     analysis = analyse(spec, profile_path=options.profile_path,
                        profile_overrides=profile_overrides, progress=progress, stdin=stdin,
                        root_namespace=options.root_namespace,

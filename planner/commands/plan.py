@@ -29,11 +29,11 @@ if TYPE_CHECKING:
 
 def plan_options(func: F) -> F:
     """Options ``plan``, ``report`` and the step commands share: root namespace, granularity,
-    data plane, the profile behind the verdict the plan opens with, the weakest evidence and
-    the authorization phases; passed to the command as one ``plan_options`` (the service's
-    PlanOptions)."""
+    data plane, the profile behind the verdict the plan opens with, the weakest evidence, the
+    authorization phases and the node count of the plan's cost; passed to the command as one
+    ``plan_options`` (the service's PlanOptions)."""
     names = ("root_namespace", "granularity", "dataplane", "profile_path", "min_confidence",
-             "authz")
+             "authz", "nodes")
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -57,10 +57,20 @@ def plan_options(func: F) -> F:
                           "least-privilege ALLOW policies in dry run, a gate on the denials "
                           "they would make, then enforced (docs/authz.md). Default: the "
                           "profile's plan.authz, else without."),
+        nodes_option(),
     ]
     for decorator in reversed(decorators):
         wrapper = decorator(wrapper)
     return wrapper  # type: ignore[return-value]
+
+
+def nodes_option() -> Callable[[F], F]:
+    """``--nodes``: the node count behind per-node costs (ztunnel, DaemonSet pods), as
+    ``assess`` takes it; manifests rarely hold the Node objects it is counted from."""
+    return click.option(
+        "--nodes", type=click.IntRange(min=1), default=None, metavar="N",
+        help="Node count for ztunnel and DaemonSet pods in the costs (default: the profile's "
+             "cluster.nodes, else the Node objects seen).")
 
 
 def min_confidence_option() -> Callable[[F], F]:

@@ -514,8 +514,8 @@ def node_count(inventory: Inventory, profile: Profile) -> tuple[int, str]:
 
 
 #: :func:`node_count`'s source when nothing gives the node count.
-NODES_UNKNOWN: Final = ("unknown: no Node objects, no --nodes (assess) and no cluster.nodes in the "
-                        "profile; counted as 1, per-node figures scale with the real count")
+NODES_UNKNOWN: Final = ("unknown: no Node objects, no --nodes and no cluster.nodes in the profile; "
+                        "counted as 1, per-node figures scale with the real count")
 
 
 def _pods(workload: Workload, nodes: int) -> int:
@@ -627,6 +627,6 @@ def plan_cost(inventory: Inventory, fates: CallerFates,
     per_node = ambient or any(w.ref.kind == "DaemonSet" for w in meshed)
     if assessment.costs.nodes_source != NODES_UNKNOWN or not per_node:
         return cost, ()
-    return cost, ("The cost counts 1 node: the input has no Node objects and the profile no "
-                  "cluster.nodes (ztunnel runs on every node, and so does a DaemonSet's pod). "
-                  "Set cluster.nodes in the --profile file for the real figure.",)
+    return cost, ("The cost counts 1 node: the input has no Node objects, and neither --nodes "
+                  "nor the profile's cluster.nodes was given (ztunnel runs on every node, and "
+                  "so does a DaemonSet's pod). Give --nodes N for the real figure.",)

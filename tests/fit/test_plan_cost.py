@@ -172,6 +172,16 @@ def test_a_cost_that_rests_on_an_unknown_node_count_says_so(tmp_path: Path) -> N
 
     [note] = notes("ambient")
     assert note.startswith("The cost counts 1 node: the input has no Node objects")
+    assert note.endswith("Give --nodes N for the real figure.")
     assert notes("sidecar") == []
+    # --nodes gives the count, as for assess: ztunnel on each node, and no note.
+    for command in (["plan", "-o", "json"], ["report", "--json"]):
+        shown = CliRunner().invoke(cli, [*command, "-f", str(tmp_path), "--dataplane", "ambient",
+                                         "--nodes", "3"])
+        assert shown.exit_code == 0, shown.output
+        doc = json.loads(shown.stdout)
+        plan = doc.get("plan", doc)
+        assert {line["component"]: line["count"] for line in plan["cost"]["lines"]}["ztunnel"] == 3
+        assert not [n for n in plan["notes"] if "node" in n]
     write(tmp_path / "nodes.yaml", NODES)
     assert notes("ambient") == []

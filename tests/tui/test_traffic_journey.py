@@ -181,6 +181,21 @@ async def test_dataplane_flag_overrides_the_recommendation_with_its_reason() -> 
         assert not app.failures
 
 
+@journey
+async def test_nodes_reach_the_plans_cost() -> None:
+    """`planner tui --nodes 7`: the plan screen prices ztunnel for 7 nodes, not the shop's 2
+    Node objects (the answer is one of the profile's, as on the assess screen)."""
+    app = shop_app(overrides={"nodes": 7}, start="plan")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.plan.cost is not None
+        ztunnel = next(line for line in app.plan.cost.lines if line.component == "ztunnel")
+        assert ztunnel.count == 7
+        verdict = plain(app.screen.query_one("#plan-verdict", Static))
+        assert f"Cost of this plan: {app.plan.cost.proxies} proxies" in verdict
+        assert not app.failures
+
+
 def test_cli_takes_the_traffic_and_dataplane_options() -> None:
     from click.testing import CliRunner
 
@@ -189,7 +204,7 @@ def test_cli_takes_the_traffic_and_dataplane_options() -> None:
     runner = CliRunner()
     help_text = runner.invoke(cli, ["tui", "--help"]).output
     for option in ("--prometheus", "--prometheus-token-file", "--prometheus-ca", "--window",
-                   "--traffic", "--dataplane"):
+                   "--traffic", "--dataplane", "--nodes"):
         assert option in help_text
     # Refused before the screen is taken over, with the input error every command gives.
     both = runner.invoke(cli, ["tui", "-f", "sample_clusters/shop", "--prometheus",
