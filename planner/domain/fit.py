@@ -518,16 +518,12 @@ NODES_UNKNOWN: Final = ("unknown: no Node objects, no --nodes and no cluster.nod
                         "counted as 1, per-node figures scale with the real count")
 
 
-def _pods(workload: Workload, nodes: int) -> int:
-    return workload.replicas * nodes if workload.ref.kind == "DaemonSet" else workload.replicas
-
-
 def _pods_by_namespace(inventory: Inventory, nodes: int) -> dict[str, int]:
     """Pods that would join the mesh, per namespace: hostNetwork pods never get a proxy."""
     pods: dict[str, int] = defaultdict(int)
     for w in inventory.workloads:
         if not w.host_network:
-            pods[w.namespace] += _pods(w, nodes)
+            pods[w.namespace] += w.pods(nodes)
     return dict(pods)
 
 
@@ -586,7 +582,7 @@ def estimate_costs(inventory: Inventory, choices: Sequence[DataplaneChoice], pro
         CostOption("recommended", (price.sidecars(mix_sidecars), price.ztunnels(any_ambient),
                                    price.waypoints(mix_waypoints), price.istiod())),
     )
-    all_pods = sum(_pods(w, nodes) for w in inventory.workloads)
+    all_pods = sum(w.pods(nodes) for w in inventory.workloads)
     assumptions = (
         f"pods = sum of replicas (Jobs/CronJobs: parallelism; DaemonSets x {nodes} node(s)); "
         f"{all_pods} in total, {meshed} in application namespaces without hostNetwork",
@@ -621,7 +617,7 @@ def plan_cost(inventory: Inventory, fates: CallerFates,
     ambient = {ns for ns, mode in modes.items() if mode == AMBIENT}
     waypoints = sum(c.waypoint.count for c in assessment.namespaces
                     if c.namespace in ambient and c.waypoint is not None)
-    cost = CostOption(PLAN_COST, (price.sidecars(sum(_pods(w, nodes) for w in meshed)),
+    cost = CostOption(PLAN_COST, (price.sidecars(sum(w.pods(nodes) for w in meshed)),
                                   price.ztunnels(bool(ambient)), price.waypoints(waypoints),
                                   price.istiod()))
     per_node = ambient or any(w.ref.kind == "DaemonSet" for w in meshed)

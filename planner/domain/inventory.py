@@ -267,6 +267,11 @@ class Workload:
         """Init containers first, then containers."""
         return self.init_containers + self.containers
 
+    def pods(self, nodes: int) -> int:
+        """Pods it runs on ``nodes`` nodes: its replicas (a Job's or CronJob's parallelism),
+        one per node for a DaemonSet."""
+        return self.replicas * nodes if self.ref.kind == "DaemonSet" else self.replicas
+
 
 @value_class
 class ServicePort:
@@ -476,5 +481,4 @@ class Inventory:
         a DaemonSet's times the Node objects (one pod when there are none), as the cost
         estimate counts them."""
         nodes = max(len(self.nodes), 1)
-        return sum(w.replicas * nodes if w.ref.kind == "DaemonSet" else w.replicas
-                   for w in self.workloads)
+        return sum(w.pods(nodes) for w in self.workloads)
