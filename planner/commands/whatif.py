@@ -101,10 +101,15 @@ def _refuse_two_modes(strict_ns: tuple[str, ...], permissive_ns: tuple[str, ...]
     if both:
         raise click.UsageError(f"--strict {both[0]} and --permissive {both[0]}: one namespace "
                                "cannot be both; give one of them")
+    from planner.domain.whatif import parse_workload_change
+
     modes: dict[str, set[str]] = {}
     for change in workloads:
-        target, _, mode = change.partition("=")
-        modes.setdefault(target, set()).add(mode.upper() or "PERMISSIVE")
+        try:
+            ref, mode = parse_workload_change(change)
+        except ValueError:
+            continue  # the simulation refuses it, saying what is wrong with it
+        modes.setdefault(ref.key, set()).add(mode)
     twice = sorted(target for target, found in modes.items() if len(found) > 1)
     if twice:
         raise click.UsageError(f"--workload {twice[0]} is given two modes "
