@@ -73,7 +73,7 @@ def dataplane_words(enrolled: Iterable[tuple[str, bool]], selection: str,
 def _dataplane(doc: Mapping[str, Any]) -> str:
     plan = doc["plan"]
     line = dataplane_words(((ns["mode"], ns["already"]) for ns in plan["namespaces"]
-                            if ns["final"] != "outside"), plan["dataplane"])
+                            if ns["mode"] != "outside"), plan["dataplane"])
     cost = plan.get("cost")
     if cost is not None:
         line += f". This plan: {cost_words(cost)}"
