@@ -11,7 +11,7 @@ import gc
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -657,7 +657,7 @@ class PlanOptions:
     namespaces not yet labelled join the mesh (one of :data:`DATAPLANE_CHOICES`), the
     profile (``--profile FILE``) behind the fit verdict the plan opens with, the weakest
     evidence a call may rest on (``--min-confidence``), whether the plan ends with the
-    authorization phases (``--authz``), and the node count of its costs (``--nodes``)."""
+    authorization phases (``--authz``), and the profile answers given as flags."""
 
     root_namespace: str = "istio-system"
     granularity: str = "namespace"
@@ -667,9 +667,9 @@ class PlanOptions:
     #: The authorization phases after mesh-wide STRICT (``--authz``); None: as the profile's
     #: ``plan.authz`` says (default without).
     authz: bool | None = None
-    #: The node count behind per-node costs (``--nodes``); None: the profile's, else the Node
-    #: objects seen.
-    nodes: int | None = None
+    #: Profile answers given as flags (``--platform-engineers``, ``--compliance-mtls``,
+    #: ``--observability-needed``, ``--nodes``): field -> value, each winning over the file's.
+    answers: Mapping[str, int | bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -706,7 +706,6 @@ def gated_steps(plan: Plan) -> tuple[str, ...]:
 
 def run_pipeline(spec: InputSpec, options: PlanOptions = PlanOptions(), *,
                  traffic: TrafficSource | None = None,
-                 profile_overrides: Mapping[str, Any] | None = None,
                  traffic_optional: bool = False, progress: Progress | None = None,
                  stdin: BinaryIO | None = None,
                  scanned: Callable[[ScanResult], None] | None = None,
@@ -722,10 +721,8 @@ def run_pipeline(spec: InputSpec, options: PlanOptions = PlanOptions(), *,
     or data plane."""
     from planner.errors import PlannerError
 
-    if options.nodes is not None:
-        profile_overrides = {**(profile_overrides or {}), "nodes": options.nodes}
     analysis = analyse(spec, profile_path=options.profile_path,
-                       profile_overrides=profile_overrides, progress=progress, stdin=stdin,
+                       profile_overrides=options.answers, progress=progress, stdin=stdin,
                        root_namespace=options.root_namespace,
                        min_confidence=options.min_confidence)
     if scanned is not None:

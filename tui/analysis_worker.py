@@ -47,14 +47,13 @@ def analyse_and_plan(options: TuiOptions, overrides: Answers, post: Post,
     plan_options = service.PlanOptions(root_namespace=options.root_namespace,
                                        dataplane=options.dataplane,
                                        profile_path=options.profile_path,
-                                       authz=options.authz)
+                                       authz=options.authz, answers=overrides)
     # The session keeps what this builds (collector: tui.collector). The plan opens with the
     # verdict and follows the assessment's data plane, so the assessment cannot wait for the
     # first paint.
     with collector.building():
         rollout = service.run_pipeline(
-            options.spec, plan_options, traffic=options.traffic,
-            profile_overrides=overrides or None, traffic_optional=True,
+            options.spec, plan_options, traffic=options.traffic, traffic_optional=True,
             progress=scan_progress(post, "scanning"),
             stage=lambda name: post(WorkProgress(name)))
         # Without traffic, every gate reads "unknown" (no proof either way), with why.

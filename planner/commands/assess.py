@@ -15,6 +15,7 @@ from planner.commands.common import (
     run_analysis,
     stdout_console,
 )
+from planner.commands.plan import answer_options
 
 if TYPE_CHECKING:
     from planner.service import InputSpec
@@ -24,18 +25,10 @@ if TYPE_CHECKING:
 @input_options
 @click.option("--profile", "profile_path", default=None, metavar="FILE",
               help="YAML answers the manifests cannot give (docs/profile.md).")
-@click.option("--platform-engineers", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Dedicated platform engineers (overrides the profile).")
-@click.option("--compliance-mtls/--no-compliance-mtls", default=None,
-              help="Compliance requires mTLS everywhere without code changes.")
-@click.option("--observability-needed/--no-observability-needed", default=None,
-              help="Golden metrics and tracing are wanted without instrumenting services.")
-@click.option("--nodes", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Node count for ztunnel and DaemonSet pods (default: Node objects seen).")
+@answer_options
 @output_option("table", "wide", "json")
 @handle_errors
-def assess(spec: InputSpec, profile_path: str | None, platform_engineers: int | None,
-           compliance_mtls: bool | None, observability_needed: bool | None, nodes: int | None,
+def assess(spec: InputSpec, profile_path: str | None, answers: dict[str, int | bool],
            output: str) -> None:
     """Give a mesh-fit verdict (mesh-overkill, mesh-optional, mesh-recommended) with every
     factor behind it, a data plane per namespace, and the resource cost of each option.
@@ -49,9 +42,7 @@ def assess(spec: InputSpec, profile_path: str | None, platform_engineers: int | 
     """
     from planner.service import assess as run_assess
 
-    overrides = {"platform_engineers": platform_engineers, "compliance_mtls": compliance_mtls,
-                 "observability_needed": observability_needed, "nodes": nodes}
-    analysis = run_analysis(spec, profile_path=profile_path, profile_overrides=overrides)
+    analysis = run_analysis(spec, profile_path=profile_path, profile_overrides=answers)
     assessment = run_assess(analysis)
     if output in ("table", "wide"):
         from planner.sinks.assessment_table import render_assessment

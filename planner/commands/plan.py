@@ -29,11 +29,11 @@ if TYPE_CHECKING:
 
 def plan_options(func: F) -> F:
     """Options ``plan``, ``report`` and the step commands share: root namespace, granularity,
-    data plane, the profile behind the verdict the plan opens with, the weakest evidence, the
-    authorization phases and the node count of the plan's cost; passed to the command as one
+    data plane, the profile and the answer flags behind the verdict the plan opens with and
+    its cost, the weakest evidence and the authorization phases; passed to the command as one
     ``plan_options`` (the service's PlanOptions)."""
     names = ("root_namespace", "granularity", "dataplane", "profile_path", "min_confidence",
-             "authz", "nodes")
+             "authz", "answers")
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -57,20 +57,48 @@ def plan_options(func: F) -> F:
                           "least-privilege ALLOW policies in dry run, a gate on the denials "
                           "they would make, then enforced (docs/authz.md). Default: the "
                           "profile's plan.authz, else without."),
-        nodes_option(),
+        answer_options,
     ]
     for decorator in reversed(decorators):
         wrapper = decorator(wrapper)
     return wrapper  # type: ignore[return-value]
 
 
-def nodes_option() -> Callable[[F], F]:
-    """``--nodes``: the node count behind per-node costs (ztunnel, DaemonSet pods), as
-    ``assess`` takes it; manifests rarely hold the Node objects it is counted from."""
-    return click.option(
-        "--nodes", type=click.IntRange(min=1), default=None, metavar="N",
-        help="Node count for ztunnel and DaemonSet pods in the costs (default: the profile's "
-             "cluster.nodes, else the Node objects seen).")
+#: The parameters :func:`answer_options` turns into one ``answers`` mapping: the profile's
+#: fields a flag overrides (planner.domain.profile.OVERRIDE_FIELDS).
+_ANSWER_PARAMETERS = ("platform_engineers", "compliance_mtls", "observability_needed", "nodes")
+
+
+def answer_options(func: F) -> F:
+    """The profile answers as flags, each winning over the ``--profile`` file's:
+    ``--platform-engineers``, ``--compliance-mtls``, ``--observability-needed`` and
+    ``--nodes`` (manifests rarely hold the Node objects it is counted from). Every command
+    that assesses takes the same ones (``assess``, ``plan``, ``report``, the step commands,
+    ``tui``), so the verdict and the plan rest on the answers the user just gave; passed to
+    the command as one ``answers`` mapping holding only the flags given (docs/profile.md)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = ((name, kwargs.pop(name)) for name in _ANSWER_PARAMETERS)
+        return func(*args, answers={k: v for k, v in given if v is not None}, **kwargs)
+
+    decorators = [
+        click.option("--platform-engineers", type=click.IntRange(min=0), default=None,
+                     metavar="N", help="Dedicated platform engineers (overrides the profile's "
+                                       "team.platformEngineers)."),
+        click.option("--compliance-mtls/--no-compliance-mtls", default=None,
+                     help="Compliance requires mTLS everywhere without code changes "
+                          "(overrides the profile's compliance.mtlsEverywhere)."),
+        click.option("--observability-needed/--no-observability-needed", default=None,
+                     help="Golden metrics and tracing are wanted without instrumenting "
+                          "services (overrides the profile's observability.needed)."),
+        click.option("--nodes", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Node count for ztunnel and DaemonSet pods in the costs (overrides "
+                          "the profile's cluster.nodes; default: the Node objects seen)."),
+    ]
+    for decorator in reversed(decorators):
+        wrapper = decorator(wrapper)
+    return wrapper  # type: ignore[return-value]
 
 
 def min_confidence_option() -> Callable[[F], F]:

@@ -14,7 +14,7 @@ from planner.commands.common import (
     input_options,
     traffic_options,
 )
-from planner.commands.plan import dataplane_option, nodes_option, root_namespace_option
+from planner.commands.plan import answer_options, dataplane_option, root_namespace_option
 
 if TYPE_CHECKING:
     from planner.service import InputSpec, TrafficSource
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 @click.option("--authz/--no-authz", default=None,
               help="End the plan with the authorization phases (docs/authz.md); default: the "
                    "profile's plan.authz, else without.")
-@nodes_option()
+@answer_options
 @traffic_options
 @post_apply_options
 @click.option("--screen", "start", type=click.Choice(["assess", "graph", "plan"]),
@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 @handle_errors
 def tui(spec: InputSpec, profile_path: str | None, write: bool, out_dir: str | None,
         journal_path: str | None, root_namespace: str, dataplane: str, authz: bool | None,
-        nodes: int | None, traffic: TrafficSource | None, settle: float, auto_rollback: bool,
-        start: str) -> None:
+        answers: dict[str, int | bool], traffic: TrafficSource | None, settle: float,
+        auto_rollback: bool, start: str) -> None:
     """Explore the assessment, the call graph and the rollout plan; apply it step by step.
 
     Read-only unless --write: dangerous actions (apply, rollback) do not exist without it.
@@ -85,5 +85,4 @@ def tui(spec: InputSpec, profile_path: str | None, write: bool, out_dir: str | N
     run(TuiOptions(spec, profile_path=profile_path, write=write, out_dir=out_dir,
                    journal_path=journal_path, root_namespace=root_namespace, start=start,
                    traffic=traffic, dataplane=dataplane, authz=authz, settle_s=settle,
-                   auto_rollback=auto_rollback,
-                   overrides={} if nodes is None else {"nodes": nodes}))
+                   auto_rollback=auto_rollback, overrides=answers))

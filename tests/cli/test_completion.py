@@ -55,6 +55,8 @@ def test_namespaces_commands_and_steps_without_manifests(tmp_path: Path) -> None
     line = "planner graph -f sample_clusters/shop -R -n pay"
     assert complete("bash", line, 6) == ["payments"]
     assert complete("bash", "planner comp", 1) == ["completion"]
+    # The profile's answer flags, on every command that assesses (docs/profile.md).
+    assert complete("bash", "planner report --compl", 2) == ["--compliance-mtls"]
     # Without -f: the steps every plan has, and those of the journal (rollback, verify).
     assert complete("bash", "planner verify ", 2, tmp_path) == sorted(FIXED_STEPS)
     applied = CliRunner().invoke(cli, [

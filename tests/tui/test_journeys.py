@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+from click.testing import CliRunner
 from textual.widgets import DataTable, Select, Static
 
+from planner.cli import cli
 from tests.tui.conftest import SIZE, journey, plain, ready, shop_app, wait_for
 from tui.actions import ACTIONS, BY_COMMAND, available, markdown_table, parse_command
+from tui.app import MeshplanApp
+from tui.options import TuiOptions
 from tui.screens.assess import AssessScreen
 from tui.screens.graph import EdgeScreen, GraphScreen, NamespaceScreen
 from tui.screens.modals import HelpScreen
@@ -36,6 +43,43 @@ async def test_read_the_verdict_and_answer_a_question() -> None:
         expected = {o.answer: o.score for u in before.unknowns
                     if u.field == "platform_engineers" for o in u.outcomes}
         assert app.assessment.score == expected["none"]
+        assert not app.failures
+
+
+@journey
+async def test_answer_flags_reach_the_screens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`planner tui --compliance-mtls --platform-engineers 2 --nodes 3`: the flags reach the
+    app as they reach `planner report` (overriding the profile): the assess screen's answers,
+    its verdict and the plan's opening verdict and cost are the report's with the same flags."""
+    started: list[TuiOptions] = []
+    monkeypatch.setattr("tui.app.run", started.append)
+    flags = ["-f", "sample_clusters/tiny", "--compliance-mtls", "--platform-engineers", "2",
+             "--nodes", "3"]
+    launched = CliRunner().invoke(cli, ["tui", *flags, "--screen", "plan"])
+    assert launched.exit_code == 0, launched.output
+    [options] = started
+    assert options.overrides == {"compliance_mtls": True, "platform_engineers": 2, "nodes": 3}
+    report = CliRunner().invoke(cli, ["report", *flags, "--json"])
+    assert report.exit_code == 0, report.output
+    expected = json.loads(report.stdout)["assessment"]
+    assert expected["verdict"] == "mesh-optional"  # unanswered, tiny is mesh-overkill
+    app = MeshplanApp(options)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert isinstance(app.screen, PlanScreen)
+        verdict = plain(app.screen.query_one("#plan-verdict", Static))
+        assert f"Verdict: {expected['verdict']}  score {expected['score']}/100" in verdict
+        assert app.plan.cost is not None
+        assert {line.component: line.count for line in app.plan.cost.lines}["ztunnel"] == 3
+        await pilot.press("1")
+        assert isinstance(app.screen, AssessScreen)
+        assert (app.assessment.verdict, app.assessment.score) == (expected["verdict"],
+                                                                  expected["score"])
+        answers = {field: app.screen.query_one(f"#q-{field}", Select).value
+                   for field in ("compliance_mtls", "platform_engineers",
+                                 "observability_needed")}
+        assert answers == {"compliance_mtls": True, "platform_engineers": 2,
+                           "observability_needed": Select.BLANK}
         assert not app.failures
 
 
