@@ -26,7 +26,7 @@ from planner.sinks.report_markdown import (
 )
 from planner.sinks.report_summary import cost_notes, cost_rows, summary_lines
 from planner.sinks.whatif_json import step_what_if_lines
-from planner.sinks.wire import dump_yaml_all
+from planner.sinks.wire import dump_yaml_all, to_wire
 from planner.untrusted import html_text
 
 _CSS = """
@@ -430,6 +430,7 @@ def _step(step: Mapping[str, Any]) -> list[str]:
 
 def render_html(doc: Mapping[str, Any]) -> str:
     """The whole report as one HTML page, ending with a newline."""
+    doc = to_wire(doc)  # its maps sorted: manifests and data planes are shown in order
     plan = doc["plan"]
     body = ["<h1>meshplan report</h1>",
             f"<p>Source: {_e(doc['source'])}. Root namespace {_e(plan['rootNamespace'])}, "

@@ -48,13 +48,15 @@ def _mark(entry: dict[str, Any], inventory: Inventory, suppressions: Sequence[Su
     hit = match(suppressions, code, namespace, keys)
     if hit is not None:
         entry["suppressed"] = {"kind": hit.kind, "origin": hit.origin, "reason": hit.reason}
-    return dict(sorted(entry.items()))
+    return entry
 
 
 def report_document(analysis: Analysis, plan: Plan,
                     assessment: Assessment | None = None,
                     suppressions: Sequence[Suppression] = ()) -> dict[str, Any]:
-    """The report as plain data, ``schemaVersion`` first, every mapping sorted.
+    """The report as plain data, ``schemaVersion`` first; other maps in the order they were
+    built: the JSON writer sorts them itself, renderers that read maps in order (Markdown,
+    HTML) take :func:`planner.sinks.wire.to_wire` of it, whose maps are sorted.
 
     ``assessment`` (``service.assess``) becomes the ``assessment`` section; without it the
     section is left out (callers timing only the plan, such as bench/plan.py). Top-level
@@ -104,7 +106,9 @@ def report_document(analysis: Analysis, plan: Plan,
         body["assessment"]["factors"] = [
             _mark(entry, inv, suppressions, entry["code"], "", entry["evidence"])
             for entry in body["assessment"]["factors"]]
-    return document(SCHEMA_VERSION, body)
+    # Not walked by to_wire: the sinks build plain data, and sorting its 35,000 maps (most
+    # of them what-if rows and manifests) is the JSON writer's work (docs/performance.md).
+    return document(SCHEMA_VERSION, body, converted=True)
 
 
 def report_schema() -> dict[str, Any]:

@@ -17,7 +17,7 @@ from planner.domain.plan import DATAPLANE_WORDS
 from planner.sinks.mermaid import flowchart
 from planner.sinks.report_summary import cost_notes, cost_rows, counted, summary_lines
 from planner.sinks.whatif_json import step_what_if_lines
-from planner.sinks.wire import dump_yaml_all
+from planner.sinks.wire import dump_yaml_all, to_wire
 from planner.untrusted import clean, clean_lines
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "|": "\\|", "`": "\\`", "<": "&lt;", "&": "&amp;"})
@@ -329,6 +329,7 @@ def _step(step: Mapping[str, Any]) -> list[str]:
 
 def render_markdown(doc: Mapping[str, Any]) -> str:
     """The whole report as Markdown text, ending with a newline."""
+    doc = to_wire(doc)  # its maps sorted: manifests and data planes are shown in order
     plan = doc["plan"]
     lines = ["# meshplan report", "",
              f"Source: {md(doc['source'])}. Root namespace {md(plan['rootNamespace'])}, "

@@ -85,8 +85,10 @@ def document(schema_version: str | int, body: Mapping[str, Any], *, converted: b
 
 #: Two-space indentation, as ``jq .`` prints, written by orjson: the standard library's indenting
 #: encoder is pure Python (figures: docs/performance.md). Keys sorted at every level, whatever
-#: order a document was built in.
-_JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_SORT_KEYS
+#: order a document was built in. Dataclasses are passed to ``default``, which refuses them, so
+#: that a record that slipped into a document meets :func:`to_wire`'s refusal.
+_JSON_OPTIONS = (orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_SORT_KEYS
+                 | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 #: orjson refuses integers outside 64 bits; the Kubernetes API has none, a hand-written spec may.
 _INT64 = range(-(2**63), 2**64)
@@ -94,7 +96,12 @@ _INT64 = range(-(2**63), 2**64)
 
 def json_bytes(data: Any) -> bytes:
     """Deterministic JSON of wire data, UTF-8: two-space indentation, keys sorted except that a
-    document's ``schemaVersion`` comes first, trailing newline."""
+    document's ``schemaVersion`` comes first, trailing newline.
+
+    ``data`` need not have been through :func:`to_wire`: orjson sorts the keys and writes enums
+    and tuples as to_wire would, and whatever it refuses (keys that are not strings, integers
+    past 64 bits, records) is converted by to_wire and written again: the same bytes either
+    way."""
     return b"".join(json_chunks(data))
 
 
@@ -144,14 +151,20 @@ def _dumps(data: Any, options: int | None = None) -> bytes:
     try:
         return orjson.dumps(data, option=options, default=_unencodable)
     except orjson.JSONEncodeError:
-        # Only an out-of-range integer gets here (every other value is converted by to_wire):
-        # print it as a string rather than fail the whole output.
+        pass
+    # Data as a sink built it may hold what only to_wire converts (a key that is not a string)
+    # or refuses (a record): converted, only an out-of-range integer is left to fail, which is
+    # printed as a string rather than fail the whole output.
+    data = to_wire(data)
+    try:
+        return orjson.dumps(data, option=options, default=_unencodable)
+    except orjson.JSONEncodeError:
         return orjson.dumps(_big_ints_as_strings(data), option=options, default=_unencodable)
 
 
 def canonical_json(data: Any) -> bytes:
     """Wire data as compact JSON with every key sorted: for hashing, not for people."""
-    return _dumps(data, orjson.OPT_SORT_KEYS)
+    return _dumps(data, orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
 def dump_json(data: Any) -> str:
