@@ -4,11 +4,12 @@ context, observed traffic)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from planner.domain.diagnostics import Diagnostic
 from planner.domain.inventory import Inventory
+from planner.domain.value import value_class
 
 if TYPE_CHECKING:
     # The graph, rules and traffic modules load only for commands that use them (not `scan`).
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from planner.domain.traffic import TrafficSnapshot
 
 
-@dataclass(frozen=True)
+@value_class
 class ScanResult:
     """An inventory plus what reading the input said about it."""
 
@@ -32,7 +33,7 @@ class ScanResult:
     unread: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@value_class
 class Analysis:
     """A scan with its call graph and the fit profile: what every later step reads.
 

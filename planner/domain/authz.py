@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 from planner.domain import policy
@@ -44,13 +43,14 @@ from planner.domain.membership import (
     parse_ref,
 )
 from planner.domain.roles import infrastructure_role, is_istio_gateway, is_istio_gateway_caller
+from planner.domain.value import value_class
 
 AUTHORIZATION_API: Final = "security.istio.io/v1"
 DRY_RUN_ANNOTATION: Final = "istio.io/dry-run"
 DEFAULT_TRUST_DOMAIN: Final = "cluster.local"
 
 
-@dataclass(frozen=True, order=True)
+@value_class(order=True)
 class Caller:
     """One caller of a workload: its graph id, its principal (None when it has none), the
     container ports it reaches, and where the call is known from (``manifests``, ``observed``
@@ -62,7 +62,7 @@ class Caller:
     seen: str
 
 
-@dataclass(frozen=True, order=True)
+@value_class(order=True)
 class Unexpressible:
     """A caller no principal can name, why, and what to do before enforcing."""
 
@@ -73,7 +73,7 @@ class Unexpressible:
     action: str
 
 
-@dataclass(frozen=True, order=True)
+@value_class(order=True)
 class SharedAccount:
     """A service account several workloads run as: a policy naming it allows them all.
     ``callers`` are those of them that call a policy's workload; ``policies`` the workloads
@@ -91,7 +91,7 @@ class SharedAccount:
         return f"{self.namespace}/{self.account}"
 
 
-@dataclass(frozen=True)
+@value_class
 class WorkloadPolicy:
     """The ALLOW policy proposed for one workload, with the callers behind it."""
 
@@ -102,7 +102,7 @@ class WorkloadPolicy:
     callers: tuple[Caller, ...]
 
 
-@dataclass(frozen=True)
+@value_class
 class AccountSplit:
     """The prerequisite step that gives every workload sharing an account its own: the
     ServiceAccounts to create and the Deployment (or other controller) changes."""
@@ -115,7 +115,7 @@ class AccountSplit:
     callers: int
 
 
-@dataclass(frozen=True)
+@value_class
 class AuthzProposal:
     """Everything ``planner authz`` proposes. ``enforce`` is False for the dry-run form."""
 

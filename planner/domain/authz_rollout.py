@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from shlex import quote
 from typing import Any, Final
 
@@ -58,6 +58,7 @@ from planner.domain.traffic import (
     validate_namespace,
     validate_window,
 )
+from planner.domain.value import value_class
 
 AUTHORIZATION_POLICY: Final = "AuthorizationPolicy"
 DRY_RUN_PREFIX: Final = "70-authz-dry-run-"
@@ -79,7 +80,7 @@ SHADOW_POD_LABELS: Final = ("pod", "kubernetes_pod_name")
 _SHOWN: Final = 5
 
 
-@dataclass(frozen=True, order=True)
+@value_class(order=True)
 class ShadowDenial:
     """The requests or connections the dry-run ALLOW policies would have denied on one pod."""
 
@@ -88,7 +89,7 @@ class ShadowDenial:
     denied: float
 
 
-@dataclass(frozen=True)
+@value_class
 class ShadowDenials:
     """What Envoy's shadow RBAC counters say over ``window`` for some namespaces.
 

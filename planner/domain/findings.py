@@ -5,12 +5,13 @@ fit engine and the planner consume findings, the rules in :mod:`planner.rules` p
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from planner.domain.graph import CallGraph
 from planner.domain.inventory import Inventory
+from planner.domain.value import value_class
 
 if TYPE_CHECKING:
     from planner.domain.membership import CallerFates
@@ -30,7 +31,7 @@ class Level(StrEnum):
         return list(Level).index(self)
 
 
-@dataclass(frozen=True)
+@value_class
 class RuleInfo:
     """What a rule is, for docs (``planner rules list``) and reports."""
 
@@ -48,7 +49,7 @@ class RuleInfo:
                        namespace=namespace, objects=objects, fix=self.fix, **extra)
 
 
-@dataclass(frozen=True)
+@value_class
 class PortExceptionOffer:
     """The port exception a blocker can offer: a workload-scoped ``portLevelMtls: PERMISSIVE``
     on ``workload``'s container ``ports`` for ``caller``, which cannot use mTLS."""
@@ -60,7 +61,7 @@ class PortExceptionOffer:
     ports: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, order=True)
+@value_class(order=True)
 class Finding:
     """One result of a rule.
 
@@ -84,7 +85,7 @@ class Finding:
     exception: PortExceptionOffer | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@value_class
 class RuleContext:
     """Everything a rule may read. ``profile`` holds answers the manifests cannot give
     (fit rules); ``root_namespace`` is Istio's root namespace; ``dataplane`` is the data plane
@@ -113,7 +114,7 @@ class RuleContext:
 Check = Callable[[RuleContext], list[Finding]]
 
 
-@dataclass(frozen=True)
+@value_class
 class Rule:
     """A rule: its description and its check. ``answers`` names the profile answers
     (:class:`planner.domain.profile.Profile` fields) the check reads: the fit assessment's

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 from planner.domain import raw
@@ -28,6 +28,7 @@ from planner.domain.findings import Finding, Rule, RuleContext
 from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
 from planner.domain.plan import NamespaceMode
 from planner.domain.profile import COST_BASIS, QUESTIONS, Profile
+from planner.domain.value import value_class
 from planner.domain.verdict import Alternative, FitVerdict, Verdict
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def verdict_for(score: float) -> Verdict:
 # Result types
 
 
-@dataclass(frozen=True)
+@value_class
 class Factor:
     """One rule finding that entered the score, with the rule's title."""
 
@@ -97,7 +98,7 @@ class Factor:
     fix: str = ""
 
 
-@dataclass(frozen=True)
+@value_class
 class Outcome:
     """What the score and verdict would be with one answer to an unknown question."""
 
@@ -106,7 +107,7 @@ class Outcome:
     verdict: Verdict
 
 
-@dataclass(frozen=True)
+@value_class
 class Unknown:
     """A profile question without an answer, and what each answer would change."""
 
@@ -120,7 +121,7 @@ class Unknown:
         return "; ".join(f"{o.answer}: {o.score} ({o.verdict})" for o in self.outcomes)
 
 
-@dataclass(frozen=True)
+@value_class
 class Waypoint:
     """The waypoint a namespace needs in ambient mode. ``service_accounts`` is empty when the
     waypoint must serve the whole namespace; ``features`` are the rules that triggered it."""
@@ -141,7 +142,7 @@ class Waypoint:
         return len(self.service_accounts) or 1
 
 
-@dataclass(frozen=True)
+@value_class
 class DataplaneChoice:
     """The data plane recommended for one namespace, with reasons. ``waypoint`` is what the
     namespace would need in ambient mode (also set when sidecar is chosen, so the all-ambient
@@ -155,7 +156,7 @@ class DataplaneChoice:
     ambient_blockers: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@value_class
 class CostLine:
     """One component of an option: how many, their total requests, and the assumption."""
 
@@ -166,7 +167,7 @@ class CostLine:
     assumption: str
 
 
-@dataclass(frozen=True)
+@value_class
 class CostOption:
     """The resources one data-plane option adds."""
 
@@ -189,7 +190,7 @@ class CostOption:
         return sum(line.count for line in self.lines if line.component != "istiod")
 
 
-@dataclass(frozen=True)
+@value_class
 class CostEstimate:
     """Sidecar, ambient and the recommended mix, sized from the inventory."""
 
@@ -201,7 +202,7 @@ class CostEstimate:
     assumptions: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@value_class
 class Assessment:
     """The verdict and everything behind it."""
 

@@ -56,6 +56,7 @@ from planner.domain.traffic import (
     plaintext_gate,
     weakest,
 )
+from planner.domain.value import value_class
 from planner.domain.whatif import (
     OBSERVED,
     STRICT,
@@ -73,7 +74,7 @@ GATED_PHASES: Final = frozenset({Phase.STRICT, Phase.MESH_STRICT})
 _SHOWN: Final = 5
 
 
-@dataclass(frozen=True)
+@value_class
 class GateWhatIf:
     """The what-if a gate is decided by: ``result`` of the step applied where the plan puts it,
     and ``scope``, the workloads its own policies reach (those it judges, enforcing or not)."""
@@ -157,7 +158,7 @@ def evaluate_gates(plan: Plan, snapshot: TrafficSnapshot, inventory: Inventory,
     return gates
 
 
-@dataclass(frozen=True)
+@value_class
 class Observed:
     """A snapshot's edges as the gates look them up: each edge's (caller, callee) node ids in
     the merged graph, as merging named them, and the edges by destination namespace (in the

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -68,7 +68,7 @@ class Evidence:
     confidence: float = 1.0
 
 
-@dataclass(frozen=True)
+@value_class
 class ObservedStats:
     """What telemetry saw on an edge over the window."""
 
@@ -130,7 +130,7 @@ def edge_key(caller: str, callee: str, port: int | None) -> str:
     return f"{caller} -> {callee}" + (f":{port}" if port is not None else "")
 
 
-@dataclass(frozen=True)
+@value_class
 class CoverageGap:
     """A place the graph may be blind: a workload with no edges, or addresses hidden in a
     Secret."""
@@ -139,7 +139,7 @@ class CoverageGap:
     reason: str
 
 
-@dataclass(frozen=True, order=True)
+@value_class(order=True)
 class Dangling:
     """An address naming a Service that is not in the input: a missing dependency, or an
     external name. ``source`` is where it was read (``Deployment shop/cart env CART_ADDR``)."""
@@ -150,7 +150,7 @@ class Dangling:
     host: str
 
 
-@dataclass(frozen=True)
+@value_class
 class ManifestCoverage:
     """How much of the application the manifests can show. ``applications`` counts the
     workloads expected to call something (not system, mesh, ingress or monitoring
@@ -171,7 +171,7 @@ class ManifestCoverage:
         return round((self.applications - len(self.blind)) / self.applications, 2)
 
 
-@dataclass(frozen=True)
+@value_class
 class CallGraph:
     """Nodes, call edges, hint edges and coverage gaps, all sorted. Views are cached."""
 
@@ -382,7 +382,7 @@ class CallGraph:
         return None
 
 
-@dataclass(frozen=True)
+@value_class
 class NamespaceGraph:
     """The call graph collapsed to namespaces (:attr:`CallGraph.namespace_graph`): nodes
     sorted, and for each edge ``(caller namespace, callee namespace)`` how many call edges it

@@ -8,7 +8,7 @@ annotations) and actual enrollment (what the Pods show) apart.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from typing import NamedTuple
 
@@ -371,7 +371,7 @@ class PolicyObject:
         return self.api_version.rpartition("/")[0]
 
 
-@dataclass(frozen=True)
+@value_class
 class Inventory:
     """Everything a scan found, sorted by identity. Build it with ``build_inventory``."""
 

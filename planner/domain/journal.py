@@ -36,12 +36,13 @@ cluster and passes timestamps in.
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from enum import StrEnum
 from typing import Any, Final
 
 from planner.domain.authz_rollout import DRY_RUN_PREFIX, ENFORCE_PREFIX
 from planner.domain.redact import redact_map
+from planner.domain.value import value_class
 
 SCHEMA_VERSION = 2
 JOURNAL_KIND = "MeshplanJournal"
@@ -91,7 +92,7 @@ class RecordPhase(StrEnum):
     UNDONE = "undone"
 
 
-@dataclass(frozen=True)
+@value_class
 class Record:
     """One write of a step. ``target`` is ``apiVersion:Kind/namespace/name`` (``namespace``
     empty for cluster-scoped kinds) or a file path relative to the GitOps folder. ``before`` is the
@@ -107,7 +108,7 @@ class Record:
     phase: RecordPhase = RecordPhase.INTENT
 
 
-@dataclass(frozen=True)
+@value_class
 class Event:
     """A line of the step's history: when, and what happened."""
 
@@ -115,7 +116,7 @@ class Event:
     message: str
 
 
-@dataclass(frozen=True)
+@value_class
 class StepEntry:
     """The journal of one step. ``forced`` lists the checks ``--force`` overrode; ``gate`` is
     how the step's plaintext gate was met (:data:`GATE_MODES`; empty for steps without one).
@@ -139,7 +140,7 @@ class StepEntry:
         return next((r for r in self.records if r.index == index), None)
 
 
-@dataclass(frozen=True)
+@value_class
 class Target:
     """What steps were applied to. A cluster is identified by the UID of its ``kube-system``
     namespace (``uid``): it is the same however the API server is reached (``server``, the URL,
@@ -164,7 +165,7 @@ class Target:
                 f"{self.uid[:8]})")
 
 
-@dataclass(frozen=True)
+@value_class
 class Journal:
     """Every step the planner touched on one target, by id."""
 
@@ -218,7 +219,7 @@ class JournalError(ValueError):
 _DONE = frozenset({StepState.APPLIED, StepState.VERIFIED})
 
 
-@dataclass(frozen=True)
+@value_class
 class Journals:
     """The journals of every target one journal file holds, by :attr:`Target.key`."""
 

@@ -5,13 +5,13 @@ plan agree."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from planner.domain import policy
 from planner.domain.graph import INGRESS_PREFIX, KUBELET, Edge
 from planner.domain.inventory import Inventory, ObjectRef, Service, Workload
 from planner.domain.plan import NamespaceMode
 from planner.domain.roles import GATEWAY_MESHED, is_istio_gateway_caller
+from planner.domain.value import value_class
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 MERGE_METRICS_ANNOTATION = "prometheus.istio.io/merge-metrics"
@@ -19,7 +19,7 @@ MERGE_METRICS_ANNOTATION = "prometheus.istio.io/merge-metrics"
 AGENT_PORT = 15020
 
 
-@dataclass(frozen=True)
+@value_class
 class Membership:
     """Namespace enrollment decided for the plan. ``modes`` maps every namespace to sidecar,
     ambient or outside; ``reasons`` says why; ``already`` marks labels that enroll it now."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Final
 
 from planner.domain.graph import (
@@ -47,6 +47,7 @@ from planner.domain.traffic import (
     namespace_mtls_status,
     plaintext_gate,
 )
+from planner.domain.value import value_class
 
 UNKNOWN_CALLER_PREFIX: Final = "external:unknown@"
 """Node id prefix of a caller Istio could not name, followed by the namespace it called into:
@@ -122,7 +123,7 @@ def _workloads_by_name(graph: CallGraph) -> _ByName:
 _RANK: Final = {kind: i for i, kind in enumerate(WORKLOAD_KINDS)}
 
 
-@dataclass(frozen=True)
+@value_class
 class _ByName:
     """The workload node of a (namespace, name), by the kind order of WORKLOAD_KINDS (ties
     by id): a view of the graph's cached index, so a lookup costs no walk of the nodes."""
@@ -417,7 +418,7 @@ def _service_node(node_id: str, obs: ObservedEdge) -> Node:
 # Per namespace
 
 
-@dataclass(frozen=True)
+@value_class
 class PlaintextCaller:
     """A caller that sent plaintext to a Service in the window.
 
@@ -433,7 +434,7 @@ class PlaintextCaller:
     suspects: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@value_class
 class NamespaceTraffic:
     """What arrived in one namespace over the window.
 

@@ -17,7 +17,6 @@ plane it was enrolled to, after its rollout finished.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from planner.domain.inventory import (
@@ -27,6 +26,7 @@ from planner.domain.inventory import (
     SIDECAR_INJECT_LABEL,
 )
 from planner.domain.plan import Phase, Plan
+from planner.domain.value import value_class
 
 #: The API groups of the Istio CRDs meshplan writes (PeerAuthentication) and reads.
 ISTIO_API_GROUPS: Final = ("networking.istio.io", "security.istio.io")
@@ -42,7 +42,7 @@ DEFAULT_REVISION: Final = "default"
 _NAMED: Final = 10
 
 
-@dataclass(frozen=True)
+@value_class
 class Check:
     """One thing an operator would look at: what, whether it holds, and what was seen."""
 
@@ -55,7 +55,7 @@ class Check:
         return f"{'ok' if self.ok else 'NOT REACHED'}: {self.name}: {self.detail}"
 
 
-@dataclass(frozen=True)
+@value_class
 class Outcome:
     """The checks of one step; reached when every one holds."""
 
@@ -130,7 +130,7 @@ def selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
 # --- rollouts -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value_class
 class Rollout:
     """Where a workload's rollout stands. ``failed`` says why it cannot finish (its progress
     deadline passed); ``message`` is what ``kubectl rollout status`` would print."""
@@ -202,7 +202,7 @@ def rollout_status(obj: Mapping[str, Any]) -> Rollout:
 # --- the control plane ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value_class
 class ControlPlaneFacts:
     """What the cluster shows of Istio, as read live: the root namespace, the served API
     groups and kinds (``plural.group``), the istiod Deployments, the MutatingWebhookConfigurations
@@ -218,7 +218,7 @@ class ControlPlaneFacts:
     cnis: tuple[Mapping[str, Any], ...] = ()
 
 
-@dataclass(frozen=True)
+@value_class
 class DataplaneNeeds:
     """What the plan's enrollment relies on: the namespace labels it sets for sidecar
     injection (``istio-injection=enabled`` or ``istio.io/rev=R``) and whether any namespace
@@ -356,7 +356,7 @@ def _injector_check(facts: ControlPlaneFacts, needs: DataplaneNeeds) -> Check:
 # --- enrollment -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value_class
 class WorkloadOutcome:
     """One workload of an enrollment: its rollout, its current pods and how many of them run
     the data plane. ``excluded`` says why the workload stays outside by design."""

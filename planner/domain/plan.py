@@ -18,11 +18,12 @@ Phases (MESH-NOTES §1, Istio's mtls-migration task):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from planner.domain.findings import Finding
+from planner.domain.value import value_class
 from planner.domain.verdict import FitVerdict
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class DataplaneSelection(StrEnum):
     GIVEN = "given"
 
 
-@dataclass(frozen=True)
+@value_class
 class DataplaneDecision:
     """The data plane of the namespaces not yet labelled: how it was chosen, the mode per
     namespace (sidecar where missing) and, per namespace, how it was chosen in words."""
@@ -130,7 +131,7 @@ class Proof(StrEnum):
     OBSERVED_TRAFFIC = "observed traffic"
 
 
-@dataclass(frozen=True)
+@value_class
 class Change:
     """One change: apply a manifest, delete an object (stub), or restart a workload (stub)."""
 
@@ -138,7 +139,7 @@ class Change:
     object: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
+@value_class
 class Target:
     """What a step acts on: the mesh, a namespace or a workload."""
 
@@ -147,7 +148,7 @@ class Target:
     name: str = ""
 
 
-@dataclass(frozen=True)
+@value_class
 class Step:
     """One plan step. ``requires`` are step ids that must be done first; ``promql`` queries
     must return no series (zero plaintext) before applying; ``forced_by`` names the callers
@@ -172,7 +173,7 @@ class Step:
     blind: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@value_class
 class NamespaceFate:
     """Where a namespace ends up: its data plane and its final mTLS mode."""
 
@@ -184,7 +185,7 @@ class NamespaceFate:
     steps: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@value_class
 class IstioState:
     """What the input shows of Istio's control plane. Never read from Istio objects such as a
     VirtualService in an app's manifests: they say nothing about a control plane, and meshplan
@@ -205,7 +206,7 @@ class IstioState:
         return bool(self.crds or self.istiod)
 
 
-@dataclass(frozen=True)
+@value_class
 class Plan:
     """The ordered rollout."""
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from planner.domain.inventory import Inventory, ObjectRef, PolicyObject, Workload
+from planner.domain.value import value_class
 
 PEER_AUTHENTICATION_API = "security.istio.io/v1"
 PEER_AUTHENTICATION = "PeerAuthentication"
@@ -32,7 +32,7 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "meshplan"}
 _MAX_LABEL_VALUE = 63
 
 
-@dataclass(frozen=True)
+@value_class
 class EffectivePolicies:
     """Which existing PeerAuthentications count, and which Istio ignores."""
 

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any, Final
 
 from planner.domain.suppressions import PROFILE, Suppression, SuppressionError, parse_ignore
+from planner.domain.value import value_class
 
 
 class ProfileError(ValueError):
@@ -34,7 +35,7 @@ class ProfileError(ValueError):
         self.field = field_path
 
 
-@dataclass(frozen=True)
+@value_class
 class ProxyCost:
     """Resources one proxy (or control-plane replica) asks for."""
 
@@ -69,7 +70,7 @@ _MIB_PER_UNIT: Final = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0,
                         "K": 1e3 / 2**20, "M": 1e6 / 2**20, "G": 1e9 / 2**20}
 
 
-@dataclass(frozen=True)
+@value_class
 class Profile:
     """Answers about the team and the cluster. ``None`` means unknown.
 

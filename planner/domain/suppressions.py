@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from planner.domain.inventory import Inventory
+from planner.domain.value import value_class
 
 IGNORE_ANNOTATION: Final = "meshplan.io/ignore"
 REASON_ANNOTATION: Final = "meshplan.io/ignore-reason"
@@ -30,7 +30,7 @@ _CODE: Final = re.compile(r"^MP\d{3}$")
 ANNOTATION, FLAG, PROFILE = "annotation", "flag", "profile"
 
 
-@dataclass(frozen=True, order=True)
+@value_class(order=True)
 class Suppression:
     """One accepted risk: findings of ``code`` (about ``target``, a ``Kind/ns/name`` key or a
     namespace for ``Namespace/<name>``; every object when empty), with the reason, and

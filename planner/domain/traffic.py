@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Final, Literal, NamedTuple
+
+from planner.domain.value import value_class
 
 #: The traffic export formats ``--traffic-format`` names (``planner.sources.exports`` reads them).
 EXPORT_FORMATS: Final = ("prometheus", "kiali", "hubble", "linkerd", "csv")
@@ -111,7 +113,7 @@ _METRIC_RE: Final = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _NAMESPACE_RE: Final = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
-@dataclass(frozen=True, order=True)
+@value_class(order=True)
 class ObservedEdge:
     """Calls from one workload to one Service over a window, as the *server* side saw them.
 
@@ -199,7 +201,7 @@ follows its controller's naming (``<deployment>-<hash>-<id>``, ``<statefulset>-<
 labels match one workload's pod template."""
 
 
-@dataclass(frozen=True)
+@value_class
 class PodMapping:
     """Where one :class:`SeenPod` went: ``workload`` is the workload's key
     (``Deployment/ns/name``) and ``via`` one of :data:`POD_VIAS`, both empty when it stayed
@@ -214,7 +216,7 @@ class PodMapping:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@value_class
 class TrafficSnapshot:
     """Every observed edge from one source over one window.
 
@@ -306,7 +308,7 @@ def merge_edges(edges: Iterable[ObservedEdge]) -> tuple[ObservedEdge, ...]:
 Status = Literal["mtls-only", "mixed", "plaintext-only", "unverified", "no-data"]
 
 
-@dataclass(frozen=True)
+@value_class
 class NamespaceMtls:
     """Traffic into one destination namespace, split by protocol and by mutual TLS.
 
@@ -389,7 +391,7 @@ def plaintext_callers(snapshot: TrafficSnapshot, namespace: str) -> list[Observe
     return sorted(found, key=lambda e: (-e.plaintext, e))
 
 
-@dataclass(frozen=True)
+@value_class
 class GateResult:
     """Outcome of the "no plaintext into this namespace" precondition.
 
@@ -574,7 +576,7 @@ HEALTH_MARGIN: Final = 1.5
 it to count as risen: scrape timing alone moves a short window's rate by tens of percent."""
 
 
-@dataclass(frozen=True)
+@value_class
 class Health:
     """Plaintext and failed traffic into some namespaces over ``seconds``.
 

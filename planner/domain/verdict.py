@@ -4,8 +4,9 @@ with it, so a plan is never read without the answer to "is a mesh worth it here?
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from planner.domain.value import value_class
 
 
 class Verdict(StrEnum):
@@ -16,7 +17,7 @@ class Verdict(StrEnum):
     RECOMMENDED = "mesh-recommended"
 
 
-@dataclass(frozen=True)
+@value_class
 class Alternative:
     """A lighter option than a mesh, with why it fits."""
 
@@ -24,7 +25,7 @@ class Alternative:
     why: str
 
 
-@dataclass(frozen=True)
+@value_class
 class FitVerdict:
     """The verdict and score of ``planner assess``, why in one sentence, and the lighter
     options (first for ``mesh-overkill``: the plan is the road if the user proceeds anyway)."""

@@ -25,7 +25,6 @@ disagree.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -67,7 +66,7 @@ REASON_CODES = (NO_IDENTITY, HOST_NETWORK, POD_IP, PROBE, DESTINATION_RULE, OBSE
 CALLER_REASONS = frozenset({NO_IDENTITY, HOST_NETWORK, PROBE})
 
 
-@dataclass(frozen=True, order=True)
+@value_class(order=True)
 class Reason:
     """Why a call breaks: a stable ``code`` (one of :data:`REASON_CODES`) and the words."""
 
@@ -100,7 +99,7 @@ class EdgeVerdict:
     note: str = ""
 
 
-@dataclass(frozen=True, order=True)
+@value_class(order=True)
 class NoEffect:
     """A namespace (``scope`` is its name) or a workload (``Kind/ns/name``) in the scope of a
     simulated policy whose pods are not in the mesh: nothing enforces the policy there."""
@@ -109,7 +108,7 @@ class NoEffect:
     reason: str
 
 
-@dataclass(frozen=True)
+@value_class
 class WhatIf:
     """The simulation's answer: the changes, every call into the affected workloads, and the
     places the changes would not reach."""
@@ -131,7 +130,7 @@ class WhatIf:
 # Who is in the mesh
 
 
-@dataclass(frozen=True)
+@value_class
 class Enrollment:
     """Who is in the mesh in the state simulated: ``members`` gives each namespace's data
     plane (sidecar, ambient or outside), ``meshed`` each graph node's membership and why, and
@@ -187,7 +186,7 @@ def planned_enrollment(inventory: Inventory, graph: CallGraph, members: Membersh
 # Policies in effect
 
 
-@dataclass(frozen=True)
+@value_class
 class PolicySet:
     """PeerAuthentications in effect, the simulated ones laid over the existing ones.
     ``workload`` lists each namespace's selector policies in the order Istio prefers them
@@ -309,7 +308,7 @@ class _ModeResolver:
         return PERMISSIVE, "Istio's default (no policy sets a mode)"
 
 
-@dataclass(frozen=True)
+@value_class
 class _WorkloadMode:
     """:func:`effective_mode` of one workload with the part no port changes resolved: the
     workload policy Istio picks for its pods (``chosen``), and the mode and its source in

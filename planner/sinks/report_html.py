@@ -10,11 +10,11 @@ cluster.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from planner.domain.digraph import layers
 from planner.domain.plan import DATAPLANE_WORDS
+from planner.domain.value import value_class
 from planner.sinks.report_markdown import (
     change_lines,
     cpu,
@@ -104,7 +104,7 @@ def _list(items: Iterable[object]) -> list[str]:
 # --- the namespace graph ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value_class
 class Box:
     """A laid-out node: its layer (column), position and size in px."""
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from rich.cells import cell_len, chop_cells
@@ -33,6 +32,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from planner.domain.value import value_class
 from planner.untrusted import Lines, clean
 
 #: Below this a wrapping column stops being readable; whole columns leave others this much.
@@ -72,7 +72,7 @@ class Id:
         yield Lines(Text("\n".join(lines), style=self.style, overflow="fold"))
 
 
-@dataclass(frozen=True)
+@value_class
 class Column:
     """One column: its header, whether only ``-o wide`` shows it, whether its cells are ids to
     keep on one line when there is room (``whole``), its alignment, and whether it names the

@@ -30,7 +30,6 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -54,6 +53,7 @@ from planner.domain.traffic import (
     count_text,
     validate_window,
 )
+from planner.domain.value import value_class
 from planner.errors import MetricsError
 from planner.sources.prometheus import INCREASE_RESOLUTION, vector_edges
 
@@ -580,7 +580,7 @@ _IGNORED_LABEL_PREFIXES: Final = ("io.cilium.", "io.kubernetes.")
 _POD_NAMESPACE_LABEL: Final = "io.kubernetes.pod.namespace"
 
 
-@dataclass(frozen=True)
+@value_class
 class _Flow:
     """One forwarded flow, reduced to what names and counts a connection."""
 

@@ -36,6 +36,7 @@ from queue import SimpleQueue
 from typing import Any, Final
 
 from planner.domain.diagnostics import Diagnostic, Severity, Source
+from planner.domain.value import value_class
 from planner.errors import ClusterError, ClusterTimeout
 from planner.sources.kube_client import KubeApi, Response, connect
 from planner.sources.kube_client import KubeTarget as KubeTarget  # re-exported: scan's API
@@ -52,7 +53,7 @@ _MAX_RESTARTS: Final = 2  # paginated restarts after 410 Expired before one unpa
 _NEVER_LISTED: Final = frozenset({"secrets"})
 
 
-@dataclass(frozen=True)
+@value_class
 class KindSpec:
     """One kind the scanner lists, with the versions it understands, best first."""
 

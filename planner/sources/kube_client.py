@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
+from planner.domain.value import value_class
 from planner.errors import ClusterError, ClusterTimeout, NoKubeconfig
 from planner.sources.kubeconfig import check_kubeconfig
 
@@ -39,7 +40,7 @@ _RETRIED_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _IN_CLUSTER: Final = "in-cluster"
 
 
-@dataclass(frozen=True)
+@value_class
 class KubeTarget:
     """Which cluster to read: a kubeconfig (None: ``$KUBECONFIG`` or ``~/.kube/config``, else
     the in-cluster service account), a context (None: the current one) and a namespace (None:

@@ -179,7 +179,7 @@ class _Kind(enum.Enum):
     KUSTOMIZATION = enum.auto()
 
 
-@dataclass(frozen=True)
+@value_class
 class _Unit:
     """One thing to read. ``listed``: found in a directory, so only a regular file is read
     (a FIFO named ``x.yaml`` would block); a path the user named may be a pipe. ``compiled``:
@@ -424,7 +424,7 @@ def _read_in_helper(unit: _Unit, max_file_bytes: int) -> LoadResult | _Shipped:
     return _Shipped.pack(unit.path, reader.result) or reader.result
 
 
-@dataclass(frozen=True)
+@value_class
 class _Shipped:
     """A :class:`LoadResult` of one file on its way from a helper: its documents as one orjson
     text. Only for documents that orjson itself read: orjson writes back exactly what it read

@@ -4,11 +4,12 @@ so that neither needs the other's parser imported."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from planner.domain.value import value_class
 
-@dataclass(frozen=True)
+
+@value_class
 class Problem:
     """A document that cannot be used. ``line`` (1-based) is known for YAML syntax errors."""
 

@@ -9,7 +9,6 @@ the caller family picks one kind of caller, so a call is reported exactly once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TypeVar, cast
 
 from planner.domain.findings import Finding, PortExceptionOffer, RuleContext, RuleInfo
@@ -23,11 +22,12 @@ from planner.domain.membership import (
     membership,
     parse_ref,
 )
+from planner.domain.value import value_class
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@value_class
 class RiskyCall:
     """One plaintext call that STRICT on the callee's namespace would refuse."""
 
