@@ -7,14 +7,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from time import perf_counter
-from typing import TYPE_CHECKING
 
 from tui import collector
 from tui.messages import Analysed, Assessed, Post, WorkProgress
 from tui.options import Answers, TuiOptions
-
-if TYPE_CHECKING:
-    from planner.domain.analysis import Analysis
 
 
 def scan_progress(post: Post, label: str) -> Callable[[int, int, str], None]:
@@ -24,16 +20,6 @@ def scan_progress(post: Post, label: str) -> Callable[[int, int, str], None]:
         post(WorkProgress(f"{label}: {what}" if what else label, done, total))
 
     return progress
-
-
-def analyse(options: TuiOptions, overrides: Answers, post: Post, label: str) -> Analysis:
-    """Scan and analyse the input with the answered profile questions."""
-    from planner import service
-
-    return service.analyse(options.spec, profile_path=options.profile_path,
-                           profile_overrides=overrides or None,
-                           progress=scan_progress(post, label),
-                           root_namespace=options.root_namespace)
 
 
 def analyse_and_plan(options: TuiOptions, overrides: Answers, post: Post,
@@ -68,12 +54,3 @@ def analyse_and_plan(options: TuiOptions, overrides: Answers, post: Post,
     post(Assessed(rollout.assessment, analysis, overrides))
     post(WorkProgress(""))
 
-
-def reassess(options: TuiOptions, overrides: Answers, post: Post) -> None:
-    """Re-run ``analyse`` with the answered questions, then ``assess``."""
-    from planner import service
-
-    post(WorkProgress("re-assessing"))
-    analysis = analyse(options, overrides, post, "re-assessing")
-    post(Assessed(service.assess(analysis), analysis, overrides))
-    post(WorkProgress(""))

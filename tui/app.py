@@ -320,7 +320,9 @@ class MeshplanApp(App[None]):
     # --- profile answers -----------------------------------------------------------------
 
     def answer(self, field_name: str, value: int | bool | None) -> None:
-        """A profile question answered on the assessment screen: re-assess in a worker."""
+        """A profile question answered on the assessment screen: re-assess and re-plan in a
+        worker, as `planner plan` with the same answer flags would (the plan opens with the
+        verdict, and the apply engine stamps the plan's hash)."""
         if self.overrides.get(field_name) == value and (value is not None
                                                        or field_name not in self.overrides):
             return
@@ -330,7 +332,7 @@ class MeshplanApp(App[None]):
             self.overrides[field_name] = value
         self.reassessing = True
         self._refresh_views()
-        self.run_reassess(dict(self.overrides))
+        self.run_analysis()
 
     # --- workers -------------------------------------------------------------------------
 
@@ -345,11 +347,6 @@ class MeshplanApp(App[None]):
         """Scan, read the observed traffic, build and gate the plan, then assess."""
         analysis_worker.analyse_and_plan(self.options, dict(self.overrides), self._post,
                                          self._shown)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="assess", name="re-assess")
-    def run_reassess(self, overrides: Answers) -> None:
-        """Re-run ``analyse`` with the answered questions, then ``assess``."""
-        analysis_worker.reassess(self.options, overrides, self._post)
 
     def on_unmount(self) -> None:
         self.apply.close()

@@ -43,6 +43,17 @@ async def test_read_the_verdict_and_answer_a_question() -> None:
         expected = {o.answer: o.score for u in before.unknowns
                     if u.field == "platform_engineers" for o in u.outcomes}
         assert app.assessment.score == expected["none"]
+        # The plan is rebuilt with the answer: it opens with the new verdict, the one
+        # `planner plan --platform-engineers 0` opens with, and the apply engine gets it.
+        planned = CliRunner().invoke(cli, ["plan", "-f", "sample_clusters/shop", "-R",
+                                           "--platform-engineers", "0", "-o", "json"])
+        fit = json.loads(planned.stdout)["fit"]
+        assert app.plan.fit is not None and app.apply_plan is not None
+        assert (app.plan.fit.score, app.plan.fit.summary) == (fit["score"], fit["summary"])
+        assert app.apply_plan.fit == app.plan.fit
+        await pilot.press("3")
+        verdict = plain(app.screen.query_one("#plan-verdict", Static))
+        assert f"Verdict: {fit['verdict']}  score {fit['score']}/100" in verdict
         assert not app.failures
 
 
