@@ -288,7 +288,17 @@ class MeshplanApp(App[None]):
         self.push_screen(HelpScreen(self.write))
 
     def action_rescan(self) -> None:
-        self.run_analysis()
+        if not self._refused_while_a_step_runs("rescan"):
+            self.run_analysis()
+
+    def _refused_while_a_step_runs(self, what: str) -> bool:
+        """True (and says so) while a step is applied, rolled back or verified: a new scan
+        replaces the plan and closes the apply session the step is using."""
+        if not any(w.group == "apply" and w.name == "step" and not w.is_finished
+                   for w in self.workers):
+            return False
+        self.notify(f"a step is running: {what} when it is done", severity="warning")
+        return True
 
     def _selected_step(self) -> str | None:
         screen = self.screen
@@ -325,6 +335,9 @@ class MeshplanApp(App[None]):
         verdict, and the apply engine stamps the plan's hash)."""
         if self.overrides.get(field_name) == value and (value is not None
                                                        or field_name not in self.overrides):
+            return
+        if self._refused_while_a_step_runs("answer"):
+            self._refresh_views()  # the drop-downs show the answers in force again
             return
         if value is None:
             self.overrides.pop(field_name, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from click.testing import CliRunner
@@ -54,6 +55,37 @@ async def test_read_the_verdict_and_answer_a_question() -> None:
         await pilot.press("3")
         verdict = plain(app.screen.query_one("#plan-verdict", Static))
         assert f"Verdict: {fit['verdict']}  score {fit['score']}/100" in verdict
+        assert not app.failures
+
+
+@journey
+async def test_no_answer_or_rescan_replaces_the_plan_under_a_running_step() -> None:
+    """An answer re-plans as ctrl+r does; while a step is applied (its worker uses the apply
+    session a new plan would close) both are refused with a warning, and the drop-down shows
+    the answer in force; once the step is done the answer is taken."""
+    app = shop_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        analysis, before = app.analysis, app.assessment
+        done = threading.Event()
+        app.run_worker(lambda: done.wait(30), thread=True, group="apply", name="step")
+        question = app.screen.query_one("#q-platform_engineers", Select)
+        question.value = 0
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.3)
+        warnings = [n.message for n in app._notifications]
+        assert warnings == ["a step is running: answer when it is done",
+                            "a step is running: rescan when it is done"]
+        assert app.overrides == {} and question.value == Select.BLANK
+        assert (app.analysis, app.assessment) == (analysis, before) and not app.reassessing
+        done.set()
+        await wait_for(pilot, lambda: not any(w.name == "step" for w in app.workers),
+                       what="the step's worker")
+        question.value = 0
+        await wait_for(pilot, lambda: app.assessment is not before and not app.reassessing,
+                       what="the re-assessment")
+        assert app.overrides == {"platform_engineers": 0} and app.analysis is not analysis
         assert not app.failures
 
 
