@@ -14,7 +14,13 @@ from collections.abc import Iterator
 from planner.domain import raw
 from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
 from planner.domain.inventory import ObjectRef
-from planner.rules.blockers._ambient import ambient_targets, gateways, waypoint_label, waypoints
+from planner.rules.blockers._ambient import (
+    USE_WAYPOINT,
+    ambient_targets,
+    gateways,
+    waypoint_label,
+    waypoints,
+)
 
 INFO = RuleInfo(
     code="MP220",
@@ -57,11 +63,12 @@ def check(ctx: RuleContext) -> list[Finding]:
                 message=(f"{obj.ref.key} targets Gateway {name}, which is not in the input: the "
                          "policy would apply to nothing"),
                 namespace=ns, objects=(obj.ref.key, f"Gateway/{name}")))
-    # By reference: the key is formatted for a finding only, not for each of 10^4 Services.
+    # By reference: the key is formatted for a finding only, not for each of 10^4 Services;
+    # a Service without the label (nearly all) is passed over before anything else is asked.
     labelled = [(ObjectRef("Namespace", "", n.name), n.name, n.labels)
                 for n in ctx.inventory.namespaces if n.name in targets]
     labelled += [(s.ref, s.namespace, s.labels) for s in ctx.inventory.services
-                 if s.namespace in targets]
+                 if USE_WAYPOINT in s.labels and s.namespace in targets]
     for ref, ns, labels in labelled:
         named = waypoint_label(labels, ns)
         if named is not None and named not in bound:
