@@ -420,7 +420,8 @@ class Inventory:
     @cached_property
     def service_index(self) -> dict[tuple[str, str], Service]:
         """Services by ``(namespace, name)``."""
-        return {(s.namespace, s.name): s for s in self.services}
+        # ``ref[1:]`` is (namespace, name): the properties cost a call each, per Service.
+        return {s.ref[1:]: s for s in self.services}
 
     @cached_property
     def config_map_index(self) -> dict[tuple[str, str], ConfigMap]:
@@ -456,21 +457,34 @@ class Inventory:
         namespace) came from; None when the input does not hold it, or holds it without a
         source: how a finding about an object is traced back to a file and line."""
         ref = ObjectRef.from_key(key)
-        return None if ref is None else self._sources.get(ref)
+        if ref is None:
+            return None
+        # As one index of every group would answer, a later group winning for a reference
+        # two objects share: the small groups first, then ConfigMaps, Services, workloads and
+        # namespaces through indexes the graph and the plan build anyway (workloads by node
+        # id, which is the key). A report looks up a handful of objects: indexing all 28,000
+        # of a 10,000-service cluster by reference again cost 15-25 ms.
+        found = self._other_sources.get(ref)
+        if found is not None:
+            return found
+        place = (ref.namespace, ref.name)
+        for obj in (self.config_map_index.get(place), self.service_index.get(place),
+                    self.workload_of(key)):
+            if obj is not None and obj.ref == ref and obj.source is not None:
+                return obj.source
+        namespace = self.namespace_index.get(ref.name)
+        if namespace is not None and ref == ("Namespace", "", namespace.name):
+            return namespace.source
+        return None
 
     @cached_property
-    def _sources(self) -> dict[ObjectRef, Source]:
-        # By reference, not by key: a report looks up a handful of objects, and formatting the
-        # key of each of 28,000 objects (a 10,000-service cluster) cost more than indexing them.
-        index = {ObjectRef("Namespace", "", ns.name): ns.source
-                 for ns in self.namespaces if ns.source is not None}
-        # A later group wins for a reference two objects share, as the order here says.
-        index.update({obj.ref: obj.source
-                      for group in (self.workloads, self.services, self.config_maps,
-                                    self.routes, self.gateways, self.network_policies,
-                                    self.api_server_callees, self.istio, self.monitors)
-                      for obj in group if obj.source is not None})
-        return index
+    def _other_sources(self) -> dict[ObjectRef, Source]:
+        """The sources of the objects of the groups after workloads, Services and ConfigMaps,
+        by reference (a later group wins)."""
+        return {obj.ref: obj.source
+                for group in (self.routes, self.gateways, self.network_policies,
+                              self.api_server_callees, self.istio, self.monitors)
+                for obj in group if obj.source is not None}
 
     def istio_of_kind(self, kind: str) -> tuple[PolicyObject, ...]:
         """Istio objects of one kind (e.g. ``PeerAuthentication``), sorted."""

@@ -637,12 +637,24 @@ def test_from_key_refuses_text_that_is_no_key(text: str) -> None:
     assert ObjectRef.from_key(text) is None
 
 
+CART_CONFIG_MAP = """
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cart, namespace: shop}
+data: {MODE: fast}
+"""
+
+
 def test_source_of_finds_each_object_read_and_nothing_else() -> None:
-    inventory = build_inventory(docs(DEPLOYMENT + API_SERVICE))
+    # The ConfigMap shares its namespace and name with the Service and the Deployment: each
+    # key finds its own object.
+    inventory = build_inventory(docs(DEPLOYMENT + API_SERVICE + CART_CONFIG_MAP))
     keys = ["Namespace/shop", "Deployment/shop/cart", "Service/shop/cart",
-            "APIService/v1beta1.metrics.k8s.io", "Service/shop/gone", "Deployment/other/cart",
-            "shop", "Deployment//cart"]
+            "APIService/v1beta1.metrics.k8s.io", "ConfigMap/shop/cart", "Service/shop/gone",
+            "Deployment/other/cart", "ConfigMap/other/cart", "Namespace/cart", "shop",
+            "Deployment//cart"]
     found = {key: source.doc for key in keys if (source := inventory.source_of(key))}
     assert found == {"Namespace/shop": 1, "Deployment/shop/cart": 2, "Service/shop/cart": 3,
-                     "APIService/v1beta1.metrics.k8s.io": 5}
+                     "APIService/v1beta1.metrics.k8s.io": 5, "ConfigMap/shop/cart": 6}
     assert inventory.source_of("Service/shop/cart") == Source("test.yaml", 3)
