@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from planner.domain.findings import Finding, Level, RuleContext, RuleInfo
 from planner.domain.profile import Profile
-from planner.rules.fit.signals import Detector
+from planner.rules.fit.signals import Detector, Signal
 
 #: Fit factors concern the whole cluster, not one object.
 SUBJECT = "cluster"
@@ -26,10 +26,20 @@ def factor(info: RuleInfo, *, value: str, threshold: str, weight: float, message
                    threshold=threshold, weight=weight)
 
 
+def detected(ctx: RuleContext, detect: Detector) -> list[Signal]:
+    """``detect(ctx.inventory)``, once per context: MP102-MP107 report one detector each and
+    MP108 asks all of them again (two of them walk every Service or workload)."""
+    key = f"signals:{detect.__name__}"
+    if key not in ctx.derived:
+        ctx.derived[key] = detect(ctx.inventory)
+    found: list[Signal] = ctx.derived[key]
+    return found
+
+
 def l7_factor(ctx: RuleContext, info: RuleInfo, detect: Detector, weight: float,
               need: str) -> list[Finding]:
     """The factor for one L7 need: fires when ``detect`` finds objects that show it."""
-    signals = detect(ctx.inventory)
+    signals = detected(ctx, detect)
     if not signals:
         return []
     shown = "; ".join(f"{key} ({detail})" for key, detail in signals[:5])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from planner.domain.findings import Finding, Level, Rule, RuleContext, RuleInfo
-from planner.rules.fit.common import factor
+from planner.rules.fit.common import detected, factor
 from planner.rules.fit.signals import (
     canaries,
     fault_injection,
@@ -33,7 +33,7 @@ INFO = RuleInfo(
 
 def check(ctx: RuleContext) -> list[Finding]:
     """Fires when none of the L7 detectors finds anything."""
-    if any(detect(ctx.inventory) for detect in L7_DETECTORS):
+    if any(detected(ctx, detect) for detect in L7_DETECTORS):
         return []
     return [factor(INFO, value="0 L7 needs", threshold=">= 1 L7 need (MP102-MP107)",
                    weight=WEIGHT,
