@@ -16,12 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def session_commands() -> list[str]:
-    """The command lines of the README's "A session" block, comments removed."""
+    """The command lines of the README's "A session" block, comments removed and lines ending
+    in a backslash joined to the next, as the shell reads them."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = re.search(r"## A session\n.*?```sh\n(.*?)```", text, re.S)
     assert block, "README has no 'A session' sh block"
     lines = [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
-    return [line for line in lines if line]
+    joined = " ".join(line.removesuffix("\\") if line.endswith("\\") else line + "\n"
+                      for line in lines)
+    return [line.strip() for line in joined.splitlines() if line.strip()]
 
 
 def test_readme_session_runs_line_by_line(tmp_path: Path) -> None:
@@ -48,6 +51,23 @@ def test_readme_session_runs_line_by_line(tmp_path: Path) -> None:
     assert cluster == ["plan", "apply"] and len(interactive) == 1
     assert (tmp_path / "report.html").is_file()
     assert any((tmp_path / "rollout").iterdir())
+
+
+def test_readme_session_assesses_with_the_same_answers_throughout() -> None:
+    """Every local command of the session that builds an assessment (assess, plan, report,
+    tui) reads the same cluster and profile: one without the profile would open its plan or
+    report with another verdict than the assessment just printed."""
+    assessing = [shlex.split(line) for line in session_commands()
+                 if shlex.split(line)[1] in ("assess", "plan", "report", "tui")
+                 and "--context" not in line]
+    assert [argv[1] for argv in assessing] == ["assess", "plan", "report", "tui"]
+
+    def option(argv: list[str], name: str) -> str | None:
+        return argv[argv.index(name) + 1] if name in argv else None
+
+    for name in ("-f", "--profile"):
+        assert {option(argv, name) for argv in assessing} == {option(assessing[0], name)}, name
+    assert option(assessing[0], "--profile")
 
 
 def test_readme_apply_step_is_a_step_of_the_plan(tmp_path: Path) -> None:
