@@ -15,7 +15,7 @@ from planner.commands.common import (
     run_analysis,
     stdout_console,
 )
-from planner.commands.plan import answer_options
+from planner.commands.plan import answer_options, profile_option
 
 if TYPE_CHECKING:
     from planner.service import InputSpec
@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @input_options
-@click.option("--profile", "profile_path", default=None, metavar="FILE",
-              help="YAML answers the manifests cannot give (docs/profile.md).")
+@profile_option()
 @answer_options
 @output_option("table", "wide", "json")
 @handle_errors

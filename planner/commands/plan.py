@@ -48,15 +48,9 @@ def plan_options(func: F) -> F:
                      default="namespace", show_default=True,
                      help="Stage STRICT per namespace, or per workload inside namespaces."),
         dataplane_option("the plan"),
-        click.option("--profile", "profile_path", default=None, metavar="FILE",
-                     help="YAML answers the manifests cannot give, for the fit verdict "
-                          "(docs/profile.md)."),
+        profile_option(", for the fit verdict the plan opens with and its cost"),
         min_confidence_option(),
-        click.option("--authz/--no-authz", default=None,
-                     help="End the plan with the authorization phases: per namespace, "
-                          "least-privilege ALLOW policies in dry run, a gate on the denials "
-                          "they would make, then enforced (docs/authz.md). Default: the "
-                          "profile's plan.authz, else without."),
+        authz_option(),
         answer_options,
     ]
     for decorator in reversed(decorators):
@@ -125,6 +119,23 @@ def root_namespace_option() -> Callable[[F], F]:
                         metavar="NS", callback=check,
                         help="Istio's root namespace (meshConfig.rootNamespace; never "
                              "enrolled).")
+
+
+def profile_option(used_for: str = "") -> Callable[[F], F]:
+    """``--profile FILE``: the team's answers the manifests cannot give (docs/profile.md);
+    ``used_for`` says what the command reads them for."""
+    return click.option("--profile", "profile_path", default=None, metavar="FILE",
+                        help=f"YAML answers the manifests cannot give{used_for} "
+                             "(docs/profile.md).")
+
+
+def authz_option() -> Callable[[F], F]:
+    """``--authz/--no-authz``: whether the plan ends with the authorization phases."""
+    return click.option(
+        "--authz/--no-authz", default=None,
+        help="End the plan with the authorization phases: per namespace, least-privilege "
+             "ALLOW policies in dry run, a gate on the denials they would make, then enforced "
+             "(docs/authz.md). Default: the profile's plan.authz, else without.")
 
 
 def dataplane_option(who: str) -> Callable[[F], F]:

@@ -14,7 +14,13 @@ from planner.commands.common import (
     input_options,
     traffic_options,
 )
-from planner.commands.plan import answer_options, dataplane_option, root_namespace_option
+from planner.commands.plan import (
+    answer_options,
+    authz_option,
+    dataplane_option,
+    profile_option,
+    root_namespace_option,
+)
 
 if TYPE_CHECKING:
     from planner.service import InputSpec, TrafficSource
@@ -22,8 +28,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @input_options
-@click.option("--profile", "profile_path", default=None, metavar="FILE",
-              help="YAML answers the manifests cannot give (docs/profile.md).")
+@profile_option()
 @click.option("--write", is_flag=True,
               help="Allow apply and rollback (manifests: write the steps' GitOps files).")
 @click.option("--out", "out_dir", default=None, metavar="DIR",
@@ -33,9 +38,7 @@ if TYPE_CHECKING:
               help="Journal of applied steps (default .meshplan/journal.json, as for apply).")
 @root_namespace_option()
 @dataplane_option("the plan")
-@click.option("--authz/--no-authz", default=None,
-              help="End the plan with the authorization phases (docs/authz.md); default: the "
-                   "profile's plan.authz, else without.")
+@authz_option()
 @answer_options
 @traffic_options
 @post_apply_options

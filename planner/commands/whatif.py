@@ -17,7 +17,7 @@ from planner.commands.common import (
     stdout_console,
     traffic_options,
 )
-from planner.commands.plan import dataplane_option, root_namespace_option
+from planner.commands.plan import dataplane_option, profile_option, root_namespace_option
 from planner.exit_codes import ExitCode
 
 if TYPE_CHECKING:
@@ -42,8 +42,7 @@ if TYPE_CHECKING:
                    "the scan shows them now.")
 @root_namespace_option()
 @dataplane_option("--after-enrollment")
-@click.option("--profile", "profile_path", default=None, metavar="FILE",
-              help="Fit profile, for --dataplane recommended (docs/profile.md).")
+@profile_option(", for --dataplane recommended")
 @traffic_options
 @handle_errors
 def what_if(spec: InputSpec, output: str, strict_ns: tuple[str, ...],
