@@ -49,7 +49,7 @@ def cost_notes(assumptions: Sequence[str], plan_cost: Mapping[str, Any] | None) 
 
 def dataplane_words(enrolled: Iterable[tuple[str, bool]], selection: str,
                     recommended: str = "as assessed per namespace") -> str:
-    """``sidecar in 4 namespace(s), ambient in 1 namespace(s) (4 kept as labelled; the rest
+    """``sidecar in 4 namespaces, ambient in 1 namespace (4 kept as labelled; the rest
     as assessed per namespace)``: what a plan enrolls, from each enrolled namespace's data
     plane and whether its labels enrolled it already. ``selection`` is ``Plan.dataplane``,
     ``recommended`` the words for its default. Labels win over the selection, so a plan "as
@@ -62,7 +62,8 @@ def dataplane_words(enrolled: Iterable[tuple[str, bool]], selection: str,
         already += labelled
     if not modes:
         return "none: the plan enrolls no namespace"
-    spread = ", ".join(f"{mode} in {n} namespace(s)" for mode, n in sorted(modes.items()))
+    spread = ", ".join(f"{mode} in {counted(n, 'namespace')}"
+                       for mode, n in sorted(modes.items()))
     if already == sum(modes.values()):
         return f"{spread} (all kept as labelled)"
     how = {"recommended": recommended, "given": "as given per namespace"}.get(

@@ -174,7 +174,7 @@ async def test_dataplane_flag_overrides_the_recommendation_with_its_reason() -> 
         assert payments.reason == ("sidecar, chosen with --dataplane sidecar "
                                    "(assess recommends ambient)")
         verdict = plain(app.screen.query_one("#plan-verdict", Static))
-        assert ("Data plane: sidecar in 5 namespace(s) (4 kept as labelled; the rest by "
+        assert ("Data plane: sidecar in 5 namespaces (4 kept as labelled; the rest by "
                 "--dataplane sidecar)") in verdict
         assert app.plan.cost is not None
         assert f"Cost of this plan: {app.plan.cost.proxies} proxies" in verdict
