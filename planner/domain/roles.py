@@ -63,6 +63,8 @@ def is_istio_gateway_caller(node_id: str) -> bool:
             and node_id.removeprefix(INGRESS_PREFIX) in ISTIO_GATEWAY_CLASSES)
 
 
+#: :func:`infrastructure_role` of an ingress controller.
+_INGRESS_CONTROLLER: Final = "ingress controller"
 #: Image name parts of ingress controllers, found anywhere in a workload's images.
 _INGRESS_IMAGE = re.compile("ingress-nginx|nginx-ingress|traefik|haproxy-ingress|contour|kong|"
                             "ingress-controller")
@@ -78,16 +80,27 @@ def infrastructure_role(workload: Workload) -> str | None:
     """``ingress controller`` or ``Prometheus`` for workloads that stay outside the mesh by
     design (MESH-NOTES §7.2, §7.5), else None. Istio's own gateways are neither: they are
     proxies of the mesh."""
-    images = " ".join([c.image for c in workload.containers]).lower()
-    if _INGRESS_IMAGE.search(images) or _named_ingress_controller(workload):
-        role = "ingress controller"
-    elif "prometheus" in images and any(_image_name(c.image) == "prometheus"
-                                        for c in workload.containers):
-        role = "Prometheus"
+    by_images = _role_of_images(tuple(c.image for c in workload.containers))
+    if by_images == _INGRESS_CONTROLLER or _named_ingress_controller(workload):
+        role = _INGRESS_CONTROLLER
+    elif by_images is not None:
+        role = by_images
     else:
         return None
     # Asked last: most workloads have no role, and the gateway test is the dearer one.
     return None if is_istio_gateway(workload) else role
+
+
+@lru_cache(maxsize=1024)
+def _role_of_images(images: tuple[str, ...]) -> str | None:
+    """``ingress controller`` or ``Prometheus`` as a workload's container images say, else
+    None: asked once per distinct set of images, as a cluster runs a few in many workloads."""
+    joined = " ".join(images).lower()
+    if _INGRESS_IMAGE.search(joined):
+        return _INGRESS_CONTROLLER
+    if "prometheus" in joined and any(_image_name(image) == "prometheus" for image in images):
+        return "Prometheus"
+    return None
 
 
 class WorkloadRoles:
