@@ -847,6 +847,11 @@ class _Builder:
             e.caller != self.scraper_id or not all(ev.kind == "scrape" for ev in e.evidence))]
         callers = {e.caller for e in app_edges}
         called = {e.callee for e in app_edges}
+        # By workload once: looking through every dangling address for each gap grew with
+        # their product.
+        named: dict[str, set[str]] = defaultdict(set)
+        for d in self.dangling:
+            named[d.workload].add(d.host)
         gaps: list[CoverageGap] = []
         for workload in self.inv.workloads:
             key = self.keys[workload.ref]
@@ -858,7 +863,7 @@ class _Builder:
                                         + ", ".join(secrets)))
             elif not any(self.keys[s.ref] in called
                          for s in self.served_by.get(workload.ref, [])):
-                missing = sorted({d.host for d in self.dangling if d.workload == key})
+                missing = sorted(named.get(key, ()))
                 gaps.append(CoverageGap(key, "no inferred inbound or outbound edge" + (
                     f"; it names {', '.join(missing)}, which no Service in the input is"
                     if missing else "")))

@@ -173,6 +173,15 @@ def test_secret_and_silent_workloads_are_coverage_gaps() -> None:
         ("Deployment/a/lonely", "no inferred inbound or outbound edge")}
 
 
+def test_a_silent_workload_names_only_its_own_missing_services() -> None:
+    g = graph(deploy("a", "lonely", {"CART": "http://cart", "DB": "http://db.a.svc:5432"}),
+              deploy("b", "other", {"QUEUE": "http://queue:5672"}))
+    silent = "no inferred inbound or outbound edge; it names"
+    assert {(c.workload, c.reason) for c in g.coverage} == {
+        ("Deployment/a/lonely", f"{silent} cart, db.a.svc, which no Service in the input is"),
+        ("Deployment/b/other", f"{silent} queue, which no Service in the input is")}
+
+
 def test_hints_from_policies_are_kept_apart() -> None:
     netpol = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
               "metadata": {"name": "p", "namespace": "a"},
