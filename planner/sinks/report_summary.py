@@ -153,7 +153,9 @@ def _next(doc: Mapping[str, Any]) -> str:
     steps = plan["steps"]
     if not steps:
         return "nothing to do"
-    action = f"planner apply {steps[0]['id']} (a dry run; add --write to apply)"
+    # `apply` without --dry-run or --write refuses (read-only, exit 8): name the dry run.
+    action = (f"planner apply {steps[0]['id']} --dry-run on the same input (manifests: with "
+              "--out DIR for the GitOps files), then again with --write to apply")
     open_ = unexcepted(doc["blockers"])
     if open_:
         action += f"; before the STRICT steps, fix the {open_} blocker(s) no exception covers"

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from planner.cli import cli
 from planner.sinks.report_html import layout
 from planner.sinks.report_markdown import fence, md
 from tests.kubeapi import KubeAPIServer
-from tests.report.conftest import SHOP_PROFILE, check_golden, run_report
+from tests.report.conftest import ROOT, SHOP_PROFILE, check_golden, run_report
 
 SHOP = ["-f", "sample_clusters/shop", "-R", *SHOP_PROFILE]
 HOSTILE_NS = "<script>alert(1)</script>"
@@ -178,3 +183,24 @@ def test_counts_of_one_read_in_the_singular(fmt: str) -> None:
     assert "This plan: 1 proxy, " in text
     assert not re.findall(r"\b1 (?:namespaces|workloads|Services|pods|proxies|graph nodes"
                           r"|call edges|hints|entry points|coverage gaps)\b", text)
+
+
+def test_the_next_step_it_names_runs_as_written(tmp_path: Path) -> None:
+    """The summary's ``next`` line is a command a user copies: with the report's input (and,
+    for manifests, the ``--out`` folder it asks for) it must run the dry run it promises,
+    writing nothing. ``planner apply STEP`` alone refuses as read-only (exit 8)."""
+    text = run_report([*SHOP, "--format", "markdown"]).stdout
+    [line] = [line for line in text.splitlines() if line.startswith("- **next**: ")]
+    command = shlex.split(re.split(r" on the same input| \(|;", line.removeprefix(
+        "- **next**: "))[0])
+    assert command[:2] == ["planner", "apply"] and "--write" not in command
+    out = tmp_path / "gitops"
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        result = CliRunner().invoke(cli, [*command[1:], *SHOP, "--out", str(out)])
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, result.output
+    assert f"step {command[2]}" in result.stderr  # what the dry run found it would do
+    assert not out.exists()
