@@ -673,8 +673,8 @@ class ApplySession:
         self._save(journal)
         raise OutcomeNotReached(
             f"{step.id} {where}; the later batches were not restarted. Fix it, then "
-            f"`planner apply {step.id} --resume` waits for this batch again and goes on, or "
-            f"`planner rollback {step.id}` undoes the step")
+            f"`planner apply {step.id} --resume --write` waits for this batch again and goes on, "
+            f"or `planner rollback {step.id} --write` undoes the step")
 
     def _await(self, step: Step, batch: list[Planned], position: tuple[int, int],
                staged: _Staging, progress: Progress | None) -> tuple[str, set[str]]:

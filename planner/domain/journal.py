@@ -281,11 +281,11 @@ def begin_apply(journal: Journal, step_id: str, plan_hash: str, at: str, *,
         r.phase is not RecordPhase.UNDONE for r in entry.records)
     if entry.state is StepState.ROLLING_BACK:
         raise JournalError(f"step {step_id} was interrupted while rolling back; finish with "
-                           f"`planner rollback {step_id}` first")
+                           f"`planner rollback {step_id} --write` first")
     if partial and not resume:
         raise JournalError(f"step {step_id} was interrupted after {interrupted_writes(entry)} "
-                           f"write(s): continue with `planner apply {step_id} --resume` or undo "
-                           f"with `planner rollback {step_id}`")
+                           f"write(s): continue with `planner apply {step_id} --resume --write` "
+                           f"or undo with `planner rollback {step_id} --write`")
     if resume and partial:
         records = entry.records
         message = f"apply resumed ({len(records)} write(s) already recorded)"
@@ -545,21 +545,22 @@ def interruption(entry: StepEntry) -> str | None:
     why, and that ``--resume`` waits for that batch again."""
     if entry.state is StepState.APPLYING:
         return (f"interrupted during apply after {interrupted_writes(entry)} write(s): "
-                f"`planner apply {entry.step_id} --resume` or `planner rollback "
-                f"{entry.step_id}`")
+                f"`planner apply {entry.step_id} --resume --write` or `planner "
+                f"rollback {entry.step_id} --write`")
     if entry.state is StepState.ROLLING_BACK:
-        return f"interrupted during rollback: run `planner rollback {entry.step_id}` again"
+        return (f"interrupted during rollback: run `planner rollback {entry.step_id} --write` "
+                "again")
     if entry.state is StepState.FAILED and any(
             r.phase is not RecordPhase.UNDONE for r in entry.records):
         why = entry.events[-1].message if entry.events else ""
         if why.startswith(STAGED_STOP):
             return (f"{why}; the later batches were not restarted: fix that, then `planner "
-                    f"apply {entry.step_id} --resume` waits for that batch again and goes on, "
-                    f"or `planner rollback {entry.step_id}`")
+                    f"apply {entry.step_id} --resume --write` waits for that batch again and "
+                    f"goes on, or `planner rollback {entry.step_id} --write`")
         return (f"failed after {interrupted_writes(entry)} write(s)"
                 + (f" ({why})" if why else "")
-                + f": `planner apply {entry.step_id} --resume` or `planner rollback "
-                f"{entry.step_id}`")
+                + f": `planner apply {entry.step_id} --resume --write` or `planner "
+                f"rollback {entry.step_id} --write`")
     return None
 
 

@@ -120,8 +120,8 @@ def test_a_rollout_that_never_finishes_stops_the_step_and_resume_goes_on(
                                   "not rolled out within 1s (--rollout-timeout): ")
     assert row["note"].endswith(
         "; the later batches were not restarted: fix that, then `planner apply 30-enroll-tiny "
-        "--resume` waits for that batch again and goes on, or `planner rollback "
-        "30-enroll-tiny`")
+        "--resume --write` waits for that batch again and goes on, or `planner rollback "
+        "30-enroll-tiny --write`")
     # the image is fixed; --resume waits for batch 2 again and goes on
     cluster.cluster.repair("tiny", "postgres")
     cluster.clear_log()
