@@ -885,8 +885,9 @@ def _edges(table: Mapping[tuple[str, str, int | None], _EdgeAcc],
     for (caller, callee, port), acc in table.items():
         if acc.protocols:
             # Scheme-given protocols beat port names: ``http://x:5432`` is what the client
-            # speaks.
-            protocol = min(acc.protocols, key=_protocol_rank)
+            # speaks. Most calls have one (one piece of evidence): nothing to rank.
+            protocols = acc.protocols
+            protocol = protocols[0] if len(protocols) == 1 else min(protocols, key=_protocol_rank)
         elif (protocol_of_port := port_protocols.get((callee, port))) is not None:
             protocol = protocol_of_port
         else:
@@ -896,8 +897,11 @@ def _edges(table: Mapping[tuple[str, str, int | None], _EdgeAcc],
             protocol = port_protocols[(callee, port)] = known
         # Most edges have one piece of evidence: nothing to merge.
         evidence = (acc.evidence[0],) if len(acc.evidence) == 1 else merge_evidence(acc.evidence)
-        edges.append(Edge(caller, callee, port, tuple(sorted(acc.target_ports)), protocol,
-                          evidence, hint=hint))
+        targets = tuple(sorted(acc.target_ports))
+        # ``hint`` only when it is one: a keyword argument costs nearly as much as making the
+        # edge, 34,000 times on a 10,000-service cluster.
+        edges.append(Edge(caller, callee, port, targets, protocol, evidence, hint=True) if hint
+                     else Edge(caller, callee, port, targets, protocol, evidence))
     return tuple(sorted(edges, key=lambda e: (e.caller, e.callee, -1 if e.port is None
                                               else e.port)))
 
