@@ -397,11 +397,17 @@ def _document_lines(lined: str) -> list[int]:
         line += lined.count("\n", position, start)
         position = start
         end = starts[index + 1] if index + 1 < len(starts) else len(lined)
-        marker_end = lined.find("\n", start, end)
-        marker_end = end if marker_end < 0 else marker_end
-        rest = lined[start + 3:marker_end].strip()
-        if rest and not rest.startswith("#"):
-            lines.append(line + 1)  # `--- value`: the node starts on the marker's line
+        marker_end = start + 3
+        if lined[marker_end:marker_end + 1] != "\n":  # more than `---` on the marker's line
+            marker_end = lined.find("\n", start, end)
+            marker_end = end if marker_end < 0 else marker_end
+            rest = lined[start + 3:marker_end].strip()
+            if rest and not rest.startswith("#"):
+                lines.append(line + 1)  # `--- value`: the node starts on the marker's line
+                continue
+        following = lined[marker_end + 1:marker_end + 2]
+        if marker_end + 1 < end and not following.isspace() and following != "#":
+            lines.append(line + 2)  # the usual case: the node starts on the next line
             continue
         offset = _content_line(lined, marker_end + 1, end)
         # An empty document: libyaml moves the end of a text without a final line break to
