@@ -29,7 +29,7 @@ from functools import cached_property
 from typing import Any
 
 from planner.domain import policy
-from planner.domain.graph import KUBELET, CallGraph, Edge, Evidence, ObservedStats
+from planner.domain.graph import KUBELET, CallGraph, Edge, Evidence, NodeKind, ObservedStats
 from planner.domain.inventory import (
     REWRITE_PROBES_ANNOTATION,
     Inventory,
@@ -133,7 +133,8 @@ class WhatIf:
 @value_class
 class Enrollment:
     """Who is in the mesh in the state simulated: ``members`` gives each namespace's data
-    plane (sidecar, ambient or outside), ``meshed`` each graph node's membership and why, and
+    plane (sidecar, ambient or outside), ``meshed`` the membership and why of each graph node
+    that may call (workloads and callers outside the inventory; a Service calls nothing), and
     ``enforces`` the workloads whose proxy would enforce a PeerAuthentication (in the mesh and
     not an Istio gateway, whose listeners only its Gateway objects configure). ``label`` says
     which state it is, for the output."""
@@ -162,7 +163,8 @@ def current_enrollment(inventory: Inventory, graph: CallGraph) -> Enrollment:
                             else "no injection or ambient label")
         if mode != "none":
             already.add(ns.name)
-    meshed = {n.id: (n.meshed, n.mesh_reason) for n in graph.nodes}
+    service = NodeKind.SERVICE  # looked up once, not per node
+    meshed = {n.id: (n.meshed, n.mesh_reason) for n in graph.nodes if n.kind is not service}
     is_gateway = inventory.roles.is_gateway
     enforces = frozenset(key for w in inventory.workloads
                          if meshed.get(key := w.ref.key, (False, ""))[0] and not is_gateway(w))
@@ -177,7 +179,10 @@ def planned_enrollment(inventory: Inventory, graph: CallGraph, members: Membersh
     :class:`~planner.domain.membership.CallerFates` of it, if it keeps one)."""
     if fates is None:
         fates = CallerFates(inventory, members)
-    meshed = {n.id: fates.of(n.id) for n in graph.nodes}
+    # Not the 10,000 Services of a 10,000-service cluster: each one's fate took as long as a
+    # workload's, and no call comes from a Service.
+    service = NodeKind.SERVICE
+    meshed = {n.id: fates.of(n.id) for n in graph.nodes if n.kind is not service}
     enforces = frozenset(key for w in inventory.workloads if fates.enforces(key := w.ref.key))
     return Enrollment("after the plan's enrollment", members, meshed, enforces)
 
