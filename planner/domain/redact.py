@@ -88,6 +88,11 @@ _HINT = re.compile("|".join(map(re.escape, _HINTS)))
 def says_secret(name: str) -> bool:
     """True when ``name`` (a variable, key, flag or parameter name) says its value is a
     secret, by rule 1 of the module docstring."""
+    # Every secret word holds a hint, and so does the name's lower case then: most names of a
+    # cluster (10,700 distinct on 10,000 Services, most seen once) are told apart by this one
+    # search instead of splitting them into words.
+    if _NAME_HINT.search(name.lower()) is None:
+        return False
     words = [w.lower() for w in _WORD.findall(name)]
     if not words or words[-1] in _POINTER_WORDS:
         return False
