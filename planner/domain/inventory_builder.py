@@ -250,8 +250,7 @@ def _container(raw: Any, path: str, volumes: _Volumes) -> Container:
             _str(port.get("name"), item, ".name"),
             _str(port.get("protocol"), item, ".protocol", "TCP"),
         ))
-    env = tuple([_env_var(e, f"{path}.env[{i}]")
-                 for i, e in enumerate(_list(c.get("env"), path, ".env"))])
+    env = tuple([_env_var(e, path, i) for i, e in enumerate(_list(c.get("env"), path, ".env"))])
     env_from: list[EnvFrom] = []
     for i, e in enumerate(_list(c.get("envFrom"), path, ".envFrom")):
         item = f"{path}.envFrom[{i}]"
@@ -299,7 +298,15 @@ def _scalar_str(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def _env_var(raw: Any, path: str) -> EnvVar:
+def _env_var(raw: Any, container: str, index: int) -> EnvVar:
+    """Entry ``index`` of the ``env`` of the container at path ``container``."""
+    # The usual entry, a name and a string value, is built without a helper call or a path:
+    # a cluster of 10,000 Services has about 50,000.
+    if type(raw) is dict:
+        name, value = raw.get("name"), raw.get("value")
+        if type(name) is str and type(value) is str and "valueFrom" not in raw:
+            return EnvVar(name, redact_value(name, value))
+    path = f"{container}.env[{index}]"
     e = _map(raw, path)
     name = _str(e.get("name"), path, ".name")
     value_from = e.get("valueFrom")
