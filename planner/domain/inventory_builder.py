@@ -210,7 +210,10 @@ def _str_map(value: Any, path: str, key: str = "") -> dict[str, str]:
 
 def _annotations(meta: Mapping[str, Any], path: str = "") -> Mapping[str, str]:
     """An object's annotations with their secrets redacted (planner.domain.redact)."""
-    return redact_map(_str_map(meta.get("annotations"), path, ".metadata.annotations"
+    annotations = meta.get("annotations")
+    if annotations is None:  # most objects and pod templates: nothing to check or redact
+        return {}
+    return redact_map(_str_map(annotations, path, ".metadata.annotations"
                                if path else "metadata.annotations"))
 
 
@@ -1094,6 +1097,9 @@ def _selected(pods: _PodIndex, namespace: str, selector: Mapping[str, str]
     """The workloads whose pod labels match every pair of ``selector`` (none when it is empty)."""
     if not selector:
         return ()
+    if len(selector) == 1:  # the usual selector (`app: NAME`): one set, nothing to intersect
+        [(key, value)] = selector.items()
+        return tuple(sorted(pods.get((namespace, key, value), ())))
     sets = [pods.get((namespace, k, v), set()) for k, v in selector.items()]
     sets.sort(key=len)
     return tuple(sorted(sets[0].intersection(*sets[1:])))
