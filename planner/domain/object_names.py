@@ -19,6 +19,7 @@ Each check returns what is wrong in user terms, or None.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _LABEL_MAX = 63
 _SUBDOMAIN_MAX = 253
@@ -47,6 +48,9 @@ def shown(value: str) -> str:
     return f"{value[:_SHOWN]!r}... ({len(value)} characters)"
 
 
+# A manifest set repeats a few kinds and namespaces in every document (28,252 documents,
+# 6 kinds and 100 namespaces on the dense 10,000-service cluster): their checks are kept.
+@lru_cache(maxsize=1024)
 def kind_problem(kind: str) -> str | None:
     """What is wrong with ``kind``, or None."""
     if len(kind) <= _LABEL_MAX and _KIND.fullmatch(kind):
@@ -55,6 +59,7 @@ def kind_problem(kind: str) -> str | None:
             f"digits, at most {_LABEL_MAX} characters")
 
 
+@lru_cache(maxsize=1024)
 def namespace_problem(namespace: str) -> str | None:
     """What is wrong with ``namespace`` as a namespace's name, or None."""
     if len(namespace) <= _LABEL_MAX and _DNS1123_LABEL.fullmatch(namespace):
