@@ -165,10 +165,12 @@ _OTHER_RISKS: Final = (re.compile(r"\][ \t]*:(?=[ \t\r\n]|$)"),
                        re.compile(r"\n\.\.\.(?=[ \t\r\n]|$)"))
 # Bytes that are fine anywhere in an ASCII text: printable ASCII and line breaks, no tab.
 _PLAIN_ASCII: Final = bytes([10, 13, *range(0x20, 0x7F)])
-# Characters YAML 1.1 refuses or reads as line breaks (NEL, LS, PS), tabs, byte order marks.
+# Characters YAML 1.1 refuses or reads as line breaks (NEL, LS, PS), tabs, byte order marks:
+# all but the line breaks, x20-x7E, xA0-uD7FF without LS and PS, uE000-uFFFD without the BOM,
+# and beyond uFFFF. Listed rather than given as the negation of those ranges: compiling the
+# negation took 4 ms at every start, this class 0.4 ms (same characters, same search speed).
 _UNSAFE_CHARACTER: Final = re.compile(
-    "[^\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
-    "\U00010000-\U0010ffff]")
+    "[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 
 
 
