@@ -508,7 +508,7 @@ class _Planner:
         if self.planned is None:
             self.planned = whatif.planned_enrollment(self.inv, self.graph, self.members,
                                                      self.callers)
-        strict = whatif.namespace_policy(self.inv, self.root, ns, "STRICT")
+        strict = whatif.namespace_policy(self.inv, self.root, ns, "STRICT", self.policies)
         refused = whatif.refused_for_the_caller(
             self.inv, self.graph, [strict], root_namespace=self.root, enrollment=self.planned,
             scope=self.inv.workloads_by_namespace.get(ns, ()), index=self.index)

@@ -44,6 +44,12 @@ class SimulationIndex:
         self._calls: dict[ObjectRef, tuple[InboundCall, ...]] = {}
         self._bound: dict[ObjectRef, frozenset[int]] = {}
 
+    @cached_property
+    def peer_authentications(self) -> policy.PeerAuthentications:
+        """The inventory's PeerAuthentications, laid out once for every simulation to lay its
+        changes over (:func:`planner.domain.whatif.policy_set`)."""
+        return policy.peer_authentications(self.inventory)
+
     def serves(self, inventory: Inventory, graph: CallGraph) -> bool:
         """True when the index was built on these very objects (a graph merged with observed
         traffic is another graph)."""

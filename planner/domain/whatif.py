@@ -215,31 +215,46 @@ def _policy_object(obj: Mapping[str, Any], created: str) -> PolicyObject:
 
 
 def policy_set(inventory: Inventory, root: str,
-               changes: Sequence[Mapping[str, Any]] = ()) -> PolicySet:
+               changes: Sequence[Mapping[str, Any]] = (),
+               existing: policy.PeerAuthentications | None = None) -> PolicySet:
     """The PeerAuthentications in effect once ``changes`` (PeerAuthentication manifests, as a
     plan step applies them) are applied: a change with the name of an existing policy edits it
-    in place (it keeps its age), any other is new and therefore the newest."""
-    existing = {p.ref: p for p in inventory.istio_of_kind(policy.PEER_AUTHENTICATION)}
-    # Order: dated oldest first, then undated by name, then simulated new ones by name.
-    rank: dict[ObjectRef, tuple[int, str, str]] = {
-        ref: (0 if p.created else 1, p.created, ref.name) for ref, p in existing.items()}
+    in place (it keeps its age), any other is new and therefore the newest. ``existing``: the
+    inventory's :func:`~planner.domain.policy.peer_authentications`, which a caller laying many
+    changes over them keeps (worked out here otherwise)."""
+    if existing is None:
+        existing = policy.peer_authentications(inventory)
+    # Namespaces no change touches keep the existing order as it is; a touched one is ordered
+    # again: dated oldest first, then undated by name, then simulated new ones by name.
+    scoped, workload = dict(existing.scoped), dict(existing.workload)
+    touched: dict[str, dict[ObjectRef, PolicyObject]] = {}
     simulated: set[ObjectRef] = set()
     for obj in changes:
         if obj.get("kind") != policy.PEER_AUTHENTICATION:
             continue
         candidate = _policy_object(obj, "")
-        old = existing.get(candidate.ref)
-        existing[candidate.ref] = _policy_object(obj, old.created if old else "")
-        rank.setdefault(candidate.ref, (2, "", candidate.ref.name))
+        namespace = candidate.ref.namespace
+        policies = touched.get(namespace)
+        if policies is None:
+            policies = touched[namespace] = {p.ref: p for p in (
+                *existing.scoped.get(namespace, ()), *existing.workload.get(namespace, ()))}
+        old = policies.get(candidate.ref)
+        policies[candidate.ref] = _policy_object(obj, old.created if old else "")
         simulated.add(candidate.ref)
-    scoped: dict[str, list[PolicyObject]] = {}
-    workload: dict[str, list[PolicyObject]] = {}
-    for ref in sorted(existing, key=lambda r: rank[r]):
-        p = existing[ref]
-        (workload if policy.has_selector(p) else scoped).setdefault(ref.namespace, []).append(p)
+
+    def rank(p: PolicyObject) -> tuple[int, str, str]:
+        return policy.age_key(p) if p.ref in existing.by_ref else (2, "", p.ref.name)
+
+    for namespace, policies in touched.items():
+        ordered = sorted(policies.values(), key=rank)
+        for group, chosen in ((scoped, [p for p in ordered if not policy.has_selector(p)]),
+                              (workload, [p for p in ordered if policy.has_selector(p)])):
+            if chosen:
+                group[namespace] = tuple(chosen)
+            else:
+                group.pop(namespace, None)
     winners = {ns: ps[0] for ns, ps in scoped.items()}
-    return PolicySet(root, winners.pop(root, None), winners,
-                     {ns: tuple(ps) for ns, ps in workload.items()}, frozenset(simulated))
+    return PolicySet(root, winners.pop(root, None), winners, workload, frozenset(simulated))
 
 
 def selects(p: PolicyObject, workload: Workload) -> bool:
@@ -283,6 +298,7 @@ class _ModeResolver:
     def __init__(self, ps: PolicySet) -> None:
         self.ps = ps
         self._inherited: dict[str, _WorkloadMode] = {}
+        self._by_label: dict[str, dict[tuple[str, str], list[tuple[int, PolicyObject]]]] = {}
 
     def of(self, workload: Workload) -> _WorkloadMode:
         """Resolve ``workload``'s policies: narrowest wins, UNSET inherits."""
@@ -290,8 +306,7 @@ class _ModeResolver:
         namespace = workload.namespace
         # Of several workload policies on the same pods Istio keeps the oldest (list order).
         candidates = ps.workload.get(namespace)
-        chosen = next((p for p in candidates if selects(p, workload)),
-                      None) if candidates else None
+        chosen = self._chosen(namespace, candidates, workload) if candidates else None
         if chosen is None:
             inherited = self._inherited.get(namespace)
             if inherited is None:
@@ -302,6 +317,19 @@ class _ModeResolver:
             return _WorkloadMode(ps, chosen, mode, _name(ps, chosen, "workload"))
         return _WorkloadMode(ps, chosen, *self._inherit(namespace))
 
+    def _chosen(self, namespace: str, candidates: tuple[PolicyObject, ...],
+                workload: Workload) -> PolicyObject | None:
+        """The first of ``candidates`` (a namespace's workload policies, in order) that selects
+        ``workload``. A policy selects only pods that carry its first label: the workload's
+        labels find the few that may, instead of every policy of the namespace being tried on
+        every workload (a namespace migrated workload by workload holds one per workload)."""
+        by_label = self._by_label.get(namespace)
+        if by_label is None:
+            by_label = self._by_label[namespace] = _by_first_label(candidates)
+        found = sorted(hit for item in workload.pod_labels.items()
+                       for hit in by_label.get(item, ()))
+        return next((p for _, p in found if selects(p, workload)), None)
+
     def _inherit(self, namespace: str) -> tuple[str, str]:
         """The mode a workload of ``namespace`` inherits, and its source in words."""
         ps = self.ps
@@ -311,6 +339,20 @@ class _ModeResolver:
         if ps.mesh is not None and (mode := _known(policy.mtls_mode(ps.mesh))) != "UNSET":
             return mode, _name(ps, ps.mesh, "mesh-wide")
         return PERMISSIVE, "Istio's default (no policy sets a mode)"
+
+
+def _by_first_label(candidates: tuple[PolicyObject, ...]
+                    ) -> dict[tuple[str, str], list[tuple[int, PolicyObject]]]:
+    """Workload policies by the first ``key=value`` of their ``selector.matchLabels``, each
+    with its position in ``candidates`` (Istio keeps the first that selects a pod)."""
+    found: dict[tuple[str, str], list[tuple[int, PolicyObject]]] = {}
+    for position, p in enumerate(candidates):
+        selector = p.spec.get("selector")
+        labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
+        if isinstance(labels, Mapping) and labels:
+            key, value = next(iter(labels.items()))
+            found.setdefault((str(key), str(value)), []).append((position, p))
+    return found
 
 
 @value_class
@@ -352,7 +394,10 @@ def in_scope(ps: PolicySet, inventory: Inventory,
 
 def _simulated(ps: PolicySet) -> list[PolicyObject]:
     """The simulated policies of ``ps``, in effect or not."""
-    found = [p for scoped in ps.workload.values() for p in scoped if p.ref in ps.simulated]
+    # Only the namespaces of the simulated policies hold them: a cluster migrated workload by
+    # workload has thousands of workload policies, and a plan asks this once per step.
+    found = [p for namespace in sorted({ref.namespace for ref in ps.simulated})
+             for p in ps.workload.get(namespace, ()) if p.ref in ps.simulated]
     return found + [p for p in (ps.mesh, *ps.namespace.values())
                     if p is not None and p.ref in ps.simulated]
 
@@ -369,12 +414,15 @@ def reached(inventory: Inventory, root: str,
 # Building the changes a command line asks for
 
 
-def namespace_policy(inventory: Inventory, root: str, namespace: str,
-                     mode: str) -> dict[str, Any]:
+def namespace_policy(inventory: Inventory, root: str, namespace: str, mode: str,
+                     current: policy.EffectivePolicies | None = None) -> dict[str, Any]:
     """The namespace-wide (mesh-wide for ``root``) PeerAuthentication with ``mode``: the
     policy Istio uses there today with its mode changed, else a new ``default`` one (a second
-    policy of the same scope would be ignored)."""
-    current = policy.effective_policies(inventory, root)
+    policy of the same scope would be ignored). ``current``: the inventory's
+    :func:`~planner.domain.policy.effective_policies` under ``root``, which a caller asking
+    for many namespaces keeps (worked out here otherwise)."""
+    if current is None:
+        current = policy.effective_policies(inventory, root)
     existing = current.mesh_wide if namespace == root else current.namespace_wide.get(namespace)
     if existing is not None:
         return policy.with_mode(existing, mode)
@@ -451,7 +499,7 @@ def _simulate(inventory: Inventory, graph: CallGraph, changes: Sequence[Mapping[
               reasons: _Reasons) -> WhatIf:
     """:func:`simulate` under ``reasons``' enrollment, with its calls judged once."""
     enrollment = reasons.enrollment
-    after = policy_set(inventory, root_namespace, changes)
+    after = policy_set(inventory, root_namespace, changes, reasons.index.peer_authentications)
     simulated = _simulated(after)
     targets = list(scope) if scope is not None else in_scope(after, inventory, simulated)
     strict = any(policy.mtls_mode(p) == STRICT for p in simulated)
@@ -483,7 +531,7 @@ def refused_for_the_caller(inventory: Inventory, graph: CallGraph,
     what-if`` never disagree. Raises ``ValueError`` as :func:`simulate` does."""
     reasons = _Reasons(inventory, root_namespace, enrollment,
                        _index_of(inventory, graph, index))
-    after = policy_set(inventory, root_namespace, changes)
+    after = policy_set(inventory, root_namespace, changes, reasons.index.peer_authentications)
     _, enforcing = _enforcing(inventory, enrollment, scope, "the change")
     rows = _judge(inventory, root_namespace, reasons, after, enforcing,
                   outside_callers_only=True)
@@ -538,7 +586,8 @@ def _judge(inventory: Inventory, root: str, reasons: _Reasons, after: PolicySet,
     """The verdict on every call into the ``enforcing`` workloads (by key) under the policies
     ``after`` (and their peers' pod-IP traffic), sorted by callee, caller, Service and ports.
     ``outside_callers_only``: calls from callers in the mesh and peer traffic left out."""
-    resolve_before = _ModeResolver(policy_set(inventory, root))
+    resolve_before = _ModeResolver(policy_set(inventory, root,
+                                              existing=reasons.index.peer_authentications))
     resolve_after = _ModeResolver(after)
     index, enrollment = reasons.index, reasons.enrollment
     rows: list[EdgeVerdict] = []
