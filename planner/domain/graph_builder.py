@@ -672,8 +672,10 @@ class _Builder:
         if "Ingress" not in types:
             return
         pod_selector = raw.mapping(spec.get("podSelector"))
-        targets = self.services_of(w for w in self.inv.workloads if w.namespace == ns
-                                   and _selector_matches(pod_selector, w.pod_labels))
+        # A namespace's workloads only: a cluster with a policy per workload would otherwise
+        # test every workload of the cluster against each policy.
+        targets = self.services_of(w for w in self.inv.workloads_by_namespace.get(ns, ())
+                                   if _selector_matches(pod_selector, w.pod_labels))
         for index, rule in enumerate(raw.sequence(spec.get("ingress"))):
             rule_map = raw.mapping(rule)
             peers = raw.sequence(rule_map.get("from"))
@@ -706,8 +708,9 @@ class _Builder:
                               if _selector_matches(ns_sel, _ns_labels(n))}
             else:
                 namespaces = {ns}
-            callers.update(w.ref.key for w in self.inv.workloads if w.namespace in namespaces
-                           and _selector_matches(pod_sel, w.pod_labels))
+            by_namespace = self.inv.workloads_by_namespace
+            callers.update(w.ref.key for n in namespaces for w in by_namespace.get(n, ())
+                           if _selector_matches(pod_sel, w.pod_labels))
         return sorted(callers)
 
     def authorization_policy(self, policy: PolicyObject) -> None:
@@ -716,9 +719,10 @@ class _Builder:
             return
         ns = policy.ref.namespace
         selector = raw.mapping(raw.mapping(spec.get("selector")).get("matchLabels"))
+        by_namespace = self.inv.workloads_by_namespace
         targets = self.services_of(
-            w for w in self.inv.workloads if w.namespace == ns
-            and all(w.pod_labels.get(k) == v for k, v in selector.items()))
+            w for w in by_namespace.get(ns, ())
+            if all(w.pod_labels.get(k) == v for k, v in selector.items()))
         for index, rule in enumerate(raw.sequence(spec.get("rules"))):
             callers: set[str] = set()
             for source in raw.sequence(raw.mapping(rule).get("from")):
@@ -726,12 +730,10 @@ class _Builder:
                 for principal in raw.sequence(src.get("principals")):
                     parts = str(principal).split("/")
                     if len(parts) >= 5 and parts[-4] == "ns" and parts[-2] == "sa":
-                        callers.update(w.ref.key for w in self.inv.workloads
-                                       if w.namespace == parts[-3]
-                                       and w.service_account == parts[-1])
+                        callers.update(w.ref.key for w in by_namespace.get(parts[-3], ())
+                                       if w.service_account == parts[-1])
                 for namespace in raw.sequence(src.get("namespaces")):
-                    callers.update(w.ref.key for w in self.inv.workloads
-                                   if w.namespace == str(namespace))
+                    callers.update(w.ref.key for w in by_namespace.get(str(namespace), ()))
             evidence = Evidence("authorizationpolicy", f"{policy.ref} rules[{index}]",
                                 "from principals/namespaces", CONF_HINT)
             for svc in targets:

@@ -8,10 +8,13 @@ import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
+import yaml
 
+import planner
 from planner import service
 from planner.domain import graph_builder, roles
 from planner.domain.addresses import Address
@@ -21,6 +24,7 @@ from planner.domain.inventory import Inventory, Workload
 from planner.domain.profile import Profile
 
 ROOT = Path(__file__).resolve().parents[2]
+PLANNER = str(Path(planner.__file__).resolve().parent)
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +74,58 @@ def test_each_workload_is_asked_once_whether_it_is_an_istio_gateway(
     assert service.build_plan(analysis).steps
     assert set(asked) == {w.ref.key for w in inventory.workloads}
     assert set(asked.values()) == {1}
+
+
+def _graph_lines_with_policies(tmp: Path, namespaces: int) -> int:
+    """Lines run in the planner package by ``build_graph`` on a generated cluster where every
+    workload has a NetworkPolicy and an ALLOW AuthorizationPolicy of its own (a default-deny
+    cluster opened workload by workload)."""
+    sys.path.insert(0, str(ROOT / "sample_clusters"))
+    try:
+        import generate
+    finally:
+        sys.path.pop(0)
+    generate.generate(namespaces, 6, seed=7, out=tmp, density=3.5)
+    manifests = tmp / "manifests"
+    workloads = service.scan(service.ManifestInput((str(manifests),))).inventory.workloads
+    policies: list[dict[str, Any]] = []
+    for w in workloads:
+        meta = {"name": w.name, "namespace": w.namespace}
+        first = dict(list(w.pod_labels.items())[:1])
+        policies.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                         "metadata": meta, "spec": {"podSelector": {"matchLabels": first},
+                                                    "ingress": [{"from": [{"podSelector": {
+                                                        "matchLabels": {"app": "none"}}}]}]}})
+        policies.append({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                         "metadata": meta, "spec": {
+                             "selector": {"matchLabels": first}, "rules": [{"from": [{
+                                 "source": {"principals": [
+                                     f"cluster.local/ns/{w.namespace}/sa/none"]}}]}]}})
+    (manifests / "zz-policies.yaml").write_text(yaml.safe_dump_all(policies), encoding="utf-8")
+    inventory = service.scan(service.ManifestInput((str(manifests),))).inventory
+    lines = 0
+
+    def local(frame: FrameType, event: str, arg: object) -> Any:
+        nonlocal lines
+        lines += event == "line"
+        return local
+
+    def tracer(frame: FrameType, event: str, arg: object) -> Any:
+        return local if frame.f_code.co_filename.startswith(PLANNER) else None
+
+    sys.settrace(tracer)
+    try:
+        graph_builder.build_graph(inventory)
+    finally:
+        sys.settrace(None)
+    return lines
+
+
+def test_a_policy_per_workload_costs_the_graph_work_per_policy(tmp_path: Path) -> None:
+    """A NetworkPolicy's targets and peers, and an AuthorizationPolicy's, are looked for among
+    the workloads of their namespace, not of the cluster: with a policy per workload, four
+    times the namespaces is four times the work. Before, each policy tested every workload of
+    the cluster: 5 -> 20 namespaces grew the lines 7.6x, now 4.1x."""
+    small = _graph_lines_with_policies(tmp_path / "small", 5)
+    large = _graph_lines_with_policies(tmp_path / "large", 20)
+    assert large / small < 4.6, large / small
