@@ -43,6 +43,10 @@ class SimulationIndex:
         self.graph = graph
         self._calls: dict[ObjectRef, tuple[InboundCall, ...]] = {}
         self._bound: dict[ObjectRef, frozenset[int]] = {}
+        #: The DestinationRules' hosts, resolved per namespace when a call is first judged
+        #: there (filled by :func:`planner.domain.whatif.destination_rule_tls`).
+        self.rule_hosts: dict[tuple[str, str], tuple[
+            dict[str, list[PolicyObject]], list[tuple[str, PolicyObject]]]] = {}
 
     @cached_property
     def peer_authentications(self) -> policy.PeerAuthentications:

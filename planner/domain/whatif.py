@@ -706,8 +706,10 @@ def plaintext_reasons(inventory: Inventory, root: str, enrollment: Enrollment, e
         safe = why if why.startswith("meshed") else f"caller is in the mesh ({why})"
         rules = index.destination_rules if index is not None else None
         # Without a DestinationRule in the input (most clusters) there is nothing to look up.
-        found = destination_rule_tls(inventory, root, edge.caller, service, edge.port,
-                                     rules=rules) if rules is None or rules else None
+        found = destination_rule_tls(
+            inventory, root, edge.caller, service, edge.port, rules=rules,
+            hosts=index.rule_hosts if index is not None else None,
+        ) if rules is None or rules else None
         if found is not None:
             rule, tls = found
             reasons.append(Reason(DESTINATION_RULE, f"{rule.ref} sets tls.mode {tls} for "
@@ -774,6 +776,30 @@ def _fqdn(host: str, namespace: str, domain: str) -> str:
     return host
 
 
+#: A namespace's DestinationRules by resolved host: those of one exact host, and the wildcard
+#: ones with theirs; keyed by (namespace, cluster domain).
+_NamespaceHosts = tuple[dict[str, list[PolicyObject]], list[tuple[str, PolicyObject]]]
+RuleHosts = dict[tuple[str, str], _NamespaceHosts]
+
+
+def _rule_hosts(hosts: RuleHosts, rules: Mapping[str, Sequence[PolicyObject]], ns: str,
+                domain: str) -> _NamespaceHosts:
+    """The rules of ``ns`` by resolved host, worked out once into ``hosts``: a plan judges
+    tens of thousands of calls, and a namespace may hold a rule per Service."""
+    found = hosts.get((ns, domain))
+    if found is None:
+        exact: dict[str, list[PolicyObject]] = {}
+        wildcards: list[tuple[str, PolicyObject]] = []
+        for rule in rules.get(ns, ()):
+            host = _fqdn(str(rule.spec.get("host") or ""), ns, domain)
+            if host.startswith("*"):
+                wildcards.append((host, rule))  # only these match other hosts than their own
+            else:
+                exact.setdefault(host, []).append(rule)
+        found = hosts[(ns, domain)] = (exact, wildcards)
+    return found
+
+
 def _host_match(rule_host: str, target: str) -> int:
     """0 no match, 2 exact, 1 wildcard."""
     if rule_host == target:
@@ -786,6 +812,7 @@ def _host_match(rule_host: str, target: str) -> int:
 def destination_rule_tls(inventory: Inventory, root: str, caller: str, service: Service | None,
                          port: int | None, domain: str = "cluster.local", *,
                          rules: Mapping[str, Sequence[PolicyObject]] | None = None,
+                         hosts: RuleHosts | None = None,
                          ) -> tuple[PolicyObject, str] | None:
     """The DestinationRule that makes ``caller`` send something other than Istio mTLS to
     ``service`` (tls.mode DISABLE or SIMPLE at the port or the traffic policy), or None.
@@ -794,7 +821,9 @@ def destination_rule_tls(inventory: Inventory, root: str, caller: str, service: 
     first namespace with a matching rule wins (no inheritance), and inside it an exact host
     beats a wildcard. Subset settings apply only to routed subsets and are left out.
     ``rules``: the inventory's DestinationRules by namespace, when the caller has them
-    (:attr:`~planner.domain.simulation_index.SimulationIndex.destination_rules`)."""
+    (:attr:`~planner.domain.simulation_index.SimulationIndex.destination_rules`); ``hosts``:
+    where the rules' hosts, resolved per namespace, are kept between calls
+    (:attr:`~planner.domain.simulation_index.SimulationIndex.rule_hosts`)."""
     if rules is None:
         rules = destination_rules_by_namespace(inventory)
     if service is None or not rules:
@@ -803,13 +832,14 @@ def destination_rule_tls(inventory: Inventory, root: str, caller: str, service: 
     target = f"{service.name}.{service.namespace}.svc.{domain}"
     order = [n for n in (caller_ref.namespace if caller_ref else "", service.namespace, root)
              if n]
+    if hosts is None:
+        hosts = {}
     for ns in dict.fromkeys(order):
-        candidates = []
-        for rule in rules.get(ns, ()):
-            host = _fqdn(str(rule.spec.get("host") or ""), ns, domain)
-            score = _host_match(host, target)
-            if score:
-                candidates.append((-score, rule.created or "~", rule.ref.name, rule))
+        exact, wildcards = _rule_hosts(hosts, rules, ns, domain)
+        candidates = [(-2, rule.created or "~", rule.ref.name, rule)
+                      for rule in exact.get(target, ())]
+        candidates += [(-score, rule.created or "~", rule.ref.name, rule)
+                       for host, rule in wildcards if (score := _host_match(host, target))]
         if not candidates:
             continue
         rule = min(candidates, key=lambda c: c[:3])[3]
