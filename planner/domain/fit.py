@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from planner.domain import raw
 from planner.domain.findings import Finding, Rule, RuleContext
-from planner.domain.inventory import Inventory, PolicyObject, Service, Workload
+from planner.domain.inventory import Inventory, ObjectRef, PolicyObject, Service, Workload
 from planner.domain.plan import NamespaceMode
 from planner.domain.profile import COST_BASIS, QUESTIONS, Profile
 from planner.domain.value import value_class
@@ -436,13 +436,15 @@ def _l7_targets(inventory: Inventory, key: str) -> list[tuple[str, str | None]]:
     service = inventory.service_index.get((namespace, name))
     if kind == "Service" and service is not None:
         return _service_accounts(inventory, service)
-    workload = next((w for w in inventory.workloads if w.ref.key == key), None)
+    # Found through indexes: a cluster may hold an L7 object per Service, each asked here.
+    workload = inventory.workload_of(key)
     if workload is not None:
         return [(namespace, workload.service_account)]
-    policy = next((o for o in inventory.istio if o.ref.key == key), None)
+    ref = ObjectRef(kind, namespace, name)
+    policy = inventory.istio_index.get(ref)
     if policy is not None:
         return _policy_targets(inventory, policy)
-    route = next((r for r in inventory.routes if r.ref.key == key), None)
+    route = inventory.route_index.get(ref)
     if route is not None and any(p.kind == "Service" for p in route.parents):
         return [t for b in route.backends
                 for svc in [inventory.service_index.get((b.namespace, b.service))]

@@ -200,6 +200,7 @@ class _Builder:
         self.externals: dict[str, str] = {}  # id -> mesh reason
         self.dangling: set[Dangling] = set()
         self.scraper_id: str | None = None
+        self.ingress_reasons: dict[str, str] = {}  # controller -> ingress_reason's answer
 
     # -----------------------------------------------------------------------------------------
     # Resolution helpers
@@ -489,6 +490,15 @@ class _Builder:
                 self.virtual_service(vs, caller, self.calls, CONF_DECLARED)
 
     def ingress_reason(self, controller: str) -> str:
+        """Whether the ingress ``controller``'s workload is in the mesh, in words; worked out
+        once per controller (it looks through every workload, and a cluster may hold an
+        Ingress per Service)."""
+        reason = self.ingress_reasons.get(controller)
+        if reason is None:
+            reason = self.ingress_reasons[controller] = self._ingress_reason(controller)
+        return reason
+
+    def _ingress_reason(self, controller: str) -> str:
         if controller in ISTIO_GATEWAY_CLASSES:
             return f"meshed: {GATEWAY_MESHED}"
         for workload in self.inv.workloads:

@@ -429,6 +429,23 @@ class Inventory:
         return {(c.ref.namespace, c.ref.name): c for c in self.config_maps}
 
     @cached_property
+    def istio_index(self) -> dict[ObjectRef, PolicyObject]:
+        """Istio objects by reference (the first of a reference, in ``istio``'s order)."""
+        found: dict[ObjectRef, PolicyObject] = {}
+        for obj in self.istio:
+            found.setdefault(obj.ref, obj)
+        return found
+
+    @cached_property
+    def route_index(self) -> dict[ObjectRef, Route]:
+        """Routes (Ingresses, HTTPRoutes and the like) by reference (the first of a
+        reference, in ``routes``' order)."""
+        found: dict[ObjectRef, Route] = {}
+        for route in self.routes:
+            found.setdefault(route.ref, route)
+        return found
+
+    @cached_property
     def workloads_by_namespace(self) -> dict[str, tuple[Workload, ...]]:
         """Workloads by namespace, each group sorted as ``workloads`` is."""
         found: dict[str, list[Workload]] = {}

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -80,13 +82,7 @@ def _graph_lines_with_policies(tmp: Path, namespaces: int) -> int:
     """Lines run in the planner package by ``build_graph`` on a generated cluster where every
     workload has a NetworkPolicy and an ALLOW AuthorizationPolicy of its own (a default-deny
     cluster opened workload by workload)."""
-    sys.path.insert(0, str(ROOT / "sample_clusters"))
-    try:
-        import generate
-    finally:
-        sys.path.pop(0)
-    generate.generate(namespaces, 6, seed=7, out=tmp, density=3.5)
-    manifests = tmp / "manifests"
+    manifests = _generated(tmp, namespaces)
     workloads = service.scan(service.ManifestInput((str(manifests),))).inventory.workloads
     policies: list[dict[str, Any]] = []
     for w in workloads:
@@ -103,6 +99,22 @@ def _graph_lines_with_policies(tmp: Path, namespaces: int) -> int:
                                      f"cluster.local/ns/{w.namespace}/sa/none"]}}]}]}})
     (manifests / "zz-policies.yaml").write_text(yaml.safe_dump_all(policies), encoding="utf-8")
     inventory = service.scan(service.ManifestInput((str(manifests),))).inventory
+    return _lines(lambda: graph_builder.build_graph(inventory))
+
+
+def _generated(tmp: Path, namespaces: int) -> Path:
+    """The manifests folder of a generated cluster of ``namespaces`` x 6 services."""
+    sys.path.insert(0, str(ROOT / "sample_clusters"))
+    try:
+        import generate
+    finally:
+        sys.path.pop(0)
+    generate.generate(namespaces, 6, seed=7, out=tmp, density=3.5)
+    return tmp / "manifests"
+
+
+def _lines(run: Callable[[], object]) -> int:
+    """Lines run in the planner package by ``run()``."""
     lines = 0
 
     def local(frame: FrameType, event: str, arg: object) -> Any:
@@ -115,7 +127,7 @@ def _graph_lines_with_policies(tmp: Path, namespaces: int) -> int:
 
     sys.settrace(tracer)
     try:
-        graph_builder.build_graph(inventory)
+        run()
     finally:
         sys.settrace(None)
     return lines
@@ -129,3 +141,40 @@ def test_a_policy_per_workload_costs_the_graph_work_per_policy(tmp_path: Path) -
     small = _graph_lines_with_policies(tmp_path / "small", 5)
     large = _graph_lines_with_policies(tmp_path / "large", 20)
     assert large / small < 4.6, large / small
+
+
+def _with_a_route_and_virtual_service_per_service(tmp: Path, namespaces: int) -> Path:
+    """A generated cluster where every Service has an Ingress (one controller class for all)
+    and a VirtualService splitting its traffic between two subsets."""
+    manifests = _generated(tmp, namespaces)
+    services = service.scan(service.ManifestInput((str(manifests),))).inventory.services
+    objects: list[dict[str, Any]] = []
+    for s in services:
+        meta = {"name": s.name, "namespace": s.namespace}
+        objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta,
+                        "spec": {"ingressClassName": "nginx", "rules": [{"http": {"paths": [{
+                            "path": "/", "pathType": "Prefix", "backend": {"service": {
+                                "name": s.name, "port": {"number": s.ports[0].port}}}}]}}]}})
+        objects.append({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                        "metadata": meta, "spec": {"hosts": [s.name], "http": [{"route": [
+                            {"destination": {"host": s.name, "subset": "v1"}, "weight": 90},
+                            {"destination": {"host": s.name, "subset": "v2"}, "weight": 10}]}]}})
+    (manifests / "zz-routes.yaml").write_text(yaml.safe_dump_all(objects), encoding="utf-8")
+    return manifests
+
+
+def test_a_route_and_a_virtual_service_per_service_cost_work_per_object(tmp_path: Path) -> None:
+    """Whether an ingress controller is meshed is worked out once per controller, not once
+    per Ingress over every workload; the data planes find a VirtualService's workloads and
+    objects through the inventory's indexes, not by walking all of them for each one. Before,
+    the graph and the assessment grew 8.1x from 5 to 20 namespaces (now 3.7x); 99 s and 57 s
+    of CPU with 5,000 of each on the 10,000-service cluster."""
+    counts = []
+    for namespaces in (5, 20):
+        manifests = _with_a_route_and_virtual_service_per_service(
+            tmp_path / str(namespaces), namespaces)
+        analysis = service.analyse(service.ManifestInput((str(manifests),)))
+        inventory = analysis.scan.inventory
+        counts.append(_lines(partial(graph_builder.build_graph, inventory))
+                      + _lines(partial(service.assess, analysis)))
+    assert counts[1] / counts[0] < 4.6, counts[1] / counts[0]
