@@ -20,6 +20,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from planner.domain import raw
@@ -97,6 +98,10 @@ _PROMETHEUS_NAMES = frozenset({"prometheus", "prometheus-server", "prometheus-de
                                "prometheus-k8s", "prometheus-prometheus"})
 _APP_LABELS = ("app.kubernetes.io/name", "app", "k8s-app", "name")
 _SYSTEM_NAMESPACES = frozenset({"kube-system"})
+
+
+#: Sort key of objects with a ``ref``: the reference, as the inventory sorts them.
+_BY_REF = attrgetter("ref")
 
 
 def build_graph(inventory: Inventory, *, cluster_domain: str = "cluster.local",
@@ -191,6 +196,9 @@ class _Builder:
         self.by_name: dict[str, dict[str, Service]] = defaultdict(dict)
         for svc in inventory.services:
             self.by_name[svc.name][svc.namespace] = svc
+        self.services_by_namespace: dict[str, list[Service]] = defaultdict(list)
+        for svc in inventory.services:
+            self.services_by_namespace[svc.namespace].append(svc)
         self.served_by: dict[ObjectRef, list[Service]] = defaultdict(list)
         for svc in inventory.services:
             for ref in svc.selects:
@@ -618,14 +626,17 @@ class _Builder:
         names = {str(n) for n in raw.sequence(ns_selector.get("matchNames"))}
         any_ns = bool(ns_selector.get("any"))
 
-        def in_scope(namespace: str) -> bool:
-            return any_ns or namespace in names or (not names and namespace ==
-                                                    monitor.ref.namespace)
-
+        # The namespaces in scope only: a cluster may hold a monitor per Service, and each
+        # would otherwise test every Service and workload of the cluster (kept in the
+        # inventory's order, which the evidence of an edge is gathered in).
+        namespaces = names or {monitor.ref.namespace}
         evidence_source = str(monitor.ref)
         if monitor.ref.kind == "ServiceMonitor":
-            for svc in self.inv.services:
-                if not in_scope(svc.namespace) or not _selector_matches(selector, svc.labels):
+            services = self.inv.services if any_ns else sorted(
+                (svc for ns in namespaces for svc in self.services_by_namespace.get(ns, ())),
+                key=_BY_REF)
+            for svc in services:
+                if not _selector_matches(selector, svc.labels):
                     continue
                 for endpoint in raw.sequence(spec.get("endpoints")):
                     ep = raw.mapping(endpoint)
@@ -636,9 +647,11 @@ class _Builder:
                                 "scrape", evidence_source, f"port {wanted}", CONF_SCRAPE),
                                 "http")
             return
-        for workload in self.inv.workloads:
-            if not in_scope(workload.namespace) or not _selector_matches(
-                    selector, workload.pod_labels):
+        by_namespace = self.inv.workloads_by_namespace
+        workloads = self.inv.workloads if any_ns else sorted(
+            (w for ns in namespaces for w in by_namespace.get(ns, ())), key=_BY_REF)
+        for workload in workloads:
+            if not _selector_matches(selector, workload.pod_labels):
                 continue
             for endpoint in raw.sequence(spec.get("podMetricsEndpoints")):
                 wanted = raw.mapping(endpoint).get("port")
