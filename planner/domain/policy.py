@@ -47,13 +47,17 @@ class EffectivePolicies:
     workload: Mapping[str, tuple[PolicyObject, ...]]
 
 
+def match_labels(policy: PolicyObject) -> Mapping[Any, Any]:
+    """The policy's ``selector.matchLabels``; empty when it has none (or none that is a
+    mapping, which Istio would not accept)."""
+    selector = policy.spec.get("selector")
+    labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
+    return labels if isinstance(labels, Mapping) else {}
+
+
 def has_selector(policy: PolicyObject) -> bool:
     """True when the policy carries a non-empty ``selector.matchLabels`` (workload scope)."""
-    selector = policy.spec.get("selector")
-    if not isinstance(selector, Mapping):
-        return False
-    labels = selector.get("matchLabels")
-    return isinstance(labels, Mapping) and bool(labels)
+    return bool(match_labels(policy))
 
 
 def mtls_mode(policy: PolicyObject) -> str:

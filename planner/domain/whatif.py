@@ -259,11 +259,9 @@ def policy_set(inventory: Inventory, root: str,
 
 def selects(p: PolicyObject, workload: Workload) -> bool:
     """True when the policy's ``selector.matchLabels`` all hold on the workload's pods."""
-    selector = p.spec.get("selector")
-    labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
-    if not isinstance(labels, Mapping) or not labels:
-        return False
-    return all(workload.pod_labels.get(str(k)) == str(v) for k, v in labels.items())
+    labels = policy.match_labels(p)
+    pod_labels = workload.pod_labels
+    return bool(labels) and all(pod_labels.get(str(k)) == str(v) for k, v in labels.items())
 
 
 def _known(mode: object) -> str:
@@ -347,9 +345,7 @@ def _by_first_label(candidates: tuple[PolicyObject, ...]
     with its position in ``candidates`` (Istio keeps the first that selects a pod)."""
     found: dict[tuple[str, str], list[tuple[int, PolicyObject]]] = {}
     for position, p in enumerate(candidates):
-        selector = p.spec.get("selector")
-        labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
-        if isinstance(labels, Mapping) and labels:
+        if labels := policy.match_labels(p):
             key, value = next(iter(labels.items()))
             found.setdefault((str(key), str(value)), []).append((position, p))
     return found
