@@ -110,30 +110,18 @@ def peer_authentications(inventory: Inventory) -> PeerAuthentications:
 
 def effective_policies(inventory: Inventory, root_namespace: str) -> EffectivePolicies:
     """Resolve the existing PeerAuthentications the way Istio does."""
-    scoped: dict[str, list[PolicyObject]] = {}
-    workload: dict[str, list[PolicyObject]] = {}
-    root_selector: list[PolicyObject] = []
-    for policy in inventory.istio_of_kind(PEER_AUTHENTICATION):
-        ns = policy.ref.namespace
-        if has_selector(policy):
-            workload.setdefault(ns, []).append(policy)
-            if ns == root_namespace:
-                root_selector.append(policy)
-        else:
-            scoped.setdefault(ns, []).append(policy)
-    winners: dict[str, PolicyObject] = {}
-    shadowed: list[tuple[PolicyObject, PolicyObject]] = []
-    for ns, policies in sorted(scoped.items()):
-        ordered = sorted(policies, key=age_key)
-        winners[ns] = ordered[0]
-        shadowed.extend((p, ordered[0]) for p in ordered[1:])
+    layout = peer_authentications(inventory)
+    scoped = sorted(layout.scoped.items())
+    winners = {ns: policies[0] for ns, policies in scoped}
     mesh = winners.pop(root_namespace, None)
     return EffectivePolicies(
         mesh_wide=mesh,
         namespace_wide=winners,
-        shadowed=tuple(shadowed),
-        root_selector=tuple(root_selector),
-        workload={ns: tuple(sorted(p, key=age_key)) for ns, p in sorted(workload.items())},
+        shadowed=tuple((p, policies[0]) for _, policies in scoped for p in policies[1:]),
+        # In the input's order, as the warning about them lists them.
+        root_selector=tuple(p for p in inventory.istio_of_kind(PEER_AUTHENTICATION)
+                            if p.ref.namespace == root_namespace and has_selector(p)),
+        workload=dict(sorted(layout.workload.items())),
     )
 
 
