@@ -20,6 +20,12 @@ from planner.domain.inventory import Inventory, ObjectRef, PolicyObject, Service
 from planner.domain.membership import backend_ports, container_ports
 from planner.domain.value import value_class
 
+#: A namespace's DestinationRules by resolved host: those of one exact host, and the wildcard
+#: ones with theirs.
+NamespaceHosts = tuple[dict[str, list[PolicyObject]], list[tuple[str, PolicyObject]]]
+#: :data:`NamespaceHosts` by (namespace, cluster domain).
+RuleHosts = dict[tuple[str, str], NamespaceHosts]
+
 
 @value_class  # one per call edge and backend: a frozen dataclass's __init__ costs more
 class InboundCall:
@@ -45,8 +51,7 @@ class SimulationIndex:
         self._bound: dict[ObjectRef, frozenset[int]] = {}
         #: The DestinationRules' hosts, resolved per namespace when a call is first judged
         #: there (filled by :func:`planner.domain.whatif.destination_rule_tls`).
-        self.rule_hosts: dict[tuple[str, str], tuple[
-            dict[str, list[PolicyObject]], list[tuple[str, PolicyObject]]]] = {}
+        self.rule_hosts: RuleHosts = {}
 
     @cached_property
     def peer_authentications(self) -> policy.PeerAuthentications:

@@ -42,6 +42,8 @@ from planner.domain.membership import CallerFates, Membership, benign_plaintext,
 from planner.domain.plan import Action, NamespaceMode, Phase, Step
 from planner.domain.simulation_index import (
     InboundCall,
+    NamespaceHosts,
+    RuleHosts,
     SimulationIndex,
     destination_rules_by_namespace,
 )
@@ -772,14 +774,8 @@ def _fqdn(host: str, namespace: str, domain: str) -> str:
     return host
 
 
-#: A namespace's DestinationRules by resolved host: those of one exact host, and the wildcard
-#: ones with theirs; keyed by (namespace, cluster domain).
-_NamespaceHosts = tuple[dict[str, list[PolicyObject]], list[tuple[str, PolicyObject]]]
-RuleHosts = dict[tuple[str, str], _NamespaceHosts]
-
-
 def _rule_hosts(hosts: RuleHosts, rules: Mapping[str, Sequence[PolicyObject]], ns: str,
-                domain: str) -> _NamespaceHosts:
+                domain: str) -> NamespaceHosts:
     """The rules of ``ns`` by resolved host, worked out once into ``hosts``: a plan judges
     tens of thousands of calls, and a namespace may hold a rule per Service."""
     found = hosts.get((ns, domain))
