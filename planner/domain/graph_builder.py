@@ -196,9 +196,6 @@ class _Builder:
         self.by_name: dict[str, dict[str, Service]] = defaultdict(dict)
         for svc in inventory.services:
             self.by_name[svc.name][svc.namespace] = svc
-        self.services_by_namespace: dict[str, list[Service]] = defaultdict(list)
-        for svc in inventory.services:
-            self.services_by_namespace[svc.namespace].append(svc)
         self.served_by: dict[ObjectRef, list[Service]] = defaultdict(list)
         for svc in inventory.services:
             for ref in svc.selects:
@@ -633,7 +630,7 @@ class _Builder:
         evidence_source = str(monitor.ref)
         if monitor.ref.kind == "ServiceMonitor":
             services = self.inv.services if any_ns else sorted(
-                (svc for ns in namespaces for svc in self.services_by_namespace.get(ns, ())),
+                (svc for ns in namespaces for svc in self.inv.services_by_namespace.get(ns, ())),
                 key=_BY_REF)
             for svc in services:
                 if not _selector_matches(selector, svc.labels):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import field
 from functools import cached_property
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from planner.domain.diagnostics import Diagnostic, Source
 from planner.domain.roles import WorkloadRoles
@@ -448,10 +448,12 @@ class Inventory:
     @cached_property
     def workloads_by_namespace(self) -> dict[str, tuple[Workload, ...]]:
         """Workloads by namespace, each group sorted as ``workloads`` is."""
-        found: dict[str, list[Workload]] = {}
-        for w in self.workloads:
-            found.setdefault(w.namespace, []).append(w)
-        return {ns: tuple(ws) for ns, ws in found.items()}
+        return _by_namespace(self.workloads)
+
+    @cached_property
+    def services_by_namespace(self) -> dict[str, tuple[Service, ...]]:
+        """Services by namespace, each group sorted as ``services`` is."""
+        return _by_namespace(self.services)
 
     @cached_property
     def roles(self) -> WorkloadRoles:
@@ -513,3 +515,14 @@ class Inventory:
         estimate counts them."""
         nodes = max(len(self.nodes), 1)
         return sum(w.pods(nodes) for w in self.workloads)
+
+
+_Namespaced = TypeVar("_Namespaced", Workload, Service)
+
+
+def _by_namespace(objects: tuple[_Namespaced, ...]) -> dict[str, tuple[_Namespaced, ...]]:
+    """``objects`` grouped by namespace, each group in their order."""
+    found: dict[str, list[_Namespaced]] = {}
+    for obj in objects:
+        found.setdefault(obj.namespace, []).append(obj)
+    return {ns: tuple(group) for ns, group in found.items()}
