@@ -53,4 +53,3 @@ def analyse_and_plan(options: TuiOptions, overrides: Answers, post: Post,
     shown.wait(timeout=30)
     post(Assessed(rollout.assessment, analysis, overrides))
     post(WorkProgress(""))
-
