@@ -456,13 +456,17 @@ def workload_policy(workload: Workload, mode: str) -> dict[str, Any]:
 
 def describe(obj: Mapping[str, Any], root: str) -> str:
     """One line saying what a simulated PeerAuthentication does."""
-    meta = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    ns, name = meta.get("namespace", ""), meta.get("name", "")
-    mode = (spec.get("mtls") or {}).get("mode", "UNSET")
-    ports = spec.get("portLevelMtls") or {}
-    port_text = "".join(f", port {p} {s.get('mode')}" for p, s in sorted(ports.items()))
-    selector = (spec.get("selector") or {}).get("matchLabels")
+    # Read as the simulation reads it: a selector that is no mapping selects no pods, so the
+    # policy is namespace-wide (a change may carry one over from a hand-written manifest).
+    p = _policy_object(obj, "")
+    ns, name = p.ref.namespace, p.ref.name
+    mtls = p.spec.get("mtls")
+    mode = mtls.get("mode", "UNSET") if isinstance(mtls, Mapping) else "UNSET"
+    ports = p.spec.get("portLevelMtls")
+    port_text = "".join(
+        f", port {port} {s.get('mode') if isinstance(s, Mapping) else None}"
+        for port, s in sorted(ports.items())) if isinstance(ports, Mapping) else ""
+    selector = policy.match_labels(p)
     if selector:
         labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
         return f"{mode} for pods {labels} in {ns}{port_text} (PeerAuthentication {ns}/{name})"

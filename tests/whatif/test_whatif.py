@@ -338,3 +338,22 @@ def test_text_lists_every_breaking_call_and_caps_the_safe_ones(
     assert result.stdout.count("\nBREAKS ") == doc["summary"]["breaking"]
     assert result.stdout.count("\nok     ") == shown + 1
     assert f"and {len(safe) - shown} more call(s) that keep working" in result.stdout
+
+
+def test_a_selector_that_is_no_mapping_is_namespace_wide_in_the_plan(tmp_path: Path) -> None:
+    """A hand-written PeerAuthentication whose ``matchLabels`` is a list selects no pods: the
+    simulation takes it as the namespace's policy, the plan edits it, and the step's what-if
+    describes it as such (it stopped with an internal error reading the list as a map)."""
+    from planner.domain.whatif import describe
+
+    change = {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+              "metadata": {"name": "odd", "namespace": "tiny"},
+              "spec": {"selector": {"matchLabels": ["app", "api"]},
+                       "mtls": {"mode": "STRICT"}, "portLevelMtls": ["8080"]}}
+    assert describe(change, "istio-system") == "STRICT namespace tiny (PeerAuthentication tiny/odd)"
+    (tmp_path / "odd.yaml").write_text(yaml.safe_dump(change), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["plan", "-f", str(ROOT / "sample_clusters" / "tiny"),
+                                      "-f", str(tmp_path / "odd.yaml"), "-o", "json"])
+    assert result.exit_code in (0, ExitCode.FINDINGS), result.output
+    steps = json.loads(result.stdout)["steps"]
+    assert any("PeerAuthentication tiny/odd" in json.dumps(step) for step in steps)
